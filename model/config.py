@@ -1,0 +1,209 @@
+"""Typed configuration: structured-config dataclasses, the ConfigStore schema, and composition.
+
+The YAML files under ``conf/`` hold the values and their sources; the dataclasses here hold the
+types.  Hydra checks types while composing (the schema is the first entry of every primary
+config's defaults list); :func:`model.validate.validate` then checks values and freezes the
+result.
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+from hydra import compose, initialize_config_dir
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, DictConfig
+
+import conf as _conf_package
+
+CONF_DIR = Path(_conf_package.__file__).resolve().parent
+
+
+class Attention(enum.Enum):
+    """How the KV cache of a model is sized (SPEC §2)."""
+
+    gqa = "gqa"          # 2 * full_layers * kv_heads * head_dim * kv_bits/8 per token
+    mla = "mla"          # layers * (kv_lora_rank + qk_rope_head_dim) * kv_bits/8 per token
+    explicit = "explicit"  # kv_bytes_per_token given directly
+
+
+@dataclass
+class HardwareSpec:
+    """One system type: a Cerebras wafer or a single GPU. Units: GB, TB/s, $/hour, $, s."""
+
+    memory_gb: float = MISSING
+    memory_bandwidth_tb_s: float = MISSING
+    price_per_hour: float = MISSING
+    capex_per_system: Optional[float] = None
+    usable_memory_fraction: float = 1.0
+    bandwidth_efficiency: float = 1.0
+    hop_latency_s: float = 0.0
+    step_overhead_s: float = 0.0
+    cache_read_ratio: float = 10.0
+    # True where weights stay resident in on-chip SRAM: the decode rate then comes from the
+    # measured interactivity (or its power-law fit), not from streaming weights.
+    weights_resident: bool = False
+    interactivity_multiplier: float = 1.0
+    power_law_a: Optional[float] = None
+    power_law_b: Optional[float] = None
+    allowed_sizes: Optional[List[int]] = None
+    max_systems: Optional[int] = None
+    power_kw: Optional[float] = None
+    description: str = ""
+    source: Dict[str, str] = field(default_factory=dict)
+    uncertain: List[str] = field(default_factory=list)
+
+
+@dataclass
+class InteractivityPoint:
+    """Base decode rate of one model on one hardware type, output tok/s per request."""
+
+    tok_s: float = MISSING
+    # True for a measurement; only measurements enter the power-law fit (SPEC §2.3).
+    measured: bool = False
+
+
+@dataclass
+class ModelSpec:
+    """One LLM. Parameters in billions, context in tokens, bits per value."""
+
+    total_params_b: float = MISSING
+    active_params_b: float = MISSING
+    layers: int = MISSING
+    max_context: int = MISSING
+    weight_bits: float = 16.0
+    weight_gb: Optional[float] = None
+    attention: Attention = Attention.gqa
+    kv_heads: Optional[int] = None
+    head_dim: Optional[int] = None
+    sliding_window_layers: int = 0
+    sliding_window: Optional[int] = None
+    kv_lora_rank: Optional[int] = None
+    qk_rope_head_dim: Optional[int] = None
+    kv_bytes_per_token: Optional[float] = None
+    kv_bits: float = 16.0
+    interactivity: Dict[str, InteractivityPoint] = field(default_factory=dict)
+    description: str = ""
+    source: Dict[str, str] = field(default_factory=dict)
+    uncertain: List[str] = field(default_factory=list)
+
+
+@dataclass
+class TokenMix:
+    """Fractions of all tokens by type; they sum to 1."""
+
+    cache_read: float = MISSING
+    cache_write: float = MISSING
+    input: float = MISSING
+    output: float = MISSING
+
+
+@dataclass
+class PriceSheet:
+    """Selling price by token type, $/Mtok."""
+
+    cache_read: float = MISSING
+    cache_write: float = MISSING
+    input: float = MISSING
+    output: float = MISSING
+
+
+@dataclass
+class WorkloadSpec:
+    name: str = MISSING
+    isl: int = MISSING
+    osl: Optional[float] = None
+    concurrency: int = 250
+    mix: TokenMix = field(default_factory=TokenMix)
+    price_sheet: Optional[PriceSheet] = None
+    source: Dict[str, str] = field(default_factory=dict)
+    uncertain: List[str] = field(default_factory=list)
+
+
+@dataclass
+class GridSpec:
+    """ISL: ``isl_points`` log-spaced values in [isl_min, isl_max] plus ``isl_extra``.
+    Concurrency: the integers concurrency_min..concurrency_max in steps of concurrency_step."""
+
+    isl_min: int = 4000
+    isl_max: int = 1_000_000
+    isl_points: int = 16
+    isl_extra: List[int] = field(default_factory=list)
+    concurrency_min: int = 1
+    concurrency_max: int = 1024
+    concurrency_step: int = 1
+
+
+@dataclass
+class SlaSpec:
+    min_interactivity: float = 1000.0
+
+
+@dataclass
+class Selection:
+    models: List[str] = MISSING
+    hardware: List[str] = MISSING
+
+
+@dataclass
+class PlotSpec:
+    enabled: bool = True
+    feasibility_hardware: str = "cerebras_wse3"
+    feasibility_reference_model: str = "deepseek_v3"
+    feasibility_params_b: List[float] = field(default_factory=lambda: [10.0, 10_000.0])
+
+
+@dataclass
+class ModelAppConfig:
+    hardware: Dict[str, HardwareSpec] = field(default_factory=dict)
+    models: Dict[str, ModelSpec] = field(default_factory=dict)
+    workload: WorkloadSpec = field(default_factory=WorkloadSpec)
+    grid: GridSpec = field(default_factory=GridSpec)
+    sla: SlaSpec = field(default_factory=SlaSpec)
+    select: Selection = field(default_factory=Selection)
+    plots: PlotSpec = field(default_factory=PlotSpec)
+
+
+def register_schemas() -> None:
+    """Put the schemas in Hydra's ConfigStore (idempotent)."""
+    cs = ConfigStore.instance()
+    cs.store(name="model_schema", node=ModelAppConfig)
+
+
+register_schemas()
+
+
+def load_config(overrides: Sequence[str] = (), config_name: str = "model") -> DictConfig:
+    """Compose ``conf/`` with Hydra's compose API and validate it.
+
+    Parameters
+    ----------
+    overrides
+        Command-line style overrides, e.g. ``["hardware.b200.price_per_hour=3"]``.
+    config_name
+        Primary config: ``model``, ``optimize`` or ``sensitivity``.
+
+    Returns
+    -------
+    DictConfig
+        The same config the CLI builds, validated and read-only.
+
+    Raises
+    ------
+    model.validate.ConfigError
+        On a bad value (one line naming key, value and what is allowed).
+    """
+    from model.validate import validate
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose(config_name=config_name, overrides=list(overrides))
+    return validate(cfg)
+
+
+def as_plain(node: Any) -> Any:
+    """A config node as plain Python containers (for attrs and JSON)."""
+    from omegaconf import OmegaConf
+
+    return OmegaConf.to_container(node, resolve=True, enum_to_str=True)

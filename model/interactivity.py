@@ -1,0 +1,53 @@
+"""The interactivity power law of wafer-scale systems (SPEC §2.3).
+
+``I0(P) = a / P**b``: base decode rate (output tok/s per request) of a model with ``P`` billion
+active parameters whose weights stay resident in SRAM.  ``a`` and ``b`` are fitted by least
+squares in log-log space, ``ln I0 = ln a - b ln P``, to the measured points of the catalog.
+"""
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+
+def fit_power_law(active_params_b: xr.DataArray, interactivity: xr.DataArray,
+                  dim: str = "model") -> tuple[xr.DataArray, xr.DataArray]:
+    """Least-squares fit of ``ln I = ln a - b ln P`` along ``dim``, skipping NaN points.
+
+    Vectorized over every other dim (e.g. one fit per hardware type, or per sample).
+
+    Parameters
+    ----------
+    active_params_b
+        Active parameters per token, billions.
+    interactivity
+        Measured interactivity, output tok/s per request; NaN where there is no measurement.
+    dim
+        The dim holding the points of one fit.
+
+    Returns
+    -------
+    (a, b)
+        ``a`` in tok/s * B**b, ``b`` dimensionless; NaN where fewer than 2 distinct points.
+
+    Examples
+    --------
+    The seed's anchors, gpt-oss (5.1 B, 2,059 tok/s) and GLM 4.7 (32 B, 1,201 tok/s), give
+    ``b = ln(2059/1201) / ln(32/5.1) = 0.2935`` and ``a = 2059 * 5.1**b = 3321.5``.
+    """
+    x, y = xr.broadcast(np.log(active_params_b), np.log(interactivity))
+    valid = np.isfinite(y) & np.isfinite(x)
+    x, y = x.where(valid), y.where(valid)
+    count = valid.sum(dim)
+    x_mean, y_mean = x.mean(dim), y.mean(dim)
+    sxx = ((x - x_mean) ** 2).sum(dim)
+    sxy = ((x - x_mean) * (y - y_mean)).sum(dim)
+    ok = (count >= 2) & (sxx > 0)
+    b = (-sxy / sxx.where(ok))
+    a = np.exp(y_mean + b * x_mean)
+    return a.rename("power_law_a"), b.rename("power_law_b")
+
+
+def power_law_interactivity(active_params_b, a, b):
+    """``I0 = a / P**b`` (tok/s per request) for ``P`` billion active parameters."""
+    return a / active_params_b ** b

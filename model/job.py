@@ -1,0 +1,39 @@
+"""The ``python -m model`` job: evaluate the grid, print the table, write grid.nc and plots."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import xarray as xr
+from omegaconf import DictConfig, OmegaConf
+
+from model import io, plots
+from model.evaluate import evaluate
+from model.report import format_point_table
+from model.spend import workload_spend
+
+OUTPUTS = ("grid.nc", "cost_vs_concurrency.png", "interactivity_vs_concurrency.png",
+           "feasibility.png", "token_spend.png")
+
+
+def run(cfg: DictConfig, out: Path) -> int:
+    io.check_fresh(out, OUTPUTS)
+    grid = evaluate(cfg)
+    isl, n, sla = int(cfg.workload.isl), int(cfg.workload.concurrency), float(cfg.sla.min_interactivity)
+    at_workload = evaluate(cfg, isl=xr.DataArray([isl], dims="isl", coords={"isl": [isl]}))
+    print(format_point_table(at_workload, isl, n, sla))
+    grid.attrs["config"] = OmegaConf.to_yaml(cfg, resolve=True)
+    io.write_netcdf(grid, out / "grid.nc")
+    written = [out / "grid.nc"]
+    if cfg.plots.enabled:
+        written.append(io.save_figure(plots.cost_vs_concurrency(at_workload, isl, sla),
+                                      out / "cost_vs_concurrency.png"))
+        written.append(io.save_figure(plots.interactivity_vs_concurrency(at_workload, isl, sla),
+                                      out / "interactivity_vs_concurrency.png"))
+        written.append(io.save_figure(plots.feasibility_diagram(cfg, plots.catalog_at_max_context(cfg)),
+                                      out / "feasibility.png"))
+        if cfg.workload.price_sheet is not None:
+            written.append(io.save_figure(plots.spend_by_type(workload_spend(cfg)),
+                                          out / "token_spend.png"))
+    cells = grid.sizes["model"] * grid.sizes["hardware"] * grid.sizes["isl"] * grid.sizes["concurrency"]
+    print(f"\n{cells:,} cells evaluated; wrote " + ", ".join(str(p) for p in written))
+    return 0

@@ -1,0 +1,237 @@
+"""Config → labelled parameter arrays (SPEC §2, inputs and per-model/per-hardware terms).
+
+Every catalog number becomes a variable on dim ``hardware`` or ``model`` (or both), named as
+its config key.  Any of them can be replaced by an array along extra dims (a ``sample`` dim of a
+sensitivity design, a swept key): :func:`apply_overrides` addresses them by dotted config key and
+everything derived afterwards broadcasts by name.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+import xarray as xr
+from omegaconf import DictConfig
+
+from model.config import Attention
+from model.interactivity import fit_power_law, power_law_interactivity
+from model.validate import ConfigError
+
+HARDWARE_FIELDS = (
+    "memory_gb", "memory_bandwidth_tb_s", "price_per_hour", "capex_per_system",
+    "usable_memory_fraction", "bandwidth_efficiency", "hop_latency_s", "step_overhead_s",
+    "cache_read_ratio", "weights_resident", "interactivity_multiplier", "power_law_a",
+    "power_law_b", "max_systems",
+)
+MODEL_FIELDS = (
+    "total_params_b", "active_params_b", "layers", "max_context", "weight_bits", "weight_gb",
+    "kv_heads", "head_dim", "sliding_window_layers", "sliding_window", "kv_lora_rank",
+    "qk_rope_head_dim", "kv_bytes_per_token", "kv_bits",
+)
+TOKEN_TYPES = ("cache_read", "cache_write", "input", "output")
+# Fields whose absence (null) means "no limit" rather than "unknown".
+_NULL_IS_INF = {"max_systems"}
+
+
+def _value(x: Any, field: str) -> float:
+    if x is None:
+        return np.inf if field in _NULL_IS_INF else np.nan
+    return float(x)
+
+
+def grid_isl(cfg: DictConfig) -> np.ndarray:
+    """ISL grid, tokens: ``isl_points`` log-spaced integers in [isl_min, isl_max] plus extras."""
+    g = cfg.grid
+    points = np.rint(np.geomspace(g.isl_min, g.isl_max, g.isl_points)) if g.isl_points else []
+    return np.unique(np.concatenate([np.asarray(points, float), np.asarray(list(g.isl_extra), float)])
+                     ).astype(np.int64)
+
+
+def grid_concurrency(cfg: DictConfig) -> np.ndarray:
+    """Concurrency grid: concurrent requests per replica."""
+    g = cfg.grid
+    return np.arange(g.concurrency_min, g.concurrency_max + 1, g.concurrency_step, dtype=np.int64)
+
+
+def raw_parameters(cfg: DictConfig) -> xr.Dataset:
+    """Every catalog number as an array on ``hardware`` / ``model`` (the whole catalog)."""
+    hw_names = list(cfg.hardware.keys())
+    model_names = list(cfg.models.keys())
+    hw, mdl = cfg.hardware, cfg.models
+    data: dict[str, Any] = {}
+    for f in HARDWARE_FIELDS:
+        data[f] = ("hardware", [_value(hw[h][f], f) for h in hw_names])
+    data["weights_resident"] = ("hardware", [bool(hw[h].weights_resident) for h in hw_names])
+    max_options = max((len(hw[h].allowed_sizes or []) for h in hw_names), default=0)
+    sizes = np.full((len(hw_names), max(max_options, 1)), np.inf)
+    for i, h in enumerate(hw_names):
+        if hw[h].allowed_sizes is not None:
+            sizes[i, : len(hw[h].allowed_sizes)] = list(hw[h].allowed_sizes)
+    data["allowed_sizes"] = (("hardware", "size_option"), sizes)
+    data["sizes_restricted"] = ("hardware", [hw[h].allowed_sizes is not None for h in hw_names])
+    for f in MODEL_FIELDS:
+        data[f] = ("model", [_value(mdl[m][f], f) for m in model_names])
+    tok_s = np.full((len(model_names), len(hw_names)), np.nan)
+    measured = np.zeros_like(tok_s, dtype=bool)
+    for i, m in enumerate(model_names):
+        for h, point in mdl[m].interactivity.items():
+            j = hw_names.index(h)
+            tok_s[i, j], measured[i, j] = point.tok_s, point.measured
+    data["base_interactivity"] = (("model", "hardware"), tok_s)
+    data["interactivity_measured"] = (("model", "hardware"), measured)
+    w = cfg.workload
+    for t in TOKEN_TYPES:
+        data[f"mix_{t}"] = float(w.mix[t])
+        data[f"price_{t}"] = np.nan if w.price_sheet is None else float(w.price_sheet[t])
+    data["osl"] = _value(w.osl, "osl")
+    data["min_interactivity"] = float(cfg.sla.min_interactivity)
+    attention = [Attention(mdl[m].attention).value for m in model_names]
+    return xr.Dataset(data, coords={"hardware": hw_names, "model": model_names,
+                                    "attention": ("model", attention)})
+
+
+def _override_target(key: str, ds: xr.Dataset) -> tuple[str, dict]:
+    """Map a dotted config key to (variable, selection)."""
+    parts = key.split(".")
+    allowed = ("hardware.<name>.<field>, models.<name>.<field>, "
+               "models.<name>.interactivity.<hardware>.tok_s, workload.mix.<type>, "
+               "workload.price_sheet.<type>, workload.osl, sla.min_interactivity")
+    if len(parts) == 3 and parts[0] == "hardware" and parts[2] in HARDWARE_FIELDS:
+        if parts[1] not in ds.hardware:
+            raise ConfigError(key, parts[1], f"unknown hardware; allowed: {', '.join(ds.hardware.values)}")
+        return parts[2], {"hardware": parts[1]}
+    if len(parts) == 3 and parts[0] == "models" and parts[2] in MODEL_FIELDS:
+        if parts[1] not in ds.model:
+            raise ConfigError(key, parts[1], f"unknown model; allowed: {', '.join(ds.model.values)}")
+        return parts[2], {"model": parts[1]}
+    if len(parts) == 5 and parts[0] == "models" and parts[2] == "interactivity" and parts[4] == "tok_s":
+        if parts[1] not in ds.model or parts[3] not in ds.hardware:
+            raise ConfigError(key, key, "unknown model or hardware name")
+        return "base_interactivity", {"model": parts[1], "hardware": parts[3]}
+    if len(parts) == 3 and parts[0] == "workload" and parts[1] in ("mix", "price_sheet") \
+            and parts[2] in TOKEN_TYPES:
+        return f"{'mix' if parts[1] == 'mix' else 'price'}_{parts[2]}", {}
+    if key == "workload.osl":
+        return "osl", {}
+    if key == "sla.min_interactivity":
+        return "min_interactivity", {}
+    raise ConfigError("params", key, f"not an array-valued parameter; allowed: {allowed}")
+
+
+def apply_overrides(ds: xr.Dataset, params: Mapping[str, Any]) -> xr.Dataset:
+    """Replace catalog values by numbers or DataArrays along extra dims, by dotted config key.
+
+    ``{"hardware.cerebras_wse3.price_per_hour": xr.DataArray(p, dims="sample")}`` makes
+    ``price_per_hour`` a (hardware, sample) array: ``p`` on the wafer, the catalog value elsewhere.
+    """
+    ds = ds.copy()
+    for key, value in params.items():
+        var, where = _override_target(key, ds)
+        if not where:
+            ds[var] = xr.DataArray(value) if not isinstance(value, xr.DataArray) else value
+            continue
+        mask = True
+        for dim, label in where.items():
+            mask = mask & (ds[dim] == label)
+        ds[var] = xr.where(mask, value, ds[var])
+    return ds
+
+
+def _kv_coefficients(ds: xr.Dataset) -> tuple[xr.DataArray, xr.DataArray, xr.DataArray]:
+    """KV bytes per context token, per window token, and window length (SPEC §2)."""
+    byte_per_value = ds.kv_bits / 8
+    gqa_full = 2 * (ds.layers - ds.sliding_window_layers) * ds.kv_heads * ds.head_dim * byte_per_value
+    gqa_window = 2 * ds.sliding_window_layers * ds.kv_heads * ds.head_dim * byte_per_value
+    mla = ds.layers * (ds.kv_lora_rank + ds.qk_rope_head_dim) * byte_per_value
+    kind = ds.attention
+    per_token = xr.where(kind == "gqa", gqa_full, xr.where(kind == "mla", mla, ds.kv_bytes_per_token))
+    window_bytes = xr.where(kind == "gqa", gqa_window, 0.0)
+    window = xr.where((kind == "gqa") & (ds.sliding_window_layers > 0), ds.sliding_window, 0.0)
+    return per_token, window_bytes, window
+
+
+def round_up_to_allowed(systems: xr.DataArray, ds: xr.Dataset) -> xr.DataArray:
+    """Next allowed replica size >= ``systems``; unchanged if unrestricted or if none fits."""
+    rounded = ds.allowed_sizes.where(ds.allowed_sizes >= systems).min("size_option")
+    return xr.where(ds.sizes_restricted & rounded.notnull(), rounded, systems)
+
+
+def derive(ds: xr.Dataset, isl: xr.DataArray, concurrency: xr.DataArray) -> xr.Dataset:
+    """Terms of SPEC §2 that do not depend on the (hardware × concurrency) cell.
+
+    Adds ``weight_bytes`` (bytes), ``kv_bytes_per_token`` (bytes per context token),
+    ``kv_bytes_per_request`` (bytes, context = ISL), ``osl`` (tokens), ``memory_capacity``
+    (usable bytes per system), ``effective_bandwidth`` (bytes/s per system),
+    ``systems_for_weights`` (S0), ``decode_base_time`` (t_base, s), ``streamed_bytes``
+    (bytes read per decode step besides the KV cache), the fitted power law and
+    ``price_per_mtok`` ($/Mtok).
+    """
+    out = dict(ds.data_vars)  # a dict, not a Dataset: one alignment at the end, not one per term
+    out["weight_bytes"] = xr.where(ds.weight_gb.notnull(), ds.weight_gb * 1e9,
+                                   ds.total_params_b * 1e9 * ds.weight_bits / 8)
+    per_token, window_bytes, window = _kv_coefficients(ds)
+    out["kv_bytes_per_context_token"] = per_token
+    # Named apart from the dims so that the grid coordinates keep their integer labels.
+    out["input_length"], out["concurrent_requests"] = isl, concurrency
+    out["kv_bytes_per_request"] = isl * per_token + window_bytes * np.minimum(window, isl)
+    m_out = ds.mix_output
+    out["output_tokens"] = xr.where(ds.osl.notnull(), ds.osl, isl * m_out / (1 - m_out))
+    out["memory_capacity"] = ds.memory_gb * 1e9 * ds.usable_memory_fraction
+    out["effective_bandwidth"] = ds.memory_bandwidth_tb_s * 1e12 * ds.bandwidth_efficiency
+    s0 = np.maximum(1.0, np.ceil(out["weight_bytes"] / out["memory_capacity"]))
+    out["systems_for_weights"] = round_up_to_allowed(s0, ds)
+
+    measured = ds.base_interactivity.where(ds.interactivity_measured)
+    fit_a, fit_b = fit_power_law(ds.active_params_b, measured, dim="model")
+    a = xr.where(ds.power_law_a.notnull(), ds.power_law_a, fit_a)
+    b = xr.where(ds.power_law_b.notnull(), ds.power_law_b, fit_b)
+    out["power_law_a"], out["power_law_b"] = a, b
+    fitted = power_law_interactivity(ds.active_params_b, a, b).where(ds.weights_resident)
+    base = xr.where(ds.base_interactivity.notnull(), ds.base_interactivity, fitted)
+    out["base_interactivity"] = base * ds.interactivity_multiplier
+    has_rate = base.notnull()
+    out["decode_base_time"] = xr.where(has_rate, 1 / out["base_interactivity"], ds.step_overhead_s)
+    out["streamed_bytes"] = xr.where(has_rate, 0.0,
+                                     out["weight_bytes"] * ds.active_params_b / ds.total_params_b)
+    price = sum(ds[f"mix_{t}"] * ds[f"price_{t}"] for t in TOKEN_TYPES)
+    out["price_per_mtok"] = price
+    # Per-(model, hardware) and per-ISL constants of the cell equations (model.equations).
+    largest = ds.allowed_sizes.where(np.isfinite(ds.allowed_sizes)).max("size_option")
+    out["max_buildable"] = xr.where(ds.sizes_restricted, np.minimum(ds.max_systems, largest),
+                                    ds.max_systems)
+    out["context_ok"] = isl <= ds.max_context
+    out["step_constant"] = out["decode_base_time"] - ds.hop_latency_s * out["systems_for_weights"]
+    out["time_per_step"] = isl / ds.cache_read_ratio + out["output_tokens"]
+    out["tokens_per_request"] = isl + out["output_tokens"]
+    out["output_share"] = out["tokens_per_request"] / out["output_tokens"]
+    return xr.Dataset(out)
+
+
+def parameters(cfg: DictConfig, params: Mapping[str, Any] | None = None,
+               isl: Any = None, concurrency: Any = None) -> xr.Dataset:
+    """All inputs of the cost model for the selected models and hardware.
+
+    Parameters
+    ----------
+    cfg
+        A validated config (:func:`model.load_config`).
+    params
+        Optional replacements by dotted config key, numbers or DataArrays along extra dims.
+    isl, concurrency
+        Optional DataArrays replacing the grid's ISL (tokens) or concurrency values, e.g. along
+        a ``sample`` dim.  Default: the config's grid, on dims ``isl`` and ``concurrency``.
+    """
+    ds = raw_parameters(cfg)
+    if params:
+        ds = apply_overrides(ds, params)
+    if isl is None:
+        values = grid_isl(cfg)
+        isl = xr.DataArray(values, dims="isl", coords={"isl": values})
+    if concurrency is None:
+        values = grid_concurrency(cfg)
+        concurrency = xr.DataArray(values, dims="concurrency", coords={"concurrency": values})
+    isl, concurrency = xr.DataArray(isl), xr.DataArray(concurrency)
+    # Compute in float; coordinates keep the caller's (integer) labels.
+    out = derive(ds, isl.copy(data=isl.values.astype(float)),
+                 concurrency.copy(data=concurrency.values.astype(float)))
+    return out.sel(model=list(cfg.select.models), hardware=list(cfg.select.hardware))

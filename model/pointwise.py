@@ -1,0 +1,115 @@
+"""The equations of SPEC §2 for one cell, in plain Python, straight from the config.
+
+A second, independent implementation: no arrays, no broadcasting, no precomputed constants.
+Tests check :func:`model.evaluate` against it and the benchmark times the vectorized model
+against it.  Far too slow for grids; use it to check or explain a single number.
+"""
+from __future__ import annotations
+
+import math
+
+from omegaconf import DictConfig
+
+
+def kv_bytes_per_request(m: DictConfig, isl: float) -> float:
+    """KV cache of one request whose context is ``isl`` tokens, bytes (SPEC §2)."""
+    width = m.kv_bits / 8
+    if m.attention.value == "gqa":
+        full_layers = m.layers - m.sliding_window_layers
+        per_token = 2 * full_layers * m.kv_heads * m.head_dim * width
+        window = 0.0
+        if m.sliding_window_layers:
+            window = 2 * m.sliding_window_layers * m.kv_heads * m.head_dim * width \
+                * min(m.sliding_window, isl)
+        return isl * per_token + window
+    if m.attention.value == "mla":
+        return isl * m.layers * (m.kv_lora_rank + m.qk_rope_head_dim) * width
+    return isl * m.kv_bytes_per_token
+
+
+def weight_bytes(m: DictConfig) -> float:
+    return m.weight_gb * 1e9 if m.weight_gb is not None else m.total_params_b * 1e9 * m.weight_bits / 8
+
+
+def _round_up(systems: float, hw: DictConfig) -> float:
+    if hw.allowed_sizes is None:
+        return systems
+    for size in hw.allowed_sizes:
+        if size >= systems:
+            return float(size)
+    return math.inf
+
+
+def _base_rate(cfg: DictConfig, model: str, hardware: str) -> float | None:
+    """I0 in tok/s: measured, or from the power law on resident-weight hardware, else None."""
+    hw, m = cfg.hardware[hardware], cfg.models[model]
+    if hardware in m.interactivity:
+        rate = m.interactivity[hardware].tok_s
+    elif hw.weights_resident:
+        if hw.power_law_a is not None:
+            a, b = hw.power_law_a, hw.power_law_b
+        else:
+            pts = [(math.log(s.active_params_b), math.log(s.interactivity[hardware].tok_s))
+                   for s in cfg.models.values()
+                   if hardware in s.interactivity and s.interactivity[hardware].measured]
+            mx = sum(x for x, _ in pts) / len(pts)
+            my = sum(y for _, y in pts) / len(pts)
+            b = -sum((x - mx) * (y - my) for x, y in pts) / sum((x - mx) ** 2 for x, _ in pts)
+            a = math.exp(my + b * mx)
+        rate = a / m.active_params_b ** b
+    else:
+        return None
+    return rate * hw.interactivity_multiplier
+
+
+def cell(cfg: DictConfig, model: str, hardware: str, isl: int, concurrency: int) -> dict:
+    """Every SPEC §2 quantity of one (model, hardware, ISL, concurrency) cell."""
+    hw, m, w = cfg.hardware[hardware], cfg.models[model], cfg.workload
+    n, L = float(concurrency), float(isl)
+    osl = w.osl if w.osl is not None else L * w.mix.output / (1 - w.mix.output)
+    W = weight_bytes(m)
+    K = n * kv_bytes_per_request(m, L)
+    capacity = hw.memory_gb * 1e9 * hw.usable_memory_fraction
+    raw = max(1.0, math.ceil((W + K) / capacity))
+    built = _round_up(raw, hw)
+    s0_raw = max(1.0, math.ceil(W / capacity))
+    s0 = _round_up(s0_raw, hw) if math.isfinite(_round_up(s0_raw, hw)) else s0_raw
+    max_systems = math.inf if hw.max_systems is None else hw.max_systems
+    feasible = math.isfinite(built) and built <= max_systems and L <= m.max_context
+    systems = built if math.isfinite(built) else raw
+    result = {"weight_bytes": W, "kv_cache_bytes": K, "memory_bytes": W + K, "osl": osl,
+              "systems": systems, "systems_for_weights": s0,
+              "layers_per_system": m.layers / systems, "feasible": feasible}
+    rate = _base_rate(cfg, model, hardware)
+    if rate is not None:
+        t_base, streamed = 1 / rate, 0.0
+    else:
+        t_base, streamed = hw.step_overhead_s, W * m.active_params_b / m.total_params_b
+    bandwidth = hw.memory_bandwidth_tb_s * 1e12 * hw.bandwidth_efficiency
+    step = t_base + hw.hop_latency_s * max(0.0, systems - s0) + (streamed + K) / (systems * bandwidth)
+    interactivity = 1 / step
+    cache_read = hw.cache_read_ratio * interactivity
+    request_time = L / cache_read + osl / interactivity
+    throughput = n * (L + osl) / request_time
+    output_throughput = n * osl / request_time
+    cost_per_hour = systems * hw.price_per_hour
+    nan = math.nan
+    result.update(
+        step_time=step, interactivity=interactivity, cache_read_throughput=cache_read,
+        request_time=request_time, requests_per_second=n / request_time, throughput=throughput,
+        output_throughput=output_throughput, cost_per_hour=cost_per_hour,
+        capex=systems * hw.capex_per_system if hw.capex_per_system is not None else nan,
+        cost_per_mtok=cost_per_hour / (throughput * 3600 / 1e6),
+        cost_per_output_mtok=cost_per_hour / (output_throughput * 3600 / 1e6),
+        meets_sla=feasible and interactivity >= cfg.sla.min_interactivity,
+    )
+    if w.price_sheet is not None:
+        price = sum(w.mix[k] * w.price_sheet[k] for k in ("cache_read", "cache_write", "input", "output"))
+        result.update(price_per_mtok=price, margin_per_mtok=price - result["cost_per_mtok"])
+    if not feasible:
+        for key in ("step_time", "interactivity", "cache_read_throughput", "request_time",
+                    "requests_per_second", "throughput", "output_throughput", "cost_per_hour",
+                    "capex", "cost_per_mtok", "cost_per_output_mtok", "margin_per_mtok"):
+            if key in result:
+                result[key] = nan
+    return result
