@@ -70,7 +70,8 @@ def label(ds: xr.Dataset) -> xr.Dataset:
         ds[name].attrs.update(units=units, long_name=long_name)
     coord_attrs = {"isl": ("tokens", "input sequence length L per request"),
                    "concurrency": ("requests", "concurrent requests N per replica"),
-                   "model": ("", "model name"), "hardware": ("", "hardware name")}
+                   "model": ("", "model name"), "hardware": ("", "hardware name"),
+                   "attention": ("", "KV-cache layout of the model (gqa, mla, explicit)")}
     for name, (units, long_name) in coord_attrs.items():
         if name in ds.coords:
             ds[name].attrs.update(units=units, long_name=long_name)

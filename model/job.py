@@ -3,11 +3,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import xarray as xr
 from omegaconf import DictConfig, OmegaConf
 
 from model import io, plots
 from model.evaluate import evaluate
+from model.parameters import grid_concurrency
 from model.report import format_point_table
 from model.spend import workload_spend
 
@@ -19,7 +21,10 @@ def run(cfg: DictConfig, out: Path) -> int:
     io.check_fresh(out, OUTPUTS)
     grid = evaluate(cfg)
     isl, n, sla = int(cfg.workload.isl), int(cfg.workload.concurrency), float(cfg.sla.min_interactivity)
-    at_workload = evaluate(cfg, isl=xr.DataArray([isl], dims="isl", coords={"isl": [isl]}))
+    # The workload's ISL and concurrency are in this table's grid even where the sweep grid lacks them.
+    levels = np.union1d(grid_concurrency(cfg), [n])
+    at_workload = evaluate(cfg, isl=xr.DataArray([isl], dims="isl", coords={"isl": [isl]}),
+                           concurrency=xr.DataArray(levels, dims="concurrency", coords={"concurrency": levels}))
     print(format_point_table(at_workload, isl, n, sla))
     grid.attrs["config"] = OmegaConf.to_yaml(cfg, resolve=True)
     io.write_netcdf(grid, out / "grid.nc")

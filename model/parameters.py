@@ -152,7 +152,8 @@ def _kv_coefficients(ds: xr.Dataset) -> tuple[xr.DataArray, xr.DataArray, xr.Dat
 
 def round_up_to_allowed(systems: xr.DataArray, ds: xr.Dataset) -> xr.DataArray:
     """Next allowed replica size >= ``systems``; unchanged if unrestricted or if none fits."""
-    rounded = ds.allowed_sizes.where(ds.allowed_sizes >= systems).min("size_option")
+    sizes = ds.allowed_sizes
+    rounded = sizes.where(np.isfinite(sizes) & (sizes >= systems)).min("size_option")
     return xr.where(ds.sizes_restricted & rounded.notnull(), rounded, systems)
 
 
