@@ -166,6 +166,45 @@ class ModelAppConfig:
     plots: PlotSpec = field(default_factory=PlotSpec)
 
 
+# Unit and meaning of every config field, for the README's config reference and error messages.
+FIELD_DOCS: dict[str, tuple[str, str]] = {
+    # hardware.<name>.<field>
+    "memory_gb": ("GB", "memory per system (SRAM on the wafer, HBM on a GPU)"),
+    "memory_bandwidth_tb_s": ("TB/s", "memory bandwidth per system"),
+    "price_per_hour": ("$/h", "cost of one system-hour"),
+    "capex_per_system": ("$", "purchase cost of one system (null: unknown, capex NaN)"),
+    "usable_memory_fraction": ("1", "fraction of memory usable for weights and KV"),
+    "bandwidth_efficiency": ("1", "fraction of peak bandwidth achieved"),
+    "hop_latency_s": ("s", "pipeline hop latency per system beyond those the weights need"),
+    "step_overhead_s": ("s", "fixed time per decode step (GPU roofline)"),
+    "cache_read_ratio": ("1", "cache-read token rate / output decode rate"),
+    "weights_resident": ("bool", "weights in on-chip SRAM: decode rate from measured interactivity"),
+    "interactivity_multiplier": ("1", "multiplier on the base interactivity I0"),
+    "power_law_a": ("tok/s", "a of I0 = a / active_params_b**b (null: fitted)"),
+    "power_law_b": ("1", "b of I0 = a / active_params_b**b (null: fitted)"),
+    "allowed_sizes": ("systems", "replica sizes that can be built (null: any)"),
+    "max_systems": ("systems", "largest replica (null: no limit)"),
+    "power_kw": ("kW", "power per system (informational)"),
+    # models.<name>.<field>
+    "total_params_b": ("B params", "total parameters"),
+    "active_params_b": ("B params", "parameters active per token"),
+    "layers": ("layers", "transformer layers"),
+    "max_context": ("tokens", "longest context served"),
+    "weight_bits": ("bits", "bits per weight (ignored when weight_gb is set)"),
+    "weight_gb": ("GB", "weight size, overrides weight_bits"),
+    "attention": ("", "KV layout: gqa, mla or explicit"),
+    "kv_heads": ("heads", "GQA key/value heads"),
+    "head_dim": ("values", "GQA head dimension"),
+    "sliding_window_layers": ("layers", "GQA layers with a sliding window"),
+    "sliding_window": ("tokens", "sliding-window length"),
+    "kv_lora_rank": ("values", "MLA compressed KV rank"),
+    "qk_rope_head_dim": ("values", "MLA rope key dimension"),
+    "kv_bytes_per_token": ("bytes", "explicit KV bytes per context token"),
+    "kv_bits": ("bits", "bits per KV value"),
+    "interactivity": ("tok/s", "base decode rate per hardware: {tok_s, measured}"),
+}
+
+
 def register_schemas() -> None:
     """Put the schemas in Hydra's ConfigStore (idempotent)."""
     cs = ConfigStore.instance()

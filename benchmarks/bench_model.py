@@ -1,0 +1,94 @@
+"""Benchmark of ``model.evaluate`` against the per-point equations and the memory-write bound.
+
+    python benchmarks/bench_model.py            # 5 models x 7 hardware x 151 ISL x 1,024 N = 5.4M cells
+
+Reports, for the same grid:
+- ``evaluate`` (blocked, default settings): seconds, cells/s, peak traced memory;
+- ``evaluate`` in one block (full-size temporaries, the straightforward numpy way);
+- the per-point Python implementation (``model.pointwise.cell``) on a random sample of cells;
+- the write bound: allocating and filling as many float64 arrays as ``evaluate`` returns values.
+Times are the median of ``--repeats`` runs after one warm-up run.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+import tracemalloc
+
+import numpy as np
+
+import model
+from model.pointwise import cell
+
+
+def timed(func, repeats: int) -> float:
+    func()  # warm-up: imports, caches, first touch of memory
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        func()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--isl-points", type=int, default=150, help="log-spaced ISL points (plus 96,300)")
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--pointwise-cells", type=int, default=3000)
+    parser.add_argument("--workers", type=int, default=None, help="threads (default: all cores)")
+    args = parser.parse_args()
+
+    cfg = model.load_config([f"grid.isl_points={args.isl_points}"])
+    ds = model.evaluate(cfg)
+    cells = int(np.prod([ds.sizes[d] for d in ("model", "hardware", "isl", "concurrency")]))
+    values = sum(int(v.size) for v in ds.data_vars.values())
+    shapes = [v.shape for v in ds.data_vars.values()]
+    print(f"grid: {dict(ds.sizes)} = {cells:,} cells, {len(ds.data_vars)} variables, "
+          f"{values:,} output values ({ds.nbytes / 1e9:.2f} GB)")
+
+    blocked = timed(lambda: model.evaluate(cfg, workers=args.workers), args.repeats)
+    one_block = timed(lambda: model.evaluate(cfg, block_cells=cells, workers=1), max(2, args.repeats // 2))
+    write_bound = timed(lambda: [np.full(s, 1.0) for s in shapes], args.repeats)
+
+    tracemalloc.start()
+    result = model.evaluate(cfg, workers=args.workers)
+    _, peak_blocked = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    del result
+    tracemalloc.start()
+    result = model.evaluate(cfg, block_cells=cells, workers=1)
+    _, peak_one_block = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    del result
+
+    rng = np.random.default_rng(1)
+    sample = [(str(rng.choice(ds.model.values)), str(rng.choice(ds.hardware.values)),
+               int(rng.choice(ds.isl.values)), int(rng.choice(ds.concurrency.values)))
+              for _ in range(args.pointwise_cells)]
+    start = time.perf_counter()
+    for m, h, isl, n in sample:
+        cell(cfg, m, h, isl, n)
+    per_point = (time.perf_counter() - start) / len(sample)
+
+    rate = cells / blocked
+    print(f"{'method':<42}{'seconds':>10}{'Mcells/s':>11}{'vs blocked':>12}")
+    rows = [
+        ("evaluate, blocked (default)", blocked),
+        ("evaluate, one block (full-size temporaries)", one_block),
+        ("per-point Python (model.pointwise), extrapolated", per_point * cells),
+        ("write bound: np.full of the same outputs", write_bound),
+    ]
+    for name, seconds in rows:
+        print(f"{name:<42}{seconds:>10.3f}{cells / seconds / 1e6:>11.2f}{seconds / blocked:>11.2f}x")
+    print(f"speedup over per-point Python: {per_point * cells / blocked:,.0f}x")
+    print(f"blocked time / write bound: {blocked / write_bound:.2f}x")
+    print(f"peak traced memory: blocked {peak_blocked / 1e9:.2f} GB, one block {peak_one_block / 1e9:.2f} GB "
+          f"(result {ds.nbytes / 1e9:.2f} GB)")
+    print(f"target: >= 40 Mcells/s and <= 6x the write bound -> {rate / 1e6:.1f} Mcells/s, "
+          f"{blocked / write_bound:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

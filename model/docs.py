@@ -1,0 +1,129 @@
+"""The README's config reference, generated from the config so that it cannot drift."""
+from __future__ import annotations
+
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from model.config import FIELD_DOCS
+
+SECTION_DOCS: dict[str, tuple[str, str]] = {
+    "workload.name": ("", "workload label"),
+    "workload.isl": ("tokens", "input-side tokens per request L (P50) for reports"),
+    "workload.osl": ("tokens", "output tokens per request (null: L * m_output / (1 - m_output))"),
+    "workload.concurrency": ("requests", "concurrent requests per replica for single-point reports"),
+    "workload.mix.cache_read": ("1", "fraction of all tokens that are cache reads"),
+    "workload.mix.cache_write": ("1", "fraction of all tokens that are cache writes"),
+    "workload.mix.input": ("1", "fraction of all tokens that are fresh input"),
+    "workload.mix.output": ("1", "fraction of all tokens that are output"),
+    "workload.price_sheet.cache_read": ("$/Mtok", "selling price of cache reads"),
+    "workload.price_sheet.cache_write": ("$/Mtok", "selling price of cache writes"),
+    "workload.price_sheet.input": ("$/Mtok", "selling price of fresh input"),
+    "workload.price_sheet.output": ("$/Mtok", "selling price of output"),
+    "grid.isl_min": ("tokens", "smallest log-spaced ISL"),
+    "grid.isl_max": ("tokens", "largest log-spaced ISL"),
+    "grid.isl_points": ("points", "log-spaced ISL points"),
+    "grid.isl_extra": ("tokens", "ISLs added to the grid"),
+    "grid.concurrency_min": ("requests", "smallest concurrency"),
+    "grid.concurrency_max": ("requests", "largest concurrency"),
+    "grid.concurrency_step": ("requests", "concurrency step"),
+    "sla.min_interactivity": ("tok/s", "least output tok/s per request that meets the SLA"),
+    "select.models": ("", "models evaluated (names from models.*)"),
+    "select.hardware": ("", "hardware evaluated (names from hardware.*)"),
+    "plots.enabled": ("bool", "save PNG plots"),
+    "plots.feasibility_hardware": ("", "hardware of the feasibility diagram"),
+    "plots.feasibility_reference_model": ("", "model whose bytes per parameter and KV per token fill the diagram"),
+    "plots.feasibility_params_b": ("B params", "parameter range of the diagram"),
+}
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {_fmt(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return "[" + ", ".join(_fmt(v) for v in value) + "]"
+    return str(value)
+
+
+def _catalog_rows(group: str, catalog: DictConfig) -> list[str]:
+    rows = []
+    for name, entry in catalog.items():
+        plain = OmegaConf.to_container(entry, resolve=True, enum_to_str=True)
+        sources, uncertain = plain.pop("source"), set(plain.pop("uncertain"))
+        plain.pop("description")
+        defaults = OmegaConf.to_container(OmegaConf.structured(OmegaConf.get_type(entry)), enum_to_str=True)
+        for field, value in plain.items():
+            units, meaning = FIELD_DOCS[field]
+            if value is None:
+                default = "not set"
+            elif value == defaults.get(field):
+                default = "schema default (SPEC §2)"
+            else:
+                default = f"set in conf/{group}/catalog.yaml"
+            source = sources.get(field, default)
+            if field in uncertain:
+                source = f"**uncertain** — {source}"
+            rows.append(f"| `{group}.{name}.{field}` | {units} | {_fmt(value)} | {source} |")
+    return rows
+
+
+def config_reference(cfg: DictConfig, sections: dict[str, tuple[str, str]] | None = None) -> str:
+    """Markdown tables of every config key: unit, default and source (or meaning)."""
+    docs = dict(SECTION_DOCS, **(sections or {}))
+    out = ["Field meanings (hardware.<name>.<field>, models.<name>.<field>):", "",
+           "| field | unit | meaning |", "|---|---|---|"]
+    out += [f"| `{f}` | {u} | {m} |" for f, (u, m) in FIELD_DOCS.items()]
+    for group in ("hardware", "models"):
+        out += ["", f"<details><summary><code>{group}.*</code>: catalog values and sources</summary>", "",
+                "| key | unit | default | source |", "|---|---|---|---|"]
+        out += _catalog_rows(group, cfg[group])
+        out += ["", "</details>"]
+    out += ["", "Other keys:", "", "| key | unit | default | meaning and source |", "|---|---|---|---|"]
+    for key, (units, meaning) in docs.items():
+        value = OmegaConf.select(cfg, key)
+        if OmegaConf.is_config(value):
+            value = OmegaConf.to_container(value, resolve=True)
+        src = OmegaConf.select(cfg, key.rsplit(".", 1)[0] + ".source")
+        field_source = None
+        if src is not None and key.split(".")[-1] in src:
+            field_source = src[key.split(".")[-1]]
+        elif src is not None and key.split(".")[-2] in src:
+            field_source = src[key.split(".")[-2]]
+        text = meaning + (f" (source: {field_source})" if field_source else "")
+        out.append(f"| `{key}` | {units} | {_fmt(value)} | {text} |")
+    return "\n".join(out)
+
+
+START, END = "<!-- config-reference:start -->", "<!-- config-reference:end -->"
+
+
+def update_readme(path: str, text: str) -> bool:
+    """Replace the block between the README's markers with ``text``; True if it changed."""
+    with open(path, encoding="utf-8") as f:
+        readme = f.read()
+    head, rest = readme.split(START, 1)
+    _, tail = rest.split(END, 1)
+    new = f"{head}{START}\n{text}\n{END}{tail}"
+    if new != readme:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(new)
+    return new != readme
+
+
+def readme_reference() -> str:
+    """The config reference as the README shows it (all apps' configs)."""
+    from model.config import load_config
+
+    return config_reference(load_config())
+
+
+if __name__ == "__main__":
+    import sys
+
+    target = sys.argv[1] if len(sys.argv) > 1 else "README.md"
+    changed = update_readme(target, readme_reference())
+    print(f"{target}: config reference {'updated' if changed else 'already current'}")
