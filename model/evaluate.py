@@ -68,6 +68,11 @@ def label(ds: xr.Dataset) -> xr.Dataset:
     for name in ds.data_vars:
         units, long_name = VARIABLES[name]
         ds[name].attrs.update(units=units, long_name=long_name)
+    return label_coords(ds)
+
+
+def label_coords(ds: xr.Dataset) -> xr.Dataset:
+    """``units`` and ``long_name`` of the grid coordinates."""
     coord_attrs = {"isl": ("tokens", "input sequence length L per request"),
                    "concurrency": ("requests", "concurrent requests N per replica"),
                    "model": ("", "model name"), "hardware": ("", "hardware name"),
