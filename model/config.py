@@ -41,6 +41,11 @@ class HardwareSpec:
     bandwidth_efficiency: float = 1.0
     hop_latency_s: float = 0.0
     step_overhead_s: float = 0.0
+    # GPU decode (SPEC §2.3 extended): a fixed cost per layer per step and a compute bound
+    layer_overhead_s: float = 0.0
+    peak_dense_tflops: Optional[float] = None
+    compute_efficiency: float = 1.0
+    min_systems: int = 1
     cache_read_ratio: float = 10.0
     # True where weights stay resident in on-chip SRAM: the decode rate then comes from the
     # measured interactivity (or its power-law fit), not from streaming weights.
@@ -84,6 +89,10 @@ class ModelSpec:
     qk_rope_head_dim: Optional[int] = None
     kv_bytes_per_token: Optional[float] = None
     kv_bits: float = 16.0
+    # Mixture of experts: E routed experts per MoE layer, k of them per token, their parameters
+    routed_experts: Optional[int] = None
+    experts_per_token: Optional[int] = None
+    routed_expert_params_b: Optional[float] = None
     interactivity: Dict[str, InteractivityPoint] = field(default_factory=dict)
     description: str = ""
     source: Dict[str, str] = field(default_factory=dict)
@@ -177,6 +186,10 @@ FIELD_DOCS: dict[str, tuple[str, str]] = {
     "bandwidth_efficiency": ("1", "fraction of peak bandwidth achieved"),
     "hop_latency_s": ("s", "pipeline hop latency per system beyond those the weights need"),
     "step_overhead_s": ("s", "fixed time per decode step (GPU roofline)"),
+    "layer_overhead_s": ("s", "fixed time per layer per decode step: launches, all-reduce (GPU)"),
+    "peak_dense_tflops": ("TFLOP/s", "peak dense FP8 tensor throughput per system (null: no compute bound)"),
+    "compute_efficiency": ("1", "fraction of peak FLOP/s achieved in decode"),
+    "min_systems": ("systems", "smallest replica (pins e.g. TP8)"),
     "cache_read_ratio": ("1", "cache-read token rate / output decode rate"),
     "weights_resident": ("bool", "weights in on-chip SRAM: decode rate from measured interactivity"),
     "interactivity_multiplier": ("1", "multiplier on the base interactivity I0"),
@@ -201,14 +214,39 @@ FIELD_DOCS: dict[str, tuple[str, str]] = {
     "qk_rope_head_dim": ("values", "MLA rope key dimension"),
     "kv_bytes_per_token": ("bytes", "explicit KV bytes per context token"),
     "kv_bits": ("bits", "bits per KV value"),
+    "routed_experts": ("experts", "routed experts E per MoE layer"),
+    "experts_per_token": ("experts", "routed experts k chosen per token"),
+    "routed_expert_params_b": ("B params", "parameters of all routed experts"),
     "interactivity": ("tok/s", "base decode rate per hardware: {tok_s, measured}"),
 }
+
+
+@dataclass
+class CalibrationSpec:
+    """``python -m model.calibrate``: fit the GPU decode model to measured points."""
+
+    data: str = "data/inferencex/gpu-benchmarks-inferencex.csv"  # relative to the repository
+    length_factor: float = 0.9
+    weights_gb: Dict[str, Any] = field(default_factory=dict)  # model -> precision -> GB
+    per_hardware: List[str] = field(default_factory=lambda: ["bandwidth_efficiency", "layer_overhead_s"])
+    shared: List[str] = field(default_factory=lambda: ["compute_efficiency"])
+    inherit: Dict[str, str] = field(default_factory=dict)
+    cross_validate: bool = False  # leave-one-out errors (one fit per point: minutes)
+    write: bool = True
+    target: str = "conf/hardware/gpu_calibration.yaml"
+    source: Dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class CalibrateAppConfig(ModelAppConfig):
+    calibration: CalibrationSpec = field(default_factory=CalibrationSpec)
 
 
 def register_schemas() -> None:
     """Put the schemas in Hydra's ConfigStore (idempotent)."""
     cs = ConfigStore.instance()
     cs.store(name="model_schema", node=ModelAppConfig)
+    cs.store(name="calibrate_schema", node=CalibrateAppConfig)
 
 
 register_schemas()

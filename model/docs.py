@@ -37,6 +37,19 @@ SECTION_DOCS: dict[str, tuple[str, str]] = {
 }
 
 
+CALIBRATION_DOCS: dict[str, tuple[str, str]] = {
+    "calibration.data": ("", "benchmark CSV, relative to the repository"),
+    "calibration.length_factor": ("1", "mean length / nominal length of the benchmark requests"),
+    "calibration.weights_gb": ("GB", "checkpoint size per (model, precision) of the benchmark rows"),
+    "calibration.per_hardware": ("", "hardware keys fitted per GPU type"),
+    "calibration.shared": ("", "hardware keys fitted once for all GPU types (kept if not identified)"),
+    "calibration.inherit": ("", "GPU types without points: take another type's values"),
+    "calibration.cross_validate": ("bool", "also report leave-one-out errors"),
+    "calibration.write": ("bool", "write the fitted values to calibration.target"),
+    "calibration.target": ("", "catalog file written, relative to the repository"),
+}
+
+
 def _fmt(value: Any) -> str:
     if value is None:
         return "null"
@@ -82,19 +95,7 @@ def config_reference(cfg: DictConfig, sections: dict[str, tuple[str, str]] | Non
                 "| key | unit | default | source |", "|---|---|---|---|"]
         out += _catalog_rows(group, cfg[group])
         out += ["", "</details>"]
-    out += ["", "Other keys:", "", "| key | unit | default | meaning and source |", "|---|---|---|---|"]
-    for key, (units, meaning) in docs.items():
-        value = OmegaConf.select(cfg, key)
-        if OmegaConf.is_config(value):
-            value = OmegaConf.to_container(value, resolve=True)
-        src = OmegaConf.select(cfg, key.rsplit(".", 1)[0] + ".source")
-        field_source = None
-        if src is not None and key.split(".")[-1] in src:
-            field_source = src[key.split(".")[-1]]
-        elif src is not None and key.split(".")[-2] in src:
-            field_source = src[key.split(".")[-2]]
-        text = meaning + (f" (source: {field_source})" if field_source else "")
-        out.append(f"| `{key}` | {units} | {_fmt(value)} | {text} |")
+    out += ["", key_table(cfg, docs, "Other keys:")]
     return "\n".join(out)
 
 
@@ -114,11 +115,32 @@ def update_readme(path: str, text: str) -> bool:
     return new != readme
 
 
+def key_table(cfg: DictConfig, docs: dict[str, tuple[str, str]], title: str) -> str:
+    """A table of ``docs`` keys with their value in ``cfg`` and their source where recorded."""
+    out = [title, "", "| key | unit | default | meaning and source |", "|---|---|---|---|"]
+    for key, (units, meaning) in docs.items():
+        value = OmegaConf.select(cfg, key)
+        if OmegaConf.is_config(value):
+            value = OmegaConf.to_container(value, resolve=True)
+        parts, source = key.split("."), None
+        for depth in (1, 2):  # workload.source.isl for workload.isl, workload.source.mix for workload.mix.*
+            sources = OmegaConf.select(cfg, ".".join(parts[:-depth]) + ".source") if len(parts) > depth else None
+            if sources is not None and parts[-depth] in sources:
+                source = sources[parts[-depth]]
+                break
+        out.append(f"| `{key}` | {units} | {_fmt(value)} | {meaning}"
+                   + (f" (source: {source})" if source else "") + " |")
+    return "\n".join(out)
+
+
 def readme_reference() -> str:
     """The config reference as the README shows it (all apps' configs)."""
     from model.config import load_config
 
-    return config_reference(load_config())
+    parts = [config_reference(load_config()),
+             key_table(load_config(config_name="calibrate"), CALIBRATION_DOCS,
+                       "`python -m model.calibrate` (conf/calibrate.yaml):")]
+    return "\n\n".join(parts)
 
 
 if __name__ == "__main__":

@@ -8,10 +8,13 @@ temporary it avoids is time saved.
 Equations (units: bytes, seconds, tokens, $):
 
 - ``K = N * kv_bytes_per_request(L)``; ``memory = W + K``
-- ``S = ceil(memory / capacity)`` (>= 1 since W > 0), rounded up to an allowed size;
+- ``S = max(ceil(memory / capacity), min_systems)``, rounded up to an allowed size;
   infeasible if none fits, ``S > max_systems`` or ``L > max_context``
-- ``step = t_base + hop * (S - S0) + (streamed + K) / (S * B)``; ``I = 1 / step``
-  (``S >= S0`` always, so SPEC's ``max(0, S - S0)`` is ``S - S0``)
+- ``step = max(t_base + hop * (S - S0) + (streamed(N) + K) / (S * B), N * compute_seconds / S)``;
+  ``I = 1 / step`` (``S >= S0`` always, so SPEC's ``max(0, S - S0)`` is ``S - S0``).  On the
+  GPU path ``t_base = step_overhead_s + layers * layer_overhead_s`` and ``streamed(N)`` is the
+  MoE-aware weight read of :func:`model.parameters.streamed_weight_bytes`; with a measured rate
+  ``t_base = 1 / I0``, ``streamed = 0`` and ``compute_seconds = 0``.
 - ``R = cache_read_ratio * I``; ``T = L / R + O / I = (L / cache_read_ratio + O) * step``
 - ``requests_per_second = N / T``; ``X = N * (L + O) / T``; ``output_throughput = N * O / T``
 - ``cost_per_hour = S * price_per_hour``; ``cost_per_mtok = cost_per_hour / (X * 3600 / 1e6)``;
@@ -32,7 +35,7 @@ ALLOWED_SIZE = "allowed_size_"
 INPUTS = (
     "concurrent_requests", "kv_bytes_per_request", "weight_bytes", "memory_capacity",
     "sizes_restricted", "max_buildable", "context_ok", "step_constant", "hop_latency_s",
-    "streamed_bytes", "effective_bandwidth", "cache_read_ratio", "time_per_step",
+    "streamed_bytes", "compute_seconds", "min_systems", "effective_bandwidth", "cache_read_ratio", "time_per_step",
     "tokens_per_request", "output_tokens", "output_share", "price_per_hour", "capex_per_system",
     "layers", "min_interactivity", "price_per_mtok",
 )
@@ -73,6 +76,8 @@ def cell_kernel(p: Mapping[str, np.ndarray], out: Mapping[str, np.ndarray]) -> N
     raw = kv + p["weight_bytes"]
     raw = _inplace(np.divide, raw, p["memory_capacity"])
     np.ceil(raw, out=raw)
+    if (p["min_systems"] > 1).any():
+        raw = _inplace(np.maximum, raw, p["min_systems"])
     built = _round_up(raw, p)
     feasible = np.less_equal(built, p["max_buildable"], out=out.get("feasible"))
     feasible = _inplace(np.logical_and, feasible, p["context_ok"])
@@ -93,6 +98,9 @@ def cell_kernel(p: Mapping[str, np.ndarray], out: Mapping[str, np.ndarray]) -> N
     kv = _inplace(np.add, kv, p["streamed_bytes"])
     kv = _inplace(np.divide, kv, systems * p["effective_bandwidth"])
     step = _inplace(np.add, step, kv)
+    if (p["compute_seconds"] > 0).any():
+        bound = n * p["compute_seconds"]
+        step = _inplace(np.maximum, step, _inplace(np.divide, bound, systems))
     interactivity = np.divide(1.0, step, out=out.get("interactivity"))
     if "cache_read_throughput" in out:
         np.multiply(interactivity, p["cache_read_ratio"], out=out["cache_read_throughput"])

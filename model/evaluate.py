@@ -75,8 +75,7 @@ def label_coords(ds: xr.Dataset) -> xr.Dataset:
     """``units`` and ``long_name`` of the grid coordinates."""
     coord_attrs = {"isl": ("tokens", "input sequence length L per request"),
                    "concurrency": ("requests", "concurrent requests N per replica"),
-                   "model": ("", "model name"), "hardware": ("", "hardware name"),
-                   "attention": ("", "KV-cache layout of the model (gqa, mla, explicit)")}
+                   "model": ("", "model name"), "hardware": ("", "hardware name")}
     for name, (units, long_name) in coord_attrs.items():
         if name in ds.coords:
             ds[name].attrs.update(units=units, long_name=long_name)

@@ -57,3 +57,13 @@ def save_figure(fig, path: Path) -> Path:
         return write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=120, format="png"))
     finally:
         plt.close(fig)
+
+
+def replace_text(text: str, path: Path) -> Path:
+    """Atomically replace ``path`` (a file this tool owns, e.g. the calibration catalog file)."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+    return path

@@ -20,13 +20,14 @@ from model.validate import ConfigError
 HARDWARE_FIELDS = (
     "memory_gb", "memory_bandwidth_tb_s", "price_per_hour", "capex_per_system",
     "usable_memory_fraction", "bandwidth_efficiency", "hop_latency_s", "step_overhead_s",
-    "cache_read_ratio", "weights_resident", "interactivity_multiplier", "power_law_a",
+    "layer_overhead_s", "peak_dense_tflops", "compute_efficiency", "min_systems", "cache_read_ratio", "weights_resident", "interactivity_multiplier", "power_law_a",
     "power_law_b", "max_systems",
 )
 MODEL_FIELDS = (
     "total_params_b", "active_params_b", "layers", "max_context", "weight_bits", "weight_gb",
     "kv_heads", "head_dim", "sliding_window_layers", "sliding_window", "kv_lora_rank",
-    "qk_rope_head_dim", "kv_bytes_per_token", "kv_bits",
+    "qk_rope_head_dim", "kv_bytes_per_token", "kv_bits", "routed_experts", "experts_per_token",
+    "routed_expert_params_b",
 )
 TOKEN_TYPES = ("cache_read", "cache_write", "input", "output")
 # Fields whose absence (null) means "no limit" rather than "unknown".
@@ -85,9 +86,8 @@ def raw_parameters(cfg: DictConfig) -> xr.Dataset:
         data[f"price_{t}"] = np.nan if w.price_sheet is None else float(w.price_sheet[t])
     data["osl"] = _value(w.osl, "osl")
     data["min_interactivity"] = float(cfg.sla.min_interactivity)
-    attention = [Attention(mdl[m].attention).value for m in model_names]
-    return xr.Dataset(data, coords={"hardware": hw_names, "model": model_names,
-                                    "attention": ("model", attention)})
+    data["attention"] = ("model", [Attention(mdl[m].attention).value for m in model_names])
+    return xr.Dataset(data, coords={"hardware": hw_names, "model": model_names})
 
 
 def _override_target(key: str, ds: xr.Dataset) -> tuple[str, dict]:
@@ -157,6 +157,24 @@ def round_up_to_allowed(systems: xr.DataArray, ds: xr.Dataset) -> xr.DataArray:
     return xr.where(ds.sizes_restricted & rounded.notnull(), rounded, systems)
 
 
+def streamed_weight_bytes(ds: xr.Dataset, weight_bytes: xr.DataArray,
+                          concurrency: xr.DataArray) -> xr.DataArray:
+    """Weight bytes read from HBM per decode step of N concurrent requests (GPU path).
+
+    ``dense + (1 - (1 - k/E)**N) * routed`` parameters at the model's bytes per parameter, with
+    ``dense = active - (k/E) * routed``: each of the N tokens picks k of E routed experts, so a
+    step touches an expected fraction ``1 - (1 - k/E)**N`` of them.  N = 1 reads exactly the
+    active weights; large N approaches dense + routed, the total.  Dense models read the active
+    (= total) weights.
+    """
+    bytes_per_param = weight_bytes / (ds.total_params_b * 1e9)
+    share = ds.experts_per_token / ds.routed_experts
+    touched = 1 - (1 - share) ** concurrency
+    dense = ds.active_params_b - share * ds.routed_expert_params_b
+    moe = (dense + touched * ds.routed_expert_params_b) * 1e9 * bytes_per_param
+    return xr.where(ds.routed_experts.notnull(), moe, ds.active_params_b * 1e9 * bytes_per_param)
+
+
 def derive(ds: xr.Dataset, isl: xr.DataArray, concurrency: xr.DataArray) -> xr.Dataset:
     """Terms of SPEC §2 that do not depend on the (hardware × concurrency) cell.
 
@@ -164,7 +182,8 @@ def derive(ds: xr.Dataset, isl: xr.DataArray, concurrency: xr.DataArray) -> xr.D
     ``kv_bytes_per_request`` (bytes, context = ISL), ``osl`` (tokens), ``memory_capacity``
     (usable bytes per system), ``effective_bandwidth`` (bytes/s per system),
     ``systems_for_weights`` (S0), ``decode_base_time`` (t_base, s), ``streamed_bytes``
-    (bytes read per decode step besides the KV cache), the fitted power law and
+    (weight bytes read per decode step, by concurrency), ``compute_seconds`` (decode FLOPs of
+    one token over one system's achieved FLOP/s, s), the fitted power law and
     ``price_per_mtok`` ($/Mtok).
     """
     out = dict(ds.data_vars)  # a dict, not a Dataset: one alignment at the end, not one per term
@@ -179,7 +198,7 @@ def derive(ds: xr.Dataset, isl: xr.DataArray, concurrency: xr.DataArray) -> xr.D
     out["output_tokens"] = xr.where(ds.osl.notnull(), ds.osl, isl * m_out / (1 - m_out))
     out["memory_capacity"] = ds.memory_gb * 1e9 * ds.usable_memory_fraction
     out["effective_bandwidth"] = ds.memory_bandwidth_tb_s * 1e12 * ds.bandwidth_efficiency
-    s0 = np.maximum(1.0, np.ceil(out["weight_bytes"] / out["memory_capacity"]))
+    s0 = np.maximum(ds.min_systems, np.ceil(out["weight_bytes"] / out["memory_capacity"]))
     out["systems_for_weights"] = round_up_to_allowed(s0, ds)
 
     measured = ds.base_interactivity.where(ds.interactivity_measured)
@@ -191,9 +210,12 @@ def derive(ds: xr.Dataset, isl: xr.DataArray, concurrency: xr.DataArray) -> xr.D
     base = xr.where(ds.base_interactivity.notnull(), ds.base_interactivity, fitted)
     out["base_interactivity"] = base * ds.interactivity_multiplier
     has_rate = base.notnull()
-    out["decode_base_time"] = xr.where(has_rate, 1 / out["base_interactivity"], ds.step_overhead_s)
-    out["streamed_bytes"] = xr.where(has_rate, 0.0,
-                                     out["weight_bytes"] * ds.active_params_b / ds.total_params_b)
+    out["decode_base_time"] = xr.where(has_rate, 1 / out["base_interactivity"],
+                                       ds.step_overhead_s + ds.layers * ds.layer_overhead_s)
+    out["streamed_bytes"] = xr.where(has_rate, 0.0, streamed_weight_bytes(ds, out["weight_bytes"], concurrency))
+    flops_per_token = 2 * ds.active_params_b * 1e9
+    compute = flops_per_token / (ds.peak_dense_tflops * 1e12 * ds.compute_efficiency)
+    out["compute_seconds"] = xr.where(has_rate | ds.peak_dense_tflops.isnull(), 0.0, compute)
     price = sum(ds[f"mix_{t}"] * ds[f"price_{t}"] for t in TOKEN_TYPES)
     out["price_per_mtok"] = price
     # Per-(model, hardware) and per-ISL constants of the cell equations (model.equations).

@@ -70,9 +70,9 @@ def cell(cfg: DictConfig, model: str, hardware: str, isl: int, concurrency: int)
     W = weight_bytes(m)
     K = n * kv_bytes_per_request(m, L)
     capacity = hw.memory_gb * 1e9 * hw.usable_memory_fraction
-    raw = max(1.0, math.ceil((W + K) / capacity))
+    raw = max(float(hw.min_systems), math.ceil((W + K) / capacity))
     built = _round_up(raw, hw)
-    s0_raw = max(1.0, math.ceil(W / capacity))
+    s0_raw = max(float(hw.min_systems), math.ceil(W / capacity))
     s0 = _round_up(s0_raw, hw) if math.isfinite(_round_up(s0_raw, hw)) else s0_raw
     max_systems = math.inf if hw.max_systems is None else hw.max_systems
     feasible = math.isfinite(built) and built <= max_systems and L <= m.max_context
@@ -81,12 +81,24 @@ def cell(cfg: DictConfig, model: str, hardware: str, isl: int, concurrency: int)
               "systems": systems, "systems_for_weights": s0,
               "layers_per_system": m.layers / systems, "feasible": feasible}
     rate = _base_rate(cfg, model, hardware)
+    compute = 0.0
     if rate is not None:
         t_base, streamed = 1 / rate, 0.0
     else:
-        t_base, streamed = hw.step_overhead_s, W * m.active_params_b / m.total_params_b
+        t_base = hw.step_overhead_s + m.layers * hw.layer_overhead_s
+        if m.routed_experts is not None:
+            touched = 1 - (1 - m.experts_per_token / m.routed_experts) ** n
+            dense = m.active_params_b - m.experts_per_token / m.routed_experts * m.routed_expert_params_b
+            params = dense + touched * m.routed_expert_params_b
+        else:
+            params = m.active_params_b
+        streamed = W * params / m.total_params_b
+        if hw.peak_dense_tflops is not None:
+            flops = n * 2 * m.active_params_b * 1e9
+            compute = flops / (systems * hw.peak_dense_tflops * 1e12 * hw.compute_efficiency)
     bandwidth = hw.memory_bandwidth_tb_s * 1e12 * hw.bandwidth_efficiency
     step = t_base + hw.hop_latency_s * max(0.0, systems - s0) + (streamed + K) / (systems * bandwidth)
+    step = max(step, compute)
     interactivity = 1 / step
     cache_read = hw.cache_read_ratio * interactivity
     request_time = L / cache_read + osl / interactivity

@@ -72,6 +72,13 @@ def validate_hardware(name: str, hw: DictConfig) -> None:
     _fraction(f"{k}.bandwidth_efficiency", hw.bandwidth_efficiency)
     _non_negative(f"{k}.hop_latency_s", hw.hop_latency_s)
     _non_negative(f"{k}.step_overhead_s", hw.step_overhead_s)
+    _non_negative(f"{k}.layer_overhead_s", hw.layer_overhead_s)
+    _optional_positive(f"{k}.peak_dense_tflops", hw.peak_dense_tflops)
+    _fraction(f"{k}.compute_efficiency", hw.compute_efficiency)
+    if hw.min_systems < 1:
+        raise ConfigError(f"{k}.min_systems", hw.min_systems, "must be a whole number >= 1")
+    if hw.max_systems is not None and hw.min_systems > hw.max_systems:
+        raise ConfigError(f"{k}.min_systems", hw.min_systems, f"must be <= max_systems ({hw.max_systems})")
     _optional_positive(f"{k}.power_law_a", hw.power_law_a)
     if hw.power_law_b is not None and not math.isfinite(hw.power_law_b):
         raise ConfigError(f"{k}.power_law_b", hw.power_law_b, "must be a finite number")
@@ -123,6 +130,20 @@ def validate_model(name: str, m: DictConfig, hardware: DictConfig) -> None:
                               "kv_lora_rank + qk_rope_head_dim must be >= 1")
     else:
         _positive(f"{k}.kv_bytes_per_token", m.kv_bytes_per_token)
+    moe = (m.routed_experts, m.experts_per_token, m.routed_expert_params_b)
+    if any(v is not None for v in moe):
+        if any(v is None for v in moe):
+            raise ConfigError(f"{k}.routed_experts", list(moe),
+                              "MoE needs routed_experts, experts_per_token and routed_expert_params_b together")
+        if not 1 <= m.experts_per_token <= m.routed_experts:
+            raise ConfigError(f"{k}.experts_per_token", m.experts_per_token,
+                              f"must be between 1 and routed_experts ({m.routed_experts})")
+        _positive(f"{k}.routed_expert_params_b", m.routed_expert_params_b)
+        dense = m.active_params_b - m.experts_per_token / m.routed_experts * m.routed_expert_params_b
+        if dense < 0 or m.routed_expert_params_b > m.total_params_b:
+            raise ConfigError(f"{k}.routed_expert_params_b", m.routed_expert_params_b,
+                              "inconsistent with total_params_b and active_params_b: need "
+                              "active - k/E * routed >= 0 and routed <= total")
     for hw_name, point in m.interactivity.items():
         if hw_name not in hardware:
             raise ConfigError(f"{k}.interactivity", hw_name,

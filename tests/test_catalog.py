@@ -6,7 +6,7 @@ import model
 from model.config import HardwareSpec, ModelSpec
 
 HARDWARE = ["cerebras_wse3", "h100_sxm", "h200", "b200", "gb200_nvl72", "mi300x", "mi355x"]
-MODELS = ["deepseek_v4", "kimi_k2_6", "gpt_oss_120b", "glm_4_7", "deepseek_v3"]
+MODELS = ["deepseek_v4", "kimi_k2_6", "gpt_oss_120b", "glm_4_7", "deepseek_v3", "deepseek_r1", "llama_3_3_70b"]
 
 
 def test_catalog_holds_every_spec_entry(cfg):
