@@ -20,13 +20,15 @@ def output_dir() -> Path:
     return Path(HydraConfig.get().runtime.output_dir)
 
 
-def run_job(job: Callable[[DictConfig, Path], int], cfg: DictConfig) -> None:
+def run_job(job: Callable[[DictConfig, Path], int], cfg: DictConfig,
+            validate: Callable[[DictConfig], DictConfig] | None = None) -> None:
     """Validate ``cfg``, run ``job(cfg, output_dir)`` and exit with its code.
 
     Bad input ends in one line on stderr, ``error: <key>=<value>: <what is allowed>``, and
     exit code 2, before any work is done.
     """
-    from model.validate import validate
+    if validate is None:
+        from model.validate import validate
 
     try:
         code = job(validate(cfg), output_dir())

@@ -274,9 +274,13 @@ def load_config(overrides: Sequence[str] = (), config_name: str = "model") -> Di
     """
     from model.validate import validate
 
+    return validate(compose_config(config_name, overrides))
+
+
+def compose_config(config_name: str, overrides: Sequence[str] = ()) -> DictConfig:
+    """Compose a primary config of ``conf/`` with Hydra's compose API (not validated)."""
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = compose(config_name=config_name, overrides=list(overrides))
-    return validate(cfg)
+        return compose(config_name=config_name, overrides=list(overrides))
 
 
 def as_plain(node: Any) -> Any:

@@ -50,6 +50,24 @@ CALIBRATION_DOCS: dict[str, tuple[str, str]] = {
 }
 
 
+FLEET_DOCS: dict[str, tuple[str, str]] = {
+    "fleet.demand": ("1/s", "requests/s per model (null: demand_default)"),
+    "fleet.demand_default": ("1/s", "requests/s of each selected model whose demand is null (SPEC §5 default)"),
+    "fleet.isl.kind": ("", "ISL distribution: p50 (one bucket at workload.isl), lognormal, buckets"),
+    "fleet.isl.median": ("tokens", "lognormal median ISL (null: workload.isl)"),
+    "fleet.isl.sigma": ("1", "lognormal sigma of ln ISL"),
+    "fleet.isl.buckets": ("buckets", "lognormal: equal-probability buckets, each at its median quantile"),
+    "fleet.isl.explicit": ("tokens, 1", "buckets: list of {isl, weight}, weights summing to 1"),
+    "fleet.sla": ("tok/s", "least output tok/s per request by model (null: sla.min_interactivity)"),
+    "fleet.target_utilization": ("1", "largest share of capacity used: demand <= utilization x capacity"),
+    "fleet.inventory": ("systems", "most systems available by hardware type (null: no cap)"),
+    "fleet.prune": ("bool", "drop dominated concurrency levels before building the MILP"),
+    "fleet.solver.time_limit_s": ("s", "HiGHS time limit; a plan found by then is returned as time_limit"),
+    "fleet.solver.mip_rel_gap": ("1", "HiGHS relative MIP gap"),
+    "fleet.solver.threads": ("threads", "HiGHS threads (null: HiGHS default)"),
+}
+
+
 def _fmt(value: Any) -> str:
     if value is None:
         return "null"
@@ -137,7 +155,11 @@ def readme_reference() -> str:
     """The config reference as the README shows it (all apps' configs)."""
     from model.config import load_config
 
+    from optimize import load_config as load_optimize
+
     parts = [config_reference(load_config()),
+             key_table(load_optimize(), FLEET_DOCS, "`python -m optimize` (conf/optimize.yaml, conf/fleet/default.yaml; "
+                       "`select.hardware` is the hardware on offer, default cerebras_wse3 and b200):"),
              key_table(load_config(config_name="calibrate"), CALIBRATION_DOCS,
                        "`python -m model.calibrate` (conf/calibrate.yaml):")]
     return "\n\n".join(parts)

@@ -1,0 +1,43 @@
+"""The optimizer's figure: $/Mtok against interactivity, traced across concurrency."""
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import xarray as xr  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from optimize.fleet import FleetPlan  # noqa: E402
+
+
+def frontier(grid: xr.Dataset, plan: FleetPlan, sla: xr.DataArray, bucket: int = 0) -> Figure:
+    """Per model: one curve per hardware of (interactivity, $/Mtok) over concurrency at one ISL
+    bucket, the SLA as a vertical line, the plan's chosen configurations as stars."""
+    at = grid.isel(bucket=bucket)
+    models = list(at.model.values)
+    cols = min(len(models), 3)
+    rows = -(-len(models) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.4 * cols, 3.6 * rows), squeeze=False)
+    for ax in axes.flat[len(models):]:
+        ax.set_visible(False)
+    isl = int(at.bucket_isl)
+    for ax, model in zip(axes.flat, models):
+        for i, hw in enumerate(at.hardware.values):
+            c = at.sel(model=model, hardware=hw)
+            ax.plot(c.interactivity, c.cost_per_mtok, color=f"C{i}", lw=1.2, label=hw)
+            if len(plan.plan):
+                chosen = plan.plan[(plan.plan.model == model) & (plan.plan.hardware == hw) & (plan.plan.bucket_isl == isl)]
+                for n in chosen.concurrency:
+                    p = c.sel(concurrency=n)
+                    ax.plot(p.interactivity, p.cost_per_mtok, "*", ms=13, color=f"C{i}", mec="k")
+        ax.axvline(float(sla.sel(model=model)), color="k", ls="--", lw=1)
+        ax.set(xscale="log", yscale="log", title=str(model), xlabel="interactivity (tok/s per request)",
+               ylabel="hardware $/Mtok")
+        ax.grid(True, which="both", alpha=0.2)
+    axes.flat[0].legend(fontsize=7)
+    fig.suptitle(f"$/Mtok vs interactivity across concurrency at ISL {isl:,} (dashed: SLA; *: chosen in the plan)",
+                 fontsize=10)
+    fig.tight_layout()
+    return fig

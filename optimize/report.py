@@ -1,0 +1,51 @@
+"""Text of the optimizer's results (pure: returns strings)."""
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from optimize.fleet import FleetPlan
+from optimize.milp import SolveStatus
+
+
+def best_table(best: xr.Dataset, isl: int) -> str:
+    at = best.sel(isl=isl)
+    lines = [f"Cheapest concurrency meeting the SLA at ISL {isl:,} tokens (best_concurrency.nc has every grid ISL):",
+             f"{'model':<16}{'hardware':<15}{'SLA tok/s':>10}{'N':>7}{'$/Mtok':>10}{'tok/s':>9}{'systems':>9}  why not"]
+    for m in at.model.values:
+        for h in at.hardware.values:
+            c = at.sel(model=m, hardware=h)
+            sla = float(c.sla)
+            if bool(c.sla_met):
+                lines.append(f"{m:<16}{h:<15}{sla:>10,.0f}{int(c.concurrency):>7}{float(c.cost_per_mtok):>10.4f}"
+                             f"{float(c.interactivity):>9,.0f}{int(c.systems):>9}")
+            else:
+                best_rate = float(c.max_interactivity)
+                reach = f"; best reachable {best_rate:,.0f} tok/s" if np.isfinite(best_rate) else ""
+                lines.append(f"{m:<16}{h:<15}{sla:>10,.0f}{'-':>7}{'-':>10}{'-':>9}{'-':>9}  {str(c.reason.values)}{reach}")
+    return "\n".join(lines)
+
+
+def plan_text(plan: FleetPlan) -> str:
+    head = (f"Fleet plan: status {plan.status.value}; {plan.columns:,} candidate columns, "
+            f"{plan.pruned_columns:,} pruned as dominated; build {plan.build_seconds:.3f} s, "
+            f"solve {plan.solve_seconds:.3f} s")
+    if plan.mip_gap is not None:
+        head += f", MIP gap {plan.mip_gap:.2e}"
+    lines = [head]
+    if len(plan.plan):
+        table = plan.plan.to_string(index=False, float_format=lambda v: f"{v:,.4g}")
+        t = plan.totals
+        systems = ", ".join(f"{h} {n:,}" for h, n in t["systems"].items())
+        lines += [table, f"Totals: ${t['cost_per_hour']:,.2f}/hour; systems: {systems}; "
+                         f"fleet ${t['cost_per_mtok']:.4f}/Mtok over {t['tokens_per_second']:,.0f} tok/s of demand "
+                         f"(target utilization {t['target_utilization']:g})"]
+    if plan.status == SolveStatus.time_limit:
+        lines.append("Warning: the time limit stopped the solver; the plan is the best found, within the MIP gap above.")
+    if len(plan.shortfalls):
+        lines.append("No plan: demand that cannot be served")
+        for r in plan.shortfalls.itertuples():
+            lines.append(f"  {r.model} at ISL {r.bucket_isl:,}: {r.kind}, short {r.shortfall_rps:,.3g} of "
+                         f"{r.demand_rps:,.3g} requests/s: {r.detail}")
+    lines += [f"Note: {n}" for n in plan.notes]
+    return "\n".join(lines)
