@@ -78,7 +78,8 @@ def cheapest_concurrency(ds: xr.Dataset, dim: str = "concurrency") -> xr.Dataset
 
 def cheapest_under_sla(config: DictConfig, params: Mapping[str, Any] | None = None, *,
                        isl: Any = None, concurrency: Any = None,
-                       block_cells: int = engine.BLOCK_CELLS, workers: int | None = None) -> xr.Dataset:
+                       block_cells: int = engine.BLOCK_CELLS, workers: int | None = None,
+                       progress: engine.Progress | None = None) -> xr.Dataset:
     """Evaluate the cost model and keep, per cell but concurrency, the cheapest SLA-meeting one.
 
     Same inputs as :func:`model.evaluate`; ``concurrency`` must stay a grid dim named
@@ -99,6 +100,6 @@ def cheapest_under_sla(config: DictConfig, params: Mapping[str, Any] | None = No
     if dims[-1] != "concurrency":
         raise ValueError(f"cheapest_under_sla needs a 'concurrency' grid dim; got dims {dims}")
     reduced = engine.reduce(cell_kernel, reduce_concurrency, inputs, CELL_INPUTS, REDUCED,
-                            dims, sizes, block_cells, workers)
+                            dims, sizes, block_cells, workers, progress)
     coords = {d: p[d] for d in dims[:-1] if d in p.coords}
     return _to_dataset(reduced, dims[:-1], coords, p.concurrency.values)

@@ -68,6 +68,19 @@ FLEET_DOCS: dict[str, tuple[str, str]] = {
 }
 
 
+SENSITIVITY_DOCS: dict[str, tuple[str, str]] = {
+    "sensitivity.n": ("samples", "base sample size N, a power of two: N (2D + 2) model runs with second order"),
+    "sensitivity.seed": ("", "seed of the Sobol scrambling and the bootstrap, >= 1"),
+    "sensitivity.second_order": ("bool", "estimate second-order indices S2"),
+    "sensitivity.conf_level": ("1", "confidence level of the bootstrap intervals"),
+    "sensitivity.num_resamples": ("resamples", "bootstrap resamples"),
+    "sensitivity.all_models": ("bool", "analyse every catalog model (a model dim) instead of select.models"),
+    "sensitivity.convergence_tolerance": ("1", "warn when an ST moves more than this between N/2 and N"),
+    "sensitivity.parameters": ("", "name: {key, distribution (uniform, loguniform, triangular, normal), "
+                               "bounds [low, high], relative, mode, mean, sd, source}"),
+}
+
+
 def _fmt(value: Any) -> str:
     if value is None:
         return "null"
@@ -156,10 +169,14 @@ def readme_reference() -> str:
     from model.config import load_config
 
     from optimize import load_config as load_optimize
+    from sensitivity import load_config as load_sensitivity
 
     parts = [config_reference(load_config()),
              key_table(load_optimize(), FLEET_DOCS, "`python -m optimize` (conf/optimize.yaml, conf/fleet/default.yaml; "
                        "`select.hardware` is the hardware on offer, default cerebras_wse3 and b200):"),
+             key_table(load_sensitivity(), SENSITIVITY_DOCS,
+                       "`python -m sensitivity` (conf/sensitivity.yaml, conf/sensitivity/default.yaml; "
+                       "`select` picks the model(s) and the one hardware type, default gpt_oss_120b on cerebras_wse3):"),
              key_table(load_config(config_name="calibrate"), CALIBRATION_DOCS,
                        "`python -m model.calibrate` (conf/calibrate.yaml):")]
     return "\n\n".join(parts)

@@ -71,9 +71,12 @@ def _slice_input(arr: np.ndarray, index: tuple[slice, ...]) -> np.ndarray:
     return arr[tuple(s if n > 1 else slice(None) for s, n in zip(index, arr.shape))]
 
 
+Progress = Callable[[int, int], None]  # (blocks done, blocks in all)
+
+
 def run(kernel: Kernel, inputs: Mapping[str, xr.DataArray], outputs: Mapping[str, np.dtype],
         dims: Sequence[str], sizes: Mapping[str, int], block_cells: int = BLOCK_CELLS,
-        workers: int | None = None) -> dict[str, np.ndarray]:
+        workers: int | None = None, progress: Progress | None = None) -> dict[str, np.ndarray]:
     """Evaluate ``kernel`` over the full grid ``dims`` and return one array per output.
 
     The kernel receives the inputs and the output views of one block and fills the views.
@@ -86,14 +89,15 @@ def run(kernel: Kernel, inputs: Mapping[str, xr.DataArray], outputs: Mapping[str
         kernel({k: _slice_input(a, index) for k, a in arrays.items()},
                {k: r[index] for k, r in results.items()})
 
-    _map(one, blocks(shape, block_cells), workers)
+    _map(one, list(blocks(shape, block_cells)), workers, progress)
     return results
 
 
 def reduce(kernel: Kernel, reducer: Callable[[Mapping[str, np.ndarray]], Mapping[str, np.ndarray]],
            inputs: Mapping[str, xr.DataArray], outputs: Mapping[str, np.dtype],
            reduced: Mapping[str, np.dtype], dims: Sequence[str], sizes: Mapping[str, int],
-           block_cells: int = BLOCK_CELLS, workers: int | None = None) -> dict[str, np.ndarray]:
+           block_cells: int = BLOCK_CELLS, workers: int | None = None,
+           progress: Progress | None = None) -> dict[str, np.ndarray]:
     """Evaluate ``kernel`` block by block and keep only ``reducer``'s result along the last dim.
 
     Nothing of full grid size is ever allocated: a grid of 10^8 cells reduces in the memory of
@@ -110,16 +114,20 @@ def reduce(kernel: Kernel, reducer: Callable[[Mapping[str, np.ndarray]], Mapping
         for k, value in reducer(scratch).items():
             results[k][index[:-1]] = value
 
-    _map(one, blocks(shape, block_cells, whole_axes=1), workers)
+    _map(one, list(blocks(shape, block_cells, whole_axes=1)), workers, progress)
     return results
 
 
-def _map(func: Callable, items: Iterator, workers: int | None) -> None:
+def _map(func: Callable, items: list, workers: int | None, progress: Progress | None = None) -> None:
     workers = workers or min(os.cpu_count() or 1, 8)
+    total = len(items)
     if workers == 1:
-        for item in items:
+        for done, item in enumerate(items, 1):
             func(item)
+            if progress:
+                progress(done, total)
         return
     with ThreadPoolExecutor(workers) as pool:
-        for _ in pool.map(func, items):  # re-raises the first error of any block
-            pass
+        for done, _ in enumerate(pool.map(func, items), 1):  # re-raises the first error of any block
+            if progress:
+                progress(done, total)

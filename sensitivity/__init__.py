@@ -1,0 +1,28 @@
+"""Global (Sobol) sensitivity of $/Mtok to the toolkit's assumptions, with SALib (SPEC §6)."""
+from __future__ import annotations
+
+from typing import Sequence
+
+from omegaconf import DictConfig
+
+from sensitivity.analysis import analyze
+from sensitivity.config import validate_sensitivity
+from sensitivity.sobol import estimate, sobol
+
+
+def validate(cfg: DictConfig) -> DictConfig:
+    from model.validate import validate as validate_model
+
+    cfg = validate_model(cfg)
+    validate_sensitivity(cfg)
+    return cfg
+
+
+def load_config(overrides: Sequence[str] = ()) -> DictConfig:
+    """Compose ``conf/sensitivity.yaml`` (as ``python -m sensitivity`` does) and validate it."""
+    from model.config import compose_config
+
+    return validate(compose_config("sensitivity", overrides))
+
+
+__all__ = ["sobol", "estimate", "analyze", "load_config", "validate"]

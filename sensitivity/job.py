@@ -1,0 +1,36 @@
+"""The ``python -m sensitivity`` job: indices, ranking, files, bar chart."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from model import io
+from model.progress import progress_bar
+from sensitivity.analysis import analyze
+from sensitivity.plots import indices_bar_chart
+from sensitivity.report import convergence_table, convergence_warnings, ranking
+
+OUTPUTS = ("sobol.nc", "sobol.csv", "convergence.csv", "sobol.png")
+
+
+def run(cfg: DictConfig, out: Path) -> int:
+    io.check_fresh(out, OUTPUTS)
+    with progress_bar("evaluating samples") as progress:
+        ds = analyze(cfg, progress=progress)
+    print(ranking(ds))
+    table = convergence_table(ds)
+    print("\nST at growing N (prefixes of the same Sobol design):")
+    print(table.to_string(float_format=lambda v: f"{v:.3f}"))
+    for line in convergence_warnings(ds, float(cfg.sensitivity.convergence_tolerance)):
+        print(line)
+    ds.attrs["config"] = OmegaConf.to_yaml(cfg, resolve=True)
+    io.write_netcdf(ds, out / "sobol.nc")
+    flat = ds[["S1", "S1_conf", "ST", "ST_conf", "clipped"]].to_dataframe().reset_index()
+    flat["key"] = [str(ds.key.sel(parameter=p).values) for p in flat.parameter]
+    io.write_text(flat.to_csv(index=False), out / "sobol.csv")
+    io.write_text(table.to_csv(), out / "convergence.csv")
+    if cfg.plots.enabled:
+        io.save_figure(indices_bar_chart(ds), out / "sobol.png")
+    print(f"\nwrote {', '.join(str(out / n) for n in OUTPUTS if (out / n).exists())}")
+    return 0

@@ -1,0 +1,53 @@
+"""Text of a Sobol result (pure: returns strings)."""
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+
+def ranking(ds: xr.Dataset) -> str:
+    """Per output and model: parameters ranked by ST, with S1 and their confidence intervals."""
+    lines = [f"Sobol indices, N = {ds.attrs['n']:,} base samples ({ds.attrs['model_runs']:,} model runs), "
+             f"seed {ds.attrs['seed']}, {100 * ds.attrs['conf_level']:g}% intervals, hardware {ds.attrs['hardware']}"]
+    for output in ds.output.values:
+        for model in ds.model.values:
+            cell = ds.sel(output=output, model=model)
+            lines.append(f"\n{output} ({model}):")
+            if int(cell.valid_samples) < ds.attrs["model_runs"]:
+                missing = ds.attrs["model_runs"] - int(cell.valid_samples)
+                lines.append(f"  no indices: {missing:,} samples have no value (no concurrency meets the SLA there)")
+                continue
+            order = np.argsort(-np.nan_to_num(cell.ST.values, nan=-1))
+            lines.append(f"  {'parameter':<20}{'key':<48}{'ST':>14}{'S1':>16}")
+            for i in order:
+                p = cell.isel(parameter=i)
+                flag = "  (negative, reported as 0)" if bool(p.clipped) else ""
+                lines.append(f"  {str(p.parameter.values):<20}{str(ds.key.values[i]):<48}"
+                             f"{float(p.ST):>7.3f} ± {float(p.ST_conf):<5.3f}{float(p.S1):>9.3f} ± {float(p.S1_conf):<5.3f}{flag}")
+    beyond = ds.beyond_context
+    for model in ds.model.values:
+        share = float(beyond.sel(model=model))
+        if share > 0:
+            lines.append(f"\nnote: {share:.0%} of samples have an ISL beyond {model}'s max_context; the analysis "
+                         "lifts the context limit so that every sample has a cost")
+    return "\n".join(lines)
+
+
+def convergence_table(ds: xr.Dataset) -> "pd.DataFrame":  # noqa: F821
+    return ds.ST_by_n.to_dataframe().reset_index().pivot_table(
+        index=["output", "model", "parameter"], columns="n_base", values="ST_by_n")
+
+
+def convergence_warnings(ds: xr.Dataset, tolerance: float) -> list[str]:
+    """ST that moved more than ``tolerance`` between the last two sample sizes."""
+    if ds.sizes["n_base"] < 2:
+        return []
+    last, before = ds.ST_by_n.isel(n_base=-1), ds.ST_by_n.isel(n_base=-2)
+    moved = abs(last - before)
+    out = []
+    for idx in zip(*np.nonzero((moved > tolerance).values)):
+        cell = moved[idx]
+        out.append(f"warning: ST of {str(cell.parameter.values)} for {str(cell.output.values)} ({str(cell.model.values)}) "
+                   f"moved {float(cell):.3f} between N = {int(before.n_base)} and N = {int(last.n_base)} "
+                   f"(> {tolerance:g}): raise sensitivity.n")
+    return out
