@@ -16,7 +16,7 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from model import calibration, io
-from model.cli import run_job
+from model.cli import JobResult, run_job
 from model.config import CONF_DIR
 
 REPO = CONF_DIR.parent
@@ -70,7 +70,7 @@ def calibration_yaml(entries: dict) -> str:
     return header + yaml.safe_dump(entries, sort_keys=False, width=200)
 
 
-def run(cfg: DictConfig, out: Path) -> int:
+def run(cfg: DictConfig, out: Path) -> JobResult:
     io.check_fresh(out, OUTPUTS)
     c = cfg.calibration
     points = calibration.load_points(str(REPO / c.data))
@@ -117,7 +117,7 @@ def run(cfg: DictConfig, out: Path) -> int:
         io.replace_text(calibration_yaml(entries), target)
         print(f"\nwrote fitted values and sources to {target}")
     print(f"wrote {', '.join(str(out / n) for n in OUTPUTS)}")
-    return 0
+    return JobResult(0)
 
 
 def predicted_vs_measured(table, stats):

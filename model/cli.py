@@ -1,16 +1,29 @@
-"""What the three Hydra apps share: one-line errors, exit codes, the run directory."""
+"""What the Hydra apps share: one-line errors, exit codes, run directories, multirun jobs."""
 from __future__ import annotations
 
+import json
 import sys
+import traceback
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import xarray as xr
 from omegaconf import DictConfig
 
 from model.io import OutputExistsError
 from model.validate import ConfigError
 
 EXIT_OK, EXIT_INFEASIBLE, EXIT_BAD_INPUT = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """What a job returns: its exit code and its headline results (collected by sweeps)."""
+
+    code: int
+    headline: xr.Dataset | None = None
+    status: str = "ok"  # ok, infeasible
 
 
 def output_dir() -> Path:
@@ -20,20 +33,50 @@ def output_dir() -> Path:
     return Path(HydraConfig.get().runtime.output_dir)
 
 
-def run_job(job: Callable[[DictConfig, Path], int], cfg: DictConfig,
+def in_multirun() -> bool:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+def run_job(job: Callable[[DictConfig, Path], JobResult], cfg: DictConfig,
             validate: Callable[[DictConfig], DictConfig] | None = None) -> None:
     """Validate ``cfg``, run ``job(cfg, output_dir)`` and exit with its code.
 
     Bad input ends in one line on stderr, ``error: <key>=<value>: <what is allowed>``, and
-    exit code 2, before any work is done.
+    exit code 2, before any work is done.  In a multirun the job never exits or raises: it
+    records ``job.json`` (status, error) and ``headline.nc`` in its directory for
+    :class:`model.sweep.CollectSweep`, so that one failed job does not stop the others.
     """
+    from model.sweep import HEADLINE, STATUS
+    from model import io
+
     if validate is None:
         from model.validate import validate
-
+    out = output_dir()
+    multirun = in_multirun()
     try:
-        code = job(validate(cfg), output_dir())
+        result = job(validate(cfg), out)
     except (ConfigError, OutputExistsError) as err:
+        if multirun:
+            io.write_text(json.dumps({"status": "failed", "error": f"error: {err}"}), out / STATUS)
         print(f"error: {err}", file=sys.stderr)
+        if multirun:
+            return
         sys.exit(EXIT_BAD_INPUT)
-    if code:
-        sys.exit(code)
+    except Exception as err:  # noqa: BLE001 - a multirun job reports any failure and lets the others run
+        if not multirun:
+            raise
+        line = f"{type(err).__name__}: {err}".splitlines()[0]
+        io.write_text(json.dumps({"status": "failed", "error": line, "traceback": traceback.format_exc()}),
+                      out / STATUS)
+        print(f"error: {line}", file=sys.stderr)
+        return
+    if multirun:
+        if result.headline is not None:
+            io.write_netcdf(result.headline, out / HEADLINE)
+        io.write_text(json.dumps({"status": result.status, "exit_code": result.code}), out / STATUS)
+        return
+    if result.code:
+        sys.exit(result.code)

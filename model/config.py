@@ -165,6 +165,16 @@ class PlotSpec:
 
 
 @dataclass
+class DaskSpec:
+    """Grids larger than memory: evaluate lazily in chunks on a dask cluster, write chunk by chunk."""
+
+    enabled: bool = False
+    chunks: Dict[str, int] = field(default_factory=dict)  # dim -> chunk length (missing: defaults)
+    address: Optional[str] = None   # scheduler address, e.g. tcp://10.0.0.5:8786; null: a local cluster
+    n_workers: int = 2              # local cluster: worker processes
+
+
+@dataclass
 class ModelAppConfig:
     hardware: Dict[str, HardwareSpec] = field(default_factory=dict)
     models: Dict[str, ModelSpec] = field(default_factory=dict)
@@ -173,6 +183,7 @@ class ModelAppConfig:
     sla: SlaSpec = field(default_factory=SlaSpec)
     select: Selection = field(default_factory=Selection)
     plots: PlotSpec = field(default_factory=PlotSpec)
+    dask: DaskSpec = field(default_factory=DaskSpec)
 
 
 # Unit and meaning of every config field, for the README's config reference and error messages.

@@ -8,6 +8,8 @@ import xarray as xr
 from omegaconf import DictConfig, OmegaConf
 
 from model import io, plots
+from model.best import cheapest_concurrency
+from model.cli import JobResult
 from model.evaluate import evaluate
 from model.parameters import grid_concurrency
 from model.report import format_point_table
@@ -17,7 +19,19 @@ OUTPUTS = ("grid.nc", "cost_vs_concurrency.png", "interactivity_vs_concurrency.p
            "feasibility.png", "token_spend.png")
 
 
-def run(cfg: DictConfig, out: Path) -> int:
+def headline(at_workload: xr.Dataset, isl: int, n: int) -> xr.Dataset:
+    """The job's headline for sweeps: the point at the workload's ISL and concurrency and the
+    cheapest SLA-meeting concurrency, per (model, hardware)."""
+    point = at_workload.sel(isl=isl, concurrency=n)
+    best = cheapest_concurrency(at_workload.sel(isl=isl))
+    ds = point[["cost_per_mtok", "interactivity", "systems", "feasible"]].drop_vars(["isl", "concurrency"])
+    ds["best_concurrency"] = best.concurrency.drop_vars("isl")
+    ds["best_cost_per_mtok"] = best.cost_per_mtok.drop_vars("isl")
+    ds.attrs = {"headline_metric": "cost_per_mtok", "isl": isl, "concurrency": n}
+    return ds
+
+
+def run(cfg: DictConfig, out: Path) -> JobResult:
     io.check_fresh(out, OUTPUTS)
     grid = evaluate(cfg)
     isl, n, sla = int(cfg.workload.isl), int(cfg.workload.concurrency), float(cfg.sla.min_interactivity)
@@ -41,4 +55,4 @@ def run(cfg: DictConfig, out: Path) -> int:
                                           out / "token_spend.png"))
     cells = grid.sizes["model"] * grid.sizes["hardware"] * grid.sizes["isl"] * grid.sizes["concurrency"]
     print(f"\n{cells:,} cells evaluated; wrote " + ", ".join(str(p) for p in written))
-    return 0
+    return JobResult(0, headline(at_workload, isl, n))

@@ -220,6 +220,7 @@ def validate(cfg: DictConfig) -> DictConfig:
     _check_power_law_inputs(cfg)
     if "plots" in cfg:
         _check_plots(cfg)
+    _check_dask(cfg)
     OmegaConf.set_readonly(cfg, True)
     return cfg
 
@@ -252,3 +253,14 @@ def _check_plots(cfg: DictConfig) -> None:
     lo_hi = list(p.feasibility_params_b)
     if len(lo_hi) != 2 or not 0 < lo_hi[0] < lo_hi[1]:
         raise ConfigError("plots.feasibility_params_b", lo_hi, "must be [low, high] with 0 < low < high")
+
+
+def _check_dask(cfg: DictConfig) -> None:
+    d = cfg.dask
+    for dim, size in d.chunks.items():
+        if dim not in ("model", "hardware", "isl", "concurrency"):
+            raise ConfigError(f"dask.chunks.{dim}", size, "unknown dim; allowed: model, hardware, isl, concurrency")
+        if size < 1:
+            raise ConfigError(f"dask.chunks.{dim}", size, "must be a whole number >= 1")
+    if d.n_workers < 1:
+        raise ConfigError("dask.n_workers", d.n_workers, "must be a whole number >= 1")

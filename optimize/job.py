@@ -7,7 +7,10 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from model import io
-from model.cli import EXIT_INFEASIBLE
+import numpy as np
+import xarray as xr
+
+from model.cli import EXIT_INFEASIBLE, JobResult
 from optimize.best import best_concurrency, sla_by_model
 from optimize.fleet import bucket_grid, plan_fleet
 from optimize.milp import SolveStatus
@@ -17,7 +20,29 @@ from optimize.report import best_table, plan_text
 OUTPUTS = ("best_concurrency.nc", "plan.csv", "plan.json", "frontier.png")
 
 
-def run(cfg: DictConfig, out: Path) -> int:
+def headline(plan, best, isl: int) -> xr.Dataset:
+    """The job's headline for sweeps: the fleet's totals and status, the best concurrency at the
+    workload's ISL per (model, hardware)."""
+    t = plan.totals
+    hardware = list(best.hardware.values)
+    systems = [t["systems"].get(str(h), 0) if t["systems"] else np.nan for h in hardware]
+    ds = xr.Dataset({
+        "fleet_cost_per_hour": ((), np.nan if t["cost_per_hour"] is None else t["cost_per_hour"],
+                                {"units": "$/h", "long_name": "fleet cost per hour"}),
+        "fleet_cost_per_mtok": ((), np.nan if t["cost_per_mtok"] is None else t["cost_per_mtok"],
+                                {"units": "$/Mtok", "long_name": "fleet cost per Mtok of demand"}),
+        "fleet_systems": ("hardware", np.asarray(systems, dtype=float), {"units": "systems", "long_name": "systems in the plan"}),
+        "plan_status": ((), plan.status.value, {"units": "", "long_name": "normalized solver status"}),
+    }, coords={"hardware": hardware})
+    at = best.sel(isl=isl) if isl in best.isl.values else None
+    if at is not None:
+        ds["best_concurrency"] = at.concurrency.drop_vars("isl")
+        ds["best_cost_per_mtok"] = at.cost_per_mtok.drop_vars("isl")
+    ds.attrs = {"headline_metric": "fleet_cost_per_hour"}
+    return ds
+
+
+def run(cfg: DictConfig, out: Path) -> JobResult:
     io.check_fresh(out, OUTPUTS)
     best = best_concurrency(cfg)
     isl = int(cfg.workload.isl)
@@ -35,4 +60,5 @@ def run(cfg: DictConfig, out: Path) -> int:
     if cfg.plots.enabled:
         io.save_figure(frontier(grid, plan, sla_by_model(cfg)), out / "frontier.png")
     print(f"\nwrote {', '.join(str(out / n) for n in OUTPUTS if (out / n).exists())}")
-    return 0 if plan.status in (SolveStatus.optimal, SolveStatus.time_limit) else EXIT_INFEASIBLE
+    ok = plan.status in (SolveStatus.optimal, SolveStatus.time_limit)
+    return JobResult(0 if ok else EXIT_INFEASIBLE, headline(plan, best, isl), "ok" if ok else "infeasible")

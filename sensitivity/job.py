@@ -6,6 +6,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from model import io
+from model.cli import JobResult
 from model.progress import progress_bar
 from sensitivity.analysis import analyze
 from sensitivity.plots import indices_bar_chart
@@ -14,7 +15,7 @@ from sensitivity.report import convergence_table, convergence_warnings, ranking
 OUTPUTS = ("sobol.nc", "sobol.csv", "convergence.csv", "sobol.png")
 
 
-def run(cfg: DictConfig, out: Path) -> int:
+def run(cfg: DictConfig, out: Path) -> JobResult:
     io.check_fresh(out, OUTPUTS)
     with progress_bar("evaluating samples") as progress:
         ds = analyze(cfg, progress=progress)
@@ -33,4 +34,6 @@ def run(cfg: DictConfig, out: Path) -> int:
     if cfg.plots.enabled:
         io.save_figure(indices_bar_chart(ds), out / "sobol.png")
     print(f"\nwrote {', '.join(str(out / n) for n in OUTPUTS if (out / n).exists())}")
-    return 0
+    headline = ds[["S1", "ST"]]
+    headline.attrs = {"headline_metric": "ST"}
+    return JobResult(0, headline)
