@@ -6,7 +6,8 @@ Every variable carries ``units`` and ``long_name``.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+import warnings
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import xarray as xr
@@ -84,7 +85,9 @@ def label_coords(ds: xr.Dataset) -> xr.Dataset:
 
 def evaluate(config: DictConfig, params: Mapping[str, Any] | None = None, *,
              isl: Any = None, concurrency: Any = None, variables: Any = None,
-             block_cells: int = engine.BLOCK_CELLS, workers: int | None = None) -> xr.Dataset:
+             block_cells: int = engine.BLOCK_CELLS, workers: int | None = None,
+             chunks: Mapping[str, int] | None = None,
+             progress: engine.Progress | None = None) -> xr.Dataset:
     """Evaluate the cost model on the config's grid.
 
     Parameters
@@ -98,8 +101,13 @@ def evaluate(config: DictConfig, params: Mapping[str, Any] | None = None, *,
         Replace the grid's ISL or concurrency values (e.g. a DataArray along ``sample``).
     variables
         Per-cell variables to compute (default: all of them).
-    block_cells, workers
-        Block size in cells and thread count of the blocked evaluation.
+    block_cells, workers, progress
+        Block size in cells, thread count and a ``(done, total)`` block callback of the blocked
+        evaluation (unused with ``chunks``).
+    chunks
+        If given, evaluate lazily (:func:`model.lazy.evaluate_lazy`): chunk length by dim
+        (``-1`` for the whole dim, ``{}`` for the defaults), and every variable is returned as
+        a dask array, computed only when asked for (``.compute()``, a reduction, a write).
 
     Returns
     -------
@@ -107,35 +115,50 @@ def evaluate(config: DictConfig, params: Mapping[str, Any] | None = None, *,
         Dims ``model``, ``hardware``, ``isl``, ``concurrency`` (plus any from ``params``); the
         variables of SPEC §2 (see :data:`VARIABLES`), each with ``units`` and ``long_name``.
         Cells that cannot be served have ``feasible == False`` and NaN rates and costs.
+        In memory, or dask-backed with the same contents when ``chunks`` is given.
     """
+    if chunks is not None:
+        from model.lazy import evaluate_lazy  # imports this module
+
+        return evaluate_lazy(config, params, isl=isl, concurrency=concurrency,
+                             variables=variables, chunks=chunks)
     p = parameters(config, params, isl=isl, concurrency=concurrency)
-    has_prices = bool(p.price_per_mtok.notnull().any())
-    wanted = dict(CELL_OUTPUTS) if variables is None else {v: CELL_OUTPUTS[v] for v in variables}
-    if not has_prices:
-        wanted.pop("margin_per_mtok", None)
+    wanted = cell_outputs(p, variables)
     inputs = kernel_inputs(p)
     dims, sizes = engine.output_dims(inputs)
-    cells = engine.run(cell_kernel, inputs, wanted, dims, sizes, block_cells, workers)
+    cells = engine.run(cell_kernel, inputs, wanted, dims, sizes, block_cells, workers, progress)
+    return assemble(config, p, cells, dims, lambda name: p[name])
 
+
+def cell_outputs(p: xr.Dataset, variables: Any = None) -> dict[str, type]:
+    """The per-cell outputs to compute: ``variables`` (default all), without the margin when
+    there is no price sheet."""
+    wanted = dict(CELL_OUTPUTS) if variables is None else {v: CELL_OUTPUTS[v] for v in variables}
+    if not bool(p.price_per_mtok.notnull().any()):
+        wanted.pop("margin_per_mtok", None)
+    return wanted
+
+
+def assemble(config: DictConfig, p: xr.Dataset, cells: Mapping[str, Any], dims: tuple[str, ...],
+             term: Callable[[str], xr.DataArray]) -> xr.Dataset:
+    """The result Dataset: per-cell arrays on ``dims``, the light terms of ``p`` (each fetched
+    through ``term``, which may make it lazy), ``K = N * kv`` and ``memory = W + K``, labels."""
     coords = {d: p[d] for d in dims if d in p.coords}
     ds = xr.Dataset({k: (dims, v) for k, v in cells.items()}, coords=coords)
-    kv = p.concurrent_requests * p.kv_bytes_per_request
-    light = {
-        "weight_bytes": p.weight_bytes,
-        "kv_bytes_per_request": p.kv_bytes_per_request,
-        "kv_cache_bytes": kv,
-        "memory_bytes": kv + p.weight_bytes,
-        "osl": p.output_tokens,
-        "systems_for_weights": p.systems_for_weights,
-        "base_interactivity": p.base_interactivity,
-        "power_law_a": p.power_law_a,
-        "power_law_b": p.power_law_b,
-    }
-    if has_prices:
-        light["price_per_mtok"] = p.price_per_mtok
-    for name, da in light.items():
-        ds[name] = da.drop_vars([c for c in da.coords if c not in da.dims and c not in ds.coords],
-                                errors="ignore")
+    weight_bytes = term("weight_bytes")
+    with warnings.catch_warnings():  # dask: an outer product grows the chunk count, as intended
+        warnings.simplefilter("ignore", category=Warning)
+        kv = term("concurrent_requests") * term("kv_bytes_per_request")
+        memory = kv + weight_bytes
+    light = {"weight_bytes": weight_bytes, "kv_bytes_per_request": term("kv_bytes_per_request"),
+             "kv_cache_bytes": kv, "memory_bytes": memory, "osl": term("output_tokens")}
+    for name in ("systems_for_weights", "base_interactivity", "power_law_a", "power_law_b"):
+        light[name] = term(name)
+    if "margin_per_mtok" in cells or bool(p.price_per_mtok.notnull().any()):
+        light["price_per_mtok"] = term("price_per_mtok")
+    for name, var in light.items():
+        ds[name] = var.drop_vars([c for c in var.coords if c not in var.dims and c not in ds.coords],
+                                 errors="ignore")
     ds = ds[[v for v in VARIABLES if v in ds.data_vars]]
     ds = label(ds.transpose(*dims, ...))
     ds.attrs.update(

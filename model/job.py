@@ -11,6 +11,7 @@ from model import io, plots
 from model.best import cheapest_concurrency
 from model.cli import JobResult
 from model.evaluate import evaluate
+from model.progress import progress_bar
 from model.parameters import grid_concurrency
 from model.report import format_point_table
 from model.spend import workload_spend
@@ -31,17 +32,40 @@ def headline(at_workload: xr.Dataset, isl: int, n: int) -> xr.Dataset:
     return ds
 
 
+def _write_on_dask(cfg: DictConfig, path: Path) -> xr.Dataset:
+    """Evaluate the grid lazily on a dask cluster and write it to ``path`` chunk by chunk."""
+    import logging
+
+    from model.lazy import dask_client, write_netcdf_chunked
+
+    logging.getLogger("distributed").setLevel(logging.WARNING)  # not the cluster's chatter
+    with dask_client(cfg.dask.address, int(cfg.dask.n_workers)) as client:
+        grid = evaluate(cfg, chunks=dict(cfg.dask.chunks))
+        grid.attrs["config"] = OmegaConf.to_yaml(cfg, resolve=True)
+        chunks = int(np.prod([len(c) for c in grid.cost_per_mtok.chunks]))
+        print(f"dask: {chunks:,} chunks of the grid on {client.scheduler_info().get('address', 'a cluster')}")
+        io.write_atomic(path, lambda tmp: write_netcdf_chunked(grid, tmp))
+    return grid
+
+
 def run(cfg: DictConfig, out: Path) -> JobResult:
     io.check_fresh(out, OUTPUTS)
-    grid = evaluate(cfg)
+    if cfg.dask.enabled:
+        grid = None  # evaluated lazily on dask and written chunk by chunk below
+    else:
+        with progress_bar("evaluating the grid") as progress:
+            grid = evaluate(cfg, progress=progress)
     isl, n, sla = int(cfg.workload.isl), int(cfg.workload.concurrency), float(cfg.sla.min_interactivity)
     # The workload's ISL and concurrency are in this table's grid even where the sweep grid lacks them.
     levels = np.union1d(grid_concurrency(cfg), [n])
     at_workload = evaluate(cfg, isl=xr.DataArray([isl], dims="isl", coords={"isl": [isl]}),
                            concurrency=xr.DataArray(levels, dims="concurrency", coords={"concurrency": levels}))
     print(format_point_table(at_workload, isl, n, sla))
-    grid.attrs["config"] = OmegaConf.to_yaml(cfg, resolve=True)
-    io.write_netcdf(grid, out / "grid.nc")
+    if grid is None:
+        grid = _write_on_dask(cfg, out / "grid.nc")
+    else:
+        grid.attrs["config"] = OmegaConf.to_yaml(cfg, resolve=True)
+        io.write_netcdf(grid, out / "grid.nc")
     written = [out / "grid.nc"]
     if cfg.plots.enabled:
         written.append(io.save_figure(plots.cost_vs_concurrency(at_workload, isl, sla),

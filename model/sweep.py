@@ -74,6 +74,9 @@ def _job_dataset(job: dict, template: xr.Dataset | None) -> xr.Dataset:
     ds["job_status"] = str(job["status"].get("status", "failed"))
     ds["job_error"] = str(job["status"].get("error", ""))
     ds["job_num"] = int(job["num"]) if str(job["num"]).isdigit() else -1
+    for name, var in ds.data_vars.items():
+        if var.dtype.kind == "U":  # variable-length: combining must not cut "infeasible" to "optimal"'s width
+            ds[name] = var.astype(object)
     return ds
 
 

@@ -260,7 +260,7 @@ def _check_dask(cfg: DictConfig) -> None:
     for dim, size in d.chunks.items():
         if dim not in ("model", "hardware", "isl", "concurrency"):
             raise ConfigError(f"dask.chunks.{dim}", size, "unknown dim; allowed: model, hardware, isl, concurrency")
-        if size < 1:
-            raise ConfigError(f"dask.chunks.{dim}", size, "must be a whole number >= 1")
+        if size < 1 and size != -1:
+            raise ConfigError(f"dask.chunks.{dim}", size, "must be a whole number >= 1, or -1 for the whole dim")
     if d.n_workers < 1:
         raise ConfigError("dask.n_workers", d.n_workers, "must be a whole number >= 1")

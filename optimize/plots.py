@@ -24,6 +24,12 @@ def frontier(grid: xr.Dataset, plan: FleetPlan, sla: xr.DataArray, bucket: int =
         ax.set_visible(False)
     isl = int(at.bucket_isl)
     for ax, model in zip(axes.flat, models):
+        if not bool((at.cost_per_mtok.sel(model=model) > 0).any()):
+            ax.text(0.5, 0.5, f"{model}: no cell can be served\nat ISL {isl:,}", ha="center", va="center",
+                    transform=ax.transAxes)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            continue
         for i, hw in enumerate(at.hardware.values):
             c = at.sel(model=model, hardware=hw)
             ax.plot(c.interactivity, c.cost_per_mtok, color=f"C{i}", lw=1.2, label=hw)

@@ -73,12 +73,15 @@ def test_a_failed_job_is_reported_and_the_others_collected(tmp_path):
 
 def test_optimize_and_sensitivity_sweeps_are_collected(tmp_path):
     result, sweep_dir = multirun("optimize", tmp_path, "hardware.cerebras_wse3.price_per_hour=30,60",
-                                 "plots.enabled=false", name="optimize")
-    assert result.returncode == 0, result.stderr
+                                 "workload.isl=96300,200000", name="optimize")
+    assert result.returncode == 0, result.stderr  # an infeasible plan is a result, not a failure
     ds = xr.load_dataset(sweep_dir / "sweep.nc", engine="h5netcdf")
-    cost = ds.fleet_cost_per_hour.values
-    assert ds.fleet_cost_per_hour.dims == ("hardware.cerebras_wse3.price_per_hour",)
+    assert ds.fleet_cost_per_hour.dims == ("hardware.cerebras_wse3.price_per_hour", "workload.isl")
+    cost = ds.fleet_cost_per_hour.sel({"workload.isl": 96300}).values
     assert cost[1] == pytest.approx(2 * cost[0])  # an all-wafer plan: $/hour scales with the price
+    beyond = ds.sel({"workload.isl": 200000})  # past gpt-oss's 131k context
+    assert list(beyond.plan_status.values) == ["infeasible", "infeasible"]
+    assert list(beyond.job_status.values) == ["infeasible", "infeasible"] and beyond.fleet_cost_per_hour.isnull().all()
     result, sweep_dir = multirun("sensitivity", tmp_path, "sensitivity.n=64,128", "plots.enabled=false",
                                  name="sensitivity")
     assert result.returncode == 0, result.stderr
