@@ -27,6 +27,8 @@ from model.evaluate import evaluate
 BOUNDS = {"bandwidth_efficiency": (0.02, 1.0), "layer_overhead_s": (0.0, 2e-3),
           "compute_efficiency": (0.01, 1.0)}
 SCALE = {"bandwidth_efficiency": 0.3, "layer_overhead_s": 5e-5, "compute_efficiency": 0.3}
+# a fixed start (not the catalog's current values) so that refitting reproduces the same digits
+START = {"bandwidth_efficiency": 0.5, "layer_overhead_s": 5e-5, "compute_efficiency": 0.5}
 
 
 def load_points(path: str) -> xr.Dataset:
@@ -123,9 +125,7 @@ def fit(cfg: DictConfig, points: xr.Dataset, weights_gb: Mapping, length_factor:
     lower = np.array([BOUNDS[k][0] for k, _ in names])
     upper = np.array([BOUNDS[k][1] for k, _ in names])
     scale = np.array([SCALE[k] for k, _ in names])
-    start = np.array([float(np.clip(_catalog_value(cfg, k, g or gpus[0]), lo, hi))
-                      for (k, g), lo, hi in zip(names, lower, upper)])
-    start = np.where(start > 0, start, scale)
+    start = np.array([START[k] for k, _ in names])
     measured = np.log(points.interactivity_tok_s.values)
 
     def unpack(x: np.ndarray) -> dict:
@@ -144,17 +144,14 @@ def fit(cfg: DictConfig, points: xr.Dataset, weights_gb: Mapping, length_factor:
     gpu_of_point = points.gpu.values
     sparsity = np.array([[g is None or gpu_of_point[i] == g for (_, g) in names]
                          for i in range(points.sizes["point"])], dtype=int)
-    solution = least_squares(residuals, start, bounds=(lower, upper), x_scale=scale, jac_sparsity=sparsity)
+    solution = least_squares(residuals, start, bounds=(lower, upper), x_scale=scale, jac_sparsity=sparsity,
+                             ftol=1e-12, xtol=1e-12, gtol=1e-12)
     info = {}
     for i, (k, g) in enumerate(names):
         if g is None:
             sensitivity = float(np.abs(solution.jac[:, i]).max() * scale[i])
             info[k] = {"identified": sensitivity > 1e-3, "sensitivity": sensitivity}
     return unpack(solution.x), info
-
-
-def _catalog_value(cfg: DictConfig, key: str, hardware: str) -> float:
-    return float(cfg.hardware[hardware][key])
 
 
 def error_table(points: xr.Dataset, predicted: xr.Dataset) -> pd.DataFrame:

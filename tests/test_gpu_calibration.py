@@ -45,7 +45,7 @@ def test_committed_values_are_the_fit_of_the_data(cal_cfg, points):
                                    list(c.per_hardware), list(c.shared))
     for key in c.per_hardware:
         for hw, value in fitted[key].items():
-            assert float(cal_cfg.hardware[hw][key]) == pytest.approx(value, rel=2e-3), (key, hw)
+            assert float(cal_cfg.hardware[hw][key]) == pytest.approx(value, rel=1e-5), (key, hw)
     ratios = calibration.cache_read_ratios(points, c.length_factor)
     for hw, ratio in ratios.cache_read_ratio.items():
         assert float(cal_cfg.hardware[hw].cache_read_ratio) == pytest.approx(ratio, rel=1e-3)
