@@ -23,7 +23,7 @@ def point_table(ds: xr.Dataset, isl: int, concurrency: int) -> pd.DataFrame:
         "best_tok_s": best.interactivity,
         "best_systems": best.systems,
     }).to_dataframe()
-    return table[[c for c in table.columns if c not in ("isl", "concurrency", "attention")]]
+    return table[[c for c in table.columns if c not in ("isl", "concurrency")]]
 
 
 def format_point_table(ds: xr.Dataset, isl: int, concurrency: int, sla: float) -> str:
