@@ -17,7 +17,7 @@ import xarray as xr
 from SALib.sample import sobol as sobol_sample
 
 import sensitivity
-from model.best import cheapest_under_sla
+from model.cheapest import cheapest_under_sla
 from model.evaluate import evaluate
 from sensitivity.analysis import cost_function, problem
 

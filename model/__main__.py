@@ -1,16 +1,8 @@
 """``python -m model``: the cost-model grid, its table and plots (a Hydra app)."""
-import hydra
-from omegaconf import DictConfig
-
-from model.cli import run_job
-from model.config import CONF_DIR
-from model.job import run
-
-
-@hydra.main(config_path=str(CONF_DIR), config_name="model", version_base="1.3")
-def main(cfg: DictConfig) -> None:
-    run_job(run, cfg)
-
+from model.app.grid import run
+from model.app.runner import hydra_main
+from model.schema import register_schemas
+from model.validate import validate
 
 if __name__ == "__main__":
-    main()
+    hydra_main("model", run, validate, register_schemas)

@@ -1,7 +1,8 @@
 """Calibration of the GPU decode model on measured serving points (InferenceX).
 
 Pure functions: a table of measured points in, predictions, fitted parameters and errors out.
-:mod:`model.calibrate` is the command that reads the CSV and writes the catalog file.
+:func:`calibrate` runs the whole fit and returns its tables and the catalog entries;
+:mod:`model.app.calibrate` is the command that prints them and writes the files.
 
 Each point is one benchmark run: a model on ``tp`` GPUs of one type at concurrency N with
 nominal ISL / OSL.  Lengths are drawn uniformly from [0.8, 1.0] x nominal, so the mean request
@@ -13,12 +14,14 @@ with ``R = cache_read_ratio * I``.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 import xarray as xr
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
+import yaml
 from scipy.optimize import least_squares
 
 from model.evaluate import evaluate
@@ -191,3 +194,94 @@ def leave_one_out(cfg: DictConfig, points: xr.Dataset, weights_gb: Mapping, leng
         pred = predict(cfg, one, weights_gb, length_factor, fitted).interactivity.values[0]
         errors[int(points.id.values[i])] = 100 * (pred / points.interactivity_tok_s.values[i] - 1)
     return pd.Series(errors, name="loo_tok_s_err_%")
+
+
+@dataclass(frozen=True)
+class CalibrationResult:
+    """Everything one calibration produces (nothing written yet).
+
+    ``table``: measured, predicted and % error per point; ``stats``: median and worst errors;
+    ``fitted``: ``{key: {hardware: value}}`` of the identified parameters and the derived
+    cache-read ratios; ``info``: per shared key, whether the data identify it; ``catalog``: the
+    entries of the calibration catalog file, with sources.
+    """
+
+    table: pd.DataFrame
+    stats: dict
+    fitted: dict
+    info: dict
+    catalog: dict
+
+
+def calibrate(cfg: DictConfig, points: xr.Dataset) -> CalibrationResult:
+    """Fit, predict and score the GPU model on ``points`` as ``cfg.calibration`` asks.
+
+    With ``calibration.cross_validate`` the table gains a leave-one-out error column and the
+    stats an ``interactivity_leave_one_out`` entry.
+    """
+    c = cfg.calibration
+    weights = OmegaConf.to_container(c.weights_gb)
+    ratios = cache_read_ratios(points, c.length_factor)
+    fitted, info = fit(cfg, points, weights, c.length_factor, list(c.per_hardware), list(c.shared))
+    fitted_with_ratios = dict(fitted, cache_read_ratio=ratios.cache_read_ratio.to_dict())
+    for key, state in info.items():
+        if not state["identified"]:
+            fitted_with_ratios.pop(key)
+    predicted = predict(cfg, points, weights, c.length_factor, fitted_with_ratios)
+    table = error_table(points, predicted)
+    stats = summary(table)
+    counts = table.groupby("gpu").size().to_dict()
+    catalog = catalog_entries(cfg, fitted, ratios, info, counts, stats)
+    if c.cross_validate:
+        loo = leave_one_out(cfg, points, weights, c.length_factor, list(c.per_hardware), list(c.shared))
+        table = table.join(loo, on="id")
+        stats["interactivity_leave_one_out"] = {"median_abs_pct": float(loo.abs().median()),
+                                                "worst_abs_pct": float(loo.abs().max()), "points": int(loo.size)}
+    return CalibrationResult(table, stats, fitted_with_ratios, info, catalog)
+
+
+def catalog_entries(cfg: DictConfig, fitted: dict, ratios, info: dict, counts: dict,
+                    stats: dict) -> dict:
+    """The YAML content of the calibration file: fitted values and their sources."""
+    c = cfg.calibration
+    quality = (f"median |error| {stats['interactivity']['median_abs_pct']:.1f}% interactivity, "
+               f"{stats['throughput_per_gpu']['median_abs_pct']:.1f}% throughput per GPU")
+    fit_source = (f"Fitted by python -m model.app.calibrate: least squares on log "
+                  f"interactivity over {sum(counts.values())} InferenceX points in {c.data}; {quality}")
+    entries: dict = {}
+    for key, by_hw in fitted.items():
+        for hw, value in by_hw.items():
+            entry = entries.setdefault(hw, {"source": {}, "uncertain": set(cfg.hardware[hw].uncertain)})
+            entry[key] = float(f"{value:.6g}")
+            scope = "all GPU types together" if key in c.shared else f"{counts.get(hw, 0)} points of {hw}"
+            entry["source"][key] = f"{fit_source}; fitted on {scope}"
+            entry["uncertain"].discard(key)
+    for hw, row in ratios.iterrows():
+        entry = entries.setdefault(hw, {"source": {}, "uncertain": set(cfg.hardware[hw].uncertain)})
+        entry["cache_read_ratio"] = float(f"{row.cache_read_ratio:.4g}")
+        entry["source"]["cache_read_ratio"] = (
+            f"Derived by python -m model.app.calibrate: prefill rate L/TTFT over the measured decode rate, "
+            f"geometric mean of {int(row.points)} InferenceX point(s) at concurrency {int(row.concurrency)} "
+            f"(the lowest with a TTFT for {hw})")
+        entry["uncertain"].add("cache_read_ratio")
+    for key, state in info.items():
+        if not state["identified"]:
+            for entry in entries.values():
+                entry.pop(key, None)
+                entry["source"].pop(key, None)
+    for hw, parent in c.inherit.items():
+        if parent in entries:
+            child = {k: v for k, v in entries[parent].items() if k not in ("source", "uncertain")}
+            child["source"] = {k: f"No InferenceX points for {hw}: {parent}'s value ({v})"
+                               for k, v in entries[parent]["source"].items()}
+            child["uncertain"] = set(cfg.hardware[hw].uncertain) | set(child) - {"source"}
+            entries[hw] = child
+    for entry in entries.values():
+        entry["uncertain"] = sorted(entry["uncertain"])
+    return entries
+
+
+def calibration_yaml(entries: dict) -> str:
+    header = ("# Written by `python -m model.app.calibrate` (conf/calibrate.yaml): GPU decode parameters\n"
+              "# fitted to the InferenceX points. Regenerate instead of editing by hand.\n")
+    return header + yaml.safe_dump(entries, sort_keys=False, width=200)

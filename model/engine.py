@@ -36,7 +36,7 @@ def output_dims(inputs: Mapping[str, xr.DataArray], leading: Sequence[str] = ("m
     return dims, sizes
 
 
-def _expand(da: xr.DataArray, dims: Sequence[str]) -> np.ndarray:
+def expand(da: xr.DataArray, dims: Sequence[str]) -> np.ndarray:
     present = [d for d in dims if d in da.dims]
     data = np.asarray(da.transpose(*present).values)
     return data.reshape([da.sizes[d] if d in da.dims else 1 for d in dims])
@@ -67,7 +67,7 @@ def blocks(shape: Sequence[int], block_cells: int = BLOCK_CELLS, whole_axes: int
                 tuple(slice(None) for _ in shape[axis + 1:])
 
 
-def _slice_input(arr: np.ndarray, index: tuple[slice, ...]) -> np.ndarray:
+def slice_input(arr: np.ndarray, index: tuple[slice, ...]) -> np.ndarray:
     return arr[tuple(s if n > 1 else slice(None) for s, n in zip(index, arr.shape))]
 
 
@@ -82,11 +82,11 @@ def run(kernel: Kernel, inputs: Mapping[str, xr.DataArray], outputs: Mapping[str
     The kernel receives the inputs and the output views of one block and fills the views.
     """
     shape = tuple(sizes[d] for d in dims)
-    arrays = {k: _expand(v, dims) for k, v in inputs.items()}
+    arrays = {k: expand(v, dims) for k, v in inputs.items()}
     results = {k: np.empty(shape, dtype=dt) for k, dt in outputs.items()}
 
     def one(index: tuple[slice, ...]) -> None:
-        kernel({k: _slice_input(a, index) for k, a in arrays.items()},
+        kernel({k: slice_input(a, index) for k, a in arrays.items()},
                {k: r[index] for k, r in results.items()})
 
     _map(one, list(blocks(shape, block_cells)), workers, progress)
@@ -104,13 +104,13 @@ def reduce(kernel: Kernel, reducer: Callable[[Mapping[str, np.ndarray]], Mapping
     a few blocks.  ``reducer`` maps the block's outputs to arrays with the last axis removed.
     """
     shape = tuple(sizes[d] for d in dims)
-    arrays = {k: _expand(v, dims) for k, v in inputs.items()}
+    arrays = {k: expand(v, dims) for k, v in inputs.items()}
     results = {k: np.empty(shape[:-1], dtype=dt) for k, dt in reduced.items()}
 
     def one(index: tuple[slice, ...]) -> None:
         block_shape = tuple(len(range(*s.indices(n))) for s, n in zip(index, shape))
         scratch = {k: np.empty(block_shape, dtype=dt) for k, dt in outputs.items()}
-        kernel({k: _slice_input(a, index) for k, a in arrays.items()}, scratch)
+        kernel({k: slice_input(a, index) for k, a in arrays.items()}, scratch)
         for k, value in reducer(scratch).items():
             results[k][index[:-1]] = value
 

@@ -27,7 +27,7 @@ from omegaconf import DictConfig
 
 from model import engine
 from model.equations import cell_kernel
-from model.evaluate import CELL_OUTPUTS, assemble, cell_outputs, kernel_inputs
+from model.results import CELL_OUTPUTS, assemble, cell_outputs, kernel_inputs
 from model.parameters import parameters
 
 if TYPE_CHECKING:
@@ -104,7 +104,7 @@ def _cell_block(template: np.ndarray, arrays: Mapping[str, np.ndarray], names: S
     """
     location = block_info[0]["array-location"]
     shape = template.shape
-    chunk_inputs = {k: engine._slice_input(a, tuple(slice(lo, hi) for lo, hi in location))
+    chunk_inputs = {k: engine.slice_input(a, tuple(slice(lo, hi) for lo, hi in location))
                     for k, a in arrays.items()}
     stacked = np.empty((len(names), *shape), dtype=np.float64)
     for index in engine.blocks(shape, engine.BLOCK_CELLS):
@@ -117,7 +117,7 @@ def _cell_block(template: np.ndarray, arrays: Mapping[str, np.ndarray], names: S
             else:
                 views[name] = np.empty(target.shape, dtype=dtype)
                 narrow.append((target, views[name]))
-        cell_kernel({k: engine._slice_input(a, index) for k, a in chunk_inputs.items()}, views)
+        cell_kernel({k: engine.slice_input(a, index) for k, a in chunk_inputs.items()}, views)
         for target, values in narrow:
             target[...] = values
     return stacked
@@ -152,7 +152,7 @@ def cell_arrays(inputs: Mapping[str, xr.DataArray], names: Sequence[str], dims: 
     shape = tuple(sum(c) for c in grid_chunks)
     # One graph node holds the (small) expanded inputs; every chunk task depends on it, so a
     # distributed cluster ships them once per worker rather than once per task.
-    arrays = dask.delayed({k: engine._expand(v, dims) for k, v in inputs.items()}, pure=True)
+    arrays = dask.delayed({k: engine.expand(v, dims) for k, v in inputs.items()}, pure=True)
     template = da.empty(shape, chunks=grid_chunks, dtype=bool)
     stacked = da.map_blocks(_cell_block, template, arrays, names, new_axis=0,
                             chunks=((len(names),), *grid_chunks), dtype=np.float64,

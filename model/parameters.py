@@ -13,23 +13,14 @@ import numpy as np
 import xarray as xr
 from omegaconf import DictConfig
 
-from model.config import Attention
+from model.errors import ConfigError
+from model.fields import array_fields
 from model.interactivity import fit_power_law, power_law_interactivity
-from model.validate import ConfigError
+from model.schema import TOKEN_TYPES, Attention, HardwareSpec, ModelSpec
 
-HARDWARE_FIELDS = (
-    "memory_gb", "memory_bandwidth_tb_s", "price_per_hour", "capex_per_system",
-    "usable_memory_fraction", "bandwidth_efficiency", "hop_latency_s", "step_overhead_s",
-    "layer_overhead_s", "peak_dense_tflops", "compute_efficiency", "min_systems", "cache_read_ratio", "weights_resident", "interactivity_multiplier", "power_law_a",
-    "power_law_b", "max_systems",
-)
-MODEL_FIELDS = (
-    "total_params_b", "active_params_b", "layers", "max_context", "weight_bits", "weight_gb",
-    "kv_heads", "head_dim", "sliding_window_layers", "sliding_window", "kv_lora_rank",
-    "qk_rope_head_dim", "kv_bytes_per_token", "kv_bits", "routed_experts", "experts_per_token",
-    "routed_expert_params_b",
-)
-TOKEN_TYPES = ("cache_read", "cache_write", "input", "output")
+# The catalog numbers that become parameter arrays, as declared in the schema.
+HARDWARE_FIELDS = array_fields(HardwareSpec)
+MODEL_FIELDS = array_fields(ModelSpec)
 # Fields whose absence (null) means "no limit" rather than "unknown".
 _NULL_IS_INF = {"max_systems"}
 
@@ -90,8 +81,14 @@ def raw_parameters(cfg: DictConfig) -> xr.Dataset:
     return xr.Dataset(data, coords={"hardware": hw_names, "model": model_names})
 
 
-def _override_target(key: str, ds: xr.Dataset) -> tuple[str, dict]:
-    """Map a dotted config key to (variable, selection)."""
+def override_target(key: str, ds: xr.Dataset) -> tuple[str, dict]:
+    """Map a dotted config key to (variable, selection) in :func:`raw_parameters`' Dataset.
+
+    Raises
+    ------
+    ConfigError
+        If the key names no array-valued parameter, or an unknown model or hardware.
+    """
     parts = key.split(".")
     allowed = ("hardware.<name>.<field>, models.<name>.<field>, "
                "models.<name>.interactivity.<hardware>.tok_s, workload.mix.<type>, "
@@ -126,7 +123,7 @@ def apply_overrides(ds: xr.Dataset, params: Mapping[str, Any]) -> xr.Dataset:
     """
     ds = ds.copy()
     for key, value in params.items():
-        var, where = _override_target(key, ds)
+        var, where = override_target(key, ds)
         if not where:
             ds[var] = xr.DataArray(value) if not isinstance(value, xr.DataArray) else value
             continue

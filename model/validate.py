@@ -1,8 +1,10 @@
 """One validation pass over a composed config (SPEC §7).
 
 Types were checked by the structured-config schema while Hydra composed the config; this pass
-checks values.  The first problem found raises :class:`ConfigError`, whose message is one line
-naming the key, the value and what is allowed.
+checks values.  Per-field ranges are read from the schema (:func:`check_fields`, from each
+field's declared ``check``); rules that tie fields together are written out below.  The first
+problem found raises :class:`~model.errors.ConfigError`, whose message is one line naming the
+key, the value and what is allowed.
 """
 from __future__ import annotations
 
@@ -11,43 +13,40 @@ from typing import Any, Iterable
 
 from omegaconf import DictConfig, OmegaConf
 
-from model.config import Attention
+from model.errors import ConfigError
+from model.fields import CHECKS, field_docs
+from model.schema import (TOKEN_TYPES, Attention, DaskSpec, HardwareSpec, InteractivityPoint,
+                          ModelSpec, PriceSheet, SlaSpec, TokenMix, WorkloadSpec)
 
 MIX_TOLERANCE = 1e-6
 
 
-class ConfigError(ValueError):
-    """A bad configuration value. ``str(err)`` is a single line."""
-
-    def __init__(self, key: str, value: Any, allowed: str) -> None:
-        self.key, self.value, self.allowed = key, value, allowed
-        super().__init__(f"{key}={_show(value)}: {allowed}")
-
-
-def _show(value: Any) -> str:
-    if OmegaConf.is_config(value):
-        value = OmegaConf.to_container(value, resolve=True, enum_to_str=True)
-    return repr(value) if isinstance(value, str) else str(value)
+def _passes(rule: str, value: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    if rule == ">= 1":
+        return float(value).is_integer() and value >= 1
+    if not math.isfinite(value):
+        return False
+    return {"> 0": value > 0, ">= 0": value >= 0, "(0, 1]": 0 < value <= 1,
+            "[0, 1)": 0 <= value < 1, "finite": True}[rule]
 
 
-def _positive(key: str, value: Any) -> None:
-    if value is None or not math.isfinite(value) or value <= 0:
-        raise ConfigError(key, value, "must be a finite number > 0")
+def check_value(key: str, value: Any, rule: str, optional: bool = False) -> None:
+    """Raise :class:`ConfigError` unless ``value`` meets ``rule`` (a key of ``CHECKS``);
+    ``None`` passes where ``optional``."""
+    if value is None and optional:
+        return
+    if not _passes(rule, value):
+        raise ConfigError(key, value, CHECKS[rule] + (", or null" if optional else ""))
 
 
-def _non_negative(key: str, value: Any) -> None:
-    if value is None or not math.isfinite(value) or value < 0:
-        raise ConfigError(key, value, "must be a finite number >= 0")
-
-
-def _fraction(key: str, value: Any) -> None:
-    if value is None or not (0 < value <= 1):
-        raise ConfigError(key, value, "must be in (0, 1]")
-
-
-def _optional_positive(key: str, value: Any) -> None:
-    if value is not None:
-        _positive(key, value)
+def check_fields(node: DictConfig, schema: type, prefix: str) -> None:
+    """Check every field of ``node`` against the range its schema field declares."""
+    for name, doc in field_docs(schema).items():
+        if doc.check is not None and name in node:
+            default_is_null = getattr(schema, "__dataclass_fields__")[name].default is None
+            check_value(f"{prefix}.{name}", node[name], doc.check, optional=default_is_null)
 
 
 def _names(key: str, names: Iterable[str], catalog: DictConfig, what: str) -> None:
@@ -64,24 +63,9 @@ def _names(key: str, names: Iterable[str], catalog: DictConfig, what: str) -> No
 
 def validate_hardware(name: str, hw: DictConfig) -> None:
     k = f"hardware.{name}"
-    for field in ("memory_gb", "memory_bandwidth_tb_s", "price_per_hour", "cache_read_ratio",
-                  "interactivity_multiplier"):
-        _positive(f"{k}.{field}", hw[field])
-    _optional_positive(f"{k}.capex_per_system", hw.capex_per_system)
-    _fraction(f"{k}.usable_memory_fraction", hw.usable_memory_fraction)
-    _fraction(f"{k}.bandwidth_efficiency", hw.bandwidth_efficiency)
-    _non_negative(f"{k}.hop_latency_s", hw.hop_latency_s)
-    _non_negative(f"{k}.step_overhead_s", hw.step_overhead_s)
-    _non_negative(f"{k}.layer_overhead_s", hw.layer_overhead_s)
-    _optional_positive(f"{k}.peak_dense_tflops", hw.peak_dense_tflops)
-    _fraction(f"{k}.compute_efficiency", hw.compute_efficiency)
-    if hw.min_systems < 1:
-        raise ConfigError(f"{k}.min_systems", hw.min_systems, "must be a whole number >= 1")
+    check_fields(hw, HardwareSpec, k)
     if hw.max_systems is not None and hw.min_systems > hw.max_systems:
         raise ConfigError(f"{k}.min_systems", hw.min_systems, f"must be <= max_systems ({hw.max_systems})")
-    _optional_positive(f"{k}.power_law_a", hw.power_law_a)
-    if hw.power_law_b is not None and not math.isfinite(hw.power_law_b):
-        raise ConfigError(f"{k}.power_law_b", hw.power_law_b, "must be a finite number")
     if (hw.power_law_a is None) != (hw.power_law_b is None):
         raise ConfigError(f"{k}.power_law_a", hw.power_law_a,
                           "set power_law_a and power_law_b together, or neither (fit them)")
@@ -90,27 +74,14 @@ def validate_hardware(name: str, hw: DictConfig) -> None:
         if not sizes or any(s < 1 for s in sizes) or sorted(set(sizes)) != sizes:
             raise ConfigError(f"{k}.allowed_sizes", sizes,
                               "must be a non-empty increasing list of whole numbers >= 1, or null")
-    if hw.max_systems is not None and hw.max_systems < 1:
-        raise ConfigError(f"{k}.max_systems", hw.max_systems, "must be a whole number >= 1, or null")
-    _optional_positive(f"{k}.power_kw", hw.power_kw)
 
 
 def validate_model(name: str, m: DictConfig, hardware: DictConfig) -> None:
     k = f"models.{name}"
-    _positive(f"{k}.total_params_b", m.total_params_b)
-    _positive(f"{k}.active_params_b", m.active_params_b)
+    check_fields(m, ModelSpec, k)
     if m.active_params_b > m.total_params_b:
         raise ConfigError(f"{k}.active_params_b", m.active_params_b,
                           f"must be <= total_params_b ({m.total_params_b})")
-    if m.layers < 1:
-        raise ConfigError(f"{k}.layers", m.layers, "must be a whole number >= 1")
-    if m.max_context < 1:
-        raise ConfigError(f"{k}.max_context", m.max_context, "must be a whole number >= 1")
-    if m.weight_gb is not None:
-        _positive(f"{k}.weight_gb", m.weight_gb)
-    else:
-        _positive(f"{k}.weight_bits", m.weight_bits)
-    _positive(f"{k}.kv_bits", m.kv_bits)
     if m.attention == Attention.gqa:
         for field in ("kv_heads", "head_dim"):
             if m[field] is None or m[field] < 1:
@@ -129,7 +100,7 @@ def validate_model(name: str, m: DictConfig, hardware: DictConfig) -> None:
             raise ConfigError(f"{k}.kv_lora_rank", m.kv_lora_rank,
                               "kv_lora_rank + qk_rope_head_dim must be >= 1")
     else:
-        _positive(f"{k}.kv_bytes_per_token", m.kv_bytes_per_token)
+        check_value(f"{k}.kv_bytes_per_token", m.kv_bytes_per_token, "> 0")
     moe = (m.routed_experts, m.experts_per_token, m.routed_expert_params_b)
     if any(v is not None for v in moe):
         if any(v is None for v in moe):
@@ -138,7 +109,7 @@ def validate_model(name: str, m: DictConfig, hardware: DictConfig) -> None:
         if not 1 <= m.experts_per_token <= m.routed_experts:
             raise ConfigError(f"{k}.experts_per_token", m.experts_per_token,
                               f"must be between 1 and routed_experts ({m.routed_experts})")
-        _positive(f"{k}.routed_expert_params_b", m.routed_expert_params_b)
+        check_value(f"{k}.routed_expert_params_b", m.routed_expert_params_b, "> 0")
         dense = m.active_params_b - m.experts_per_token / m.routed_experts * m.routed_expert_params_b
         if dense < 0 or m.routed_expert_params_b > m.total_params_b:
             raise ConfigError(f"{k}.routed_expert_params_b", m.routed_expert_params_b,
@@ -148,20 +119,13 @@ def validate_model(name: str, m: DictConfig, hardware: DictConfig) -> None:
         if hw_name not in hardware:
             raise ConfigError(f"{k}.interactivity", hw_name,
                               f"unknown hardware; allowed: {', '.join(hardware.keys())}")
-        _positive(f"{k}.interactivity.{hw_name}.tok_s", point.tok_s)
+        check_fields(point, InteractivityPoint, f"{k}.interactivity.{hw_name}")
 
 
 def validate_workload(w: DictConfig) -> None:
-    if w.isl < 1:
-        raise ConfigError("workload.isl", w.isl, "must be a whole number of tokens >= 1")
-    if w.concurrency < 1:
-        raise ConfigError("workload.concurrency", w.concurrency, "must be a whole number >= 1")
-    _optional_positive("workload.osl", w.osl)
-    for kind in ("cache_read", "cache_write", "input", "output"):
-        value = w.mix[kind]
-        if not (0 <= value < 1):
-            raise ConfigError(f"workload.mix.{kind}", value, "must be a fraction in [0, 1)")
-    total = sum(w.mix[k] for k in ("cache_read", "cache_write", "input", "output"))
+    check_fields(w, WorkloadSpec, "workload")
+    check_fields(w.mix, TokenMix, "workload.mix")
+    total = sum(w.mix[t] for t in TOKEN_TYPES)
     if abs(total - 1) > MIX_TOLERANCE:
         raise ConfigError("workload.mix", w.mix,
                           f"fractions must sum to 1 (within {MIX_TOLERANCE:g}); they sum to {total:.9g}")
@@ -169,8 +133,7 @@ def validate_workload(w: DictConfig) -> None:
         raise ConfigError("workload.mix.output", w.mix.output,
                           "must be > 0 when workload.osl is null (OSL is derived from it)")
     if w.price_sheet is not None:
-        for kind in ("cache_read", "cache_write", "input", "output"):
-            _non_negative(f"workload.price_sheet.{kind}", w.price_sheet[kind])
+        check_fields(w.price_sheet, PriceSheet, "workload.price_sheet")
 
 
 def validate_grid(g: DictConfig) -> None:
@@ -216,11 +179,12 @@ def validate(cfg: DictConfig) -> DictConfig:
     _names("select.hardware", cfg.select.hardware, cfg.hardware, "hardware")
     validate_workload(cfg.workload)
     validate_grid(cfg.grid)
-    _non_negative("sla.min_interactivity", cfg.sla.min_interactivity)
+    check_fields(cfg.sla, SlaSpec, "sla")
     _check_power_law_inputs(cfg)
     if "plots" in cfg:
         _check_plots(cfg)
-    _check_dask(cfg)
+    check_fields(cfg.dask, DaskSpec, "dask")
+    _check_dask_chunks(cfg)
     OmegaConf.set_readonly(cfg, True)
     return cfg
 
@@ -255,12 +219,9 @@ def _check_plots(cfg: DictConfig) -> None:
         raise ConfigError("plots.feasibility_params_b", lo_hi, "must be [low, high] with 0 < low < high")
 
 
-def _check_dask(cfg: DictConfig) -> None:
-    d = cfg.dask
-    for dim, size in d.chunks.items():
+def _check_dask_chunks(cfg: DictConfig) -> None:
+    for dim, size in cfg.dask.chunks.items():
         if dim not in ("model", "hardware", "isl", "concurrency"):
             raise ConfigError(f"dask.chunks.{dim}", size, "unknown dim; allowed: model, hardware, isl, concurrency")
         if size < 1 and size != -1:
             raise ConfigError(f"dask.chunks.{dim}", size, "must be a whole number >= 1, or -1 for the whole dim")
-    if d.n_workers < 1:
-        raise ConfigError("dask.n_workers", d.n_workers, "must be a whole number >= 1")

@@ -16,8 +16,8 @@ from omegaconf import DictConfig
 from scipy.stats import norm
 
 from model.evaluate import evaluate
-from optimize.best import sla_by_model
-from optimize.config import IslKind
+from optimize.concurrency import sla_by_model
+from optimize.schema import IslKind
 from optimize.milp import SolveStatus, solve
 
 COLUMN_VARIABLES = ["requests_per_second", "systems", "cost_per_hour", "interactivity", "cost_per_mtok",

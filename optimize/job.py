@@ -6,12 +6,12 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from model import io
+from model.app import io
 import numpy as np
 import xarray as xr
 
-from model.cli import EXIT_INFEASIBLE, JobResult
-from optimize.best import best_concurrency, sla_by_model
+from model.app.runner import EXIT_INFEASIBLE, JobResult
+from optimize.concurrency import best_concurrency, sla_by_model
 from optimize.fleet import bucket_grid, plan_fleet
 from optimize.milp import SolveStatus
 from optimize.plots import frontier

@@ -1,15 +1,11 @@
 """The optimizer's figure: $/Mtok against interactivity, traced across concurrency."""
 from __future__ import annotations
 
-import matplotlib
+import xarray as xr
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import xarray as xr  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from optimize.fleet import FleetPlan  # noqa: E402
+from model.app.figures import panels
+from optimize.fleet import FleetPlan
 
 
 def frontier(grid: xr.Dataset, plan: FleetPlan, sla: xr.DataArray, bucket: int = 0) -> Figure:
@@ -17,13 +13,9 @@ def frontier(grid: xr.Dataset, plan: FleetPlan, sla: xr.DataArray, bucket: int =
     bucket, the SLA as a vertical line, the plan's chosen configurations as stars."""
     at = grid.isel(bucket=bucket)
     models = list(at.model.values)
-    cols = min(len(models), 3)
-    rows = -(-len(models) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.4 * cols, 3.6 * rows), squeeze=False)
-    for ax in axes.flat[len(models):]:
-        ax.set_visible(False)
+    fig, axes = panels(len(models), 4.4, 3.6)
     isl = int(at.bucket_isl)
-    for ax, model in zip(axes.flat, models):
+    for ax, model in zip(axes, models):
         if not bool((at.cost_per_mtok.sel(model=model) > 0).any()):
             ax.text(0.5, 0.5, f"{model}: no cell can be served\nat ISL {isl:,}", ha="center", va="center",
                     transform=ax.transAxes)
@@ -42,7 +34,7 @@ def frontier(grid: xr.Dataset, plan: FleetPlan, sla: xr.DataArray, bucket: int =
         ax.set(xscale="log", yscale="log", title=str(model), xlabel="interactivity (tok/s per request)",
                ylabel="hardware $/Mtok")
         ax.grid(True, which="both", alpha=0.2)
-    axes.flat[0].legend(fontsize=7)
+    axes[0].legend(fontsize=7)
     fig.suptitle(f"$/Mtok vs interactivity across concurrency at ISL {isl:,} (dashed: SLA; *: chosen in the plan)",
                  fontsize=10)
     fig.tight_layout()

@@ -20,9 +20,9 @@ import numpy as np
 import xarray as xr
 from omegaconf import DictConfig, OmegaConf
 
-from model.best import cheapest_under_sla
+from model.cheapest import cheapest_under_sla
 from model.evaluate import evaluate
-from sensitivity.config import Distribution
+from sensitivity.schema import Distribution
 from sensitivity.sobol import sobol
 
 OUTPUTS = ("cost_per_mtok", "optimal_cost_per_mtok", "optimal_concurrency")

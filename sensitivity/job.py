@@ -5,9 +5,9 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from model import io
-from model.cli import JobResult
-from model.progress import progress_bar
+from model.app import io
+from model.app.runner import JobResult
+from model.app.progress import progress_bar
 from sensitivity.analysis import analyze
 from sensitivity.plots import indices_bar_chart
 from sensitivity.report import convergence_table, convergence_warnings, ranking

@@ -17,7 +17,7 @@ import xarray as xr
 from SALib.sample import sobol as sobol_sample
 from scipy.stats import norm
 
-from model.validate import ConfigError
+from model.errors import ConfigError
 
 EPS = np.finfo(float).eps
 

@@ -1,0 +1,65 @@
+"""``python -m model.app.calibrate``: fit the GPU decode model to InferenceX points (a Hydra app).
+
+A thin job over :func:`model.calibration.calibrate`: prints the error on every point and the
+median and worst absolute % error for interactivity and throughput per GPU, saves
+``calibration.csv``, ``calibration.json`` and ``predicted_vs_measured.png`` to the run directory,
+and (``calibration.write=true``) writes the fitted values with their source to
+``conf/hardware/gpu_calibration.yaml``.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from model import calibration
+from model.app import io
+from model.app.plots import predicted_vs_measured
+from model.app.runner import JobResult, hydra_main
+from model.config import REPO_DIR
+from model.schema import register_schemas
+from model.validate import validate
+
+
+OUTPUTS = ("calibration.csv", "calibration.json", "predicted_vs_measured.png")
+
+
+def run(cfg: DictConfig, out: Path) -> JobResult:
+    io.check_fresh(out, OUTPUTS)
+    c = cfg.calibration
+    result = calibration.calibrate(cfg, calibration.load_points(str(REPO_DIR / c.data)))
+    table, stats = result.table, result.stats
+    print(table.to_string(index=False, float_format=lambda v: f"{v:,.1f}", na_rep="-"))
+    print()
+    for name, s in stats.items():
+        if name == "interactivity_leave_one_out":
+            continue
+        print(f"{name}: median |error| {s['median_abs_pct']:.1f}%, worst {s['worst_abs_pct']:.1f}% "
+              f"over {s['points']} points")
+    print("\nfitted:")
+    for key, by_hw in result.fitted.items():
+        print(f"  {key}: " + ", ".join(f"{hw} {v:.4g}" for hw, v in by_hw.items()))
+    for key, state in result.info.items():
+        if not state["identified"]:
+            print(f"  {key}: not identified by the data: catalog value kept")
+    if "interactivity_leave_one_out" in stats:
+        s = stats["interactivity_leave_one_out"]
+        print(f"\nleave-one-out interactivity: median |error| {s['median_abs_pct']:.1f}%, "
+              f"worst {s['worst_abs_pct']:.1f}% over {s['points']} points (each predicted by a fit without it)")
+
+    io.write_text(table.to_csv(index=False), out / "calibration.csv")
+    io.write_text(json.dumps({"summary": stats, "fitted": result.fitted, "identified": result.info},
+                             indent=2), out / "calibration.json")
+    if cfg.plots.enabled:
+        io.save_figure(predicted_vs_measured(table, stats), out / "predicted_vs_measured.png")
+    if c.write:
+        target = REPO_DIR / c.target
+        io.replace_text(calibration.calibration_yaml(result.catalog), target)
+        print(f"\nwrote fitted values and sources to {target}")
+    print(f"wrote {', '.join(str(out / n) for n in OUTPUTS if (out / n).exists())}")
+    return JobResult(0)
+
+
+if __name__ == "__main__":
+    hydra_main("calibrate", run, validate, register_schemas)

@@ -1,0 +1,82 @@
+"""The ``python -m model`` job: evaluate the grid, print the table, write grid.nc and plots."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+from omegaconf import DictConfig, OmegaConf
+
+from model.app import io, plots
+from model.cheapest import cheapest_concurrency
+from model.app.runner import JobResult
+from model.evaluate import evaluate
+from model.app.progress import progress_bar
+from model.parameters import grid_concurrency
+from model.app.report import format_point_table
+from model.spend import workload_spend
+
+OUTPUTS = ("grid.nc", "cost_vs_concurrency.png", "interactivity_vs_concurrency.png",
+           "feasibility.png", "token_spend.png")
+
+
+def headline(at_workload: xr.Dataset, isl: int, n: int) -> xr.Dataset:
+    """The job's headline for sweeps: the point at the workload's ISL and concurrency and the
+    cheapest SLA-meeting concurrency, per (model, hardware)."""
+    point = at_workload.sel(isl=isl, concurrency=n)
+    best = cheapest_concurrency(at_workload.sel(isl=isl))
+    ds = point[["cost_per_mtok", "interactivity", "systems", "feasible"]].drop_vars(["isl", "concurrency"])
+    ds["best_concurrency"] = best.concurrency.drop_vars("isl")
+    ds["best_cost_per_mtok"] = best.cost_per_mtok.drop_vars("isl")
+    ds.attrs = {"headline_metric": "cost_per_mtok", "isl": isl, "concurrency": n}
+    return ds
+
+
+def _write_on_dask(cfg: DictConfig, path: Path) -> xr.Dataset:
+    """Evaluate the grid lazily on a dask cluster and write it to ``path`` chunk by chunk."""
+    import logging
+
+    from model.lazy import dask_client, write_netcdf_chunked
+
+    logging.getLogger("distributed").setLevel(logging.WARNING)  # not the cluster's chatter
+    with dask_client(cfg.dask.address, int(cfg.dask.n_workers)) as client:
+        grid = evaluate(cfg, chunks=dict(cfg.dask.chunks))
+        grid.attrs["config"] = OmegaConf.to_yaml(cfg, resolve=True)
+        chunks = int(np.prod([len(c) for c in grid.cost_per_mtok.chunks]))
+        print(f"dask: {chunks:,} chunks of the grid on {client.scheduler_info().get('address', 'a cluster')}")
+        io.write_atomic(path, lambda tmp: write_netcdf_chunked(grid, tmp))
+    return grid
+
+
+def run(cfg: DictConfig, out: Path) -> JobResult:
+    io.check_fresh(out, OUTPUTS)
+    if cfg.dask.enabled:
+        grid = None  # evaluated lazily on dask and written chunk by chunk below
+    else:
+        with progress_bar("evaluating the grid") as progress:
+            grid = evaluate(cfg, progress=progress)
+    isl, n, sla = int(cfg.workload.isl), int(cfg.workload.concurrency), float(cfg.sla.min_interactivity)
+    # The workload's ISL and concurrency are in this table's grid even where the sweep grid lacks them.
+    levels = np.union1d(grid_concurrency(cfg), [n])
+    at_workload = evaluate(cfg, isl=xr.DataArray([isl], dims="isl", coords={"isl": [isl]}),
+                           concurrency=xr.DataArray(levels, dims="concurrency", coords={"concurrency": levels}))
+    print(format_point_table(at_workload, isl, n, sla))
+    if grid is None:
+        grid = _write_on_dask(cfg, out / "grid.nc")
+    else:
+        grid.attrs["config"] = OmegaConf.to_yaml(cfg, resolve=True)
+        io.write_netcdf(grid, out / "grid.nc")
+    written = [out / "grid.nc"]
+    if cfg.plots.enabled:
+        written.append(io.save_figure(plots.cost_vs_concurrency(at_workload, isl, sla),
+                                      out / "cost_vs_concurrency.png"))
+        written.append(io.save_figure(plots.interactivity_vs_concurrency(at_workload, isl, sla),
+                                      out / "interactivity_vs_concurrency.png"))
+        written.append(io.save_figure(plots.feasibility_diagram(cfg, plots.catalog_at_max_context(cfg)),
+                                      out / "feasibility.png"))
+        if cfg.workload.price_sheet is not None:
+            written.append(io.save_figure(plots.spend_by_type(workload_spend(cfg)),
+                                          out / "token_spend.png"))
+    cells = grid.sizes["model"] * grid.sizes["hardware"] * grid.sizes["isl"] * grid.sizes["concurrency"]
+    print(f"\n{cells:,} cells evaluated; wrote " + ", ".join(str(p) for p in written))
+    return JobResult(0, headline(at_workload, isl, n))

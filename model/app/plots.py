@@ -1,0 +1,184 @@
+"""Figures of the cost model. Each function returns a matplotlib Figure; callers save them and
+choose the backend."""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import matplotlib.ticker
+import numpy as np
+import xarray as xr
+from matplotlib.figure import Figure
+from omegaconf import DictConfig, OmegaConf
+
+from model.app.figures import panels
+from model.cheapest import cheapest_concurrency
+from model.evaluate import evaluate
+from model.parameters import derive, raw_parameters
+
+
+def cost_vs_concurrency(ds: xr.Dataset, isl: int, sla: float) -> Figure:
+    """$/Mtok against concurrency per model at one ISL; solid where the SLA is met, the last
+    concurrency meeting it marked |, the cheapest SLA point marked *."""
+    at = ds.sel(isl=isl)
+    best = cheapest_concurrency(at)
+    fig, axes = panels(at.sizes["model"])
+    for ax, model in zip(axes, at.model.values):
+        for i, hw in enumerate(at.hardware.values):
+            cell = at.sel(model=model, hardware=hw)
+            color = f"C{i}"
+            n = cell.concurrency.values
+            cost = cell.cost_per_mtok.values
+            ok = cell.meets_sla.values
+            ax.plot(n, cost, color=color, lw=0.8, alpha=0.35)
+            ax.plot(n, np.where(ok, cost, np.nan), color=color, lw=1.8, label=hw)
+            if ok.any():
+                edge = n[ok].max()
+                ax.plot(edge, cost[n == edge], marker="|", ms=14, color=color)
+                b = best.sel(model=model, hardware=hw)
+                ax.plot(b.concurrency, b.cost_per_mtok, marker="*", ms=11, color=color, mec="k")
+        ax.set(xscale="log", yscale="log", title=str(model), xlabel="concurrency N (requests/replica)",
+               ylabel="hardware $/Mtok (all tokens)")
+        ax.grid(True, which="both", alpha=0.2)
+    axes[0].legend(fontsize=7, loc="best")
+    fig.suptitle(f"$/Mtok vs concurrency at ISL {isl:,}: bold where interactivity >= {sla:g} tok/s "
+                 "(| = SLA boundary, * = cheapest under SLA)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def interactivity_vs_concurrency(ds: xr.Dataset, isl: int, sla: float) -> Figure:
+    """Output tok/s per request against concurrency per model, with the SLA line."""
+    at = ds.sel(isl=isl)
+    fig, axes = panels(at.sizes["model"])
+    for ax, model in zip(axes, at.model.values):
+        for i, hw in enumerate(at.hardware.values):
+            cell = at.sel(model=model, hardware=hw)
+            ax.plot(cell.concurrency, cell.interactivity, color=f"C{i}", label=hw)
+        ax.axhline(sla, color="k", ls="--", lw=1, label=f"SLA {sla:g} tok/s")
+        ax.set(xscale="log", yscale="log", title=str(model), xlabel="concurrency N (requests/replica)",
+               ylabel="interactivity (tok/s per request)")
+        ax.grid(True, which="both", alpha=0.2)
+    axes[0].legend(fontsize=7, loc="best")
+    fig.suptitle(f"Interactivity vs concurrency at ISL {isl:,}", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def feasibility_grid(cfg: DictConfig, points: int = 60) -> xr.Dataset:
+    """Systems per replica over ISL × total parameters for one hardware type.
+
+    Weights scale with total parameters at the reference model's bytes per parameter; KV per
+    token is the reference model's; concurrency is the workload's.  Evaluated in one call by
+    passing total parameters as a DataArray along its own dim.
+    """
+    plot = cfg.plots
+    ref, hw = plot.feasibility_reference_model, plot.feasibility_hardware
+    sub = OmegaConf.merge(cfg, {"select": {"models": [ref], "hardware": [hw]}})
+    raw = raw_parameters(sub)
+    weights = derive(raw, xr.DataArray(1.0), xr.DataArray(1.0)).weight_bytes.sel(model=ref)
+    bytes_per_param = float(weights) / (float(raw.total_params_b.sel(model=ref)) * 1e9)
+    lo, hi = plot.feasibility_params_b
+    params_b = xr.DataArray(np.geomspace(lo, hi, points), dims="model_size_b")
+    params_b = params_b.assign_coords(model_size_b=params_b.values)
+    isl_values = np.unique(np.rint(np.geomspace(cfg.grid.isl_min, max(cfg.grid.isl_max, 2_000_000), points)))
+    isl = xr.DataArray(isl_values, dims="isl", coords={"isl": isl_values})
+    grid = evaluate(sub, {f"models.{ref}.total_params_b": params_b,
+                          f"models.{ref}.weight_gb": params_b * bytes_per_param,
+                          f"models.{ref}.active_params_b": params_b * 0 + 1.0,  # <= total; unused
+                          f"models.{ref}.max_context": float(isl_values.max())},
+                    isl=isl, concurrency=xr.DataArray(float(cfg.workload.concurrency)),
+                    variables=["systems"])
+    return grid.systems.sel(model=ref, hardware=hw).to_dataset(name="systems")
+
+
+def feasibility_diagram(cfg: DictConfig, catalog: xr.Dataset) -> Figure:
+    """Systems needed over ISL × total parameters (log axes), contours at 32/64/128 systems,
+    the catalog models marked at their max context.
+
+    ``catalog`` is :func:`model.evaluate` of the catalog models on the diagram's hardware at
+    each model's max context (dims model, isl) with the workload concurrency.
+    """
+    grid = feasibility_grid(cfg).systems
+    hw = cfg.plots.feasibility_hardware
+    fig, ax = plt.subplots(figsize=(7.5, 5.5))
+    x, y = grid.isl.values, grid.model_size_b.values
+    z = grid.transpose("model_size_b", "isl").values.astype(float)
+    mesh = ax.pcolormesh(x, y, np.log2(z), shading="auto", cmap="viridis")
+    cbar = fig.colorbar(mesh, ax=ax)
+    cbar.set_label("log2 systems per replica")
+    levels, colors = [32, 64, 128], ["w", "orange", "r"]
+    ax.contour(x, y, z, levels=levels, colors=colors, linewidths=1.6)
+    handles = [plt.Line2D([], [], color=c, lw=1.6, label=f"{v} systems") for v, c in zip(levels, colors)]
+    ax.legend(handles=handles, loc="lower left", fontsize=8, facecolor="0.3", labelcolor="w")
+    for model in catalog.model.values:
+        c = catalog.sel(model=model)
+        ax.plot(c.isl, c.total_params_b, "o", color="w", mec="k")
+        right = float(c.isl) > np.sqrt(x.min() * x.max()) * 8
+        ax.annotate(f"{model}\n{int(c.systems)} systems", (float(c.isl), float(c.total_params_b)),
+                    textcoords="offset points", xytext=(-6 if right else 6, 4), fontsize=7,
+                    color="w", ha="right" if right else "left")
+    ax.set(xscale="log", yscale="log", xlabel="ISL (tokens of context per request)",
+           ylabel="total parameters (B)",
+           title=f"Systems per replica on {hw} at N = {cfg.workload.concurrency}\n"
+                 f"background: weights and KV per parameter / token of "
+                 f"{cfg.plots.feasibility_reference_model}; points: each model at its max context")
+    ax.title.set_fontsize(9)
+    fig.tight_layout()
+    return fig
+
+
+def catalog_at_max_context(cfg: DictConfig) -> xr.Dataset:
+    """Systems of each selected model on the diagram's hardware at its own max context."""
+    hw = cfg.plots.feasibility_hardware
+    sub = OmegaConf.merge(cfg, {"select": {"hardware": [hw]}})
+    names = list(cfg.select.models)
+    context = xr.DataArray([float(cfg.models[m].max_context) for m in names], dims="model",
+                           coords={"model": names})
+    ds = evaluate(sub, isl=context, concurrency=xr.DataArray(float(cfg.workload.concurrency)),
+                  variables=["systems"])
+    out = ds.systems.sel(hardware=hw).to_dataset(name="systems")
+    out["isl"] = context
+    out["total_params_b"] = ("model", [float(cfg.models[m].total_params_b) for m in names])
+    return out
+
+
+def spend_by_type(spend: xr.Dataset) -> Figure:
+    """Bar chart of the per-request spend by token type, with shares."""
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    types = [str(t) for t in spend.token_type.values]
+    bars = ax.bar(types, spend.spend.values, color=["C0", "C1", "C2", "C3"])
+    for bar, share, tokens in zip(bars, spend.share.values, spend.tokens.values):
+        ax.annotate(f"{share:.1%}\n{tokens:,.0f} tok", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                    ha="center", va="bottom", fontsize=8)
+    ax.set(ylabel="$ per request", title=f"Token spend by type: ${float(spend.total_spend):.3f} per request, "
+                                          f"{float(spend.price_per_mtok):.3g} $/Mtok blended")
+    ax.title.set_fontsize(9)
+    ax.margins(y=0.25)
+    fig.tight_layout()
+    return fig
+
+
+def predicted_vs_measured(table, stats):
+    fig, axes = plt.subplots(1, 2, figsize=(11, 5))
+    markers = {m: s for m, s in zip(sorted(table.model.unique()), "os^Dv")}
+    for ax, (column, label, key) in zip(axes, [("tok_s", "interactivity (tok/s per request)", "interactivity"),
+                                                ("tput_gpu", "throughput per GPU (tok/s)", "throughput_per_gpu")]):
+        for i, (gpu, group) in enumerate(table.groupby("gpu")):
+            for model_name, rows in group.groupby("model"):
+                ax.scatter(rows[f"{column}_meas"], rows[f"{column}_pred"], color=f"C{i}",
+                           marker=markers[model_name], label=f"{gpu} / {model_name}", s=36, edgecolor="k", lw=0.4)
+        lo = np.nanmin(table[[f"{column}_meas", f"{column}_pred"]].values) / 1.5
+        hi = np.nanmax(table[[f"{column}_meas", f"{column}_pred"]].values) * 1.5
+        ax.plot([lo, hi], [lo, hi], "k-", lw=0.8)
+        for f in (0.75, 1.25):
+            ax.plot([lo, hi], [lo * f, hi * f], "k:", lw=0.6)
+        s = stats[key]
+        for axis in (ax.xaxis, ax.yaxis):
+            axis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.set(xscale="log", yscale="log", xlim=(lo, hi), ylim=(lo, hi), xlabel=f"measured {label}",
+               ylabel=f"predicted {label}",
+               title=f"median |err| {s['median_abs_pct']:.1f}%, worst {s['worst_abs_pct']:.0f}% ({s['points']} pts)")
+        ax.title.set_fontsize(9)
+    axes[0].legend(fontsize=6, loc="upper left")
+    fig.suptitle("GPU decode model vs InferenceX (dotted: ±25%)", fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,102 @@
+"""What the Hydra apps share: one-line errors, exit codes, run directories, multirun jobs.
+
+Each app's ``__main__`` is one call, :func:`hydra_main`: it registers the app's schemas,
+hands Hydra the primary config, validates it and runs the app's job.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import hydra
+import xarray as xr
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig
+
+from model.app import io
+from model.app.sweep import HEADLINE, STATUS
+from model.config import CONF_DIR
+from model.errors import ConfigError
+
+EXIT_OK, EXIT_INFEASIBLE, EXIT_BAD_INPUT = 0, 1, 2
+
+Job = Callable[[DictConfig, Path], "JobResult"]
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """What a job returns: its exit code and its headline results (collected by sweeps)."""
+
+    code: int
+    headline: xr.Dataset | None = None
+    status: str = "ok"  # ok, infeasible
+
+
+def output_dir() -> Path:
+    """The Hydra run (or sweep job) directory."""
+    return Path(HydraConfig.get().runtime.output_dir)
+
+
+def in_multirun() -> bool:
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+def use_file_backend() -> None:
+    """Plots are written to files, never shown: the apps (not the plot functions) choose Agg."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+
+
+def run_job(job: Job, cfg: DictConfig, validate: Callable[[DictConfig], DictConfig]) -> None:
+    """Validate ``cfg``, run ``job(cfg, output_dir)`` and exit with its code.
+
+    Bad input ends in one line on stderr, ``error: <key>=<value>: <what is allowed>``, and
+    exit code 2, before any work is done.  In a multirun the job never exits or raises: it
+    records ``job.json`` (status, error) and ``headline.nc`` in its directory for
+    :class:`model.app.sweep.CollectSweep`, so that one failed job does not stop the others.
+    """
+    use_file_backend()
+    out = output_dir()
+    multirun = in_multirun()
+    try:
+        result = job(validate(cfg), out)
+    except (ConfigError, io.OutputExistsError) as err:
+        if multirun:
+            io.write_text(json.dumps({"status": "failed", "error": f"error: {err}"}), out / STATUS)
+        print(f"error: {err}", file=sys.stderr)
+        if multirun:
+            return
+        sys.exit(EXIT_BAD_INPUT)
+    except Exception as err:  # noqa: BLE001 - a multirun job reports any failure and lets the others run
+        if not multirun:
+            raise
+        line = f"{type(err).__name__}: {err}".splitlines()[0]
+        io.write_text(json.dumps({"status": "failed", "error": line, "traceback": traceback.format_exc()}),
+                      out / STATUS)
+        print(f"error: {line}", file=sys.stderr)
+        return
+    if multirun:
+        if result.headline is not None:
+            io.write_netcdf(result.headline, out / HEADLINE)
+        io.write_text(json.dumps({"status": result.status, "exit_code": result.code}), out / STATUS)
+        return
+    if result.code:
+        sys.exit(result.code)
+
+
+def hydra_main(config_name: str, job: Job, validate: Callable[[DictConfig], DictConfig],
+               register: Callable[[], None]) -> None:
+    """Run ``job`` as a Hydra app on ``conf/<config_name>.yaml`` (the body of an app's ``__main__``)."""
+    register()
+
+    @hydra.main(config_path=str(CONF_DIR), config_name=config_name, version_base="1.3")
+    def main(cfg: DictConfig) -> None:
+        run_job(job, cfg, validate)
+
+    main()

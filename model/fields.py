@@ -1,0 +1,75 @@
+"""How a config field is declared: its type, default, unit, meaning and allowed range in one place.
+
+Every schema dataclass (``model.schema``, ``optimize.schema``, ``sensitivity.schema``) declares its
+fields with :func:`spec`.  That one declaration feeds Hydra's type checks (the dataclass),
+the value checks (:func:`model.validate.check_fields`), the parameter arrays of the cost model
+(:mod:`model.parameters`) and the README's config reference (:mod:`model.app.docs`), as PyPSA's
+``component_attrs`` tables do for its components.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import MISSING, dataclass
+from typing import Any, Callable
+
+# Allowed ranges a field can declare; model.validate applies them and says them in errors.
+CHECKS = {
+    "> 0": "must be a finite number > 0",
+    ">= 0": "must be a finite number >= 0",
+    "(0, 1]": "must be in (0, 1]",
+    "[0, 1)": "must be a fraction in [0, 1)",
+    ">= 1": "must be a whole number >= 1",
+    "finite": "must be a finite number",
+}
+
+
+@dataclass(frozen=True)
+class FieldDoc:
+    """What a field means: unit, meaning, allowed range (a key of :data:`CHECKS`, or None)."""
+
+    unit: str
+    doc: str
+    check: str | None = None
+    array: bool = False  # a number of the cost model, addressable by dotted key (model.parameters)
+
+
+def spec(default: Any = MISSING, *, factory: Callable[[], Any] | None = None, unit: str = "",
+         doc: str, check: str | None = None, array: bool = False) -> Any:
+    """A dataclass field with its :class:`FieldDoc` in ``metadata["doc"]``."""
+    if check is not None and check not in CHECKS:
+        raise ValueError(f"unknown check {check!r}; allowed: {', '.join(CHECKS)}")
+    meta = {"doc": FieldDoc(unit, doc, check, array)}
+    if factory is not None:
+        return dataclasses.field(default_factory=factory, metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+def field_docs(cls: type) -> dict[str, FieldDoc]:
+    """Name -> :class:`FieldDoc` of every documented field of a schema dataclass, in order."""
+    return {f.name: f.metadata["doc"] for f in dataclasses.fields(cls) if "doc" in f.metadata}
+
+
+def array_fields(cls: type) -> tuple[str, ...]:
+    """The fields of ``cls`` that the cost model turns into parameter arrays."""
+    return tuple(name for name, d in field_docs(cls).items() if d.array)
+
+
+@dataclass(frozen=True)
+class Section:
+    """A config section an app documents in the README's config reference.
+
+    Apps declare theirs in their schema module and list it under the ``ENTRY_POINT_GROUP``
+    entry points of ``pyproject.toml``, so the reference generator finds them without importing
+    the apps.
+    """
+
+    order: int                  # position in the README
+    config_name: str            # primary config that holds the section (conf/<config_name>.yaml)
+    prefix: str                 # dotted prefix of the keys, e.g. "fleet"
+    schema: type                # the section's dataclass
+    title: str                  # heading of its table
+    register: Callable[[], None]  # puts the config's schemas in Hydra's ConfigStore
+    exclude: tuple[str, ...] = ()  # fields of ``schema`` documented elsewhere
+
+
+ENTRY_POINT_GROUP = "llm_serving_economics.config_sections"

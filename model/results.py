@@ -1,0 +1,119 @@
+"""The result Dataset of the cost model: variable names, units, long names and its assembly.
+
+Shared by the in-memory evaluation (:mod:`model.evaluate`) and the lazy one (:mod:`model.lazy`),
+so that both return the same variables, dims, coordinates and attributes.
+"""
+from __future__ import annotations
+
+import warnings
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import xarray as xr
+from omegaconf import DictConfig
+
+from model.equations import ALLOWED_SIZE, INPUTS
+
+# name: (units, long_name)
+VARIABLES: dict[str, tuple[str, str]] = {
+    "weight_bytes": ("bytes", "weight bytes W of one model replica"),
+    "kv_bytes_per_request": ("bytes", "KV cache of one request at context = ISL"),
+    "kv_cache_bytes": ("bytes", "KV cache K of all N requests of a replica"),
+    "memory_bytes": ("bytes", "memory of one replica, W + K"),
+    "osl": ("tokens", "output tokens per request O"),
+    "systems_for_weights": ("systems", "systems per replica for the weights alone, S0"),
+    "base_interactivity": ("tok/s", "base decode rate I0 (measured or power-law), per request"),
+    "power_law_a": ("tok/s", "power-law coefficient a of I0 = a / active_params_b**b"),
+    "power_law_b": ("1", "power-law exponent b of I0 = a / active_params_b**b"),
+    "price_per_mtok": ("$/Mtok", "selling price per Mtok of the workload mix"),
+    "systems": ("systems", "systems per replica S (memory need where no allowed size fits)"),
+    "layers_per_system": ("layers", "layers per system, layers / S"),
+    "capex": ("$", "capital cost of one replica, S * capex_per_system"),
+    "step_time": ("s", "decode step time per request"),
+    "interactivity": ("tok/s", "output tokens per second per request, after contention"),
+    "cache_read_throughput": ("tok/s", "non-output token rate per request, cache_read_ratio * I"),
+    "request_time": ("s", "wall time of one request, L/R + O/I"),
+    "requests_per_second": ("1/s", "completed requests per second per replica, N / T"),
+    "throughput": ("tok/s", "all-token throughput per replica, N (L + O) / T"),
+    "output_throughput": ("tok/s", "output-token throughput per replica, N O / T"),
+    "cost_per_hour": ("$/h", "hardware cost of one replica per hour, S * price_per_hour"),
+    "cost_per_mtok": ("$/Mtok", "hardware cost per million tokens of all types"),
+    "cost_per_output_mtok": ("$/Mtok", "hardware cost per million output tokens"),
+    "margin_per_mtok": ("$/Mtok", "price_per_mtok - cost_per_mtok"),
+    "feasible": ("1", "replica buildable (allowed size, max_systems) and ISL <= max_context"),
+    "meets_sla": ("1", "feasible and interactivity >= sla.min_interactivity"),
+}
+CELL_OUTPUTS: dict[str, type] = {
+    "systems": np.int64, "layers_per_system": np.float64, "capex": np.float64,
+    "step_time": np.float64, "interactivity": np.float64, "cache_read_throughput": np.float64,
+    "request_time": np.float64, "requests_per_second": np.float64, "throughput": np.float64,
+    "output_throughput": np.float64, "cost_per_hour": np.float64, "cost_per_mtok": np.float64,
+    "cost_per_output_mtok": np.float64, "margin_per_mtok": np.float64, "feasible": np.bool_,
+    "meets_sla": np.bool_,
+}
+
+
+def kernel_inputs(p: xr.Dataset) -> dict[str, xr.DataArray]:
+    """The arrays :func:`model.equations.cell_kernel` reads, allowed sizes split by option."""
+    inputs = {k: p[k] for k in INPUTS}
+    for k in range(p.sizes["size_option"]):
+        inputs[f"{ALLOWED_SIZE}{k}"] = p.allowed_sizes.isel(size_option=k, drop=True)
+    return {k: v.drop_vars([c for c in v.coords if c not in v.dims]) for k, v in inputs.items()}
+
+
+def label(ds: xr.Dataset) -> xr.Dataset:
+    """Attach ``units`` and ``long_name`` from :data:`VARIABLES` (and to the coordinates)."""
+    for name in ds.data_vars:
+        units, long_name = VARIABLES[name]
+        ds[name].attrs.update(units=units, long_name=long_name)
+    return label_coords(ds)
+
+
+def label_coords(ds: xr.Dataset) -> xr.Dataset:
+    """``units`` and ``long_name`` of the grid coordinates."""
+    coord_attrs = {"isl": ("tokens", "input sequence length L per request"),
+                   "concurrency": ("requests", "concurrent requests N per replica"),
+                   "model": ("", "model name"), "hardware": ("", "hardware name")}
+    for name, (units, long_name) in coord_attrs.items():
+        if name in ds.coords:
+            ds[name].attrs.update(units=units, long_name=long_name)
+    return ds
+
+
+def cell_outputs(p: xr.Dataset, variables: Any = None) -> dict[str, type]:
+    """The per-cell outputs to compute: ``variables`` (default all), without the margin when
+    there is no price sheet."""
+    wanted = dict(CELL_OUTPUTS) if variables is None else {v: CELL_OUTPUTS[v] for v in variables}
+    if not bool(p.price_per_mtok.notnull().any()):
+        wanted.pop("margin_per_mtok", None)
+    return wanted
+
+
+def assemble(config: DictConfig, p: xr.Dataset, cells: Mapping[str, Any], dims: tuple[str, ...],
+             term: Callable[[str], xr.DataArray]) -> xr.Dataset:
+    """The result Dataset: per-cell arrays on ``dims``, the light terms of ``p`` (each fetched
+    through ``term``, which may make it lazy), ``K = N * kv`` and ``memory = W + K``, labels."""
+    coords = {d: p[d] for d in dims if d in p.coords}
+    ds = xr.Dataset({k: (dims, v) for k, v in cells.items()}, coords=coords)
+    weight_bytes = term("weight_bytes")
+    with warnings.catch_warnings():  # dask: an outer product grows the chunk count, as intended
+        warnings.simplefilter("ignore", category=Warning)
+        kv = term("concurrent_requests") * term("kv_bytes_per_request")
+        memory = kv + weight_bytes
+    light = {"weight_bytes": weight_bytes, "kv_bytes_per_request": term("kv_bytes_per_request"),
+             "kv_cache_bytes": kv, "memory_bytes": memory, "osl": term("output_tokens")}
+    for name in ("systems_for_weights", "base_interactivity", "power_law_a", "power_law_b"):
+        light[name] = term(name)
+    if "margin_per_mtok" in cells or bool(p.price_per_mtok.notnull().any()):
+        light["price_per_mtok"] = term("price_per_mtok")
+    for name, var in light.items():
+        ds[name] = var.drop_vars([c for c in var.coords if c not in var.dims and c not in ds.coords],
+                                 errors="ignore")
+    ds = ds[[v for v in VARIABLES if v in ds.data_vars]]
+    ds = label(ds.transpose(*dims, ...))
+    ds.attrs.update(
+        title="LLM serving cost model (SPEC §2)",
+        workload=str(config.workload.name),
+        sla_min_interactivity=float(config.sla.min_interactivity),
+    )
+    return ds

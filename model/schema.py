@@ -1,0 +1,258 @@
+"""The config's types: structured-config dataclasses and enums, each field declared once.
+
+Every field carries its unit, meaning and allowed range (:func:`model.fields.spec`); the YAML
+files under ``conf/`` hold the catalog values and their sources.  Hydra checks types against
+these dataclasses while composing; :func:`model.validate.validate` checks values.  Nothing here
+composes or reads files: :mod:`model.config` does, after :func:`register_schemas`.
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, fields
+from typing import Any, Dict, List, Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+from model.fields import Section, spec
+
+
+class Attention(enum.Enum):
+    """How the KV cache of a model is sized (SPEC §2)."""
+
+    gqa = "gqa"          # 2 * full_layers * kv_heads * head_dim * kv_bits/8 per token
+    mla = "mla"          # layers * (kv_lora_rank + qk_rope_head_dim) * kv_bits/8 per token
+    explicit = "explicit"  # kv_bytes_per_token given directly
+
+
+@dataclass
+class HardwareSpec:
+    """One system type: a Cerebras wafer or a single GPU (``hardware.<name>.<field>``)."""
+
+    memory_gb: float = spec(MISSING, unit="GB", check="> 0", array=True,
+                            doc="memory per system (SRAM on the wafer, HBM on a GPU)")
+    memory_bandwidth_tb_s: float = spec(MISSING, unit="TB/s", check="> 0", array=True,
+                                        doc="memory bandwidth per system")
+    price_per_hour: float = spec(MISSING, unit="$/h", check="> 0", array=True, doc="cost of one system-hour")
+    capex_per_system: Optional[float] = spec(None, unit="$", check="> 0", array=True,
+                                             doc="purchase cost of one system (null: unknown, capex NaN)")
+    usable_memory_fraction: float = spec(1.0, unit="1", check="(0, 1]", array=True,
+                                         doc="fraction of memory usable for weights and KV")
+    bandwidth_efficiency: float = spec(1.0, unit="1", check="(0, 1]", array=True,
+                                       doc="fraction of peak bandwidth achieved")
+    hop_latency_s: float = spec(0.0, unit="s", check=">= 0", array=True,
+                                doc="pipeline hop latency per system beyond those the weights need")
+    step_overhead_s: float = spec(0.0, unit="s", check=">= 0", array=True,
+                                  doc="fixed time per decode step (GPU roofline)")
+    # GPU decode (SPEC §2.3 extended): a fixed cost per layer per step and a compute bound
+    layer_overhead_s: float = spec(0.0, unit="s", check=">= 0", array=True,
+                                   doc="fixed time per layer per decode step: launches, all-reduce (GPU)")
+    peak_dense_tflops: Optional[float] = spec(None, unit="TFLOP/s", check="> 0", array=True,
+                                              doc="peak dense FP8 tensor throughput per system (null: no compute bound)")
+    compute_efficiency: float = spec(1.0, unit="1", check="(0, 1]", array=True,
+                                     doc="fraction of peak FLOP/s achieved in decode")
+    min_systems: int = spec(1, unit="systems", check=">= 1", array=True, doc="smallest replica (pins e.g. TP8)")
+    cache_read_ratio: float = spec(10.0, unit="1", check="> 0", array=True,
+                                   doc="cache-read token rate / output decode rate")
+    # True where weights stay resident in on-chip SRAM: the decode rate then comes from the
+    # measured interactivity (or its power-law fit), not from streaming weights.
+    weights_resident: bool = spec(False, unit="bool", array=True,
+                                  doc="weights in on-chip SRAM: decode rate from measured interactivity")
+    interactivity_multiplier: float = spec(1.0, unit="1", check="> 0", array=True,
+                                           doc="multiplier on the base interactivity I0")
+    power_law_a: Optional[float] = spec(None, unit="tok/s", check="> 0", array=True,
+                                        doc="a of I0 = a / active_params_b**b (null: fitted)")
+    power_law_b: Optional[float] = spec(None, unit="1", check="finite", array=True,
+                                        doc="b of I0 = a / active_params_b**b (null: fitted)")
+    allowed_sizes: Optional[List[int]] = spec(None, unit="systems", doc="replica sizes that can be built (null: any)")
+    max_systems: Optional[int] = spec(None, unit="systems", check=">= 1", array=True,
+                                      doc="largest replica (null: no limit)")
+    power_kw: Optional[float] = spec(None, unit="kW", check="> 0", doc="power per system (informational)")
+    description: str = ""
+    source: Dict[str, str] = spec(factory=dict, doc="where each value comes from, by field")
+    uncertain: List[str] = spec(factory=list, doc="fields whose values are estimates or assumptions")
+
+
+@dataclass
+class InteractivityPoint:
+    """Base decode rate of one model on one hardware type, output tok/s per request."""
+
+    tok_s: float = spec(MISSING, unit="tok/s", check="> 0", doc="base decode rate I0 per request")
+    # True for a measurement; only measurements enter the power-law fit (SPEC §2.3).
+    measured: bool = spec(False, unit="bool", doc="a measurement (only these enter the power-law fit)")
+
+
+@dataclass
+class ModelSpec:
+    """One LLM (``models.<name>.<field>``)."""
+
+    total_params_b: float = spec(MISSING, unit="B params", check="> 0", array=True, doc="total parameters")
+    active_params_b: float = spec(MISSING, unit="B params", check="> 0", array=True,
+                                  doc="parameters active per token")
+    layers: int = spec(MISSING, unit="layers", check=">= 1", array=True, doc="transformer layers")
+    max_context: int = spec(MISSING, unit="tokens", check=">= 1", array=True, doc="longest context served")
+    weight_bits: float = spec(16.0, unit="bits", check="> 0", array=True,
+                              doc="bits per weight (ignored when weight_gb is set)")
+    weight_gb: Optional[float] = spec(None, unit="GB", check="> 0", array=True, doc="weight size, overrides weight_bits")
+    attention: Attention = spec(Attention.gqa, doc="KV layout: gqa, mla or explicit")
+    kv_heads: Optional[int] = spec(None, unit="heads", array=True, doc="GQA key/value heads")
+    head_dim: Optional[int] = spec(None, unit="values", array=True, doc="GQA head dimension")
+    sliding_window_layers: int = spec(0, unit="layers", array=True, doc="GQA layers with a sliding window")
+    sliding_window: Optional[int] = spec(None, unit="tokens", array=True, doc="sliding-window length")
+    kv_lora_rank: Optional[int] = spec(None, unit="values", array=True, doc="MLA compressed KV rank")
+    qk_rope_head_dim: Optional[int] = spec(None, unit="values", array=True, doc="MLA rope key dimension")
+    kv_bytes_per_token: Optional[float] = spec(None, unit="bytes", array=True,
+                                               doc="explicit KV bytes per context token")
+    kv_bits: float = spec(16.0, unit="bits", check="> 0", array=True, doc="bits per KV value")
+    # Mixture of experts: E routed experts per MoE layer, k of them per token, their parameters
+    routed_experts: Optional[int] = spec(None, unit="experts", array=True, doc="routed experts E per MoE layer")
+    experts_per_token: Optional[int] = spec(None, unit="experts", array=True,
+                                            doc="routed experts k chosen per token")
+    routed_expert_params_b: Optional[float] = spec(None, unit="B params", array=True,
+                                                   doc="parameters of all routed experts")
+    interactivity: Dict[str, InteractivityPoint] = spec(factory=dict, unit="tok/s",
+                                                        doc="base decode rate per hardware: {tok_s, measured}")
+    description: str = ""
+    source: Dict[str, str] = spec(factory=dict, doc="where each value comes from, by field")
+    uncertain: List[str] = spec(factory=list, doc="fields whose values are estimates or assumptions")
+
+
+@dataclass
+class TokenMix:
+    """Fractions of all tokens by type; they sum to 1."""
+
+    cache_read: float = spec(MISSING, unit="1", check="[0, 1)", doc="fraction of all tokens that are cache reads")
+    cache_write: float = spec(MISSING, unit="1", check="[0, 1)", doc="fraction of all tokens that are cache writes")
+    input: float = spec(MISSING, unit="1", check="[0, 1)", doc="fraction of all tokens that are fresh input")
+    output: float = spec(MISSING, unit="1", check="[0, 1)", doc="fraction of all tokens that are output")
+
+
+# The token types of a request, in the order every table shows them (SPEC §2).
+TOKEN_TYPES: tuple[str, ...] = tuple(f.name for f in fields(TokenMix))
+
+
+@dataclass
+class PriceSheet:
+    """Selling price by token type, $/Mtok."""
+
+    cache_read: float = spec(MISSING, unit="$/Mtok", check=">= 0", doc="selling price of cache reads")
+    cache_write: float = spec(MISSING, unit="$/Mtok", check=">= 0", doc="selling price of cache writes")
+    input: float = spec(MISSING, unit="$/Mtok", check=">= 0", doc="selling price of fresh input")
+    output: float = spec(MISSING, unit="$/Mtok", check=">= 0", doc="selling price of output")
+
+
+@dataclass
+class WorkloadSpec:
+    """The workload: request lengths, token mix, selling prices (``workload.*``)."""
+
+    name: str = spec(MISSING, doc="workload label")
+    isl: int = spec(MISSING, unit="tokens", check=">= 1", doc="input-side tokens per request L (P50) for reports")
+    osl: Optional[float] = spec(None, unit="tokens", check="> 0",
+                                doc="output tokens per request (null: L * m_output / (1 - m_output))")
+    concurrency: int = spec(250, unit="requests", check=">= 1",
+                            doc="concurrent requests per replica for single-point reports")
+    mix: TokenMix = spec(factory=TokenMix, doc="fractions of all tokens by type")
+    price_sheet: Optional[PriceSheet] = spec(None, doc="selling price by token type (null: no margin)")
+    source: Dict[str, str] = spec(factory=dict, doc="where each value comes from, by field")
+    uncertain: List[str] = spec(factory=list, doc="fields whose values are estimates or assumptions")
+
+
+@dataclass
+class GridSpec:
+    """ISL: ``isl_points`` log-spaced values in [isl_min, isl_max] plus ``isl_extra``.
+    Concurrency: the integers concurrency_min..concurrency_max in steps of concurrency_step."""
+
+    isl_min: int = spec(4000, unit="tokens", doc="smallest log-spaced ISL")
+    isl_max: int = spec(1_000_000, unit="tokens", doc="largest log-spaced ISL")
+    isl_points: int = spec(16, unit="points", doc="log-spaced ISL points")
+    isl_extra: List[int] = spec(factory=list, unit="tokens", doc="ISLs added to the grid")
+    concurrency_min: int = spec(1, unit="requests", doc="smallest concurrency")
+    concurrency_max: int = spec(1024, unit="requests", doc="largest concurrency")
+    concurrency_step: int = spec(1, unit="requests", doc="concurrency step")
+
+
+@dataclass
+class SlaSpec:
+    min_interactivity: float = spec(1000.0, unit="tok/s", check=">= 0",
+                                    doc="least output tok/s per request that meets the SLA")
+
+
+@dataclass
+class Selection:
+    models: List[str] = spec(MISSING, doc="models evaluated (names from models.*)")
+    hardware: List[str] = spec(MISSING, doc="hardware evaluated (names from hardware.*)")
+
+
+@dataclass
+class PlotSpec:
+    enabled: bool = spec(True, unit="bool", doc="save PNG plots")
+    feasibility_hardware: str = spec("cerebras_wse3", doc="hardware of the feasibility diagram")
+    feasibility_reference_model: str = spec(
+        "deepseek_v3", doc="model whose bytes per parameter and KV per token fill the diagram")
+    feasibility_params_b: List[float] = spec(factory=lambda: [10.0, 10_000.0], unit="B params",
+                                             doc="parameter range of the diagram")
+
+
+@dataclass
+class DaskSpec:
+    """Grids larger than memory: evaluate lazily in chunks on a dask cluster, write chunk by chunk."""
+
+    enabled: bool = spec(False, unit="bool",
+                         doc="python -m model: evaluate lazily in chunks on dask, write grid.nc chunk by chunk")
+    chunks: Dict[str, int] = spec(factory=dict, unit="cells",
+                                  doc="chunk length per dim (model, hardware, isl, concurrency); missing: defaults")
+    address: Optional[str] = spec(None, doc="dask scheduler address (null: a local cluster)")
+    n_workers: int = spec(2, unit="workers", check=">= 1", doc="local cluster worker processes")
+
+
+@dataclass
+class ModelAppConfig:
+    hardware: Dict[str, HardwareSpec] = spec(factory=dict, doc="hardware catalog")
+    models: Dict[str, ModelSpec] = spec(factory=dict, doc="model catalog")
+    workload: WorkloadSpec = spec(factory=WorkloadSpec, doc="the workload")
+    grid: GridSpec = spec(factory=GridSpec, doc="the ISL x concurrency grid")
+    sla: SlaSpec = spec(factory=SlaSpec, doc="the interactivity SLA")
+    select: Selection = spec(factory=Selection, doc="models and hardware evaluated")
+    plots: PlotSpec = spec(factory=PlotSpec, doc="plots")
+    dask: DaskSpec = spec(factory=DaskSpec, doc="out-of-core evaluation")
+
+
+@dataclass
+class CalibrationSpec:
+    """The GPU calibration command: fit the GPU decode model to measured points."""
+
+    data: str = spec("data/inferencex/gpu-benchmarks-inferencex.csv",
+                     doc="benchmark CSV, relative to the repository")
+    length_factor: float = spec(0.9, unit="1", doc="mean length / nominal length of the benchmark requests")
+    weights_gb: Dict[str, Any] = spec(factory=dict, unit="GB",
+                                      doc="checkpoint size per (model, precision) of the benchmark rows")
+    per_hardware: List[str] = spec(factory=lambda: ["bandwidth_efficiency", "layer_overhead_s"],
+                                   doc="hardware keys fitted per GPU type")
+    shared: List[str] = spec(factory=lambda: ["compute_efficiency"],
+                             doc="hardware keys fitted once for all GPU types (kept if not identified)")
+    inherit: Dict[str, str] = spec(factory=dict, doc="GPU types without points: take another type's values")
+    cross_validate: bool = spec(False, unit="bool", doc="also report leave-one-out errors")
+    write: bool = spec(True, unit="bool", doc="write the fitted values to calibration.target")
+    target: str = spec("conf/hardware/gpu_calibration.yaml", doc="catalog file written, relative to the repository")
+    source: Dict[str, str] = spec(factory=dict, doc="where each value comes from, by field")
+
+
+@dataclass
+class CalibrateAppConfig(ModelAppConfig):
+    calibration: CalibrationSpec = spec(factory=CalibrationSpec, doc="the GPU calibration")
+
+
+def register_schemas() -> None:
+    """Put the cost model's schemas in Hydra's ConfigStore (idempotent); call before composing."""
+    store = ConfigStore.instance()
+    store.store(name="model_schema", node=ModelAppConfig)
+    store.store(name="calibrate_schema", node=CalibrateAppConfig)
+
+
+# The README's config reference (model.app.docs) lists these; pyproject.toml names them.
+MODEL_SECTION = Section(order=0, config_name="model", prefix="", schema=ModelAppConfig,
+                        title="Other keys:", register=register_schemas,
+                        exclude=("hardware", "models"))
+CALIBRATION_SECTION = Section(order=90, config_name="calibrate", prefix="calibration", schema=CalibrationSpec,
+                              title="`python -m model.app.calibrate` (conf/calibrate.yaml):",
+                              register=register_schemas)

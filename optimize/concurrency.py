@@ -1,0 +1,59 @@
+"""Cost-minimizing concurrency under the SLA for every (model, hardware, ISL), with reasons."""
+from __future__ import annotations
+
+import enum
+
+import xarray as xr
+from omegaconf import DictConfig
+
+from model.cheapest import cheapest_under_sla
+
+
+class NoAnswer(enum.Enum):
+    """Why a (model, hardware, ISL) cell has no cost-minimizing concurrency."""
+
+    none = ""
+    isl_beyond_context = "isl_beyond_context"
+    no_buildable_size = "no_buildable_size"
+    sla_unreachable = "sla_unreachable"
+
+
+def sla_by_model(cfg: DictConfig) -> xr.DataArray:
+    """Least output tok/s per request for each selected model: fleet.sla, else sla.min_interactivity."""
+    models = list(cfg.select.models)
+    per_model = cfg.fleet.sla if "fleet" in cfg else {}
+    values = [float(cfg.sla.min_interactivity if per_model.get(m) is None else per_model[m]) for m in models]
+    return xr.DataArray(values, dims="model", coords={"model": models},
+                        attrs={"units": "tok/s", "long_name": "SLA: least output tok/s per request"})
+
+
+def best_concurrency(cfg: DictConfig, isl=None) -> xr.Dataset:
+    """Exact masked argmin of ``cost_per_mtok`` over concurrency, per (model, hardware, ISL).
+
+    Parameters
+    ----------
+    cfg
+        Validated optimizer config (:func:`optimize.load_config`).
+    isl
+        Optional ISL values (DataArray) instead of the config grid's.
+
+    Returns
+    -------
+    xarray.Dataset
+        Dims model, hardware, isl: ``concurrency``, ``cost_per_mtok``, ``interactivity``,
+        ``systems`` at the optimum (NaN where there is none), ``reason`` (``""`` or a
+        :class:`NoAnswer` value), ``max_interactivity`` (the best tok/s reachable at any
+        feasible concurrency), ``sla`` (tok/s, per model).
+    """
+    sla = sla_by_model(cfg)
+    best = cheapest_under_sla(cfg, {"sla.min_interactivity": sla}, isl=isl)
+    context = xr.DataArray([float(cfg.models[m].max_context) for m in best.model.values], dims="model",
+                           coords={"model": best.model})
+    reason = xr.where(best.isl > context, NoAnswer.isl_beyond_context.value,
+                      xr.where(~best.any_feasible, NoAnswer.no_buildable_size.value,
+                               xr.where(~best.sla_met, NoAnswer.sla_unreachable.value, NoAnswer.none.value)))
+    best["reason"] = reason.transpose(*best.sla_met.dims).astype(str)
+    best["reason"].attrs = {"units": "", "long_name": "why there is no answer: " +
+                            ", ".join(r.value for r in NoAnswer if r.value)}
+    best["sla"] = sla
+    return best.transpose("model", "hardware", ...)

@@ -1,0 +1,54 @@
+"""Value checks of the fleet problem (one-line :class:`~model.errors.ConfigError`).
+
+Per-field ranges come from the schema (:mod:`optimize.schema`); the rules that tie fields to
+the catalogs or to each other are written out here.
+"""
+from __future__ import annotations
+
+import math
+
+from omegaconf import DictConfig
+
+from model.errors import ConfigError
+from model.validate import check_fields
+from optimize.schema import FleetSpec, IslDistribution, IslKind, SolverSpec
+
+BUCKET_WEIGHT_TOLERANCE = 1e-6
+
+
+def validate_fleet(cfg: DictConfig) -> None:
+    """Value checks of ``fleet`` (one-line :class:`ConfigError`)."""
+    f = cfg.fleet
+    catalog_models, catalog_hardware = list(cfg.models.keys()), list(cfg.hardware.keys())
+    for name, value in f.demand.items():
+        if name not in catalog_models:
+            raise ConfigError(f"fleet.demand.{name}", value,
+                              f"unknown model; allowed: {', '.join(catalog_models)}")
+        if value is not None and (not math.isfinite(value) or value < 0):
+            raise ConfigError(f"fleet.demand.{name}", value, "must be a finite number of requests/s >= 0")
+    check_fields(f, FleetSpec, "fleet")
+    for name, value in f.sla.items():
+        if name not in catalog_models:
+            raise ConfigError(f"fleet.sla.{name}", value, f"unknown model; allowed: {', '.join(catalog_models)}")
+        if value is not None and (not math.isfinite(value) or value < 0):
+            raise ConfigError(f"fleet.sla.{name}", value, "must be a finite tok/s >= 0")
+    for name, value in f.inventory.items():
+        if name not in catalog_hardware:
+            raise ConfigError(f"fleet.inventory.{name}", value,
+                              f"unknown hardware; allowed: {', '.join(catalog_hardware)}")
+        if value is not None and value < 0:
+            raise ConfigError(f"fleet.inventory.{name}", value, "must be a whole number of systems >= 0, or null")
+    d = f.isl
+    if d.kind == IslKind.lognormal:
+        check_fields(d, IslDistribution, "fleet.isl")
+    if d.kind == IslKind.buckets:
+        if not d.explicit:
+            raise ConfigError("fleet.isl.explicit", [], "kind=buckets needs at least one {isl, weight}")
+        for b in d.explicit:
+            if b.isl < 1 or not b.weight > 0:
+                raise ConfigError("fleet.isl.explicit", f"{{isl: {b.isl}, weight: {b.weight}}}",
+                                  "each bucket needs isl >= 1 and weight > 0")
+        total = sum(b.weight for b in d.explicit)
+        if abs(total - 1) > BUCKET_WEIGHT_TOLERANCE:
+            raise ConfigError("fleet.isl.explicit", total, "bucket weights must sum to 1")
+    check_fields(f.solver, SolverSpec, "fleet.solver")

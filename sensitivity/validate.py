@@ -1,0 +1,62 @@
+"""Value checks of the Sobol analysis (one-line :class:`~model.errors.ConfigError`)."""
+from __future__ import annotations
+
+import math
+
+from omegaconf import DictConfig, OmegaConf
+
+from model.errors import ConfigError
+from model.parameters import override_target, raw_parameters
+from sensitivity.schema import Distribution
+
+GRID_KEYS = ("workload.isl", "workload.concurrency")
+
+
+def is_power_of_two(n: int) -> bool:
+    return n >= 1 and n & (n - 1) == 0
+
+
+def validate_sensitivity(cfg: DictConfig) -> None:
+    """Value checks of ``sensitivity`` (one-line :class:`ConfigError`)."""
+    s = cfg.sensitivity
+    if not is_power_of_two(s.n):
+        raise ConfigError("sensitivity.n", s.n, "must be a power of two (SALib's Sobol sequence), e.g. 1024, 4096, 16384")
+    if s.n < 4:
+        raise ConfigError("sensitivity.n", s.n, "must be >= 4 (convergence uses N/4)")
+    if s.seed < 1:
+        raise ConfigError("sensitivity.seed", s.seed, "must be >= 1 (SALib treats 0 as unseeded)")
+    if not 0 < s.conf_level < 1:
+        raise ConfigError("sensitivity.conf_level", s.conf_level, "must be in (0, 1)")
+    if s.num_resamples < 2:
+        raise ConfigError("sensitivity.num_resamples", s.num_resamples, "must be >= 2")
+    if len(cfg.select.hardware) != 1:
+        raise ConfigError("select.hardware", list(cfg.select.hardware), "the analysis takes exactly one hardware type")
+    if not s.parameters:
+        raise ConfigError("sensitivity.parameters", {}, "declare at least one parameter")
+    raw = raw_parameters(cfg)
+    for name, p in s.parameters.items():
+        k = f"sensitivity.parameters.{name}"
+        if p.key not in GRID_KEYS:
+            try:
+                override_target(p.key, raw)
+            except ConfigError:
+                raise ConfigError(f"{k}.key", p.key, "unknown key; allowed: workload.isl, workload.concurrency, "
+                                  "hardware.<name>.<numeric field>, models.<name>.<numeric field>, "
+                                  "models.<name>.interactivity.<hardware>.tok_s, workload.mix.<type>, "
+                                  "workload.price_sheet.<type>, workload.osl, sla.min_interactivity") from None
+        value = OmegaConf.select(cfg, p.key)
+        if p.relative and not isinstance(value, (int, float)):
+            raise ConfigError(f"{k}.relative", True, f"{p.key} has no numeric value ({value}) to scale")
+        if p.distribution == Distribution.normal:
+            if p.mean is None or p.sd is None or not p.sd > 0:
+                raise ConfigError(f"{k}.sd", p.sd, "normal needs mean and sd > 0")
+            continue
+        if p.bounds is None or len(p.bounds) != 2:
+            raise ConfigError(f"{k}.bounds", p.bounds, "must be [low, high]")
+        low, high = p.bounds
+        if not (math.isfinite(low) and math.isfinite(high)) or low >= high:
+            raise ConfigError(f"{k}.bounds", list(p.bounds), "lower bound must be < upper bound")
+        if p.distribution == Distribution.loguniform and low <= 0:
+            raise ConfigError(f"{k}.bounds", list(p.bounds), "loguniform needs bounds > 0")
+        if p.distribution == Distribution.triangular and p.mode is not None and not low <= p.mode <= high:
+            raise ConfigError(f"{k}.mode", p.mode, f"must lie within the bounds [{low:g}, {high:g}]")

@@ -1,0 +1,110 @@
+"""Properties that must hold on any grid (hypothesis)."""
+import math
+
+import numpy as np
+import xarray as xr
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import model
+from model.schema import ModelAppConfig
+from model.pointwise import cell
+from omegaconf import OmegaConf
+
+SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+isl_values = st.lists(st.integers(1_000, 1_000_000), min_size=1, max_size=6, unique=True).map(sorted)
+concurrency_values = st.lists(st.integers(1, 2048), min_size=1, max_size=8, unique=True).map(sorted)
+hardware_names = st.sampled_from(["cerebras_wse3", "h100_sxm", "h200", "b200", "gb200_nvl72", "mi300x", "mi355x"])
+
+
+def _axis(values, dim):
+    return xr.DataArray(values, dims=dim, coords={dim: values})
+
+
+def _eval(cfg, isl, conc, params=None):
+    return model.evaluate(cfg, params, isl=_axis(isl, "isl"), concurrency=_axis(conc, "concurrency"))
+
+
+@SETTINGS
+@given(isl=isl_values, conc=concurrency_values, hw=hardware_names,
+       factor=st.floats(0.01, 100, allow_nan=False))
+def test_cost_scales_exactly_with_price_per_hour(cfg, isl, conc, hw, factor):
+    base = _eval(cfg, isl, conc).sel(hardware=hw)
+    price = float(cfg.hardware[hw].price_per_hour)
+    scaled = _eval(cfg, isl, conc, {f"hardware.{hw}.price_per_hour": price * factor}).sel(hardware=hw)
+    ok = base.feasible.values
+    assert (scaled.feasible.values == ok).all()
+    np.testing.assert_allclose(scaled.cost_per_mtok.values[ok], factor * base.cost_per_mtok.values[ok], rtol=1e-12)
+    np.testing.assert_array_equal(scaled.interactivity.values[ok], base.interactivity.values[ok])
+
+
+@SETTINGS
+@given(isl=isl_values, conc=concurrency_values,
+       ratios=st.lists(st.floats(0.5, 50), min_size=2, max_size=2, unique=True).map(sorted))
+def test_cost_falls_as_cache_read_ratio_rises(cfg, isl, conc, ratios):
+    """One call: the ratio arrives as a DataArray along its own dim, for every hardware type."""
+    ratio = xr.DataArray(ratios, dims="ratio")
+    params = {f"hardware.{h}.cache_read_ratio": ratio for h in cfg.select.hardware}
+    cost = _eval(cfg, isl, conc, params).cost_per_mtok
+    low, high = cost.isel(ratio=0), cost.isel(ratio=1)
+    ok = low.notnull()
+    assert (high.where(ok) < low.where(ok)).sum() == ok.sum()
+
+
+@SETTINGS
+@given(isl=isl_values, conc=concurrency_values)
+def test_systems_never_fall_as_n_or_isl_rise(cfg, isl, conc):
+    ds = _eval(cfg, isl, conc)
+    assert (ds.systems.diff("concurrency") >= 0).all()
+    assert (ds.systems.diff("isl") >= 0).all()
+    assert (ds.memory_bytes.diff("concurrency") > 0).all()
+
+
+@SETTINGS
+@given(isl=isl_values, conc=concurrency_values)
+def test_throughput_is_n_times_tokens_over_request_time(cfg, isl, conc):
+    ds = _eval(cfg, isl, conc)
+    expected = ds.concurrency * (ds.isl + ds.osl) / ds.request_time
+    np.testing.assert_allclose(ds.throughput, expected.transpose(*ds.throughput.dims), rtol=1e-12)
+    np.testing.assert_allclose(ds.output_throughput,
+                               (ds.concurrency * ds.osl / ds.request_time).transpose(*ds.throughput.dims), rtol=1e-12)
+
+
+def _with(cfg, updates):
+    """A validated copy of ``cfg`` with dotted keys set (faster than composing anew)."""
+    copy = OmegaConf.create(OmegaConf.to_container(cfg))
+    copy = OmegaConf.merge(OmegaConf.structured(ModelAppConfig), copy)
+    for key, value in updates.items():
+        OmegaConf.update(copy, key, value)
+    return model.validate(copy)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(model_name=st.sampled_from(["deepseek_v4", "kimi_k2_6", "gpt_oss_120b", "glm_4_7", "deepseek_v3"]),
+       hw=hardware_names, isl=st.integers(1, 1_100_000), n=st.integers(1, 4096),
+       memory=st.floats(10, 400), hop=st.floats(0, 1e-4), ratio=st.floats(1, 30))
+def test_grid_equals_the_pointwise_equations(cfg, model_name, hw, isl, n, memory, hop, ratio):
+    """The vectorized model and the plain-Python equations agree on any cell."""
+    cfg = _with(cfg, {f"hardware.{hw}.memory_gb": memory, f"hardware.{hw}.hop_latency_s": hop,
+                           f"hardware.{hw}.cache_read_ratio": ratio})
+    ds = _eval(cfg, [isl], [n]).sel(model=model_name, hardware=hw, isl=isl, concurrency=n)
+    for key, expected in cell(cfg, model_name, hw, isl, n).items():
+        got = ds[key].item()
+        if isinstance(expected, bool):
+            assert bool(got) == expected, key
+        elif math.isnan(expected):
+            assert math.isnan(got), key
+        else:
+            assert math.isclose(got, expected, rel_tol=1e-12), (key, got, expected)
+
+
+def test_a_swept_parameter_equals_separate_runs(cfg):
+    """A DataArray along an extra dim gives, slice by slice, the runs with each value."""
+    prices = [20.0, 41.96, 80.0]
+    isl, conc = [32000, 96300], [1, 64, 250]
+    swept = _eval(cfg, isl, conc, {"hardware.cerebras_wse3.price_per_hour": xr.DataArray(prices, dims="price")})
+    assert swept.cost_per_mtok.dims == ("model", "hardware", "price", "isl", "concurrency")
+    for i, price in enumerate(prices):
+        single = _eval(model.load_config([f"hardware.cerebras_wse3.price_per_hour={price}"]), isl, conc)
+        xr.testing.assert_allclose(swept.cost_per_mtok.isel(price=i, drop=True), single.cost_per_mtok, rtol=1e-13)
