@@ -14,14 +14,14 @@ with ``R = cache_read_ratio * I``.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 import xarray as xr
-from omegaconf import DictConfig, OmegaConf
 import yaml
+from omegaconf import DictConfig, OmegaConf
 from scipy.optimize import least_squares
 
 from model.evaluate import evaluate
@@ -60,6 +60,12 @@ def predict(cfg: DictConfig, points: xr.Dataset, weights_gb: Mapping, length_fac
     ----------
     cfg
         Config whose ``select`` covers every model and GPU of ``points``.
+    points
+        The benchmark points (:func:`load_points`).
+    weights_gb
+        Checkpoint GB by model and precision (``calibration.weights_gb``).
+    length_factor
+        Mean length over nominal length of the benchmark requests.
     fitted
         ``{key: {hardware: value}}`` replacing catalog values (e.g. ``bandwidth_efficiency``).
 
@@ -282,6 +288,7 @@ def catalog_entries(cfg: DictConfig, fitted: dict, ratios, info: dict, counts: d
 
 
 def calibration_yaml(entries: dict) -> str:
+    """The calibration catalog file's text: a header saying how it was made, then the entries."""
     header = ("# Written by `python -m model.app.calibrate` (conf/calibrate.yaml): GPU decode parameters\n"
               "# fitted to the InferenceX points. Regenerate instead of editing by hand.\n")
     return header + yaml.safe_dump(entries, sort_keys=False, width=200)

@@ -6,7 +6,8 @@ grid far larger than memory (10^8 cells of a sensitivity design) reduces in cons
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import xarray as xr

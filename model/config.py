@@ -5,8 +5,8 @@ only puts them together, as ``python -m model`` does.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig

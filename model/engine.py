@@ -9,8 +9,8 @@ GIL inside its loops.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import xarray as xr
@@ -37,6 +37,7 @@ def output_dims(inputs: Mapping[str, xr.DataArray], leading: Sequence[str] = ("m
 
 
 def expand(da: xr.DataArray, dims: Sequence[str]) -> np.ndarray:
+    """``da``'s values transposed to ``dims`` order, with size-1 axes for the dims it lacks."""
     present = [d for d in dims if d in da.dims]
     data = np.asarray(da.transpose(*present).values)
     return data.reshape([da.sizes[d] if d in da.dims else 1 for d in dims])
@@ -68,6 +69,7 @@ def blocks(shape: Sequence[int], block_cells: int = BLOCK_CELLS, whole_axes: int
 
 
 def slice_input(arr: np.ndarray, index: tuple[slice, ...]) -> np.ndarray:
+    """The part of an expanded input that a block ``index`` sees (size-1 axes kept whole)."""
     return arr[tuple(s if n > 1 else slice(None) for s, n in zip(index, arr.shape))]
 
 

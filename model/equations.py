@@ -25,7 +25,7 @@ there without a separate masking pass; ``systems``, ``layers_per_system`` and me
 """
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 

@@ -6,7 +6,8 @@ Every variable carries ``units`` and ``long_name``.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import xarray as xr
 from omegaconf import DictConfig

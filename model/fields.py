@@ -9,8 +9,9 @@ the value checks (:func:`model.validate.check_fields`), the parameter arrays of 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import MISSING, dataclass
-from typing import Any, Callable
+from typing import Any
 
 # Allowed ranges a field can declare; model.validate applies them and says them in errors.
 CHECKS = {

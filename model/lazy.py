@@ -3,7 +3,7 @@
 :func:`evaluate_lazy` returns the Dataset of :func:`model.evaluate` (same variables, dims,
 coordinates, dtypes and attributes) without computing it: every grid-sized variable is a dask
 array, so a grid far larger than memory can be reduced, sampled or written to netCDF
-(:func:`write_netcdf_chunked`) one chunk at a time, on threads or on a ``dask.distributed``
+(:func:`model.app.io.write_netcdf_chunked`) one chunk at a time, on threads or on a ``dask.distributed``
 cluster (:func:`dask_client`).
 
 Each chunk of the grid runs :func:`model.equations.cell_kernel` once for all requested per-cell
@@ -15,9 +15,9 @@ so large chunks (few dask tasks) cost no kernel speed.
 """
 from __future__ import annotations
 
-import os
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import dask
 import dask.array as da
@@ -27,8 +27,8 @@ from omegaconf import DictConfig
 
 from model import engine
 from model.equations import cell_kernel
-from model.results import CELL_OUTPUTS, assemble, cell_outputs, kernel_inputs
 from model.parameters import parameters
+from model.results import CELL_OUTPUTS, assemble, cell_outputs, kernel_inputs
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -142,7 +142,8 @@ def cell_arrays(inputs: Mapping[str, xr.DataArray], names: Sequence[str], dims: 
     -------
     dict
         Name -> dask array of the grid's shape (``sum(chunks[d])`` along each dim in ``dims``),
-        chunked as ``chunks``, with the dtype of :data:`model.evaluate.CELL_OUTPUTS`.  All of them slice one stacked float64 array, so
+        chunked as ``chunks``, with the dtype of :data:`model.results.CELL_OUTPUTS`.  All of them
+        slice one stacked float64 array, so
         computing several of them together runs each chunk's kernel once.
     """
     names = tuple(names)
@@ -219,38 +220,8 @@ def evaluate_lazy(config: DictConfig, params: Mapping[str, Any] | None = None, *
     return assemble(config, p, cells, dims, lazy)
 
 
-def write_netcdf_chunked(ds: xr.Dataset, path: str | os.PathLike) -> None:
-    """Write a (dask-backed) Dataset to netCDF-4 with h5netcdf, one dask chunk at a time.
-
-    Every dask-backed variable is stored with HDF5 chunks of its dask chunk shape (the largest
-    chunk along each dim), so each dask chunk lands in whole netCDF chunks and reading a chunk
-    back touches no others.  The data are computed by the current dask scheduler while they are
-    written; nothing of full size is held in memory.  Numpy-backed variables (coordinates) are
-    written as they are.
-
-    Parameters
-    ----------
-    ds
-        Dataset to write, e.g. from :func:`evaluate_lazy`.
-    path
-        Output file; overwritten if it exists.
-
-    Notes
-    -----
-    Under a ``dask.distributed`` client the chunks are computed on the workers and xarray
-    writes them there, reopening the file for every write under a cluster-wide lock: correct,
-    but far slower than the threaded scheduler for many small chunks, and the path must be
-    on a file system the workers share.
-    """
-    encoding = {}
-    for name, var in ds.variables.items():
-        if var.chunks and var.ndim:
-            encoding[name] = {"chunksizes": tuple(max(max(c), 1) for c in var.chunks)}
-    ds.to_netcdf(path, engine="h5netcdf", encoding=encoding)
-
-
 @contextmanager
-def dask_client(address: str | None = None, n_workers: int = 2) -> Iterator["Client"]:
+def dask_client(address: str | None = None, n_workers: int = 2) -> Iterator[Client]:
     """A ``distributed.Client`` for the duration of a ``with`` block.
 
     Parameters

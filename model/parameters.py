@@ -7,7 +7,8 @@ everything derived afterwards broadcasts by name.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import xarray as xr

@@ -28,6 +28,7 @@ def kv_bytes_per_request(m: DictConfig, isl: float) -> float:
 
 
 def weight_bytes(m: DictConfig) -> float:
+    """Weight bytes of one replica: ``weight_gb``, else total parameters at ``weight_bits``."""
     return m.weight_gb * 1e9 if m.weight_gb is not None else m.total_params_b * 1e9 * m.weight_bits / 8
 
 

@@ -6,7 +6,8 @@ so that both return the same variables, dims, coordinates and attributes.
 from __future__ import annotations
 
 import warnings
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 import xarray as xr

@@ -48,7 +48,8 @@ class HardwareSpec:
     layer_overhead_s: float = spec(0.0, unit="s", check=">= 0", array=True,
                                    doc="fixed time per layer per decode step: launches, all-reduce (GPU)")
     peak_dense_tflops: Optional[float] = spec(None, unit="TFLOP/s", check="> 0", array=True,
-                                              doc="peak dense FP8 tensor throughput per system (null: no compute bound)")
+                                              doc="peak dense FP8 tensor throughput per system "
+                                                  "(null: no compute bound)")
     compute_efficiency: float = spec(1.0, unit="1", check="(0, 1]", array=True,
                                      doc="fraction of peak FLOP/s achieved in decode")
     min_systems: int = spec(1, unit="systems", check=">= 1", array=True, doc="smallest replica (pins e.g. TP8)")
@@ -93,7 +94,8 @@ class ModelSpec:
     max_context: int = spec(MISSING, unit="tokens", check=">= 1", array=True, doc="longest context served")
     weight_bits: float = spec(16.0, unit="bits", check="> 0", array=True,
                               doc="bits per weight (ignored when weight_gb is set)")
-    weight_gb: Optional[float] = spec(None, unit="GB", check="> 0", array=True, doc="weight size, overrides weight_bits")
+    weight_gb: Optional[float] = spec(None, unit="GB", check="> 0", array=True,
+                                      doc="weight size, overrides weight_bits")
     attention: Attention = spec(Attention.gqa, doc="KV layout: gqa, mla or explicit")
     kv_heads: Optional[int] = spec(None, unit="heads", array=True, doc="GQA key/value heads")
     head_dim: Optional[int] = spec(None, unit="values", array=True, doc="GQA head dimension")

@@ -9,14 +9,25 @@ key, the value and what is allowed.
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
 from model.errors import ConfigError
 from model.fields import CHECKS, field_docs
-from model.schema import (TOKEN_TYPES, Attention, DaskSpec, HardwareSpec, InteractivityPoint,
-                          ModelSpec, PriceSheet, SlaSpec, TokenMix, WorkloadSpec)
+from model.schema import (
+    TOKEN_TYPES,
+    Attention,
+    DaskSpec,
+    HardwareSpec,
+    InteractivityPoint,
+    ModelSpec,
+    PriceSheet,
+    SlaSpec,
+    TokenMix,
+    WorkloadSpec,
+)
 
 MIX_TOLERANCE = 1e-6
 
@@ -62,6 +73,7 @@ def _names(key: str, names: Iterable[str], catalog: DictConfig, what: str) -> No
 
 
 def validate_hardware(name: str, hw: DictConfig) -> None:
+    """Check one hardware entry (declared ranges, then the rules tying its fields)."""
     k = f"hardware.{name}"
     check_fields(hw, HardwareSpec, k)
     if hw.max_systems is not None and hw.min_systems > hw.max_systems:
@@ -77,6 +89,7 @@ def validate_hardware(name: str, hw: DictConfig) -> None:
 
 
 def validate_model(name: str, m: DictConfig, hardware: DictConfig) -> None:
+    """Check one model entry: declared ranges, attention layout, MoE consistency, decode rates."""
     k = f"models.{name}"
     check_fields(m, ModelSpec, k)
     if m.active_params_b > m.total_params_b:
@@ -123,6 +136,7 @@ def validate_model(name: str, m: DictConfig, hardware: DictConfig) -> None:
 
 
 def validate_workload(w: DictConfig) -> None:
+    """Check the workload: ranges, a mix summing to 1, the price sheet."""
     check_fields(w, WorkloadSpec, "workload")
     check_fields(w.mix, TokenMix, "workload.mix")
     total = sum(w.mix[t] for t in TOKEN_TYPES)
@@ -137,6 +151,7 @@ def validate_workload(w: DictConfig) -> None:
 
 
 def validate_grid(g: DictConfig) -> None:
+    """Check the grid is non-empty and ordered."""
     if g.isl_points < 0:
         raise ConfigError("grid.isl_points", g.isl_points, "must be a whole number >= 0")
     if g.isl_points > 0:

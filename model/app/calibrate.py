@@ -21,11 +21,11 @@ from model.config import REPO_DIR
 from model.schema import register_schemas
 from model.validate import validate
 
-
 OUTPUTS = ("calibration.csv", "calibration.json", "predicted_vs_measured.png")
 
 
 def run(cfg: DictConfig, out: Path) -> JobResult:
+    """Calibrate, print the error table and fit, write the run's files (and the catalog if asked)."""
     io.check_fresh(out, OUTPUTS)
     c = cfg.calibration
     result = calibration.calibrate(cfg, calibration.load_points(str(REPO_DIR / c.data)))

@@ -74,6 +74,7 @@ def _catalog_rows(group: str, catalog: DictConfig) -> list[str]:
 
 
 def catalogs(cfg: DictConfig) -> str:
+    """Collapsible tables of every catalog value with its unit and source."""
     out = []
     for group in ("hardware", "models"):
         out += ["", f"<details><summary><code>{group}.*</code>: catalog values and sources</summary>", "",
@@ -161,6 +162,7 @@ def update_readme(path: str, text: str) -> bool:
 
 
 def main(argv: list[str]) -> None:
+    """``python -m model.app.docs [README.md]``: rewrite the README's reference block."""
     target = argv[1] if len(argv) > 1 else "README.md"
     changed = update_readme(target, readme_reference())
     print(f"{target}: config reference {'updated' if changed else 'already current'}")

@@ -8,12 +8,12 @@ import xarray as xr
 from omegaconf import DictConfig, OmegaConf
 
 from model.app import io, plots
-from model.cheapest import cheapest_concurrency
-from model.app.runner import JobResult
-from model.evaluate import evaluate
 from model.app.progress import progress_bar
-from model.parameters import grid_concurrency
 from model.app.report import format_point_table
+from model.app.runner import JobResult
+from model.cheapest import cheapest_concurrency
+from model.evaluate import evaluate
+from model.parameters import grid_concurrency
 from model.spend import workload_spend
 
 OUTPUTS = ("grid.nc", "cost_vs_concurrency.png", "interactivity_vs_concurrency.png",
@@ -36,7 +36,7 @@ def _write_on_dask(cfg: DictConfig, path: Path) -> xr.Dataset:
     """Evaluate the grid lazily on a dask cluster and write it to ``path`` chunk by chunk."""
     import logging
 
-    from model.lazy import dask_client, write_netcdf_chunked
+    from model.lazy import dask_client
 
     logging.getLogger("distributed").setLevel(logging.WARNING)  # not the cluster's chatter
     with dask_client(cfg.dask.address, int(cfg.dask.n_workers)) as client:
@@ -44,11 +44,12 @@ def _write_on_dask(cfg: DictConfig, path: Path) -> xr.Dataset:
         grid.attrs["config"] = OmegaConf.to_yaml(cfg, resolve=True)
         chunks = int(np.prod([len(c) for c in grid.cost_per_mtok.chunks]))
         print(f"dask: {chunks:,} chunks of the grid on {client.scheduler_info().get('address', 'a cluster')}")
-        io.write_atomic(path, lambda tmp: write_netcdf_chunked(grid, tmp))
+        io.write_atomic(path, lambda tmp: io.write_netcdf_chunked(grid, tmp))
     return grid
 
 
 def run(cfg: DictConfig, out: Path) -> JobResult:
+    """Evaluate the grid, print the table at the workload point, write grid.nc and the plots."""
     io.check_fresh(out, OUTPUTS)
     if cfg.dask.enabled:
         grid = None  # evaluated lazily on dask and written chunk by chunk below

@@ -158,6 +158,7 @@ def spend_by_type(spend: xr.Dataset) -> Figure:
 
 
 def predicted_vs_measured(table, stats):
+    """Predicted against measured interactivity and throughput per GPU, log axes, ±25% bands."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 5))
     markers = {m: s for m, s in zip(sorted(table.model.unique()), "os^Dv")}
     for ax, (column, label, key) in zip(axes, [("tok_s", "interactivity (tok/s per request)", "interactivity"),

@@ -1,8 +1,8 @@
 """Progress bars for long work: shown only on a terminal, and only after a couple of seconds."""
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator
 
 from tqdm import tqdm
 

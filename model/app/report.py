@@ -27,6 +27,7 @@ def point_table(ds: xr.Dataset, isl: int, concurrency: int) -> pd.DataFrame:
 
 
 def format_point_table(ds: xr.Dataset, isl: int, concurrency: int, sla: float) -> str:
+    """:func:`point_table` as text with a header naming the point and the SLA."""
     df = point_table(ds, isl, concurrency)
     header = (f"ISL {isl:,} tokens; point at N = {concurrency} concurrent requests per replica; "
               f"best_* = cheapest N meeting the SLA of {sla:g} tok/s (NaN: none does)")

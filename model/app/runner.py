@@ -8,9 +8,9 @@ from __future__ import annotations
 import json
 import sys
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import hydra
 import xarray as xr
@@ -43,6 +43,7 @@ def output_dir() -> Path:
 
 
 def in_multirun() -> bool:
+    """True inside a Hydra multirun job."""
     return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 

@@ -18,7 +18,6 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
 import xarray as xr
 import yaml
 from hydra.experimental.callback import Callback
@@ -138,6 +137,7 @@ def summary_plot(ds: xr.Dataset):
 
 
 def write(ds: xr.Dataset, sweep_dir: Path) -> None:
+    """Write sweep.nc, sweep.csv and sweep.png to the sweep root (never over existing files)."""
     io.check_fresh(sweep_dir, OUTPUTS)
     io.write_netcdf(ds, sweep_dir / "sweep.nc")
     table = ds.drop_vars([v for v in ds.data_vars if ds[v].dtype.kind not in "fiubOU"]).to_dataframe()

@@ -2,7 +2,6 @@
 import subprocess
 
 import pytest
-
 import xarray as xr
 
 import model

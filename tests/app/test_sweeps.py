@@ -8,7 +8,6 @@ import xarray as xr
 import yaml
 
 import model
-from model.cheapest import cheapest_concurrency
 from model.app.sweep import collect
 from tests.helpers import ROOT, python_cmd
 

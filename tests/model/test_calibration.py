@@ -1,7 +1,6 @@
 """The GPU decode model calibrated on InferenceX (issue: MoE streaming, per-layer cost, compute
 bound, pinned replica size, cache-read ratio from TTFT)."""
 import math
-import subprocess
 
 import numpy as np
 import pytest
@@ -12,7 +11,6 @@ import model
 from model import calibration
 from model.config import REPO_DIR
 from model.parameters import raw_parameters, streamed_weight_bytes
-from tests.helpers import ROOT, python_cmd
 
 
 @pytest.fixture(scope="module")

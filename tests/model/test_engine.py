@@ -44,6 +44,7 @@ def test_a_sample_dim_replaces_the_grid(cfg):
     ds = model.evaluate(cfg, isl=isl, concurrency=n)
     assert ds.cost_per_mtok.dims == ("model", "hardware", "sample")
     for i in range(3):
-        one = model.evaluate(cfg, isl=isl[i:i + 1].rename(sample="isl"), concurrency=n[i:i + 1].rename(sample="concurrency"))
+        one = model.evaluate(cfg, isl=isl[i:i + 1].rename(sample="isl"),
+                             concurrency=n[i:i + 1].rename(sample="concurrency"))
         np.testing.assert_array_equal(ds.cost_per_mtok.isel(sample=i).values,
                                       one.cost_per_mtok.isel(isl=0, concurrency=0).values)

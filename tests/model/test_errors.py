@@ -1,11 +1,9 @@
 """Bad input of SPEC §7: one line naming key, value and what is allowed; non-zero exit."""
-import subprocess
 
 import pytest
 
 import model
 from model.errors import ConfigError
-from tests.helpers import ROOT, python_cmd
 
 # (override, key named in the message, value named in the message)
 BAD_INPUTS = [

@@ -5,11 +5,11 @@ import numpy as np
 import xarray as xr
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from omegaconf import OmegaConf
 
 import model
-from model.schema import ModelAppConfig
 from model.pointwise import cell
-from omegaconf import OmegaConf
+from model.schema import ModelAppConfig
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
