@@ -12,15 +12,21 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 import optimize
-from optimize.fleet import bucket_grid, candidate_columns, demand_by_model, plan_fleet, prune_dominated
+from optimize.columns import candidate_columns, prune_dominated
+from optimize.fleet import plan_fleet
+from optimize.inputs import bucket_grid, demand_by_model, demand_rows
 
 OVERRIDES = ["select.hardware=[cerebras_wse3,h100_sxm,h200,b200,mi300x,mi355x]", "sla.min_interactivity=0",
              "fleet.isl.kind=lognormal", "fleet.isl.median=32000", "fleet.isl.sigma=0.8", "fleet.isl.buckets=8"]
+T = TypeVar("T")
 
 
-def median_time(func, repeats):
+def median_time(func: Callable[[], T], repeats: int) -> tuple[float, T]:
+    """Median wall time of ``repeats`` calls after one warm-up call, and the last call's result."""
     func()
     times = []
     for _ in range(repeats):
@@ -31,6 +37,7 @@ def median_time(func, repeats):
 
 
 def main() -> None:
+    """Time the grid, column extraction, pruning and ``plan_fleet`` with and without pruning."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
@@ -38,8 +45,8 @@ def main() -> None:
 
     grid_s, grid = median_time(lambda: bucket_grid(cfg), args.repeats)
     cells = grid.sizes["model"] * grid.sizes["hardware"] * grid.sizes["bucket"] * grid.sizes["concurrency"]
-    demand = demand_by_model(cfg)
-    extract_s, cols = median_time(lambda: candidate_columns(grid, demand), args.repeats)
+    rows = demand_rows(grid, demand_by_model(cfg))
+    extract_s, cols = median_time(lambda: candidate_columns(grid, rows), args.repeats)
     prune_s, kept = median_time(lambda: prune_dominated(cols), args.repeats)
     print(f"grid: {dict(grid.sizes)} = {cells:,} cells, evaluated in {grid_s:.3f} s")
     print(f"candidate columns: {len(cols):,} (extracted in {extract_s:.3f} s); after pruning {len(kept):,} "
@@ -58,7 +65,7 @@ def main() -> None:
         build = statistics.median(p.build_seconds for _, p in runs)
         solve = statistics.median(p.solve_seconds for _, p in runs)
         print(f"{'on' if prune else 'off':<10}{plan.columns - plan.pruned_columns:>10,}{build:>10.3f}{solve:>10.3f}"
-              f"{total:>10.3f}{plan.totals['cost_per_hour']:>14,.2f}  {plan.status.value}")
+              f"{total:>10.3f}{plan.totals.cost_per_hour:>14,.2f}  {plan.status.value}")
     print("total = plan_fleet on the evaluated grid: column extraction, pruning, Pyomo build, HiGHS solve, plan table")
 
 

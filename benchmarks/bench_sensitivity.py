@@ -4,31 +4,35 @@ order: 229,376 model evaluations, each with its minimum over 1,024 concurrency l
     python benchmarks/bench_sensitivity.py
 
 Times `sensitivity.analyze` end to end (sampling, one vectorized evaluation of all samples,
-estimation with bootstrap intervals, convergence), then the same model evaluation through a
-per-sample Python function (one cost-model call per sample) on a subset, extrapolated.
+estimation with bootstrap intervals, convergence), then its evaluation step alone
+(`sensitivity.evaluate.evaluate_design` on the design of `sensitivity.sample`), then the same
+model evaluation through a per-sample Python function (one cost-model call per sample) on a
+subset, extrapolated.
 """
 from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 
 import numpy as np
 import xarray as xr
-from SALib.sample import sobol as sobol_sample
+from omegaconf import DictConfig
 
 import sensitivity
 from model.cheapest import cheapest_under_sla
 from model.evaluate import evaluate
-from sensitivity.analysis import cost_function, problem
+from sensitivity.evaluate import evaluate_design
+from sensitivity.sample import problem, sample
 
 
-def per_sample_function(cfg):
+def per_sample_function(cfg: DictConfig) -> Callable[[np.ndarray], list[float]]:
     """The straightforward way: one sample at a time, each a scalar-parameter cost-model call."""
     keys = [p.key for p in cfg.sensitivity.parameters.values()]
     hw, model = cfg.select.hardware[0], cfg.select.models[0]
     lift = {f"models.{model}.max_context": float(2 ** 62)}
 
-    def f(x):
+    def f(x: np.ndarray) -> list[float]:
         values = dict(zip(keys, x))
         isl = xr.DataArray([float(values.pop("workload.isl"))], dims="isl")
         n = max(1.0, round(float(values.pop("workload.concurrency"))))
@@ -58,9 +62,9 @@ def main() -> None:
     cells = runs * 1024
 
     prob = problem(cfg)
-    x = sobol_sample.sample(prob, args.n, calc_second_order=True, seed=int(cfg.sensitivity.seed))
+    x = sample(prob, args.n, int(cfg.sensitivity.seed), second_order=True)
     start = time.perf_counter()
-    y = cost_function(cfg)(x)
+    y = evaluate_design(cfg, x)
     vectorized = time.perf_counter() - start
 
     f = per_sample_function(cfg)

@@ -1,31 +1,49 @@
 """Cost-minimizing concurrency and integer fleet plans (SPEC §5), on Pyomo + HiGHS."""
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from omegaconf import DictConfig
 
 from model.config import compose_config
 from model.validate import validate as validate_model
-
-from optimize.concurrency import NoAnswer, best_concurrency
+from optimize.concurrency import best_concurrency
+from optimize.constants import NoAnswer, SolveStatus
+from optimize.fleet import plan_fleet
+from optimize.plan import FleetPlan, FleetTotals
 from optimize.schema import register_schemas
 from optimize.validate import validate_fleet
-from optimize.fleet import FleetPlan, plan_fleet
-from optimize.milp import SolveStatus
 
 
 def validate(cfg: DictConfig) -> DictConfig:
-    """The cost-model checks, then the fleet's (one-line errors)."""
+    """The cost-model checks, then the fleet's (one-line errors).
+
+    Parameters
+    ----------
+    cfg
+        Composed optimizer config.
+
+    Returns
+    -------
+    omegaconf.DictConfig
+        The validated config.
+    """
     cfg = validate_model(cfg)
     validate_fleet(cfg)
     return cfg
 
 
 def load_config(overrides: Sequence[str] = ()) -> DictConfig:
-    """Compose ``conf/optimize.yaml`` (as ``python -m optimize`` does) and validate it."""
+    """Compose ``conf/optimize.yaml`` (as ``python -m optimize`` does) and validate it.
+
+    Parameters
+    ----------
+    overrides
+        Hydra overrides, e.g. ``["sla.min_interactivity=100"]``.
+    """
     register_schemas()
     return validate(compose_config("optimize", overrides))
 
 
-__all__ = ["best_concurrency", "plan_fleet", "FleetPlan", "SolveStatus", "NoAnswer", "load_config", "validate", "register_schemas"]
+__all__ = ["best_concurrency", "plan_fleet", "FleetPlan", "FleetTotals", "SolveStatus", "NoAnswer", "load_config",
+           "validate", "register_schemas"]

@@ -1,21 +1,13 @@
 """Cost-minimizing concurrency under the SLA for every (model, hardware, ISL), with reasons."""
 from __future__ import annotations
 
-import enum
-
 import xarray as xr
 from omegaconf import DictConfig
 
 from model.cheapest import cheapest_under_sla
+from optimize.constants import NoAnswer
 
-
-class NoAnswer(enum.Enum):
-    """Why a (model, hardware, ISL) cell has no cost-minimizing concurrency."""
-
-    none = ""
-    isl_beyond_context = "isl_beyond_context"
-    no_buildable_size = "no_buildable_size"
-    sla_unreachable = "sla_unreachable"
+__all__ = ["NoAnswer", "best_concurrency", "sla_by_model"]
 
 
 def sla_by_model(cfg: DictConfig) -> xr.DataArray:
@@ -27,7 +19,7 @@ def sla_by_model(cfg: DictConfig) -> xr.DataArray:
                         attrs={"units": "tok/s", "long_name": "SLA: least output tok/s per request"})
 
 
-def best_concurrency(cfg: DictConfig, isl=None) -> xr.Dataset:
+def best_concurrency(cfg: DictConfig, isl: xr.DataArray | None = None) -> xr.Dataset:
     """Exact masked argmin of ``cost_per_mtok`` over concurrency, per (model, hardware, ISL).
 
     Parameters

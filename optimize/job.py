@@ -4,34 +4,46 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+import xarray as xr
 from omegaconf import DictConfig, OmegaConf
 
 from model.app import io
-import numpy as np
-import xarray as xr
-
 from model.app.runner import EXIT_INFEASIBLE, JobResult
 from optimize.concurrency import best_concurrency, sla_by_model
-from optimize.fleet import bucket_grid, plan_fleet
-from optimize.milp import SolveStatus
+from optimize.constants import SolveStatus
+from optimize.fleet import plan_fleet
+from optimize.inputs import bucket_grid
+from optimize.plan import FleetPlan
 from optimize.plots import frontier
 from optimize.report import best_table, plan_text
 
 OUTPUTS = ("best_concurrency.nc", "plan.csv", "plan.json", "frontier.png")
 
 
-def headline(plan, best, isl: int) -> xr.Dataset:
+def headline(plan: FleetPlan, best: xr.Dataset, isl: int) -> xr.Dataset:
     """The job's headline for sweeps: the fleet's totals and status, the best concurrency at the
-    workload's ISL per (model, hardware)."""
-    t = plan.totals
+    workload's ISL per (model, hardware).
+
+    Parameters
+    ----------
+    plan
+        The fleet plan.
+    best
+        :func:`optimize.best_concurrency` of the same config.
+    isl
+        The workload's ISL (best concurrency is reported there if the grid has it).
+    """
+    totals = plan.totals
     hardware = list(best.hardware.values)
-    systems = [t["systems"].get(str(h), 0) if t["systems"] else np.nan for h in hardware]
+    systems = [totals.systems.get(str(h), 0) if totals.systems else np.nan for h in hardware]
     ds = xr.Dataset({
-        "fleet_cost_per_hour": ((), np.nan if t["cost_per_hour"] is None else t["cost_per_hour"],
+        "fleet_cost_per_hour": ((), np.nan if totals.cost_per_hour is None else totals.cost_per_hour,
                                 {"units": "$/h", "long_name": "fleet cost per hour"}),
-        "fleet_cost_per_mtok": ((), np.nan if t["cost_per_mtok"] is None else t["cost_per_mtok"],
+        "fleet_cost_per_mtok": ((), np.nan if totals.cost_per_mtok is None else totals.cost_per_mtok,
                                 {"units": "$/Mtok", "long_name": "fleet cost per Mtok of demand"}),
-        "fleet_systems": ("hardware", np.asarray(systems, dtype=float), {"units": "systems", "long_name": "systems in the plan"}),
+        "fleet_systems": ("hardware", np.asarray(systems, dtype=float),
+                          {"units": "systems", "long_name": "systems in the plan"}),
         "plan_status": ((), plan.status.value, {"units": "", "long_name": "normalized solver status"}),
     }, coords={"hardware": hardware})
     at = best.sel(isl=isl) if isl in best.isl.values else None
@@ -43,6 +55,20 @@ def headline(plan, best, isl: int) -> xr.Dataset:
 
 
 def run(cfg: DictConfig, out: Path) -> JobResult:
+    """Run the job: print the best-concurrency table and the plan, write :data:`OUTPUTS` to ``out``.
+
+    Parameters
+    ----------
+    cfg
+        Validated optimizer config.
+    out
+        The run directory (must not hold earlier outputs).
+
+    Returns
+    -------
+    JobResult
+        Exit code 0 with a plan, ``EXIT_INFEASIBLE`` without one; the :func:`headline`.
+    """
     io.check_fresh(out, OUTPUTS)
     best = best_concurrency(cfg)
     isl = int(cfg.workload.isl)

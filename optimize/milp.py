@@ -1,17 +1,26 @@
 """The fleet MILP (SPEC §5) in Pyomo, solved by HiGHS through ``pyomo.contrib.solver``.
 
-Built from flat, pre-masked numpy arrays: one integer variable per candidate column (a
-replica configuration), one covering row per (model, ISL bucket), one capacity row per capped
-hardware type.  Rows are sums over index lists grouped once in numpy; no rule looks anything up.
+Split by step as PyPSA's ``pypsa/optimization/optimize.py`` (create_model, solve_model,
+assign_solution): :func:`build_model` returns the Pyomo model, :func:`solve_model` solves it and
+reads the normalized status and the values; the plan table is assembled by
+:func:`optimize.plan.assign_solution`.
+
+The model is built from flat, pre-masked numpy arrays: one integer variable per candidate column
+(a replica configuration), one covering row per demand row, one capacity row per capped hardware
+type.  The covering rows take generic coverage coefficients (:class:`Coverage`, sparse triplets),
+so a column may appear in any number of rows with any sign; rows are sums over index lists
+grouped once in numpy, and no rule looks anything up.
 
     min  Σ_j cost_j x_j
-    s.t. Σ_{j in row r} capacity_j x_j >= demand_r          for every (model, bucket) r
+    s.t. Σ_j a_rj x_j >= demand_r                            for every row r
          Σ_{j on hardware h} systems_j x_j <= inventory_h    for every capped h
          x_j ∈ {0, 1, 2, ...}
+
+The elastic variant adds a continuous shortfall s_r >= 0 to every covering row and minimizes
+Σ_r s_r, which says how much demand the constraints leave unmet.
 """
 from __future__ import annotations
 
-import enum
 import time
 from dataclasses import dataclass
 
@@ -21,34 +30,72 @@ from pyomo.contrib.solver.common.factory import SolverFactory
 from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondition
 from pyomo.core.expr.numeric_expr import LinearExpression
 
+from optimize.constants import SolveStatus
 
-class SolveStatus(enum.Enum):
-    """Normalized outcome of a solve (never the solver's raw strings)."""
+# a gap relative to an objective of 0 is measured against this instead
+GAP_DENOMINATOR_FLOOR = 1e-12
 
-    optimal = "optimal"            # proven optimal within the configured gap
-    time_limit = "time_limit"      # stopped by the time limit with a feasible plan
-    infeasible = "infeasible"      # no plan meets demand under the constraints
-    no_solution = "no_solution"    # stopped (time limit, error) without a feasible plan
+
+@dataclass(frozen=True)
+class Coverage:
+    """Coverage coefficients of the covering rows as sparse triplets.
+
+    Entry ``k``: column ``column[k]`` contributes ``coefficient[k]`` per replica to row
+    ``row[k]``.  Within a row, terms keep the order of the entries.
+    """
+
+    row: np.ndarray
+    column: np.ndarray
+    coefficient: np.ndarray
+
+    @classmethod
+    def one_row_per_column(cls, row: np.ndarray, capacity: np.ndarray) -> Coverage:
+        """Each column ``j`` covers only row ``row[j]``, by ``capacity[j]``."""
+        return cls(row=np.asarray(row), column=np.arange(len(row)), coefficient=np.asarray(capacity, dtype=float))
 
 
 @dataclass(frozen=True)
 class Solution:
+    """What a solve returns: the normalized status and, when there is a plan, its values.
+
+    Attributes
+    ----------
+    replicas
+        Integer replicas per column (``None`` without a plan).
+    shortfall
+        Elastic solves: unmet demand per covering row (``None`` otherwise, or without a plan).
+    objective, bound, mip_gap
+        Incumbent objective, best bound, and their relative gap.
+    solve_seconds
+        Wall time of the HiGHS call.
+    """
+
     status: SolveStatus
-    values: np.ndarray | None      # variable values (integers for x, floats for slacks)
+    replicas: np.ndarray | None
+    shortfall: np.ndarray | None
     objective: float | None
     bound: float | None
     mip_gap: float | None
-    build_seconds: float
     solve_seconds: float
 
 
 def _groups(keys: np.ndarray, n_groups: int) -> list[np.ndarray]:
+    """Positions of each key value ``0 .. n_groups - 1``, in their original order."""
     order = np.argsort(keys, kind="stable")
     edges = np.searchsorted(keys[order], np.arange(n_groups + 1))
     return [order[edges[i]:edges[i + 1]] for i in range(n_groups)]
 
 
 def normalize(termination: TerminationCondition, solution: SolutionStatus) -> SolveStatus:
+    """Map the solver's termination condition and solution status to a :class:`SolveStatus`.
+
+    Parameters
+    ----------
+    termination
+        ``results.termination_condition``.
+    solution
+        ``results.solution_status``.
+    """
     has_plan = solution in (SolutionStatus.feasible, SolutionStatus.optimal)
     if termination == TerminationCondition.convergenceCriteriaSatisfied and has_plan:
         return SolveStatus.optimal
@@ -61,77 +108,109 @@ def normalize(termination: TerminationCondition, solution: SolutionStatus) -> So
     return SolveStatus.no_solution
 
 
-def solve(cost: np.ndarray, capacity: np.ndarray, row: np.ndarray, demand: np.ndarray,
-          systems: np.ndarray, hardware: np.ndarray, inventory: np.ndarray, *,
-          shortfall: bool = False, time_limit: float = 60.0, mip_rel_gap: float = 1e-6,
-          threads: int | None = None) -> Solution:
-    """Build and solve the covering MILP.
+def build_model(cost: np.ndarray, coverage: Coverage, demand: np.ndarray, systems: np.ndarray,
+                hardware: np.ndarray, inventory: np.ndarray, *, elastic: bool = False) -> pyo.ConcreteModel:
+    """Build the covering MILP (or its elastic variant).
 
     Parameters
     ----------
-    cost, capacity, systems
-        Per column: $/hour of one replica, requests/s it may carry (after the utilization
-        target), systems it occupies.
-    row, hardware
-        Per column: index of its (model, bucket) demand row and of its hardware type.
+    cost, systems
+        Per column: $/hour of one replica, systems it occupies.
+    coverage
+        Coverage coefficients: requests/s one replica of a column carries in a row (after the
+        utilization target).
     demand
-        Requests/s per row.
+        Requests/s per covering row (the right-hand sides).
+    hardware
+        Per column: index of its hardware type.
     inventory
         Max systems per hardware type (``inf``: no cap).
-    shortfall
-        Solve the elastic problem instead: a continuous shortfall per row, minimized, so the
-        result says how much demand the constraints leave unmet (``values[-len(demand):]``).
-    """
-    start = time.perf_counter()
-    n, n_rows = len(cost), len(demand)
-    m = pyo.ConcreteModel()
-    m.x = pyo.Var(range(n), domain=pyo.NonNegativeIntegers)
-    xs = [m.x[j] for j in range(n)]
-    by_row = _groups(row, n_rows)
-    if shortfall:
-        m.s = pyo.Var(range(n_rows), domain=pyo.NonNegativeReals)
+    elastic
+        Add a continuous shortfall per covering row and minimize the total shortfall instead of
+        the cost.
 
-    def cover(m, r):
-        idx = by_row[r]
-        coefs, variables = capacity[idx].tolist(), [xs[j] for j in idx]
-        if shortfall:
-            coefs, variables = coefs + [1.0], variables + [m.s[r]]
+    Returns
+    -------
+    pyomo.environ.ConcreteModel
+        Components ``replicas`` (per column), ``shortfall`` (per row, elastic only), ``cover``,
+        ``inventory`` and ``objective``.
+    """
+    n_columns, n_rows = len(cost), len(demand)
+    m = pyo.ConcreteModel()
+    m.replicas = pyo.Var(range(n_columns), domain=pyo.NonNegativeIntegers)
+    replicas = [m.replicas[j] for j in range(n_columns)]
+    entries_of_row = _groups(coverage.row, n_rows)
+    if elastic:
+        m.shortfall = pyo.Var(range(n_rows), domain=pyo.NonNegativeReals)
+
+    def cover(m: pyo.ConcreteModel, r: int):
+        entries = entries_of_row[r]
+        coefs = coverage.coefficient[entries].tolist()
+        variables = [replicas[j] for j in coverage.column[entries].tolist()]
+        if elastic:
+            coefs, variables = coefs + [1.0], variables + [m.shortfall[r]]
         return LinearExpression(constant=0, linear_coefs=coefs, linear_vars=variables) >= float(demand[r])
 
-    m.demand = pyo.Constraint(range(n_rows), rule=cover)
+    m.cover = pyo.Constraint(range(n_rows), rule=cover)
     capped = [h for h in range(len(inventory)) if np.isfinite(inventory[h])]
-    by_hw = _groups(hardware, len(inventory))
+    columns_on_hardware = _groups(hardware, len(inventory))
 
-    def cap(m, h):
-        idx = by_hw[h]
-        if len(idx) == 0:
+    def cap(m: pyo.ConcreteModel, h: int):
+        columns = columns_on_hardware[h]
+        if len(columns) == 0:
             return pyo.Constraint.Skip
-        return LinearExpression(constant=0, linear_coefs=systems[idx].tolist(),
-                                linear_vars=[xs[j] for j in idx]) <= float(inventory[h])
+        return LinearExpression(constant=0, linear_coefs=systems[columns].tolist(),
+                                linear_vars=[replicas[j] for j in columns]) <= float(inventory[h])
 
     m.inventory = pyo.Constraint(capped, rule=cap)
-    if shortfall:
-        m.objective = pyo.Objective(expr=sum(m.s[r] for r in range(n_rows)))
+    if elastic:
+        m.objective = pyo.Objective(expr=sum(m.shortfall[r] for r in range(n_rows)))
     else:
-        m.objective = pyo.Objective(expr=LinearExpression(constant=0, linear_coefs=cost.tolist(), linear_vars=xs))
-    build_seconds = time.perf_counter() - start
+        m.objective = pyo.Objective(expr=LinearExpression(constant=0, linear_coefs=cost.tolist(),
+                                                          linear_vars=replicas))
+    return m
 
+
+def solve_model(model: pyo.ConcreteModel, *, time_limit: float = 60.0, mip_rel_gap: float = 1e-6,
+                threads: int | None = None) -> Solution:
+    """Solve a :func:`build_model` model with HiGHS and read its status and values.
+
+    A non-optimal result is not an exception: the termination condition is normalized to a
+    :class:`SolveStatus`, and values are loaded only when there is a plan.
+
+    Parameters
+    ----------
+    model
+        The model from :func:`build_model`.
+    time_limit
+        Seconds; a plan found by then is returned with status ``time_limit``.
+    mip_rel_gap
+        HiGHS relative MIP gap.
+    threads
+        HiGHS threads (``None``: HiGHS default).
+
+    Returns
+    -------
+    Solution
+    """
     options = {"threads": threads} if threads else {}
     start = time.perf_counter()
     results = SolverFactory("highs").solve(
-        m, load_solutions=False, raise_exception_on_nonoptimal_result=False,
+        model, load_solutions=False, raise_exception_on_nonoptimal_result=False,
         time_limit=time_limit, rel_gap=mip_rel_gap, solver_options=options)
     solve_seconds = time.perf_counter() - start
     status = normalize(results.termination_condition, results.solution_status)
-    values = objective = bound = gap = None
-    if status in (SolveStatus.optimal, SolveStatus.time_limit):
-        results.solution_loader.load_vars()
-        values = np.array([pyo.value(v) for v in xs])
-        values = np.rint(values)
-        if shortfall:
-            values = np.concatenate([values, [pyo.value(m.s[r]) for r in range(n_rows)]])
-        objective = results.incumbent_objective
-        bound = results.objective_bound
-        if objective is not None and bound is not None:
-            gap = abs(objective - bound) / max(abs(objective), 1e-12)
-    return Solution(status, values, objective, bound, gap, build_seconds, solve_seconds)
+    if status not in (SolveStatus.optimal, SolveStatus.time_limit):
+        return Solution(status=status, replicas=None, shortfall=None, objective=None, bound=None, mip_gap=None,
+                        solve_seconds=solve_seconds)
+    results.solution_loader.load_vars()
+    # HiGHS returns integers within its feasibility tolerance: round them to whole replicas
+    replicas = np.rint([pyo.value(v) for v in model.replicas.values()]).astype(np.int64)
+    elastic = model.component("shortfall")
+    shortfall = None if elastic is None else np.array([pyo.value(v) for v in elastic.values()])
+    objective, bound = results.incumbent_objective, results.objective_bound
+    gap = None
+    if objective is not None and bound is not None:
+        gap = abs(objective - bound) / max(abs(objective), GAP_DENOMINATOR_FLOOR)
+    return Solution(status=status, replicas=replicas, shortfall=shortfall, objective=objective, bound=bound,
+                    mip_gap=gap, solve_seconds=solve_seconds)

@@ -5,12 +5,24 @@ import xarray as xr
 from matplotlib.figure import Figure
 
 from model.app.figures import panels
-from optimize.fleet import FleetPlan
+from optimize.plan import FleetPlan
 
 
 def frontier(grid: xr.Dataset, plan: FleetPlan, sla: xr.DataArray, bucket: int = 0) -> Figure:
     """Per model: one curve per hardware of (interactivity, $/Mtok) over concurrency at one ISL
-    bucket, the SLA as a vertical line, the plan's chosen configurations as stars."""
+    bucket, the SLA as a vertical line, the plan's chosen configurations as stars.
+
+    Parameters
+    ----------
+    grid
+        The evaluated :func:`optimize.inputs.bucket_grid`.
+    plan
+        The fleet plan on that grid.
+    sla
+        Least output tok/s per request, per model.
+    bucket
+        Index of the ISL bucket to draw.
+    """
     at = grid.isel(bucket=bucket)
     models = list(at.model.values)
     fig, axes = panels(len(models), 4.4, 3.6)
@@ -26,7 +38,8 @@ def frontier(grid: xr.Dataset, plan: FleetPlan, sla: xr.DataArray, bucket: int =
             c = at.sel(model=model, hardware=hw)
             ax.plot(c.interactivity, c.cost_per_mtok, color=f"C{i}", lw=1.2, label=hw)
             if len(plan.plan):
-                chosen = plan.plan[(plan.plan.model == model) & (plan.plan.hardware == hw) & (plan.plan.bucket_isl == isl)]
+                table = plan.plan
+                chosen = table[(table.model == model) & (table.hardware == hw) & (table.bucket_isl == isl)]
                 for n in chosen.concurrency:
                     p = c.sel(concurrency=n)
                     ax.plot(p.interactivity, p.cost_per_mtok, "*", ms=13, color=f"C{i}", mec="k")

@@ -4,11 +4,20 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from optimize.fleet import FleetPlan
-from optimize.milp import SolveStatus
+from optimize.constants import SolveStatus
+from optimize.plan import FleetPlan
 
 
 def best_table(best: xr.Dataset, isl: int) -> str:
+    """The cheapest concurrency meeting the SLA per (model, hardware) at one ISL, or why there is none.
+
+    Parameters
+    ----------
+    best
+        :func:`optimize.best_concurrency`.
+    isl
+        An ISL of ``best``.
+    """
     at = best.sel(isl=isl)
     lines = [f"Cheapest concurrency meeting the SLA at ISL {isl:,} tokens (best_concurrency.nc has every grid ISL):",
              f"{'model':<16}{'hardware':<15}{'SLA tok/s':>10}{'N':>7}{'$/Mtok':>10}{'tok/s':>9}{'systems':>9}  why not"]
@@ -22,11 +31,19 @@ def best_table(best: xr.Dataset, isl: int) -> str:
             else:
                 best_rate = float(c.max_interactivity)
                 reach = f"; best reachable {best_rate:,.0f} tok/s" if np.isfinite(best_rate) else ""
-                lines.append(f"{m:<16}{h:<15}{sla:>10,.0f}{'-':>7}{'-':>10}{'-':>9}{'-':>9}  {str(c.reason.values)}{reach}")
+                lines.append(f"{m:<16}{h:<15}{sla:>10,.0f}{'-':>7}{'-':>10}{'-':>9}{'-':>9}  "
+                             f"{str(c.reason.values)}{reach}")
     return "\n".join(lines)
 
 
 def plan_text(plan: FleetPlan) -> str:
+    """The fleet plan: status, column counts and timings, the table and totals, or the shortfalls.
+
+    Parameters
+    ----------
+    plan
+        :func:`optimize.plan_fleet`.
+    """
     head = (f"Fleet plan: status {plan.status.value}; {plan.columns:,} candidate columns, "
             f"{plan.pruned_columns:,} pruned as dominated; build {plan.build_seconds:.3f} s, "
             f"solve {plan.solve_seconds:.3f} s")
@@ -35,13 +52,14 @@ def plan_text(plan: FleetPlan) -> str:
     lines = [head]
     if len(plan.plan):
         table = plan.plan.to_string(index=False, float_format=lambda v: f"{v:,.4g}")
-        t = plan.totals
-        systems = ", ".join(f"{h} {n:,}" for h, n in t["systems"].items())
-        lines += [table, f"Totals: ${t['cost_per_hour']:,.2f}/hour; systems: {systems}; "
-                         f"fleet ${t['cost_per_mtok']:.4f}/Mtok over {t['tokens_per_second']:,.0f} tok/s of demand "
-                         f"(target utilization {t['target_utilization']:g})"]
+        totals = plan.totals
+        systems = ", ".join(f"{h} {n:,}" for h, n in totals.systems.items())
+        lines += [table, f"Totals: ${totals.cost_per_hour:,.2f}/hour; systems: {systems}; "
+                         f"fleet ${totals.cost_per_mtok:.4f}/Mtok over {totals.tokens_per_second:,.0f} tok/s of demand "
+                         f"(target utilization {totals.target_utilization:g})"]
     if plan.status == SolveStatus.time_limit:
-        lines.append("Warning: the time limit stopped the solver; the plan is the best found, within the MIP gap above.")
+        lines.append("Warning: the time limit stopped the solver; the plan is the best found, within the MIP gap "
+                     "above.")
     if len(plan.shortfalls):
         lines.append("No plan: demand that cannot be served")
         for r in plan.shortfalls.itertuples():

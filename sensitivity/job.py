@@ -6,8 +6,8 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from model.app import io
-from model.app.runner import JobResult
 from model.app.progress import progress_bar
+from model.app.runner import JobResult
 from sensitivity.analysis import analyze
 from sensitivity.plots import indices_bar_chart
 from sensitivity.report import convergence_table, convergence_warnings, ranking
@@ -16,6 +16,20 @@ OUTPUTS = ("sobol.nc", "sobol.csv", "convergence.csv", "sobol.png")
 
 
 def run(cfg: DictConfig, out: Path) -> JobResult:
+    """Analyse, print the ranking and convergence, write :data:`OUTPUTS` to ``out``.
+
+    Parameters
+    ----------
+    cfg
+        A validated sensitivity config.
+    out
+        The run directory (Hydra's); must not hold earlier outputs.
+
+    Returns
+    -------
+    JobResult
+        Exit code 0 and the headline ``S1`` and ``ST``.
+    """
     io.check_fresh(out, OUTPUTS)
     with progress_bar("evaluating samples") as progress:
         ds = analyze(cfg, progress=progress)

@@ -1,12 +1,24 @@
-"""Text of a Sobol result (pure: returns strings)."""
+"""Text and tables of a Sobol result (pure: nothing is printed or written here)."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 
 def ranking(ds: xr.Dataset) -> str:
-    """Per output and model: parameters ranked by ST, with S1 and their confidence intervals."""
+    """Per output and model: parameters ranked by ST, with S1 and their confidence intervals.
+
+    Parameters
+    ----------
+    ds
+        :func:`sensitivity.analyze`'s result.
+
+    Returns
+    -------
+    str
+        The table, then a note per model with samples beyond its context.
+    """
     lines = [f"Sobol indices, N = {ds.attrs['n']:,} base samples ({ds.attrs['model_runs']:,} model runs), "
              f"seed {ds.attrs['seed']}, {100 * ds.attrs['conf_level']:g}% intervals, hardware {ds.attrs['hardware']}"]
     for output in ds.output.values:
@@ -23,7 +35,8 @@ def ranking(ds: xr.Dataset) -> str:
                 p = cell.isel(parameter=i)
                 flag = "  (negative, reported as 0)" if bool(p.clipped) else ""
                 lines.append(f"  {str(p.parameter.values):<20}{str(ds.key.values[i]):<48}"
-                             f"{float(p.ST):>7.3f} ± {float(p.ST_conf):<5.3f}{float(p.S1):>9.3f} ± {float(p.S1_conf):<5.3f}{flag}")
+                             f"{float(p.ST):>7.3f} ± {float(p.ST_conf):<5.3f}"
+                             f"{float(p.S1):>9.3f} ± {float(p.S1_conf):<5.3f}{flag}")
     beyond = ds.beyond_context
     for model in ds.model.values:
         share = float(beyond.sel(model=model))
@@ -33,13 +46,38 @@ def ranking(ds: xr.Dataset) -> str:
     return "\n".join(lines)
 
 
-def convergence_table(ds: xr.Dataset) -> "pd.DataFrame":  # noqa: F821
+def convergence_table(ds: xr.Dataset) -> pd.DataFrame:
+    """ST at growing base sample sizes.
+
+    Parameters
+    ----------
+    ds
+        :func:`sensitivity.analyze`'s result (``ST_by_n``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A row per (output, model, parameter), a column per ``n_base``.
+    """
     return ds.ST_by_n.to_dataframe().reset_index().pivot_table(
         index=["output", "model", "parameter"], columns="n_base", values="ST_by_n")
 
 
 def convergence_warnings(ds: xr.Dataset, tolerance: float) -> list[str]:
-    """ST that moved more than ``tolerance`` between the last two sample sizes."""
+    """ST that moved more than ``tolerance`` between the last two sample sizes.
+
+    Parameters
+    ----------
+    ds
+        A dataset with ``ST_by_n`` (n_base, output, model, parameter).
+    tolerance
+        Largest move that is not reported.
+
+    Returns
+    -------
+    list of str
+        One warning line per moved index (none with fewer than two sample sizes).
+    """
     if ds.sizes["n_base"] < 2:
         return []
     last, before = ds.ST_by_n.isel(n_base=-1), ds.ST_by_n.isel(n_base=-2)
@@ -47,7 +85,7 @@ def convergence_warnings(ds: xr.Dataset, tolerance: float) -> list[str]:
     out = []
     for idx in zip(*np.nonzero((moved > tolerance).values)):
         cell = moved[idx]
-        out.append(f"warning: ST of {str(cell.parameter.values)} for {str(cell.output.values)} ({str(cell.model.values)}) "
-                   f"moved {float(cell):.3f} between N = {int(before.n_base)} and N = {int(last.n_base)} "
-                   f"(> {tolerance:g}): raise sensitivity.n")
+        out.append(f"warning: ST of {str(cell.parameter.values)} for {str(cell.output.values)} "
+                   f"({str(cell.model.values)}) moved {float(cell):.3f} between N = {int(before.n_base)} "
+                   f"and N = {int(last.n_base)} (> {tolerance:g}): raise sensitivity.n")
     return out

@@ -8,9 +8,9 @@ from typing import Dict, List, Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
+from model.fields import Section, spec
 from model.schema import ModelAppConfig
 from model.schema import register_schemas as model_register_schemas
-from model.fields import Section, spec
 
 
 class Distribution(enum.Enum):
@@ -46,7 +46,8 @@ class SensitivitySpec:
     convergence_tolerance: float = spec(0.05, unit="1", check="> 0",
                                         doc="warn when an ST moves more than this between N/2 and N")
     parameters: Dict[str, ParameterSpec] = spec(factory=dict, doc="name: {key, distribution (uniform, loguniform, "
-                                                "triangular, normal), bounds [low, high], relative, mode, mean, sd, source}")
+                                                "triangular, normal), bounds [low, high], relative, mode, mean, sd, "
+                                                "source}")
 
 
 @dataclass

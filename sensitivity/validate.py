@@ -8,27 +8,48 @@ from omegaconf import DictConfig, OmegaConf
 from model.errors import ConfigError
 from model.parameters import override_target, raw_parameters
 from sensitivity.schema import Distribution
+from sensitivity.sobol import argument_violation
 
 GRID_KEYS = ("workload.isl", "workload.concurrency")
+# sensitivity.<name> values the generic engine checks itself (with a plain ValueError)
+ENGINE_ARGUMENTS = ("n", "seed", "conf_level", "num_resamples")
 
 
-def is_power_of_two(n: int) -> bool:
-    return n >= 1 and n & (n - 1) == 0
+def check_engine_argument(cfg: DictConfig, name: str) -> None:
+    """The engine's rule for ``sensitivity.<name>``, raised as a :class:`ConfigError` naming the key.
+
+    Parameters
+    ----------
+    cfg
+        A sensitivity config.
+    name
+        One of :data:`ENGINE_ARGUMENTS`.
+    """
+    value = cfg.sensitivity[name]
+    allowed = argument_violation(name, value)
+    if allowed is not None:
+        raise ConfigError(f"sensitivity.{name}", value, allowed)
 
 
 def validate_sensitivity(cfg: DictConfig) -> None:
-    """Value checks of ``sensitivity`` (one-line :class:`ConfigError`)."""
+    """Value checks of ``sensitivity`` (one-line :class:`ConfigError`).
+
+    Parameters
+    ----------
+    cfg
+        A composed sensitivity config whose cost-model part is validated.
+
+    Raises
+    ------
+    ConfigError
+        The first bad value, named by its dotted key.
+    """
     s = cfg.sensitivity
-    if not is_power_of_two(s.n):
-        raise ConfigError("sensitivity.n", s.n, "must be a power of two (SALib's Sobol sequence), e.g. 1024, 4096, 16384")
+    check_engine_argument(cfg, "n")
     if s.n < 4:
         raise ConfigError("sensitivity.n", s.n, "must be >= 4 (convergence uses N/4)")
-    if s.seed < 1:
-        raise ConfigError("sensitivity.seed", s.seed, "must be >= 1 (SALib treats 0 as unseeded)")
-    if not 0 < s.conf_level < 1:
-        raise ConfigError("sensitivity.conf_level", s.conf_level, "must be in (0, 1)")
-    if s.num_resamples < 2:
-        raise ConfigError("sensitivity.num_resamples", s.num_resamples, "must be >= 2")
+    for name in ("seed", "conf_level", "num_resamples"):
+        check_engine_argument(cfg, name)
     if len(cfg.select.hardware) != 1:
         raise ConfigError("select.hardware", list(cfg.select.hardware), "the analysis takes exactly one hardware type")
     if not s.parameters:

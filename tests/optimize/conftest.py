@@ -1,0 +1,9 @@
+import pytest
+
+import optimize
+
+
+@pytest.fixture(scope="session")
+def ocfg():
+    """The default optimizer config (conf/optimize.yaml)."""
+    return optimize.load_config()

@@ -1,0 +1,10 @@
+"""Shared, small Sobol results (the analysis is deterministic, so one run serves many tests)."""
+import pytest
+
+import sensitivity
+
+
+@pytest.fixture(scope="session")
+def small_result():
+    """The default analysis at N = 16 (224 model runs): cheap, with every variable of the result."""
+    return sensitivity.analyze(sensitivity.load_config(["sensitivity.n=16"]))
