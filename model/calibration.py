@@ -1,4 +1,4 @@
-"""Calibration of the GPU decode model on measured serving points (InferenceX).
+"""Calibration of the GPU model, decode and prefill jointly, on measured serving points (InferenceX).
 
 Pure functions: a table of measured points in, predictions, fitted parameters and errors out.
 :func:`calibrate` runs the whole fit and returns its tables and the catalog entries;
@@ -7,10 +7,16 @@ Pure functions: a table of measured points in, predictions, fitted parameters an
 Each point is one benchmark run: a model on ``tp`` GPUs of one type at concurrency N with
 nominal ISL / OSL.  Lengths are drawn uniformly from [0.8, 1.0] x nominal, so the mean request
 has ``L = length_factor * isl`` input and ``O = length_factor * osl`` output tokens
-(``length_factor`` = 0.9).  The decode step is predicted by :func:`model.evaluate` itself, with
-the replica pinned to ``tp`` systems and the KV cache at the mean context during decode,
-``L + O / 2``; throughput per GPU then follows SPEC §2: ``N (L + O) / (L / R + O / I) / tp``
-with ``R = cache_read_ratio * I``.
+(``length_factor`` = 0.9).  Every prediction is :func:`model.evaluate` itself, with the replica
+pinned to ``tp`` GPUs under tensor parallelism (it admits the requests whose KV fits, SPEC §8),
+the KV cache at the mean context during decode, ``L + O / 2`` (``workload.decode_context=mean``),
+the ``physical`` prefill of SPEC §8 in aggregated serving, and no cached prefix (the benchmark
+prompts are random: ``workload.mix.cache_read = 0``).  Interactivity, TTFT and throughput per
+GPU (``requests_per_second * (L + O) / tp``) come from the same cell.
+
+The fit is least squares on log interactivity (every point) and log TTFT (the points that have
+one), with ``bandwidth_efficiency``, ``layer_overhead_s``, ``prefill_efficiency`` and
+``prefill_overhead_s`` per GPU type (``calibration.per_hardware``).
 """
 from __future__ import annotations
 
@@ -28,10 +34,15 @@ from model.evaluate import evaluate
 
 # fitted per hardware type / shared by all; bounds in the units of the config keys
 BOUNDS = {"bandwidth_efficiency": (0.02, 1.0), "layer_overhead_s": (0.0, 2e-3),
-          "compute_efficiency": (0.01, 1.0)}
-SCALE = {"bandwidth_efficiency": 0.3, "layer_overhead_s": 5e-5, "compute_efficiency": 0.3}
+          "compute_efficiency": (0.01, 1.0), "prefill_efficiency": (0.005, 1.0), "prefill_overhead_s": (0.0, 2.0)}
+SCALE = {"bandwidth_efficiency": 0.3, "layer_overhead_s": 5e-5, "compute_efficiency": 0.3,
+         "prefill_efficiency": 0.3, "prefill_overhead_s": 0.05}
 # a fixed start (not the catalog's current values) so that refitting reproduces the same digits
-START = {"bandwidth_efficiency": 0.5, "layer_overhead_s": 5e-5, "compute_efficiency": 0.5}
+START = {"bandwidth_efficiency": 0.5, "layer_overhead_s": 5e-5, "compute_efficiency": 0.5,
+         "prefill_efficiency": 0.3, "prefill_overhead_s": 0.02}
+# the benchmark's requests: random prompts (nothing cached), lengths given per point
+BENCHMARK_WORKLOAD = {"mix": {"cache_read": 0.0, "cache_write": 0.0, "input": 0.5, "output": 0.5},
+                      "decode_context": "mean", "price_sheet": None}
 
 
 def load_points(path: str) -> xr.Dataset:
@@ -52,14 +63,24 @@ def point_weights(points: xr.Dataset, weights_gb: Mapping[str, Mapping[str, floa
     return xr.DataArray(values, dims="point")
 
 
+def benchmark_config(cfg: DictConfig) -> DictConfig:
+    """``cfg`` as the benchmarks ran: their workload, GPUs under tensor parallelism with
+    physical prefill (idempotent)."""
+    hardware = {hw: {"prefill_mode": "physical", "parallelism": "tensor"} for hw in cfg.select.hardware}
+    merged = OmegaConf.merge(cfg, {"workload": BENCHMARK_WORKLOAD, "hardware": hardware})
+    OmegaConf.set_readonly(merged, True)
+    return merged
+
+
 def predict(cfg: DictConfig, points: xr.Dataset, weights_gb: Mapping, length_factor: float,
             fitted: Mapping[str, Mapping[str, float]] | None = None) -> xr.Dataset:
-    """Predicted interactivity and throughput per GPU at every point.
+    """Predicted interactivity, TTFT and throughput per GPU at every point.
 
     Parameters
     ----------
     cfg
-        Config whose ``select`` covers every model and GPU of ``points``.
+        Config whose ``select`` covers every model and GPU of ``points``, as the benchmarks ran
+        (:func:`benchmark_config`; a fit calls this many times, so the caller converts once).
     points
         The benchmark points (:func:`load_points`).
     weights_gb
@@ -72,8 +93,8 @@ def predict(cfg: DictConfig, points: xr.Dataset, weights_gb: Mapping, length_fac
     Returns
     -------
     xarray.Dataset
-        On ``point``: ``interactivity`` (tok/s per request), ``throughput_per_gpu``
-        (all tokens, tok/s per GPU), ``systems``.
+        On ``point``: ``interactivity`` (tok/s per request), ``ttft`` (s),
+        ``throughput_per_gpu`` (all tokens, tok/s per GPU), ``systems``, ``admitted_requests``.
     """
     tp = points.tp.astype(float)
     params: dict = {}
@@ -85,24 +106,22 @@ def predict(cfg: DictConfig, points: xr.Dataset, weights_gb: Mapping, length_fac
         # only this model's own points use its weight; the others see any valid value
         params[f"models.{m}.weight_gb"] = weights.where(points.model == m, float(weights.max()))
     for key, by_hw in (fitted or {}).items():
+        if key == "cache_read_ratio":  # ratio mode's parameter: not part of the physical prediction
+            continue
         for hw, value in by_hw.items():
             params[f"hardware.{hw}.{key}"] = value
-    isl = length_factor * points.isl.astype(float)
-    osl = length_factor * points.osl.astype(float)
-    grid = evaluate(cfg, params, isl=isl + osl / 2, concurrency=points.concurrency.astype(float),
-                    variables=["interactivity", "systems"])
-    at = {"model": points.model, "hardware": points.gpu}
-    interactivity = grid.interactivity.sel(at).drop_vars(["model", "hardware"])
-    ratio = xr.DataArray([float(cfg.hardware[g].cache_read_ratio) for g in points.gpu.values], dims="point")
-    if fitted and "cache_read_ratio" in fitted:
-        ratio = xr.DataArray([fitted["cache_read_ratio"].get(g, r) for g, r in
-                              zip(points.gpu.values, ratio.values)], dims="point")
-    request_time = isl / (ratio * interactivity) + osl / interactivity
-    throughput = points.concurrency * (isl + osl) / request_time / tp
+    params["workload.osl"] = length_factor * points.osl.astype(float)
+    grid = evaluate(cfg, params, isl=length_factor * points.isl.astype(float),
+                    concurrency=points.concurrency.astype(float),
+                    variables=["interactivity", "ttft", "throughput", "systems", "admitted_requests"])
+    at = grid.sel({"model": points.model, "hardware": points.gpu}).drop_vars(["model", "hardware"])
     return xr.Dataset({
-        "interactivity": interactivity.assign_attrs(units="tok/s", long_name="predicted output tok/s per request"),
-        "throughput_per_gpu": throughput.assign_attrs(units="tok/s", long_name="predicted tokens/s per GPU"),
-        "systems": grid.systems.sel(at).drop_vars(["model", "hardware"]),
+        "interactivity": at.interactivity.assign_attrs(units="tok/s", long_name="predicted output tok/s per request"),
+        "ttft": at.ttft.assign_attrs(units="s", long_name="predicted time to first token"),
+        "throughput_per_gpu": (at.throughput / tp).assign_attrs(units="tok/s",
+                                                                long_name="predicted tokens/s per GPU"),
+        "systems": at.systems,
+        "admitted_requests": at.admitted_requests,
     })
 
 
@@ -123,19 +142,22 @@ def cache_read_ratios(points: xr.Dataset, length_factor: float) -> pd.DataFrame:
 
 def fit(cfg: DictConfig, points: xr.Dataset, weights_gb: Mapping, length_factor: float,
         per_hardware: Sequence[str], shared: Sequence[str]) -> tuple[dict, dict]:
-    """Least squares on log interactivity over all points.
+    """Least squares on log interactivity over all points and log TTFT where measured.
 
     ``per_hardware`` keys get one value per GPU type in ``points``; ``shared`` keys one value
     for all.  Returns ``(fitted, info)``: ``fitted[key][hardware] = value`` and, per shared
     key, whether the data constrain it (``info[key]["identified"]``).
     """
+    cfg = benchmark_config(cfg)
     gpus = sorted(set(points.gpu.values))
     names = [(k, g) for k in per_hardware for g in gpus] + [(k, None) for k in shared]
     lower = np.array([BOUNDS[k][0] for k, _ in names])
     upper = np.array([BOUNDS[k][1] for k, _ in names])
     scale = np.array([SCALE[k] for k, _ in names])
     start = np.array([START[k] for k, _ in names])
-    measured = np.log(points.interactivity_tok_s.values)
+    has_ttft = np.isfinite(points.ttft_ms.values)
+    measured = np.concatenate([np.log(points.interactivity_tok_s.values),
+                               np.log(points.ttft_ms.values[has_ttft] / 1000)])
 
     def unpack(x: np.ndarray) -> dict:
         out: dict = {}
@@ -145,14 +167,15 @@ def fit(cfg: DictConfig, points: xr.Dataset, weights_gb: Mapping, length_factor:
         return out
 
     def residuals(x: np.ndarray) -> np.ndarray:
-        pred = predict(cfg, points, weights_gb, length_factor, unpack(x)).interactivity.values
-        return np.log(pred) - measured
+        pred = predict(cfg, points, weights_gb, length_factor, unpack(x))
+        both = np.concatenate([pred.interactivity.values, pred.ttft.values[has_ttft]])
+        return np.log(both) - measured
 
-    # a per-hardware parameter moves only its own hardware's points: a sparse Jacobian lets
+    # a per-hardware parameter moves only its own hardware's rows: a sparse Jacobian lets
     # least_squares estimate all hardware types' columns from one evaluation per key
-    gpu_of_point = points.gpu.values
-    sparsity = np.array([[g is None or gpu_of_point[i] == g for (_, g) in names]
-                         for i in range(points.sizes["point"])], dtype=int)
+    gpu_of_row = np.concatenate([points.gpu.values, points.gpu.values[has_ttft]])
+    sparsity = np.array([[g is None or gpu_of_row[i] == g for (_, g) in names]
+                         for i in range(len(gpu_of_row))], dtype=int)
     solution = least_squares(residuals, start, bounds=(lower, upper), x_scale=scale, jac_sparsity=sparsity,
                              ftol=1e-12, xtol=1e-12, gtol=1e-12)
     info = {}
@@ -164,11 +187,14 @@ def fit(cfg: DictConfig, points: xr.Dataset, weights_gb: Mapping, length_factor:
 
 
 def error_table(points: xr.Dataset, predicted: xr.Dataset) -> pd.DataFrame:
-    """Measured, predicted and % error of interactivity and throughput per GPU, per point."""
+    """Measured, predicted and % error of interactivity, TTFT and throughput per GPU, per point."""
     table = points[["id", "gpu", "model", "precision", "tp", "isl", "osl", "concurrency"]].to_dataframe()
     table["tok_s_meas"] = points.interactivity_tok_s.values
     table["tok_s_pred"] = predicted.interactivity.values
     table["tok_s_err_%"] = 100 * (table.tok_s_pred / table.tok_s_meas - 1)
+    table["ttft_ms_meas"] = points.ttft_ms.values
+    table["ttft_ms_pred"] = 1000 * predicted.ttft.values
+    table["ttft_err_%"] = 100 * (table.ttft_ms_pred / table.ttft_ms_meas - 1)
     table["tput_gpu_meas"] = points.total_tput_per_gpu.values
     table["tput_gpu_pred"] = predicted.throughput_per_gpu.values
     table["tput_gpu_err_%"] = 100 * (table.tput_gpu_pred / table.tput_gpu_meas - 1)
@@ -176,9 +202,14 @@ def error_table(points: xr.Dataset, predicted: xr.Dataset) -> pd.DataFrame:
 
 
 def summary(table: pd.DataFrame) -> dict:
-    """Median and worst absolute % error for interactivity and throughput per GPU."""
+    """Median and worst absolute % error for interactivity, TTFT and throughput per GPU
+    (and the leave-one-out columns where the table has them)."""
+    columns = {"interactivity": "tok_s_err_%", "ttft": "ttft_err_%", "throughput_per_gpu": "tput_gpu_err_%",
+               "interactivity_leave_one_out": "loo_tok_s_err_%", "ttft_leave_one_out": "loo_ttft_err_%"}
     out = {}
-    for name, column in (("interactivity", "tok_s_err_%"), ("throughput_per_gpu", "tput_gpu_err_%")):
+    for name, column in columns.items():
+        if column not in table:
+            continue
         errors = table[column].abs().dropna()
         out[name] = {"median_abs_pct": float(errors.median()), "worst_abs_pct": float(errors.max()),
                      "points": int(errors.size)}
@@ -186,20 +217,24 @@ def summary(table: pd.DataFrame) -> dict:
 
 
 def leave_one_out(cfg: DictConfig, points: xr.Dataset, weights_gb: Mapping, length_factor: float,
-                  per_hardware: Sequence[str], shared: Sequence[str]) -> pd.Series:
-    """% error of interactivity at each point predicted by a fit to all the other points.
+                  per_hardware: Sequence[str], shared: Sequence[str]) -> pd.DataFrame:
+    """% error of interactivity and TTFT at each point predicted by a fit to all the other points.
 
     An estimate of the error on points the fit has not seen.  A point that is the only one of
-    its hardware type is predicted with the catalog's values for that type.
+    its hardware type is predicted with the catalog's values for that type.  Columns
+    ``loo_tok_s_err_%`` and ``loo_ttft_err_%`` (NaN where no TTFT was measured), indexed by id.
     """
-    errors = {}
+    cfg = benchmark_config(cfg)
+    rows = {}
     for i in range(points.sizes["point"]):
-        rest = points.drop_isel(point=i)
-        fitted, _ = fit(cfg, rest, weights_gb, length_factor, per_hardware, shared)
+        fitted, _ = fit(cfg, points.drop_isel(point=i), weights_gb, length_factor, per_hardware, shared)
         one = points.isel(point=[i])
-        pred = predict(cfg, one, weights_gb, length_factor, fitted).interactivity.values[0]
-        errors[int(points.id.values[i])] = 100 * (pred / points.interactivity_tok_s.values[i] - 1)
-    return pd.Series(errors, name="loo_tok_s_err_%")
+        pred = predict(cfg, one, weights_gb, length_factor, fitted)
+        rows[int(points.id.values[i])] = {
+            "loo_tok_s_err_%": 100 * (float(pred.interactivity[0]) / float(one.interactivity_tok_s[0]) - 1),
+            "loo_ttft_err_%": 100 * (1000 * float(pred.ttft[0]) / float(one.ttft_ms[0]) - 1),
+        }
+    return pd.DataFrame.from_dict(rows, orient="index")
 
 
 @dataclass(frozen=True)
@@ -233,7 +268,7 @@ def calibrate(cfg: DictConfig, points: xr.Dataset) -> CalibrationResult:
     for key, state in info.items():
         if not state["identified"]:
             fitted_with_ratios.pop(key)
-    predicted = predict(cfg, points, weights, c.length_factor, fitted_with_ratios)
+    predicted = predict(benchmark_config(cfg), points, weights, c.length_factor, fitted_with_ratios)
     table = error_table(points, predicted)
     stats = summary(table)
     counts = table.groupby("gpu").size().to_dict()
@@ -241,8 +276,7 @@ def calibrate(cfg: DictConfig, points: xr.Dataset) -> CalibrationResult:
     if c.cross_validate:
         loo = leave_one_out(cfg, points, weights, c.length_factor, list(c.per_hardware), list(c.shared))
         table = table.join(loo, on="id")
-        stats["interactivity_leave_one_out"] = {"median_abs_pct": float(loo.abs().median()),
-                                                "worst_abs_pct": float(loo.abs().max()), "points": int(loo.size)}
+        stats = summary(table)
     return CalibrationResult(table, stats, fitted_with_ratios, info, catalog)
 
 
@@ -251,9 +285,10 @@ def catalog_entries(cfg: DictConfig, fitted: dict, ratios, info: dict, counts: d
     """The YAML content of the calibration file: fitted values and their sources."""
     c = cfg.calibration
     quality = (f"median |error| {stats['interactivity']['median_abs_pct']:.1f}% interactivity, "
+               f"{stats['ttft']['median_abs_pct']:.1f}% TTFT, "
                f"{stats['throughput_per_gpu']['median_abs_pct']:.1f}% throughput per GPU")
-    fit_source = (f"Fitted by python -m model.app.calibrate: least squares on log "
-                  f"interactivity over {sum(counts.values())} InferenceX points in {c.data}; {quality}")
+    fit_source = (f"Fitted by python -m model.app.calibrate: least squares on log interactivity and log TTFT "
+                  f"over {sum(counts.values())} InferenceX points in {c.data}; {quality}")
     entries: dict = {}
     for key, by_hw in fitted.items():
         for hw, value in by_hw.items():

@@ -19,19 +19,21 @@ from model.parameters import parameters
 from model.results import kernel_inputs, label_coords
 
 # what the reduction reads from each cell, and what it returns per (everything but concurrency)
-CELL_INPUTS = {"cost_per_mtok": np.float64, "interactivity": np.float64, "systems": np.int64,
+CELL_INPUTS = {"cost_per_mtok": np.float64, "interactivity": np.float64, "ttft": np.float64, "systems": np.int64,
                "meets_sla": np.bool_, "feasible": np.bool_}
 REDUCED = {"cost_per_mtok": np.float64, "concurrency_index": np.int64, "interactivity": np.float64,
-           "systems": np.float64, "sla_met": np.bool_, "any_feasible": np.bool_,
-           "max_interactivity": np.float64}
+           "ttft": np.float64, "systems": np.float64, "sla_met": np.bool_, "any_feasible": np.bool_,
+           "max_interactivity": np.float64, "min_ttft": np.float64}
 ATTRS = {
     "cost_per_mtok": ("$/Mtok", "least cost_per_mtok over concurrency among cells meeting the SLA"),
     "concurrency": ("requests", "concurrency with the least cost_per_mtok meeting the SLA (ties: lowest)"),
     "interactivity": ("tok/s", "interactivity at that concurrency"),
+    "ttft": ("s", "time to first token at that concurrency"),
     "systems": ("systems", "systems per replica at that concurrency"),
     "sla_met": ("1", "some concurrency meets the SLA"),
     "any_feasible": ("1", "some concurrency can be served (buildable, ISL within context)"),
     "max_interactivity": ("tok/s", "best interactivity over feasible concurrencies (NaN: none feasible)"),
+    "min_ttft": ("s", "least time to first token over feasible concurrencies (NaN: none feasible)"),
 }
 
 
@@ -48,14 +50,17 @@ def reduce_concurrency(cells: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]
     feasible = cells["feasible"]
     any_feasible = feasible.any(axis=-1)
     best_rate = np.where(feasible, cells["interactivity"], -np.inf).max(axis=-1)
+    least_ttft = np.where(feasible, cells["ttft"], np.inf).min(axis=-1)
     return {
         "cost_per_mtok": np.where(found, at_best(cells["cost_per_mtok"]), np.nan),
         "concurrency_index": index,
         "interactivity": np.where(found, at_best(cells["interactivity"]), np.nan),
+        "ttft": np.where(found, at_best(cells["ttft"]), np.nan),
         "systems": np.where(found, at_best(cells["systems"]), np.nan),
         "sla_met": found,
         "any_feasible": any_feasible,
         "max_interactivity": np.where(any_feasible, best_rate, np.nan),
+        "min_ttft": np.where(any_feasible, least_ttft, np.nan),
     }
 
 

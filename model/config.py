@@ -5,11 +5,12 @@ only puts them together, as ``python -m model`` does.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from hydra import compose, initialize_config_dir
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 import conf as _conf_package
 from model.schema import register_schemas
@@ -52,3 +53,17 @@ def load_config(overrides: Sequence[str] = (), config_name: str = "model") -> Di
         On a bad value (one line naming key, value and what is allowed).
     """
     return validate(compose_config(config_name, overrides))
+
+
+def with_values(cfg: DictConfig, values: Mapping[str, Any],
+                validate_with: Callable[[DictConfig], DictConfig] = validate) -> DictConfig:
+    """A validated copy of ``cfg`` with dotted keys set, e.g. ``{"hardware.b200.prefill_mode": "physical"}``.
+
+    ``validate_with`` is the app's validation (default: the cost model's).
+    """
+    copy = OmegaConf.merge(cfg)
+    OmegaConf.set_readonly(copy, False)
+    for key, value in values.items():
+        OmegaConf.update(copy, key, value, merge=False)
+    return validate_with(copy)
+

@@ -1,24 +1,38 @@
-"""SPEC §2 per cell (model, hardware, ISL L, concurrency N): the elementwise kernel.
+"""SPEC §2 and §8 per cell (model, hardware, ISL L, concurrency N): the elementwise kernel.
 
 Works on numpy blocks that broadcast against each other; see :mod:`model.engine`.  An output is
 computed only if the caller asked for it (it is a key of ``out``) or another output needs it.
 Operations run in place where possible: the kernel is bound by memory writes, so every
-temporary it avoids is time saved.
+temporary it avoids is time saved.  Work that a block does not need (tensor-parallel KV,
+admission on pinned replicas, one of the two prefill modes) is skipped for the whole block.
 
 Equations (units: bytes, seconds, tokens, $):
 
 - ``K = N * kv_bytes_per_request(L)``; ``memory = W + K``
 - ``S = max(ceil(memory / capacity), min_systems)``, rounded up to an allowed size;
-  infeasible if none fits, ``S > max_systems`` or ``L > max_context``
-- ``step = max(t_base + hop * (S - S0) + (streamed(N) + K) / (S * B), N * compute_seconds / S)``;
-  ``I = 1 / step`` (``S >= S0`` always, so SPEC's ``max(0, S - S0)`` is ``S - S0``).  On the
-  GPU path ``t_base = step_overhead_s + layers * layer_overhead_s`` and ``streamed(N)`` is the
-  MoE-aware weight read of :func:`model.parameters.streamed_weight_bytes`; with a measured rate
+  infeasible if none fits, ``S > max_systems`` or ``L > max_context``.  Under tensor
+  parallelism a GPU holds ``W / S + K / min(S, kv_shards)`` (MLA: ``kv_shards = 1``), so past
+  ``kv_shards`` GPUs ``S = ceil(W / (capacity - K / kv_shards))``, and no size fits once one
+  GPU's share of the KV alone fills it.
+- Admission (SPEC §8): a pinned replica (``min_systems == max_systems``) whose memory cannot
+  hold all N requests admits the ``N_fit`` that fit (``N_fit >= 1``); the others wait.
+- ``step = max(t_base + hop * (S - S0) + (streamed(N) + K_read) / (S * B), N * compute_seconds / S)``
+  with ``K_read = K * S / min(S, kv_shards)`` (KV bytes one system reads, times S);
+  ``S >= S0`` always, so SPEC's ``max(0, S - S0)`` is ``S - S0``.  On the GPU path
+  ``t_base = step_overhead_s + layers * layer_overhead_s`` and ``streamed(N)`` is the MoE-aware
+  weight read of :func:`model.parameters.streamed_weight_bytes`; with a measured rate
   ``t_base = 1 / I0``, ``streamed = 0`` and ``compute_seconds = 0``.
-- ``R = cache_read_ratio * I``; ``T = L / R + O / I = (L / cache_read_ratio + O) * step``
-- ``requests_per_second = N / T``; ``X = N * (L + O) / T``; ``output_throughput = N * O / T``
+- ``ratio`` prefill (SPEC §2): ``I = 1 / step``, ``R = cache_read_ratio * I``,
+  ``t_pf = ttft = L / R``, ``T = L / R + O / I = (L / cache_read_ratio + O) * step``.
+- ``physical`` prefill (SPEC §8, aggregated serving): ``t_pf = prefill_overhead_s +
+  F_seconds / S + load_seconds / min(S, kv_shards)``, ``T = O * step + N * t_pf``,
+  ``ttft = t_pf * (1 + (N - 1) * t_pf / (2 T))``, ``I = O / (T - ttft)``, ``R = L / t_pf``.
+- ``requests_per_second = N / T`` (N admitted); a waiting request's ``ttft`` adds
+  ``(N_asked - N) / requests_per_second``
+- ``X = requests_per_second * (L + O)``; ``output_throughput = requests_per_second * O``
 - ``cost_per_hour = S * price_per_hour``; ``cost_per_mtok = cost_per_hour / (X * 3600 / 1e6)``;
   ``cost_per_output_mtok = cost_per_mtok * (L + O) / O``
+- ``meets_sla``: feasible, ``I >= sla.min_interactivity`` and ``ttft <= sla.max_ttft_s``
 
 Infeasible cells carry NaN systems into the rate equations, so every rate and cost is NaN
 there without a separate masking pass; ``systems``, ``layers_per_system`` and memory stay filled.
@@ -38,6 +52,10 @@ INPUTS = (
     "streamed_bytes", "compute_seconds", "min_systems", "effective_bandwidth", "cache_read_ratio", "time_per_step",
     "tokens_per_request", "output_tokens", "output_share", "price_per_hour", "capex_per_system",
     "layers", "min_interactivity", "price_per_mtok",
+    # SPEC §8
+    "input_length", "max_ttft_s", "kv_shards", "pinned_systems", "prefill_physical", "prefill_overhead_s",
+    "prefill_compute_seconds", "prefix_load_seconds", "ratio_prefill_steps", "routed_bytes", "expert_untouched",
+    "dense_bytes",
 )
 
 
@@ -69,17 +87,53 @@ def _inplace(ufunc: np.ufunc, a: np.ndarray, b) -> np.ndarray:
     return ufunc(a, b)
 
 
+def _systems(kv: np.ndarray, p: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:
+    """Systems per replica for weights + KV (before rounding), and where the KV fits at all
+    (None: everywhere)."""
+    raw = kv + p["weight_bytes"]
+    raw = _inplace(np.divide, raw, p["memory_capacity"])
+    np.ceil(raw, out=raw)
+    shards = p["kv_shards"]
+    if not np.isfinite(shards).any():
+        return raw, None
+    # Tensor parallelism: past kv_shards GPUs the KV stops splitting (SPEC §8)
+    spare = p["memory_capacity"] - kv / shards
+    with np.errstate(divide="ignore", invalid="ignore"):
+        beyond = np.ceil(p["weight_bytes"] / spare)
+    fits = (raw <= shards) | (spare > 0)
+    return np.where(raw <= shards, raw, np.where(spare > 0, beyond, raw)), fits
+
+
+def _admitted(n: np.ndarray, buildable: np.ndarray, p: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Requests a pinned replica admits (SPEC §8) and where admission makes a cell buildable."""
+    pinned = p["pinned_systems"]
+    kv_share = np.minimum(pinned, p["kv_shards"])  # systems over which one request's KV splits
+    with np.errstate(invalid="ignore"):
+        fit = np.floor((p["memory_capacity"] - p["weight_bytes"] / pinned) * kv_share / p["kv_bytes_per_request"])
+        admit = ~buildable & np.isfinite(pinned) & (fit >= 1) & (n > fit)
+    return np.where(admit, fit, n), admit
+
+
 def cell_kernel(p: Mapping[str, np.ndarray], out: Mapping[str, np.ndarray]) -> None:
     """Fill the requested outputs of one block from the inputs ``p`` (see module docstring)."""
     n = p["concurrent_requests"]
     kv = n * p["kv_bytes_per_request"]
-    raw = kv + p["weight_bytes"]
-    raw = _inplace(np.divide, raw, p["memory_capacity"])
-    np.ceil(raw, out=raw)
+    raw, kv_fits = _systems(kv, p)
     if (p["min_systems"] > 1).any():
         raw = _inplace(np.maximum, raw, p["min_systems"])
     built = _round_up(raw, p)
     feasible = np.less_equal(built, p["max_buildable"], out=out.get("feasible"))
+    if kv_fits is not None:
+        feasible = _inplace(np.logical_and, feasible, kv_fits)
+    asked, waiting = n, False
+    if np.isfinite(p["pinned_systems"]).any():
+        n, admit = _admitted(n, feasible, p)
+        waiting = bool(admit.any())
+        if waiting:
+            built = np.where(admit, p["pinned_systems"], built)
+            raw = np.where(admit, p["pinned_systems"], raw)
+            kv = n * p["kv_bytes_per_request"]
+            feasible = np.logical_or(feasible, admit, out=out.get("feasible"))
     feasible = _inplace(np.logical_and, feasible, p["context_ok"])
     # systems: the built size, or the memory need where no allowed size fits
     systems = built if built is raw else np.where(np.isfinite(built), built, raw)
@@ -87,7 +141,9 @@ def cell_kernel(p: Mapping[str, np.ndarray], out: Mapping[str, np.ndarray]) -> N
         np.copyto(out["systems"], systems, casting="unsafe")
     if "layers_per_system" in out:
         np.divide(p["layers"], systems, out=out["layers_per_system"])
-    if not out.keys() - {"systems", "layers_per_system", "feasible"}:
+    if "admitted_requests" in out:
+        np.copyto(out["admitted_requests"], np.broadcast_to(n, out["admitted_requests"].shape), casting="unsafe")
+    if not out.keys() - {"systems", "layers_per_system", "feasible", "admitted_requests"}:
         return
     if not feasible.all():
         # NaN systems make every rate and cost below NaN on infeasible cells
@@ -95,17 +151,46 @@ def cell_kernel(p: Mapping[str, np.ndarray], out: Mapping[str, np.ndarray]) -> N
 
     step = np.multiply(systems, p["hop_latency_s"], out=out.get("step_time"))
     step = _inplace(np.add, step, p["step_constant"])  # t_base - hop * S0
-    kv = _inplace(np.add, kv, p["streamed_bytes"])
+    shards = p["kv_shards"]
+    if np.isfinite(shards).any():  # a GPU reads K / min(S, kv_shards): scale K to keep one division below
+        kv = kv * systems / np.minimum(systems, shards)
+    streamed = p["streamed_bytes"]
+    if waiting:  # an admitted batch touches the experts of its own size
+        touched = 1 - p["expert_untouched"] ** n
+        streamed = np.where(n < asked, p["dense_bytes"] + touched * p["routed_bytes"], streamed)
+    kv = _inplace(np.add, kv, streamed)
     kv = _inplace(np.divide, kv, systems * p["effective_bandwidth"])
     step = _inplace(np.add, step, kv)
     if (p["compute_seconds"] > 0).any():
         bound = n * p["compute_seconds"]
         step = _inplace(np.maximum, step, _inplace(np.divide, bound, systems))
-    interactivity = np.divide(1.0, step, out=out.get("interactivity"))
-    if "cache_read_throughput" in out:
-        np.multiply(interactivity, p["cache_read_ratio"], out=out["cache_read_throughput"])
-    request_time = np.multiply(step, p["time_per_step"], out=out.get("request_time"))
+    physical = p["prefill_physical"]
+    if not physical.any():
+        rates = _ratio_prefill(step, p, out)
+    elif physical.all():
+        rates = _physical_prefill(n, step, systems, p, out)
+    else:  # both modes in one block: compute both, keep each cell's own
+        ratio, phys = _ratio_prefill(step, p, {}), _physical_prefill(n, step, systems, p, {})
+        rates = {k: np.where(physical, phys[k], ratio[k]) for k in phys}
+        for name, value in rates.items():
+            if name in out:
+                np.copyto(out[name], value)
+    interactivity, request_time, prefill, ttft = (rates[k] for k in ("interactivity", "request_time",
+                                                                      "prefill_time", "ttft"))
     rps = np.divide(n, request_time, out=out.get("requests_per_second"))
+    if waiting:  # the requests a pinned replica could not admit wait for a place
+        ttft = ttft + (asked - n) / rps  # a new array: ttft may share memory with prefill_time
+        if "ttft" in out:
+            np.copyto(out["ttft"], ttft)
+    if "cache_read_throughput" in out:
+        if physical.any():
+            np.divide(p["input_length"], prefill, out=out["cache_read_throughput"])
+            if not physical.all():
+                np.copyto(out["cache_read_throughput"], interactivity * p["cache_read_ratio"], where=~physical)
+        else:
+            np.multiply(interactivity, p["cache_read_ratio"], out=out["cache_read_throughput"])
+    if "implied_cache_read_ratio" in out:
+        np.divide(np.divide(p["input_length"], prefill), interactivity, out=out["implied_cache_read_ratio"])
     throughput = np.multiply(rps, p["tokens_per_request"], out=out.get("throughput"))
     if "output_throughput" in out:
         np.multiply(rps, p["output_tokens"], out=out["output_throughput"])
@@ -120,4 +205,47 @@ def cell_kernel(p: Mapping[str, np.ndarray], out: Mapping[str, np.ndarray]) -> N
         if "margin_per_mtok" in out:
             np.subtract(p["price_per_mtok"], cost, out=out["margin_per_mtok"])
     if "meets_sla" in out:
-        np.greater_equal(interactivity, p["min_interactivity"], out=out["meets_sla"])
+        meets = np.greater_equal(interactivity, p["min_interactivity"], out=out["meets_sla"])
+        if np.isfinite(p["max_ttft_s"]).any():
+            np.logical_and(meets, np.less_equal(ttft, p["max_ttft_s"]), out=meets)
+
+
+def _ratio_prefill(step: np.ndarray, p: Mapping[str, np.ndarray],
+                   out: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """SPEC §2: non-output tokens at ``cache_read_ratio`` times the decode rate (into ``out``
+    where it has the output)."""
+    prefill = np.multiply(step, p["ratio_prefill_steps"], out=out.get("prefill_time"))
+    ttft = prefill
+    if "ttft" in out:
+        np.copyto(out["ttft"], prefill)
+        ttft = out["ttft"]
+    return {"interactivity": np.divide(1.0, step, out=out.get("interactivity")),
+            "request_time": np.multiply(step, p["time_per_step"], out=out.get("request_time")),
+            "prefill_time": prefill, "ttft": ttft}
+
+
+def _physical_prefill(n: np.ndarray, step: np.ndarray, systems: np.ndarray, p: Mapping[str, np.ndarray],
+                      out: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """SPEC §8 aggregated serving: prefill and decode share the replica (chunked prefill); into
+    ``out`` where it has the output.
+
+    The replica is busy ``b = F_seconds / S + load_seconds / min(S, kv_shards)`` per request;
+    ``prefill_overhead_s`` is latency the request sees (scheduling, launches) while the replica
+    serves the others, so it adds to the TTFT but not to the replica's time:
+    ``t_pf = overhead + b``, ``T = O * step + N * b``, ``ttft = overhead + b (1 + (N - 1) b / (2 T))``,
+    ``I = O / (T - ttft + overhead)``.
+    """
+    busy = np.divide(p["prefill_compute_seconds"], systems)
+    busy = _inplace(np.add, busy, p["prefix_load_seconds"] / np.minimum(systems, p["kv_shards"]))
+    request_time = np.multiply(n, busy, out=out.get("request_time"))
+    request_time = _inplace(np.add, request_time, p["output_tokens"] * step)
+    # an arriving request waits, on average, for half the other requests' prefills in progress
+    queued = np.multiply(n - 1, busy)
+    queued = _inplace(np.divide, queued, 2 * request_time)
+    queued = _inplace(np.add, queued, 1.0)
+    queued = _inplace(np.multiply, queued, busy)
+    interactivity = np.divide(p["output_tokens"], request_time - queued, out=out.get("interactivity"))
+    prefill = np.add(busy, p["prefill_overhead_s"], out=out.get("prefill_time"))
+    ttft = np.add(queued, p["prefill_overhead_s"], out=out.get("ttft"))
+    ttft = _inplace(np.add, ttft, 0.5 * step)
+    return {"interactivity": interactivity, "request_time": request_time, "prefill_time": prefill, "ttft": ttft}

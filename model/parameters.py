@@ -17,13 +17,22 @@ from omegaconf import DictConfig
 from model.errors import ConfigError
 from model.fields import array_fields
 from model.interactivity import fit_power_law, power_law_interactivity
-from model.schema import TOKEN_TYPES, Attention, HardwareSpec, ModelSpec
+from model.schema import (
+    TOKEN_TYPES,
+    Attention,
+    DecodeContext,
+    HardwareSpec,
+    KvTier,
+    ModelSpec,
+    Parallelism,
+    PrefillMode,
+)
 
 # The catalog numbers that become parameter arrays, as declared in the schema.
 HARDWARE_FIELDS = array_fields(HardwareSpec)
 MODEL_FIELDS = array_fields(ModelSpec)
 # Fields whose absence (null) means "no limit" rather than "unknown".
-_NULL_IS_INF = {"max_systems"}
+_NULL_IS_INF = {"max_systems", "max_ttft_s"}
 
 
 def _value(x: Any, field: str) -> float:
@@ -55,6 +64,11 @@ def raw_parameters(cfg: DictConfig) -> xr.Dataset:
     for f in HARDWARE_FIELDS:
         data[f] = ("hardware", [_value(hw[h][f], f) for h in hw_names])
     data["weights_resident"] = ("hardware", [bool(hw[h].weights_resident) for h in hw_names])
+    data["attention_data_parallel"] = ("hardware", [bool(hw[h].attention_data_parallel) for h in hw_names])
+    data["prefill_physical"] = ("hardware", [PrefillMode(hw[h].prefill_mode) == PrefillMode.physical
+                                             for h in hw_names])
+    data["tensor_parallel"] = ("hardware", [Parallelism(hw[h].parallelism) == Parallelism.tensor
+                                            for h in hw_names])
     max_options = max((len(hw[h].allowed_sizes or []) for h in hw_names), default=0)
     sizes = np.full((len(hw_names), max(max_options, 1)), np.inf)
     for i, h in enumerate(hw_names):
@@ -78,6 +92,9 @@ def raw_parameters(cfg: DictConfig) -> xr.Dataset:
         data[f"price_{t}"] = np.nan if w.price_sheet is None else float(w.price_sheet[t])
     data["osl"] = _value(w.osl, "osl")
     data["min_interactivity"] = float(cfg.sla.min_interactivity)
+    data["max_ttft_s"] = _value(cfg.sla.max_ttft_s, "max_ttft_s")
+    data["kv_tier_host"] = KvTier(w.kv_tier) == KvTier.host
+    data["decode_context_mean"] = DecodeContext(w.decode_context) == DecodeContext.mean
     data["attention"] = ("model", [Attention(mdl[m].attention).value for m in model_names])
     return xr.Dataset(data, coords={"hardware": hw_names, "model": model_names})
 
@@ -93,7 +110,7 @@ def override_target(key: str, ds: xr.Dataset) -> tuple[str, dict]:
     parts = key.split(".")
     allowed = ("hardware.<name>.<field>, models.<name>.<field>, "
                "models.<name>.interactivity.<hardware>.tok_s, workload.mix.<type>, "
-               "workload.price_sheet.<type>, workload.osl, sla.min_interactivity")
+               "workload.price_sheet.<type>, workload.osl, sla.min_interactivity, sla.max_ttft_s")
     if len(parts) == 3 and parts[0] == "hardware" and parts[2] in HARDWARE_FIELDS:
         if parts[1] not in ds.hardware:
             raise ConfigError(key, parts[1], f"unknown hardware; allowed: {', '.join(ds.hardware.values)}")
@@ -113,6 +130,8 @@ def override_target(key: str, ds: xr.Dataset) -> tuple[str, dict]:
         return "osl", {}
     if key == "sla.min_interactivity":
         return "min_interactivity", {}
+    if key == "sla.max_ttft_s":
+        return "max_ttft_s", {}
     raise ConfigError("params", key, f"not an array-valued parameter; allowed: {allowed}")
 
 
@@ -191,9 +210,11 @@ def derive(ds: xr.Dataset, isl: xr.DataArray, concurrency: xr.DataArray) -> xr.D
     out["kv_bytes_per_context_token"] = per_token
     # Named apart from the dims so that the grid coordinates keep their integer labels.
     out["input_length"], out["concurrent_requests"] = isl, concurrency
-    out["kv_bytes_per_request"] = isl * per_token + window_bytes * np.minimum(window, isl)
     m_out = ds.mix_output
     out["output_tokens"] = xr.where(ds.osl.notnull(), ds.osl, isl * m_out / (1 - m_out))
+    # KV of one request: its context is L (SPEC §2), or the mean over the decode, L + O / 2
+    context = xr.where(ds.decode_context_mean, isl + out["output_tokens"] / 2, isl)
+    out["kv_bytes_per_request"] = context * per_token + window_bytes * np.minimum(window, context)
     out["memory_capacity"] = ds.memory_gb * 1e9 * ds.usable_memory_fraction
     out["effective_bandwidth"] = ds.memory_bandwidth_tb_s * 1e12 * ds.bandwidth_efficiency
     s0 = np.maximum(ds.min_systems, np.ceil(out["weight_bytes"] / out["memory_capacity"]))
@@ -211,6 +232,15 @@ def derive(ds: xr.Dataset, isl: xr.DataArray, concurrency: xr.DataArray) -> xr.D
     out["decode_base_time"] = xr.where(has_rate, 1 / out["base_interactivity"],
                                        ds.step_overhead_s + ds.layers * ds.layer_overhead_s)
     out["streamed_bytes"] = xr.where(has_rate, 0.0, streamed_weight_bytes(ds, out["weight_bytes"], concurrency))
+    # the same read for another batch size (a pinned replica's admitted requests, SPEC §8):
+    # dense + (1 - untouched**N) * routed bytes, with untouched = 1 - k/E (1: no routed experts)
+    bytes_per_param = out["weight_bytes"] / (ds.total_params_b * 1e9)
+    moe = ds.routed_experts.notnull() & ~has_rate
+    out["routed_bytes"] = xr.where(moe, ds.routed_expert_params_b * 1e9 * bytes_per_param, 0.0)
+    out["expert_untouched"] = xr.where(moe, 1 - ds.experts_per_token / ds.routed_experts, 1.0)
+    out["dense_bytes"] = xr.where(has_rate, 0.0, xr.where(
+        moe, (ds.active_params_b - ds.experts_per_token / ds.routed_experts * ds.routed_expert_params_b) * 1e9,
+        ds.active_params_b * 1e9) * bytes_per_param)
     flops_per_token = 2 * ds.active_params_b * 1e9
     compute = flops_per_token / (ds.peak_dense_tflops * 1e12 * ds.compute_efficiency)
     out["compute_seconds"] = xr.where(has_rate | ds.peak_dense_tflops.isnull(), 0.0, compute)
@@ -225,7 +255,54 @@ def derive(ds: xr.Dataset, isl: xr.DataArray, concurrency: xr.DataArray) -> xr.D
     out["time_per_step"] = isl / ds.cache_read_ratio + out["output_tokens"]
     out["tokens_per_request"] = isl + out["output_tokens"]
     out["output_share"] = out["tokens_per_request"] / out["output_tokens"]
+    out.update(prefill_terms(ds, isl, per_token, window_bytes, window))
     return xr.Dataset(out)
+
+
+def kv_shards(ds: xr.Dataset) -> xr.DataArray:
+    """Over how many systems a replica's KV splits at most (SPEC §8), per (model, hardware).
+
+    Pipeline parallelism and data-parallel attention split it over all S systems (inf here: no
+    cap).  Tensor parallelism splits heads: a GQA model's KV over at most ``kv_heads`` GPUs;
+    MLA's latent KV is one head, held whole by every GPU; an explicit KV layout is taken to
+    split like pipeline (its heads are unknown).
+    """
+    by_heads = xr.where(ds.attention == "gqa", ds.kv_heads, xr.where(ds.attention == "mla", 1.0, np.inf))
+    return xr.where(ds.tensor_parallel & ~ds.attention_data_parallel, by_heads, np.inf)
+
+
+def prefill_terms(ds: xr.Dataset, isl: xr.DataArray, per_token: xr.DataArray, window_bytes: xr.DataArray,
+                  window: xr.DataArray) -> dict[str, xr.DataArray]:
+    """The prefill phase's terms that do not depend on the cell's replica size (SPEC §8).
+
+    Of the ``L`` input-side tokens, ``L_c = L * m_cache_read / (1 - m_output)`` are a cached
+    prefix (their KV exists) and ``L_n = L - L_c`` are new.  Prefilling them costs
+    ``F = L_n * (2 * active_params_b * 1e9 + A * (L_c + L_n / 2) + A_w * min(window, L_c + L_n / 2))``
+    FLOPs, with ``A = 2 * attention_heads * (qk_head_dim + v_head_dim) * full_layers`` (each new
+    token meets, on average, ``L_c + L_n / 2`` earlier ones) and ``A_w`` the same over the
+    sliding-window layers, which see at most ``window`` tokens.  One system does that in
+    ``F / (peak_dense_tflops * 1e12 * prefill_efficiency)`` seconds; the cached prefix's KV loads
+    back from host memory (``workload.kv_tier=host``) in ``kv(L_c) / (kv_load_bandwidth_gb_s * 1e9)``
+    seconds on one system.  The kernel divides both by the systems that share the work.
+    """
+    cached = isl * ds.mix_cache_read / (1 - ds.mix_output)
+    new = isl - cached
+    sliding = xr.where(ds.attention == "gqa", ds.sliding_window_layers, 0.0)
+    pair_flops = 2 * ds.attention_heads * (ds.qk_head_dim + ds.v_head_dim)
+    seen = cached + new / 2
+    flops = new * (2 * ds.active_params_b * 1e9 + pair_flops * (ds.layers - sliding) * seen
+                   + pair_flops * sliding * np.minimum(window, seen))
+    prefix_kv = cached * per_token + window_bytes * np.minimum(window, cached)
+    load = xr.where(ds.kv_tier_host & ds.kv_load_bandwidth_gb_s.notnull(),
+                    prefix_kv / (ds.kv_load_bandwidth_gb_s * 1e9), 0.0)
+    return {
+        "cached_tokens": cached, "new_tokens": new, "prefill_flops": flops,
+        "prefill_compute_seconds": flops / (ds.peak_dense_tflops * 1e12 * ds.prefill_efficiency),
+        "prefix_load_seconds": load,
+        "kv_shards": kv_shards(ds),
+        "pinned_systems": xr.where(ds.min_systems == ds.max_systems, ds.min_systems, np.nan),
+        "ratio_prefill_steps": isl / ds.cache_read_ratio,
+    }
 
 
 def parameters(cfg: DictConfig, params: Mapping[str, Any] | None = None,

@@ -63,24 +63,66 @@ def _base_rate(cfg: DictConfig, model: str, hardware: str) -> float | None:
     return rate * hw.interactivity_multiplier
 
 
+def kv_shards(m: DictConfig, hw: DictConfig) -> float:
+    """Over how many systems a replica's KV splits at most (SPEC §8): all of them under pipeline
+    parallelism or data-parallel attention, ``kv_heads`` under tensor parallelism (MLA: 1)."""
+    if hw.parallelism.value != "tensor" or hw.attention_data_parallel:
+        return math.inf
+    return {"gqa": float(m.kv_heads or 0), "mla": 1.0}.get(m.attention.value, math.inf)
+
+
+def systems_needed(W: float, K: float, capacity: float, shards: float) -> tuple[float, bool]:
+    """Fewest systems whose memory holds W / S + K / min(S, shards) each, and whether any does."""
+    s = float(math.ceil((W + K) / capacity))
+    if s <= shards:
+        return s, True
+    spare = capacity - K / shards
+    if spare <= 0:
+        return s, False
+    return float(math.ceil(W / spare)), True
+
+
+def prefill_flops(m: DictConfig, cached: float, new: float) -> float:
+    """FLOPs to prefill ``new`` tokens after ``cached`` ones (SPEC §8)."""
+    sliding = m.sliding_window_layers if m.attention.value == "gqa" else 0
+    per_pair = 2 * m.attention_heads * (m.qk_head_dim + m.v_head_dim)
+    seen = cached + new / 2
+    window = min(m.sliding_window, seen) if sliding else 0.0
+    return new * (2 * m.active_params_b * 1e9 + per_pair * (m.layers - sliding) * seen
+                  + per_pair * sliding * window)
+
+
 def cell(cfg: DictConfig, model: str, hardware: str, isl: int, concurrency: int) -> dict:
-    """Every SPEC §2 quantity of one (model, hardware, ISL, concurrency) cell."""
+    """Every SPEC §2 and §8 quantity of one (model, hardware, ISL, concurrency) cell."""
     hw, m, w = cfg.hardware[hardware], cfg.models[model], cfg.workload
     n, L = float(concurrency), float(isl)
+    asked = n
     osl = w.osl if w.osl is not None else L * w.mix.output / (1 - w.mix.output)
+    context = L + osl / 2 if w.decode_context.value == "mean" else L
     W = weight_bytes(m)
-    K = n * kv_bytes_per_request(m, L)
+    per_request = kv_bytes_per_request(m, context)
+    K = n * per_request
     capacity = hw.memory_gb * 1e9 * hw.usable_memory_fraction
-    raw = max(float(hw.min_systems), math.ceil((W + K) / capacity))
+    shards = kv_shards(m, hw)
+    need, kv_fits = systems_needed(W, K, capacity, shards)
+    raw = max(float(hw.min_systems), need)
     built = _round_up(raw, hw)
     s0_raw = max(float(hw.min_systems), math.ceil(W / capacity))
     s0 = _round_up(s0_raw, hw) if math.isfinite(_round_up(s0_raw, hw)) else s0_raw
     max_systems = math.inf if hw.max_systems is None else hw.max_systems
-    feasible = math.isfinite(built) and built <= max_systems and L <= m.max_context
+    buildable = math.isfinite(built) and built <= max_systems and kv_fits
+    if not buildable and hw.max_systems is not None and hw.min_systems == hw.max_systems:
+        # a pinned replica admits the requests whose KV fits; the others wait (SPEC §8)
+        pinned = float(hw.max_systems)
+        fit = math.floor((capacity - W / pinned) * min(pinned, shards) / per_request)
+        if 1 <= fit < n:
+            n, built, raw, buildable = float(fit), pinned, pinned, True
+            K = n * per_request
+    feasible = buildable and L <= m.max_context
     systems = built if math.isfinite(built) else raw
-    result = {"weight_bytes": W, "kv_cache_bytes": K, "memory_bytes": W + K, "osl": osl,
-              "systems": systems, "systems_for_weights": s0,
-              "layers_per_system": m.layers / systems, "feasible": feasible}
+    result = {"weight_bytes": W, "kv_cache_bytes": asked * per_request, "memory_bytes": W + asked * per_request,
+              "osl": osl, "systems": systems, "systems_for_weights": s0, "layers_per_system": m.layers / systems,
+              "feasible": feasible, "admitted_requests": n}
     rate = _base_rate(cfg, model, hardware)
     compute = 0.0
     if rate is not None:
@@ -98,31 +140,54 @@ def cell(cfg: DictConfig, model: str, hardware: str, isl: int, concurrency: int)
             flops = n * 2 * m.active_params_b * 1e9
             compute = flops / (systems * hw.peak_dense_tflops * 1e12 * hw.compute_efficiency)
     bandwidth = hw.memory_bandwidth_tb_s * 1e12 * hw.bandwidth_efficiency
-    step = t_base + hw.hop_latency_s * max(0.0, systems - s0) + (streamed + K) / (systems * bandwidth)
+    kv_read = K / min(systems, shards)  # KV bytes one system reads per step
+    step = t_base + hw.hop_latency_s * max(0.0, systems - s0) + streamed / (systems * bandwidth) + kv_read / bandwidth
     step = max(step, compute)
-    interactivity = 1 / step
-    cache_read = hw.cache_read_ratio * interactivity
-    request_time = L / cache_read + osl / interactivity
-    throughput = n * (L + osl) / request_time
-    output_throughput = n * osl / request_time
+    cached = L * w.mix.cache_read / (1 - w.mix.output)
+    new = L - cached
+    result.update(cached_tokens=cached, new_tokens=new)
+    if hw.prefill_mode.value == "ratio":
+        interactivity = 1 / step
+        cache_read = hw.cache_read_ratio * interactivity
+        prefill = ttft = L / cache_read
+        request_time = L / cache_read + osl / interactivity
+    else:
+        flops = prefill_flops(m, cached, new)
+        result["prefill_flops"] = flops
+        busy = flops / (systems * hw.peak_dense_tflops * 1e12 * hw.prefill_efficiency)
+        if w.kv_tier.value == "host" and hw.kv_load_bandwidth_gb_s is not None:
+            busy += kv_bytes_per_request(m, cached) / (min(systems, shards) * hw.kv_load_bandwidth_gb_s * 1e9)
+        request_time = osl * step + n * busy
+        queued = busy * (1 + (n - 1) * busy / (2 * request_time))
+        interactivity = osl / (request_time - queued)
+        prefill = hw.prefill_overhead_s + busy
+        ttft = hw.prefill_overhead_s + queued + step / 2
+        cache_read = L / prefill
+    rps = n / request_time
+    ttft += (asked - n) / rps
+    throughput = rps * (L + osl)
+    output_throughput = rps * osl
     cost_per_hour = systems * hw.price_per_hour
     nan = math.nan
+    max_ttft = math.inf if cfg.sla.max_ttft_s is None else cfg.sla.max_ttft_s
     result.update(
         step_time=step, interactivity=interactivity, cache_read_throughput=cache_read,
-        request_time=request_time, requests_per_second=n / request_time, throughput=throughput,
+        prefill_time=prefill, ttft=ttft, implied_cache_read_ratio=cache_read / interactivity,
+        request_time=request_time, requests_per_second=rps, throughput=throughput,
         output_throughput=output_throughput, cost_per_hour=cost_per_hour,
         capex=systems * hw.capex_per_system if hw.capex_per_system is not None else nan,
         cost_per_mtok=cost_per_hour / (throughput * 3600 / 1e6),
         cost_per_output_mtok=cost_per_hour / (output_throughput * 3600 / 1e6),
-        meets_sla=feasible and interactivity >= cfg.sla.min_interactivity,
+        meets_sla=feasible and interactivity >= cfg.sla.min_interactivity and ttft <= max_ttft,
     )
     if w.price_sheet is not None:
         price = sum(w.mix[k] * w.price_sheet[k] for k in ("cache_read", "cache_write", "input", "output"))
         result.update(price_per_mtok=price, margin_per_mtok=price - result["cost_per_mtok"])
     if not feasible:
-        for key in ("step_time", "interactivity", "cache_read_throughput", "request_time",
-                    "requests_per_second", "throughput", "output_throughput", "cost_per_hour",
-                    "capex", "cost_per_mtok", "cost_per_output_mtok", "margin_per_mtok"):
+        for key in ("step_time", "interactivity", "cache_read_throughput", "prefill_time", "ttft",
+                    "implied_cache_read_ratio", "request_time", "requests_per_second", "throughput",
+                    "output_throughput", "cost_per_hour", "capex", "cost_per_mtok", "cost_per_output_mtok",
+                    "margin_per_mtok"):
             if key in result:
                 result[key] = nan
     return result

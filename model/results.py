@@ -22,6 +22,9 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "kv_cache_bytes": ("bytes", "KV cache K of all N requests of a replica"),
     "memory_bytes": ("bytes", "memory of one replica, W + K"),
     "osl": ("tokens", "output tokens per request O"),
+    "new_tokens": ("tokens", "new input-side tokens per request to prefill, L_n = L - L_c"),
+    "cached_tokens": ("tokens", "cached prefix tokens per request, L_c = L * m_cache_read / (1 - m_output)"),
+    "prefill_flops": ("FLOP", "FLOPs to prefill the new tokens after the cached prefix (SPEC §8)"),
     "systems_for_weights": ("systems", "systems per replica for the weights alone, S0"),
     "base_interactivity": ("tok/s", "base decode rate I0 (measured or power-law), per request"),
     "power_law_a": ("tok/s", "power-law coefficient a of I0 = a / active_params_b**b"),
@@ -32,8 +35,13 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "capex": ("$", "capital cost of one replica, S * capex_per_system"),
     "step_time": ("s", "decode step time per request"),
     "interactivity": ("tok/s", "output tokens per second per request, after contention"),
-    "cache_read_throughput": ("tok/s", "non-output token rate per request, cache_read_ratio * I"),
-    "request_time": ("s", "wall time of one request, L/R + O/I"),
+    "cache_read_throughput": ("tok/s", "non-output token rate per request: cache_read_ratio * I (ratio mode), "
+                              "L / prefill_time (physical)"),
+    "prefill_time": ("s", "prefill time of one request t_pf: L / R (ratio mode) or compute and prefix load (physical)"),
+    "ttft": ("s", "time to first token: t_pf, plus waiting for other prefills (physical) and for admission"),
+    "implied_cache_read_ratio": ("1", "(L / prefill_time) / interactivity: the seed's ratio this cell implies"),
+    "admitted_requests": ("requests", "requests a replica serves at once (< N where a pinned replica is full)"),
+    "request_time": ("s", "wall time of one request: L/R + O/I (ratio mode), O * step + N * t_pf (physical)"),
     "requests_per_second": ("1/s", "completed requests per second per replica, N / T"),
     "throughput": ("tok/s", "all-token throughput per replica, N (L + O) / T"),
     "output_throughput": ("tok/s", "output-token throughput per replica, N O / T"),
@@ -42,11 +50,13 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "cost_per_output_mtok": ("$/Mtok", "hardware cost per million output tokens"),
     "margin_per_mtok": ("$/Mtok", "price_per_mtok - cost_per_mtok"),
     "feasible": ("1", "replica buildable (allowed size, max_systems) and ISL <= max_context"),
-    "meets_sla": ("1", "feasible and interactivity >= sla.min_interactivity"),
+    "meets_sla": ("1", "feasible, interactivity >= sla.min_interactivity and ttft <= sla.max_ttft_s"),
 }
 CELL_OUTPUTS: dict[str, type] = {
     "systems": np.int64, "layers_per_system": np.float64, "capex": np.float64,
     "step_time": np.float64, "interactivity": np.float64, "cache_read_throughput": np.float64,
+    "prefill_time": np.float64, "ttft": np.float64, "implied_cache_read_ratio": np.float64,
+    "admitted_requests": np.int64,
     "request_time": np.float64, "requests_per_second": np.float64, "throughput": np.float64,
     "output_throughput": np.float64, "cost_per_hour": np.float64, "cost_per_mtok": np.float64,
     "cost_per_output_mtok": np.float64, "margin_per_mtok": np.float64, "feasible": np.bool_,
@@ -102,7 +112,9 @@ def assemble(config: DictConfig, p: xr.Dataset, cells: Mapping[str, Any], dims: 
         kv = term("concurrent_requests") * term("kv_bytes_per_request")
         memory = kv + weight_bytes
     light = {"weight_bytes": weight_bytes, "kv_bytes_per_request": term("kv_bytes_per_request"),
-             "kv_cache_bytes": kv, "memory_bytes": memory, "osl": term("output_tokens")}
+             "kv_cache_bytes": kv, "memory_bytes": memory, "osl": term("output_tokens"),
+             "new_tokens": term("new_tokens"), "cached_tokens": term("cached_tokens"),
+             "prefill_flops": term("prefill_flops")}
     for name in ("systems_for_weights", "base_interactivity", "power_law_a", "power_law_b"):
         light[name] = term(name)
     if "margin_per_mtok" in cells or bool(p.price_per_mtok.notnull().any()):

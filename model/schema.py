@@ -25,6 +25,34 @@ class Attention(enum.Enum):
     explicit = "explicit"  # kv_bytes_per_token given directly
 
 
+class PrefillMode(enum.Enum):
+    """How the non-output tokens of a request are timed (SPEC §8)."""
+
+    ratio = "ratio"          # the seed's: L / (cache_read_ratio * I) per request (SPEC §2)
+    physical = "physical"    # new-token FLOPs on the replica's compute, cached prefixes loaded (SPEC §8)
+
+
+class Parallelism(enum.Enum):
+    """How a replica of S systems splits a model (SPEC §8)."""
+
+    pipeline = "pipeline"    # layers over systems (the wafer): KV per system K / S
+    tensor = "tensor"        # heads over GPUs: KV per GPU K / min(S, kv_heads); MLA's latent KV replicated
+
+
+class KvTier(enum.Enum):
+    """Where a cached prefix waits between the turns of a session (SPEC §8)."""
+
+    host = "host"            # evicted to host memory and loaded back over the system's host link
+    device = "device"        # kept in device memory: no load (the optimistic bound)
+
+
+class DecodeContext(enum.Enum):
+    """Context length whose KV a decode step reads and a replica holds."""
+
+    isl = "isl"              # L, the seed's (SPEC §2)
+    mean = "mean"            # L + O / 2, the mean over the decode (benchmarks with long outputs)
+
+
 @dataclass
 class HardwareSpec:
     """One system type: a Cerebras wafer or a single GPU (``hardware.<name>.<field>``)."""
@@ -65,6 +93,21 @@ class HardwareSpec:
                                         doc="a of I0 = a / active_params_b**b (null: fitted)")
     power_law_b: Optional[float] = spec(None, unit="1", check="finite", array=True,
                                         doc="b of I0 = a / active_params_b**b (null: fitted)")
+    # Prefill (SPEC §8)
+    prefill_mode: PrefillMode = spec(PrefillMode.ratio, doc="ratio: L / (cache_read_ratio * I); physical: "
+                                     "new-token FLOPs on the replica's compute plus the cached prefix's load")
+    prefill_efficiency: float = spec(0.5, unit="1", check="(0, 1]", array=True,
+                                     doc="fraction of peak dense FLOP/s achieved in prefill (physical mode)")
+    prefill_overhead_s: float = spec(0.0, unit="s", check=">= 0", array=True,
+                                     doc="fixed time per prefill: scheduling, launches (physical mode)")
+    kv_load_bandwidth_gb_s: Optional[float] = spec(None, unit="GB/s", check="> 0", array=True,
+                                                   doc="host-to-device bandwidth per system for a cached prefix's KV "
+                                                       "(workload.kv_tier=host; null: no load cost)")
+    parallelism: Parallelism = spec(Parallelism.pipeline, doc="pipeline: KV per system K / S; tensor: KV per GPU "
+                                    "K / min(S, kv_heads), MLA's latent KV on every GPU")
+    attention_data_parallel: bool = spec(False, unit="bool", array=True,
+                                         doc="tensor parallelism with data-parallel attention: requests split, "
+                                             "KV per GPU K / S")
     allowed_sizes: Optional[List[int]] = spec(None, unit="systems", doc="replica sizes that can be built (null: any)")
     max_systems: Optional[int] = spec(None, unit="systems", check=">= 1", array=True,
                                       doc="largest replica (null: no limit)")
@@ -106,6 +149,12 @@ class ModelSpec:
     kv_bytes_per_token: Optional[float] = spec(None, unit="bytes", array=True,
                                                doc="explicit KV bytes per context token")
     kv_bits: float = spec(16.0, unit="bits", check="> 0", array=True, doc="bits per KV value")
+    # Attention FLOPs of prefill (SPEC §8): a query-key pair costs 2 * heads * (qk_head_dim + v_head_dim)
+    attention_heads: Optional[int] = spec(None, unit="heads", check=">= 1", array=True, doc="query heads")
+    qk_head_dim: Optional[int] = spec(None, unit="values", check=">= 1", array=True,
+                                      doc="query-key head dimension (MLA: nope + rope, 192 for DeepSeek)")
+    v_head_dim: Optional[int] = spec(None, unit="values", check=">= 1", array=True,
+                                     doc="value head dimension (GQA: head_dim)")
     # Mixture of experts: E routed experts per MoE layer, k of them per token, their parameters
     routed_experts: Optional[int] = spec(None, unit="experts", array=True, doc="routed experts E per MoE layer")
     experts_per_token: Optional[int] = spec(None, unit="experts", array=True,
@@ -154,6 +203,10 @@ class WorkloadSpec:
     concurrency: int = spec(250, unit="requests", check=">= 1",
                             doc="concurrent requests per replica for single-point reports")
     mix: TokenMix = spec(factory=TokenMix, doc="fractions of all tokens by type")
+    kv_tier: KvTier = spec(KvTier.host, doc="where cached prefixes wait between turns: host (loaded back over the "
+                           "host link) or device (no load)")
+    decode_context: DecodeContext = spec(DecodeContext.isl, doc="KV context of decode and memory: isl (L, SPEC §2) "
+                                         "or mean (L + O / 2)")
     price_sheet: Optional[PriceSheet] = spec(None, doc="selling price by token type (null: no margin)")
     source: Dict[str, str] = spec(factory=dict, doc="where each value comes from, by field")
     uncertain: List[str] = spec(factory=list, doc="fields whose values are estimates or assumptions")
@@ -177,6 +230,8 @@ class GridSpec:
 class SlaSpec:
     min_interactivity: float = spec(1000.0, unit="tok/s", check=">= 0",
                                     doc="least output tok/s per request that meets the SLA")
+    max_ttft_s: Optional[float] = spec(None, unit="s", check="> 0",
+                                       doc="longest time to first token that meets the SLA (null: none)")
 
 
 @dataclass
@@ -228,7 +283,8 @@ class CalibrationSpec:
     length_factor: float = spec(0.9, unit="1", doc="mean length / nominal length of the benchmark requests")
     weights_gb: Dict[str, Any] = spec(factory=dict, unit="GB",
                                       doc="checkpoint size per (model, precision) of the benchmark rows")
-    per_hardware: List[str] = spec(factory=lambda: ["bandwidth_efficiency", "layer_overhead_s"],
+    per_hardware: List[str] = spec(factory=lambda: ["bandwidth_efficiency", "layer_overhead_s", "prefill_efficiency",
+                                                   "prefill_overhead_s"],
                                    doc="hardware keys fitted per GPU type")
     shared: List[str] = spec(factory=lambda: ["compute_efficiency"],
                              doc="hardware keys fitted once for all GPU types (kept if not identified)")

@@ -23,6 +23,7 @@ from model.schema import (
     HardwareSpec,
     InteractivityPoint,
     ModelSpec,
+    PrefillMode,
     PriceSheet,
     SlaSpec,
     TokenMix,
@@ -196,6 +197,7 @@ def validate(cfg: DictConfig) -> DictConfig:
     validate_grid(cfg.grid)
     check_fields(cfg.sla, SlaSpec, "sla")
     _check_power_law_inputs(cfg)
+    _check_physical_prefill_inputs(cfg)
     if "plots" in cfg:
         _check_plots(cfg)
     check_fields(cfg.dask, DaskSpec, "dask")
@@ -219,6 +221,22 @@ def _check_power_law_inputs(cfg: DictConfig) -> None:
                               f"{', '.join(missing)} need a fitted power law but only "
                               f"{len(measured)} measured interactivity point(s) exist; "
                               "set power_law_a and power_law_b or mark 2+ measurements")
+
+
+def _check_physical_prefill_inputs(cfg: DictConfig) -> None:
+    """Physical prefill (SPEC §8) needs the hardware's compute and each selected model's attention shape."""
+    for hw_name in cfg.select.hardware:
+        hw = cfg.hardware[hw_name]
+        if PrefillMode(hw.prefill_mode) != PrefillMode.physical:
+            continue
+        if hw.peak_dense_tflops is None:
+            raise ConfigError(f"hardware.{hw_name}.peak_dense_tflops", None,
+                              "prefill_mode=physical needs the peak dense TFLOP/s (or prefill_mode=ratio)")
+        for m in cfg.select.models:
+            for field in ("attention_heads", "qk_head_dim", "v_head_dim"):
+                if cfg.models[m][field] is None:
+                    raise ConfigError(f"models.{m}.{field}", None,
+                                      f"hardware.{hw_name}.prefill_mode=physical needs it: a whole number >= 1")
 
 
 def _check_plots(cfg: DictConfig) -> None:

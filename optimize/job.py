@@ -9,14 +9,17 @@ import xarray as xr
 from omegaconf import DictConfig, OmegaConf
 
 from model.app import io
+from model.app.report import resident_hardware
 from model.app.runner import EXIT_INFEASIBLE, JobResult
+from model.config import with_values
+from optimize import validate
 from optimize.concurrency import best_concurrency, sla_by_model
 from optimize.constants import SolveStatus
 from optimize.fleet import plan_fleet
 from optimize.inputs import bucket_grid
 from optimize.plan import FleetPlan
 from optimize.plots import frontier
-from optimize.report import best_table, plan_text
+from optimize.report import best_table, plan_text, prefill_modes_text
 
 OUTPUTS = ("best_concurrency.nc", "plan.csv", "plan.json", "frontier.png")
 
@@ -78,11 +81,23 @@ def run(cfg: DictConfig, out: Path) -> JobResult:
     plan = plan_fleet(cfg, grid=grid)
     print()
     print(plan_text(plan))
+    alternatives = {}
+    for hardware in resident_hardware(cfg):
+        # the wafer's prefill is an assumption (SPEC §8): show the answer under the other mode too
+        mode = cfg.hardware[hardware].prefill_mode.value
+        other = "physical" if mode == "ratio" else "ratio"
+        alt_cfg = with_values(cfg, {f"hardware.{hardware}.prefill_mode": other}, validate)
+        alt_best, alt_plan = best_concurrency(alt_cfg), plan_fleet(alt_cfg)
+        alternatives[f"{hardware}.prefill_mode={other}"] = alt_plan.summary()
+        if isl in best.isl.values:
+            print()
+            print(prefill_modes_text(hardware, (mode, other), (best, alt_best), (plan, alt_plan), isl))
 
     best.attrs["config"] = OmegaConf.to_yaml(cfg, resolve=True)
     io.write_netcdf(best, out / "best_concurrency.nc")
     io.write_text(plan.plan.to_csv(index=False), out / "plan.csv")
-    io.write_text(json.dumps(plan.summary(), indent=2, default=str), out / "plan.json")
+    io.write_text(json.dumps(dict(plan.summary(), alternative_prefill_modes=alternatives), indent=2, default=str),
+                  out / "plan.json")
     if cfg.plots.enabled:
         io.save_figure(frontier(grid, plan, sla_by_model(cfg)), out / "frontier.png")
     print(f"\nwrote {', '.join(str(out / n) for n in OUTPUTS if (out / n).exists())}")

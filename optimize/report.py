@@ -67,3 +67,29 @@ def plan_text(plan: FleetPlan) -> str:
                          f"{r.demand_rps:,.3g} requests/s: {r.detail}")
     lines += [f"Note: {n}" for n in plan.notes]
     return "\n".join(lines)
+
+
+def prefill_modes_text(hardware: str, modes: tuple[str, str], best: tuple[xr.Dataset, xr.Dataset],
+                       plans: tuple[FleetPlan, FleetPlan], isl: int) -> str:
+    """The wafer's answer under both prefill modes (SPEC §8): cheapest concurrency per model at
+    ``isl`` and the fleet plan's $/hour, the config's mode first."""
+    lines = [f"{hardware} under both prefill modes (SPEC §8: ratio is the seed's assumption, physical times "
+             f"prefill from the wafer's compute; both uncertain), cheapest concurrency at ISL {isl:,}:",
+             f"{'model':<16}" + "".join(f"{m + ' N':>15}{'$/Mtok':>10}{'tok/s':>9}{'TTFT s':>9}" for m in modes)]
+    at = [b.sel(isl=isl, hardware=hardware) for b in best]
+    for m in at[0].model.values:
+        row = f"{m:<16}"
+        for b in at:
+            c = b.sel(model=m)
+            if bool(c.sla_met):
+                row += (f"{int(c.concurrency):>15}{float(c.cost_per_mtok):>10.4f}{float(c.interactivity):>9,.0f}"
+                        f"{float(c.ttft):>9.3f}")
+            else:
+                row += f"{'-':>15}{'-':>10}{'-':>9}{'-':>9}"
+        lines.append(row)
+    costs = [f"{mode}: " + (f"${p.totals.cost_per_hour:,.2f}/hour, {p.totals.systems.get(hardware, 0):,} {hardware}"
+                            if p.totals.cost_per_hour is not None else f"no plan ({p.status.value})")
+             for mode, p in zip(modes, plans)]
+    lines.append("Fleet plan " + "; ".join(costs))
+    return "\n".join(lines)
+

@@ -19,6 +19,8 @@ def ranking(ds: xr.Dataset) -> str:
     str
         The table, then a note per model with samples beyond its context.
     """
+    name_width = max(len("parameter"), *(len(str(p)) for p in ds.parameter.values)) + 2
+    key_width = max(len("key"), *(len(str(k)) for k in ds.key.values)) + 2
     lines = [f"Sobol indices, N = {ds.attrs['n']:,} base samples ({ds.attrs['model_runs']:,} model runs), "
              f"seed {ds.attrs['seed']}, {100 * ds.attrs['conf_level']:g}% intervals, hardware {ds.attrs['hardware']}"]
     for output in ds.output.values:
@@ -30,11 +32,11 @@ def ranking(ds: xr.Dataset) -> str:
                 lines.append(f"  no indices: {missing:,} samples have no value (no concurrency meets the SLA there)")
                 continue
             order = np.argsort(-np.nan_to_num(cell.ST.values, nan=-1))
-            lines.append(f"  {'parameter':<20}{'key':<48}{'ST':>14}{'S1':>16}")
+            lines.append(f"  {'parameter':<{name_width}}{'key':<{key_width}}{'ST':>14}{'S1':>16}")
             for i in order:
                 p = cell.isel(parameter=i)
                 flag = "  (negative, reported as 0)" if bool(p.clipped) else ""
-                lines.append(f"  {str(p.parameter.values):<20}{str(ds.key.values[i]):<48}"
+                lines.append(f"  {str(p.parameter.values):<{name_width}}{str(ds.key.values[i]):<{key_width}}"
                              f"{float(p.ST):>7.3f} ± {float(p.ST_conf):<5.3f}"
                              f"{float(p.S1):>9.3f} ± {float(p.S1_conf):<5.3f}{flag}")
     beyond = ds.beyond_context

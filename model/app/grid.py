@@ -9,7 +9,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from model.app import io, plots
 from model.app.progress import progress_bar
-from model.app.report import format_point_table
+from model.app.report import format_point_table, format_prefill_modes, resident_hardware
 from model.app.runner import JobResult
 from model.cheapest import cheapest_concurrency
 from model.evaluate import evaluate
@@ -62,6 +62,9 @@ def run(cfg: DictConfig, out: Path) -> JobResult:
     at_workload = evaluate(cfg, isl=xr.DataArray([isl], dims="isl", coords={"isl": [isl]}),
                            concurrency=xr.DataArray(levels, dims="concurrency", coords={"concurrency": levels}))
     print(format_point_table(at_workload, isl, n, sla))
+    for hardware in resident_hardware(cfg):
+        print()
+        print(format_prefill_modes(cfg, hardware, isl, n, levels))
     if grid is None:
         grid = _write_on_dask(cfg, out / "grid.nc")
     else:

@@ -28,12 +28,16 @@ def _weights(cal_cfg):
 
 
 def test_committed_catalog_meets_the_error_bars(cal_cfg, points):
-    """Median |error| <= 25% for interactivity and <= 30% for throughput per GPU, using the
-    values committed in conf/hardware/gpu_calibration.yaml (no refit)."""
-    predicted = calibration.predict(cal_cfg, points, _weights(cal_cfg), cal_cfg.calibration.length_factor)
+    """The SPEC §8 targets in sample: median |error| <= 10% for interactivity and <= 20% for TTFT
+    (and <= 30% for throughput per GPU), using the values committed in
+    conf/hardware/gpu_calibration.yaml (no refit)."""
+    predicted = calibration.predict(calibration.benchmark_config(cal_cfg), points, _weights(cal_cfg),
+                                    cal_cfg.calibration.length_factor)
     stats = calibration.summary(calibration.error_table(points, predicted))
     assert stats["interactivity"]["points"] == 36 and stats["throughput_per_gpu"]["points"] == 34
-    assert stats["interactivity"]["median_abs_pct"] <= 25
+    assert stats["ttft"]["points"] == 29
+    assert stats["interactivity"]["median_abs_pct"] <= 10
+    assert stats["ttft"]["median_abs_pct"] <= 20
     assert stats["throughput_per_gpu"]["median_abs_pct"] <= 30
 
 

@@ -43,7 +43,9 @@ def test_cost_scales_exactly_with_price_per_hour(cfg, isl, conc, hw, factor):
 @given(isl=isl_values, conc=concurrency_values,
        ratios=st.lists(st.floats(0.5, 50), min_size=2, max_size=2, unique=True).map(sorted))
 def test_cost_falls_as_cache_read_ratio_rises(cfg, isl, conc, ratios):
-    """One call: the ratio arrives as a DataArray along its own dim, for every hardware type."""
+    """One call: the ratio arrives as a DataArray along its own dim, for every hardware type (all in
+    the ratio prefill mode, where the ratio prices the non-output tokens)."""
+    cfg = _with(cfg, {f"hardware.{h}.prefill_mode": "ratio" for h in cfg.select.hardware})
     ratio = xr.DataArray(ratios, dims="ratio")
     params = {f"hardware.{h}.cache_read_ratio": ratio for h in cfg.select.hardware}
     cost = _eval(cfg, isl, conc, params).cost_per_mtok
@@ -55,9 +57,17 @@ def test_cost_falls_as_cache_read_ratio_rises(cfg, isl, conc, ratios):
 @SETTINGS
 @given(isl=isl_values, conc=concurrency_values)
 def test_systems_never_fall_as_n_or_isl_rise(cfg, isl, conc):
+    """Everywhere on the wafer (pipeline: the memory need, buildable or not); on tensor-parallel
+    GPUs wherever a replica holds the requests (past that no number of GPUs does: MLA's
+    latent KV sits whole on every GPU, SPEC §8)."""
     ds = _eval(cfg, isl, conc)
-    assert (ds.systems.diff("concurrency") >= 0).all()
-    assert (ds.systems.diff("isl") >= 0).all()
+    wafer = ds.sel(hardware="cerebras_wse3")
+    assert (wafer.systems.diff("concurrency") >= 0).all()
+    assert (wafer.systems.diff("isl") >= 0).all()
+    for dim in ("concurrency", "isl"):
+        rise = ds.systems.diff(dim, label="upper")
+        both = (ds.feasible & ds.feasible.shift({dim: 1}, fill_value=False)).isel({dim: slice(1, None)})
+        assert (rise.where(both, 0) >= 0).all()
     assert (ds.memory_bytes.diff("concurrency") > 0).all()
 
 
@@ -83,11 +93,22 @@ def _with(cfg, updates):
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(model_name=st.sampled_from(["deepseek_v4", "kimi_k2_6", "gpt_oss_120b", "glm_4_7", "deepseek_v3"]),
        hw=hardware_names, isl=st.integers(1, 1_100_000), n=st.integers(1, 4096),
-       memory=st.floats(10, 400), hop=st.floats(0, 1e-4), ratio=st.floats(1, 30))
-def test_grid_equals_the_pointwise_equations(cfg, model_name, hw, isl, n, memory, hop, ratio):
-    """The vectorized model and the plain-Python equations agree on any cell."""
-    cfg = _with(cfg, {f"hardware.{hw}.memory_gb": memory, f"hardware.{hw}.hop_latency_s": hop,
-                           f"hardware.{hw}.cache_read_ratio": ratio})
+       memory=st.floats(10, 400), hop=st.floats(0, 1e-4), ratio=st.floats(1, 30),
+       mode=st.sampled_from(["ratio", "physical"]), parallelism=st.sampled_from(["pipeline", "tensor"]),
+       pinned=st.sampled_from([None, 1, 4, 8, 32]), context=st.sampled_from(["isl", "mean"]),
+       tier=st.sampled_from(["host", "device"]), max_ttft=st.sampled_from([None, 0.5, 30.0]))
+def test_grid_equals_the_pointwise_equations(cfg, model_name, hw, isl, n, memory, hop, ratio, mode, parallelism,
+                                             pinned, context, tier, max_ttft):
+    """The vectorized model and the plain-Python equations agree on any cell: either prefill mode,
+    either parallelism, pinned replicas (admission) or not, either KV context and tier."""
+    updates = {f"hardware.{hw}.memory_gb": memory, f"hardware.{hw}.hop_latency_s": hop,
+               f"hardware.{hw}.cache_read_ratio": ratio, f"hardware.{hw}.prefill_mode": mode,
+               f"hardware.{hw}.parallelism": parallelism, "workload.decode_context": context,
+               "workload.kv_tier": tier, "sla.max_ttft_s": max_ttft}
+    if pinned is not None:
+        updates.update({f"hardware.{hw}.min_systems": pinned, f"hardware.{hw}.max_systems": pinned,
+                        f"hardware.{hw}.allowed_sizes": None})
+    cfg = _with(cfg, updates)
     ds = _eval(cfg, [isl], [n]).sel(model=model_name, hardware=hw, isl=isl, concurrency=n)
     for key, expected in cell(cfg, model_name, hw, isl, n).items():
         got = ds[key].item()

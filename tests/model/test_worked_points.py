@@ -42,7 +42,10 @@ def test_cerebras_point_gpt_oss_measured_rate_plus_hops(cfg):
 PLAIN_ROOFLINE = ["hardware.b200.bandwidth_efficiency=0.8", "hardware.b200.layer_overhead_s=0",
                   "hardware.b200.peak_dense_tflops=null", "hardware.b200.cache_read_ratio=10",
                   "models.gpt_oss_120b.routed_experts=null", "models.gpt_oss_120b.experts_per_token=null",
-                  "models.gpt_oss_120b.routed_expert_params_b=null"]
+                  "models.gpt_oss_120b.routed_expert_params_b=null"] + [
+    # SPEC §2 decode tests: the seed's ratio prefill and pipeline-style KV (tests/model/test_prefill.py has §8)
+    "hardware.b200.prefill_mode=ratio", "hardware.b200.parallelism=pipeline"]
+SPEC2_B200 = ["hardware.b200.prefill_mode=ratio", "hardware.b200.parallelism=pipeline"]
 
 
 def test_gpu_roofline_point_gpt_oss_on_b200():
@@ -105,7 +108,7 @@ def test_calibrated_gpu_point_deepseek_r1_on_8_b200():
     """
     cfg = model.load_config(["hardware.b200.min_systems=8", "hardware.b200.bandwidth_efficiency=0.6",
                              "hardware.b200.layer_overhead_s=1e-4", "hardware.b200.compute_efficiency=0.5",
-                             "select.models=[deepseek_r1]", "select.hardware=[b200]"])
+                             "select.models=[deepseek_r1]", "select.hardware=[b200]", *SPEC2_B200])
     ds = model.evaluate(cfg, **at(8192, 32)).squeeze()
     assert int(ds.systems) == 8 and float(ds.systems_for_weights) == 8
     touched = 1 - (1 - 8 / 256) ** 32
@@ -125,7 +128,8 @@ def test_compute_bound_binds_at_large_batch():
     of KV) needs S = 2; the compute bound 4,096 x 2 x 5.1e9 / (2 x 4.5e15 x 0.05) = 92.843 ms
     exceeds the memory step (about 30 ms), so I = 10.771 tok/s."""
     cfg = model.load_config(["hardware.b200.compute_efficiency=0.05", "hardware.b200.min_systems=1",
-                             "select.models=[gpt_oss_120b]", "select.hardware=[b200]"])
+                             "select.models=[gpt_oss_120b]", "select.hardware=[b200]",
+                             *SPEC2_B200])
     ds = model.evaluate(cfg, **at(1000, 4096)).squeeze()
     assert int(ds.systems) == 2
     bound = 4096 * 2 * 5.1e9 / (2 * 4.5e15 * 0.05)
