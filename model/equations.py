@@ -177,6 +177,10 @@ def cell_kernel(p: Mapping[str, np.ndarray], out: Mapping[str, np.ndarray]) -> N
                 np.copyto(out[name], value)
     interactivity, request_time, prefill, ttft = (rates[k] for k in ("interactivity", "request_time",
                                                                       "prefill_time", "ttft"))
+    if "prefill_capacity" in out:
+        np.divide(n, rates["prefill_time"], out=out["prefill_capacity"])
+        if physical.any():  # physical: one prefill at a time, the fixed overhead overlapping the next
+            np.copyto(out["prefill_capacity"], 1 / (prefill - p["prefill_overhead_s"]), where=physical)
     rps = np.divide(n, request_time, out=out.get("requests_per_second"))
     if waiting:  # the requests a pinned replica could not admit wait for a place
         ttft = ttft + (asked - n) / rps  # a new array: ttft may share memory with prefill_time

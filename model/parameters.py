@@ -296,7 +296,7 @@ def prefill_terms(ds: xr.Dataset, isl: xr.DataArray, per_token: xr.DataArray, wi
     load = xr.where(ds.kv_tier_host & ds.kv_load_bandwidth_gb_s.notnull(),
                     prefix_kv / (ds.kv_load_bandwidth_gb_s * 1e9), 0.0)
     return {
-        "cached_tokens": cached, "new_tokens": new, "prefill_flops": flops,
+        "cached_tokens": cached, "new_tokens": new, "prefill_flops": flops, "prefix_kv_bytes": prefix_kv,
         "prefill_compute_seconds": flops / (ds.peak_dense_tflops * 1e12 * ds.prefill_efficiency),
         "prefix_load_seconds": load,
         "kv_shards": kv_shards(ds),

@@ -145,12 +145,13 @@ def cell(cfg: DictConfig, model: str, hardware: str, isl: int, concurrency: int)
     step = max(step, compute)
     cached = L * w.mix.cache_read / (1 - w.mix.output)
     new = L - cached
-    result.update(cached_tokens=cached, new_tokens=new)
+    result.update(cached_tokens=cached, new_tokens=new, prefix_kv_bytes=kv_bytes_per_request(m, cached))
     if hw.prefill_mode.value == "ratio":
         interactivity = 1 / step
         cache_read = hw.cache_read_ratio * interactivity
         prefill = ttft = L / cache_read
         request_time = L / cache_read + osl / interactivity
+        capacity = n / prefill
     else:
         flops = prefill_flops(m, cached, new)
         result["prefill_flops"] = flops
@@ -163,6 +164,7 @@ def cell(cfg: DictConfig, model: str, hardware: str, isl: int, concurrency: int)
         prefill = hw.prefill_overhead_s + busy
         ttft = hw.prefill_overhead_s + queued + step / 2
         cache_read = L / prefill
+        capacity = 1 / busy
     rps = n / request_time
     ttft += (asked - n) / rps
     throughput = rps * (L + osl)
@@ -173,6 +175,7 @@ def cell(cfg: DictConfig, model: str, hardware: str, isl: int, concurrency: int)
     result.update(
         step_time=step, interactivity=interactivity, cache_read_throughput=cache_read,
         prefill_time=prefill, ttft=ttft, implied_cache_read_ratio=cache_read / interactivity,
+        prefill_capacity=capacity,
         request_time=request_time, requests_per_second=rps, throughput=throughput,
         output_throughput=output_throughput, cost_per_hour=cost_per_hour,
         capex=systems * hw.capex_per_system if hw.capex_per_system is not None else nan,
@@ -184,7 +187,7 @@ def cell(cfg: DictConfig, model: str, hardware: str, isl: int, concurrency: int)
         price = sum(w.mix[k] * w.price_sheet[k] for k in ("cache_read", "cache_write", "input", "output"))
         result.update(price_per_mtok=price, margin_per_mtok=price - result["cost_per_mtok"])
     if not feasible:
-        for key in ("step_time", "interactivity", "cache_read_throughput", "prefill_time", "ttft",
+        for key in ("step_time", "interactivity", "cache_read_throughput", "prefill_time", "ttft", "prefill_capacity",
                     "implied_cache_read_ratio", "request_time", "requests_per_second", "throughput",
                     "output_throughput", "cost_per_hour", "capex", "cost_per_mtok", "cost_per_output_mtok",
                     "margin_per_mtok"):

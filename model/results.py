@@ -25,6 +25,7 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "new_tokens": ("tokens", "new input-side tokens per request to prefill, L_n = L - L_c"),
     "cached_tokens": ("tokens", "cached prefix tokens per request, L_c = L * m_cache_read / (1 - m_output)"),
     "prefill_flops": ("FLOP", "FLOPs to prefill the new tokens after the cached prefix (SPEC §8)"),
+    "prefix_kv_bytes": ("bytes", "KV of one request's cached prefix, kv(L_c)"),
     "systems_for_weights": ("systems", "systems per replica for the weights alone, S0"),
     "base_interactivity": ("tok/s", "base decode rate I0 (measured or power-law), per request"),
     "power_law_a": ("tok/s", "power-law coefficient a of I0 = a / active_params_b**b"),
@@ -40,6 +41,8 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "prefill_time": ("s", "prefill time of one request t_pf: L / R (ratio mode) or compute and prefix load (physical)"),
     "ttft": ("s", "time to first token: t_pf, plus waiting for other prefills (physical) and for admission"),
     "implied_cache_read_ratio": ("1", "(L / prefill_time) / interactivity: the seed's ratio this cell implies"),
+    "prefill_capacity": ("1/s", "requests/s a replica prefills when it does nothing else: 1 / busy prefill time "
+                         "(physical), N / t_pf (ratio)"),
     "admitted_requests": ("requests", "requests a replica serves at once (< N where a pinned replica is full)"),
     "request_time": ("s", "wall time of one request: L/R + O/I (ratio mode), O * step + N * t_pf (physical)"),
     "requests_per_second": ("1/s", "completed requests per second per replica, N / T"),
@@ -56,6 +59,7 @@ CELL_OUTPUTS: dict[str, type] = {
     "systems": np.int64, "layers_per_system": np.float64, "capex": np.float64,
     "step_time": np.float64, "interactivity": np.float64, "cache_read_throughput": np.float64,
     "prefill_time": np.float64, "ttft": np.float64, "implied_cache_read_ratio": np.float64,
+    "prefill_capacity": np.float64,
     "admitted_requests": np.int64,
     "request_time": np.float64, "requests_per_second": np.float64, "throughput": np.float64,
     "output_throughput": np.float64, "cost_per_hour": np.float64, "cost_per_mtok": np.float64,
@@ -114,7 +118,7 @@ def assemble(config: DictConfig, p: xr.Dataset, cells: Mapping[str, Any], dims: 
     light = {"weight_bytes": weight_bytes, "kv_bytes_per_request": term("kv_bytes_per_request"),
              "kv_cache_bytes": kv, "memory_bytes": memory, "osl": term("output_tokens"),
              "new_tokens": term("new_tokens"), "cached_tokens": term("cached_tokens"),
-             "prefill_flops": term("prefill_flops")}
+             "prefill_flops": term("prefill_flops"), "prefix_kv_bytes": term("prefix_kv_bytes")}
     for name in ("systems_for_weights", "base_interactivity", "power_law_a", "power_law_b"):
         light[name] = term(name)
     if "margin_per_mtok" in cells or bool(p.price_per_mtok.notnull().any()):

@@ -103,6 +103,9 @@ class HardwareSpec:
     kv_load_bandwidth_gb_s: Optional[float] = spec(None, unit="GB/s", check="> 0", array=True,
                                                    doc="host-to-device bandwidth per system for a cached prefix's KV "
                                                        "(workload.kv_tier=host; null: no load cost)")
+    interconnect_gb_s: Optional[float] = spec(None, unit="GB/s", check="> 0", array=True,
+                                              doc="network bandwidth per system for moving KV between replicas "
+                                                  "(disaggregated serving, SPEC §9; null: none)")
     parallelism: Parallelism = spec(Parallelism.pipeline, doc="pipeline: KV per system K / S; tensor: KV per GPU "
                                     "K / min(S, kv_heads), MLA's latent KV on every GPU")
     attention_data_parallel: bool = spec(False, unit="bool", array=True,
