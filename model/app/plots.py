@@ -158,28 +158,34 @@ def spend_by_type(spend: xr.Dataset) -> Figure:
 
 
 def predicted_vs_measured(table, stats):
-    """Predicted against measured interactivity and throughput per GPU, log axes, ±25% bands."""
-    fig, axes = plt.subplots(1, 2, figsize=(11, 5))
+    """Predicted against measured interactivity, TTFT and throughput per GPU, log axes, ±25% bands."""
+    panels_spec = [("tok_s", "interactivity (tok/s per request)", "interactivity"),
+                   ("ttft_ms", "TTFT (ms)", "ttft"),
+                   ("tput_gpu", "throughput per GPU (tok/s)", "throughput_per_gpu")]
+    fig, axes = plt.subplots(1, len(panels_spec), figsize=(15, 5.2))
     markers = {m: s for m, s in zip(sorted(table.model.unique()), "os^Dv")}
-    for ax, (column, label, key) in zip(axes, [("tok_s", "interactivity (tok/s per request)", "interactivity"),
-                                                ("tput_gpu", "throughput per GPU (tok/s)", "throughput_per_gpu")]):
+    for ax, (column, label, key) in zip(axes, panels_spec):
         for i, (gpu, group) in enumerate(table.groupby("gpu")):
             for model_name, rows in group.groupby("model"):
                 ax.scatter(rows[f"{column}_meas"], rows[f"{column}_pred"], color=f"C{i}",
                            marker=markers[model_name], label=f"{gpu} / {model_name}", s=36, edgecolor="k", lw=0.4)
-        lo = np.nanmin(table[[f"{column}_meas", f"{column}_pred"]].values) / 1.5
-        hi = np.nanmax(table[[f"{column}_meas", f"{column}_pred"]].values) * 1.5
+        pairs = table[[f"{column}_meas", f"{column}_pred"]].dropna().values
+        lo, hi = pairs.min() / 1.5, pairs.max() * 1.5
         ax.plot([lo, hi], [lo, hi], "k-", lw=0.8)
         for f in (0.75, 1.25):
             ax.plot([lo, hi], [lo * f, hi * f], "k:", lw=0.6)
         s = stats[key]
         for axis in (ax.xaxis, ax.yaxis):
+            # a few labelled decades only: minor labels on log axes overlap
+            axis.set_major_locator(matplotlib.ticker.LogLocator(base=10, numticks=6))
+            axis.set_major_formatter(matplotlib.ticker.LogFormatterSciNotation())
             axis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set(xscale="log", yscale="log", xlim=(lo, hi), ylim=(lo, hi), xlabel=f"measured {label}",
                ylabel=f"predicted {label}",
-               title=f"median |err| {s['median_abs_pct']:.1f}%, worst {s['worst_abs_pct']:.0f}% ({s['points']} pts)")
+               title=f"{key}: median |err| {s['median_abs_pct']:.1f}%, worst {s['worst_abs_pct']:.0f}% "
+                     f"({s['points']} pts)")
         ax.title.set_fontsize(9)
     axes[0].legend(fontsize=6, loc="upper left")
-    fig.suptitle("GPU decode model vs InferenceX (dotted: ±25%)", fontsize=10)
+    fig.suptitle("GPU model (decode and prefill) vs InferenceX (dotted: ±25%)", fontsize=10)
     fig.tight_layout()
     return fig
