@@ -54,7 +54,15 @@ class DecodeContext(enum.Enum):
 
 
 @dataclass
-class HardwareSpec:
+class Sourced:
+    """Where a catalog entry's values come from, and which of them are uncertain."""
+
+    source: Dict[str, str] = spec(factory=dict, doc="where each value comes from, by field")
+    uncertain: List[str] = spec(factory=list, doc="fields whose values are estimates or assumptions")
+
+
+@dataclass
+class HardwareSpec(Sourced):
     """One system type: a Cerebras wafer or a single GPU (``hardware.<name>.<field>``)."""
 
     memory_gb: float = spec(MISSING, unit="GB", check="> 0", array=True,
@@ -116,8 +124,6 @@ class HardwareSpec:
                                       doc="largest replica (null: no limit)")
     power_kw: Optional[float] = spec(None, unit="kW", check="> 0", doc="power per system (informational)")
     description: str = ""
-    source: Dict[str, str] = spec(factory=dict, doc="where each value comes from, by field")
-    uncertain: List[str] = spec(factory=list, doc="fields whose values are estimates or assumptions")
 
 
 @dataclass
@@ -130,7 +136,7 @@ class InteractivityPoint:
 
 
 @dataclass
-class ModelSpec:
+class ModelSpec(Sourced):
     """One LLM (``models.<name>.<field>``)."""
 
     total_params_b: float = spec(MISSING, unit="B params", check="> 0", array=True, doc="total parameters")
@@ -167,8 +173,6 @@ class ModelSpec:
     interactivity: Dict[str, InteractivityPoint] = spec(factory=dict, unit="tok/s",
                                                         doc="base decode rate per hardware: {tok_s, measured}")
     description: str = ""
-    source: Dict[str, str] = spec(factory=dict, doc="where each value comes from, by field")
-    uncertain: List[str] = spec(factory=list, doc="fields whose values are estimates or assumptions")
 
 
 @dataclass
@@ -196,7 +200,7 @@ class PriceSheet:
 
 
 @dataclass
-class WorkloadSpec:
+class WorkloadSpec(Sourced):
     """The workload: request lengths, token mix, selling prices (``workload.*``)."""
 
     name: str = spec(MISSING, doc="workload label")
@@ -211,8 +215,6 @@ class WorkloadSpec:
     decode_context: DecodeContext = spec(DecodeContext.isl, doc="KV context of decode and memory: isl (L, SPEC §2) "
                                          "or mean (L + O / 2)")
     price_sheet: Optional[PriceSheet] = spec(None, doc="selling price by token type (null: no margin)")
-    source: Dict[str, str] = spec(factory=dict, doc="where each value comes from, by field")
-    uncertain: List[str] = spec(factory=list, doc="fields whose values are estimates or assumptions")
 
 
 @dataclass
