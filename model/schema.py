@@ -285,7 +285,8 @@ class CalibrationSpec:
 
     data: str = spec("data/inferencex/gpu-benchmarks-inferencex.csv",
                      doc="benchmark CSV, relative to the repository")
-    length_factor: float = spec(0.9, unit="1", doc="mean length / nominal length of the benchmark requests")
+    length_factor: float = spec(0.9, unit="1", check="(0, 1]",
+                                doc="mean length / nominal length of the benchmark requests")
     weights_gb: Dict[str, Any] = spec(factory=dict, unit="GB",
                                       doc="checkpoint size per (model, precision) of the benchmark rows")
     per_hardware: List[str] = spec(factory=lambda: ["bandwidth_efficiency", "layer_overhead_s", "prefill_efficiency",
@@ -295,7 +296,8 @@ class CalibrationSpec:
                              doc="hardware keys fitted once for all GPU types (kept if not identified)")
     inherit: Dict[str, str] = spec(factory=dict, doc="GPU types without points: take another type's values")
     cross_validate: bool = spec(False, unit="bool", doc="also report leave-one-out errors")
-    write: bool = spec(True, unit="bool", doc="write the fitted values to calibration.target")
+    write: bool = spec(False, unit="bool", doc="also replace calibration.target with the fitted values (the run "
+                       "directory always gets them)")
     target: str = spec("conf/hardware/gpu_calibration.yaml", doc="catalog file written, relative to the repository")
     source: Dict[str, str] = spec(factory=dict, doc="where each value comes from, by field")
 

@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from model.calibration import BOUNDS as FIT_BOUNDS
 from model.errors import ConfigError
 from model.fields import CHECKS, field_docs
 from model.schema import (
     TOKEN_TYPES,
     Attention,
+    CalibrationSpec,
     DaskSpec,
     HardwareSpec,
     InteractivityPoint,
@@ -31,6 +34,7 @@ from model.schema import (
 )
 
 MIX_TOLERANCE = 1e-6
+CONF_REPO = Path(__file__).resolve().parents[1]  # the repository: calibration.data is relative to it
 
 
 def _passes(rule: str, value: Any) -> bool:
@@ -73,9 +77,18 @@ def _names(key: str, names: Iterable[str], catalog: DictConfig, what: str) -> No
         raise ConfigError(key, names, f"each {what} at most once")
 
 
+def check_known_keys(node: DictConfig, schema: type, prefix: str) -> None:
+    """Refuse keys the schema does not declare (``+hardware.b200.prce_per_hour=3`` adds one)."""
+    known = set(schema.__dataclass_fields__)
+    for key in node.keys():
+        if key not in known:
+            raise ConfigError(f"{prefix}.{key}", node[key], f"unknown key; allowed: {', '.join(sorted(known))}")
+
+
 def validate_hardware(name: str, hw: DictConfig) -> None:
     """Check one hardware entry (declared ranges, then the rules tying its fields)."""
     k = f"hardware.{name}"
+    check_known_keys(hw, HardwareSpec, k)
     check_fields(hw, HardwareSpec, k)
     if hw.max_systems is not None and hw.min_systems > hw.max_systems:
         raise ConfigError(f"{k}.min_systems", hw.min_systems, f"must be <= max_systems ({hw.max_systems})")
@@ -92,6 +105,7 @@ def validate_hardware(name: str, hw: DictConfig) -> None:
 def validate_model(name: str, m: DictConfig, hardware: DictConfig) -> None:
     """Check one model entry: declared ranges, attention layout, MoE consistency, decode rates."""
     k = f"models.{name}"
+    check_known_keys(m, ModelSpec, k)
     check_fields(m, ModelSpec, k)
     if m.active_params_b > m.total_params_b:
         raise ConfigError(f"{k}.active_params_b", m.active_params_b,
@@ -202,6 +216,8 @@ def validate(cfg: DictConfig) -> DictConfig:
         _check_plots(cfg)
     check_fields(cfg.dask, DaskSpec, "dask")
     _check_dask_chunks(cfg)
+    if "calibration" in cfg:
+        _check_calibration(cfg)
     OmegaConf.set_readonly(cfg, True)
     return cfg
 
@@ -250,6 +266,30 @@ def _check_plots(cfg: DictConfig) -> None:
     lo_hi = list(p.feasibility_params_b)
     if len(lo_hi) != 2 or not 0 < lo_hi[0] < lo_hi[1]:
         raise ConfigError("plots.feasibility_params_b", lo_hi, "must be [low, high] with 0 < low < high")
+
+
+def _check_calibration(cfg: DictConfig) -> None:
+    """The GPU calibration's inputs: known keys to fit, known hardware to inherit, positive weights."""
+    c = cfg.calibration
+    check_fields(c, CalibrationSpec, "calibration")
+    fittable = sorted(FIT_BOUNDS)
+    for group in ("per_hardware", "shared"):
+        for key in c[group]:
+            if key not in FIT_BOUNDS:
+                raise ConfigError(f"calibration.{group}", key, f"not a fitted key; allowed: {', '.join(fittable)}")
+    for child, parent in c.inherit.items():
+        for role, name in (("", child), (f".{child}", parent)):
+            if name not in cfg.hardware:
+                raise ConfigError(f"calibration.inherit{role}", name,
+                                  f"unknown hardware; allowed: {', '.join(cfg.hardware.keys())}")
+    for m, by_precision in c.weights_gb.items():
+        if m not in cfg.models:
+            raise ConfigError(f"calibration.weights_gb.{m}", m,
+                              f"unknown model; allowed: {', '.join(cfg.models.keys())}")
+        for precision, gb in by_precision.items():
+            check_value(f"calibration.weights_gb.{m}.{precision}", gb, "> 0")
+    if not (CONF_REPO / c.data).is_file():
+        raise ConfigError("calibration.data", c.data, f"no such file under {CONF_REPO}")
 
 
 def _check_dask_chunks(cfg: DictConfig) -> None:

@@ -2,9 +2,9 @@
 
 A thin job over :func:`model.calibration.calibrate`: prints the error on every point and the
 median and worst absolute % error for interactivity and throughput per GPU, saves
-``calibration.csv``, ``calibration.json`` and ``predicted_vs_measured.png`` to the run directory,
-and (``calibration.write=true``) writes the fitted values with their source to
-``conf/hardware/gpu_calibration.yaml``.
+``calibration.csv``, ``calibration.json``, ``gpu_calibration.yaml`` (the fitted values with their
+sources) and ``predicted_vs_measured.png`` to the run directory, and only with
+``calibration.write=true`` replaces ``conf/hardware/gpu_calibration.yaml`` with them.
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from model.config import REPO_DIR
 from model.schema import register_schemas
 from model.validate import validate
 
-OUTPUTS = ("calibration.csv", "calibration.json", "predicted_vs_measured.png")
+OUTPUTS = ("calibration.csv", "calibration.json", "gpu_calibration.yaml", "predicted_vs_measured.png")
 
 
 def run(cfg: DictConfig, out: Path) -> JobResult:
@@ -53,9 +53,11 @@ def run(cfg: DictConfig, out: Path) -> JobResult:
                              indent=2), out / "calibration.json")
     if cfg.plots.enabled:
         io.save_figure(predicted_vs_measured(table, stats), out / "predicted_vs_measured.png")
-    if c.write:
+    catalog_text = calibration.calibration_yaml(result.catalog)
+    io.write_text(catalog_text, out / "gpu_calibration.yaml")
+    if c.write:  # only on request: the committed catalog is the project's, not a run's output
         target = REPO_DIR / c.target
-        io.replace_text(calibration.calibration_yaml(result.catalog), target)
+        io.replace_text(catalog_text, target)
         print(f"\nwrote fitted values and sources to {target}")
     print(f"wrote {', '.join(str(out / n) for n in OUTPUTS if (out / n).exists())}")
     return JobResult(0)

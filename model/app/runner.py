@@ -15,12 +15,14 @@ from pathlib import Path
 import hydra
 import xarray as xr
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import HydraException
 from hydra.types import RunMode
 from omegaconf import DictConfig
+from omegaconf.errors import OmegaConfBaseException
 
 from model.app import io
 from model.app.sweep import HEADLINE, STATUS
-from model.config import CONF_DIR
+from model.config import CONF_DIR, compose_config
 from model.errors import ConfigError
 
 EXIT_OK, EXIT_INFEASIBLE, EXIT_BAD_INPUT = 0, 1, 2
@@ -91,10 +93,49 @@ def run_job(job: Job, cfg: DictConfig, validate: Callable[[DictConfig], DictConf
         sys.exit(result.code)
 
 
+def input_error(config_name: str, overrides: list[str],
+                validate: Callable[[DictConfig], DictConfig]) -> str | None:
+    """The one-line reason why ``overrides`` are bad input, or None: what Hydra would refuse (a
+    misspelled key, a wrong type, bad override syntax: Hydra prints those as several lines and
+    exits 1) and what the app's validation refuses.  Checked before Hydra creates a run directory,
+    so bad input writes nothing."""
+    try:
+        validate(compose_config(config_name, overrides))
+    except ConfigError as err:
+        return str(err)
+    except (HydraException, OmegaConfBaseException) as err:
+        cause = err.__cause__ if isinstance(err.__cause__, OmegaConfBaseException) else err
+        key = getattr(cause, "full_key", None) or getattr(err, "full_key", None)
+        text = str(cause).splitlines()[0].strip()
+        return f"{key}: {text}" if key else text
+    return None
+
+
+def occupied_run_dir(overrides: list[str]) -> str | None:
+    """A refusal when ``hydra.run.dir`` names a directory that already holds a run (its
+    ``.hydra/``): Hydra would rewrite that run's recorded config before the job could refuse."""
+    for item in overrides:
+        key, _, value = item.partition("=")
+        if key == "hydra.run.dir" and (Path(value) / ".hydra").exists():
+            return f"{value} holds another run: refusing to overwrite another run's output; choose a new hydra.run.dir"
+    return None
+
+
 def hydra_main(config_name: str, job: Job, validate: Callable[[DictConfig], DictConfig],
                register: Callable[[], None]) -> None:
-    """Run ``job`` as a Hydra app on ``conf/<config_name>.yaml`` (the body of an app's ``__main__``)."""
+    """Run ``job`` as a Hydra app on ``conf/<config_name>.yaml`` (the body of an app's ``__main__``).
+
+    Overrides Hydra would refuse end in one line on stderr and exit code 2 before Hydra starts
+    (single runs; a multirun's sweep syntax is Hydra's to parse).
+    """
     register()
+    args = sys.argv[1:]
+    if not any(a.startswith("-") for a in args):  # --multirun, --help, ...: Hydra's own
+        overrides = [a for a in args if not a.lstrip("+~").startswith(("hydra.", "hydra/"))]
+        problem = input_error(config_name, overrides, validate) or occupied_run_dir(args)
+        if problem is not None:
+            print(f"error: {problem}", file=sys.stderr)
+            sys.exit(EXIT_BAD_INPUT)
 
     @hydra.main(config_path=str(CONF_DIR), config_name=config_name, version_base="1.3")
     def main(cfg: DictConfig) -> None:

@@ -1,4 +1,5 @@
-"""``python -m model.app.calibrate`` end to end."""
+"""``python -m model.app.calibrate`` end to end: it reports, writes its run directory, and leaves
+the repository alone unless asked."""
 import subprocess
 
 import pytest
@@ -8,15 +9,38 @@ from tests.helpers import ROOT, python_cmd
 pytestmark = pytest.mark.cli
 
 
-def test_calibrate_command_prints_the_error_table(tmp_path):
+def _git_status(path: str) -> str:
+    return subprocess.run(["git", "status", "--porcelain", "--", path], cwd=ROOT, capture_output=True,
+                          text=True).stdout
+
+
+def test_calibrate_command_prints_the_error_table_and_leaves_the_catalog_alone(tmp_path):
     run_dir = tmp_path / "run"
-    before = (ROOT / "conf/hardware/gpu_calibration.yaml").read_text()
-    result = subprocess.run(python_cmd("-m", "model.app.calibrate", "calibration.write=false", "plots.enabled=true",
-                                       f"hydra.run.dir={run_dir}"),
-                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    catalog = ROOT / "conf/hardware/gpu_calibration.yaml"
+    before, status_before = catalog.read_text(), _git_status("conf")
+    result = subprocess.run(python_cmd("-m", "model.app.calibrate", "plots.enabled=true", f"hydra.run.dir={run_dir}"),
+                            cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
-    assert "interactivity: median |error|" in result.stdout and "throughput_per_gpu: median |error|" in result.stdout
+    assert "interactivity: median |error|" in result.stdout and "ttft: median |error|" in result.stdout
+    assert "throughput_per_gpu: median |error|" in result.stdout
     assert result.stdout.count("deepseek_r1") >= 22
-    for name in ("calibration.csv", "calibration.json", "predicted_vs_measured.png"):
+    for name in ("calibration.csv", "calibration.json", "gpu_calibration.yaml", "predicted_vs_measured.png"):
         assert (run_dir / name).stat().st_size > 0
-    assert (ROOT / "conf/hardware/gpu_calibration.yaml").read_text() == before
+    assert (run_dir / "gpu_calibration.yaml").read_text() == before  # the committed digits, reproduced
+    assert catalog.read_text() == before and _git_status("conf") == status_before
+
+
+@pytest.mark.parametrize("override,key", [
+    ("calibration.length_factor=0", "calibration.length_factor"),
+    ("calibration.inherit.gb200_nvl72=tpu", "calibration.inherit.gb200_nvl72"),
+    ("calibration.per_hardware=[foo]", "calibration.per_hardware"),
+    ("calibration.data=nope.csv", "calibration.data"),
+    ("calibration.weights_gb.deepseek_r1.fp8=-1", "calibration.weights_gb.deepseek_r1.fp8"),
+])
+def test_bad_calibration_inputs_are_one_line(tmp_path, override, key):
+    result = subprocess.run(python_cmd("-m", "model.app.calibrate", override, f"hydra.run.dir={tmp_path / 'run'}"),
+                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {key}")
+    assert not (tmp_path / "run" / "calibration.csv").exists()

@@ -28,8 +28,10 @@ def test_main_job_writes_grid_and_plots(tmp_path):
     assert "hardware:" in saved.attrs["config"]
     assert not list(run_dir.glob(".*.tmp"))  # no half-written files left
 
+    recorded = (run_dir / ".hydra" / "config.yaml").read_text()
     again = subprocess.run(python_cmd("-m", "model", *SMALL, f"hydra.run.dir={run_dir}"),
                            cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert again.returncode == 2
     assert again.stderr.strip().startswith("error: ") and "refusing to overwrite" in again.stderr
     assert len(again.stderr.strip().splitlines()) == 1
+    assert (run_dir / ".hydra" / "config.yaml").read_text() == recorded  # the first run's record is intact

@@ -42,9 +42,13 @@ def test_committed_catalog_meets_the_error_bars(cal_cfg, points):
 
 
 def test_committed_values_are_the_fit_of_the_data(cal_cfg, points):
+    """Refitting reproduces conf/hardware/gpu_calibration.yaml to the last character: values,
+    sources and the uncertain lists (what calibration.write=true would write)."""
     c = cal_cfg.calibration
-    fitted, info = calibration.fit(cal_cfg, points, _weights(cal_cfg), c.length_factor,
-                                   list(c.per_hardware), list(c.shared))
+    result = calibration.calibrate(cal_cfg, points)
+    committed = (REPO_DIR / c.target).read_text()
+    assert calibration.calibration_yaml(result.catalog) == committed
+    fitted, info = result.fitted, result.info
     for key in c.per_hardware:
         for hw, value in fitted[key].items():
             assert float(cal_cfg.hardware[hw][key]) == pytest.approx(value, rel=1e-5), (key, hw)
