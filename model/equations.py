@@ -138,7 +138,8 @@ def cell_kernel(p: Mapping[str, np.ndarray], out: Mapping[str, np.ndarray]) -> N
     # systems: the built size, or the memory need where no allowed size fits
     systems = built if built is raw else np.where(np.isfinite(built), built, raw)
     if "systems" in out:
-        np.copyto(out["systems"], systems, casting="unsafe")
+        unknown = np.isnan(systems)  # a NaN input: no size can be said, 0 rather than a wrapped integer
+        np.copyto(out["systems"], np.where(unknown, 0.0, systems) if unknown.any() else systems, casting="unsafe")
     if "layers_per_system" in out:
         np.divide(p["layers"], systems, out=out["layers_per_system"])
     if "admitted_requests" in out:

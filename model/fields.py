@@ -9,6 +9,7 @@ the value checks (:func:`model.validate.check_fields`), the parameter arrays of 
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
 from dataclasses import MISSING, dataclass
 from typing import Any
@@ -22,6 +23,18 @@ CHECKS = {
     ">= 1": "must be a whole number >= 1",
     "finite": "must be a finite number",
 }
+
+
+def passes(rule: str, value: Any) -> bool:
+    """Whether ``value`` meets ``rule`` (a key of :data:`CHECKS`)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    if rule == ">= 1":
+        return float(value).is_integer() and value >= 1
+    if not math.isfinite(value):
+        return False
+    return {"> 0": value > 0, ">= 0": value >= 0, "(0, 1]": 0 < value <= 1,
+            "[0, 1)": 0 <= value < 1, "finite": True}[rule]
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import xarray as xr
 from omegaconf import DictConfig
 
 from model.errors import ConfigError
-from model.fields import array_fields
+from model.fields import CHECKS, array_fields, field_docs, passes
 from model.interactivity import fit_power_law, power_law_interactivity
 from model.schema import (
     TOKEN_TYPES,
@@ -135,15 +135,66 @@ def override_target(key: str, ds: xr.Dataset) -> tuple[str, dict]:
     raise ConfigError("params", key, f"not an array-valued parameter; allowed: {allowed}")
 
 
+# The allowed range of every array-valued parameter besides the catalog fields (their schema's).
+OTHER_CHECKS = {"isl": "> 0", "concurrency": "> 0", "base_interactivity": "> 0", "osl": "> 0",
+                "min_interactivity": ">= 0", "max_ttft_s": "> 0",
+                **{f"mix_{t}": "[0, 1)" for t in TOKEN_TYPES}, **{f"price_{t}": ">= 0" for t in TOKEN_TYPES}}
+
+
+def dim_name(key: str) -> str:
+    """A Python-identifier dim name for a dotted key (``hardware.b200.price_per_hour`` ->
+    ``hardware_b200_price_per_hour``), so that ``.sel(**{name: ...})`` works."""
+    return "".join(c if c.isalnum() else "_" for c in key)
+
+
+def as_array(value: Any, dim: str) -> Any:
+    """A number stays a number and a DataArray keeps its dims (a dim without a coordinate gets its
+    values as one); a list, tuple or 1-d array becomes a DataArray along ``dim`` with its values as
+    the coordinate."""
+    if isinstance(value, xr.DataArray):
+        return value.assign_coords({d: value.values if value.ndim == 1 else np.arange(value.sizes[d])
+                                    for d in value.dims if d not in value.coords})
+    if isinstance(value, (list, tuple, np.ndarray)):
+        values = np.asarray(value)
+        if values.ndim == 0:
+            return values.item()
+        if values.ndim != 1:
+            raise ConfigError(dim, f"an array of shape {values.shape}", "give a list, a 1-d array or a DataArray")
+        return xr.DataArray(values, dims=dim, coords={dim: values})
+    return value
+
+
+def check_parameter(key: str, var: str, value: Any) -> None:
+    """Refuse values outside the parameter's declared range (NaN passes: it marks a cell infeasible)."""
+    rule = OTHER_CHECKS.get(var) or next((d.check for cls in (HardwareSpec, ModelSpec)
+                                          for name, d in field_docs(cls).items() if name == var), None)
+    if rule is None:
+        return
+    values = np.asarray(value.values if isinstance(value, xr.DataArray) else value, dtype=float).ravel()
+    known = values[~np.isnan(values)]
+    bad = [v for v in known if not passes(rule, float(v))]
+    if bad:
+        raise ConfigError(key, bad[0], CHECKS[rule])
+
+
 def apply_overrides(ds: xr.Dataset, params: Mapping[str, Any]) -> xr.Dataset:
-    """Replace catalog values by numbers or DataArrays along extra dims, by dotted config key.
+    """Replace catalog values by numbers, lists, arrays or DataArrays along extra dims, by dotted
+    config key; each value checked against the key's declared range (:class:`ConfigError`).
 
     ``{"hardware.cerebras_wse3.price_per_hour": xr.DataArray(p, dims="sample")}`` makes
     ``price_per_hour`` a (hardware, sample) array: ``p`` on the wafer, the catalog value elsewhere.
+    A list becomes a dim named after the key (:func:`dim_name`).
     """
     ds = ds.copy()
     for key, value in params.items():
         var, where = override_target(key, ds)
+        value = as_array(value, dim_name(key))
+        try:
+            check_parameter(key, var, value)
+        except (TypeError, ValueError) as err:
+            if isinstance(err, ConfigError):
+                raise
+            raise ConfigError(key, value, "must be numbers (a scalar, list, array or DataArray)") from None
         if not where:
             ds[var] = xr.DataArray(value) if not isinstance(value, xr.DataArray) else value
             continue
@@ -250,7 +301,15 @@ def derive(ds: xr.Dataset, isl: xr.DataArray, concurrency: xr.DataArray) -> xr.D
     largest = ds.allowed_sizes.where(np.isfinite(ds.allowed_sizes)).max("size_option")
     out["max_buildable"] = xr.where(ds.sizes_restricted, np.minimum(ds.max_systems, largest),
                                     ds.max_systems)
-    out["context_ok"] = isl <= ds.max_context
+    # a cell is served only if ISL is within context and every input it needs is known (a NaN
+    # parameter makes the cell infeasible rather than giving a number)
+    needed = [out["weight_bytes"], out["kv_bytes_per_request"], out["memory_capacity"], out["effective_bandwidth"],
+              out["decode_base_time"], out["streamed_bytes"], out["output_tokens"], ds.price_per_hour,
+              ds.cache_read_ratio, ds.min_interactivity, ds.hop_latency_s, ds.min_systems]
+    known = np.isfinite(isl) & np.isfinite(concurrency)
+    for term in needed:
+        known = known & term.notnull()
+    out["context_ok"] = (isl <= ds.max_context) & known
     out["step_constant"] = out["decode_base_time"] - ds.hop_latency_s * out["systems_for_weights"]
     out["time_per_step"] = isl / ds.cache_read_ratio + out["output_tokens"]
     out["tokens_per_request"] = isl + out["output_tokens"]
@@ -328,7 +387,10 @@ def parameters(cfg: DictConfig, params: Mapping[str, Any] | None = None,
     if concurrency is None:
         values = grid_concurrency(cfg)
         concurrency = xr.DataArray(values, dims="concurrency", coords={"concurrency": values})
+    isl, concurrency = as_array(isl, "isl"), as_array(concurrency, "concurrency")
     isl, concurrency = xr.DataArray(isl), xr.DataArray(concurrency)
+    for key, values in (("isl", isl), ("concurrency", concurrency)):
+        check_parameter(key, key, values)
     # Compute in float; coordinates keep the caller's (integer) labels.
     out = derive(ds, isl.copy(data=isl.values.astype(float)),
                  concurrency.copy(data=concurrency.values.astype(float)))

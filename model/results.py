@@ -14,6 +14,7 @@ import xarray as xr
 from omegaconf import DictConfig
 
 from model.equations import ALLOWED_SIZE, INPUTS
+from model.errors import ConfigError
 
 # name: (units, long_name)
 VARIABLES: dict[str, tuple[str, str]] = {
@@ -98,6 +99,11 @@ def label_coords(ds: xr.Dataset) -> xr.Dataset:
 def cell_outputs(p: xr.Dataset, variables: Any = None) -> dict[str, type]:
     """The per-cell outputs to compute: ``variables`` (default all), without the margin when
     there is no price sheet."""
+    if isinstance(variables, str):
+        variables = [variables]
+    unknown = [v for v in (variables or []) if v not in CELL_OUTPUTS]
+    if unknown:
+        raise ConfigError("variables", unknown[0], f"not a per-cell output; allowed: {', '.join(CELL_OUTPUTS)}")
     wanted = dict(CELL_OUTPUTS) if variables is None else {v: CELL_OUTPUTS[v] for v in variables}
     if not bool(p.price_per_mtok.notnull().any()):
         wanted.pop("margin_per_mtok", None)

@@ -8,7 +8,6 @@ key, the value and what is allowed.
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from model.calibration import BOUNDS as FIT_BOUNDS
 from model.errors import ConfigError
-from model.fields import CHECKS, field_docs
+from model.fields import CHECKS, field_docs, passes
 from model.schema import (
     TOKEN_TYPES,
     Attention,
@@ -37,23 +36,12 @@ MIX_TOLERANCE = 1e-6
 CONF_REPO = Path(__file__).resolve().parents[1]  # the repository: calibration.data is relative to it
 
 
-def _passes(rule: str, value: Any) -> bool:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return False
-    if rule == ">= 1":
-        return float(value).is_integer() and value >= 1
-    if not math.isfinite(value):
-        return False
-    return {"> 0": value > 0, ">= 0": value >= 0, "(0, 1]": 0 < value <= 1,
-            "[0, 1)": 0 <= value < 1, "finite": True}[rule]
-
-
 def check_value(key: str, value: Any, rule: str, optional: bool = False) -> None:
     """Raise :class:`ConfigError` unless ``value`` meets ``rule`` (a key of ``CHECKS``);
     ``None`` passes where ``optional``."""
     if value is None and optional:
         return
-    if not _passes(rule, value):
+    if not passes(rule, value):
         raise ConfigError(key, value, CHECKS[rule] + (", or null" if optional else ""))
 
 
