@@ -148,12 +148,14 @@ def dim_name(key: str) -> str:
 
 
 def as_array(value: Any, dim: str) -> Any:
-    """A number stays a number and a DataArray keeps its dims (a dim without a coordinate gets its
-    values as one); a list, tuple or 1-d array becomes a DataArray along ``dim`` with its values as
-    the coordinate."""
+    """A number stays a number and a DataArray keeps its dims (along ``dim`` itself, a 1-d
+    DataArray without a coordinate gets its values as one, so ``isl=xr.DataArray([50000], dims="isl")``
+    can be selected by ISL; other dims, such as a design's ``sample``, stay positional); a list,
+    tuple or 1-d array becomes a DataArray along ``dim`` with its values as the coordinate."""
     if isinstance(value, xr.DataArray):
-        return value.assign_coords({d: value.values if value.ndim == 1 else np.arange(value.sizes[d])
-                                    for d in value.dims if d not in value.coords})
+        if value.dims == (dim,) and dim not in value.coords:
+            return value.assign_coords({dim: value.values})
+        return value
     if isinstance(value, (list, tuple, np.ndarray)):
         values = np.asarray(value)
         if values.ndim == 0:
@@ -172,9 +174,14 @@ def check_parameter(key: str, var: str, value: Any) -> None:
         return
     values = np.asarray(value.values if isinstance(value, xr.DataArray) else value, dtype=float).ravel()
     known = values[~np.isnan(values)]
-    bad = [v for v in known if not passes(rule, float(v))]
-    if bad:
-        raise ConfigError(key, bad[0], CHECKS[rule])
+    finite = np.isfinite(known)
+    ok = {"> 0": finite & (known > 0), ">= 0": finite & (known >= 0), "(0, 1]": (known > 0) & (known <= 1),
+          "[0, 1)": (known >= 0) & (known < 1), ">= 1": (known >= 1) & (known == np.floor(known)),
+          "finite": finite}[rule]
+    if not ok.all():
+        bad = float(known[np.argmin(ok)])
+        assert not passes(rule, bad)  # the vectorized rule says what the scalar one says
+        raise ConfigError(key, bad, CHECKS[rule])
 
 
 def apply_overrides(ds: xr.Dataset, params: Mapping[str, Any]) -> xr.Dataset:
@@ -303,10 +310,12 @@ def derive(ds: xr.Dataset, isl: xr.DataArray, concurrency: xr.DataArray) -> xr.D
                                     ds.max_systems)
     # a cell is served only if ISL is within context and every input it needs is known (a NaN
     # parameter makes the cell infeasible rather than giving a number)
+    # (terms without the concurrency dim: a NaN ISL or concurrency fails the comparisons by itself,
+    # and an outer product with a design's sample dim would cost far more than the kernel)
     needed = [out["weight_bytes"], out["kv_bytes_per_request"], out["memory_capacity"], out["effective_bandwidth"],
-              out["decode_base_time"], out["streamed_bytes"], out["output_tokens"], ds.price_per_hour,
-              ds.cache_read_ratio, ds.min_interactivity, ds.hop_latency_s, ds.min_systems]
-    known = np.isfinite(isl) & np.isfinite(concurrency)
+              out["decode_base_time"], out["dense_bytes"], out["routed_bytes"], out["output_tokens"],
+              ds.price_per_hour, ds.cache_read_ratio, ds.min_interactivity, ds.hop_latency_s, ds.min_systems]
+    known = True
     for term in needed:
         known = known & term.notnull()
     out["context_ok"] = (isl <= ds.max_context) & known
