@@ -229,6 +229,9 @@ class GridSpec:
     concurrency_min: int = spec(1, unit="requests", doc="smallest concurrency")
     concurrency_max: int = spec(1024, unit="requests", doc="largest concurrency")
     concurrency_step: int = spec(1, unit="requests", doc="concurrency step")
+    max_memory_fraction: float = spec(0.5, unit="1", check="(0, 1]",
+                                      doc="largest share of the available memory one in-memory evaluation may "
+                                          "take; larger grids are refused with a suggestion")
 
 
 @dataclass
@@ -268,6 +271,14 @@ class DaskSpec:
 
 
 @dataclass
+class OutputSpec:
+    """How result files are written."""
+
+    compression: bool = spec(True, unit="bool", doc="zlib-compress netCDF variables (lossless)")
+    float32: bool = spec(False, unit="bool", doc="store float64 variables of grid.nc as float32 (~7 digits)")
+
+
+@dataclass
 class ModelAppConfig:
     hardware: Dict[str, HardwareSpec] = spec(factory=dict, doc="hardware catalog")
     models: Dict[str, ModelSpec] = spec(factory=dict, doc="model catalog")
@@ -277,6 +288,7 @@ class ModelAppConfig:
     select: Selection = spec(factory=Selection, doc="models and hardware evaluated")
     plots: PlotSpec = spec(factory=PlotSpec, doc="plots")
     dask: DaskSpec = spec(factory=DaskSpec, doc="out-of-core evaluation")
+    output: OutputSpec = spec(factory=OutputSpec, doc="result files")
 
 
 @dataclass

@@ -44,7 +44,8 @@ def _write_on_dask(cfg: DictConfig, path: Path) -> xr.Dataset:
         grid.attrs["config"] = OmegaConf.to_yaml(cfg, resolve=True)
         chunks = int(np.prod([len(c) for c in grid.cost_per_mtok.chunks]))
         print(f"dask: {chunks:,} chunks of the grid on {client.scheduler_info().get('address', 'a cluster')}")
-        io.write_atomic(path, lambda tmp: io.write_netcdf_chunked(grid, tmp))
+        io.write_atomic(path, lambda tmp: io.write_netcdf_chunked(grid, tmp, cfg.output.compression,
+                                                                 cfg.output.float32))
     return grid
 
 
@@ -69,7 +70,7 @@ def run(cfg: DictConfig, out: Path) -> JobResult:
         grid = _write_on_dask(cfg, out / "grid.nc")
     else:
         grid.attrs["config"] = OmegaConf.to_yaml(cfg, resolve=True)
-        io.write_netcdf(grid, out / "grid.nc")
+        io.write_netcdf(grid, out / "grid.nc", cfg.output.compression, cfg.output.float32)
     written = [out / "grid.nc"]
     if cfg.plots.enabled:
         written.append(io.save_figure(plots.cost_vs_concurrency(at_workload, isl, sla),

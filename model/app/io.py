@@ -6,6 +6,7 @@ import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+import numpy as np
 import xarray as xr
 
 
@@ -51,9 +52,33 @@ def _umask() -> int:
     return mask
 
 
-def write_netcdf(ds, path: Path) -> Path:
-    """Write a Dataset to netCDF-4 (h5netcdf) atomically."""
-    return write_atomic(path, lambda tmp: ds.to_netcdf(tmp, engine="h5netcdf"))
+CONVENTIONS = "CF-1.8"
+
+
+def netcdf_encoding(ds: xr.Dataset, compression: bool = True, float32: bool = False,
+                    chunked: bool = False) -> dict:
+    """Per-variable encoding: zlib (level 4, shuffled) on every data variable with a shape, and
+    float64 stored as float32 if asked (about 7 significant digits)."""
+    encoding: dict = {}
+    for name, var in ds.data_vars.items():
+        enc: dict = {}
+        if compression and var.ndim and var.dtype.kind in "fiub":
+            enc.update(zlib=True, complevel=4, shuffle=True)
+        if float32 and var.dtype == np.float64:
+            enc["dtype"] = "float32"
+        if chunked and var.chunks and var.ndim:
+            enc["chunksizes"] = tuple(max(max(c), 1) for c in var.chunks)
+        if enc:
+            encoding[name] = enc
+    return encoding
+
+
+def write_netcdf(ds: xr.Dataset, path: Path, compression: bool = True, float32: bool = False) -> Path:
+    """Write a Dataset to netCDF-4 (h5netcdf) atomically, compressed by default, with a
+    ``Conventions`` attribute."""
+    ds = ds.assign_attrs(Conventions=CONVENTIONS)
+    encoding = netcdf_encoding(ds, compression, float32)
+    return write_atomic(path, lambda tmp: ds.to_netcdf(tmp, engine="h5netcdf", encoding=encoding))
 
 
 def write_text(text: str, path: Path) -> Path:
@@ -82,7 +107,8 @@ def replace_text(text: str, path: Path) -> Path:
     return path
 
 
-def write_netcdf_chunked(ds: xr.Dataset, path: str | os.PathLike) -> None:
+def write_netcdf_chunked(ds: xr.Dataset, path: str | os.PathLike, compression: bool = True,
+                         float32: bool = False) -> None:
     """Write a (dask-backed) Dataset to netCDF-4 with h5netcdf, one dask chunk at a time.
 
     Every dask-backed variable is stored with HDF5 chunks of its dask chunk shape (the largest
@@ -97,6 +123,8 @@ def write_netcdf_chunked(ds: xr.Dataset, path: str | os.PathLike) -> None:
         Dataset to write, e.g. from :func:`evaluate_lazy`.
     path
         Output file; overwritten if it exists.
+    compression, float32
+        As :func:`netcdf_encoding`.
 
     Notes
     -----
@@ -105,8 +133,5 @@ def write_netcdf_chunked(ds: xr.Dataset, path: str | os.PathLike) -> None:
     but far slower than the threaded scheduler for many small chunks, and the path must be
     on a file system the workers share.
     """
-    encoding = {}
-    for name, var in ds.variables.items():
-        if var.chunks and var.ndim:
-            encoding[name] = {"chunksizes": tuple(max(max(c), 1) for c in var.chunks)}
-    ds.to_netcdf(path, engine="h5netcdf", encoding=encoding)
+    ds = ds.assign_attrs(Conventions=CONVENTIONS)
+    ds.to_netcdf(path, engine="h5netcdf", encoding=netcdf_encoding(ds, compression, float32, chunked=True))
