@@ -4,5 +4,11 @@ from model.app.runner import hydra_main
 from model.schema import register_schemas
 from model.validate import validate
 
-if __name__ == "__main__":
+
+def main() -> None:
+    """The console command (see ``[project.scripts]`` in pyproject.toml)."""
     hydra_main("model", run, validate, register_schemas)
+
+
+if __name__ == "__main__":
+    main()

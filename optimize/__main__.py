@@ -3,5 +3,11 @@ from model.app.runner import hydra_main
 from optimize import register_schemas, validate
 from optimize.job import run
 
-if __name__ == "__main__":
+
+def main() -> None:
+    """The console command (see ``[project.scripts]`` in pyproject.toml)."""
     hydra_main("optimize", run, validate, register_schemas)
+
+
+if __name__ == "__main__":
+    main()

@@ -63,5 +63,10 @@ def run(cfg: DictConfig, out: Path) -> JobResult:
     return JobResult(0)
 
 
-if __name__ == "__main__":
+def main() -> None:
+    """The console command ``serving-calibrate``."""
     hydra_main("calibrate", run, validate, register_schemas)
+
+
+if __name__ == "__main__":
+    main()

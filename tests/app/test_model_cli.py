@@ -1,5 +1,7 @@
 """`python -m model` end to end: the table, grid.nc, four plots; never over another run."""
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import xarray as xr
@@ -35,3 +37,24 @@ def test_main_job_writes_grid_and_plots(tmp_path):
     assert again.stderr.strip().startswith("error: ") and "refusing to overwrite" in again.stderr
     assert len(again.stderr.strip().splitlines()) == 1
     assert (run_dir / ".hydra" / "config.yaml").read_text() == recorded  # the first run's record is intact
+
+
+@pytest.mark.parametrize("command", ["serving-model", "serving-optimize", "serving-sensitivity", "serving-calibrate"])
+def test_console_commands_work_from_a_directory_with_a_model_py(tmp_path, command):
+    """The installed commands import the toolkit, not a ``model.py`` in the working directory
+    (which ``python -m model`` would run instead); a bad key still gives one line and exit 2."""
+    (tmp_path / "model.py").write_text("raise SystemExit('the shadowing model.py ran')\n")
+    executable = Path(sys.executable).parent / command
+    result = subprocess.run([str(executable), "no_such_key=1"], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("error: no_such_key") and "shadowing" not in result.stderr + result.stdout
+
+
+def test_console_command_runs_from_another_directory(tmp_path):
+    (tmp_path / "model.py").write_text("raise SystemExit('the shadowing model.py ran')\n")
+    run_dir = tmp_path / "run"
+    result = subprocess.run([str(Path(sys.executable).parent / "serving-model"), *SMALL, "plots.enabled=false",
+                             f"hydra.run.dir={run_dir}"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert (run_dir / "grid.nc").stat().st_size > 0
