@@ -6,6 +6,7 @@ hands Hydra the primary config, validates it and runs the app's job.
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import traceback
 from collections.abc import Callable
@@ -26,6 +27,12 @@ from model.config import CONF_DIR, compose_config
 from model.errors import ConfigError
 
 EXIT_OK, EXIT_INFEASIBLE, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
+
+
+def stop_on_signal(signum: int, frame: object) -> None:
+    """Turn SIGTERM into KeyboardInterrupt: the run unwinds, temporary files are removed."""
+    raise KeyboardInterrupt
 
 Job = Callable[[DictConfig, Path], "JobResult"]
 
@@ -67,8 +74,13 @@ def run_job(job: Job, cfg: DictConfig, validate: Callable[[DictConfig], DictConf
     use_file_backend()
     out = output_dir()
     multirun = in_multirun()
+    # SIGTERM unwinds like Ctrl-C, so the atomic writes' finally blocks remove their temporary files
+    signal.signal(signal.SIGTERM, stop_on_signal)
     try:
         result = job(validate(cfg), out)
+    except KeyboardInterrupt:
+        print("error: interrupted: the run stopped; files not yet complete were removed", file=sys.stderr)
+        sys.exit(EXIT_INTERRUPTED)
     except (ConfigError, io.OutputExistsError) as err:
         if multirun:
             io.write_text(json.dumps({"status": "failed", "error": f"error: {err}"}), out / STATUS)

@@ -14,6 +14,12 @@ from sensitivity.sobol import RULES
     ("sensitivity.n=2", "sensitivity.n"),
     ("sensitivity.conf_level=1.5", "sensitivity.conf_level"),
     ("sensitivity.num_resamples=1", "sensitivity.num_resamples"),
+    # bounds that reach outside the key's allowed range: a negative $/hour, an efficiency above 1
+    ("sensitivity.parameters.price_per_hour.bounds=[-1,1]", "sensitivity.parameters.price_per_hour.bounds"),
+    ("sensitivity.parameters.hop_latency.bounds=[-1e-6,1e-5]", "sensitivity.parameters.hop_latency.bounds"),
+    ("sensitivity.parameters.prefill_efficiency_b200.bounds=[0.5,1.5]",
+     "sensitivity.parameters.prefill_efficiency_b200.bounds"),
+    ("sensitivity.parameters.isl.key=workload.mix.output", "sensitivity.parameters.isl.key"),
 ])
 def test_bad_declarations_are_one_line(override, key):
     with pytest.raises(ConfigError) as err:
