@@ -172,7 +172,8 @@ def cell_kernel(p: Mapping[str, np.ndarray], out: Mapping[str, np.ndarray]) -> N
         rates = _physical_prefill(n, step, systems, p, out)
     else:  # both modes in one block: compute both, keep each cell's own
         ratio, phys = _ratio_prefill(step, p, {}), _physical_prefill(n, step, systems, p, {})
-        rates = {k: np.where(physical, phys[k], ratio[k]) for k in phys}
+        rates = {k: np.where(physical, phys[k], ratio[k]) for k in ratio}
+        rates["prefill_busy"] = phys["prefill_busy"]
         for name, value in rates.items():
             if name in out:
                 np.copyto(out[name], value)
@@ -181,7 +182,7 @@ def cell_kernel(p: Mapping[str, np.ndarray], out: Mapping[str, np.ndarray]) -> N
     if "prefill_capacity" in out:
         np.divide(n, rates["prefill_time"], out=out["prefill_capacity"])
         if physical.any():  # physical: one prefill at a time, the fixed overhead overlapping the next
-            np.copyto(out["prefill_capacity"], 1 / (prefill - p["prefill_overhead_s"]), where=physical)
+            np.copyto(out["prefill_capacity"], 1 / rates["prefill_busy"], where=physical)
     rps = np.divide(n, request_time, out=out.get("requests_per_second"))
     if waiting:  # the requests a pinned replica could not admit wait for a place
         ttft = ttft + (asked - n) / rps  # a new array: ttft may share memory with prefill_time
@@ -253,4 +254,5 @@ def _physical_prefill(n: np.ndarray, step: np.ndarray, systems: np.ndarray, p: M
     prefill = np.add(busy, p["prefill_overhead_s"], out=out.get("prefill_time"))
     ttft = np.add(queued, p["prefill_overhead_s"], out=out.get("ttft"))
     ttft = _inplace(np.add, ttft, 0.5 * step)
-    return {"interactivity": interactivity, "request_time": request_time, "prefill_time": prefill, "ttft": ttft}
+    return {"interactivity": interactivity, "request_time": request_time, "prefill_time": prefill, "ttft": ttft,
+            "prefill_busy": busy}

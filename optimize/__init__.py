@@ -1,4 +1,5 @@
-"""Cost-minimizing concurrency and integer fleet plans (SPEC §5), on Pyomo + HiGHS."""
+"""Cost-minimizing concurrency and integer fleet plans (SPEC §5), with disaggregated serving
+(prefill and decode on different replicas, SPEC §9), on Pyomo + HiGHS."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -8,7 +9,7 @@ from omegaconf import DictConfig
 from model.config import compose_config
 from model.validate import validate as validate_model
 from optimize.concurrency import best_concurrency
-from optimize.constants import NoAnswer, SolveStatus
+from optimize.constants import NoAnswer, Phase, SolveStatus
 from optimize.fleet import plan_fleet
 from optimize.plan import FleetPlan, FleetTotals
 from optimize.schema import register_schemas
@@ -45,5 +46,5 @@ def load_config(overrides: Sequence[str] = ()) -> DictConfig:
     return validate(compose_config("optimize", overrides))
 
 
-__all__ = ["best_concurrency", "plan_fleet", "FleetPlan", "FleetTotals", "SolveStatus", "NoAnswer", "load_config",
-           "validate", "register_schemas"]
+__all__ = ["best_concurrency", "plan_fleet", "FleetPlan", "FleetTotals", "SolveStatus", "NoAnswer", "Phase",
+           "load_config", "validate", "register_schemas"]

@@ -24,13 +24,33 @@ class ShortfallKind(enum.Enum):
     """Why a (model, ISL bucket) with demand cannot be served by the fleet.
 
     The first three are the :class:`NoAnswer` reasons, holding on every hardware type on offer;
-    ``inventory`` means columns exist but the inventory caps leave demand unmet.
+    ``ttft_unreachable`` means configurations reach the interactivity SLA but none (aggregated,
+    or a disaggregated prefill + decode pair) reaches the TTFT SLA; ``inventory`` means columns
+    exist but the inventory caps leave demand unmet.
     """
 
     isl_beyond_context = NoAnswer.isl_beyond_context.value
     no_buildable_size = NoAnswer.no_buildable_size.value
     sla_unreachable = NoAnswer.sla_unreachable.value
+    ttft_unreachable = "ttft_unreachable"
     inventory = "inventory"
+
+
+class Phase(enum.Enum):
+    """What a column of the fleet MILP does with a request (SPEC §9).
+
+    ``aggregated``: prefill and decode on the same replica (§8); ``prefill``: prefill only, the
+    KV then moves to a decode replica; ``decode``: decode only, fed by prefill replicas.
+    The order is the plan table's order within a (model, bucket).
+    """
+
+    aggregated = "aggregated"
+    prefill = "prefill"
+    decode = "decode"
+
+
+# Integer code of each phase in :attr:`optimize.columns.Columns.kind` (its position in Phase).
+PHASE_CODE = {phase: code for code, phase in enumerate(Phase)}
 
 
 class SolveStatus(enum.Enum):

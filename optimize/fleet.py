@@ -1,4 +1,5 @@
-"""The fleet plan of SPEC §5: integer replicas per (model, ISL bucket, hardware, concurrency).
+"""The fleet plan of SPEC §5 and §9: integer replicas per (model, ISL bucket, hardware,
+concurrency) of three kinds: aggregated, prefill and decode.
 
 :func:`plan_fleet` runs the steps in order: inputs (:mod:`optimize.inputs`), candidate columns
 and pruning (:mod:`optimize.columns`), build and solve (:mod:`optimize.milp`), the plan table
@@ -10,12 +11,13 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 import xarray as xr
 from omegaconf import DictConfig
 
-from optimize.columns import candidate_columns, coverage, prune_dominated
-from optimize.constants import SolveStatus
-from optimize.inputs import bucket_grid, demand_by_model, demand_rows, inventory_by_hardware
+from optimize.columns import candidate_columns, covering, prune_dominated
+from optimize.constants import Phase, SolveStatus
+from optimize.inputs import bucket_grid, column_options, demand_by_model, demand_rows, inventory_by_hardware
 from optimize.milp import build_model, solve_model
 from optimize.plan import FleetPlan, assign_solution
 from optimize.shortfalls import inventory_shortfalls, no_column_shortfalls
@@ -38,27 +40,37 @@ def plan_fleet(cfg: DictConfig, prune: bool | None = None, grid: xr.Dataset | No
     FleetPlan
         Solved (``optimal`` or ``time_limit``), ``infeasible`` with its shortfall report, or
         ``no_solution`` when the solver stopped before finding a plan.
+
+    Notes
+    -----
+    With ``fleet.disaggregation`` the plan may split a request: prefill on one replica, decode
+    on another, the KV moved between them (:mod:`optimize.columns` has the capacities, the TTFT
+    and the coupling rows).  Only the hardware on offer serves aggregated and decode columns;
+    ``fleet.prefill_hardware`` may add hardware that only prefills.
     """
     fleet = cfg.fleet
     prune = fleet.prune if prune is None else prune
     grid = bucket_grid(cfg) if grid is None else grid
     demand = demand_by_model(cfg)
     rows = demand_rows(grid, demand)
-    candidates = candidate_columns(grid, rows)
-    cols = prune_dominated(candidates) if prune else candidates
+    options = column_options(cfg, grid)
+    candidates = candidate_columns(grid, rows, options)
+    hardware = [str(h) for h in grid.hardware.values]
+    inventory = inventory_by_hardware(cfg, hardware)
+    cols = prune_dominated(candidates, ~np.isfinite(inventory)) if prune else candidates
     counts = {"columns": len(candidates), "pruned_columns": len(candidates) - len(cols)}
+    kinds = {p.value: (int(candidates.phase(p).sum()), int(cols.phase(p).sum())) for p in Phase}
 
     # pairs no column serves make the problem infeasible before any solve
-    missing = no_column_shortfalls(grid, demand, candidates, cfg)
+    missing = no_column_shortfalls(grid, demand, candidates, cfg, options)
     if len(missing):
-        return FleetPlan.infeasible(shortfalls=missing, **counts)
+        return FleetPlan.infeasible(shortfalls=missing, **counts, columns_by_phase=kinds)
 
-    hardware = list(grid.hardware.values)
-    inventory = inventory_by_hardware(cfg, hardware)
     utilization = float(fleet.target_utilization)
-    problem = {"cost": cols.cost_per_hour, "coverage": coverage(cols, utilization),
-               "demand": rows.requests_per_second, "systems": cols.systems, "hardware": cols.hardware,
-               "inventory": inventory}
+    max_ttft_of_row = options.max_ttft[rows.model]
+    cover = covering(cols, utilization, rows.requests_per_second, max_ttft_of_row)
+    problem = {"cost": cols.cost_per_hour, "coverage": cover.coverage, "demand": cover.demand,
+               "systems": cols.systems, "hardware": cols.hardware, "inventory": inventory, "flows": cover.flows}
     solver_options = {"time_limit": float(fleet.solver.time_limit_s), "mip_rel_gap": float(fleet.solver.mip_rel_gap),
                       "threads": fleet.solver.threads}
 
@@ -72,9 +84,9 @@ def plan_fleet(cfg: DictConfig, prune: bool | None = None, grid: xr.Dataset | No
         # only the inventory caps can make it infeasible now: the elastic solve measures the shortfall
         elastic = solve_model(build_model(**problem, elastic=True), **solver_options)
         shortfalls = inventory_shortfalls(elastic, cols, rows, grid, hardware, inventory, utilization)
-        return FleetPlan.infeasible(shortfalls=shortfalls, **counts, **timings)
+        return FleetPlan.infeasible(shortfalls=shortfalls, **counts, **timings, columns_by_phase=kinds)
     if solution.status == SolveStatus.no_solution:
-        return FleetPlan.no_solution(**counts, **timings)
-    plan, totals = assign_solution(solution.replicas, cols, rows, grid, hardware, utilization)
+        return FleetPlan.no_solution(**counts, **timings, columns_by_phase=kinds)
+    plan, totals = assign_solution(solution.replicas, cols, rows, grid, hardware, utilization, max_ttft_of_row)
     return FleetPlan.solved(status=solution.status, plan=plan, totals=totals, mip_gap=solution.mip_gap,
-                            **counts, **timings)
+                            **counts, **timings, columns_by_phase=kinds)

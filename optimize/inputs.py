@@ -1,9 +1,11 @@
-"""Inputs of the fleet plan (SPEC §5): ISL buckets, demand, inventory and the evaluated grid.
+"""Inputs of the fleet plan (SPEC §5, §9): ISL buckets, demand, inventory and the evaluated grid.
 
 Everything the MILP is asked to satisfy comes from here: the ISL distribution as weighted
-buckets, the requests/s per model (the SLA per model is :func:`optimize.concurrency.sla_by_model`),
-the cost model evaluated on (model, hardware, bucket, concurrency), the demand rows (one per
-(model, bucket) with demand) and the inventory cap per hardware type.
+buckets, the requests/s per model (the SLA per model is :func:`optimize.concurrency.sla_by_model`,
+the TTFT limit :func:`optimize.concurrency.ttft_by_model`), the cost model evaluated on (model,
+hardware, bucket, concurrency) over the hardware on offer and the prefill hardware, the demand
+rows (one per (model, bucket) with demand), the inventory cap per hardware type and the
+:class:`ColumnOptions` that say which hardware makes which kind of column.
 """
 from __future__ import annotations
 
@@ -15,13 +17,17 @@ import xarray as xr
 from omegaconf import DictConfig
 from scipy.stats import norm
 
+from model.config import with_values
 from model.evaluate import evaluate
-from optimize.concurrency import sla_by_model
+from model.validate import validate as validate_model
+from optimize.concurrency import sla_by_model, ttft_by_model
 from optimize.schema import IslKind
 
 # the per-cell variables of the cost model that candidate columns and shortfall reports read
+# (the disaggregated columns of SPEC §9 read the decode step, the prefill terms and the TTFT)
 COLUMN_VARIABLES = ["requests_per_second", "systems", "cost_per_hour", "interactivity", "cost_per_mtok",
-                    "meets_sla", "feasible"]
+                    "meets_sla", "feasible", "step_time", "prefill_time", "prefill_capacity", "ttft",
+                    "admitted_requests"]
 
 
 def isl_buckets(cfg: DictConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -87,8 +93,29 @@ def inventory_by_hardware(cfg: DictConfig, hardware: Sequence[str]) -> np.ndarra
     return np.array([np.inf if inventory.get(h) is None else float(inventory[h]) for h in hardware])
 
 
+def prefill_hardware(cfg: DictConfig) -> list[str]:
+    """The hardware that may prefill for decode replicas: ``fleet.prefill_hardware``, else the
+    hardware on offer (none when ``fleet.disaggregation`` is off)."""
+    if not cfg.fleet.disaggregation:
+        return []
+    chosen = cfg.fleet.prefill_hardware
+    return list(cfg.select.hardware) if chosen is None else list(chosen)
+
+
+def grid_hardware(cfg: DictConfig) -> list[str]:
+    """Hardware of the fleet's grid: the hardware on offer, then the prefill hardware not on offer."""
+    offered = list(cfg.select.hardware)
+    return offered + [h for h in prefill_hardware(cfg) if h not in offered]
+
+
 def bucket_grid(cfg: DictConfig) -> xr.Dataset:
     """The cost model on dims (model, hardware, bucket, concurrency) with each model's SLA.
+
+    The hardware is :func:`grid_hardware`: the hardware on offer (``select.hardware``) and any
+    prefill hardware that is not on offer (it makes prefill columns only).  Each model's
+    interactivity SLA enters ``meets_sla``; the TTFT limits (``sla.max_ttft_s`` and the per-model
+    ``fleet.max_ttft_s``) do not: the columns apply them (:class:`ColumnOptions`), since a
+    per-model limit may be looser than the global one.
 
     Parameters
     ----------
@@ -102,8 +129,79 @@ def bucket_grid(cfg: DictConfig) -> xr.Dataset:
     """
     isl, weight = isl_buckets(cfg)
     bucket = xr.DataArray(isl, dims="bucket", coords={"bucket": np.arange(len(isl))})
+    values = {}
+    hardware = grid_hardware(cfg)
+    if hardware != list(cfg.select.hardware):
+        values["select.hardware"] = hardware
+    if cfg.sla.max_ttft_s is not None:
+        values["sla.max_ttft_s"] = None
+    if values:
+        cfg = with_values(cfg, values, validate_model)
     grid = evaluate(cfg, {"sla.min_interactivity": sla_by_model(cfg)}, isl=bucket, variables=COLUMN_VARIABLES)
     return grid.assign_coords(bucket_isl=("bucket", isl), bucket_weight=("bucket", weight))
+
+
+@dataclass(frozen=True)
+class ColumnOptions:
+    """Which hardware of a grid makes which kind of column, and the numbers the disaggregated
+    columns need (SPEC §9).
+
+    Attributes
+    ----------
+    offered
+        Per grid hardware: on offer (makes aggregated and decode columns).
+    prefill
+        Per grid hardware: may prefill for decode replicas (makes prefill columns).
+    link_bytes_per_s
+        Per grid hardware: KV link bandwidth per system, bytes/s (``interconnect_gb_s * 1e9``;
+        NaN: no link, no disaggregated columns on it).
+    min_interactivity, max_ttft
+        Per grid model: the SLA (tok/s) and the TTFT limit (s, ``inf``: none).
+    target_utilization
+        Largest share of a replica's capacity that demand may use (also the prefill queue's load).
+    decode_keeps_prefix
+        Only the KV beyond the cached prefix moves to the decode replica.
+    """
+
+    offered: np.ndarray
+    prefill: np.ndarray
+    link_bytes_per_s: np.ndarray
+    min_interactivity: np.ndarray
+    max_ttft: np.ndarray
+    target_utilization: float
+    decode_keeps_prefix: bool = False
+
+    @classmethod
+    def aggregated_only(cls, grid: xr.Dataset, target_utilization: float = 1.0) -> ColumnOptions:
+        """Every grid hardware on offer, no disaggregated columns, no TTFT limit."""
+        n_hw, n_models = grid.sizes["hardware"], grid.sizes["model"]
+        return cls(offered=np.ones(n_hw, dtype=bool), prefill=np.zeros(n_hw, dtype=bool),
+                   link_bytes_per_s=np.full(n_hw, np.nan), min_interactivity=np.zeros(n_models),
+                   max_ttft=np.full(n_models, np.inf), target_utilization=target_utilization)
+
+
+def column_options(cfg: DictConfig, grid: xr.Dataset) -> ColumnOptions:
+    """The :class:`ColumnOptions` of a config on its :func:`bucket_grid`.
+
+    Parameters
+    ----------
+    cfg
+        Validated optimizer config.
+    grid
+        The evaluated grid (its ``hardware`` and ``model`` coordinates).
+    """
+    hardware = [str(h) for h in grid.hardware.values]
+    offered, prefill = set(cfg.select.hardware), set(prefill_hardware(cfg))
+    link = [cfg.hardware[h].interconnect_gb_s for h in hardware]
+    models = list(grid.model.values)
+    return ColumnOptions(
+        offered=np.array([h in offered for h in hardware]),
+        prefill=np.array([h in prefill for h in hardware]),
+        link_bytes_per_s=np.array([np.nan if v is None else float(v) * 1e9 for v in link]),
+        min_interactivity=sla_by_model(cfg).sel(model=models).values,
+        max_ttft=ttft_by_model(cfg).sel(model=models).values,
+        target_utilization=float(cfg.fleet.target_utilization),
+        decode_keeps_prefix=bool(cfg.fleet.decode_keeps_prefix))
 
 
 @dataclass(frozen=True)

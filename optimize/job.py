@@ -1,10 +1,12 @@
-"""The ``python -m optimize`` job: best concurrency, the fleet plan, their files and plot."""
+"""The ``python -m optimize`` job: best concurrency, the fleet plan (with disaggregated serving and
+the best aggregated-only plan beside it), their files and plot."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 from omegaconf import DictConfig, OmegaConf
 
@@ -17,16 +19,16 @@ from optimize.concurrency import best_concurrency, sla_by_model
 from optimize.constants import SolveStatus
 from optimize.fleet import plan_fleet
 from optimize.inputs import bucket_grid
-from optimize.plan import FleetPlan
+from optimize.plan import PHASES, FleetPlan
 from optimize.plots import frontier
-from optimize.report import best_table, plan_text, prefill_modes_text
+from optimize.report import best_table, plan_text, prefill_modes_text, saving_text
 
 OUTPUTS = ("best_concurrency.nc", "plan.csv", "plan.json", "frontier.png")
 
 
-def headline(plan: FleetPlan, best: xr.Dataset, isl: int) -> xr.Dataset:
-    """The job's headline for sweeps: the fleet's totals and status, the best concurrency at the
-    workload's ISL per (model, hardware).
+def headline(plan: FleetPlan, best: xr.Dataset, isl: int, aggregated_only: FleetPlan | None = None) -> xr.Dataset:
+    """The job's headline for sweeps: the fleet's totals and status (with $/hour by phase and the
+    aggregated-only plan's $/hour), the best concurrency at the workload's ISL per (model, hardware).
 
     Parameters
     ----------
@@ -36,8 +38,14 @@ def headline(plan: FleetPlan, best: xr.Dataset, isl: int) -> xr.Dataset:
         :func:`optimize.best_concurrency` of the same config.
     isl
         The workload's ISL (best concurrency is reported there if the grid has it).
+    aggregated_only
+        The best aggregated-only plan of the same config (default: ``plan``).
     """
     totals = plan.totals
+    aggregated_only = plan if aggregated_only is None else aggregated_only
+    by_phase = [totals.cost_per_hour_by_phase.get(p, np.nan) if totals.cost_per_hour is not None else np.nan
+                for p in PHASES]
+    other = aggregated_only.totals.cost_per_hour
     hardware = list(best.hardware.values)
     systems = [totals.systems.get(str(h), 0) if totals.systems else np.nan for h in hardware]
     ds = xr.Dataset({
@@ -48,7 +56,12 @@ def headline(plan: FleetPlan, best: xr.Dataset, isl: int) -> xr.Dataset:
         "fleet_systems": ("hardware", np.asarray(systems, dtype=float),
                           {"units": "systems", "long_name": "systems in the plan"}),
         "plan_status": ((), plan.status.value, {"units": "", "long_name": "normalized solver status"}),
-    }, coords={"hardware": hardware})
+        "fleet_cost_per_hour_by_phase": ("phase", np.asarray(by_phase, dtype=float),
+                                         {"units": "$/h", "long_name": "fleet cost per hour by phase"}),
+        "aggregated_only_cost_per_hour": ((), np.nan if other is None else other,
+                                          {"units": "$/h", "long_name": "cost per hour of the best aggregated-only "
+                                                                        "fleet"}),
+    }, coords={"hardware": hardware, "phase": PHASES})
     at = best.sel(isl=isl) if isl in best.isl.values else None
     if at is not None:
         ds["best_concurrency"] = at.concurrency.drop_vars("isl")
@@ -81,6 +94,12 @@ def run(cfg: DictConfig, out: Path) -> JobResult:
     plan = plan_fleet(cfg, grid=grid)
     print()
     print(plan_text(plan))
+    aggregated_only = plan
+    if cfg.fleet.disaggregation:
+        # SPEC §9: the saving against the best plan that keeps every request on one replica
+        aggregated_only = plan_fleet(with_values(cfg, {"fleet.disaggregation": False}, validate), grid=grid)
+        print()
+        print(saving_text(plan, aggregated_only))
     alternatives = {}
     for hardware in resident_hardware(cfg):
         # the wafer's prefill is an assumption (SPEC §8): show the answer under the other mode too
@@ -96,10 +115,26 @@ def run(cfg: DictConfig, out: Path) -> JobResult:
     best.attrs["config"] = OmegaConf.to_yaml(cfg, resolve=True)
     io.write_netcdf(best, out / "best_concurrency.nc")
     io.write_text(plan.plan.to_csv(index=False), out / "plan.csv")
-    io.write_text(json.dumps(dict(plan.summary(), alternative_prefill_modes=alternatives), indent=2, default=str),
-                  out / "plan.json")
+    record = dict(plan.summary(), plan=records(plan.plan),
+                  aggregated_only=dict(aggregated_only.summary(), plan=records(aggregated_only.plan)),
+                  saving_per_hour=saving(plan, aggregated_only), alternative_prefill_modes=alternatives)
+    io.write_text(json.dumps(record, indent=2, default=str), out / "plan.json")
     if cfg.plots.enabled:
-        io.save_figure(frontier(grid, plan, sla_by_model(cfg)), out / "frontier.png")
+        io.save_figure(frontier(grid, plan, sla_by_model(cfg), aggregated_only=aggregated_only, cfg=cfg),
+                       out / "frontier.png")
     print(f"\nwrote {', '.join(str(out / n) for n in OUTPUTS if (out / n).exists())}")
     ok = plan.status in (SolveStatus.optimal, SolveStatus.time_limit)
-    return JobResult(0 if ok else EXIT_INFEASIBLE, headline(plan, best, isl), "ok" if ok else "infeasible")
+    return JobResult(0 if ok else EXIT_INFEASIBLE, headline(plan, best, isl, aggregated_only),
+                     "ok" if ok else "infeasible")
+
+
+def records(table: pd.DataFrame) -> list[dict]:
+    """A plan table as JSON records, NaN as null."""
+    return table.astype(object).where(table.notna(), None).to_dict(orient="records")
+
+
+def saving(plan: FleetPlan, aggregated_only: FleetPlan) -> float | None:
+    """$/hour the plan saves against the aggregated-only plan (``None`` unless both exist)."""
+    if plan.totals.cost_per_hour is None or aggregated_only.totals.cost_per_hour is None:
+        return None
+    return aggregated_only.totals.cost_per_hour - plan.totals.cost_per_hour

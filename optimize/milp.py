@@ -6,18 +6,21 @@ reads the normalized status and the values; the plan table is assembled by
 :func:`optimize.plan.assign_solution`.
 
 The model is built from flat, pre-masked numpy arrays: one integer variable per candidate column
-(a replica configuration), one covering row per demand row, one capacity row per capped hardware
-type.  The covering rows take generic coverage coefficients (:class:`Coverage`, sparse triplets),
-so a column may appear in any number of rows with any sign; rows are sums over index lists
-grouped once in numpy, and no rule looks anything up.
+(a replica configuration), optionally continuous flow variables after them (the requests/s
+disaggregated serving routes, SPEC §9), one covering row per right-hand side, one capacity row
+per capped hardware type.  The covering rows take generic coverage coefficients
+(:class:`Coverage`, sparse triplets over columns and then flows), so a variable may appear in any
+number of rows with any sign; rows are sums over index lists grouped once in numpy, and no rule
+looks anything up.
 
     min  Σ_j cost_j x_j
-    s.t. Σ_j a_rj x_j >= demand_r                            for every row r
+    s.t. Σ_j a_rj x_j + Σ_k b_rk z_k >= demand_r              for every row r
          Σ_{j on hardware h} systems_j x_j <= inventory_h    for every capped h
-         x_j ∈ {0, 1, 2, ...}
+         x_j ∈ {0, 1, 2, ...},  z_k >= 0
 
-The elastic variant adds a continuous shortfall s_r >= 0 to every covering row and minimizes
-Σ_r s_r, which says how much demand the constraints leave unmet.
+The elastic variant adds a continuous shortfall s_r >= 0 to every covering row with demand
+(right-hand side > 0) and minimizes Σ_r s_r, which says how much demand the constraints leave
+unmet.
 """
 from __future__ import annotations
 
@@ -68,6 +71,8 @@ class Solution:
         Incumbent objective, best bound, and their relative gap.
     solve_seconds
         Wall time of the HiGHS call.
+    flows
+        Values of the continuous flow variables (``None`` without a plan; empty without flows).
     """
 
     status: SolveStatus
@@ -77,6 +82,7 @@ class Solution:
     bound: float | None
     mip_gap: float | None
     solve_seconds: float
+    flows: np.ndarray | None = None
 
 
 def _groups(keys: np.ndarray, n_groups: int) -> list[np.ndarray]:
@@ -109,7 +115,8 @@ def normalize(termination: TerminationCondition, solution: SolutionStatus) -> So
 
 
 def build_model(cost: np.ndarray, coverage: Coverage, demand: np.ndarray, systems: np.ndarray,
-                hardware: np.ndarray, inventory: np.ndarray, *, elastic: bool = False) -> pyo.ConcreteModel:
+                hardware: np.ndarray, inventory: np.ndarray, *, elastic: bool = False,
+                flows: int = 0) -> pyo.ConcreteModel:
     """Build the covering MILP (or its elastic variant).
 
     Parameters
@@ -117,8 +124,8 @@ def build_model(cost: np.ndarray, coverage: Coverage, demand: np.ndarray, system
     cost, systems
         Per column: $/hour of one replica, systems it occupies.
     coverage
-        Coverage coefficients: requests/s one replica of a column carries in a row (after the
-        utilization target).
+        Coverage coefficients: requests/s one replica of a column (variable ``j < len(cost)``)
+        or one unit of a flow (variable ``len(cost) + k``) carries in a row.
     demand
         Requests/s per covering row (the right-hand sides).
     hardware
@@ -126,28 +133,34 @@ def build_model(cost: np.ndarray, coverage: Coverage, demand: np.ndarray, system
     inventory
         Max systems per hardware type (``inf``: no cap).
     elastic
-        Add a continuous shortfall per covering row and minimize the total shortfall instead of
-        the cost.
+        Add a continuous shortfall per covering row with demand and minimize the total shortfall
+        instead of the cost.
+    flows
+        Number of continuous flow variables (cost 0) after the columns.
 
     Returns
     -------
     pyomo.environ.ConcreteModel
-        Components ``replicas`` (per column), ``shortfall`` (per row, elastic only), ``cover``,
-        ``inventory`` and ``objective``.
+        Components ``replicas`` (per column), ``flow`` (per flow), ``shortfall`` (per row with
+        demand, elastic only), ``cover``, ``inventory`` and ``objective``.
     """
     n_columns, n_rows = len(cost), len(demand)
     m = pyo.ConcreteModel()
     m.replicas = pyo.Var(range(n_columns), domain=pyo.NonNegativeIntegers)
+    m.flow = pyo.Var(range(flows), domain=pyo.NonNegativeReals)
     replicas = [m.replicas[j] for j in range(n_columns)]
+    variables_of = replicas + [m.flow[k] for k in range(flows)]
     entries_of_row = _groups(coverage.row, n_rows)
+    short_rows = [r for r in range(n_rows) if demand[r] > 0] if elastic else []
     if elastic:
-        m.shortfall = pyo.Var(range(n_rows), domain=pyo.NonNegativeReals)
+        m.shortfall = pyo.Var(short_rows, domain=pyo.NonNegativeReals)
+    has_shortfall = set(short_rows)
 
     def cover(m: pyo.ConcreteModel, r: int):
         entries = entries_of_row[r]
         coefs = coverage.coefficient[entries].tolist()
-        variables = [replicas[j] for j in coverage.column[entries].tolist()]
-        if elastic:
+        variables = [variables_of[j] for j in coverage.column[entries].tolist()]
+        if r in has_shortfall:
             coefs, variables = coefs + [1.0], variables + [m.shortfall[r]]
         return LinearExpression(constant=0, linear_coefs=coefs, linear_vars=variables) >= float(demand[r])
 
@@ -164,7 +177,7 @@ def build_model(cost: np.ndarray, coverage: Coverage, demand: np.ndarray, system
 
     m.inventory = pyo.Constraint(capped, rule=cap)
     if elastic:
-        m.objective = pyo.Objective(expr=sum(m.shortfall[r] for r in range(n_rows)))
+        m.objective = pyo.Objective(expr=sum(m.shortfall[r] for r in short_rows))
     else:
         m.objective = pyo.Objective(expr=LinearExpression(constant=0, linear_coefs=cost.tolist(),
                                                           linear_vars=replicas))
@@ -206,11 +219,17 @@ def solve_model(model: pyo.ConcreteModel, *, time_limit: float = 60.0, mip_rel_g
     results.solution_loader.load_vars()
     # HiGHS returns integers within its feasibility tolerance: round them to whole replicas
     replicas = np.rint([pyo.value(v) for v in model.replicas.values()]).astype(np.int64)
+    flow = model.component("flow")
+    flows = np.zeros(0) if flow is None else np.array([pyo.value(v) for v in flow.values()], dtype=float)
     elastic = model.component("shortfall")
-    shortfall = None if elastic is None else np.array([pyo.value(v) for v in elastic.values()])
+    shortfall = None
+    if elastic is not None:  # per covering row, 0 where a row has no demand
+        shortfall = np.zeros(len(model.cover))
+        for r, v in elastic.items():
+            shortfall[r] = pyo.value(v)
     objective, bound = results.incumbent_objective, results.objective_bound
     gap = None
     if objective is not None and bound is not None:
         gap = abs(objective - bound) / max(abs(objective), GAP_DENOMINATOR_FLOOR)
     return Solution(status=status, replicas=replicas, shortfall=shortfall, objective=objective, bound=bound,
-                    mip_gap=gap, solve_seconds=solve_seconds)
+                    mip_gap=gap, solve_seconds=solve_seconds, flows=flows)

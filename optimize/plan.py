@@ -2,7 +2,8 @@
 
 :func:`assign_solution` turns the MILP's replicas into the plan table and :class:`FleetTotals`
 (the last step of build, solve, assign); :class:`FleetPlan` is what :func:`optimize.plan_fleet`
-returns, made by one named constructor per outcome.
+returns, made by one named constructor per outcome.  Plan rows carry their ``phase``
+(aggregated, prefill, decode; SPEC §9) and totals split $/hour and systems by phase.
 """
 from __future__ import annotations
 
@@ -14,13 +15,14 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from optimize.columns import Columns
-from optimize.constants import SolveStatus
+from optimize.columns import Columns, column_tiers, disaggregated_capacity
+from optimize.constants import PHASE_CODE, Phase, SolveStatus
 from optimize.inputs import DemandRows
 from optimize.shortfalls import empty_shortfalls
 
 NO_SOLUTION_NOTE = "the solver stopped (time limit) before finding any plan"
-PLAN_ORDER = ["model", "bucket_isl", "hardware", "concurrency"]
+PLAN_ORDER = ["model", "bucket_isl", "phase", "hardware", "concurrency"]
+PHASES = [p.value for p in Phase]
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,10 @@ class FleetTotals:
         $/Mtok of the demand served (``None`` if there is no demand).
     target_utilization
         Largest share of capacity the demand may use.
+    cost_per_hour_by_phase
+        $/hour by phase (aggregated, prefill, decode; every phase, 0 if unused).
+    systems_by_phase
+        Systems by phase, then by hardware type (as ``systems``).
     """
 
     cost_per_hour: float | None
@@ -46,6 +52,8 @@ class FleetTotals:
     tokens_per_second: float | None
     cost_per_mtok: float | None
     target_utilization: float | None
+    cost_per_hour_by_phase: dict[str, float] = field(default_factory=dict)
+    systems_by_phase: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @classmethod
     def empty(cls) -> FleetTotals:
@@ -54,9 +62,13 @@ class FleetTotals:
                    target_utilization=None)
 
     def as_dict(self) -> dict[str, Any]:
-        """The totals for JSON (``plan.json``); ``target_utilization`` only when there is a plan."""
+        """The totals for JSON (``plan.json``); the split by phase and ``target_utilization``
+        only when there is a plan."""
         totals = {"cost_per_hour": self.cost_per_hour, "systems": dict(self.systems),
                   "tokens_per_second": self.tokens_per_second, "cost_per_mtok": self.cost_per_mtok}
+        if self.cost_per_hour_by_phase:
+            totals["cost_per_hour_by_phase"] = dict(self.cost_per_hour_by_phase)
+            totals["systems_by_phase"] = {k: dict(v) for k, v in self.systems_by_phase.items()}
         if self.target_utilization is not None:
             totals["target_utilization"] = self.target_utilization
         return totals
@@ -87,6 +99,8 @@ class FleetPlan:
         Candidate columns, and how many of them were pruned as dominated.
     notes
         Remarks printed under the plan.
+    columns_by_phase
+        Per phase: (candidate columns, columns left after pruning).
     """
 
     status: SolveStatus
@@ -99,43 +113,83 @@ class FleetPlan:
     columns: int
     pruned_columns: int
     notes: tuple[str, ...] = field(default_factory=tuple)
+    columns_by_phase: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     @classmethod
     def solved(cls, *, status: SolveStatus, plan: pd.DataFrame, totals: FleetTotals, mip_gap: float | None,
-               build_seconds: float, solve_seconds: float, columns: int, pruned_columns: int) -> FleetPlan:
+               build_seconds: float, solve_seconds: float, columns: int, pruned_columns: int,
+               columns_by_phase: dict[str, tuple[int, int]] | None = None) -> FleetPlan:
         """A plan that serves all demand (status ``optimal`` or ``time_limit``)."""
         return cls(status=status, plan=plan, totals=totals, shortfalls=empty_shortfalls(), mip_gap=mip_gap,
                    build_seconds=build_seconds, solve_seconds=solve_seconds, columns=columns,
-                   pruned_columns=pruned_columns)
+                   pruned_columns=pruned_columns, columns_by_phase=dict(columns_by_phase or {}))
 
     @classmethod
     def infeasible(cls, *, shortfalls: pd.DataFrame, columns: int, pruned_columns: int,
-                   build_seconds: float = 0.0, solve_seconds: float = 0.0) -> FleetPlan:
+                   build_seconds: float = 0.0, solve_seconds: float = 0.0,
+                   columns_by_phase: dict[str, tuple[int, int]] | None = None) -> FleetPlan:
         """No plan can serve the demand; ``shortfalls`` says which and by how much."""
         return cls(status=SolveStatus.infeasible, plan=pd.DataFrame(), totals=FleetTotals.empty(),
                    shortfalls=shortfalls, mip_gap=None, build_seconds=build_seconds, solve_seconds=solve_seconds,
-                   columns=columns, pruned_columns=pruned_columns)
+                   columns=columns, pruned_columns=pruned_columns, columns_by_phase=dict(columns_by_phase or {}))
 
     @classmethod
     def no_solution(cls, *, columns: int, pruned_columns: int, build_seconds: float,
-                    solve_seconds: float) -> FleetPlan:
+                    solve_seconds: float, columns_by_phase: dict[str, tuple[int, int]] | None = None) -> FleetPlan:
         """The solver stopped before finding any plan (not a proof that there is none)."""
         return cls(status=SolveStatus.no_solution, plan=pd.DataFrame(), totals=FleetTotals.empty(),
                    shortfalls=empty_shortfalls(), mip_gap=None, build_seconds=build_seconds,
                    solve_seconds=solve_seconds, columns=columns, pruned_columns=pruned_columns,
-                   notes=(NO_SOLUTION_NOTE,))
+                   notes=(NO_SOLUTION_NOTE,), columns_by_phase=dict(columns_by_phase or {}))
 
     def summary(self) -> dict[str, Any]:
         """Everything but the plan table, for JSON (``plan.json``)."""
         return {"status": self.status.value, "totals": self.totals.as_dict(), "mip_gap": self.mip_gap,
                 "build_seconds": self.build_seconds, "solve_seconds": self.solve_seconds,
                 "columns": self.columns, "pruned_columns": self.pruned_columns,
-                "shortfalls": self.shortfalls.to_dict(orient="records"), "notes": list(self.notes)}
+                "shortfalls": self.shortfalls.to_dict(orient="records"), "notes": list(self.notes),
+                "columns_by_phase": {k: {"candidates": c, "after_pruning": kept}
+                                     for k, (c, kept) in self.columns_by_phase.items()}}
+
+
+def _pair_times(cols: Columns, chosen: np.ndarray, max_ttft_of_row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per chosen column: the worst TTFT and KV transfer time a request may see over the plan's
+    partners it may be paired with (aggregated: the cell's TTFT, no transfer).
+
+    A prefill column p and a decode column d of one row pair if p may feed d (TTFT tiers); the
+    request then sees ``TTFT_p + max(a_p, a_d)`` and a transfer of ``max(a_p, a_d)``.
+    """
+    ttft, t_kv = cols.ttft[chosen].copy(), np.full(len(chosen), np.nan)
+    level, tier = column_tiers(cols, max_ttft_of_row)
+    pre = chosen[cols.kind[chosen] == PHASE_CODE[Phase.prefill]]
+    dec = chosen[cols.kind[chosen] == PHASE_CODE[Phase.decode]]
+    for i, j in enumerate(chosen):
+        if cols.kind[j] == PHASE_CODE[Phase.aggregated]:
+            continue
+        if cols.kind[j] == PHASE_CODE[Phase.decode]:
+            partners = pre[(cols.row[pre] == cols.row[j]) & (level[pre] <= tier[j])]
+            p_side, d_side = partners, np.full(len(partners), j)
+        else:
+            partners = dec[(cols.row[dec] == cols.row[j]) & (tier[dec] >= level[j])]
+            p_side, d_side = np.full(len(partners), j), partners
+        if len(partners) == 0:
+            ttft[i] = np.nan
+            continue
+        transfer = np.maximum(cols.t_kv[p_side], cols.t_kv[d_side])
+        t_kv[i], ttft[i] = transfer.max(), (cols.ttft[p_side] + transfer).max()
+    return ttft, t_kv
 
 
 def assign_solution(replicas: np.ndarray, cols: Columns, rows: DemandRows, grid: xr.Dataset,
-                    hardware: Sequence[str], target_utilization: float) -> tuple[pd.DataFrame, FleetTotals]:
+                    hardware: Sequence[str], target_utilization: float,
+                    max_ttft_of_row: np.ndarray | None = None) -> tuple[pd.DataFrame, FleetTotals]:
     """The plan table and totals of a MILP solution.
+
+    Each demand row's requests are split between its aggregated columns and its disaggregated
+    path in proportion to what each may carry at the target utilization (the disaggregated path
+    carries at most the maximum flow from its prefill to its decode capacity,
+    :func:`optimize.columns.disaggregated_capacity`); ``demand_rps`` is the share a row's phase
+    serves and ``utilization`` that share over the phase's capacity.
 
     Parameters
     ----------
@@ -148,27 +202,51 @@ def assign_solution(replicas: np.ndarray, cols: Columns, rows: DemandRows, grid:
     grid
         The evaluated grid (model names, bucket ISLs and weights).
     hardware
-        Hardware names on offer (every one gets a systems total, 0 if unused).
+        Hardware names of the grid (every one gets a systems total, 0 if unused).
     target_utilization
         Largest share of capacity the demand may use.
+    max_ttft_of_row
+        TTFT limit per demand row, s (default: none); decides which prefill and decode columns pair.
 
     Returns
     -------
     tuple of (pandas.DataFrame, FleetTotals)
-        One row per chosen column, sorted by model, bucket ISL, hardware and concurrency; and the
-        fleet's totals.
+        One row per chosen column, sorted by model, bucket ISL, phase, hardware and
+        concurrency, with ``ttft_s`` (the worst over the column's possible partners) and
+        ``t_kv_s`` (disaggregated columns); and the fleet's totals.
     """
+    max_ttft_of_row = np.full(len(rows), np.inf) if max_ttft_of_row is None else max_ttft_of_row
     chosen = np.flatnonzero(replicas > 0)
     bought = replicas[chosen]
     capacity = cols.requests_per_second[chosen] * bought
-    row_capacity = np.zeros(len(rows))
-    np.add.at(row_capacity, cols.row[chosen], capacity)
-    demand = rows.requests_per_second[cols.row[chosen]]
+    kind = cols.kind[chosen]
+    n_rows = len(rows)
+    by_phase = {}
+    for phase in Phase:
+        cap = np.zeros(n_rows)
+        np.add.at(cap, cols.row[chosen][kind == PHASE_CODE[phase]], capacity[kind == PHASE_CODE[phase]])
+        by_phase[phase] = cap
+    demand = rows.requests_per_second
+    aggregated = by_phase[Phase.aggregated] * target_utilization
+    disaggregated = disaggregated_capacity(cols, replicas, target_utilization, max_ttft_of_row)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share_dis = np.where(aggregated + disaggregated > 0, demand * disaggregated / (aggregated + disaggregated), 0.0)
+    share = {Phase.aggregated: demand - share_dis, Phase.prefill: share_dis, Phase.decode: share_dis}
+    row = cols.row[chosen]
+    served = np.zeros(len(chosen))
+    phase_capacity = np.zeros(len(chosen))
+    for phase in Phase:
+        here = kind == PHASE_CODE[phase]
+        served[here] = share[phase][row[here]]
+        phase_capacity[here] = by_phase[phase][row[here]]
+    ttft, t_kv = _pair_times(cols, chosen, max_ttft_of_row)
     models = grid.model.values
+    phase_names = np.array(PHASES)[kind] if len(kind) else np.array([], dtype=str)
     plan = pd.DataFrame({
         "model": [models[i] for i in cols.model[chosen]],
         "bucket_isl": grid.bucket_isl.values[cols.bucket[chosen]],
         "bucket_weight": grid.bucket_weight.values[cols.bucket[chosen]],
+        "phase": pd.Categorical(phase_names, categories=PHASES, ordered=True),
         "hardware": [hardware[i] for i in cols.hardware[chosen]],
         "concurrency": cols.concurrency[chosen],
         "replicas": bought,
@@ -176,17 +254,26 @@ def assign_solution(replicas: np.ndarray, cols: Columns, rows: DemandRows, grid:
         "systems": (cols.systems[chosen] * bought).astype(int),
         "cost_per_hour": cols.cost_per_hour[chosen] * bought,
         "capacity_rps": capacity,
-        "demand_rps": demand,
-        "utilization": demand / row_capacity[cols.row[chosen]],
+        "demand_rps": served,
+        "utilization": served / phase_capacity,
         "interactivity": cols.interactivity[chosen],
+        "ttft_s": ttft,
+        "t_kv_s": t_kv,
     }).sort_values(PLAN_ORDER).reset_index(drop=True)
+    plan["phase"] = plan.phase.astype(str)
     tokens_per_second = float(rows.requests_per_second @ rows.tokens_per_request)
     cost = float(plan.cost_per_hour.sum())
+
+    def systems_of(table: pd.DataFrame) -> dict[str, int]:
+        return {str(h): int(table.systems[table.hardware == h].sum()) for h in hardware}
+
     totals = FleetTotals(
         cost_per_hour=cost,
-        systems={str(h): int(plan.systems[plan.hardware == h].sum()) for h in hardware},
+        systems=systems_of(plan),
         tokens_per_second=tokens_per_second,
         cost_per_mtok=cost / (tokens_per_second * 3600 / 1e6) if tokens_per_second > 0 else None,
         target_utilization=target_utilization,
+        cost_per_hour_by_phase={p: float(plan.cost_per_hour[plan.phase == p].sum()) for p in PHASES},
+        systems_by_phase={p: systems_of(plan[plan.phase == p]) for p in PHASES},
     )
     return plan, totals

@@ -44,8 +44,11 @@ def plan_text(plan: FleetPlan) -> str:
     plan
         :func:`optimize.plan_fleet`.
     """
+    kinds = ""
+    if plan.columns_by_phase:
+        kinds = " (" + ", ".join(f"{k} {c:,} -> {kept:,}" for k, (c, kept) in plan.columns_by_phase.items()) + ")"
     head = (f"Fleet plan: status {plan.status.value}; {plan.columns:,} candidate columns, "
-            f"{plan.pruned_columns:,} pruned as dominated; build {plan.build_seconds:.3f} s, "
+            f"{plan.pruned_columns:,} pruned as dominated{kinds}; build {plan.build_seconds:.3f} s, "
             f"solve {plan.solve_seconds:.3f} s")
     if plan.mip_gap is not None:
         head += f", MIP gap {plan.mip_gap:.2e}"
@@ -57,6 +60,12 @@ def plan_text(plan: FleetPlan) -> str:
         lines += [table, f"Totals: ${totals.cost_per_hour:,.2f}/hour; systems: {systems}; "
                          f"fleet ${totals.cost_per_mtok:.4f}/Mtok over {totals.tokens_per_second:,.0f} tok/s of demand "
                          f"(target utilization {totals.target_utilization:g})"]
+        if totals.cost_per_hour_by_phase:
+            parts = []
+            for phase, cost in totals.cost_per_hour_by_phase.items():
+                used = ", ".join(f"{n:,} {h}" for h, n in totals.systems_by_phase[phase].items() if n)
+                parts.append(f"{phase} ${cost:,.2f}/hour" + (f" ({used})" if used else ""))
+            lines.append("By phase: " + "; ".join(parts))
     if plan.status == SolveStatus.time_limit:
         lines.append("Warning: the time limit stopped the solver; the plan is the best found, within the MIP gap "
                      "above.")
@@ -93,3 +102,23 @@ def prefill_modes_text(hardware: str, modes: tuple[str, str], best: tuple[xr.Dat
     lines.append("Fleet plan " + "; ".join(costs))
     return "\n".join(lines)
 
+
+
+def saving_text(plan: FleetPlan, aggregated_only: FleetPlan) -> str:
+    """The disaggregated plan against the best aggregated-only plan (SPEC §9): both $/hour and
+    the saving, or why one of them has no plan."""
+    def cost(p: FleetPlan) -> str:
+        if p.totals.cost_per_hour is None:
+            return f"no plan ({p.status.value})"
+        systems = ", ".join(f"{n:,} {h}" for h, n in p.totals.systems.items() if n)
+        return f"${p.totals.cost_per_hour:,.2f}/hour ({systems})"
+
+    lines = [f"Best aggregated-only plan (fleet.disaggregation=false): {cost(aggregated_only)}",
+             f"Plan with disaggregated serving: {cost(plan)}"]
+    if plan.totals.cost_per_hour is not None and aggregated_only.totals.cost_per_hour is not None:
+        saved = aggregated_only.totals.cost_per_hour - plan.totals.cost_per_hour
+        share = saved / aggregated_only.totals.cost_per_hour if aggregated_only.totals.cost_per_hour else 0.0
+        lines.append(f"Saving from disaggregation: ${saved:,.2f}/hour ({share:.1%} of the aggregated-only plan)")
+    elif plan.totals.cost_per_hour is not None:
+        lines.append("Saving from disaggregation: only the disaggregated plan serves all demand")
+    return "\n".join(lines)

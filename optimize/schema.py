@@ -1,4 +1,4 @@
-"""Config types of the optimizer: the fleet problem of SPEC §5, each field declared once."""
+"""Config types of the optimizer: the fleet problem of SPEC §5 and §9, each field declared once."""
 from __future__ import annotations
 
 import enum
@@ -57,7 +57,21 @@ class FleetSpec:
                                      doc="largest share of capacity used: demand <= utilization x capacity")
     inventory: Dict[str, Optional[int]] = spec(factory=dict, unit="systems",
                                                doc="most systems available by hardware type (null: no cap)")
-    prune: bool = spec(True, unit="bool", doc="drop dominated concurrency levels before building the MILP")
+    prune: bool = spec(True, unit="bool", doc="drop dominated columns (within each kind) before building the MILP")
+    # Disaggregated serving (SPEC §9)
+    disaggregation: bool = spec(True, unit="bool",
+                                doc="also offer disaggregated serving: prefill replicas hand each request's KV "
+                                    "to decode replicas over interconnect_gb_s (SPEC §9); false: aggregated only")
+    prefill_hardware: Optional[List[str]] = spec(None, unit="",
+                                                 doc="hardware that may prefill for decode replicas (null: the "
+                                                     "hardware on offer, select.hardware); may name catalog "
+                                                     "hardware not on offer, which then only prefills")
+    decode_keeps_prefix: bool = spec(False, unit="bool",
+                                     doc="decode replicas keep the cached prefix's KV, so only the rest moves "
+                                         "(false: the whole context's KV moves)")
+    max_ttft_s: Dict[str, Optional[float]] = spec(factory=dict, unit="s",
+                                                  doc="longest TTFT per model, for columns of every kind "
+                                                      "(null: sla.max_ttft_s)")
     solver: SolverSpec = spec(factory=SolverSpec, doc="HiGHS options")
 
 

@@ -3,8 +3,9 @@
 Two reports, one table layout (:data:`optimize.constants.SHORTFALL_COLUMNS`):
 
 - :func:`no_column_shortfalls`, before any solve: (model, bucket) pairs with demand but no
-  column on any hardware on offer, with the reason (ISL beyond the context, no buildable replica
-  size, SLA unreachable and the best tok/s on offer);
+  aggregated column and no disaggregated (prefill + decode) pair, with the reason (ISL beyond
+  the context, no buildable replica size, SLA unreachable and the best tok/s on offer, TTFT
+  unreachable and the least TTFT on offer);
 - :func:`inventory_shortfalls`, from the elastic solve: the unmet requests/s per (model, bucket)
   when the inventory caps bind, with the caps' use and the systems the demand would need alone.
 """
@@ -17,10 +18,10 @@ import pandas as pd
 import xarray as xr
 from omegaconf import DictConfig
 
-from optimize.columns import Columns
-from optimize.concurrency import sla_by_model
-from optimize.constants import SHORTFALL_COLUMNS, ShortfallKind
-from optimize.inputs import DemandRows
+from optimize.columns import Columns, disaggregated_columns
+from optimize.concurrency import sla_by_model, ttft_by_model
+from optimize.constants import SHORTFALL_COLUMNS, Phase, ShortfallKind
+from optimize.inputs import ColumnOptions, DemandRows, demand_rows
 from optimize.milp import Solution
 
 # unmet requests/s below this share of a row's demand (or of 1 req/s, if larger) is solver noise
@@ -32,8 +33,23 @@ def empty_shortfalls() -> pd.DataFrame:
     return pd.DataFrame(columns=SHORTFALL_COLUMNS)
 
 
-def no_column_shortfalls(grid: xr.Dataset, demand: xr.DataArray, cols: Columns, cfg: DictConfig) -> pd.DataFrame:
-    """(model, bucket) rows with demand but no column meeting the SLA on any hardware.
+def _least_disaggregated_ttft(prefill: Columns, decode: Columns, model: int, bucket: int,
+                              hardware: Sequence[str]) -> tuple[float, str]:
+    """Least TTFT of any prefill + decode pair of one (model, bucket), and which pair."""
+    p = np.flatnonzero((prefill.model == model) & (prefill.bucket == bucket))
+    d = np.flatnonzero((decode.model == model) & (decode.bucket == bucket))
+    if len(p) == 0 or len(d) == 0:
+        return np.inf, ""
+    # TTFT_p + max(a_p, a_d) is least with the decode column of least a_d
+    j = d[np.argmin(decode.t_kv[d])]
+    ttft = prefill.ttft[p] + np.maximum(prefill.t_kv[p], decode.t_kv[j])
+    i = p[np.argmin(ttft)]
+    return float(ttft.min()), f"{hardware[prefill.hardware[i]]} prefill -> {hardware[decode.hardware[j]]} decode"
+
+
+def no_column_shortfalls(grid: xr.Dataset, demand: xr.DataArray, cols: Columns, cfg: DictConfig,
+                         options: ColumnOptions | None = None) -> pd.DataFrame:
+    """(model, bucket) rows with demand but no aggregated column and no disaggregated pair.
 
     Parameters
     ----------
@@ -42,43 +58,76 @@ def no_column_shortfalls(grid: xr.Dataset, demand: xr.DataArray, cols: Columns, 
     demand
         Requests/s per model.
     cols
-        All candidate columns (before pruning).
+        All candidate columns (before pruning, after the TTFT filter).
     cfg
-        Validated optimizer config (SLA per model, each model's ``max_context``).
+        Validated optimizer config (SLA and TTFT limit per model, each model's ``max_context``).
+    options
+        The column options of ``grid`` (default: aggregated columns on every grid hardware).
 
     Returns
     -------
     pandas.DataFrame
         One row per unservable (model, bucket); empty if every pair with demand has a column.
     """
+    options = ColumnOptions.aggregated_only(grid) if options is None else options
+    serving = cols.phase(Phase.aggregated) | cols.phase(Phase.decode)
     has_column = np.zeros((grid.sizes["model"], grid.sizes["bucket"]), dtype=bool)
-    has_column[cols.model, cols.bucket] = True
-    sla = sla_by_model(cfg)
+    has_column[cols.model[serving], cols.bucket[serving]] = True
+    sla, max_ttft = sla_by_model(cfg), ttft_by_model(cfg)
+    hardware = [str(h) for h in grid.hardware.values]
+    offered = [h for h, on in zip(hardware, options.offered) if on]
+    missing = [(i, b) for i, model in enumerate(grid.model.values) for b in range(grid.sizes["bucket"])
+               if not has_column[i, b] and float(demand.sel(model=model)) > 0]
+    if not missing:
+        return pd.DataFrame(columns=SHORTFALL_COLUMNS)
+    # the disaggregated pairs before the TTFT limit: what decode reaches and the least TTFT on offer
+    prefill, decode = disaggregated_columns(grid, demand_rows(grid, demand), options)
     rows = []
-    for i, model in enumerate(grid.model.values):
-        for b in range(grid.sizes["bucket"]):
-            if has_column[i, b] or float(demand.sel(model=model)) <= 0:
-                continue
-            cell = grid.isel(model=i, bucket=b)
-            isl = int(cell.bucket_isl)
-            weight = float(cell.bucket_weight)
-            best = cell.interactivity.where(cell.feasible).max(["hardware", "concurrency"])
-            max_context = int(cfg.models[model].max_context)
-            if isl > max_context:
-                kind, detail = ShortfallKind.isl_beyond_context, f"ISL {isl:,} > max_context {max_context:,}"
-            elif not bool(cell.feasible.any()):
-                kind = ShortfallKind.no_buildable_size
-                detail = "no allowed replica size holds weights + KV on any hardware on offer"
-            else:
-                by_hw = cell.interactivity.where(cell.feasible).max("concurrency")
+    for i, b in missing:
+        model = str(grid.model.values[i])
+        cell = grid.isel(model=i, bucket=b).sel(hardware=offered)
+        isl = int(cell.bucket_isl)
+        weight = float(cell.bucket_weight)
+        max_context = int(cfg.models[model].max_context)
+        limit = float(max_ttft.sel(model=model))
+        reach = float(sla.sel(model=model))
+        if isl > max_context:
+            kind, detail = ShortfallKind.isl_beyond_context, f"ISL {isl:,} > max_context {max_context:,}"
+        elif not bool(cell.feasible.any()):
+            kind = ShortfallKind.no_buildable_size
+            detail = "no allowed replica size holds weights + KV on any hardware on offer"
+        else:
+            # best tok/s per hardware: aggregated, or decode-only where a disaggregated pair exists
+            rate = cell.interactivity.where(cell.feasible)
+            if ((prefill.model == i) & (prefill.bucket == b)).any():
+                decodes = xr.DataArray(np.isfinite(options.link_bytes_per_s) & options.offered, dims="hardware",
+                                       coords={"hardware": hardware}).sel(hardware=offered)
+                solo = (1.0 / cell.step_time).where(cell.feasible & decodes)
+                rate = np.fmax(rate, solo)
+            by_hw = rate.max("concurrency")
+            best = float(by_hw.max())
+            if best < reach:
                 offer = ", ".join(f"{h} {float(v):,.0f}" for h, v in zip(by_hw.hardware.values, by_hw.values)
                                   if np.isfinite(v))
                 kind = ShortfallKind.sla_unreachable
-                detail = (f"SLA {float(sla.sel(model=model)):,.0f} tok/s; best on offer {float(best):,.0f} tok/s "
-                          f"({offer})")
-            d = float(demand.sel(model=model)) * weight
-            rows.append({"model": str(model), "bucket_isl": isl, "kind": kind.value, "demand_rps": d,
-                         "shortfall_rps": d, "detail": detail})
+                detail = f"SLA {reach:,.0f} tok/s; best on offer {best:,.0f} tok/s ({offer})"
+            else:
+                meets = cell.feasible & (cell.interactivity >= reach)
+                agg = cell.ttft.where(meets).min("concurrency")
+                offers = [f"aggregated {h} {float(v):,.3g} s" for h, v in zip(agg.hardware.values, agg.values)
+                          if np.isfinite(v)]
+                least_pair, pair = _least_disaggregated_ttft(prefill, decode, i, b, hardware)
+                if np.isfinite(least_pair):
+                    offers.append(f"disaggregated {pair} {least_pair:,.3g} s")
+                elif pair:  # M/D/1 at utilization 1: the prefill queue grows without bound
+                    offers.append(f"disaggregated {pair}: unbounded prefill queue at target_utilization 1")
+                least = min(float(agg.min()) if np.isfinite(agg).any() else np.inf, least_pair)
+                kind = ShortfallKind.ttft_unreachable
+                detail = (f"TTFT SLA {limit:,.3g} s; least TTFT on offer {least:,.3g} s ("
+                          + "; ".join(offers) + ")")
+        d = float(demand.sel(model=model)) * weight
+        rows.append({"model": model, "bucket_isl": isl, "kind": kind.value, "demand_rps": d,
+                     "shortfall_rps": d, "detail": detail})
     return pd.DataFrame(rows, columns=SHORTFALL_COLUMNS)
 
 
@@ -115,10 +164,11 @@ def inventory_shortfalls(elastic: Solution, cols: Columns, rows: DemandRows, gri
                      for i, h in enumerate(hardware) if np.isfinite(inventory[i]))
     models = grid.model.values
     report = []
+    serves = cols.phase(Phase.aggregated) | cols.phase(Phase.decode)
     for r, demand in enumerate(rows.requests_per_second):
         if unmet[r] <= UNMET_TOLERANCE * max(demand, 1):
             continue
-        serving = cols.row == r
+        serving = (cols.row == r) & serves
         # systems the row would need alone, on its densest column (most requests/s per system)
         density = cols.requests_per_second[serving] / cols.systems[serving]
         j = np.flatnonzero(serving)[np.argmax(density)]

@@ -32,6 +32,23 @@ def validate_fleet(cfg: DictConfig) -> None:
             raise ConfigError(f"fleet.sla.{name}", value, f"unknown model; allowed: {', '.join(catalog_models)}")
         if value is not None and (not math.isfinite(value) or value < 0):
             raise ConfigError(f"fleet.sla.{name}", value, "must be a finite tok/s >= 0")
+    for name, value in f.max_ttft_s.items():
+        if name not in catalog_models:
+            raise ConfigError(f"fleet.max_ttft_s.{name}", value,
+                              f"unknown model; allowed: {', '.join(catalog_models)}")
+        if value is not None and (not math.isfinite(value) or value <= 0):
+            raise ConfigError(f"fleet.max_ttft_s.{name}", value, "must be a finite number of seconds > 0, or null")
+    if f.prefill_hardware is not None:
+        names = list(f.prefill_hardware)
+        if not names:
+            raise ConfigError("fleet.prefill_hardware", names, "list at least one hardware, or null (the hardware "
+                                                               "on offer)")
+        for name in names:
+            if name not in catalog_hardware:
+                raise ConfigError("fleet.prefill_hardware", name,
+                                  f"unknown hardware; allowed: {', '.join(catalog_hardware)}")
+        if len(set(names)) != len(names):
+            raise ConfigError("fleet.prefill_hardware", names, "each hardware at most once")
     for name, value in f.inventory.items():
         if name not in catalog_hardware:
             raise ConfigError(f"fleet.inventory.{name}", value,

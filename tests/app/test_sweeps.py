@@ -74,7 +74,7 @@ def test_a_failed_job_is_reported_and_the_others_collected(tmp_path):
 
 def test_optimize_and_sensitivity_sweeps_are_collected(tmp_path):
     result, sweep_dir = multirun("optimize", tmp_path, "hardware.cerebras_wse3.price_per_hour=30,60",
-                                 "workload.isl=96300,200000", name="optimize")
+                                 "workload.isl=96300,200000", "fleet.disaggregation=false", name="optimize")
     assert result.returncode == 0, result.stderr  # an infeasible plan is a result, not a failure
     ds = xr.load_dataset(sweep_dir / "sweep.nc", engine="h5netcdf")
     assert ds.fleet_cost_per_hour.dims == ("hardware.cerebras_wse3.price_per_hour", "workload.isl")

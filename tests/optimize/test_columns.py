@@ -27,7 +27,9 @@ def test_pruning_keeps_the_optimum():
     assert pruned.pruned_columns > 0.5 * pruned.columns and full.pruned_columns == 0
     assert pruned.totals.cost_per_hour == pytest.approx(full.totals.cost_per_hour, rel=1e-9)
     assert pruned.totals.systems == full.totals.systems
-    assert pruned.plan.to_dict() == full.plan.to_dict()
+    # with three column kinds the optimum has ties (a decode column at another N of the same replica
+    # size, one aggregated replica against a prefill + decode pair of the same $/hour): the plans
+    # may differ in which tied columns they buy, not in cost
 
 
 def test_columns_know_their_demand_row(ocfg):

@@ -44,8 +44,10 @@ TINY = {
 
 
 def tiny_cfg(*extra):
+    # the synthetic grid holds aggregated cells only (no decode step, no prefill terms)
     return optimize.load_config(["select.models=[gpt_oss_120b]", "select.hardware=[b200,cerebras_wse3]",
-                                 "fleet.demand_default=10", "fleet.target_utilization=0.8", *extra])
+                                 "fleet.demand_default=10", "fleet.target_utilization=0.8",
+                                 "fleet.disaggregation=false", *extra])
 
 
 def test_tiny_instance_worked_by_hand():
@@ -55,15 +57,17 @@ def test_tiny_instance_worked_by_hand():
     Per carried req/s: A $40, B $37.5, C $20, so C alone: ceil(10 / 0.8) = 13 replicas, $208/h,
     104 b200 (12 carry only 9.6).
     With at most 80 b200 (10 replicas of C): A + 8 C carries 4 + 6.4 = 10.4 for $160 + $128 = $288;
-    the others are dearer (B + 5 C $320, 2 A + 3 C $368, A + B $400) or short (A + 7 C: 9.6)."""
+    the others are dearer (B + 5 C $320, 2 A + 3 C $368, A + B $400) or short (A + 7 C: 9.6).
+    Pruning: without a cap, 10 C ($160, 10 req/s) replace A and 15 C ($240, 15 req/s) replace B,
+    so only C is left; with the b200 capped only the N = 50 column goes."""
     plan = plan_fleet(tiny_cfg(), grid=synthetic_grid(TINY))
-    assert plan.status == SolveStatus.optimal and plan.pruned_columns == 1 and plan.columns == 4
+    assert plan.status == SolveStatus.optimal and plan.pruned_columns == 3 and plan.columns == 4
     assert plan.totals.cost_per_hour == pytest.approx(208)
     assert plan.plan[["hardware", "concurrency", "replicas", "systems"]].values.tolist() == [["b200", 2, 13, 104]]
     assert plan.plan.utilization.iloc[0] == pytest.approx(10 / 13)
 
     capped = plan_fleet(tiny_cfg("fleet.inventory.b200=80"), grid=synthetic_grid(TINY))
-    assert capped.status == SolveStatus.optimal
+    assert capped.status == SolveStatus.optimal and capped.pruned_columns == 1
     assert capped.totals.cost_per_hour == pytest.approx(288)
     rows = capped.plan[["hardware", "concurrency", "replicas"]].values.tolist()
     assert sorted(rows) == [["b200", 2, 8], ["cerebras_wse3", 100, 1]]
@@ -71,9 +75,14 @@ def test_tiny_instance_worked_by_hand():
 
 
 def test_plan_cost_within_one_replica_of_the_bound(ocfg):
-    """One bucket, no cap: each model's $/h is at least demand / utilization x the least $/h per
-    req/s (the best concurrency), and above it by less than one replica of that configuration."""
-    plan = plan_fleet(ocfg)
+    """One bucket, no cap, aggregated serving only: each model's $/h is at least demand /
+    utilization x the least $/h per req/s (the best concurrency), and above it by less than one
+    replica of that configuration.  With disaggregated serving (the default) the plan costs no
+    more than that."""
+    aggregated_cfg = optimize.load_config(["fleet.disaggregation=false"])
+    plan = plan_fleet(aggregated_cfg)
+    assert set(plan.plan.phase) == {"aggregated"}
+    assert plan_fleet(ocfg).totals.cost_per_hour <= plan.totals.cost_per_hour
     best = optimize.best_concurrency(ocfg).sel(isl=int(ocfg.workload.isl))
     grid = bucket_grid(ocfg).isel(bucket=0)
     u = float(ocfg.fleet.target_utilization)

@@ -10,9 +10,10 @@ from optimize.constants import SolveStatus
 from optimize.inputs import DemandRows
 from optimize.plan import FleetPlan, FleetTotals, assign_solution
 
-SOLVED_KEYS = ["cost_per_hour", "systems", "tokens_per_second", "cost_per_mtok", "target_utilization"]
+SOLVED_KEYS = ["cost_per_hour", "systems", "tokens_per_second", "cost_per_mtok", "cost_per_hour_by_phase",
+               "systems_by_phase", "target_utilization"]
 SUMMARY_KEYS = ["status", "totals", "mip_gap", "build_seconds", "solve_seconds", "columns", "pruned_columns",
-                "shortfalls", "notes"]
+                "shortfalls", "notes", "columns_by_phase"]
 
 
 def test_assign_solution_by_hand():
@@ -33,7 +34,10 @@ def test_assign_solution_by_hand():
     assert plan.utilization.tolist() == pytest.approx([0.8, 0.5])
     assert plan.cost_per_hour.tolist() == pytest.approx([20.0, 3.0])
     assert totals == FleetTotals(cost_per_hour=23.0, systems={"x": 4, "y": 1}, tokens_per_second=5000.0,
-                                 cost_per_mtok=pytest.approx(23 / 18), target_utilization=0.8)
+                                 cost_per_mtok=pytest.approx(23 / 18), target_utilization=0.8,
+                                 cost_per_hour_by_phase={"aggregated": 23.0, "prefill": 0.0, "decode": 0.0},
+                                 systems_by_phase={"aggregated": {"x": 4, "y": 1}, "prefill": {"x": 0, "y": 0},
+                                                   "decode": {"x": 0, "y": 0}})
     assert list(totals.as_dict()) == SOLVED_KEYS
 
 

@@ -13,7 +13,8 @@ from sensitivity.sobol import indices
 
 ONLY_PRICE = ["~sensitivity.parameters.cache_read_ratio", "~sensitivity.parameters.isl",
               "~sensitivity.parameters.concurrency", "~sensitivity.parameters.interactivity",
-              "~sensitivity.parameters.hop_latency"]
+              "~sensitivity.parameters.hop_latency", "~sensitivity.parameters.prefill_efficiency_wafer",
+              "~sensitivity.parameters.prefill_efficiency_b200"]
 
 
 def test_price_alone_explains_fixed_concurrency_cost():

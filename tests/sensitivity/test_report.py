@@ -14,7 +14,7 @@ def test_convergence_warning_names_the_parameter():
 
 def test_ranking_and_table(small_result):
     text = ranking(small_result)
-    assert text.startswith("Sobol indices, N = 16 base samples (224 model runs), seed 1")
+    assert text.startswith("Sobol indices, N = 16 base samples (288 model runs), seed 1")
     assert "optimal_cost_per_mtok (gpt_oss_120b):" in text
     table = convergence_table(small_result)
-    assert list(table.columns) == [4, 8, 16] and len(table) == 3 * 6
+    assert list(table.columns) == [4, 8, 16] and len(table) == 3 * 8

@@ -8,15 +8,16 @@ from sensitivity import sobol as sobol_function
 from sensitivity.sample import problem, sample
 from sensitivity.sobol import sample as engine_sample
 
-DEFAULT_NAMES = ["cache_read_ratio", "price_per_hour", "isl", "concurrency", "interactivity", "hop_latency"]
+DEFAULT_NAMES = ["cache_read_ratio", "price_per_hour", "isl", "concurrency", "interactivity", "hop_latency",
+                 "prefill_efficiency_wafer", "prefill_efficiency_b200"]
 
 
 def test_default_problem():
     cfg = sensitivity.load_config()
     prob = problem(cfg)
     price = float(cfg.hardware.cerebras_wse3.price_per_hour)
-    assert prob["names"] == DEFAULT_NAMES and prob["num_vars"] == 6
-    assert prob["dists"] == ["unif", "unif", "logunif", "logunif", "unif", "unif"]
+    assert prob["names"] == DEFAULT_NAMES and prob["num_vars"] == 8
+    assert prob["dists"] == ["unif", "unif", "logunif", "logunif", "unif", "unif", "unif", "unif"]
     assert prob["bounds"][0] == [5.0, 20.0] and prob["bounds"][2] == [32000.0, 256000.0]
     assert prob["bounds"][1] == pytest.approx([0.5 * price, 1.5 * price])  # relative: times the catalog $/hour
 
@@ -40,10 +41,10 @@ def test_sample_is_the_engines_and_salibs():
     prob = problem(sensitivity.load_config())
     x = sample(prob, 64, seed=3)
     np.testing.assert_array_equal(x, salib_sample.sample(dict(prob), 64, calc_second_order=True, seed=3))
-    assert x.shape == (64 * 14, 6)
+    assert x.shape == (64 * 18, 8)
     low, high = np.array([b[:2] for b in prob["bounds"]]).T
     assert ((x >= low) & (x <= high)).all()
-    assert sample(prob, 64, seed=3, second_order=False).shape == (64 * 8, 6)
+    assert sample(prob, 64, seed=3, second_order=False).shape == (64 * 10, 8)
 
 
 def test_package_keeps_the_module_names():
