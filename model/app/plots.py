@@ -22,6 +22,9 @@ def cost_vs_concurrency(ds: xr.Dataset, isl: int, sla: float) -> Figure:
     best = cheapest_concurrency(at)
     fig, axes = panels(at.sizes["model"])
     for ax, model in zip(axes, at.model.values):
+        if not bool(at.feasible.sel(model=model).any()):
+            nothing_served(ax, str(model), isl)
+            continue
         for i, hw in enumerate(at.hardware.values):
             cell = at.sel(model=model, hardware=hw)
             color = f"C{i}"
@@ -45,11 +48,21 @@ def cost_vs_concurrency(ds: xr.Dataset, isl: int, sla: float) -> Figure:
     return fig
 
 
+def nothing_served(ax, model: str, isl: int) -> None:
+    """A panel that says why it is empty (ISL beyond the context, or no buildable replica)."""
+    ax.text(0.5, 0.5, f"{model}: no cell can be served\nat ISL {isl:,}", ha="center", va="center",
+            transform=ax.transAxes)
+    ax.set(title=model, xticks=[], yticks=[])
+
+
 def interactivity_vs_concurrency(ds: xr.Dataset, isl: int, sla: float) -> Figure:
     """Output tok/s per request against concurrency per model, with the SLA line."""
     at = ds.sel(isl=isl)
     fig, axes = panels(at.sizes["model"])
     for ax, model in zip(axes, at.model.values):
+        if not bool(at.feasible.sel(model=model).any()):
+            nothing_served(ax, str(model), isl)
+            continue
         for i, hw in enumerate(at.hardware.values):
             cell = at.sel(model=model, hardware=hw)
             ax.plot(cell.concurrency, cell.interactivity, color=f"C{i}", label=hw)
@@ -149,8 +162,9 @@ def spend_by_type(spend: xr.Dataset) -> Figure:
     for bar, share, tokens in zip(bars, spend.share.values, spend.tokens.values):
         ax.annotate(f"{share:.1%}\n{tokens:,.0f} tok", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
                     ha="center", va="bottom", fontsize=8)
-    ax.set(ylabel="$ per request", title=f"Token spend by type: ${float(spend.total_spend):.3f} per request, "
-                                          f"{float(spend.price_per_mtok):.3g} $/Mtok blended")
+    # "\$": a plain dollar sign (two of them would start matplotlib's mathtext)
+    ax.set(ylabel="\\$ per request", title=f"Token spend by type: \\${float(spend.total_spend):.3f} per request, "
+                                           f"{float(spend.price_per_mtok):.3g} \\$/Mtok blended")
     ax.title.set_fontsize(9)
     ax.margins(y=0.25)
     fig.tight_layout()
