@@ -327,3 +327,56 @@ def calibration_yaml(entries: dict) -> str:
     header = ("# Written by `python -m model.app.calibrate` (conf/calibrate.yaml): GPU decode parameters\n"
               "# fitted to the InferenceX points. Regenerate instead of editing by hand.\n")
     return header + yaml.safe_dump(entries, sort_keys=False, width=200)
+
+
+MAD_TO_SD = 1.4826  # sd of a normal distribution per median absolute deviation
+
+
+def model_error(cfg: DictConfig, table: pd.DataFrame) -> dict:
+    """The GPU model's error spread from the leave-one-out columns, for the uncertainty app.
+
+    For interactivity and TTFT: ``sigma``, a robust standard deviation (1.4826 x the median
+    absolute deviation) of ``log(measured / predicted)`` over the points, each predicted by a fit
+    without it, and ``median_abs_pct``, the median absolute % error.  The robust estimate keeps
+    the few points the model misses by 100%+ (README: the worst errors) from setting the width
+    of every band.  ``hardware`` lists the fitted GPU types and those that inherit their values.
+
+    Parameters
+    ----------
+    cfg
+        The calibrate config (``calibration.data`` and ``calibration.inherit`` are read).
+    table
+        :attr:`CalibrationResult.table` of a run with ``calibration.cross_validate=true``.
+
+    Returns
+    -------
+    dict
+        The content of the model-error file (see :func:`model_error_yaml`).
+    """
+    if "loo_tok_s_err_%" not in table:
+        raise ValueError("model_error needs the leave-one-out columns: run with calibration.cross_validate=true")
+    c = cfg.calibration
+    out: dict = {
+        "source": (f"Leave-one-out errors of the GPU decode model over the InferenceX points in {c.data}: "
+                   "each point predicted by a fit to all the others (python -m model.app.calibrate "
+                   "calibration.cross_validate=true); sigma = 1.4826 x median |log(measured/predicted) - median|"),
+        "points": int(table["loo_tok_s_err_%"].notna().sum()),
+        "hardware": sorted(set(table.gpu)) + sorted(h for h, parent in c.inherit.items() if parent in set(table.gpu)),
+    }
+    for name, column in (("interactivity", "loo_tok_s_err_%"), ("ttft", "loo_ttft_err_%")):
+        err = table[column].dropna().to_numpy() / 100
+        log_ratio = -np.log1p(err)  # log(measured / predicted)
+        mad = float(np.median(np.abs(log_ratio - np.median(log_ratio))))
+        out[name] = {"sigma": float(f"{MAD_TO_SD * mad:.4g}"),
+                     "median_abs_pct": float(f"{100 * np.median(np.abs(err)):.3g}"),
+                     "median_log_ratio": float(f"{np.median(log_ratio):.4g}"),
+                     "points": int(err.size)}
+    return out
+
+
+def model_error_yaml(entries: dict) -> str:
+    """The model-error file's text: a header saying how it was made, then the entries."""
+    header = ("# Written by `serving-calibrate calibration.cross_validate=true calibration.write=true`:\n"
+              "# the GPU model's leave-one-out error spread, read by the uncertainty app\n"
+              "# (multiplicative lognormal factors on interactivity and TTFT). Regenerate instead of editing.\n")
+    return header + yaml.safe_dump(entries, sort_keys=False, width=200)

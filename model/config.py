@@ -10,9 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from hydra import compose, initialize_config_dir
+from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 import conf as _conf_package
+from model.errors import ConfigError
 from model.schema import register_schemas
 from model.validate import validate
 
@@ -27,8 +30,35 @@ def compose_config(config_name: str, overrides: Sequence[str] = ()) -> DictConfi
     here for ``model`` and ``calibrate``; each app's own ``register_schemas`` for its config).
     """
     register_schemas()
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return compose(config_name=config_name, overrides=list(overrides))
+    try:
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            return compose(config_name=config_name, overrides=list(overrides))
+    except (HydraException, OmegaConfBaseException) as err:
+        raise composition_error(err, overrides) from None
+
+
+def composition_error(err: Exception, overrides: Sequence[str]) -> ConfigError:
+    """What Hydra refused while composing (a misspelled key, a wrong type, bad override syntax:
+    several lines from Hydra) as one :class:`ConfigError` naming the key and the value given.
+
+    Parameters
+    ----------
+    err
+        The ``HydraException`` or ``OmegaConfBaseException`` raised by ``compose``.
+    overrides
+        The overrides composed, to recover the value given for the key.
+
+    Returns
+    -------
+    ConfigError
+    """
+    cause = err.__cause__ if isinstance(err.__cause__, OmegaConfBaseException) else err
+    key = getattr(cause, "full_key", None) or getattr(err, "full_key", None)
+    text = str(cause).splitlines()[0].strip()
+    if not key:
+        return ConfigError("overrides", list(overrides), text)
+    given = {o.lstrip("+~").partition("=")[0]: o.partition("=")[2] for o in overrides}
+    return ConfigError(key, given.get(key, "?"), text)
 
 
 def load_config(overrides: Sequence[str] = (), config_name: str = "model") -> DictConfig:

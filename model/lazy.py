@@ -27,6 +27,7 @@ from omegaconf import DictConfig
 
 from model import engine
 from model.equations import cell_kernel
+from model.errors import ConfigError
 from model.parameters import parameters
 from model.results import CELL_OUTPUTS, assemble, cell_outputs, kernel_inputs
 
@@ -64,13 +65,13 @@ def resolve_chunks(dims: Sequence[str], sizes: Mapping[str, int],
 
     Raises
     ------
-    ValueError
+    ConfigError
         If ``chunks`` names a dim the grid does not have, or a length below 1.
     """
     chunks = dict(chunks or {})
     unknown = sorted(set(chunks) - set(dims))
     if unknown:
-        raise ValueError(f"chunks: unknown dims {unknown}; the grid has {list(dims)}")
+        raise ConfigError("chunks", dict(chunks), f"unknown dims {unknown}; the grid has {list(dims)}")
     out: dict[str, tuple[int, ...]] = {}
     inner = 1
     for dim in reversed(dims):
@@ -78,7 +79,7 @@ def resolve_chunks(dims: Sequence[str], sizes: Mapping[str, int],
         if dim in chunks:
             length = n if chunks[dim] in (None, -1) else int(chunks[dim])
             if length < 1:
-                raise ValueError(f"chunks[{dim!r}] = {chunks[dim]!r}: must be >= 1, or -1 for the whole dim")
+                raise ConfigError(f"chunks.{dim}", chunks[dim], "must be >= 1, or -1 for the whole dim")
             length = min(length, max(n, 1))
         elif dim in LEADING_DIMS:
             length = 1
@@ -203,7 +204,7 @@ def evaluate_lazy(config: DictConfig, params: Mapping[str, Any] | None = None, *
 
     Raises
     ------
-    ValueError
+    ConfigError
         If ``chunks`` names an unknown dim or a length below 1.
     """
     p = parameters(config, params, isl=isl, concurrency=concurrency)
@@ -221,7 +222,8 @@ def evaluate_lazy(config: DictConfig, params: Mapping[str, Any] | None = None, *
 
 
 @contextmanager
-def dask_client(address: str | None = None, n_workers: int = 2) -> Iterator[Client]:
+def dask_client(address: str | None = None, n_workers: int = 2,
+                connect_timeout_s: float = 10.0) -> Iterator[Client]:
     """A ``distributed.Client`` for the duration of a ``with`` block.
 
     Parameters
@@ -232,6 +234,8 @@ def dask_client(address: str | None = None, n_workers: int = 2) -> Iterator[Clie
         each (no dashboard).
     n_workers
         Worker processes of the local cluster (ignored with an address).
+    connect_timeout_s
+        How long to wait for the scheduler at ``address``; past it, :class:`ConfigError`.
 
     Yields
     ------
@@ -248,5 +252,12 @@ def dask_client(address: str | None = None, n_workers: int = 2) -> Iterator[Clie
                           dashboard_address=None) as cluster, Client(cluster) as client:
             yield client
     else:
-        with Client(address) as client:
+        try:
+            client = Client(address, timeout=connect_timeout_s)
+        except (OSError, ValueError, TypeError) as err:  # refused, timed out, or not an address
+            raise ConfigError("dask.address", address,
+                              f"no dask scheduler answered within {connect_timeout_s:g} s "
+                              f"({type(err).__name__}); give tcp://host:port of a running scheduler, "
+                              "or null for a local cluster") from None
+        with client:
             yield client

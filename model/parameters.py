@@ -166,6 +166,32 @@ def as_array(value: Any, dim: str) -> Any:
     return value
 
 
+def check_catalog_dims(key: str, value: Any, cfg: DictConfig) -> None:
+    """An input along ``model`` or ``hardware`` must label every selected name on that dim.
+
+    Parameters
+    ----------
+    key
+        The input's name in the error (``isl``, or a dotted parameter key).
+    value
+        A number or DataArray.
+    cfg
+        The config whose ``select.models`` and ``select.hardware`` make the grid.
+    """
+    if not isinstance(value, xr.DataArray):
+        return
+    for dim, selected in (("model", cfg.select.models), ("hardware", cfg.select.hardware)):
+        if dim not in value.dims:
+            continue
+        if dim not in value.coords:
+            raise ConfigError(key, f"a DataArray along {dim!r} without labels",
+                              f"label it, e.g. coords={{{dim!r}: {list(selected)}}}")
+        missing = [name for name in selected if name not in set(value[dim].values.tolist())]
+        if missing:
+            raise ConfigError(key, f"a DataArray along {dim!r} without {missing}",
+                              f"label every selected {dim}: {list(selected)}")
+
+
 def check_parameter(key: str, var: str, value: Any) -> None:
     """Refuse values outside the parameter's declared range (NaN passes: it marks a cell infeasible)."""
     rule = OTHER_CHECKS.get(var) or next((d.check for cls in (HardwareSpec, ModelSpec)
@@ -400,6 +426,7 @@ def parameters(cfg: DictConfig, params: Mapping[str, Any] | None = None,
     isl, concurrency = xr.DataArray(isl), xr.DataArray(concurrency)
     for key, values in (("isl", isl), ("concurrency", concurrency)):
         check_parameter(key, key, values)
+        check_catalog_dims(key, values, cfg)
     # Compute in float; coordinates keep the caller's (integer) labels.
     out = derive(ds, isl.copy(data=isl.values.astype(float)),
                  concurrency.copy(data=concurrency.values.astype(float)))

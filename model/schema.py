@@ -266,7 +266,9 @@ class DaskSpec:
                          doc="python -m model: evaluate lazily in chunks on dask, write grid.nc chunk by chunk")
     chunks: Dict[str, int] = spec(factory=dict, unit="cells",
                                   doc="chunk length per dim (model, hardware, isl, concurrency); missing: defaults")
-    address: Optional[str] = spec(None, doc="dask scheduler address (null: a local cluster)")
+    address: Optional[str] = spec(None, doc="dask scheduler address, e.g. tcp://127.0.0.1:8786 (null: a local cluster)")
+    connect_timeout_s: float = spec(10.0, unit="s", check="> 0",
+                                    doc="how long to wait for the scheduler at dask.address before refusing")
     n_workers: int = spec(2, unit="workers", check=">= 1", doc="local cluster worker processes")
 
 
@@ -295,7 +297,7 @@ class ModelAppConfig:
 class CalibrationSpec:
     """The GPU calibration command: fit the GPU decode model to measured points."""
 
-    data: str = spec("data/inferencex/gpu-benchmarks-inferencex.csv",
+    data: str = spec("model/data/inferencex/gpu-benchmarks-inferencex.csv",
                      doc="benchmark CSV, relative to the repository")
     length_factor: float = spec(0.9, unit="1", check="(0, 1]",
                                 doc="mean length / nominal length of the benchmark requests")
@@ -311,6 +313,9 @@ class CalibrationSpec:
     write: bool = spec(False, unit="bool", doc="also replace calibration.target with the fitted values (the run "
                        "directory always gets them)")
     target: str = spec("conf/hardware/gpu_calibration.yaml", doc="catalog file written, relative to the repository")
+    error_target: str = spec("conf/uncertainty/model_error/gpu_leave_one_out.yaml",
+                             doc="model-error file written with write=true and cross_validate=true (the leave-one-out "
+                                 "spread the uncertainty app draws GPU error factors from), relative to the repository")
     source: Dict[str, str] = spec(factory=dict, doc="where each value comes from, by field")
 
 

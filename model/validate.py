@@ -22,6 +22,7 @@ from model.schema import (
     Attention,
     CalibrationSpec,
     DaskSpec,
+    GridSpec,
     HardwareSpec,
     InteractivityPoint,
     ModelSpec,
@@ -154,7 +155,8 @@ def validate_workload(w: DictConfig) -> None:
 
 
 def validate_grid(g: DictConfig) -> None:
-    """Check the grid is non-empty and ordered."""
+    """Check the grid's declared ranges, and that it is non-empty and ordered."""
+    check_fields(g, GridSpec, "grid")
     if g.isl_points < 0:
         raise ConfigError("grid.isl_points", g.isl_points, "must be a whole number >= 0")
     if g.isl_points > 0:

@@ -10,7 +10,11 @@ import math
 from omegaconf import DictConfig
 
 from model.errors import ConfigError
+from model.evaluate import check_memory, result_bytes
+from model.parameters import grid_concurrency
+from model.results import CELL_OUTPUTS
 from model.validate import check_fields
+from optimize.inputs import COLUMN_VARIABLES, grid_hardware
 from optimize.schema import FleetSpec, IslDistribution, IslKind, SolverSpec
 
 BUCKET_WEIGHT_TOLERANCE = 1e-6
@@ -27,6 +31,11 @@ def validate_fleet(cfg: DictConfig) -> None:
         if value is not None and (not math.isfinite(value) or value < 0):
             raise ConfigError(f"fleet.demand.{name}", value, "must be a finite number of requests/s >= 0")
     check_fields(f, FleetSpec, "fleet")
+    demands = [f.demand_default if f.demand.get(m) is None else f.demand[m] for m in cfg.select.models]
+    if sum(demands) <= 0:  # nothing to serve: not a plan to search for
+        raise ConfigError("fleet.demand_default", f.demand_default,
+                          "every selected model has zero demand; give at least one a demand > 0 "
+                          "(fleet.demand.<model> or fleet.demand_default)")
     for name, value in f.sla.items():
         if name not in catalog_models:
             raise ConfigError(f"fleet.sla.{name}", value, f"unknown model; allowed: {', '.join(catalog_models)}")
@@ -56,8 +65,7 @@ def validate_fleet(cfg: DictConfig) -> None:
         if value is not None and value < 0:
             raise ConfigError(f"fleet.inventory.{name}", value, "must be a whole number of systems >= 0, or null")
     d = f.isl
-    if d.kind == IslKind.lognormal:
-        check_fields(d, IslDistribution, "fleet.isl")
+    check_fields(d, IslDistribution, "fleet.isl")
     if d.kind == IslKind.buckets:
         if not d.explicit:
             raise ConfigError("fleet.isl.explicit", [], "kind=buckets needs at least one {isl, weight}")
@@ -69,3 +77,22 @@ def validate_fleet(cfg: DictConfig) -> None:
         if abs(total - 1) > BUCKET_WEIGHT_TOLERANCE:
             raise ConfigError("fleet.isl.explicit", total, "bucket weights must sum to 1")
     check_fields(f.solver, SolverSpec, "fleet.solver")
+    check_fleet_memory(cfg)
+
+
+def check_fleet_memory(cfg: DictConfig) -> None:
+    """Refuse, before any work, a fleet grid (models x hardware x ISL buckets x concurrencies)
+    larger than ``grid.max_memory_fraction`` of the available memory: one line naming its size
+    and what to do (fewer ``fleet.isl.buckets``, a smaller concurrency grid).
+
+    Parameters
+    ----------
+    cfg
+        A composed optimizer config whose values are checked.
+    """
+    d = cfg.fleet.isl
+    buckets = {IslKind.p50: 1, IslKind.lognormal: int(d.buckets), IslKind.buckets: len(d.explicit)}[IslKind(d.kind)]
+    sizes = {"model": len(cfg.select.models), "hardware": len(grid_hardware(cfg)), "bucket": buckets,
+             "concurrency": len(grid_concurrency(cfg))}
+    check_memory(result_bytes(sizes, {v: CELL_OUTPUTS[v] for v in COLUMN_VARIABLES if v in CELL_OUTPUTS}),
+                 float(cfg.grid.max_memory_fraction))

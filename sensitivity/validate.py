@@ -7,7 +7,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from model.errors import ConfigError
 from model.parameters import check_parameter, override_target, raw_parameters
-from sensitivity.schema import Distribution
+from model.validate import check_fields
+from sensitivity.schema import Distribution, SensitivitySpec
 from sensitivity.sobol import argument_violation
 
 GRID_KEYS = ("workload.isl", "workload.concurrency")
@@ -45,6 +46,7 @@ def validate_sensitivity(cfg: DictConfig) -> None:
         The first bad value, named by its dotted key.
     """
     s = cfg.sensitivity
+    check_fields(s, SensitivitySpec, "sensitivity")
     check_engine_argument(cfg, "n")
     if s.n < 4:
         raise ConfigError("sensitivity.n", s.n, "must be >= 4 (convergence uses N/4)")

@@ -21,7 +21,8 @@ from model.config import REPO_DIR
 from model.schema import register_schemas
 from model.validate import validate
 
-OUTPUTS = ("calibration.csv", "calibration.json", "gpu_calibration.yaml", "predicted_vs_measured.png")
+OUTPUTS = ("calibration.csv", "calibration.json", "gpu_calibration.yaml", "gpu_model_error.yaml",
+           "predicted_vs_measured.png")
 
 
 def run(cfg: DictConfig, out: Path) -> JobResult:
@@ -55,10 +56,19 @@ def run(cfg: DictConfig, out: Path) -> JobResult:
         io.save_figure(predicted_vs_measured(table, stats), out / "predicted_vs_measured.png")
     catalog_text = calibration.calibration_yaml(result.catalog)
     io.write_text(catalog_text, out / "gpu_calibration.yaml")
+    error_text = None
+    if c.cross_validate:
+        error_text = calibration.model_error_yaml(calibration.model_error(cfg, table))
+        io.write_text(error_text, out / "gpu_model_error.yaml")
     if c.write:  # only on request: the committed catalog is the project's, not a run's output
         target = REPO_DIR / c.target
         io.replace_text(catalog_text, target)
         print(f"\nwrote fitted values and sources to {target}")
+        if error_text is not None:
+            error_target = REPO_DIR / c.error_target
+            error_target.parent.mkdir(parents=True, exist_ok=True)
+            io.replace_text(error_text, error_target)
+            print(f"wrote the leave-one-out error spread to {error_target}")
     print(f"wrote {', '.join(str(out / n) for n in OUTPUTS if (out / n).exists())}")
     return JobResult(0)
 

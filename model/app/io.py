@@ -3,11 +3,17 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
+
+# Set by the apps' SIGINT/SIGTERM handler.  A library busy in C (h5py writing netCDF) can swallow
+# the KeyboardInterrupt that the handler raises, so every write also checks this flag before its
+# file is linked into place: an interrupted run never leaves a complete-looking file.
+STOP_REQUESTED = threading.Event()
 
 
 class OutputExistsError(FileExistsError):
@@ -36,6 +42,8 @@ def write_atomic(path: Path, write: Callable[[Path], None]) -> Path:
     tmp_path = Path(tmp)
     try:
         write(tmp_path)
+        if STOP_REQUESTED.is_set():
+            raise KeyboardInterrupt
         os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
         try:
             os.link(tmp_path, path)

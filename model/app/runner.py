@@ -6,6 +6,7 @@ hands Hydra the primary config, validates it and runs the app's job.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import traceback
@@ -23,7 +24,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from model.app import io
 from model.app.sweep import HEADLINE, STATUS
-from model.config import CONF_DIR, compose_config
+from model.config import CONF_DIR, compose_config, composition_error
 from model.errors import ConfigError
 
 EXIT_OK, EXIT_INFEASIBLE, EXIT_BAD_INPUT = 0, 1, 2
@@ -31,10 +32,54 @@ EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
 
 
 def stop_on_signal(signum: int, frame: object) -> None:
-    """Turn SIGTERM into KeyboardInterrupt: the run unwinds, temporary files are removed."""
+    """Turn SIGINT and SIGTERM into KeyboardInterrupt: the run unwinds, temporary files are
+    removed.  The flag :data:`model.app.io.STOP_REQUESTED` keeps the request if a library
+    swallows the exception (h5py does, while it writes)."""
+    io.STOP_REQUESTED.set()
     raise KeyboardInterrupt
 
+
+
+def quiet_interrupts(unraisable: sys.UnraisableHookArgs) -> None:
+    """Report unraisable exceptions as Python does, except the interrupt :func:`stop_on_signal`
+    raised inside a callback (a weakref finalizer, say): the flag keeps that request, and the
+    run ends with its one line."""
+    if not isinstance(unraisable.exc_value, KeyboardInterrupt):
+        sys.__unraisablehook__(unraisable)
+
 Job = Callable[[DictConfig, Path], "JobResult"]
+
+
+class ClosedPipeSafe:
+    """Standard output that survives its reader going away (``serving-optimize | head -3``).
+
+    On the first ``BrokenPipeError`` the stream's descriptor is pointed at ``/dev/null`` and the
+    job goes on: its files are still written and its exit code is still the answer's.
+    """
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+
+    def _divert(self) -> None:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, self._stream.fileno())
+        os.close(devnull)
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._divert()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._divert()
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
 
 
 @dataclass(frozen=True)
@@ -76,8 +121,12 @@ def run_job(job: Job, cfg: DictConfig, validate: Callable[[DictConfig], DictConf
     multirun = in_multirun()
     # SIGTERM unwinds like Ctrl-C, so the atomic writes' finally blocks remove their temporary files
     signal.signal(signal.SIGTERM, stop_on_signal)
+    signal.signal(signal.SIGINT, stop_on_signal)
+    sys.unraisablehook = quiet_interrupts
     try:
         result = job(validate(cfg), out)
+        if io.STOP_REQUESTED.is_set():  # interrupted inside a library that swallowed it
+            raise KeyboardInterrupt
     except KeyboardInterrupt:
         print("error: interrupted: the run stopped; files not yet complete were removed", file=sys.stderr)
         sys.exit(EXIT_INTERRUPTED)
@@ -115,11 +164,48 @@ def input_error(config_name: str, overrides: list[str],
         validate(compose_config(config_name, overrides))
     except ConfigError as err:
         return str(err)
-    except (HydraException, OmegaConfBaseException) as err:
-        cause = err.__cause__ if isinstance(err.__cause__, OmegaConfBaseException) else err
-        key = getattr(cause, "full_key", None) or getattr(err, "full_key", None)
-        text = str(cause).splitlines()[0].strip()
-        return f"{key}: {text}" if key else text
+    except (HydraException, OmegaConfBaseException) as err:  # raised by validation's own merges
+        return str(composition_error(err, overrides))
+    return None
+
+
+MULTIRUN_FLAGS = ("--multirun", "-m")
+
+
+def sweep_input_error(config_name: str, overrides: list[str],
+                      validate: Callable[[DictConfig], DictConfig]) -> str | None:
+    """:func:`input_error` for a multirun: every value of every swept key is checked once.
+
+    The sweep's syntax (``a=1,2``, ``range(...)``, ``choice(...)``) is parsed as Hydra parses it.
+    Each value of each swept key is composed with every other key at its first value, so a
+    misspelled key, a wrong type or a value out of range is refused in one line before any job
+    starts; checking every combination would compose the whole sweep.
+    """
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+    except HydraException as err:
+        return str(err).splitlines()[0].strip()
+    choices: list[list[str]] = []
+    for override in parsed:
+        key = override.get_key_element()
+        if override.is_sweep_override():
+            try:
+                values = list(override.sweep_string_iterator())
+            except Exception:  # noqa: BLE001 - a sweep Hydra can expand only at launch (e.g. glob)
+                values = []
+            choices.append([f"{key}={v}" for v in values] or [override.input_line])
+        else:
+            choices.append([override.input_line])
+    first = [c[0] for c in choices]
+    for i, options in enumerate(choices):
+        for option in options[1:] if i else options:
+            problem = input_error(config_name, first[:i] + [option] + first[i + 1:], validate)
+            if problem is not None:
+                return problem
+    if not choices:
+        return input_error(config_name, [], validate)
     return None
 
 
@@ -141,10 +227,16 @@ def hydra_main(config_name: str, job: Job, validate: Callable[[DictConfig], Dict
     (single runs; a multirun's sweep syntax is Hydra's to parse).
     """
     register()
+    if not isinstance(sys.stdout, ClosedPipeSafe):
+        sys.stdout = ClosedPipeSafe(sys.stdout)
     args = sys.argv[1:]
-    if not any(a.startswith("-") for a in args):  # --multirun, --help, ...: Hydra's own
-        overrides = [a for a in args if not a.lstrip("+~").startswith(("hydra.", "hydra/"))]
-        problem = input_error(config_name, overrides, validate) or occupied_run_dir(args)
+    flags = [a for a in args if a.startswith("-")]
+    multirun = bool(flags) and all(f in MULTIRUN_FLAGS for f in flags)
+    if not flags or multirun:  # other flags (--help, --cfg, ...) are Hydra's own
+        overrides = [a for a in args if not a.startswith("-")
+                     and not a.lstrip("+~").startswith(("hydra.", "hydra/"))]
+        problem = (sweep_input_error(config_name, overrides, validate) if multirun
+                   else input_error(config_name, overrides, validate) or occupied_run_dir(args))
         if problem is not None:
             print(f"error: {problem}", file=sys.stderr)
             sys.exit(EXIT_BAD_INPUT)
