@@ -1,6 +1,6 @@
 """``python -m model``: the cost-model grid, its table and plots (a Hydra app)."""
-from model.app.preflight import validate_grid_job
 from model.app.grid import run
+from model.app.preflight import validate_grid_job
 from model.app.runner import hydra_main
 from model.schema import register_schemas
 

@@ -4,22 +4,25 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 from omegaconf import DictConfig, OmegaConf
 
+from model import __version__
 from model.app import io
 from model.app.report import resident_hardware
 from model.app.runner import EXIT_INFEASIBLE, JobResult
 from model.config import with_values
+from model.results import label_coords
 from optimize import validate
 from optimize.concurrency import best_concurrency, sla_by_model
 from optimize.constants import SolveStatus
 from optimize.fleet import plan_fleet
 from optimize.inputs import bucket_grid
-from optimize.plan import PHASES, FleetPlan
+from optimize.plan import PHASES, FleetPlan, plan_csv, plan_units
 from optimize.plots import frontier
 from optimize.report import best_table, plan_text, prefill_modes_text, saving_text
 
@@ -61,7 +64,8 @@ def headline(plan: FleetPlan, best: xr.Dataset, isl: int, aggregated_only: Fleet
         "aggregated_only_cost_per_hour": ((), np.nan if other is None else other,
                                           {"units": "$/h", "long_name": "cost per hour of the best aggregated-only "
                                                                         "fleet"}),
-    }, coords={"hardware": hardware, "phase": PHASES})
+    }, coords={"hardware": ("hardware", hardware, {"units": "", "long_name": "hardware name"}),
+               "phase": ("phase", PHASES, {"units": "", "long_name": "serving phase (aggregated, prefill, decode)"})})
     at = best.sel(isl=isl) if isl in best.isl.values else None
     if at is not None:
         ds["best_concurrency"] = at.concurrency.drop_vars("isl")
@@ -71,7 +75,8 @@ def headline(plan: FleetPlan, best: xr.Dataset, isl: int, aggregated_only: Fleet
 
 
 def run(cfg: DictConfig, out: Path) -> JobResult:
-    """Run the job: print the best-concurrency table and the plan, write :data:`OUTPUTS` to ``out``.
+    """Run the job: write :data:`OUTPUTS` to ``out``, then print the best-concurrency table and
+    the plan (files first, so that a closed stdout, e.g. ``| head``, cannot lose them).
 
     Parameters
     ----------
@@ -86,20 +91,19 @@ def run(cfg: DictConfig, out: Path) -> JobResult:
         Exit code 0 with a plan, ``EXIT_INFEASIBLE`` without one; the :func:`headline`.
     """
     io.check_fresh(out, OUTPUTS)
-    best = best_concurrency(cfg)
+    best = label_coords(best_concurrency(cfg))
     isl = int(cfg.workload.isl)
+    report = []
     if isl in best.isl.values:
-        print(best_table(best, isl))
+        report.append(best_table(best, isl))
     grid = bucket_grid(cfg)
     plan = plan_fleet(cfg, grid=grid)
-    print()
-    print(plan_text(plan))
+    report.append(plan_text(plan))
     aggregated_only = plan
     if cfg.fleet.disaggregation:
         # SPEC §9: the saving against the best plan that keeps every request on one replica
         aggregated_only = plan_fleet(with_values(cfg, {"fleet.disaggregation": False}, validate), grid=grid)
-        print()
-        print(saving_text(plan, aggregated_only))
+        report.append(saving_text(plan, aggregated_only))
     alternatives = {}
     for hardware in resident_hardware(cfg):
         # the wafer's prefill is an assumption (SPEC §8): show the answer under the other mode too
@@ -109,23 +113,47 @@ def run(cfg: DictConfig, out: Path) -> JobResult:
         alt_best, alt_plan = best_concurrency(alt_cfg), plan_fleet(alt_cfg)
         alternatives[f"{hardware}.prefill_mode={other}"] = alt_plan.summary()
         if isl in best.isl.values:
-            print()
-            print(prefill_modes_text(hardware, (mode, other), (best, alt_best), (plan, alt_plan), isl))
+            report.append(prefill_modes_text(hardware, (mode, other), (best, alt_best), (plan, alt_plan), isl))
 
     best.attrs["config"] = OmegaConf.to_yaml(cfg, resolve=True)
     io.write_netcdf(best, out / "best_concurrency.nc")
-    io.write_text(plan.plan.to_csv(index=False), out / "plan.csv")
-    record = dict(plan.summary(), plan=records(plan.plan),
+    io.write_text(plan_csv(plan.plan), out / "plan.csv")
+    record = dict(toolkit_version=__version__, **plan.summary(), plan=records(plan.plan),
                   aggregated_only=dict(aggregated_only.summary(), plan=records(aggregated_only.plan)),
                   saving_per_hour=saving(plan, aggregated_only), alternative_prefill_modes=alternatives)
+    record["units"] = json_units(alternatives)
+    record["config"] = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
     io.write_text(json.dumps(record, indent=2, default=str), out / "plan.json")
     if cfg.plots.enabled:
         io.save_figure(frontier(grid, plan, sla_by_model(cfg), aggregated_only=aggregated_only, cfg=cfg),
                        out / "frontier.png")
+    print("\n\n".join(report))
     print(f"\nwrote {', '.join(str(out / n) for n in OUTPUTS if (out / n).exists())}")
     ok = plan.status in (SolveStatus.optimal, SolveStatus.time_limit)
     return JobResult(0 if ok else EXIT_INFEASIBLE, headline(plan, best, isl, aggregated_only),
                      "ok" if ok else "infeasible")
+
+
+def summary_units() -> dict[str, Any]:
+    """Units of the numeric fields of :meth:`FleetPlan.summary` plus its ``plan`` records,
+    shaped like them (per-hardware and per-phase maps share their parent's unit)."""
+    return {
+        "totals": {"cost_per_hour": "$/h", "systems": "systems", "tokens_per_second": "tok/s",
+                   "cost_per_mtok": "$/Mtok", "cost_per_hour_by_phase": "$/h", "systems_by_phase": "systems",
+                   "target_utilization": "1"},
+        "mip_gap": "1", "build_seconds": "s", "solve_seconds": "s", "columns": "columns",
+        "pruned_columns": "columns", "columns_by_phase": "columns",
+        "shortfalls": {"bucket_isl": "tokens", "demand_rps": "1/s", "shortfall_rps": "1/s"},
+        "plan": {name: units for name, units in plan_units().items() if units},
+    }
+
+
+def json_units(alternatives: dict[str, Any]) -> dict[str, Any]:
+    """Units of every numeric field of ``plan.json``, shaped like it."""
+    top = summary_units()
+    alt = {k: v for k, v in top.items() if k != "plan"}
+    return dict(top, aggregated_only=summary_units(), saving_per_hour="$/h",
+                alternative_prefill_modes={name: alt for name in alternatives})
 
 
 def records(table: pd.DataFrame) -> list[dict]:

@@ -23,6 +23,44 @@ from optimize.shortfalls import empty_shortfalls
 NO_SOLUTION_NOTE = "the solver stopped (time limit) before finding any plan"
 PLAN_ORDER = ["model", "bucket_isl", "phase", "hardware", "concurrency"]
 PHASES = [p.value for p in Phase]
+# columns of the plan table: (units, meaning); plan.csv puts the units in its header, plan.json in "units"
+PLAN_COLUMNS: dict[str, tuple[str, str]] = {
+    "model": ("", "model name"),
+    "bucket_isl": ("tokens", "ISL of the bucket (tokens of context per request)"),
+    "bucket_weight": ("1", "share of the model's requests in this ISL bucket"),
+    "bucket_demand_rps": ("1/s", "requests/s of this (model, bucket): on its first row only, blank on the others, "
+                                 "so that the column sums to the total demand"),
+    "phase": ("", "aggregated, prefill or decode (SPEC §9)"),
+    "hardware": ("", "hardware name"),
+    "concurrency": ("requests", "concurrent requests per replica N"),
+    "replicas": ("replicas", "replicas bought of this configuration"),
+    "systems_per_replica": ("systems", "systems per replica"),
+    "systems": ("systems", "systems of the row, replicas x systems_per_replica"),
+    "cost_per_hour": ("$/h", "hardware $/hour of the row"),
+    "capacity_rps": ("1/s", "requests/s the row's replicas carry at full utilization"),
+    "load_rps": ("1/s", "requests/s passing through the row (a disaggregated request loads a prefill and a "
+                        "decode row)"),
+    "served_rps": ("1/s", "requests/s the row completes, each request counted once: aggregated and decode rows; "
+                          "0 on prefill rows (their requests complete on the decode rows); sums to the total "
+                          "demand"),
+    "demand_share": ("1", "served_rps over the (model, bucket)'s demand: sums to 1 per (model, bucket)"),
+    "utilization": ("1", "load_rps / capacity_rps"),
+    "interactivity": ("tok/s", "output tokens per second per request (blank on prefill rows)"),
+    "ttft_s": ("s", "worst time to first token over the row's possible partners"),
+    "t_kv_s": ("s", "worst KV transfer time over the row's partners (disaggregated rows)"),
+}
+
+
+def plan_units() -> dict[str, str]:
+    """Units of the plan table's columns ("" for names)."""
+    return {name: units for name, (units, _) in PLAN_COLUMNS.items()}
+
+
+def plan_csv(table: pd.DataFrame) -> str:
+    """The plan table as CSV text for ``plan.csv``: every numeric column's units in its header
+    (``served_rps [1/s]``), ``bucket_demand_rps`` blank on a (model, bucket)'s repeated rows."""
+    header = [f"{c} [{PLAN_COLUMNS[c][0]}]" if PLAN_COLUMNS.get(c, ("",))[0] else c for c in table.columns]
+    return table.to_csv(index=False, header=header, float_format="%.10g")
 
 
 @dataclass(frozen=True)
@@ -188,8 +226,13 @@ def assign_solution(replicas: np.ndarray, cols: Columns, rows: DemandRows, grid:
     Each demand row's requests are split between its aggregated columns and its disaggregated
     path in proportion to what each may carry at the target utilization (the disaggregated path
     carries at most the maximum flow from its prefill to its decode capacity,
-    :func:`optimize.columns.disaggregated_capacity`); ``demand_rps`` is the share a row's phase
-    serves and ``utilization`` that share over the phase's capacity.
+    :func:`optimize.columns.disaggregated_capacity`), and a phase's share between its columns
+    in proportion to their capacity.  ``load_rps`` is what passes through a row (a disaggregated
+    request loads a prefill and a decode row), ``served_rps`` counts each request once (on its
+    aggregated or decode row, 0 on prefill rows), so that it sums to the demand;
+    ``demand_share`` is ``served_rps`` over the (model, bucket)'s demand and
+    ``bucket_demand_rps`` that demand, on the (model, bucket)'s first row only (see
+    :data:`PLAN_COLUMNS` for every column's units).
 
     Parameters
     ----------
@@ -233,12 +276,16 @@ def assign_solution(replicas: np.ndarray, cols: Columns, rows: DemandRows, grid:
         share_dis = np.where(aggregated + disaggregated > 0, demand * disaggregated / (aggregated + disaggregated), 0.0)
     share = {Phase.aggregated: demand - share_dis, Phase.prefill: share_dis, Phase.decode: share_dis}
     row = cols.row[chosen]
-    served = np.zeros(len(chosen))
-    phase_capacity = np.zeros(len(chosen))
+    load = np.zeros(len(chosen))
     for phase in Phase:
         here = kind == PHASE_CODE[phase]
-        served[here] = share[phase][row[here]]
-        phase_capacity[here] = by_phase[phase][row[here]]
+        # a phase's share of the row's demand, split between its columns in proportion to capacity
+        with np.errstate(invalid="ignore", divide="ignore"):
+            load[here] = np.where(by_phase[phase][row[here]] > 0,
+                                  share[phase][row[here]] * capacity[here] / by_phase[phase][row[here]], 0.0)
+    served = np.where(kind == PHASE_CODE[Phase.prefill], 0.0, load)  # a request counted once, where it completes
+    with np.errstate(invalid="ignore", divide="ignore"):
+        demand_share = np.where(demand[row] > 0, served / demand[row], 0.0)
     ttft, t_kv = _pair_times(cols, chosen, max_ttft_of_row)
     models = grid.model.values
     phase_names = np.array(PHASES)[kind] if len(kind) else np.array([], dtype=str)
@@ -253,14 +300,20 @@ def assign_solution(replicas: np.ndarray, cols: Columns, rows: DemandRows, grid:
         "systems_per_replica": cols.systems[chosen].astype(int),
         "systems": (cols.systems[chosen] * bought).astype(int),
         "cost_per_hour": cols.cost_per_hour[chosen] * bought,
+        "bucket_demand_rps": demand[row],
         "capacity_rps": capacity,
-        "demand_rps": served,
-        "utilization": served / phase_capacity,
+        "load_rps": load,
+        "served_rps": served,
+        "demand_share": demand_share,
+        "utilization": load / capacity,
         "interactivity": cols.interactivity[chosen],
         "ttft_s": ttft,
         "t_kv_s": t_kv,
     }).sort_values(PLAN_ORDER).reset_index(drop=True)
     plan["phase"] = plan.phase.astype(str)
+    repeated = plan.duplicated(["model", "bucket_isl"])
+    plan["bucket_demand_rps"] = plan.bucket_demand_rps.where(~repeated)  # once per (model, bucket): sums to demand
+    plan = plan[[c for c in PLAN_COLUMNS if c in plan.columns]]
     tokens_per_second = float(rows.requests_per_second @ rows.tokens_per_request)
     cost = float(plan.cost_per_hour.sum())
 

@@ -1,8 +1,11 @@
-"""The optimizer's figure: $/Mtok against interactivity, traced across concurrency."""
+"""The optimizer's figure: $/Mtok against interactivity across concurrency, with its Pareto frontier."""
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 import xarray as xr
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from omegaconf import DictConfig
 
@@ -46,10 +49,42 @@ def decode_frontier(grid: xr.Dataset, cfg: DictConfig) -> xr.Dataset:
                       coords={d: grid[d] for d in dims})
 
 
+def pareto_front(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Indices of the points no other point beats on both axes (interactivity ``x`` at least
+    as high and $/Mtok ``y`` at least as low, one of them strictly), in increasing ``x``; points
+    with a non-finite or non-positive value are left out.
+
+    Parameters
+    ----------
+    x, y
+        Interactivity and $/Mtok per point (e.g. per concurrency).
+    """
+    x, y = np.asarray(x, dtype=float).ravel(), np.asarray(y, dtype=float).ravel()
+    ok = np.flatnonzero(np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0))
+    front, cheapest = [], np.inf
+    for i in ok[np.lexsort((y[ok], -x[ok]))]:  # highest interactivity first, the cheapest of a tie first
+        if y[i] < cheapest:
+            front.append(i)
+            cheapest = y[i]
+    return np.asarray(front[::-1], dtype=int)
+
+
+def _front(ax: Axes, x: np.ndarray, y: np.ndarray, color: str, ls: str, label: str) -> None:
+    """Every point as a faint dot, the Pareto frontier (:func:`pareto_front`) as a line."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    ax.plot(x, y, ".", ms=2.5, color=color, alpha=0.3)
+    front = pareto_front(x, y)
+    if len(front):
+        ax.plot(x[front], y[front], color=color, lw=1.3, ls=ls, label=label)
+
+
 def frontier(grid: xr.Dataset, plan: FleetPlan, sla: xr.DataArray, bucket: int = 0,
-             aggregated_only: FleetPlan | None = None, cfg: DictConfig | None = None) -> Figure:
-    """Per model: one curve per hardware on offer of (interactivity, $/Mtok) over concurrency at
-    one ISL bucket, the SLA as a vertical line, the plan's chosen configurations as stars.
+             aggregated_only: FleetPlan | None = None, cfg: DictConfig | None = None,
+             axes: Sequence[Axes] | None = None) -> Figure:
+    """Per model: per hardware on offer, the (interactivity, $/Mtok) of every concurrency at one
+    ISL bucket as faint dots and their Pareto frontier (the configurations no other beats on
+    both) as a line joined in interactivity order, the SLA as a vertical line, the plan's chosen
+    configurations as stars.
 
     With ``cfg`` (disaggregated serving on), a dashed curve per hardware shows decode-only
     replicas with their prefill bought at the cheapest prefill $/hour per request/s
@@ -71,12 +106,22 @@ def frontier(grid: xr.Dataset, plan: FleetPlan, sla: xr.DataArray, bucket: int =
     cfg
         The plan's config: its hardware on offer, and the decode-only curves when
         ``fleet.disaggregation`` is on.
+    axes
+        One axes per model to draw on (default: a new figure's panels, which also get a title
+        and a tight layout).
     """
     at = grid.isel(bucket=bucket)
     offered = list(cfg.select.hardware) if cfg is not None else [str(h) for h in at.hardware.values]
     decode = decode_frontier(grid, cfg).isel(bucket=bucket) if cfg is not None and cfg.fleet.disaggregation else None
     models = list(at.model.values)
-    fig, axes = panels(len(models), 4.4, 3.6)
+    own = axes is None
+    if own:
+        fig, axes = panels(len(models), 4.4, 3.6)
+    else:
+        axes = list(np.asarray(axes, dtype=object).ravel())
+        if len(axes) != len(models):
+            raise ValueError(f"axes has {len(axes)} axes: needs one per model ({len(models)})")
+        fig = axes[0].figure
     isl = int(at.bucket_isl)
 
     def chosen(table, model, hw, phase):
@@ -95,7 +140,7 @@ def frontier(grid: xr.Dataset, plan: FleetPlan, sla: xr.DataArray, bucket: int =
             continue
         for i, hw in enumerate(offered):
             c = at.sel(model=model, hardware=hw)
-            ax.plot(c.interactivity, c.cost_per_mtok, color=f"C{i}", lw=1.2, label=f"{hw} aggregated")
+            _front(ax, c.interactivity.values, c.cost_per_mtok.values, f"C{i}", "-", f"{hw} aggregated")
             for n in chosen(plan.plan, model, hw, "aggregated"):
                 p = c.sel(concurrency=n)
                 ax.plot(p.interactivity, p.cost_per_mtok, "*", ms=13, color=f"C{i}", mec="k")
@@ -106,8 +151,8 @@ def frontier(grid: xr.Dataset, plan: FleetPlan, sla: xr.DataArray, bucket: int =
             if decode is not None:
                 d = decode.sel(model=model, hardware=hw)
                 if bool(np.isfinite(d.cost_per_mtok).any()):
-                    ax.plot(d.interactivity, d.cost_per_mtok, color=f"C{i}", lw=1.2, ls="--",
-                            label=f"{hw} decode + cheapest prefill")
+                    _front(ax, d.interactivity.values, d.cost_per_mtok.values, f"C{i}", "--",
+                           f"{hw} decode + cheapest prefill")
                 for n in chosen(plan.plan, model, hw, "decode"):
                     p = d.sel(concurrency=n)
                     ax.plot(p.interactivity, p.cost_per_mtok, "*", ms=15, color=f"C{i}", mec="k")
@@ -116,7 +161,10 @@ def frontier(grid: xr.Dataset, plan: FleetPlan, sla: xr.DataArray, bucket: int =
                ylabel="hardware $/Mtok")
         ax.grid(True, which="both", alpha=0.2)
     axes[0].legend(fontsize=7)
-    title = f"$/Mtok vs interactivity across concurrency at ISL {isl:,} (dotted: SLA; *: chosen in the plan"
+    if not own:
+        return fig
+    title = (f"$/Mtok vs interactivity across concurrency at ISL {isl:,}: dots every concurrency, lines their "
+             f"Pareto frontier\n(dotted: SLA; *: chosen in the plan")
     if aggregated_only is not None:
         title += "; o: best aggregated-only plan"
     if decode is not None:

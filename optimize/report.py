@@ -54,7 +54,7 @@ def plan_text(plan: FleetPlan) -> str:
         head += f", MIP gap {plan.mip_gap:.2e}"
     lines = [head]
     if len(plan.plan):
-        table = plan.plan.to_string(index=False, float_format=lambda v: f"{v:,.4g}")
+        table = plan.plan.to_string(index=False, float_format=lambda v: f"{v:,.4g}", na_rep="-")
         totals = plan.totals
         systems = ", ".join(f"{h} {n:,}" for h, n in totals.systems.items())
         lines += [table, f"Totals: ${totals.cost_per_hour:,.2f}/hour; systems: {systems}; "

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import xarray as xr
 from omegaconf import DictConfig, OmegaConf
 
 from model.app import io
@@ -13,10 +14,29 @@ from sensitivity.plots import indices_bar_chart
 from sensitivity.report import convergence_table, convergence_warnings, ranking
 
 OUTPUTS = ("sobol.nc", "sobol.csv", "convergence.csv", "sobol.png")
+# units and long names of sobol.nc's coordinates and of the ``key`` variable (the indices carry theirs)
+LABELS = {
+    "output": ("", "output of the cost model whose variance is decomposed"),
+    "model": ("", "model name"),
+    "parameter": ("", "uncertain input parameter"),
+    "parameter_2": ("", "second uncertain input parameter (S2)"),
+    "n_base": ("samples", "base samples N of the prefix of the Sobol design"),
+    "key": ("", "dotted config key of the parameter"),
+}
+
+
+def label(ds: xr.Dataset) -> xr.Dataset:
+    """Give the coordinates (and ``key``) of :func:`sensitivity.analyze`'s result ``units`` and
+    ``long_name`` (in place; returns ``ds``)."""
+    for name, (units, long_name) in LABELS.items():
+        if name in ds.variables:
+            ds[name].attrs.update(units=units, long_name=long_name)
+    return ds
 
 
 def run(cfg: DictConfig, out: Path) -> JobResult:
-    """Analyse, print the ranking and convergence, write :data:`OUTPUTS` to ``out``.
+    """Analyse, write :data:`OUTPUTS` to ``out``, then print the ranking and convergence (files
+    first, so that a closed stdout, e.g. ``| head``, cannot lose them).
 
     Parameters
     ----------
@@ -32,13 +52,11 @@ def run(cfg: DictConfig, out: Path) -> JobResult:
     """
     io.check_fresh(out, OUTPUTS)
     with progress_bar("evaluating samples") as progress:
-        ds = analyze(cfg, progress=progress)
-    print(ranking(ds))
+        ds = label(analyze(cfg, progress=progress))
     table = convergence_table(ds)
-    print("\nST at growing N (prefixes of the same Sobol design):")
-    print(table.to_string(float_format=lambda v: f"{v:.3f}"))
-    for line in convergence_warnings(ds, float(cfg.sensitivity.convergence_tolerance)):
-        print(line)
+    report = [ranking(ds), "\nST at growing N (prefixes of the same Sobol design):",
+              table.to_string(float_format=lambda v: f"{v:.3f}"),
+              *convergence_warnings(ds, float(cfg.sensitivity.convergence_tolerance))]
     ds.attrs["config"] = OmegaConf.to_yaml(cfg, resolve=True)
     io.write_netcdf(ds, out / "sobol.nc")
     flat = ds[["S1", "S1_conf", "ST", "ST_conf", "clipped"]].to_dataframe().reset_index()
@@ -47,6 +65,7 @@ def run(cfg: DictConfig, out: Path) -> JobResult:
     io.write_text(table.to_csv(), out / "convergence.csv")
     if cfg.plots.enabled:
         io.save_figure(indices_bar_chart(ds), out / "sobol.png")
+    print("\n".join(report))
     print(f"\nwrote {', '.join(str(out / n) for n in OUTPUTS if (out / n).exists())}")
     headline = ds[["S1", "ST"]]
     headline.attrs = {"headline_metric": "ST"}

@@ -34,6 +34,12 @@ def indices_bar(cell: xr.Dataset, ax: Axes | None = None) -> Axes:
     ax.bar(x + 0.2, cell.ST, 0.4, yerr=cell.ST_conf, capsize=3, label="ST (total)")
     ax.set_xticks(x, [str(p) for p in cell.parameter.values], rotation=35, ha="right", fontsize=8)
     ax.set_ylim(0, max(1.0, float(np.nanmax((cell.ST + cell.ST_conf).values, initial=0)) * 1.05))
+    if not bool(np.isfinite(cell.ST.values).any()):  # e.g. samples where no concurrency meets the SLA
+        why = ""
+        if "valid_samples" in cell and "model_runs" in cell.attrs:
+            why = f"\n{cell.attrs['model_runs'] - int(cell.valid_samples):,} samples have no value"
+        ax.text(0.5, 0.6, f"no indices{why}", ha="center", va="center", transform=ax.transAxes, fontsize=8,
+                color="0.4")
     if "output" in cell.coords and "model" in cell.coords:
         ax.set_title(f"{cell.output.item()} ({cell.model.item()})", fontsize=9)
     ax.grid(axis="y", alpha=0.3)
@@ -49,8 +55,8 @@ def indices_bar_chart(ds: xr.Dataset, axes: np.ndarray | None = None) -> Figure:
         :func:`sensitivity.analyze`'s result.
     axes
         ``(models, outputs)`` axes to draw on (anything that reshapes to that).  Default: a new
-        figure, which also gets a title (N, interval level, hardware) and a tight layout; given
-        axes keep their figure's title and layout.
+        figure, which also gets a title (N, interval level, hardware) and a constrained layout
+        (the title clear of the panels); given axes keep their figure's title and layout.
 
     Returns
     -------
@@ -60,8 +66,9 @@ def indices_bar_chart(ds: xr.Dataset, axes: np.ndarray | None = None) -> Figure:
     outputs, models = list(ds.output.values), list(ds.model.values)
     own = axes is None
     if own:
+        # constrained layout leaves room for the suptitle above the first row's titles
         fig, axes = plt.subplots(len(models), len(outputs), figsize=(4.6 * len(outputs), 3.4 * len(models)),
-                                 squeeze=False)
+                                 squeeze=False, layout="constrained")
     else:
         axes = np.asarray(axes, dtype=object)
         if axes.size != len(models) * len(outputs):
@@ -75,5 +82,4 @@ def indices_bar_chart(ds: xr.Dataset, axes: np.ndarray | None = None) -> Figure:
     if own:
         fig.suptitle(f"Sobol indices (N = {ds.attrs['n']:,}, {100 * ds.attrs['conf_level']:g}% intervals, "
                      f"{ds.attrs['hardware']})", fontsize=10)
-        fig.tight_layout()
     return fig

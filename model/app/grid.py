@@ -32,25 +32,27 @@ def headline(at_workload: xr.Dataset, isl: int, n: int) -> xr.Dataset:
     return ds
 
 
-def _write_on_dask(cfg: DictConfig, path: Path) -> xr.Dataset:
-    """Evaluate the grid lazily on a dask cluster and write it to ``path`` chunk by chunk."""
+def _write_on_dask(cfg: DictConfig, path: Path) -> tuple[xr.Dataset, str]:
+    """Evaluate the grid lazily on a dask cluster and write it to ``path`` chunk by chunk;
+    the grid and a line saying where it ran."""
     import logging
 
     from model.lazy import dask_client
 
     logging.getLogger("distributed").setLevel(logging.WARNING)  # not the cluster's chatter
-    with dask_client(cfg.dask.address, int(cfg.dask.n_workers)) as client:
+    with dask_client(cfg.dask.address, int(cfg.dask.n_workers), float(cfg.dask.connect_timeout_s)) as client:
         grid = evaluate(cfg, chunks=dict(cfg.dask.chunks))
         grid.attrs["config"] = OmegaConf.to_yaml(cfg, resolve=True)
         chunks = int(np.prod([len(c) for c in grid.cost_per_mtok.chunks]))
-        print(f"dask: {chunks:,} chunks of the grid on {client.scheduler_info().get('address', 'a cluster')}")
+        where = f"dask: {chunks:,} chunks of the grid on {client.scheduler_info().get('address', 'a cluster')}"
         io.write_atomic(path, lambda tmp: io.write_netcdf_chunked(grid, tmp, cfg.output.compression,
                                                                  cfg.output.float32))
-    return grid
+    return grid, where
 
 
 def run(cfg: DictConfig, out: Path) -> JobResult:
-    """Evaluate the grid, print the table at the workload point, write grid.nc and the plots."""
+    """Evaluate the grid, write grid.nc and the plots, then print the table at the workload
+    point (files first, so that a closed stdout, e.g. ``| head``, cannot lose them)."""
     io.check_fresh(out, OUTPUTS)
     if cfg.dask.enabled:
         grid = None  # evaluated lazily on dask and written chunk by chunk below
@@ -62,12 +64,11 @@ def run(cfg: DictConfig, out: Path) -> JobResult:
     levels = np.union1d(grid_concurrency(cfg), [n])
     at_workload = evaluate(cfg, isl=xr.DataArray([isl], dims="isl", coords={"isl": [isl]}),
                            concurrency=xr.DataArray(levels, dims="concurrency", coords={"concurrency": levels}))
-    print(format_point_table(at_workload, isl, n, sla))
-    for hardware in resident_hardware(cfg):
-        print()
-        print(format_prefill_modes(cfg, hardware, isl, n, levels))
+    report = [format_point_table(at_workload, isl, n, sla)]
+    report += [format_prefill_modes(cfg, hardware, isl, n, levels) for hardware in resident_hardware(cfg)]
     if grid is None:
-        grid = _write_on_dask(cfg, out / "grid.nc")
+        grid, where = _write_on_dask(cfg, out / "grid.nc")
+        report.insert(0, where)
     else:
         grid.attrs["config"] = OmegaConf.to_yaml(cfg, resolve=True)
         io.write_netcdf(grid, out / "grid.nc", cfg.output.compression, cfg.output.float32)
@@ -83,5 +84,6 @@ def run(cfg: DictConfig, out: Path) -> JobResult:
             written.append(io.save_figure(plots.spend_by_type(workload_spend(cfg)),
                                           out / "token_spend.png"))
     cells = grid.sizes["model"] * grid.sizes["hardware"] * grid.sizes["isl"] * grid.sizes["concurrency"]
+    print("\n\n".join(report))
     print(f"\n{cells:,} cells evaluated; wrote " + ", ".join(str(p) for p in written))
     return JobResult(0, headline(at_workload, isl, n))

@@ -2,10 +2,14 @@
 choose the backend."""
 from __future__ import annotations
 
+import textwrap
+
+import matplotlib.colors
 import matplotlib.pyplot as plt
 import matplotlib.ticker
 import numpy as np
 import xarray as xr
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from omegaconf import DictConfig, OmegaConf
 
@@ -103,21 +107,35 @@ def feasibility_grid(cfg: DictConfig, points: int = 60) -> xr.Dataset:
     return grid.systems.sel(model=ref, hardware=hw).to_dataset(name="systems")
 
 
-def feasibility_diagram(cfg: DictConfig, catalog: xr.Dataset) -> Figure:
-    """Systems needed over ISL × total parameters (log axes), contours at 32/64/128 systems,
-    the catalog models marked at their max context.
+def feasibility_diagram(cfg: DictConfig, catalog: xr.Dataset, ax: Axes | None = None) -> Figure:
+    """Systems needed over ISL × total parameters (log axes; a log colour scale labelled in
+    systems at powers of two), contours at 32/64/128 systems, the catalog models marked at their
+    max context.
 
     ``catalog`` is :func:`model.evaluate` of the catalog models on the diagram's hardware at
-    each model's max context (dims model, isl) with the workload concurrency.
+    each model's max context (dims model, isl) with the workload concurrency.  ``ax``: axes to
+    draw on (default: a new figure's, which also gets a tight layout).
     """
     grid = feasibility_grid(cfg).systems
     hw = cfg.plots.feasibility_hardware
-    fig, ax = plt.subplots(figsize=(7.5, 5.5))
+    own = ax is None
+    if own:
+        fig, ax = plt.subplots(figsize=(7.5, 5.5))
+    else:
+        fig = ax.figure
     x, y = grid.isl.values, grid.model_size_b.values
     z = grid.transpose("model_size_b", "isl").values.astype(float)
-    mesh = ax.pcolormesh(x, y, np.log2(z), shading="auto", cmap="viridis")
+    finite = z[np.isfinite(z) & (z > 0)]
+    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (1.0, 2.0)
+    # log colour scale, labelled in systems at powers of two (1, 2, 4, 8, ...)
+    norm = matplotlib.colors.LogNorm(vmin=2.0 ** np.floor(np.log2(lo)), vmax=2.0 ** np.ceil(np.log2(max(hi, 2 * lo))))
+    mesh = ax.pcolormesh(x, y, np.where(z > 0, z, np.nan), shading="auto", cmap="viridis", norm=norm)
     cbar = fig.colorbar(mesh, ax=ax)
-    cbar.set_label("log2 systems per replica")
+    powers = 2.0 ** np.arange(np.log2(norm.vmin), np.log2(norm.vmax) + 1)
+    cbar.ax.yaxis.set_major_locator(matplotlib.ticker.FixedLocator(powers))
+    cbar.ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    cbar.ax.yaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+    cbar.set_label("systems per replica (log scale)")
     levels, colors = [32, 64, 128], ["w", "orange", "r"]
     ax.contour(x, y, z, levels=levels, colors=colors, linewidths=1.6)
     handles = [plt.Line2D([], [], color=c, lw=1.6, label=f"{v} systems") for v, c in zip(levels, colors)]
@@ -129,13 +147,15 @@ def feasibility_diagram(cfg: DictConfig, catalog: xr.Dataset) -> Figure:
         ax.annotate(f"{model}\n{int(c.systems)} systems", (float(c.isl), float(c.total_params_b)),
                     textcoords="offset points", xytext=(-6 if right else 6, 4), fontsize=7,
                     color="w", ha="right" if right else "left")
+    subtitle = "\n".join(textwrap.wrap(f"background: weights and KV per parameter / token of "
+                                        f"{cfg.plots.feasibility_reference_model}", 76)
+                          + ["points: each model at its max context"])
     ax.set(xscale="log", yscale="log", xlabel="ISL (tokens of context per request)",
            ylabel="total parameters (B)",
-           title=f"Systems per replica on {hw} at N = {cfg.workload.concurrency}\n"
-                 f"background: weights and KV per parameter / token of "
-                 f"{cfg.plots.feasibility_reference_model}; points: each model at its max context")
+           title=f"Systems per replica on {hw} at N = {cfg.workload.concurrency}\n{subtitle}")
     ax.title.set_fontsize(9)
-    fig.tight_layout()
+    if own:
+        fig.tight_layout()
     return fig
 
 

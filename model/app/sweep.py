@@ -7,11 +7,19 @@ the end of the multirun, :class:`CollectSweep` reads them all and writes ``sweep
 form a full product of their values, and coordinates along a ``job`` dim otherwise.  A failed
 job keeps its place, with ``job_status`` "failed", its ``job_error`` and NaN results; it never
 stops the others from being collected.
+
+Swept keys are named by Python identifiers in ``sweep.nc`` (``hardware.cerebras_wse3.price_per_hour``
+becomes ``hardware_cerebras_wse3_price_per_hour``, so that ``ds.sel(workload_isl=96300)`` works);
+each such coordinate keeps the dotted key in its ``key`` attribute, with its ``units`` and
+``long_name``.  Every coordinate and variable of ``sweep.nc`` has ``units`` and ``long_name``.
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import json
+import keyword
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,6 +29,8 @@ import numpy as np
 import xarray as xr
 import yaml
 from hydra.experimental.callback import Callback
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 from omegaconf import DictConfig
 
 from model.app import io
@@ -28,6 +38,77 @@ from model.app.progress import progress_bar
 
 HEADLINE, STATUS = "headline.nc", "job.json"
 OUTPUTS = ("sweep.nc", "sweep.csv", "sweep.png")
+MAX_LINES = 20  # lines drawn in sweep.png; the figure says how many of how many
+# units and long names of what a sweep adds, and of headline coordinates that may come without them
+LABELS = {
+    "job_status": ("", "job status: ok, infeasible or failed"),
+    "job_error": ("", "the failed job's error (empty if none)"),
+    "job_num": ("", "Hydra job number (-1: not a number)"),
+    "model": ("", "model name"),
+    "hardware": ("", "hardware name"),
+    "phase": ("", "serving phase (aggregated, prefill, decode)"),
+    "output": ("", "output of the cost model whose variance is decomposed"),
+    "parameter": ("", "uncertain input parameter"),
+    "parameter_2": ("", "second uncertain input parameter (S2)"),
+    "job": ("", "job of the sweep"),
+}
+
+
+def dim_name(key: str, taken: set[str]) -> str:
+    """A Python identifier for the swept key ``key`` (dots and other non-identifier characters
+    become ``_``), not in ``taken``, so that it works as a keyword of ``Dataset.sel``."""
+    name = re.sub(r"\W", "_", key) or "key"
+    if name[0].isdigit():
+        name = f"_{name}"
+    if keyword.iskeyword(name):
+        name = f"{name}_"
+    unique, i = name, 2
+    while unique in taken:
+        unique, i = f"{name}_{i}", i + 1
+    return unique
+
+
+@functools.lru_cache(maxsize=1)
+def _key_docs() -> dict:
+    """Dotted config key -> its :class:`model.fields.FieldDoc`, over every installed app's
+    documented sections (an app that cannot be imported is left out)."""
+    from importlib.metadata import entry_points
+
+    from model.app.docs import section_keys
+    from model.fields import ENTRY_POINT_GROUP
+
+    docs: dict = {}
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            section = ep.load()
+            docs.update(section_keys(section.schema, section.prefix, section.exclude))
+        except Exception:  # noqa: BLE001 - a broken app must not stop the collection
+            continue
+    return docs
+
+
+def key_label(key: str) -> tuple[str, str]:
+    """``units`` and ``long_name`` of a swept config key (from its schema field where known)."""
+    from model.fields import field_docs
+    from model.schema import HardwareSpec, ModelSpec
+
+    doc = _key_docs().get(key)
+    parts = key.split(".")
+    if doc is None and len(parts) == 3 and parts[0] in ("hardware", "models"):
+        doc = field_docs(HardwareSpec if parts[0] == "hardware" else ModelSpec).get(parts[2])
+    if doc is None:
+        return "", f"swept config key {key}"
+    return doc.unit, f"swept config key {key}: {doc.doc}"
+
+
+def _label(ds: xr.Dataset) -> xr.Dataset:
+    """``units`` and ``long_name`` on every coordinate and variable that lacks them."""
+    for name in list(ds.coords) + list(ds.data_vars):
+        attrs = ds[name].attrs
+        units, long_name = LABELS.get(str(name), ("", str(name).replace("_", " ")))
+        attrs.setdefault("units", units)
+        attrs.setdefault("long_name", long_name)
+    return ds
 
 
 def _value(text: str) -> Any:
@@ -81,7 +162,8 @@ def _job_dataset(job: dict, template: xr.Dataset | None) -> xr.Dataset:
 
 
 def collect(sweep_dir: Path) -> xr.Dataset:
-    """The sweep's headline results as one Dataset (dims per swept key when a full product)."""
+    """The sweep's headline results as one Dataset (dims per swept key when a full product,
+    named by :func:`dim_name`, the dotted key in each one's ``key`` attribute)."""
     jobs = read_jobs(sweep_dir)
     if not jobs:
         return xr.Dataset()
@@ -93,46 +175,83 @@ def collect(sweep_dir: Path) -> xr.Dataset:
         for i, job in enumerate(jobs, 1):
             parts.append(_job_dataset(job, template))
             progress(i, len(jobs))
+    taken = {str(n) for p in parts for n in [*p.variables, *p.dims]} | {"job"}
+    names = {}
+    for k in varying:
+        names[k] = dim_name(k, taken)
+        taken.add(names[k])
     if varying and _is_full_product(jobs, varying):
-        expanded = [p.expand_dims({k: [j["keys"].get(k)] for k in varying}) for p, j in zip(parts, jobs)]
+        expanded = [p.expand_dims({names[k]: [j["keys"].get(k)] for k in varying}) for p, j in zip(parts, jobs)]
         ds = xr.combine_by_coords(expanded, coords="minimal", data_vars="all", combine_attrs="drop_conflicts")
         ds.attrs["layout"] = "full product: one dim per swept key"
     else:
         ds = xr.concat(parts, dim="job", combine_attrs="drop_conflicts")
         for k in varying:
-            ds = ds.assign_coords({k: ("job", [str(j["keys"].get(k)) for j in jobs])})
+            ds = ds.assign_coords({names[k]: ("job", [str(j["keys"].get(k)) for j in jobs])})
         ds.attrs["layout"] = "not a full product: swept keys are coordinates along job"
+    for k in varying:
+        units, long_name = key_label(k)
+        ds[names[k]].attrs.update(units=units, long_name=long_name, key=k)
     ds.attrs["swept_keys"] = ", ".join(varying)
+    ds.attrs["swept_dims"] = ", ".join(names[k] for k in varying)
     ds.attrs["jobs"] = len(jobs)
     ds.attrs["failed_jobs"] = sum(p["job_status"].item() == "failed" for p in parts)
-    return ds
+    return _label(ds)
 
 
-def summary_plot(ds: xr.Dataset):
-    """The headline metric against the first swept key, one line per combination of the rest."""
+def summary_plot(ds: xr.Dataset, ax: Axes | None = None) -> Figure:
+    """The headline metric against the first swept key, one line per combination of the rest
+    (up to :data:`MAX_LINES`, lines with no value left out; the title says how many are drawn),
+    the legend right of the axes.  ``ax``: axes to draw on (default: a new figure's, which also
+    gets a tight layout)."""
     metric = ds.attrs.get("headline_metric")
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    own = ax is None
+    if own:
+        fig, ax = plt.subplots(figsize=(9, 4.8))
+    else:
+        fig = ax.figure
     if metric not in ds:
         ax.text(0.5, 0.5, "no headline results (every job failed)", ha="center")
         return fig
     da = ds[metric]
-    keys = [k for k in ds.attrs["swept_keys"].split(", ") if k in da.dims]
-    x = keys[0] if keys else "job"
+    dims = [d for d in ds.attrs.get("swept_dims", ds.attrs.get("swept_keys", "")).split(", ") if d in da.dims]
+    x = dims[0] if dims else "job"
     rest = [d for d in da.dims if d != x]
     lines = da.stack(line=rest) if rest else da.expand_dims(line=[""])
     positions = np.arange(da.sizes[x])
     labels = [str(v) for v in da[x].values] if x in da.coords else [str(v) for v in positions]
-    for i in range(min(lines.sizes["line"], 20)):
-        line = lines.isel(line=i)
-        name = ", ".join(f"{v}" for v in np.atleast_1d(line.line.values.item() if rest else ""))
-        ax.plot(positions, line.values, marker="o", label=name)
+    total = lines.sizes["line"]
+    has_value = np.asarray(lines.notnull().any(x)).ravel() if total else np.zeros(0, bool)
+    drawn = np.flatnonzero(has_value)[:MAX_LINES]
+
+    def name_of(line: xr.DataArray) -> str:
+        return ", ".join(str(v) for v in np.atleast_1d(line.line.values.item())) if rest else metric
+
+    for k, i in enumerate(drawn):
+        line = lines.isel(line=int(i))
+        name = name_of(line)
+        # ten colours, then the next line style: no two drawn lines look alike
+        ax.plot(positions, line.transpose(x).values, marker="o", color=f"C{k % 10}",
+                ls=("-", "--", ":", "-.")[k // 10 % 4], label=name)
     ax.set_xticks(positions, labels)
-    ax.set(xlabel=x, ylabel=f"{metric} [{da.attrs.get('units', '')}]",
-           title=f"{metric} across the sweep ({ds.attrs['jobs']} jobs, {ds.attrs['failed_jobs']} failed)")
-    if rest:
-        ax.legend(fontsize=7, title=", ".join(rest), title_fontsize=7)
+    xlabel = da[x].attrs.get("key", x) if x in da.coords else x
+    x_units = da[x].attrs.get("units", "") if x in da.coords else ""
+    count = f"{len(drawn)} of {total} lines drawn" + (" (all in sweep.nc)" if len(drawn) < total else "")
+    empty = np.flatnonzero(~has_value)
+    if len(empty):
+        count += f"; {len(empty)} without any value"
+        if len(empty) <= 3:
+            count += " (" + "; ".join(name_of(lines.isel(line=int(i))) for i in empty) + ")"
+    ax.set(xlabel=xlabel + (f" [{x_units}]" if x_units else ""), ylabel=f"{metric} [{da.attrs.get('units', '')}]")
+    ax.set_title(f"{metric} across the sweep ({ds.attrs['jobs']} jobs, {ds.attrs['failed_jobs']} failed)\n{count}",
+                 fontsize=10)
+    if rest and len(drawn):
+        legend_title = ", ".join(da[d].attrs.get("key", d) if d in da.coords else d for d in rest)
+        ax.legend(fontsize=7, title=legend_title, title_fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1),
+                  borderaxespad=0, handlelength=3)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
+    if own:
+        fig.tight_layout()
     return fig
 
 
@@ -160,7 +279,7 @@ class CollectSweep(Callback):
         write(ds, sweep_dir)
         failed = ds.job_status == "failed"
         print(f"collected {ds.attrs['jobs']} jobs into {sweep_dir / 'sweep.nc'} and sweep.csv "
-              f"({ds.attrs['layout']}: {ds.attrs['swept_keys']})")
+              f"({ds.attrs['layout']}: {ds.attrs['swept_dims']})")
         if bool(failed.any()):
             frame = ds[["job_num", "job_status", "job_error"]].to_dataframe()
             for row in frame[frame.job_status == "failed"].itertuples():

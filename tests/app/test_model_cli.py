@@ -7,6 +7,7 @@ import pytest
 import xarray as xr
 
 import model
+from tests.app.test_outputs_netcdf import assert_labelled
 from tests.helpers import ROOT, python_cmd
 
 pytestmark = pytest.mark.cli
@@ -27,6 +28,7 @@ def test_main_job_writes_grid_and_plots(tmp_path):
     expected = model.evaluate(model.load_config(SMALL))
     xr.testing.assert_allclose(saved.cost_per_mtok, expected.cost_per_mtok, rtol=0)
     assert saved.cost_per_mtok.attrs["units"] == "$/Mtok"
+    assert_labelled(run_dir / "grid.nc")
     assert "hardware:" in saved.attrs["config"]
     assert not list(run_dir.glob(".*.tmp"))  # no half-written files left
 

@@ -1,10 +1,36 @@
 """``python -m optimize`` end to end: the main job, and an infeasible plan's exit code."""
 import json
+import os
 import subprocess
 
+import pandas as pd
 import pytest
 
+import model
+from tests.app.test_outputs_netcdf import assert_labelled
 from tests.helpers import ROOT, python_cmd
+
+
+def numeric(value) -> bool:
+    """True if ``value`` is or holds a number (bools are not numbers here)."""
+    if isinstance(value, dict):
+        return any(numeric(v) for v in value.values())
+    if isinstance(value, list):
+        return any(numeric(v) for v in value)
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def without_units(value, units, path="") -> list[str]:
+    """Paths of the numeric fields of ``value`` that ``units`` (shaped like it; a string covers
+    everything below it) gives no unit."""
+    if isinstance(units, str):
+        return []
+    if isinstance(value, list):
+        return [p for item in value for p in without_units(item, units, f"{path}[]")]
+    if isinstance(value, dict):
+        return [p for k, v in value.items() if numeric(v)
+                for p in ([f"{path}.{k}"] if k not in units else without_units(v, units[k], f"{path}.{k}"))]
+    return [path] if numeric(value) else []
 
 pytestmark = pytest.mark.cli
 
@@ -29,6 +55,18 @@ def test_cli_main_job_and_infeasible_exit(tmp_path):
     assert summary["saving_per_hour"] == pytest.approx(only["totals"]["cost_per_hour"]
                                                        - summary["totals"]["cost_per_hour"])
     assert summary["saving_per_hour"] > 0
+    # plan.json: the toolkit version, the resolved config, a unit for every number
+    assert summary["toolkit_version"] == model.__version__
+    assert summary["config"]["fleet"]["target_utilization"] == 0.8 and "${" not in json.dumps(summary["config"])
+    assert without_units({k: v for k, v in summary.items() if k != "config"}, summary["units"]) == []
+    assert summary["units"]["plan"]["served_rps"] == "1/s" and summary["units"]["totals"]["cost_per_hour"] == "$/h"
+    # plan.csv: each (model, bucket)'s demand once, each request served once: the columns add up
+    table = pd.read_csv(run_dir / "plan.csv")
+    assert table["served_rps [1/s]"].sum() == pytest.approx(50.0)  # five models at 10 requests/s
+    assert table["bucket_demand_rps [1/s]"].sum() == pytest.approx(50.0)
+    shares = table.groupby(["model", "bucket_isl [tokens]"])["demand_share [1]"].sum()
+    assert shares.tolist() == pytest.approx([1.0] * 5)
+    assert_labelled(run_dir / "best_concurrency.nc")
 
     bad = subprocess.run(python_cmd("-m", "optimize", "sla.min_interactivity=3000", "plots.enabled=false",
                                     f"hydra.run.dir={tmp_path / 'bad'}"), cwd=ROOT, capture_output=True,
@@ -50,3 +88,16 @@ def test_cli_ttft_sla_below_every_column_exits_1(tmp_path):
     assert "least TTFT on offer" in bad.stdout and "Traceback" not in bad.stderr + bad.stdout
     summary = json.loads((tmp_path / "ttft" / "plan.json").read_text())
     assert {r["kind"] for r in summary["shortfalls"]} == {"ttft_unreachable"}
+
+
+def test_files_are_written_before_the_report_reaches_a_closed_stdout(tmp_path):
+    """``serving-optimize | head -3``: the reader goes away, the run's files are there all the same."""
+    run_dir = tmp_path / "run"
+    # unbuffered: the first line printed meets the closed pipe (not only the flush at exit)
+    proc = subprocess.Popen(python_cmd("-m", "optimize", f"hydra.run.dir={run_dir}"), cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    proc.stdout.close()  # nobody reads the report
+    proc.wait(timeout=300)
+    for name in ("best_concurrency.nc", "plan.csv", "plan.json", "frontier.png"):
+        assert (run_dir / name).stat().st_size > 0, name

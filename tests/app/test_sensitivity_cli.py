@@ -4,6 +4,7 @@ import subprocess
 import pytest
 import xarray as xr
 
+from tests.app.test_outputs_netcdf import assert_labelled
 from tests.helpers import ROOT, python_cmd
 
 pytestmark = pytest.mark.cli
@@ -19,6 +20,7 @@ def test_cli_prints_ranking_and_writes_files(tmp_path):
         assert (run_dir / name).stat().st_size > 0
     saved = xr.open_dataset(run_dir / "sobol.nc", engine="h5netcdf")
     assert saved.ST.attrs["long_name"] == "total-order Sobol index"
+    assert_labelled(run_dir / "sobol.nc")
 
     bad = subprocess.run(python_cmd("-m", "sensitivity", "sensitivity.n=1000", f"hydra.run.dir={tmp_path / 'bad'}"),
                          cwd=ROOT, capture_output=True, text=True, timeout=300)

@@ -8,7 +8,8 @@ import xarray as xr
 import yaml
 
 import model
-from model.app.sweep import collect
+from model.app.sweep import collect, dim_name
+from tests.app.test_outputs_netcdf import assert_labelled
 from tests.helpers import ROOT, python_cmd
 
 pytestmark = pytest.mark.cli
@@ -35,7 +36,7 @@ def basic_sweep(tmp_path_factory):
 
 def test_two_by_two_sweep_has_two_dims_equal_to_single_runs(basic_sweep):
     ds, sweep_dir = basic_sweep
-    assert ds.sizes["hardware.cerebras_wse3.price_per_hour"] == 2 and ds.sizes["workload.isl"] == 2
+    assert ds.sizes["hardware_cerebras_wse3_price_per_hour"] == 2 and ds.sizes["workload_isl"] == 2
     assert (ds.job_status == "ok").all()
     for price in (30, 60):
         for isl in (32000, 96300):
@@ -43,12 +44,33 @@ def test_two_by_two_sweep_has_two_dims_equal_to_single_runs(basic_sweep):
             at = model.evaluate(cfg, isl=xr.DataArray([isl], dims="isl", coords={"isl": [isl]}),
                                 concurrency=xr.DataArray([250], dims="concurrency", coords={"concurrency": [250]}))
             point = at.isel(isl=0, concurrency=0, drop=True)
-            cell = ds.sel({"hardware.cerebras_wse3.price_per_hour": price, "workload.isl": isl})
+            cell = ds.sel(hardware_cerebras_wse3_price_per_hour=price, workload_isl=isl)
             np.testing.assert_array_equal(cell.cost_per_mtok.values, point.cost_per_mtok.values)
             np.testing.assert_array_equal(cell.systems.values, point.systems.values)
     assert (sweep_dir / "sweep.csv").read_text().count("\n") == 1 + 4 * 5 * 7
     assert (sweep_dir / "sweep.png").stat().st_size > 0
     assert (sweep_dir / "0" / "grid.nc").exists()  # single-job outputs stay as they are
+    assert_labelled(sweep_dir / "sweep.nc")
+
+
+def test_swept_dims_are_identifiers_that_keep_their_dotted_key(basic_sweep):
+    ds, _ = basic_sweep
+    price = ds.hardware_cerebras_wse3_price_per_hour
+    assert price.attrs["key"] == "hardware.cerebras_wse3.price_per_hour"
+    assert price.attrs["units"] == "$/h" and "cost of one system-hour" in price.attrs["long_name"]
+    assert ds.workload_isl.attrs["units"] == "tokens" and ds.workload_isl.attrs["key"] == "workload.isl"
+    cell = ds.sel(hardware_cerebras_wse3_price_per_hour=60, workload_isl=32000)  # keyword .sel
+    assert cell.cost_per_mtok.dims == ("model", "hardware")
+    assert ds.attrs["swept_keys"] == "hardware.cerebras_wse3.price_per_hour, workload.isl"
+    assert ds.attrs["swept_dims"] == "hardware_cerebras_wse3_price_per_hour, workload_isl"
+
+
+def test_dim_names_are_unique_identifiers():
+    assert dim_name("hardware.b200.price_per_hour", set()) == "hardware_b200_price_per_hour"
+    assert dim_name("a.b_c", {"a_b_c"}) == "a_b_c_2"
+    assert dim_name("lambda", set()) == "lambda_" and dim_name("1x.y", set()) == "_1x_y"
+    for key in ("a-b.c", "hardware.wafer-2.price_per_hour", "x y"):
+        assert dim_name(key, set()).isidentifier()
 
 
 @pytest.mark.parametrize("launcher", ["joblib", "submitit_local"])
@@ -59,16 +81,18 @@ def test_parallel_launchers_give_the_same_values(basic_sweep, tmp_path, launcher
 
 
 def test_a_failed_job_is_reported_and_the_others_collected(tmp_path):
-    """grid.isl_points=0 with no extra ISL is an empty grid: exactly one of four jobs fails."""
-    result, sweep_dir = multirun("model", tmp_path, "grid.isl_points=0,2", "grid.isl_extra=[],[96300]",
+    """grid.isl_points=0 with no extra ISL is an empty grid: exactly one of four jobs, the last,
+    fails.  (Each value is valid beside the other key's first value, so the sweep passes the
+    check made before any job starts.)"""
+    result, sweep_dir = multirun("model", tmp_path, "grid.isl_points=2,0", "grid.isl_extra=[96300],[]",
                                  "grid.concurrency_max=64", "plots.enabled=false")
-    assert result.returncode == 1
-    assert "job 0 failed: error: grid.isl_points=0: empty ISL grid" in result.stderr
+    assert result.returncode == 1, result.stderr
+    assert "job 3 failed: error: grid.isl_points=0: empty ISL grid" in result.stderr
     ds = xr.load_dataset(sweep_dir / "sweep.nc", engine="h5netcdf")
     assert int((ds.job_status == "failed").sum()) == 1 and int((ds.job_status == "ok").sum()) == 3
     failed = ds.where(ds.job_status == "failed", drop=True)
     assert failed.cost_per_mtok.isnull().all()
-    ok = ds.sel({"grid.isl_points": 2})
+    ok = ds.sel(grid_isl_points=2)
     assert ok.cost_per_mtok.notnull().any()
 
 
@@ -77,17 +101,20 @@ def test_optimize_and_sensitivity_sweeps_are_collected(tmp_path):
                                  "workload.isl=96300,200000", "fleet.disaggregation=false", name="optimize")
     assert result.returncode == 0, result.stderr  # an infeasible plan is a result, not a failure
     ds = xr.load_dataset(sweep_dir / "sweep.nc", engine="h5netcdf")
-    assert ds.fleet_cost_per_hour.dims == ("hardware.cerebras_wse3.price_per_hour", "workload.isl")
-    cost = ds.fleet_cost_per_hour.sel({"workload.isl": 96300}).values
+    assert ds.fleet_cost_per_hour.dims == ("hardware_cerebras_wse3_price_per_hour", "workload_isl")
+    assert_labelled(sweep_dir / "sweep.nc")
+    cost = ds.fleet_cost_per_hour.sel(workload_isl=96300).values
     assert cost[1] == pytest.approx(2 * cost[0])  # an all-wafer plan: $/hour scales with the price
-    beyond = ds.sel({"workload.isl": 200000})  # past gpt-oss's 131k context
+    beyond = ds.sel(workload_isl=200000)  # past gpt-oss's 131k context
     assert list(beyond.plan_status.values) == ["infeasible", "infeasible"]
     assert list(beyond.job_status.values) == ["infeasible", "infeasible"] and beyond.fleet_cost_per_hour.isnull().all()
     result, sweep_dir = multirun("sensitivity", tmp_path, "sensitivity.n=64,128", "plots.enabled=false",
                                  name="sensitivity")
     assert result.returncode == 0, result.stderr
     ds = xr.load_dataset(sweep_dir / "sweep.nc", engine="h5netcdf")
-    assert ds.ST.dims == ("sensitivity.n", "output", "model", "parameter")
+    assert ds.ST.dims == ("sensitivity_n", "output", "model", "parameter")
+    assert ds.sensitivity_n.attrs["key"] == "sensitivity.n"
+    assert_labelled(sweep_dir / "sweep.nc")
 
 
 def test_not_a_full_product_gives_a_job_dim(tmp_path, grid):

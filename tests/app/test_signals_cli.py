@@ -1,0 +1,86 @@
+"""The apps under a closed pipe, SIGTERM and Ctrl-C, and installed from a wheel (issue 12)."""
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import ROOT, python_cmd
+
+pytestmark = pytest.mark.cli
+
+BIG_ENOUGH = ["grid.isl_points=48", "plots.enabled=false"]  # a grid.nc of ~50 MB: a second or more to write
+
+
+def test_a_reader_that_stops_early_gets_its_lines_and_the_run_still_writes_every_file(tmp_path):
+    """``serving-optimize | head -3``: the app neither dies of BrokenPipeError nor skips its files."""
+    run_dir = tmp_path / "run"
+    proc = subprocess.Popen(python_cmd("-m", "optimize", f"hydra.run.dir={run_dir}"), cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    head = [proc.stdout.readline() for _ in range(3)]
+    proc.stdout.close()  # as head does after its third line
+    err = proc.stderr.read()
+    assert proc.wait(timeout=300) == 0, err
+    assert head[0].startswith("Cheapest concurrency") and "Traceback" not in err and "BrokenPipe" not in err
+    for name in ("best_concurrency.nc", "plan.csv", "plan.json"):
+        assert (run_dir / name).stat().st_size > 0
+
+
+def _interrupt_while_writing(tmp_path: Path, signum: int) -> tuple[int, str, Path]:
+    """Start the model app, send ``signum`` once grid.nc's temporary file exists, return (code, stderr, dir)."""
+    run_dir = tmp_path / "run"
+    proc = subprocess.Popen(python_cmd("-m", "model", *BIG_ENOUGH, f"hydra.run.dir={run_dir}"), cwd=tmp_path,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    while not list(run_dir.glob(".grid.nc.*.tmp")):
+        assert proc.poll() is None, "the run ended before it wrote grid.nc"
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    time.sleep(0.2)  # inside h5py's write
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=120)
+    return proc.returncode, err, run_dir
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_during_the_netcdf_write_exits_130_and_leaves_no_file(tmp_path, signum):
+    """h5py swallows the KeyboardInterrupt raised while it writes: the run must still stop, with
+    one line, exit 130, no grid.nc and no temporary file."""
+    code, err, run_dir = _interrupt_while_writing(tmp_path, signum)
+    assert code == 130, err
+    assert err.strip().splitlines() == ["error: interrupted: the run stopped; files not yet complete were removed"]
+    assert not (run_dir / "grid.nc").exists()
+    assert not list(run_dir.glob(".*.tmp"))
+
+
+def test_the_wheel_carries_the_data_and_calibrates_outside_the_repository(tmp_path):
+    """Built as a wheel and unpacked away from the source tree, the calibration finds its
+    benchmark points (package data) and leaves the installed catalog as it found it."""
+    wheels = tmp_path / "wheels"
+    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",
+                            "-w", str(wheels), str(ROOT)], capture_output=True, text=True, timeout=300)
+    assert build.returncode == 0, build.stderr
+    wheel = next(wheels.glob("*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "model/data/inferencex/gpu-benchmarks-inferencex.csv" in names
+    assert "conf/hardware/gpu_calibration.yaml" in names and "model/py.typed" in names
+    site = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(site)
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "model.py").write_text("raise SystemExit('the shadowing model.py ran')\n")
+    code = ("import sys; sys.path.insert(0, sys.argv.pop(1)); sys.argv[0] = 'serving-calibrate'; "
+            "import model; assert model.__file__.startswith(sys.path[0]), model.__file__; "
+            "from model.app.calibrate import main; main()")
+    result = subprocess.run([sys.executable, "-I", "-c", code, str(site), "plots.enabled=false",
+                             f"hydra.run.dir={tmp_path / 'run'}"], cwd=work, capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert "interactivity: median |error| 9.4%" in result.stdout
+    installed = site / "conf/hardware/gpu_calibration.yaml"
+    assert (tmp_path / "run/gpu_calibration.yaml").read_text() == installed.read_text()
