@@ -1,0 +1,492 @@
+"""The calculator tab: one model on the compared hardware at a chosen ISL and concurrency.
+
+Widgets -> :class:`model.app.view.state.CalculatorInputs` -> :class:`~model.app.view.state.CalculatorState`
+-> readouts (an HTML table), Bokeh figures updated through their sources, the token-spend table,
+the equivalent ``serving-model`` command and the downloads.  A refused input shows its one line
+and leaves the previous numbers in place.
+"""
+from __future__ import annotations
+
+import html
+import threading
+from typing import Any
+
+import numpy as np
+import panel as pn
+
+from model.app.view import downloads, sources
+from model.app.view.figures import CostFigures, FeasibilityFigure, hardware_colors
+from model.app.view.state import (
+    HARDWARE_FIELDS,
+    READOUTS,
+    Calculator,
+    CalculatorInputs,
+    CalculatorResult,
+    CalculatorState,
+    format_number,
+    one_line,
+    readout_text,
+)
+from model.app.view.widgets import TABLE_CSS, CommandBox, ErrorAlert, section, sourced_float
+
+SECTIONS = (
+    ("Replica", ("systems", "weights_gb", "kv_gb", "layers_per_system", "capex")),
+    ("Speed per request", ("interactivity", "cache_read_throughput", "ttft")),
+    ("Cost", ("cost_per_mtok", "cost_per_output_mtok", "price_per_mtok", "margin_per_mtok", "meets_sla")),
+    ("Cheapest concurrency meeting the SLA", ("best_concurrency", "best_cost_per_mtok", "best_interactivity")),
+)
+BY_NAME = {r.name: r for r in READOUTS}
+FIELD_LABELS = {"price_per_hour": "$/hour per system", "cache_read_ratio": "cache-read ratio",
+                "prefill_mode": "prefill mode", "hop_latency_s": "hop latency (µs)",
+                "interactivity_multiplier": "interactivity x"}
+FIG_WIDTH, FIG_HEIGHT = 505, 305
+FEASIBILITY_DELAY_MS = 250  # the diagram is redrawn once the sliders rest this long
+PREFETCH_DELAY_MS = 300  # the slider's ISLs are evaluated once the other inputs rest this long
+
+_shared: Calculator | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_calculator() -> Calculator:
+    """One :class:`Calculator` for every session of the server (its caches are shared).
+
+    Returns
+    -------
+    Calculator
+    """
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = Calculator()
+        return _shared
+
+
+def readout_html(result: CalculatorResult, colors: dict[str, str]) -> str:
+    """The readout table of a result.
+
+    Each number cell carries ``data-var``, ``data-hw`` and ``data-value`` (the exact number, as
+    ``repr``), so that tests read what :func:`model.evaluate` gave.
+
+    Parameters
+    ----------
+    result
+        The calculator's result.
+    colors
+        Color per hardware type.
+
+    Returns
+    -------
+    str
+    """
+    i = result.inputs
+    sla = i.values.get("sla.min_interactivity")
+    ttft = i.values.get("sla.max_ttft_s")
+    sla_text = f"SLA ≥ {format_number(float(sla))} tok/s" + (f", TTFT ≤ {ttft:g} s" if ttft is not None else "")
+    head = "".join(f'<th><span class="sw" style="background:{colors[h]}"></span>{html.escape(h)}</th>'
+                   for h in i.hardware)
+    rows = []
+    for title, names in SECTIONS:
+        rows.append(f'<tr class="s"><td colspan="{2 + len(i.hardware)}">{html.escape(title)}</td></tr>')
+        for name in names:
+            r = BY_NAME[name]
+            cells = []
+            for h in i.hardware:
+                value = result.values[h].get(name)
+                text = readout_text(r, value)
+                cls = ""
+                if name == "meets_sla" and value is not None:
+                    cls = ' class="yes"' if value else ' class="no"'
+                raw = "" if value is None else repr(float(value))
+                cells.append(f'<td data-var="{name}" data-hw="{h}" data-value="{raw}"{cls}>{text}</td>')
+            rows.append(f'<tr><td class="l">{html.escape(r.label)}</td><td class="u">{html.escape(r.unit)}</td>'
+                        f'{"".join(cells)}</tr>')
+    caption = (f"{html.escape(i.model)} at ISL {i.isl:,} tokens, N = <span data-n=\"{i.concurrency}\">"
+               f"{i.concurrency:,}</span> requests / replica<br><span class=\"note\">{html.escape(sla_text)}</span>")
+    return (f'<table class="vt" data-model="{html.escape(i.model)}" data-isl="{i.isl}" data-n="{i.concurrency}">'
+            f'<caption>{caption}</caption><thead><tr><th class="l"></th><th class="l">unit</th>{head}</tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table>')
+
+
+def spend_html(result: CalculatorResult) -> str:
+    """The token-spend table (SPEC §2.8) of a result: tokens, price, spend and share per type.
+
+    Parameters
+    ----------
+    result
+        The calculator's result.
+
+    Returns
+    -------
+    str
+    """
+    s = result.spend
+    if s is None:
+        return '<p class="note">No price sheet in the workload: no token-spend table.</p>'
+    rows = []
+    for t in s.token_type.values:
+        c = s.sel(token_type=t)
+        rows.append(f'<tr><td class="l">{html.escape(str(t))}</td><td>{float(c.tokens):,.0f}</td>'
+                    f'<td>{float(c.price):,.2f}</td><td>{float(c.spend):.4f}</td><td>{float(c.share):.1%}</td></tr>')
+    rows.append(f'<tr><td class="l"><b>all</b></td><td><b>{float(s.total_tokens):,.0f}</b></td>'
+                f'<td><b>{float(s.price_per_mtok):,.3f}</b></td><td><b>{float(s.total_spend):.4f}</b></td>'
+                f'<td><b>100%</b></td></tr>')
+    return (f'<table class="vt"><caption>Token spend per request at ISL {result.inputs.isl:,} '
+            f'(the price sheet)</caption><thead><tr><th class="l">token type</th><th>tokens</th>'
+            f'<th>$/Mtok</th><th>$ / request</th><th>share</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
+
+
+class CalculatorTab:
+    """The calculator tab's widgets, panes and callbacks.
+
+    Parameters
+    ----------
+    calculator
+        The callbacks (default: the server-wide :func:`shared_calculator`).
+    """
+
+    def __init__(self, calculator: Calculator | None = None) -> None:
+        self.calc = shared_calculator() if calculator is None else calculator
+        self.state = CalculatorState(self.calc)
+        self.colors = hardware_colors(self.calc.hardware)
+        base, inputs = self.calc.base, self.state.inputs
+        self._feasibility_generation = 0
+        self._feasibility_key: tuple | None = None
+        self._feasibility: dict | None = None
+        self._drawn = None
+        self._pending: CalculatorInputs | None = None
+        self._flush_scheduled = False
+        self._syncing = False
+        self._prefetch_generation = 0
+        self._prefetching = threading.Lock()
+
+        self.model = pn.widgets.Select(label="Model", options=self.calc.models, value=inputs.model,
+                                       css_classes=["view-model"], width=300)
+        self.hardware = pn.widgets.MultiChoice(label="Hardware to compare", options=self.calc.hardware,
+                                               value=list(inputs.hardware), css_classes=["view-hardware"], width=300)
+        isl_note = sources.note(base, "workload.isl")
+        n_note = sources.note(base, "workload.concurrency")
+        self.isl_values = list(self.calc.isl_options)
+        self.isl = pn.widgets.DiscreteSlider(label=isl_note.label("ISL L (tokens per request)"),
+                                             options={f"{v:,}": v for v in self.isl_values},
+                                             value=self.nearest_isl(inputs.isl), css_classes=["view-isl"], width=200)
+        self.isl_exact = pn.widgets.IntInput(label="exact ISL", value=inputs.isl, width=95,
+                                             css_classes=["view-isl-exact"], description=isl_note.tooltip())
+        levels = self.calc.levels
+        self.concurrency = pn.widgets.EditableIntSlider(
+            label=n_note.label("Concurrency N (requests / replica)"), start=int(levels[0]), end=int(levels[-1]),
+            step=int(levels[1] - levels[0]) if len(levels) > 1 else 1, value=inputs.concurrency,
+            css_classes=["view-concurrency"], width=280)
+        self.concurrency_source = pn.widgets.TooltipIcon(value=n_note.tooltip(), margin=(18, 0, 0, 0))
+        self.min_interactivity = pn.widgets.FloatInput(
+            label="SLA: min tok/s", value=inputs.values["sla.min_interactivity"], css_classes=["view-sla-min"],
+            width=140, description="sla.min_interactivity: least output tok/s per request that meets the SLA "
+                                   "(conf/sla/default.yaml)")
+        self.max_ttft = pn.widgets.FloatInput(
+            label="SLA: max TTFT (s)", value=inputs.values["sla.max_ttft_s"], placeholder="no limit",
+            css_classes=["view-sla-ttft"], width=140,
+            description="sla.max_ttft_s: longest time to first token that meets the SLA (empty: no limit)")
+        self.hw_inputs = {h: self._hardware_inputs(h) for h in self.calc.hardware}
+        self.hw_tabs = pn.Tabs(*[(h, self.hw_inputs[h]) for h in inputs.hardware], width=320,
+                               css_classes=["view-hw-tabs"], margin=(0, 10))
+        self.price_inputs = []
+        for key in [k for k in inputs.values if k.startswith("workload.price_sheet.")]:
+            kind = key.rsplit(".", 1)[-1]
+            self.price_inputs.append(sourced_float(
+                kind.replace("_", " "), inputs.values[key], sources.note(base, key), f"view-price-sheet-{kind}",
+                lambda v, k=key: self.set(k, v), width=140))
+
+        self.alert = ErrorAlert("view-error")
+        self.readout = pn.pane.HTML(readout_html(self.state.result, self.colors), css_classes=["view-readout"],
+                                    stylesheets=[TABLE_CSS], margin=(5, 10))
+        self.figures = CostFigures(inputs.hardware, self.colors, width=FIG_WIDTH, height=FIG_HEIGHT)
+        self.cost_pane = pn.pane.Bokeh(self.figures.cost, margin=(5, 5))
+        self.frontier_pane = pn.pane.Bokeh(self.figures.frontier, margin=(5, 5))
+        self.feasibility_hw = pn.widgets.Select(label="Feasibility diagram: hardware", options=list(inputs.hardware),
+                                                value=inputs.hardware[0], width=260,
+                                                css_classes=["view-feasibility-hw"])
+        self.feasibility_fig = FeasibilityFigure(width=FIG_WIDTH, height=400)
+        self.feasibility_pane = pn.pane.Bokeh(self.feasibility_fig.fig, margin=(5, 5))
+        self.feasibility_note = pn.pane.HTML("", stylesheets=[TABLE_CSS], width=FIG_WIDTH, margin=(0, 10))
+        self.spend = pn.pane.HTML(spend_html(self.state.result), css_classes=["view-spend"],
+                                  stylesheets=[TABLE_CSS], margin=(5, 10))
+        self.command = CommandBox("view-cli-model")
+        self.command.show(self.state.result.command)
+        self.downloads = pn.Row(
+            pn.widgets.FileDownload(callback=self._grid_csv, filename="grid.csv", label="Grid (CSV)",
+                                    color="primary", variant="outline", width=150),
+            pn.widgets.FileDownload(callback=self._grid_netcdf, filename="grid.nc", label="Grid (netCDF)",
+                                    color="primary", variant="outline", width=150),
+            margin=(0, 5))
+
+        self.figures.set_curves(self.state.result)
+        self.figures.set_point(self.state.result)
+        self._watch()
+        self.update_feasibility()
+        self.panel = self._layout()
+        if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+            pn.state.onload(self.schedule_prefetch)
+
+    # -- widgets --------------------------------------------------------------------------
+    def _hardware_inputs(self, hw: str) -> pn.GridBox:
+        values, base = self.state.inputs.values, self.calc.base
+        widgets: list[Any] = []
+        for f in HARDWARE_FIELDS:
+            key = f"hardware.{hw}.{f}"
+            note = sources.note(base, key)
+            css = f"view-{f.replace('_', '-')}-{hw}"
+            if f == "prefill_mode":
+                w = pn.widgets.Select(label=note.label(FIELD_LABELS[f]), options=["ratio", "physical"],
+                                      value=values[key], description=note.tooltip(), css_classes=[css], width=140)
+                w.param.watch(lambda e, k=key: self.set(k, e.new), "value")
+            elif f == "hop_latency_s":
+                w = sourced_float(FIELD_LABELS[f], round(float(values[key]) * 1e6, 9), note, css,
+                                  lambda v, k=key: self.set(k, None if v is None else v / 1e6), width=140)
+            else:
+                w = sourced_float(FIELD_LABELS[f], values[key], note, css, lambda v, k=key: self.set(k, v),
+                                  width=140)
+            widgets.append(w)
+        return pn.GridBox(*widgets, ncols=2, name=hw, margin=(5, 0))
+
+    def _watch(self) -> None:
+        self.model.param.watch(lambda e: self.set("model", e.new), "value")
+        self.hardware.param.watch(lambda e: self.set("hardware", tuple(e.new)), "value")
+        self.isl.param.watch(self._isl_slid, "value")
+        self.isl_exact.param.watch(self._isl_typed, "value")
+        self.concurrency.param.watch(lambda e: self.set("concurrency", e.new), "value")
+        self.min_interactivity.param.watch(lambda e: self.set("sla.min_interactivity", e.new), "value")
+        self.max_ttft.param.watch(lambda e: self.set("sla.max_ttft_s", e.new), "value")
+        self.feasibility_hw.param.watch(lambda e: self.draw_feasibility(), "value")
+
+    def nearest_isl(self, isl: Any) -> int:
+        """The slider position closest to ``isl`` (in log terms)."""
+        try:
+            target = np.log(max(float(isl), 1.0))
+        except (TypeError, ValueError):
+            return self.isl_values[0]
+        return min(self.isl_values, key=lambda v: abs(np.log(v) - target))
+
+    def _quietly(self, widget: Any, value: Any) -> None:
+        self._syncing = True
+        try:
+            widget.value = value
+        finally:
+            self._syncing = False
+
+    def _isl_slid(self, event) -> None:
+        if self._syncing:
+            return
+        self._quietly(self.isl_exact, event.new)
+        self.set("isl", event.new)
+
+    def _isl_typed(self, event) -> None:
+        if self._syncing:
+            return
+        if event.new is not None:
+            self._quietly(self.isl, self.nearest_isl(event.new))
+        self.set("isl", event.new)
+
+    def _layout(self) -> pn.Row:
+        legend = pn.pane.HTML('<span class="note">Hover a label\'s <b>?</b> for the value\'s source; '
+                              '<b>⚠</b> marks values the catalog lists as uncertain.</span>',
+                              stylesheets=[TABLE_CSS], margin=(0, 10))
+        sidebar = pn.Column(
+            section("Model and point"), legend, self.model, self.hardware, pn.Row(self.isl, self.isl_exact),
+            pn.Row(self.concurrency, self.concurrency_source),
+            pn.Row(self.min_interactivity, self.max_ttft),
+            section("Hardware assumptions", "per compared hardware"), self.hw_tabs,
+            section("Price sheet", "$/Mtok by token type"), pn.GridBox(*self.price_inputs, ncols=2),
+            width=330, css_classes=["view-sidebar"],
+            styles={"background": "#f9fafb", "border-right": "1px solid #e5e7eb"})
+        main = pn.Column(
+            self.alert.pane, self.command.pane,
+            pn.Row(self.readout, pn.Column(self.cost_pane, self.frontier_pane)),
+            pn.Row(pn.Column(self.feasibility_hw, self.feasibility_pane, self.feasibility_note),
+                   pn.Column(self.spend, section("Downloads", "the grid at this ISL, every concurrency"),
+                             self.downloads)),
+            sizing_mode="stretch_width")
+        return pn.Row(sidebar, main, sizing_mode="stretch_width", name="Calculator")
+
+    # -- callbacks ------------------------------------------------------------------------
+    def set(self, key: str, value: Any) -> None:
+        """Change one input and update the page.
+
+        In a server session the update runs on the next tick of the event loop, with the latest
+        inputs: a burst of slider events costs one evaluation, not one per event.
+
+        Parameters
+        ----------
+        key
+            ``model``, ``hardware``, ``isl``, ``concurrency`` or a dotted config key.
+        value
+            The widget's new value.
+        """
+        base = self.state.inputs if self._pending is None else self._pending
+        self._pending = base.set(key, value)
+        doc = pn.state.curdoc
+        if doc is None or doc.session_context is None:
+            self.flush()
+        elif not self._flush_scheduled:
+            self._flush_scheduled = True
+            pn.state.execute(self.flush, schedule=True)
+
+    def flush(self) -> None:
+        """Apply the pending inputs, if any."""
+        self._flush_scheduled = False
+        inputs, self._pending = self._pending, None
+        if inputs is not None:
+            self.apply(inputs)
+
+    def apply(self, inputs: CalculatorInputs) -> bool:
+        """Compute ``inputs`` and show the result, or the one-line error and the previous result.
+
+        Parameters
+        ----------
+        inputs
+            The new inputs.
+
+        Returns
+        -------
+        bool
+            True if the inputs were accepted.
+        """
+        old = self.state.result
+        if not self.state.update(inputs):
+            self.alert.show(self.state.error)
+            return False
+        new = self.state.result
+        with pn.io.hold():
+            self.alert.show(None)
+            if new.inputs.hardware != old.inputs.hardware:
+                self._rebuild(new)
+            elif new.grid is not old.grid:
+                self.figures.set_curves(new)
+            self.figures.set_point(new)
+            self.readout.object = readout_html(new, self.colors)
+            if (new.inputs.isl, new.spend is None) != (old.inputs.isl, old.spend is None) or \
+                    new.inputs.values != old.inputs.values:
+                self.spend.object = spend_html(new)
+            self.command.show(new.command)
+        self.schedule_feasibility()
+        self.schedule_prefetch()
+        return True
+
+    def _rebuild(self, result: CalculatorResult) -> None:
+        hardware = result.inputs.hardware
+        self.figures = CostFigures(hardware, self.colors, width=FIG_WIDTH, height=FIG_HEIGHT)
+        self.figures.set_curves(result)
+        self.cost_pane.object = self.figures.cost
+        self.frontier_pane.object = self.figures.frontier
+        self.hw_tabs[:] = [(h, self.hw_inputs[h]) for h in hardware]
+        current = self.feasibility_hw.value
+        self.feasibility_hw.options = list(hardware)
+        if current not in hardware:
+            self.feasibility_hw.value = hardware[0]
+
+    def schedule_prefetch(self) -> None:
+        """In a server session, evaluate every slider ISL in the background once the inputs rest
+        (:meth:`Calculator.prefetch`), so that ISL moves cost a selection."""
+        doc = pn.state.curdoc
+        if doc is None or doc.session_context is None or self.calc.prefetched(self.state.result.inputs):
+            return
+        self._prefetch_generation += 1
+        generation = self._prefetch_generation
+
+        def run() -> None:
+            if generation == self._prefetch_generation and self._prefetching.acquire(blocking=False):
+                threading.Thread(target=self._prefetch, daemon=True).start()
+
+        doc.add_timeout_callback(run, PREFETCH_DELAY_MS)
+
+    def _prefetch(self) -> None:
+        try:
+            for _ in range(4):  # the inputs may change while it runs: catch up a few times
+                inputs = self.state.result.inputs
+                if self.calc.prefetched(inputs):
+                    break
+                self.calc.prefetch(inputs)
+        finally:
+            self._prefetching.release()
+
+    def schedule_feasibility(self) -> None:
+        """Move the diagram's marker now; recompute its grid once the inputs rest, in a worker
+        thread (the page stays live), if they changed.  At once outside a server session."""
+        self.mark_feasibility()
+        key = self.feasibility_key()
+        if key == self._feasibility_key:
+            self.draw_feasibility()
+            return
+        self._feasibility_generation += 1
+        generation = self._feasibility_generation
+        doc = pn.state.curdoc
+        if doc is None or doc.session_context is None:
+            self.update_feasibility()
+            return
+
+        def done(result: dict, computed_key: tuple) -> None:  # on the event loop
+            self._feasibility, self._feasibility_key = result, computed_key
+            self.draw_feasibility()
+
+        def work(inputs: CalculatorInputs, computed_key: tuple) -> None:  # in a worker thread
+            try:
+                result = self.calc.feasibility(inputs)
+            except Exception as err:  # noqa: BLE001 - the diagram is an extra: its failure is shown
+                line = f"feasibility diagram: {one_line(err)}"
+                doc.add_next_tick_callback(lambda: self.alert.show(line))
+                return
+            doc.add_next_tick_callback(lambda: done(result, computed_key))
+
+        def run() -> None:
+            if generation == self._feasibility_generation:
+                threading.Thread(target=work, args=(self.state.result.inputs, self.feasibility_key()),
+                                 daemon=True).start()
+
+        doc.add_timeout_callback(run, FEASIBILITY_DELAY_MS)
+
+    def feasibility_key(self) -> tuple:
+        """What the diagram's grids depend on: model, hardware, concurrency, the composed config."""
+        inputs = self.state.result.inputs
+        return inputs.model, inputs.hardware, inputs.concurrency, self.calc.structural(inputs)
+
+    def update_feasibility(self) -> None:
+        """Recompute the feasibility grids now if their inputs changed, and draw."""
+        key = self.feasibility_key()
+        if key != self._feasibility_key or self._feasibility is None:
+            try:
+                self._feasibility = self.calc.feasibility(self.state.result.inputs)
+            except Exception as err:  # noqa: BLE001 - the diagram is an extra: its failure is shown, not raised
+                self.alert.show(f"feasibility diagram: {one_line(err)}")
+                return
+            self._feasibility_key = key
+        self.draw_feasibility()
+
+    def draw_feasibility(self) -> None:
+        """Draw the chosen hardware's grid (if not drawn yet) and the model's marker."""
+        grids = self._feasibility or {}
+        f = grids.get(self.feasibility_hw.value)
+        if f is None:
+            return
+        with pn.io.hold():
+            if self._drawn is not f:
+                self.feasibility_fig.update(f)
+                self._drawn = f
+                self.feasibility_note.object = (
+                    f'<span class="note">Weights and KV per token scaled from {html.escape(f.model)} '
+                    f'({f.model_params_b:,.0f} B parameters, white dot at the chosen ISL); dotted line: its max '
+                    f'context ({f.max_context:,.0f} tokens); contours at 32 / 64 / 128 systems.</span>')
+            self.mark_feasibility()
+
+    def mark_feasibility(self) -> None:
+        """Move the model's marker on the diagram to the chosen ISL."""
+        f, result = self._drawn, self.state.result
+        if f is None or f.hardware not in result.inputs.hardware or f.model != result.inputs.model:
+            return
+        self.feasibility_fig.mark(f.model, f.model_params_b, result.inputs.isl,
+                                  result.values[f.hardware].get("systems", np.nan))
+
+    # -- downloads ------------------------------------------------------------------------
+    def _grid_csv(self):
+        return downloads.as_file(downloads.csv_bytes(downloads.grid_frame(self.state.result.grid)))
+
+    def _grid_netcdf(self):
+        result = self.state.result
+        return downloads.as_file(downloads.netcdf_bytes(result.grid, result.command))

@@ -1,0 +1,333 @@
+"""The fleet tab: demand, ISL distribution, hardware on offer, inventory -> :func:`optimize.plan_fleet`.
+
+The plan runs in a worker thread when "Plan" is pressed (the page stays live); its table, totals
+and, when the demand cannot be met, the shortfall report replace the previous ones.  A refused
+input shows its one line and keeps the previous plan.
+"""
+from __future__ import annotations
+
+import html
+import threading
+from functools import partial
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import panel as pn
+
+from model.app.view import downloads
+from model.app.view.fleet_state import ISL_KINDS, Fleet, FleetInputs, FleetResult, format_buckets, parse_buckets
+from model.app.view.state import INPUT_ERRORS, one_line
+from model.app.view.widgets import TABLE_CSS, CommandBox, ErrorAlert, on_loop, section, session_doc
+
+_shared: Fleet | None = None
+_shared_lock = threading.Lock()
+
+PLAN_COLUMNS = {"model": "model", "bucket_isl": "ISL", "phase": "phase", "hardware": "hardware",
+                "concurrency": "N", "replicas": "replicas", "systems_per_replica": "systems / replica",
+                "systems": "systems", "cost_per_hour": "$/hour", "capacity_rps": "capacity req/s",
+                "utilization": "utilization", "interactivity": "tok/s", "ttft_s": "TTFT s"}
+WRAPPED = ("detail",)
+
+
+def shared_fleet() -> Fleet:
+    """One :class:`Fleet` for every session of the server.
+
+    Returns
+    -------
+    Fleet
+    """
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = Fleet()
+        return _shared
+
+
+def cell(value: Any) -> str:
+    """A table cell's text: numbers with separators and 4 significant digits, ``-`` for NaN."""
+    if isinstance(value, (float, np.floating)):
+        if not np.isfinite(value):
+            return "-"
+        return f"{value:,.0f}" if abs(value) >= 1e4 else f"{value:,.4g}"
+    if isinstance(value, (int, np.integer)):
+        return f"{int(value):,}"
+    return html.escape(str(value))
+
+
+def table_html(table: pd.DataFrame, columns: dict[str, str], caption: str, css_class: str = "") -> str:
+    """A DataFrame as the view's HTML table.
+
+    Parameters
+    ----------
+    table
+        The rows.
+    columns
+        Column -> header, in order (columns the table lacks are skipped).
+    caption
+        Caption text.
+    css_class
+        Extra class of the table.
+
+    Returns
+    -------
+    str
+    """
+    cols = [c for c in columns if c in table.columns]
+    head = "".join(f'<th class="{"l" if table[c].dtype == object or c in WRAPPED else ""}">'
+                   f'{html.escape(columns[c])}</th>' for c in cols)
+    rows = []
+    for _, row in table.iterrows():
+        rows.append("<tr>" + "".join(
+            f'<td class="{"wrap" if c in WRAPPED else "l" if table[c].dtype == object else ""}" data-col="{c}">'
+            f'{cell(row[c])}</td>' for c in cols) + "</tr>")
+    return (f'<table class="vt {css_class}"><caption>{html.escape(caption)}</caption><thead><tr>{head}</tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table>')
+
+
+def totals_html(result: FleetResult) -> str:
+    """Status and totals of a plan (or of no plan), one block.
+
+    Parameters
+    ----------
+    result
+        The fleet result.
+
+    Returns
+    -------
+    str
+    """
+    s, t = result.summary, result.totals
+    parts = [f'<div data-status="{result.status}"><b>Status: {html.escape(result.status)}</b>; '
+             f'{s["columns"]:,} candidate columns, {s["pruned_columns"]:,} pruned; '
+             f'build {s["build_seconds"]:.2f} s, solve {s["solve_seconds"]:.2f} s'
+             + (f', MIP gap {s["mip_gap"]:.1e}' if s.get("mip_gap") is not None else "") + "</div>"]
+    if t.get("cost_per_hour") is not None:
+        systems = ", ".join(f"{h} {n:,}" for h, n in t["systems"].items())
+        phases = ", ".join(f"{p} ${c:,.2f}" for p, c in t.get("cost_per_hour_by_phase", {}).items() if c)
+        mtok = "-" if t.get("cost_per_mtok") is None else f'${t["cost_per_mtok"]:.4f}'
+        parts.append(f'<div style="font-size:16px;margin:6px 0">Fleet: <b data-total="cost_per_hour" '
+                     f'data-value="{t["cost_per_hour"]!r}">${t["cost_per_hour"]:,.2f}/hour</b>; '
+                     f'<b data-total="cost_per_mtok">{mtok}/Mtok</b> of demand served; systems: {systems}</div>'
+                     f'<div class="note">$/hour by phase: {phases or "-"}; target utilization '
+                     f'{t.get("target_utilization", float("nan")):.0%}; '
+                     f'{t["tokens_per_second"]:,.0f} tok/s of demand</div>')
+    for note in s.get("notes", []):
+        parts.append(f'<div class="note">{html.escape(note)}</div>')
+    return f'<div style="font-family:system-ui,sans-serif;font-size:13.5px">{"".join(parts)}</div>'
+
+
+class FleetTab:
+    """The fleet tab's widgets, panes and callbacks.
+
+    Parameters
+    ----------
+    fleet
+        The callbacks (default: the server-wide :func:`shared_fleet`).
+    """
+
+    def __init__(self, fleet: Fleet | None = None) -> None:
+        self.fleet = shared_fleet() if fleet is None else fleet
+        self.inputs: FleetInputs = self.fleet.defaults()
+        self.result: FleetResult | None = None
+        self.running = threading.Lock()
+        i = self.inputs
+
+        self.models = pn.widgets.MultiChoice(label="Models with demand", options=self.fleet.models,
+                                             value=list(i.models), width=300, css_classes=["view-fleet-models"])
+        self.demand = {m: self._number(f"demand.{m}", f"{m} (req/s)", i.demand[m], f"view-fleet-demand-{m}",
+                                       "fleet.demand: requests/s of this model")
+                       for m in self.fleet.models}
+        self.demand_box = pn.GridBox(*[self.demand[m] for m in i.models], ncols=2)
+        self.isl_kind = pn.widgets.Select(label="ISL distribution", options=list(ISL_KINDS), value=i.isl_kind,
+                                          width=140, css_classes=["view-fleet-isl-kind"],
+                                          description="fleet.isl.kind: p50 = one bucket at workload.isl; lognormal "
+                                                      "= equal-probability buckets; buckets = listed")
+        self.isl_median = self._number("isl_median", "median ISL (tokens)", i.isl_median, "view-fleet-isl-median",
+                                       "fleet.isl.median (empty: workload.isl)", placeholder="workload.isl")
+        self.isl_sigma = self._number("isl_sigma", "sigma of ln ISL", i.isl_sigma, "view-fleet-isl-sigma",
+                                      "fleet.isl.sigma")
+        self.isl_buckets = pn.widgets.IntInput(label="buckets", value=i.isl_buckets, width=140,
+                                               css_classes=["view-fleet-isl-buckets"],
+                                               description="fleet.isl.buckets: equal-probability buckets")
+        self.isl_buckets.param.watch(lambda e: self.set("isl_buckets", e.new), "value")
+        self.isl_explicit = pn.widgets.TextInput(label="buckets isl:weight, ...", value=format_buckets(i.isl_explicit),
+                                                 placeholder="32000:0.5, 200000:0.5", width=290,
+                                                 css_classes=["view-fleet-isl-explicit"])
+        self.isl_explicit.param.watch(self._explicit_changed, "value")
+        self.hardware = pn.widgets.MultiChoice(label="Hardware on offer", options=self.fleet.hardware,
+                                               value=list(i.hardware), width=300, css_classes=["view-fleet-hardware"])
+        self.inventory = {h: self._integer(f"inventory.{h}", f"{h} (systems)", i.inventory[h],
+                                           f"view-fleet-inventory-{h}")
+                          for h in self.fleet.hardware}
+        self.inventory_box = pn.GridBox(*[self.inventory[h] for h in i.hardware], ncols=2)
+        self.utilization = pn.widgets.FloatSlider(label="Target utilization", start=0.05, end=1.0, step=0.05,
+                                                  value=i.target_utilization, width=280,
+                                                  css_classes=["view-fleet-utilization"])
+        self.utilization.param.watch(lambda e: self.set("target_utilization", e.new), "value")
+        self.disaggregation = pn.widgets.Checkbox(label="Disaggregated serving (prefill and decode replicas)",
+                                                  value=i.disaggregation, css_classes=["view-fleet-disaggregation"])
+        self.disaggregation.param.watch(lambda e: self.set("disaggregation", e.new), "value")
+        self.sla = self._number("min_interactivity", "SLA: min tok/s", i.min_interactivity, "view-fleet-sla",
+                                "sla.min_interactivity: least output tok/s per request")
+        self.models.param.watch(self._models_changed, "value")
+        self.hardware.param.watch(self._hardware_changed, "value")
+        self.isl_kind.param.watch(lambda e: self.set("isl_kind", e.new), "value")
+        self.plan_button = pn.widgets.Button(label="Plan", color="primary", width=140,
+                                             css_classes=["view-plan"])
+        self.plan_button.on_click(lambda event: self.start_plan())
+
+        self.alert = ErrorAlert("view-fleet-error")
+        self.command = CommandBox("view-cli-optimize")
+        self.status = pn.pane.HTML('<div class="note">Press <b>Plan</b> to solve the fleet problem.</div>',
+                                   css_classes=["view-fleet-status"], stylesheets=[TABLE_CSS],
+                                   sizing_mode="stretch_width", margin=(5, 10))
+        self.plan_table = pn.pane.HTML("", css_classes=["view-fleet-plan"], stylesheets=[TABLE_CSS], margin=(5, 10),
+                                       sizing_mode="stretch_width", styles={"overflow-x": "auto"})
+        self.shortfalls = pn.pane.HTML("", css_classes=["view-fleet-shortfalls"], stylesheets=[TABLE_CSS],
+                                       margin=(5, 10), visible=False, sizing_mode="stretch_width")
+        self.download = pn.widgets.FileDownload(callback=self._plan_csv, filename="plan.csv", label="Plan (CSV)",
+                                                color="primary", variant="outline", width=150)
+        self._show_isl_inputs()
+        self.command.show(self.fleet_command())
+        self.panel = self._layout()
+
+    def _number(self, key: str, label: str, value: Any, css: str, description: str, **params: Any):
+        w = pn.widgets.FloatInput(label=label, value=value, width=140, css_classes=[css], description=description,
+                                  **params)
+        w.param.watch(lambda e: self.set(key, e.new), "value")
+        return w
+
+    def _integer(self, key: str, label: str, value: Any, css: str):
+        w = pn.widgets.IntInput(label=label, value=value, width=140, css_classes=[css], placeholder="no cap",
+                                description=f"fleet.{key}: most systems available (empty: no cap)")
+        w.param.watch(lambda e: self.set(key, e.new), "value")
+        return w
+
+    def _layout(self) -> pn.Row:
+        sidebar = pn.Column(
+            section("Demand"), self.models, self.demand_box,
+            section("ISL distribution"), self.isl_kind, pn.Row(self.isl_median, self.isl_sigma),
+            self.isl_buckets, self.isl_explicit,
+            section("Hardware"), self.hardware, section("Inventory", "empty: no cap"), self.inventory_box,
+            section("Serving"), self.utilization, self.disaggregation, self.sla,
+            pn.Row(self.plan_button, margin=(12, 5)),
+            width=340, styles={"background": "#f9fafb", "border-right": "1px solid #e5e7eb"})
+        main = pn.Column(self.alert.pane, self.command.pane, self.status, self.shortfalls, self.plan_table,
+                         pn.Row(self.download, margin=(5, 5)), sizing_mode="stretch_width")
+        return pn.Row(sidebar, main, sizing_mode="stretch_width", name="Fleet")
+
+    # -- inputs ---------------------------------------------------------------------------
+    def set(self, key: str, value: Any) -> None:
+        """Change one input and show the new equivalent command.
+
+        Parameters
+        ----------
+        key
+            A :class:`FleetInputs` attribute (``demand.<model>``, ``inventory.<hw>`` for one entry).
+        value
+            The widget's new value.
+        """
+        self.inputs = self.inputs.set(key, value)
+        if key == "isl_kind":
+            self._show_isl_inputs()
+        self.command.show(self.fleet_command())
+
+    def fleet_command(self) -> str:
+        """The equivalent ``serving-optimize`` command of the current inputs."""
+        from model.app.view.cli import command
+
+        return command("optimize", self.fleet.overrides(self.inputs))
+
+    def _explicit_changed(self, event) -> None:
+        try:
+            pairs = parse_buckets(event.new)
+        except INPUT_ERRORS as err:
+            self.alert.show(one_line(err))
+            return
+        self.alert.show(None)
+        self.set("isl_explicit", pairs)
+
+    def _models_changed(self, event) -> None:
+        self.demand_box[:] = [self.demand[m] for m in event.new]
+        self.set("models", tuple(event.new))
+
+    def _hardware_changed(self, event) -> None:
+        self.inventory_box[:] = [self.inventory[h] for h in event.new]
+        self.set("hardware", tuple(event.new))
+
+    def _show_isl_inputs(self) -> None:
+        kind = self.inputs.isl_kind
+        self.isl_median.visible = self.isl_sigma.visible = self.isl_buckets.visible = kind == "lognormal"
+        self.isl_explicit.visible = kind == "buckets"
+
+    # -- plan -----------------------------------------------------------------------------
+    def start_plan(self, wait: bool = False) -> None:
+        """Solve the plan of the current inputs in a worker thread (one at a time).
+
+        Parameters
+        ----------
+        wait
+            Block until it is done (tests).
+        """
+        if not self.running.acquire(blocking=False):
+            return
+        inputs = self.inputs
+        self.plan_button.loading = True
+        self.plan_button.label = "Planning…"
+        worker = threading.Thread(target=self._plan, args=(inputs, session_doc()), daemon=True)
+        worker.start()
+        if wait:
+            worker.join()
+
+    def _plan(self, inputs: FleetInputs, doc: Any) -> None:
+        try:
+            result = self.fleet.plan(inputs)
+        except Exception as err:  # noqa: BLE001 - refused inputs and solver failures are shown, the page stays up
+            on_loop(doc, partial(self._done, None, one_line(err)))
+            return
+        finally:
+            self.running.release()
+        on_loop(doc, partial(self._done, result, None))
+
+    def _done(self, result: FleetResult | None, error: str | None) -> None:
+        self.plan_button.loading = False
+        self.plan_button.label = "Plan"
+        if result is None:
+            self.alert.show(error)
+        else:
+            self.show(result)
+
+    def show(self, result: FleetResult) -> None:
+        """Show a plan (or its shortfall report).
+
+        Parameters
+        ----------
+        result
+            The fleet result.
+        """
+        self.result = result
+        with pn.io.hold():
+            self.alert.show(None)
+            self.command.show(result.command)
+            self.status.object = totals_html(result)
+            if len(result.plan):
+                self.plan_table.object = table_html(result.plan, PLAN_COLUMNS,
+                                                    "Plan: replicas per (model, ISL bucket, phase, hardware, N)",
+                                                    "view-plan-table")
+            else:
+                self.plan_table.object = ""
+            if len(result.shortfalls):
+                cols = {c: c.replace("_", " ") for c in result.shortfalls.columns}
+                self.shortfalls.object = table_html(result.shortfalls, cols,
+                                                    "Infeasible: the demand that cannot be served, and why",
+                                                    "view-shortfall-table")
+                self.shortfalls.visible = True
+            else:
+                self.shortfalls.object, self.shortfalls.visible = "", False
+
+    def _plan_csv(self):
+        if self.result is None:
+            return downloads.as_file(b"")
+        table = self.result.plan if len(self.result.plan) else self.result.shortfalls
+        return downloads.as_file(downloads.csv_bytes(table))

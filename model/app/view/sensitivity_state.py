@@ -1,0 +1,250 @@
+"""The sensitivity tab's state and callback, without Panel: inputs -> overrides -> :func:`sensitivity.analyze`.
+
+The parameters offered are the default ones of ``conf/sensitivity/default.yaml``; unchecking one
+removes it (``~sensitivity.parameters.<name>``), and its bounds are ``sensitivity.parameters.<name>.bounds``.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from omegaconf import DictConfig
+
+from model.app.view.cli import command, delete, override
+from model.app.view.state import compose
+
+N_CHOICES = (64, 128, 256, 512, 1024)  # base sample sizes offered: powers of two up to 1,024
+OUTPUT_LABELS = {"cost_per_mtok": "$/Mtok at the point",
+                 "optimal_cost_per_mtok": "least $/Mtok under SLA",
+                 "optimal_concurrency": "its concurrency"}
+
+
+@dataclass(frozen=True)
+class ParameterInfo:
+    """One default parameter of the analysis.
+
+    Attributes
+    ----------
+    name
+        Its name under ``sensitivity.parameters``.
+    key
+        The dotted config key it varies (for the default selection).
+    distribution
+        uniform, loguniform, triangular or normal.
+    bounds
+        Default [low, high] (``None`` for normal).
+    relative
+        Bounds are multiples of the key's config value.
+    source
+        Where the range comes from.
+    """
+
+    name: str
+    key: str
+    distribution: str
+    bounds: tuple[float, float] | None
+    relative: bool
+    source: str
+
+
+@dataclass(frozen=True)
+class SensitivityInputs:
+    """What the sensitivity tab's widgets hold.
+
+    Attributes
+    ----------
+    model
+        The analysed model (``select.models``).
+    hardware
+        The analysed hardware (``select.hardware``; the parameters' keys follow it).
+    parameters
+        The parameters analysed (a subset of the defaults).
+    bounds
+        [low, high] per parameter.
+    n
+        Base sample size N (a power of two, at most 1,024 here).
+    min_interactivity
+        ``sla.min_interactivity``, tok/s.
+    """
+
+    model: str
+    hardware: str
+    parameters: tuple[str, ...]
+    bounds: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    n: int = 256
+    min_interactivity: float = 1000.0
+
+    def set(self, key: str, value: Any) -> SensitivityInputs:
+        """A copy with one attribute changed (``bounds.<name>`` for one parameter's bounds)."""
+        if key.startswith("bounds."):
+            bounds = dict(self.bounds)
+            bounds[key.split(".", 1)[1]] = tuple(value)
+            return replace(self, bounds=bounds)
+        if key == "parameters":
+            value = tuple(value)
+        return replace(self, **{key: value})
+
+
+@dataclass(frozen=True)
+class SensitivityResult:
+    """Sobol indices as the page shows them.
+
+    Attributes
+    ----------
+    inputs
+        The inputs they answer.
+    overrides
+        Hydra overrides of the equivalent ``serving-sensitivity`` command.
+    indices
+        :func:`sensitivity.analyze`'s Dataset.
+    """
+
+    inputs: SensitivityInputs
+    overrides: tuple[str, ...]
+    indices: xr.Dataset
+
+    @property
+    def command(self) -> str:
+        """The equivalent ``serving-sensitivity ...`` command."""
+        return command("sensitivity", self.overrides)
+
+    def ranking(self, output: str) -> pd.DataFrame:
+        """Parameters ranked by total-order index ST for one output.
+
+        Parameters
+        ----------
+        output
+            ``cost_per_mtok``, ``optimal_cost_per_mtok`` or ``optimal_concurrency``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns parameter, key, ST, ST_conf, S1, S1_conf, sorted by ST (largest first);
+            empty when the output has no indices (a sample with no value).
+        """
+        ds = self.indices
+        cell = ds.sel(output=output).isel(model=0)
+        if int(cell.valid_samples) < int(ds.attrs["model_runs"]):
+            return pd.DataFrame(columns=["parameter", "key", "ST", "ST_conf", "S1", "S1_conf"])
+        table = pd.DataFrame({"parameter": [str(p) for p in ds.parameter.values],
+                              "key": [str(k) for k in ds.key.values],
+                              "ST": cell.ST.values, "ST_conf": cell.ST_conf.values,
+                              "S1": cell.S1.values, "S1_conf": cell.S1_conf.values})
+        order = np.argsort(-np.nan_to_num(table.ST.values, nan=-1.0), kind="stable")
+        return table.iloc[order].reset_index(drop=True)
+
+    def table(self) -> pd.DataFrame:
+        """Every output's ranking in one table (the CSV download)."""
+        frames = [self.ranking(o).assign(output=o) for o in self.indices.output.values]
+        table = pd.concat(frames, ignore_index=True)
+        return table[["output", "parameter", "key", "ST", "ST_conf", "S1", "S1_conf"]]
+
+
+class Sensitivity:
+    """Inputs -> Sobol indices; no Panel.
+
+    Parameters
+    ----------
+    base
+        The default sensitivity config (``sensitivity.load_config()``); composed here if not given.
+    """
+
+    def __init__(self, base: DictConfig | None = None) -> None:
+        self.base = compose((), "sensitivity") if base is None else base
+
+    @property
+    def models(self) -> list[str]:
+        """Every catalog model."""
+        return [str(m) for m in self.base.models.keys()]
+
+    @property
+    def hardware(self) -> list[str]:
+        """Every catalog hardware type."""
+        return [str(h) for h in self.base.hardware.keys()]
+
+    @property
+    def parameters(self) -> list[ParameterInfo]:
+        """The default parameters, as declared."""
+        out = []
+        for name, p in self.base.sensitivity.parameters.items():
+            bounds = None if p.bounds is None else (float(p.bounds[0]), float(p.bounds[1]))
+            out.append(ParameterInfo(name=str(name), key=str(p.key),
+                                     distribution=str(getattr(p.distribution, "value", p.distribution)),
+                                     bounds=bounds, relative=bool(p.relative), source=str(p.source)))
+        return out
+
+    def defaults(self) -> SensitivityInputs:
+        """The inputs of ``conf/sensitivity.yaml``, with N = 256 (the page keeps N <= 1,024)."""
+        params = self.parameters
+        return SensitivityInputs(model=str(self.base.select.models[0]), hardware=str(self.base.select.hardware[0]),
+                                 parameters=tuple(p.name for p in params),
+                                 bounds={p.name: p.bounds for p in params if p.bounds is not None},
+                                 n=256, min_interactivity=float(self.base.sla.min_interactivity))
+
+    def overrides(self, inputs: SensitivityInputs) -> tuple[str, ...]:
+        """The overrides of the equivalent command: keys differing from the defaults."""
+        out = []
+        if [inputs.model] != list(self.base.select.models):
+            out.append(override("select.models", [inputs.model]))
+        if [inputs.hardware] != list(self.base.select.hardware):
+            out.append(override("select.hardware", [inputs.hardware]))
+        for p in self.parameters:
+            if p.name not in inputs.parameters:
+                out.append(delete(f"sensitivity.parameters.{p.name}"))
+                continue
+            bounds = inputs.bounds.get(p.name)
+            if bounds is not None and p.bounds is not None and tuple(bounds) != p.bounds:
+                out.append(override(f"sensitivity.parameters.{p.name}.bounds",
+                                    [None if b is None else float(b) for b in bounds]))
+        if int(inputs.n) != int(self.base.sensitivity.n):
+            out.append(override("sensitivity.n", int(inputs.n)))
+        if float(inputs.min_interactivity) != float(self.base.sla.min_interactivity):
+            out.append(override("sla.min_interactivity", float(inputs.min_interactivity)))
+        return tuple(out)
+
+    def config(self, inputs: SensitivityInputs) -> DictConfig:
+        """The composed, validated sensitivity config of ``inputs``.
+
+        Raises
+        ------
+        model.ConfigError
+            A refused input (one line), or N above 1,024 or not a power of two.
+        """
+        from model import ConfigError
+
+        n = inputs.n
+        if isinstance(n, bool) or not isinstance(n, int) or n < 2 or n > max(N_CHOICES) or n & (n - 1):
+            raise ConfigError("sensitivity.n", n, f"must be a power of two <= {max(N_CHOICES):,} in the view")
+        if not inputs.parameters:
+            raise ConfigError("sensitivity.parameters", [], "choose at least one parameter")
+        return compose(self.overrides(inputs), "sensitivity")
+
+    def analyze(self, inputs: SensitivityInputs,
+                progress: Callable[[int, int], None] | None = None) -> SensitivityResult:
+        """Run :func:`sensitivity.analyze` on the inputs' config.
+
+        Parameters
+        ----------
+        inputs
+            The widgets' values.
+        progress
+            Called as ``(done, total)`` blocks of the evaluation finish.
+
+        Returns
+        -------
+        SensitivityResult
+
+        Raises
+        ------
+        model.ConfigError
+            A refused input (one line).
+        """
+        import sensitivity
+
+        cfg = self.config(inputs)
+        ds = sensitivity.analyze(cfg, progress=progress)
+        return SensitivityResult(inputs=inputs, overrides=self.overrides(inputs), indices=ds)

@@ -1,0 +1,303 @@
+"""The sensitivity tab: choose parameters and ranges, run :func:`sensitivity.analyze`, rank by ST.
+
+The analysis runs in a worker thread; its ``progress`` callback drives a progress bar.  The
+total-order indices are drawn as horizontal bars per output, largest first.
+"""
+from __future__ import annotations
+
+import html
+import threading
+import time
+from functools import partial
+from typing import Any
+
+import numpy as np
+import panel as pn
+
+from model.app.view import downloads
+from model.app.view.cli import command
+from model.app.view.figures import SobolFigures
+from model.app.view.sensitivity_state import (
+    N_CHOICES,
+    OUTPUT_LABELS,
+    Sensitivity,
+    SensitivityInputs,
+    SensitivityResult,
+)
+from model.app.view.state import one_line
+from model.app.view.widgets import TABLE_CSS, CommandBox, ErrorAlert, on_loop, section, session_doc
+
+_shared: Sensitivity | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_sensitivity() -> Sensitivity:
+    """One :class:`Sensitivity` for every session of the server.
+
+    Returns
+    -------
+    Sensitivity
+    """
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = Sensitivity()
+        return _shared
+
+
+def ranking_html(result: SensitivityResult) -> str:
+    """ST (± its interval) and S1 of every parameter and output, in the first output's ST order.
+
+    Parameters
+    ----------
+    result
+        The analysis.
+
+    Returns
+    -------
+    str
+    """
+    outputs = [str(o) for o in result.indices.output.values]
+    rankings = {o: result.ranking(o).set_index("parameter") for o in outputs}
+    order = next((list(r.index) for r in rankings.values() if len(r)), [str(p) for p in
+                                                                         result.indices.parameter.values])
+    head = "".join(f'<th>ST ± interval:<br>{html.escape(OUTPUT_LABELS.get(o, o))}</th>' for o in outputs)
+    rows = []
+    keys = dict(zip([str(p) for p in result.indices.parameter.values], [str(k) for k in result.indices.key.values]))
+    for p in order:
+        cells = []
+        for o in outputs:
+            r = rankings[o]
+            if p in r.index:
+                st, conf = float(r.loc[p, "ST"]), float(r.loc[p, "ST_conf"])
+                cells.append(f'<td data-output="{o}" data-parameter="{p}" data-value="{st!r}">'
+                             f'{st:.3f} ± {conf:.3f}</td>')
+            else:
+                cells.append(f'<td data-output="{o}" data-parameter="{p}">no value</td>')
+        rows.append(f'<tr><td class="l">{html.escape(p)}<br><span class="note">{html.escape(keys.get(p, ""))}'
+                    f'</span></td>{"".join(cells)}</tr>')
+    ds = result.indices
+    caption = (f"Sobol indices of {html.escape(str(ds.model.values[0]))} on {html.escape(ds.attrs['hardware'])}: "
+               f"N = {ds.attrs['n']:,} ({ds.attrs['model_runs']:,} model runs), {100 * ds.attrs['conf_level']:g}% "
+               f"intervals")
+    return (f'<table class="vt view-sobol-table"><caption>{caption}</caption><thead><tr>'
+            f'<th class="l">parameter (config key)</th>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>')
+
+
+def display_scale(bounds: tuple[float, float] | None) -> tuple[float, str]:
+    """How bounds are shown: microseconds for tiny ones (hop latency), else as declared.
+
+    Parameters
+    ----------
+    bounds
+        Declared [low, high].
+
+    Returns
+    -------
+    tuple
+        Factor from the declared unit to the shown one, and the shown unit's label.
+    """
+    if bounds is not None and 0 < max(abs(b) for b in bounds) < 1e-3:
+        return 1e6, " (µs)"
+    return 1.0, ""
+
+
+class SensitivityTab:
+    """The sensitivity tab's widgets, panes and callbacks.
+
+    Parameters
+    ----------
+    sens
+        The callbacks (default: the server-wide :func:`shared_sensitivity`).
+    """
+
+    def __init__(self, sens: Sensitivity | None = None) -> None:
+        self.sens = shared_sensitivity() if sens is None else sens
+        self.inputs: SensitivityInputs = self.sens.defaults()
+        self.result: SensitivityResult | None = None
+        self.running = threading.Lock()
+        i = self.inputs
+
+        self.model = pn.widgets.Select(label="Model", options=self.sens.models, value=i.model, width=145,
+                                       css_classes=["view-sens-model"])
+        self.model.param.watch(lambda e: self.set("model", e.new), "value")
+        self.hardware = pn.widgets.Select(label="Hardware", options=self.sens.hardware, value=i.hardware, width=145,
+                                          css_classes=["view-sens-hardware"],
+                                          description="select.hardware: the parameters' hardware keys follow it")
+        self.hardware.param.watch(lambda e: self.set("hardware", e.new), "value")
+        self.checks: dict[str, pn.widgets.Checkbox] = {}
+        self.bounds: dict[str, tuple[pn.widgets.FloatInput, pn.widgets.FloatInput]] = {}
+        rows = []
+        for p in self.sens.parameters:
+            scale, unit = display_scale(p.bounds)
+            unit = " (x catalog)" if p.relative else unit
+            check = pn.widgets.Checkbox(label=f"{p.name}", value=p.name in i.parameters, width=135,
+                                        css_classes=[f"view-sens-use-{p.name}"], margin=(24, 5, 5, 10))
+            check.param.watch(lambda e: self._parameters_changed(), "value")
+            self.checks[p.name] = check
+            tip = f"{p.key}: {p.distribution}{unit}. Source: {p.source}"
+            if p.bounds is None:
+                rows.append(pn.Row(check, pn.pane.HTML(f'<span class="note">{html.escape(p.distribution)}</span>')))
+                continue
+            low = pn.widgets.FloatInput(label=f"low{unit}", value=round(p.bounds[0] * scale, 9), width=78,
+                                        description=tip, css_classes=[f"view-sens-low-{p.name}"])
+            high = pn.widgets.FloatInput(label="high", value=round(p.bounds[1] * scale, 9), width=78,
+                                         css_classes=[f"view-sens-high-{p.name}"])
+            for w in (low, high):
+                w.param.watch(lambda e, name=p.name, k=scale: self._bounds_changed(name, k), "value")
+            self.bounds[p.name] = (low, high)
+            rows.append(pn.Row(check, low, high, margin=0))
+        self.n = pn.widgets.Select(label="N (base samples)", options=list(N_CHOICES), value=i.n, width=145,
+                                   css_classes=["view-sens-n"],
+                                   description="sensitivity.n: a power of two; N (2D + 2) model runs")
+        self.n.param.watch(lambda e: self.set("n", e.new), "value")
+        self.sla = pn.widgets.FloatInput(label="SLA: min tok/s", value=i.min_interactivity, width=145,
+                                         css_classes=["view-sens-sla"])
+        self.sla.param.watch(lambda e: self.set("min_interactivity", e.new), "value")
+        self.run_button = pn.widgets.Button(label="Run analysis", color="primary", width=140,
+                                            css_classes=["view-sens-run"])
+        self.run_button.on_click(lambda event: self.start())
+        self.progress = pn.indicators.Progress(label="progress", value=0, max=100, width=290, bar_color="primary",
+                                               css_classes=["view-sens-progress"])
+        self.progress_text = pn.pane.HTML('<span class="note">Not run yet.</span>', stylesheets=[TABLE_CSS],
+                                          css_classes=["view-sens-progress-text"], margin=(0, 10))
+
+        self.alert = ErrorAlert("view-sens-error")
+        self.command = CommandBox("view-cli-sensitivity")
+        self.figures = SobolFigures({o: f"ST: {label}" for o, label in OUTPUT_LABELS.items()}, width=330,
+                                    height=330)
+        self.figure_panes = [pn.pane.Bokeh(f, margin=(5, 5)) for f in self.figures.figs.values()]
+        self.table = pn.pane.HTML('<div class="note">Press <b>Run analysis</b>.</div>', stylesheets=[TABLE_CSS],
+                                  css_classes=["view-sens-table"], margin=(5, 10), sizing_mode="stretch_width",
+                                  styles={"overflow-x": "auto"})
+        self.notes = pn.pane.HTML("", stylesheets=[TABLE_CSS], margin=(0, 10))
+        self.downloads = pn.Row(
+            pn.widgets.FileDownload(callback=self._csv, filename="sobol.csv", label="Indices (CSV)",
+                                    color="primary", variant="outline", width=150),
+            pn.widgets.FileDownload(callback=self._netcdf, filename="sobol.nc", label="Indices (netCDF)",
+                                    color="primary", variant="outline", width=150), margin=(5, 5))
+        self.command.show(command("sensitivity", self.sens.overrides(self.inputs)))
+        self.panel = pn.Row(
+            pn.Column(section("What is analysed"), pn.Row(self.model, self.hardware), pn.Row(self.n, self.sla),
+                      section("Parameters", "bounds: uniform / log-uniform [low, high]"), *rows,
+                      pn.Row(self.run_button, margin=(12, 5)), self.progress, self.progress_text,
+                      width=340, styles={"background": "#f9fafb", "border-right": "1px solid #e5e7eb"}),
+            pn.Column(self.alert.pane, self.command.pane, pn.Row(*self.figure_panes), self.notes, self.table,
+                      self.downloads, sizing_mode="stretch_width"),
+            sizing_mode="stretch_width", name="Sensitivity")
+
+    # -- inputs ---------------------------------------------------------------------------
+    def set(self, key: str, value: Any) -> None:
+        """Change one input and show the new equivalent command.
+
+        Parameters
+        ----------
+        key
+            A :class:`SensitivityInputs` attribute (``bounds.<name>`` for one parameter).
+        value
+            The widget's new value.
+        """
+        self.inputs = self.inputs.set(key, value)
+        self.command.show(command("sensitivity", self.sens.overrides(self.inputs)))
+
+    def _parameters_changed(self) -> None:
+        self.set("parameters", tuple(name for name, c in self.checks.items() if c.value))
+
+    def _bounds_changed(self, name: str, scale: float) -> None:
+        low, high = self.bounds[name]
+        values = tuple(None if w.value is None else w.value / scale for w in (low, high))
+        self.set(f"bounds.{name}", values)
+
+    # -- run ------------------------------------------------------------------------------
+    def start(self, wait: bool = False) -> None:
+        """Run the analysis of the current inputs in a worker thread (one at a time).
+
+        Parameters
+        ----------
+        wait
+            Block until it is done (tests).
+        """
+        if not self.running.acquire(blocking=False):
+            return
+        self.run_button.loading = True
+        self.progress.value = 0
+        self.progress_text.object = '<span class="note">Composing the config…</span>'
+        worker = threading.Thread(target=self._run, args=(self.inputs, session_doc()), daemon=True)
+        worker.start()
+        if wait:
+            worker.join()
+
+    def _run(self, inputs: SensitivityInputs, doc: Any) -> None:
+        start = time.perf_counter()
+        shown = [-1]
+
+        def progress(done: int, total: int) -> None:
+            percent = int(100 * done / max(total, 1))
+            if percent != shown[0]:
+                shown[0] = percent
+                text = (f'<span class="note">Evaluating the cost model: block {done:,} of {total:,}'
+                        + ("; estimating the indices…" if done == total else "") + "</span>")
+                on_loop(doc, partial(self._progress, percent, text))
+
+        try:
+            result = self.sens.analyze(inputs, progress=progress)
+        except Exception as err:  # noqa: BLE001 - refused inputs and engine failures are shown, the page stays up
+            on_loop(doc, partial(self._failed, one_line(err)))
+            return
+        finally:
+            self.running.release()
+        on_loop(doc, partial(self.show, result, time.perf_counter() - start))
+
+    def _progress(self, percent: int, text: str) -> None:
+        self.progress.value = percent
+        self.progress_text.object = text
+
+    def _failed(self, line: str) -> None:
+        self.run_button.loading = False
+        self.alert.show(line)
+        self.progress_text.object = '<span class="note">Not run: see the message above.</span>'
+
+    def show(self, result: SensitivityResult, seconds: float = float("nan")) -> None:
+        """Show an analysis: bars, table, notes.
+
+        Parameters
+        ----------
+        result
+            The analysis.
+        seconds
+            Its wall time.
+        """
+        self.result = result
+        self.run_button.loading = False
+        notes = []
+        ds = result.indices
+        for o in ds.output.values:
+            missing = int(ds.attrs["model_runs"]) - int(ds.sel(output=o).valid_samples.isel(model=0))
+            if missing:
+                notes.append(f"{OUTPUT_LABELS.get(str(o), o)}: no indices, {missing:,} samples have no value "
+                             "(no concurrency meets the SLA there)")
+        beyond = float(np.asarray(ds.beyond_context).ravel()[0])
+        if beyond > 0:
+            notes.append(f"{beyond:.0%} of the samples have an ISL beyond the model's max_context (lifted for the "
+                         "analysis)")
+        with pn.io.hold():
+            self.alert.show(None)
+            self.command.show(result.command)
+            for name in self.figures.figs:
+                self.figures.update(name, result.ranking(name))
+            self.table.object = ranking_html(result)
+            self.notes.object = "".join(f'<div class="note">{html.escape(n)}</div>' for n in notes)
+            self.progress.value = 100
+            self.progress_text.object = (f'<span class="note" data-done="1">Done: {ds.attrs["model_runs"]:,} model '
+                                         f'runs in {seconds:.1f} s.</span>')
+
+    def _csv(self):
+        if self.result is None:
+            return downloads.as_file(b"")
+        return downloads.as_file(downloads.csv_bytes(self.result.table()))
+
+    def _netcdf(self):
+        if self.result is None:
+            return downloads.as_file(b"")
+        return downloads.as_file(downloads.netcdf_bytes(self.result.indices, self.result.command))
+

@@ -1,0 +1,132 @@
+"""The Panel tabs without a browser: widgets in, panes and figure sources out, downloads as files."""
+import io
+import re
+
+import numpy as np
+import pandas as pd
+import panel as pn
+import pytest
+import xarray as xr
+
+import model
+import optimize
+from model.app.view import create_app
+from model.app.view.calculator import CalculatorTab
+from model.app.view.fleet import FleetTab
+from model.app.view.sensitivity_tab import SensitivityTab
+from tests.helpers import at
+
+
+def cell_values(html: str) -> dict[tuple[str, str], float]:
+    """(variable, hardware) -> data-value of the readout table."""
+    found = re.findall(r'data-var="(\w+)" data-hw="(\w+)" data-value="([^"]*)"', html)
+    return {(v, h): float(x) if x else np.nan for v, h, x in found}
+
+
+@pytest.fixture
+def tab(calculator):
+    return CalculatorTab(calculator)
+
+
+def test_moving_the_concurrency_shows_evaluate_at_that_point(tab):
+    tab.concurrency.value = 300
+    tab.isl_exact.value = 50000
+    shown = cell_values(tab.readout.object)
+    cfg = model.load_config(["select.models=[gpt_oss_120b]", "select.hardware=[cerebras_wse3,b200]"])
+    ds = model.evaluate(cfg, **at(50000, 300)).isel(model=0, isl=0, concurrency=0)
+    for hw in ("cerebras_wse3", "b200"):
+        for name in ("cost_per_mtok", "interactivity", "ttft", "systems", "cache_read_throughput",
+                     "cost_per_output_mtok", "margin_per_mtok", "layers_per_system"):
+            np.testing.assert_allclose(shown[(name, hw)], float(ds[name].sel(hardware=hw)), rtol=1e-12)
+        np.testing.assert_allclose(shown[("kv_gb", hw)], float(ds.kv_cache_bytes) * 1e-9, rtol=1e-12)
+    assert 'data-isl="50000" data-n="300"' in tab.readout.object
+    assert tab.isl.value == tab.nearest_isl(50000)  # the slider follows the typed ISL
+    point = tab.figures.points["cerebras_wse3"].data
+    assert list(point["n"]) == [300.0] and point["cost"][0] == shown[("cost_per_mtok", "cerebras_wse3")]
+    assert "workload.isl=50000 workload.concurrency=300" in tab.command.pane.object
+
+
+def test_a_bad_value_shows_one_line_and_keeps_the_readout(tab):
+    before = tab.readout.object
+    price = tab.hw_inputs["b200"].objects[0]
+    assert price.label.startswith("$/hour")
+    price.value = -1.0
+    assert tab.alert.pane.visible
+    assert "hardware.b200.price_per_hour=-1.0: must be a finite number &gt; 0" in tab.alert.pane.object
+    assert tab.readout.object == before
+    tab.concurrency.value = 200  # still refused: the bad value stays in its input
+    assert tab.readout.object == before and tab.alert.pane.visible
+    price.value = 3.0
+    assert not tab.alert.pane.visible and 'data-n="200"' in tab.readout.object
+
+
+def test_changing_the_hardware_rebuilds_the_figures(tab):
+    tab.hardware.value = ["cerebras_wse3", "gb200_nvl72", "mi355x"]
+    assert tab.figures.hardware == ("cerebras_wse3", "gb200_nvl72", "mi355x")
+    assert [t for t in tab.hw_tabs._names] == ["cerebras_wse3", "gb200_nvl72", "mi355x"]
+    assert set(h for _, h in cell_values(tab.readout.object)) == {"cerebras_wse3", "gb200_nvl72", "mi355x"}
+    tab.feasibility_hw.value = "mi355x"
+    assert tab._drawn.hardware == "mi355x"
+
+
+def test_catalog_inputs_show_source_and_uncertain_mark(tab):
+    ratio = tab.hw_inputs["cerebras_wse3"].objects[1]
+    assert ratio.label.endswith("⚠")
+    description = ratio.description.object if hasattr(ratio.description, "object") else str(ratio.description)
+    assert "Seed calculator" in description
+    assert "⚠" not in tab.hw_inputs["cerebras_wse3"].objects[0].label
+
+
+def test_grid_downloads(tab):
+    csv = pd.read_csv(tab._grid_csv())
+    assert len(csv) == 2 * 1024 and "cost_per_mtok [$/Mtok]" in csv.columns
+    ds = xr.open_dataset(io.BytesIO(tab._grid_netcdf().getvalue()), engine="h5netcdf").load()
+    np.testing.assert_array_equal(ds.cost_per_mtok.values, tab.state.result.grid.cost_per_mtok.values)
+    assert ds.attrs["command"].startswith("serving-model ")
+    assert ds.cost_per_mtok.attrs["units"] == "$/Mtok"
+
+
+def test_fleet_tab_plans_in_a_worker(fleet):
+    tab = FleetTab(fleet)
+    tab.utilization.value = 0.7
+    assert "fleet.target_utilization=0.7" in tab.command.pane.object
+    tab.start_plan(wait=True)
+    want = optimize.plan_fleet(optimize.load_config(["fleet.target_utilization=0.7"]))
+    assert f'data-value="{want.totals.cost_per_hour!r}"' in tab.status.object
+    assert "view-plan-table" in tab.plan_table.object and not tab.shortfalls.visible
+    plan = pd.read_csv(tab._plan_csv())
+    assert len(plan) == len(want.plan)
+    tab.inventory["cerebras_wse3"].value = 40
+    tab.start_plan(wait=True)
+    assert 'data-status="infeasible"' in tab.status.object and tab.shortfalls.visible
+    tab.demand["gpt_oss_120b"].value = -2.0
+    tab.start_plan(wait=True)
+    assert "fleet.demand.gpt_oss_120b=-2.0" in tab.alert.pane.object and tab.shortfalls.visible
+
+
+def test_sensitivity_tab_runs_with_progress(sens):
+    tab = SensitivityTab(sens)
+    tab.n.value = 64
+    tab.checks["hop_latency"].value = False
+    tab.start(wait=True)
+    assert tab.progress.value == 100 and "data-done" in tab.progress_text.object
+    assert "~sensitivity.parameters.hop_latency" in tab.command.pane.object
+    ranking = tab.result.ranking("optimal_cost_per_mtok")
+    bars = tab.figures.sources["optimal_cost_per_mtok"].data
+    assert list(bars["parameter"])[::-1] == list(ranking.parameter)
+    assert "hop_latency" not in list(bars["parameter"])
+    table = pd.read_csv(tab._csv())
+    assert set(table.output) == {"cost_per_mtok", "optimal_cost_per_mtok", "optimal_concurrency"}
+    ds = xr.open_dataset(io.BytesIO(tab._netcdf().getvalue()), engine="h5netcdf").load()
+    np.testing.assert_array_equal(ds.ST.values, tab.result.indices.ST.values)
+    tab.bounds["isl"][0].value = 900000.0
+    tab.start(wait=True)
+    assert "lower bound must be" in tab.alert.pane.object
+
+
+def test_create_app_has_three_tabs():
+    app = create_app()
+    assert isinstance(app, pn.Column)
+    tabs = app.objects[1]
+    assert tabs._names == ["Calculator", "Fleet plan", "Sensitivity"]
+    assert set(app.tabs) == {"calculator", "fleet", "sensitivity"}
