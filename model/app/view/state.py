@@ -28,6 +28,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 import model
 from model.app.view.cli import command, override
+from model.price_to_beat import price_to_beat_from_costs
 from model.schema import TOKEN_TYPES
 from model.spend import spend_table
 from model.validate import check_value
@@ -207,6 +208,7 @@ READOUTS: tuple[Readout, ...] = (
     Readout("best_concurrency", "cheapest N meeting the SLA", "requests", "concurrency", at_best=True),
     Readout("best_cost_per_mtok", "its cost, all tokens", "$/Mtok", "cost_per_mtok", at_best=True),
     Readout("best_interactivity", "its interactivity", "tok/s", "interactivity", at_best=True),
+    Readout("price_to_beat", "$/hour to match the best other", "$/h", "price_to_beat", at_best=True),
 )
 
 
@@ -530,6 +532,15 @@ class Calculator:
                 row[r.name] = float(source[r.variable].values) * r.scale
             values[hw] = row
         cfg = self.config(inputs)
+        # the price to beat (issue 14): the $/hour at which each hardware's cheapest SLA-meeting
+        # $/Mtok equals the best other compared hardware's; cost is linear in the price, so exact
+        names = best.hardware.values
+        price_of = {hw: inputs.values.get(f"hardware.{hw}.price_per_hour", cfg.hardware[hw].price_per_hour)
+                    for hw in names}
+        prices = xr.DataArray([float(price_of[hw]) for hw in names], dims="hardware", coords={"hardware": names})
+        beat = price_to_beat_from_costs(best.cost_per_mtok, prices)
+        for hw in inputs.hardware:
+            values[hw]["price_to_beat"] = float(beat.sel(hardware=hw))
         spend = None
         if cfg.workload.price_sheet is not None:
             prices = {t: float(inputs.values.get(f"workload.price_sheet.{t}", cfg.workload.price_sheet[t]))
@@ -663,5 +674,7 @@ def readout_text(readout: Readout, value: float | None) -> str:
         return "n/a"
     if readout.name == "meets_sla":
         return "yes" if value else "no"
+    if readout.name == "price_to_beat" and value == np.inf:
+        return "any"  # no other compared hardware meets the SLA
     return format_number(value, readout.digits)
 

@@ -1,0 +1,145 @@
+"""Value checks of the uncertainty app (one-line :class:`~model.errors.ConfigError`)."""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from model.errors import ConfigError
+from model.parameters import override_target, raw_parameters
+from model.validate import check_fields
+from sensitivity.schema import Distribution
+from sensitivity.uncertainty.schema import ErrorSpread
+from sensitivity.validate import check_range
+
+SCENARIOS = {"uncertainty.n": (16, 65536), "uncertainty.robust.n": (16, 4096)}  # allowed range of each count
+ALLOWED_KEYS = ("hardware.<name>.<numeric field>, models.<name>.<numeric field>, "
+                "models.<name>.interactivity.<hardware>.tok_s, workload.osl, workload.price_sheet.<type>")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def check_scenarios(key: str, value: Any) -> None:
+    """A scenario count: a power of two within :data:`SCENARIOS`' range for ``key``.
+
+    Parameters
+    ----------
+    key
+        ``uncertainty.n`` or ``uncertainty.robust.n``.
+    value
+        The count.
+    """
+    low, high = SCENARIOS[key]
+    if not (_is_int(value) and low <= value <= high and value & (value - 1) == 0):
+        raise ConfigError(key, value, f"must be a power of two from {low:,} to {high:,} (scrambled Sobol points)")
+
+
+def validate_parameters(cfg: DictConfig) -> None:
+    """Each declared distribution: a known key, a valid distribution, values in the key's range.
+
+    Parameters
+    ----------
+    cfg
+        An uncertainty config whose cost-model part is validated.
+    """
+    raw = raw_parameters(cfg)
+    seen: dict[str, str] = {}
+    for name, p in cfg.uncertainty.parameters.items():
+        k = f"uncertainty.parameters.{name}"
+        if p.key in ("workload.isl", "workload.concurrency", "sla.min_interactivity", "sla.max_ttft_s"):
+            raise ConfigError(f"{k}.key", p.key, "not an uncertain input: the bands run over uncertainty.isl, "
+                              "the cost at workload.concurrency and at the optimum, the SLA is the requirement")
+        if p.key.startswith("workload.mix."):
+            raise ConfigError(f"{k}.key", p.key, "sampling one token fraction breaks their sum to 1; sample "
+                              "workload.osl, or sweep whole mixes with --multirun")
+        try:
+            variable = override_target(p.key, raw)[0]
+        except ConfigError:
+            raise ConfigError(f"{k}.key", p.key, f"unknown key; allowed: {ALLOWED_KEYS}") from None
+        if not str(p.source).strip():
+            raise ConfigError(f"{k}.source", p.source, "say where the range comes from (a catalog source, the SPEC, "
+                              "the seed), or that it is assumed")
+        if p.key in seen:
+            raise ConfigError(f"{k}.key", p.key, f"already declared by uncertainty.parameters.{seen[p.key]}")
+        seen[p.key] = name
+        value = OmegaConf.select(cfg, p.key)
+        if p.relative and not _is_real(value):
+            raise ConfigError(f"{k}.relative", True, f"{p.key} has no numeric value ({value}) to scale")
+        scale = float(value) if p.relative else 1.0
+        distribution = Distribution(p.distribution)
+        if distribution == Distribution.normal:
+            if not (_is_real(p.mean) and _is_real(p.sd) and p.sd >= 0):
+                raise ConfigError(f"{k}.sd", p.sd, "normal needs a mean and an sd >= 0 (0: a point)")
+            # samples are truncated at mean ± 3 sd: that reach must stay in the key's allowed range
+            reach = [(p.mean - 3 * p.sd) * scale, (p.mean + 3 * p.sd) * scale]
+            check_range(f"{k} (mean ± 3 sd)", p.key, variable, reach)
+            continue
+        if p.bounds is None or len(p.bounds) != 2:
+            raise ConfigError(f"{k}.bounds", p.bounds, "must be [low, high]")
+        low, high = p.bounds
+        if not (_is_real(low) and _is_real(high)) or low > high:
+            raise ConfigError(f"{k}.bounds", list(p.bounds), "must be finite with low <= high (equal: a point)")
+        if distribution == Distribution.loguniform and low <= 0:
+            raise ConfigError(f"{k}.bounds", list(p.bounds), "loguniform needs bounds > 0")
+        if distribution == Distribution.triangular and p.mode is not None and not low <= p.mode <= high:
+            raise ConfigError(f"{k}.mode", p.mode, f"must lie within the bounds [{low:g}, {high:g}]")
+        check_range(f"{k}.bounds", p.key, variable, [low * scale, high * scale])
+
+
+def validate_uncertainty(cfg: DictConfig) -> None:
+    """Value checks of ``uncertainty`` (one-line :class:`ConfigError`).
+
+    Parameters
+    ----------
+    cfg
+        A composed uncertainty config whose cost-model and fleet parts are validated.
+
+    Raises
+    ------
+    ConfigError
+        The first bad value, named by its dotted key.
+    """
+    u = cfg.uncertainty
+    check_scenarios("uncertainty.n", u.n)
+    if not (_is_int(u.seed) and u.seed >= 0):
+        raise ConfigError("uncertainty.seed", u.seed, "must be a whole number >= 0")
+    for value in u.isl:
+        if not (_is_int(value) and value >= 1):
+            raise ConfigError("uncertainty.isl", value, "each ISL must be a whole number of tokens >= 1")
+    levels = list(u.quantiles)
+    if len(levels) != 3 or not all(_is_real(v) and 0 < v < 1 for v in levels) or not levels[0] < levels[1] < levels[2]:
+        raise ConfigError("uncertainty.quantiles", levels, "must be three increasing levels in (0, 1): the lower "
+                          "edge, the middle and the upper edge of the bands")
+    hardware = list(cfg.select.hardware)
+    if len(hardware) < 2:
+        raise ConfigError("select.hardware", hardware, "compare at least two hardware types (win probabilities and "
+                          "the price to beat are against the others)")
+    e = u.model_error
+    for factor in ("interactivity", "ttft"):
+        check_fields(e[factor], ErrorSpread, f"uncertainty.model_error.{factor}")
+    for name in e.hardware:
+        if name not in cfg.hardware:
+            raise ConfigError("uncertainty.model_error.hardware", name,
+                              f"unknown hardware; allowed: {', '.join(cfg.hardware.keys())}")
+    r = u.robust
+    if not (_is_real(r.q) and 0 < r.q < 1):
+        raise ConfigError("uncertainty.robust.q", r.q, "must be in (0, 1)")
+    check_scenarios("uncertainty.robust.n", r.n)
+    slas = list(u.price_to_beat.min_interactivity)
+    if not slas:
+        raise ConfigError("uncertainty.price_to_beat.min_interactivity", slas, "list at least one SLA (tok/s)")
+    for value in slas:
+        if not (_is_real(value) and value >= 0):
+            raise ConfigError("uncertainty.price_to_beat.min_interactivity", value, "each must be a finite tok/s >= 0")
+    for name in u.price_to_beat.hardware:
+        if name not in hardware:
+            raise ConfigError("uncertainty.price_to_beat.hardware", name,
+                              f"not among select.hardware; allowed: {', '.join(hardware)}")
+    validate_parameters(cfg)
