@@ -13,7 +13,7 @@ import pandas as pd
 from omegaconf import DictConfig
 
 from model.app.view.cli import command, override
-from model.app.view.state import compose
+from model.app.view.state import CatalogNames, compose
 
 ISL_KINDS = ("p50", "lognormal", "buckets")
 
@@ -111,7 +111,7 @@ class FleetResult:
         return command("optimize", self.overrides)
 
 
-class Fleet:
+class Fleet(CatalogNames):
     """Inputs -> fleet plan; no Panel.
 
     Parameters
@@ -122,16 +122,6 @@ class Fleet:
 
     def __init__(self, base: DictConfig | None = None) -> None:
         self.base = compose((), "optimize") if base is None else base
-
-    @property
-    def models(self) -> list[str]:
-        """Every catalog model."""
-        return [str(m) for m in self.base.models.keys()]
-
-    @property
-    def hardware(self) -> list[str]:
-        """Every catalog hardware type."""
-        return [str(h) for h in self.base.hardware.keys()]
 
     def default_demand(self, name: str) -> float:
         """Requests/s of a model in the default config (``fleet.demand_default`` where null)."""

@@ -15,7 +15,7 @@ import xarray as xr
 from omegaconf import DictConfig
 
 from model.app.view.cli import command, delete, override
-from model.app.view.state import compose
+from model.app.view.state import CatalogNames, compose
 
 N_CHOICES = (64, 128, 256, 512, 1024)  # base sample sizes offered: powers of two up to 1,024
 OUTPUT_LABELS = {"cost_per_mtok": "$/Mtok at the point",
@@ -144,7 +144,7 @@ class SensitivityResult:
         return table[["output", "parameter", "key", "ST", "ST_conf", "S1", "S1_conf"]]
 
 
-class Sensitivity:
+class Sensitivity(CatalogNames):
     """Inputs -> Sobol indices; no Panel.
 
     Parameters
@@ -155,16 +155,6 @@ class Sensitivity:
 
     def __init__(self, base: DictConfig | None = None) -> None:
         self.base = compose((), "sensitivity") if base is None else base
-
-    @property
-    def models(self) -> list[str]:
-        """Every catalog model."""
-        return [str(m) for m in self.base.models.keys()]
-
-    @property
-    def hardware(self) -> list[str]:
-        """Every catalog hardware type."""
-        return [str(h) for h in self.base.hardware.keys()]
 
     @property
     def parameters(self) -> list[ParameterInfo]:

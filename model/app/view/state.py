@@ -300,7 +300,24 @@ class Feasibility:
     max_context: float
 
 
-class Calculator:
+class CatalogNames:
+    """The model and hardware names of the catalog in ``self.base`` (a composed config), shared by
+    the three tabs' state classes."""
+
+    base: DictConfig
+
+    @property
+    def models(self) -> list[str]:
+        """Every catalog model."""
+        return [str(m) for m in self.base.models.keys()]
+
+    @property
+    def hardware(self) -> list[str]:
+        """Every catalog hardware type."""
+        return [str(h) for h in self.base.hardware.keys()]
+
+
+class Calculator(CatalogNames):
     """Inputs -> numbers for the calculator tab, with caches; no Panel.
 
     Parameters
@@ -319,16 +336,6 @@ class Calculator:
         self._lock = threading.Lock()
 
     # -- inputs and their defaults --------------------------------------------------------
-    @property
-    def models(self) -> list[str]:
-        """Every catalog model."""
-        return [str(m) for m in self.base.models.keys()]
-
-    @property
-    def hardware(self) -> list[str]:
-        """Every catalog hardware type."""
-        return [str(h) for h in self.base.hardware.keys()]
-
     def default_value(self, key: str) -> Any:
         """A key's value in the default config (enums as their names)."""
         node: Any = self.base
