@@ -26,11 +26,31 @@ OUTPUTS = ("calibration.csv", "calibration.json", "gpu_calibration.yaml", "gpu_m
 
 
 def run(cfg: DictConfig, out: Path) -> JobResult:
-    """Calibrate, print the error table and fit, write the run's files (and the catalog if asked)."""
+    """Calibrate, write the run's files (and the catalog if asked), then print the error table and fit."""
     io.check_fresh(out, OUTPUTS)
     c = cfg.calibration
     result = calibration.calibrate(cfg, calibration.load_points(str(REPO_DIR / c.data)))
     table, stats = result.table, result.stats
+    io.write_text(table.to_csv(index=False), out / "calibration.csv")
+    io.write_text(json.dumps({"summary": stats, "fitted": result.fitted, "identified": result.info},
+                             indent=2), out / "calibration.json")
+    if cfg.plots.enabled:
+        io.save_figure(predicted_vs_measured(table, stats), out / "predicted_vs_measured.png")
+    catalog_text = calibration.calibration_yaml(result.catalog)
+    io.write_text(catalog_text, out / "gpu_calibration.yaml")
+    error_text, replaced = None, []
+    if c.cross_validate:
+        error_text = calibration.model_error_yaml(calibration.model_error(cfg, table))
+        io.write_text(error_text, out / "gpu_model_error.yaml")
+    if c.write:  # only on request: the committed catalog is the project's, not a run's output
+        target = REPO_DIR / c.target
+        io.replace_text(catalog_text, target)
+        replaced.append(f"wrote fitted values and sources to {target}")
+        if error_text is not None:
+            error_target = REPO_DIR / c.error_target
+            error_target.parent.mkdir(parents=True, exist_ok=True)
+            io.replace_text(error_text, error_target)
+            replaced.append(f"wrote the leave-one-out error spread to {error_target}")
     print(table.to_string(index=False, float_format=lambda v: f"{v:,.1f}", na_rep="-"))
     print()
     for name, s in stats.items():
@@ -48,28 +68,7 @@ def run(cfg: DictConfig, out: Path) -> JobResult:
         s = stats["interactivity_leave_one_out"]
         print(f"\nleave-one-out interactivity: median |error| {s['median_abs_pct']:.1f}%, "
               f"worst {s['worst_abs_pct']:.1f}% over {s['points']} points (each predicted by a fit without it)")
-
-    io.write_text(table.to_csv(index=False), out / "calibration.csv")
-    io.write_text(json.dumps({"summary": stats, "fitted": result.fitted, "identified": result.info},
-                             indent=2), out / "calibration.json")
-    if cfg.plots.enabled:
-        io.save_figure(predicted_vs_measured(table, stats), out / "predicted_vs_measured.png")
-    catalog_text = calibration.calibration_yaml(result.catalog)
-    io.write_text(catalog_text, out / "gpu_calibration.yaml")
-    error_text = None
-    if c.cross_validate:
-        error_text = calibration.model_error_yaml(calibration.model_error(cfg, table))
-        io.write_text(error_text, out / "gpu_model_error.yaml")
-    if c.write:  # only on request: the committed catalog is the project's, not a run's output
-        target = REPO_DIR / c.target
-        io.replace_text(catalog_text, target)
-        print(f"\nwrote fitted values and sources to {target}")
-        if error_text is not None:
-            error_target = REPO_DIR / c.error_target
-            error_target.parent.mkdir(parents=True, exist_ok=True)
-            io.replace_text(error_text, error_target)
-            print(f"wrote the leave-one-out error spread to {error_target}")
-    print(f"wrote {', '.join(str(out / n) for n in OUTPUTS if (out / n).exists())}")
+    print("\n" + "\n".join([*replaced, f"wrote {', '.join(str(out / n) for n in OUTPUTS if (out / n).exists())}"]))
     return JobResult(0)
 
 
