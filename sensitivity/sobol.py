@@ -29,21 +29,23 @@ from scipy.stats import norm
 EPS = np.finfo(float).eps
 
 
-def _is_integer(value: Any) -> bool:
+def is_integer(value: Any) -> bool:
+    """A whole number (Python or numpy), not a bool."""
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
-def _is_real(value: Any) -> bool:
+def is_real(value: Any) -> bool:
+    """A real number (Python or numpy), not a bool."""
     return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
 
 
 # argument -> (test, what is allowed); the wording is the config's too (sensitivity.validate)
 RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "n": (lambda n: _is_integer(n) and n >= 1 and n & (n - 1) == 0,
+    "n": (lambda n: is_integer(n) and n >= 1 and n & (n - 1) == 0,
           "must be a power of two (SALib's Sobol sequence), e.g. 1024, 4096, 16384"),
-    "seed": (lambda seed: _is_integer(seed) and seed >= 1, "must be >= 1 (SALib treats 0 as unseeded)"),
-    "conf_level": (lambda level: _is_real(level) and 0 < level < 1, "must be in (0, 1)"),
-    "num_resamples": (lambda r: _is_integer(r) and r >= 2, "must be >= 2"),
+    "seed": (lambda seed: is_integer(seed) and seed >= 1, "must be >= 1 (SALib treats 0 as unseeded)"),
+    "conf_level": (lambda level: is_real(level) and 0 < level < 1, "must be in (0, 1)"),
+    "num_resamples": (lambda r: is_integer(r) and r >= 2, "must be >= 2"),
 }
 
 
@@ -282,7 +284,7 @@ def indices(problem: Mapping[str, Any], y: np.ndarray, seed: int, second_order: 
     if len(outputs) != k:
         raise ValueError(f"outputs has {len(outputs)} names: must name each of the {k} columns of y")
     sizes = sorted(set(convergence or [m for m in (n // 4, n // 2, n) if m >= 1]))
-    if not all(_is_integer(m) and 1 <= m <= n for m in sizes):
+    if not all(is_integer(m) and 1 <= m <= n for m in sizes):
         raise ValueError(f"convergence={list(convergence)}: base sample sizes must be integers in [1, {n}]")
     valid = np.isfinite(y).all(axis=0)
     est = estimate(np.where(valid, y, 0.0), d, second_order, num_resamples, conf_level, seed)

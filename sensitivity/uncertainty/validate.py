@@ -10,6 +10,7 @@ from model.errors import ConfigError
 from model.parameters import override_target, raw_parameters
 from model.validate import check_fields
 from sensitivity.schema import Distribution
+from sensitivity.sobol import is_integer, is_real
 from sensitivity.uncertainty.schema import ErrorSpread
 from sensitivity.validate import check_range
 
@@ -18,12 +19,8 @@ ALLOWED_KEYS = ("hardware.<name>.<numeric field>, models.<name>.<numeric field>,
                 "models.<name>.interactivity.<hardware>.tok_s, workload.osl, workload.price_sheet.<type>")
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_real(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+def _is_finite(value: Any) -> bool:
+    return is_real(value) and math.isfinite(value)
 
 
 def check_scenarios(key: str, value: Any) -> None:
@@ -37,7 +34,7 @@ def check_scenarios(key: str, value: Any) -> None:
         The count.
     """
     low, high = SCENARIOS[key]
-    if not (_is_int(value) and low <= value <= high and value & (value - 1) == 0):
+    if not (is_integer(value) and low <= value <= high and value & (value - 1) == 0):
         raise ConfigError(key, value, f"must be a power of two from {low:,} to {high:,} (scrambled Sobol points)")
 
 
@@ -70,12 +67,12 @@ def validate_parameters(cfg: DictConfig) -> None:
             raise ConfigError(f"{k}.key", p.key, f"already declared by uncertainty.parameters.{seen[p.key]}")
         seen[p.key] = name
         value = OmegaConf.select(cfg, p.key)
-        if p.relative and not _is_real(value):
+        if p.relative and not _is_finite(value):
             raise ConfigError(f"{k}.relative", True, f"{p.key} has no numeric value ({value}) to scale")
         scale = float(value) if p.relative else 1.0
         distribution = Distribution(p.distribution)
         if distribution == Distribution.normal:
-            if not (_is_real(p.mean) and _is_real(p.sd) and p.sd >= 0):
+            if not (_is_finite(p.mean) and _is_finite(p.sd) and p.sd >= 0):
                 raise ConfigError(f"{k}.sd", p.sd, "normal needs a mean and an sd >= 0 (0: a point)")
             # samples are truncated at mean ± 3 sd: that reach must stay in the key's allowed range
             reach = [(p.mean - 3 * p.sd) * scale, (p.mean + 3 * p.sd) * scale]
@@ -84,7 +81,7 @@ def validate_parameters(cfg: DictConfig) -> None:
         if p.bounds is None or len(p.bounds) != 2:
             raise ConfigError(f"{k}.bounds", p.bounds, "must be [low, high]")
         low, high = p.bounds
-        if not (_is_real(low) and _is_real(high)) or low > high:
+        if not (_is_finite(low) and _is_finite(high)) or low > high:
             raise ConfigError(f"{k}.bounds", list(p.bounds), "must be finite with low <= high (equal: a point)")
         if distribution == Distribution.loguniform and low <= 0:
             raise ConfigError(f"{k}.bounds", list(p.bounds), "loguniform needs bounds > 0")
@@ -108,13 +105,14 @@ def validate_uncertainty(cfg: DictConfig) -> None:
     """
     u = cfg.uncertainty
     check_scenarios("uncertainty.n", u.n)
-    if not (_is_int(u.seed) and u.seed >= 0):
+    if not (is_integer(u.seed) and u.seed >= 0):
         raise ConfigError("uncertainty.seed", u.seed, "must be a whole number >= 0")
     for value in u.isl:
-        if not (_is_int(value) and value >= 1):
+        if not (is_integer(value) and value >= 1):
             raise ConfigError("uncertainty.isl", value, "each ISL must be a whole number of tokens >= 1")
     levels = list(u.quantiles)
-    if len(levels) != 3 or not all(_is_real(v) and 0 < v < 1 for v in levels) or not levels[0] < levels[1] < levels[2]:
+    in_unit = all(_is_finite(v) and 0 < v < 1 for v in levels)
+    if len(levels) != 3 or not in_unit or not levels[0] < levels[1] < levels[2]:
         raise ConfigError("uncertainty.quantiles", levels, "must be three increasing levels in (0, 1): the lower "
                           "edge, the middle and the upper edge of the bands")
     hardware = list(cfg.select.hardware)
@@ -129,14 +127,14 @@ def validate_uncertainty(cfg: DictConfig) -> None:
             raise ConfigError("uncertainty.model_error.hardware", name,
                               f"unknown hardware; allowed: {', '.join(cfg.hardware.keys())}")
     r = u.robust
-    if not (_is_real(r.q) and 0 < r.q < 1):
+    if not (_is_finite(r.q) and 0 < r.q < 1):
         raise ConfigError("uncertainty.robust.q", r.q, "must be in (0, 1)")
     check_scenarios("uncertainty.robust.n", r.n)
     slas = list(u.price_to_beat.min_interactivity)
     if not slas:
         raise ConfigError("uncertainty.price_to_beat.min_interactivity", slas, "list at least one SLA (tok/s)")
     for value in slas:
-        if not (_is_real(value) and value >= 0):
+        if not (_is_finite(value) and value >= 0):
             raise ConfigError("uncertainty.price_to_beat.min_interactivity", value, "each must be a finite tok/s >= 0")
     for name in u.price_to_beat.hardware:
         if name not in hardware:

@@ -1,6 +1,7 @@
 """The apps under a closed pipe, SIGTERM and Ctrl-C, and installed from a wheel (issue 12)."""
 from __future__ import annotations
 
+import shutil
 import signal
 import subprocess
 import sys
@@ -61,9 +62,12 @@ def test_a_signal_during_the_netcdf_write_exits_130_and_leaves_no_file(tmp_path,
 def test_the_wheel_carries_the_data_and_calibrates_outside_the_repository(tmp_path):
     """Built as a wheel and unpacked away from the source tree, the calibration finds its
     benchmark points (package data) and leaves the installed catalog as it found it."""
-    wheels = tmp_path / "wheels"
+    wheels, source = tmp_path / "wheels", tmp_path / "source"
+    # a copy of the source: setuptools leaves build/ where it builds, which must not be the repository
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "outputs", "multirun", "*.egg-info", "__pycache__", ".hypothesis", ".pytest_cache"))
     build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",
-                            "-w", str(wheels), str(ROOT)], capture_output=True, text=True, timeout=300)
+                            "-w", str(wheels), str(source)], capture_output=True, text=True, timeout=300)
     assert build.returncode == 0, build.stderr
     wheel = next(wheels.glob("*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
