@@ -31,10 +31,8 @@ from omegaconf import DictConfig, OmegaConf
 from scipy.optimize import least_squares
 
 from model.evaluate import evaluate
+from model.fit_bounds import BOUNDS
 
-# fitted per hardware type / shared by all; bounds in the units of the config keys
-BOUNDS = {"bandwidth_efficiency": (0.02, 1.0), "layer_overhead_s": (0.0, 2e-3),
-          "compute_efficiency": (0.01, 1.0), "prefill_efficiency": (0.005, 1.0), "prefill_overhead_s": (0.0, 2.0)}
 SCALE = {"bandwidth_efficiency": 0.3, "layer_overhead_s": 5e-5, "compute_efficiency": 0.3,
          "prefill_efficiency": 0.3, "prefill_overhead_s": 0.05}
 # a fixed start (not the catalog's current values) so that refitting reproduces the same digits

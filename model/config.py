@@ -5,10 +5,12 @@ only puts them together, as ``python -m model`` does.
 """
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import yaml
 from hydra import compose, initialize_config_dir
 from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
@@ -19,6 +21,9 @@ from model.errors import ConfigError
 from model.schema import register_schemas
 from model.validate import validate
 
+# Hydra's compose works through one global instance: threads take turns (else "GlobalHydra is
+# already initialized" in all but one of them)
+_COMPOSE_LOCK = threading.Lock()
 CONF_DIR = Path(_conf_package.__file__).resolve().parent
 REPO_DIR = CONF_DIR.parent  # data/ and the calibration target are relative to it
 
@@ -31,10 +36,14 @@ def compose_config(config_name: str, overrides: Sequence[str] = ()) -> DictConfi
     """
     register_schemas()
     try:
-        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        with _COMPOSE_LOCK, initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
             return compose(config_name=config_name, overrides=list(overrides))
     except (HydraException, OmegaConfBaseException) as err:
         raise composition_error(err, overrides) from None
+    except yaml.YAMLError as err:  # a malformed YAML file in conf/ or a --config-dir
+        mark = getattr(err, "problem_mark", None)
+        where = f"{mark.name}, line {mark.line + 1}" if mark is not None else "a config file"
+        raise ConfigError("config file", where, f"not valid YAML ({getattr(err, 'problem', None) or err})") from None
 
 
 def composition_error(err: Exception, overrides: Sequence[str]) -> ConfigError:

@@ -87,6 +87,10 @@ def _inplace(ufunc: np.ufunc, a: np.ndarray, b) -> np.ndarray:
     return ufunc(a, b)
 
 
+# systems beyond this cannot be counted (int64 outputs, exact float64): such a cell is infeasible
+MAX_SYSTEMS = 2.0**53
+
+
 def _systems(kv: np.ndarray, p: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:
     """Systems per replica for weights + KV (before rounding), and where the KV fits at all
     (None: everywhere)."""
@@ -137,8 +141,11 @@ def cell_kernel(p: Mapping[str, np.ndarray], out: Mapping[str, np.ndarray]) -> N
     feasible = _inplace(np.logical_and, feasible, p["context_ok"])
     # systems: the built size, or the memory need where no allowed size fits
     systems = built if built is raw else np.where(np.isfinite(built), built, raw)
+    countless = ~(systems < MAX_SYSTEMS)  # NaN, inf or past what int64 and float64 count exactly
+    if countless.any():
+        feasible = _inplace(np.logical_and, feasible, ~countless)
     if "systems" in out:
-        unknown = np.isnan(systems)  # a NaN input: no size can be said, 0 rather than a wrapped integer
+        unknown = countless  # no size can be said: 0 rather than a wrapped integer
         np.copyto(out["systems"], np.where(unknown, 0.0, systems) if unknown.any() else systems, casting="unsafe")
     if "layers_per_system" in out:
         np.divide(p["layers"], systems, out=out["layers_per_system"])

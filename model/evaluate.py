@@ -17,8 +17,9 @@ from omegaconf import DictConfig
 from model import engine
 from model.equations import cell_kernel
 from model.errors import ConfigError
-from model.parameters import parameters
-from model.results import VARIABLES, assemble, cell_outputs, kernel_inputs
+from model.parameters import grid_sizes, parameters
+from model.results import CELL_OUTPUTS, VARIABLES, assemble, cell_outputs, kernel_inputs
+from model.validate import ensure_valid
 
 __all__ = ["evaluate", "VARIABLES"]
 
@@ -57,11 +58,15 @@ def evaluate(config: DictConfig, params: Mapping[str, Any] | None = None, *,
         Cells that cannot be served have ``feasible == False`` and NaN rates and costs.
         In memory, or dask-backed with the same contents when ``chunks`` is given.
     """
+    config = ensure_valid(config)
     if chunks is not None:
         from model.lazy import evaluate_lazy  # dask is an optional extra: imported when asked for
 
         return evaluate_lazy(config, params, isl=isl, concurrency=concurrency,
                              variables=variables, chunks=chunks)
+    # refused before anything grid-sized is built (a 1e8-value concurrency array once ran 57 s to 9.3 GB)
+    check_memory(result_bytes(estimated_sizes(config, params, isl, concurrency), planned_outputs(variables)),
+                 float(config.grid.max_memory_fraction))
     p = parameters(config, params, isl=isl, concurrency=concurrency)
     wanted = cell_outputs(p, variables)
     inputs = kernel_inputs(p)
@@ -69,6 +74,34 @@ def evaluate(config: DictConfig, params: Mapping[str, Any] | None = None, *,
     check_memory(result_bytes(sizes, wanted), float(config.grid.max_memory_fraction))
     cells = engine.run(cell_kernel, inputs, wanted, dims, sizes, block_cells, workers, progress)
     return assemble(config, p, cells, dims, lambda name: p[name])
+
+
+def _length(value: Any) -> int:
+    return int(value.size) if isinstance(value, (xr.DataArray, np.ndarray)) else len(np.atleast_1d(value))
+
+
+def estimated_sizes(config: DictConfig, params: Mapping[str, Any] | None, isl: Any, concurrency: Any
+                    ) -> dict[str, int]:
+    """The grid's dims and lengths as :func:`evaluate` will build them, from the inputs' sizes alone."""
+    sizes = {"model": len(config.select.models), "hardware": len(config.select.hardware), **grid_sizes(config)}
+    for name, given in (("isl", isl), ("concurrency", concurrency)):
+        if given is not None:
+            sizes[name] = _length(given)
+            if isinstance(given, xr.DataArray):
+                sizes.update({d: n for d, n in given.sizes.items() if d != name})
+    for key, value in (params or {}).items():
+        if isinstance(value, xr.DataArray):
+            sizes.update({str(d): int(n) for d, n in value.sizes.items()})
+        elif np.ndim(value) > 0:
+            sizes[key] = _length(value)
+    return sizes
+
+
+def planned_outputs(variables: Any) -> dict[str, Any]:
+    """The per-cell outputs :func:`evaluate` will allocate for ``variables`` (unknown names are
+    refused later, with their own message)."""
+    names = [variables] if isinstance(variables, str) else variables
+    return dict(CELL_OUTPUTS) if names is None else {v: CELL_OUTPUTS[v] for v in names if v in CELL_OUTPUTS}
 
 
 # Bytes of the light (per model, hardware, ISL) terms are small; the per-cell outputs and the

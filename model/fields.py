@@ -22,6 +22,12 @@ CHECKS = {
     "[0, 1)": "must be a fraction in [0, 1)",
     ">= 1": "must be a whole number >= 1",
     "finite": "must be a finite number",
+    # a rate of requests the fleet MILP can carry: beyond 1e6 requests/s (86 billion a day, far above any
+    # published service) replica counts pass 1e8 and HiGHS' tolerances (1e-7 to 1e-6) no longer resolve
+    # one replica, so a plan could silently serve less than its demand
+    "[0, 1e6]": "must be a finite number in [0, 1e6]",
+    # token counts: 1e9 is beyond every model's context, and keeps L * N * bytes within float64 and int64
+    "[1, 1e9]": "must be a whole number of tokens in [1, 1e9]",
 }
 
 
@@ -31,10 +37,12 @@ def passes(rule: str, value: Any) -> bool:
         return False
     if rule == ">= 1":
         return float(value).is_integer() and value >= 1
+    if rule == "[1, 1e9]":
+        return math.isfinite(value) and float(value).is_integer() and 1 <= value <= 1e9
     if not math.isfinite(value):
         return False
     return {"> 0": value > 0, ">= 0": value >= 0, "(0, 1]": 0 < value <= 1,
-            "[0, 1)": 0 <= value < 1, "finite": True}[rule]
+            "[0, 1)": 0 <= value < 1, "finite": True, "[0, 1e6]": 0 <= value <= 1e6}[rule]
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,14 @@ def grid_isl(cfg: DictConfig) -> np.ndarray:
                      ).astype(np.int64)
 
 
+def grid_sizes(cfg: DictConfig) -> dict[str, int]:
+    """Lengths of the ISL grid (at most: log-spaced points may round to the same integer) and of
+    the concurrency grid, by arithmetic alone: a grid too large to allocate is measured first."""
+    g = cfg.grid
+    steps = (int(g.concurrency_max) - int(g.concurrency_min)) // max(int(g.concurrency_step), 1) + 1
+    return {"isl": int(g.isl_points) + len(g.isl_extra), "concurrency": max(steps, 0)}
+
+
 def grid_concurrency(cfg: DictConfig) -> np.ndarray:
     """Concurrency grid: concurrent requests per replica."""
     g = cfg.grid
@@ -203,7 +211,8 @@ def check_parameter(key: str, var: str, value: Any) -> None:
     finite = np.isfinite(known)
     ok = {"> 0": finite & (known > 0), ">= 0": finite & (known >= 0), "(0, 1]": (known > 0) & (known <= 1),
           "[0, 1)": (known >= 0) & (known < 1), ">= 1": (known >= 1) & (known == np.floor(known)),
-          "finite": finite}[rule]
+          "finite": finite, "[0, 1e6]": finite & (known >= 0) & (known <= 1e6),
+          "[1, 1e9]": finite & (known >= 1) & (known <= 1e9) & (known == np.floor(known))}[rule]
     if not ok.all():
         bad = float(known[np.argmin(ok)])
         assert not passes(rule, bad)  # the vectorized rule says what the scalar one says

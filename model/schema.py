@@ -204,7 +204,7 @@ class WorkloadSpec(Sourced):
     """The workload: request lengths, token mix, selling prices (``workload.*``)."""
 
     name: str = spec(MISSING, doc="workload label")
-    isl: int = spec(MISSING, unit="tokens", check=">= 1", doc="input-side tokens per request L (P50) for reports")
+    isl: int = spec(MISSING, unit="tokens", check="[1, 1e9]", doc="input-side tokens per request L (P50) for reports")
     osl: Optional[float] = spec(None, unit="tokens", check="> 0",
                                 doc="output tokens per request (null: L * m_output / (1 - m_output))")
     concurrency: int = spec(250, unit="requests", check=">= 1",

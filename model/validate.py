@@ -8,15 +8,17 @@ key, the value and what is allowed.
 """
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from model.calibration import BOUNDS as FIT_BOUNDS
 from model.errors import ConfigError
 from model.fields import CHECKS, field_docs, passes
+from model.fit_bounds import BOUNDS as FIT_BOUNDS
+from model.pointwise import weight_bytes
 from model.schema import (
     TOKEN_TYPES,
     Attention,
@@ -35,6 +37,9 @@ from model.schema import (
 
 MIX_TOLERANCE = 1e-6
 CONF_REPO = Path(__file__).resolve().parents[1]  # the repository: calibration.data is relative to it
+# calibration.write=true replaces these files, and no others (relative to the repository)
+OWNED_TARGETS = {"target": "conf/hardware/gpu_calibration.yaml",
+                 "error_target": "conf/uncertainty/model_error/gpu_leave_one_out.yaml"}
 
 
 def check_value(key: str, value: Any, rule: str, optional: bool = False) -> None:
@@ -179,6 +184,19 @@ def validate_grid(g: DictConfig) -> None:
                           f"empty concurrency grid: must be >= grid.concurrency_min ({g.concurrency_min})")
 
 
+# configs that validate() passed (by id; the weak value drops a config once it is gone), so that the
+# API can refuse an unchecked config (e.g. OmegaConf.merge of a validated one) without re-checking every call
+_VALIDATED: weakref.WeakValueDictionary[int, DictConfig] = weakref.WeakValueDictionary()
+
+
+def ensure_valid(cfg: DictConfig) -> DictConfig:
+    """``cfg`` if :func:`validate` has passed it, else :func:`validate` of it: the API refuses
+    what the command line refuses (a merged config with a negative price, a NaN size)."""
+    if _VALIDATED.get(id(cfg)) is cfg and OmegaConf.is_readonly(cfg):
+        return cfg
+    return validate(cfg)
+
+
 def validate(cfg: DictConfig) -> DictConfig:
     """Check every value of a composed config; return it resolved and read-only.
 
@@ -208,8 +226,28 @@ def validate(cfg: DictConfig) -> DictConfig:
     _check_dask_chunks(cfg)
     if "calibration" in cfg:
         _check_calibration(cfg)
+    _check_replica_sizes(cfg)
     OmegaConf.set_readonly(cfg, True)
+    _VALIDATED[id(cfg)] = cfg
     return cfg
+
+
+# Systems per replica are whole numbers held in int64: far below 2**63, and exact in float64
+MAX_SYSTEMS_PER_REPLICA = 2.0**53
+
+
+def _check_replica_sizes(cfg: DictConfig) -> None:
+    """Refuse a memory so small that a selected model's weights alone would need more systems than
+    the outputs can count (``memory_gb=1e-300`` once wrapped ``systems`` to -9.2e18)."""
+    for hw_name in cfg.select.hardware:
+        hw = cfg.hardware[hw_name]
+        capacity = float(hw.memory_gb) * 1e9 * float(hw.get("usable_memory_fraction", 1.0) or 1.0)
+        for m_name in cfg.select.models:
+            weights = weight_bytes(cfg.models[m_name])
+            if weights / capacity >= MAX_SYSTEMS_PER_REPLICA:
+                raise ConfigError(f"hardware.{hw_name}.memory_gb", hw.memory_gb,
+                                  f"{m_name}'s weights alone would need {weights / capacity:.3g} systems per replica; "
+                                  f"must leave fewer than {MAX_SYSTEMS_PER_REPLICA:.3g}")
 
 
 def _check_power_law_inputs(cfg: DictConfig) -> None:
@@ -280,6 +318,11 @@ def _check_calibration(cfg: DictConfig) -> None:
             check_value(f"calibration.weights_gb.{m}.{precision}", gb, "> 0")
     if not (CONF_REPO / c.data).is_file():
         raise ConfigError("calibration.data", c.data, f"no such file under {CONF_REPO}")
+    for key, owned in OWNED_TARGETS.items():
+        # the only files outside the run directory the toolkit may replace are the ones it generates
+        if (CONF_REPO / str(c[key])).resolve() != (CONF_REPO / owned).resolve():
+            raise ConfigError(f"calibration.{key}", c[key], f"allowed: {owned} (the file this command generates); "
+                              "the fitted values always go to the run directory")
 
 
 def _check_dask_chunks(cfg: DictConfig) -> None:

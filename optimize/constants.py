@@ -60,3 +60,4 @@ class SolveStatus(enum.Enum):
     time_limit = "time_limit"      # stopped by the time limit with a feasible plan
     infeasible = "infeasible"      # no plan meets demand under the constraints
     no_solution = "no_solution"    # stopped (time limit, error) without a feasible plan
+    unverified = "unverified"      # the solver's plan, rounded to whole replicas, misses some demand

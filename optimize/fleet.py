@@ -85,8 +85,8 @@ def plan_fleet(cfg: DictConfig, prune: bool | None = None, grid: xr.Dataset | No
         elastic = solve_model(build_model(**problem, elastic=True), **solver_options)
         shortfalls = inventory_shortfalls(elastic, cols, rows, grid, hardware, inventory, utilization)
         return FleetPlan.infeasible(shortfalls=shortfalls, **counts, **timings, columns_by_phase=kinds)
-    if solution.status == SolveStatus.no_solution:
-        return FleetPlan.no_solution(**counts, **timings, columns_by_phase=kinds)
+    if solution.status in (SolveStatus.no_solution, SolveStatus.unverified):
+        return FleetPlan.no_solution(**counts, **timings, columns_by_phase=kinds, status=solution.status)
     plan, totals = assign_solution(solution.replicas, cols, rows, grid, hardware, utilization, max_ttft_of_row)
     return FleetPlan.solved(status=solution.status, plan=plan, totals=totals, mip_gap=solution.mip_gap,
                             **counts, **timings, columns_by_phase=kinds)

@@ -18,10 +18,13 @@ from omegaconf import DictConfig
 from scipy.stats import norm
 
 from model.config import with_values
+from model.errors import ConfigError
 from model.evaluate import evaluate
 from model.validate import validate as validate_model
 from optimize.concurrency import sla_by_model, ttft_by_model
 from optimize.schema import IslKind
+
+MAX_BUCKET_ISL = 1e9  # tokens: the "[1, 1e9]" rule of workload.isl and of explicit buckets
 
 # the per-cell variables of the cost model that candidate columns and shortfall reports read
 # (the disaggregated columns of SPEC §9 read the decode step, the prefill terms and the TTFT)
@@ -31,11 +34,13 @@ COLUMN_VARIABLES = ["requests_per_second", "systems", "cost_per_hour", "interact
 
 
 def isl_buckets(cfg: DictConfig) -> tuple[np.ndarray, np.ndarray]:
-    """ISL per bucket (tokens) and its weight (share of requests).
+    """ISL per bucket (tokens) and its weight (share of requests), one bucket per distinct ISL.
 
     ``p50``: one bucket at ``workload.isl``.  ``lognormal``: ``buckets`` equal-probability
     buckets of ln ISL ~ N(ln median, sigma²), each represented by its median quantile
-    ``exp(ln median + sigma * z((k + 1/2) / buckets))``.  ``buckets``: as listed.
+    ``exp(ln median + sigma * z((k + 1/2) / buckets))``.  ``buckets``: as listed.  Buckets that
+    land on the same ISL are one bucket with their weights summed: two rows for the same requests
+    would each get their own replicas, and a tiny sigma would plan the same ISL eight times.
 
     Parameters
     ----------
@@ -45,7 +50,12 @@ def isl_buckets(cfg: DictConfig) -> tuple[np.ndarray, np.ndarray]:
     Returns
     -------
     tuple of numpy.ndarray
-        ISL (int, tokens) and weight (float, summing to 1), one entry per bucket.
+        ISL (int, tokens, increasing) and weight (float, summing to 1), one entry per bucket.
+
+    Raises
+    ------
+    model.errors.ConfigError
+        A lognormal whose buckets fall outside 1 .. ``MAX_BUCKET_ISL`` tokens.
     """
     distribution = cfg.fleet.isl
     if distribution.kind == IslKind.p50:
@@ -53,10 +63,19 @@ def isl_buckets(cfg: DictConfig) -> tuple[np.ndarray, np.ndarray]:
     if distribution.kind == IslKind.lognormal:
         median = float(distribution.median if distribution.median is not None else cfg.workload.isl)
         quantile = (np.arange(distribution.buckets) + 0.5) / distribution.buckets
-        isl = np.rint(median * np.exp(distribution.sigma * norm.ppf(quantile))).astype(np.int64)
-        return isl, np.full(distribution.buckets, 1.0 / distribution.buckets)
-    return (np.array([int(b.isl) for b in distribution.explicit]),
-            np.array([float(b.weight) for b in distribution.explicit]))
+        with np.errstate(over="ignore", invalid="ignore"):
+            raw = np.rint(median * np.exp(distribution.sigma * norm.ppf(quantile)))
+        if not (np.isfinite(raw).all() and raw.min() >= 1 and raw.max() <= MAX_BUCKET_ISL):
+            key = "fleet.isl.sigma" if distribution.sigma > 1 else "fleet.isl.median"
+            value = distribution.sigma if key == "fleet.isl.sigma" else median
+            raise ConfigError(key, value, f"the lognormal's buckets must lie in 1 .. {MAX_BUCKET_ISL:.0e} tokens "
+                                          f"(they span {raw.min():.3g} .. {raw.max():.3g}); use a smaller sigma")
+        isl, weight = raw.astype(np.int64), np.full(distribution.buckets, 1.0 / distribution.buckets)
+    else:
+        isl = np.array([int(b.isl) for b in distribution.explicit])
+        weight = np.array([float(b.weight) for b in distribution.explicit])
+    merged, which = np.unique(isl, return_inverse=True)
+    return merged, np.bincount(which, weights=weight, minlength=len(merged))
 
 
 def demand_by_model(cfg: DictConfig) -> xr.DataArray:

@@ -37,6 +37,8 @@ from optimize.constants import SolveStatus
 
 # a gap relative to an objective of 0 is measured against this instead
 GAP_DENOMINATOR_FLOOR = 1e-12
+# relative slack of a covering row the rounded plan may show (HiGHS' primal feasibility tolerance is 1e-7)
+COVER_TOLERANCE = 1e-6
 
 
 @dataclass(frozen=True)
@@ -184,6 +186,15 @@ def build_model(cost: np.ndarray, coverage: Coverage, demand: np.ndarray, system
     return m
 
 
+def covers_demand(model: pyo.ConcreteModel, tolerance: float = COVER_TOLERANCE) -> bool:
+    """Whether the loaded (rounded) values meet every covering row, to ``tolerance`` relative."""
+    for row in model.cover.values():
+        lower = pyo.value(row.lower)
+        if pyo.value(row.body) < lower - tolerance * max(1.0, abs(lower)):
+            return False
+    return True
+
+
 def solve_model(model: pyo.ConcreteModel, *, time_limit: float = 60.0, mip_rel_gap: float = 1e-6,
                 threads: int | None = None) -> Solution:
     """Solve a :func:`build_model` model with HiGHS and read its status and values.
@@ -219,6 +230,13 @@ def solve_model(model: pyo.ConcreteModel, *, time_limit: float = 60.0, mip_rel_g
     results.solution_loader.load_vars()
     # HiGHS returns integers within its feasibility tolerance: round them to whole replicas
     replicas = np.rint([pyo.value(v) for v in model.replicas.values()]).astype(np.int64)
+    for var, whole in zip(model.replicas.values(), replicas.tolist()):
+        var.set_value(whole, skip_validation=True)
+    if model.component("shortfall") is None and not covers_demand(model):
+        # a plan that serves less than its demand is never reported as optimal (e.g. values the
+        # solver cannot carry exactly): say so instead of returning it
+        return Solution(status=SolveStatus.unverified, replicas=None, shortfall=None, objective=None, bound=None,
+                        mip_gap=None, solve_seconds=solve_seconds)
     flow = model.component("flow")
     flows = np.zeros(0) if flow is None else np.array([pyo.value(v) for v in flow.values()], dtype=float)
     elastic = model.component("shortfall")

@@ -21,6 +21,8 @@ from optimize.inputs import DemandRows
 from optimize.shortfalls import empty_shortfalls
 
 NO_SOLUTION_NOTE = "the solver stopped (time limit) before finding any plan"
+UNVERIFIED_NOTE = ("the solver's plan, in whole replicas, does not meet every model's demand (numbers the solver "
+                   "cannot carry exactly?): no plan is reported")
 PLAN_ORDER = ["model", "bucket_isl", "phase", "hardware", "concurrency"]
 PHASES = [p.value for p in Phase]
 # columns of the plan table: (units, meaning); plan.csv puts the units in its header, plan.json in "units"
@@ -173,12 +175,15 @@ class FleetPlan:
 
     @classmethod
     def no_solution(cls, *, columns: int, pruned_columns: int, build_seconds: float,
-                    solve_seconds: float, columns_by_phase: dict[str, tuple[int, int]] | None = None) -> FleetPlan:
-        """The solver stopped before finding any plan (not a proof that there is none)."""
-        return cls(status=SolveStatus.no_solution, plan=pd.DataFrame(), totals=FleetTotals.empty(),
+                    solve_seconds: float, columns_by_phase: dict[str, tuple[int, int]] | None = None,
+                    status: SolveStatus = SolveStatus.no_solution) -> FleetPlan:
+        """The solver stopped before finding any plan (not a proof that there is none), or
+        (``status=unverified``) its plan, in whole replicas, does not meet the demand."""
+        note = UNVERIFIED_NOTE if status == SolveStatus.unverified else NO_SOLUTION_NOTE
+        return cls(status=status, plan=pd.DataFrame(), totals=FleetTotals.empty(),
                    shortfalls=empty_shortfalls(), mip_gap=None, build_seconds=build_seconds,
                    solve_seconds=solve_seconds, columns=columns, pruned_columns=pruned_columns,
-                   notes=(NO_SOLUTION_NOTE,), columns_by_phase=dict(columns_by_phase or {}))
+                   notes=(note,), columns_by_phase=dict(columns_by_phase or {}))
 
     def summary(self) -> dict[str, Any]:
         """Everything but the plan table, for JSON (``plan.json``)."""

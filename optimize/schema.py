@@ -21,7 +21,7 @@ class IslKind(enum.Enum):
 
 @dataclass
 class IslBucket:
-    isl: int = spec(MISSING, unit="tokens", doc="ISL of the bucket")
+    isl: int = spec(MISSING, unit="tokens", check="[1, 1e9]", doc="ISL of the bucket")
     weight: float = spec(MISSING, unit="1", doc="share of requests in the bucket")
 
 
@@ -48,7 +48,7 @@ class SolverSpec:
 class FleetSpec:
     demand: Dict[str, Optional[float]] = spec(factory=dict, unit="1/s",
                                               doc="requests/s per model (null: demand_default)")
-    demand_default: float = spec(10.0, unit="1/s", check=">= 0",
+    demand_default: float = spec(10.0, unit="1/s", check="[0, 1e6]",
                                  doc="requests/s of each selected model whose demand is null (SPEC §5 default)")
     isl: IslDistribution = spec(factory=IslDistribution, doc="ISL distribution")
     sla: Dict[str, Optional[float]] = spec(factory=dict, unit="tok/s",

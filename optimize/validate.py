@@ -6,18 +6,21 @@ the catalogs or to each other are written out here.
 from __future__ import annotations
 
 import math
+import os
 
 from omegaconf import DictConfig
 
 from model.errors import ConfigError
 from model.evaluate import check_memory, result_bytes
-from model.parameters import grid_concurrency
+from model.fields import CHECKS, passes
+from model.parameters import grid_sizes
 from model.results import CELL_OUTPUTS
 from model.validate import check_fields
-from optimize.inputs import COLUMN_VARIABLES, grid_hardware
+from optimize.inputs import COLUMN_VARIABLES, grid_hardware, isl_buckets
 from optimize.schema import FleetSpec, IslDistribution, IslKind, SolverSpec
 
 BUCKET_WEIGHT_TOLERANCE = 1e-6
+DEMAND_RULE = "[0, 1e6]"  # the same rule as fleet.demand_default's
 
 
 def validate_fleet(cfg: DictConfig) -> None:
@@ -28,8 +31,8 @@ def validate_fleet(cfg: DictConfig) -> None:
         if name not in catalog_models:
             raise ConfigError(f"fleet.demand.{name}", value,
                               f"unknown model; allowed: {', '.join(catalog_models)}")
-        if value is not None and (not math.isfinite(value) or value < 0):
-            raise ConfigError(f"fleet.demand.{name}", value, "must be a finite number of requests/s >= 0")
+        if value is not None and not passes(DEMAND_RULE, value):
+            raise ConfigError(f"fleet.demand.{name}", value, f"requests/s {CHECKS[DEMAND_RULE]}")
     check_fields(f, FleetSpec, "fleet")
     demands = [f.demand_default if f.demand.get(m) is None else f.demand[m] for m in cfg.select.models]
     if sum(demands) <= 0:  # nothing to serve: not a plan to search for
@@ -70,14 +73,19 @@ def validate_fleet(cfg: DictConfig) -> None:
         if not d.explicit:
             raise ConfigError("fleet.isl.explicit", [], "kind=buckets needs at least one {isl, weight}")
         for b in d.explicit:
-            if b.isl < 1 or not b.weight > 0:
+            if not passes("[1, 1e9]", b.isl) or not (math.isfinite(b.weight) and b.weight > 0):
                 raise ConfigError("fleet.isl.explicit", f"{{isl: {b.isl}, weight: {b.weight}}}",
                                   "each bucket needs isl >= 1 and weight > 0")
         total = sum(b.weight for b in d.explicit)
         if abs(total - 1) > BUCKET_WEIGHT_TOLERANCE:
             raise ConfigError("fleet.isl.explicit", total, "bucket weights must sum to 1")
     check_fields(f.solver, SolverSpec, "fleet.solver")
+    cores = os.cpu_count() or 1
+    if f.solver.threads is not None and f.solver.threads > cores:  # HiGHS would start them all (it ran 210 s)
+        raise ConfigError("fleet.solver.threads", f.solver.threads,
+                          f"at most this machine's {cores} cores, or null for HiGHS' default")
     check_fleet_memory(cfg)
+    isl_buckets(cfg)  # a lognormal whose buckets leave the token range is refused by name
 
 
 def check_fleet_memory(cfg: DictConfig) -> None:
@@ -93,6 +101,6 @@ def check_fleet_memory(cfg: DictConfig) -> None:
     d = cfg.fleet.isl
     buckets = {IslKind.p50: 1, IslKind.lognormal: int(d.buckets), IslKind.buckets: len(d.explicit)}[IslKind(d.kind)]
     sizes = {"model": len(cfg.select.models), "hardware": len(grid_hardware(cfg)), "bucket": buckets,
-             "concurrency": len(grid_concurrency(cfg))}
+             "concurrency": grid_sizes(cfg)["concurrency"]}
     check_memory(result_bytes(sizes, {v: CELL_OUTPUTS[v] for v in COLUMN_VARIABLES if v in CELL_OUTPUTS}),
                  float(cfg.grid.max_memory_fraction))

@@ -107,6 +107,10 @@ def complete_problem(problem: Mapping[str, Any]) -> dict:
         if key not in problem:
             raise ValueError(f"problem={dict(problem)}: needs 'names' and 'bounds' (SALib's problem dict)")
     d = len(problem["names"])
+    repeated = sorted({str(n) for n in problem["names"] if list(problem["names"]).count(n) > 1})
+    if repeated:  # two indices under one name could not be told apart in the result
+        raise ValueError(f"problem['names']={list(problem['names'])}: each name at most once ({', '.join(repeated)} "
+                         "repeats)")
     if len(problem["bounds"]) != d:
         raise ValueError(f"problem['bounds']={list(problem['bounds'])}: needs one [low, high] per name ({d})")
     if problem.get("num_vars", d) != d:

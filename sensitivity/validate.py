@@ -6,6 +6,7 @@ import math
 from omegaconf import DictConfig, OmegaConf
 
 from model.errors import ConfigError
+from model.evaluate import available_memory
 from model.parameters import check_parameter, override_target, raw_parameters
 from model.validate import check_fields
 from sensitivity.schema import Distribution, SensitivitySpec
@@ -32,6 +33,29 @@ def check_engine_argument(cfg: DictConfig, name: str) -> None:
         raise ConfigError(f"sensitivity.{name}", value, allowed)
 
 
+# float64 values held per model run: the sample row (one per parameter) and, per model, the outputs
+# analysed plus the blocked minimum's working values (measured peak below 4 per model at N = 2**14)
+VALUES_PER_OUTPUT = 4
+
+
+def check_sample_memory(cfg: DictConfig) -> None:
+    """Refuse, before sampling, an analysis whose samples and outputs would not fit in memory.
+
+    The Saltelli design has ``N * (2D + 2)`` rows with second order (``N * (D + 2)`` without);
+    each holds its D parameters and a few float64 values per model.
+    """
+    s = cfg.sensitivity
+    d = max(len(s.parameters), 1)
+    rows = float(s.n) * ((2 * d + 2) if s.second_order else (d + 2))
+    needed = rows * 8 * (d + VALUES_PER_OUTPUT * len(cfg.select.models))
+    fraction = float(cfg.grid.max_memory_fraction)
+    available = available_memory()
+    if needed > fraction * available:
+        raise ConfigError("sensitivity.n", s.n, f"{rows:,.0f} model runs would take about {needed / 1e9:,.3g} GB, "
+                          f"more than grid.max_memory_fraction={fraction:g} of the {available / 1e9:,.1f} GB "
+                          "available; use a smaller power of two (the default is 4,096)")
+
+
 def validate_sensitivity(cfg: DictConfig) -> None:
     """Value checks of ``sensitivity`` (one-line :class:`ConfigError`).
 
@@ -50,6 +74,7 @@ def validate_sensitivity(cfg: DictConfig) -> None:
     check_engine_argument(cfg, "n")
     if s.n < 4:
         raise ConfigError("sensitivity.n", s.n, "must be >= 4 (convergence uses N/4)")
+    check_sample_memory(cfg)
     for name in ("seed", "conf_level", "num_resamples"):
         check_engine_argument(cfg, name)
     if len(cfg.select.hardware) != 1:

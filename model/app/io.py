@@ -16,6 +16,17 @@ import xarray as xr
 STOP_REQUESTED = threading.Event()
 
 
+# Present in a run directory while its job runs; left behind by a run stopped part-way.
+INCOMPLETE = "INCOMPLETE"
+
+
+def mark_incomplete(path: Path) -> None:
+    """Write the marker that says the directory's run has not finished (removed when it has)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("This run has not finished: it is running, or it was stopped part-way. Its files may be "
+                    "partial.\n")
+
+
 class OutputExistsError(FileExistsError):
     """The run directory already holds an output of this name (from another run)."""
 

@@ -15,7 +15,7 @@ from omegaconf import DictConfig
 
 from model.errors import ConfigError
 from model.evaluate import check_memory, result_bytes
-from model.parameters import grid_concurrency, grid_isl
+from model.parameters import grid_sizes
 from model.results import CELL_OUTPUTS
 from model.validate import validate
 
@@ -64,7 +64,7 @@ def validate_grid_job(cfg: DictConfig) -> DictConfig:
     cfg = validate(cfg)
     if not cfg.dask.enabled:
         sizes = {"model": len(cfg.select.models), "hardware": len(cfg.select.hardware),
-                 "isl": len(grid_isl(cfg)), "concurrency": len(grid_concurrency(cfg))}
+                 **grid_sizes(cfg)}
         check_memory(result_bytes(sizes, CELL_OUTPUTS), float(cfg.grid.max_memory_fraction))
     if cfg.dask.enabled and cfg.dask.address not in (None, "local"):
         check_scheduler(str(cfg.dask.address), float(cfg.dask.connect_timeout_s))

@@ -22,7 +22,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
-from model.app import io
+from model.app import cli_args, io
 from model.app.sweep import HEADLINE, STATUS
 from model.config import CONF_DIR, compose_config, composition_error
 from model.errors import ConfigError
@@ -115,6 +115,10 @@ def run_job(job: Job, cfg: DictConfig, validate: Callable[[DictConfig], DictConf
     exit code 2, before any work is done.  In a multirun the job never exits or raises: it
     records ``job.json`` (status, error) and ``headline.nc`` in its directory for
     :class:`model.app.sweep.CollectSweep`, so that one failed job does not stop the others.
+
+    While the job runs its directory holds an ``INCOMPLETE`` file, removed when the job ends with
+    an answer, a report or a refusal: a run stopped by a signal (or killed) keeps it, so its
+    complete-looking files are marked as partial and the sweep collector skips it.
     """
     use_file_backend()
     out = output_dir()
@@ -123,28 +127,43 @@ def run_job(job: Job, cfg: DictConfig, validate: Callable[[DictConfig], DictConf
     signal.signal(signal.SIGTERM, stop_on_signal)
     signal.signal(signal.SIGINT, stop_on_signal)
     sys.unraisablehook = quiet_interrupts
+    marker = out / io.INCOMPLETE
     try:
+        io.mark_incomplete(marker)
         result = job(validate(cfg), out)
         if io.STOP_REQUESTED.is_set():  # interrupted inside a library that swallowed it
             raise KeyboardInterrupt
     except KeyboardInterrupt:
-        print("error: interrupted: the run stopped; files not yet complete were removed", file=sys.stderr)
+        print(f"error: interrupted: the run stopped; files not yet complete were removed, and {marker} marks "
+              "the directory as incomplete", file=sys.stderr)
         sys.exit(EXIT_INTERRUPTED)
     except (ConfigError, io.OutputExistsError) as err:
+        marker.unlink(missing_ok=True)
         if multirun:
             io.write_text(json.dumps({"status": "failed", "error": f"error: {err}"}), out / STATUS)
         print(f"error: {err}", file=sys.stderr)
         if multirun:
             return
         sys.exit(EXIT_BAD_INPUT)
+    except OSError as err:  # a full disk, a directory made read-only meanwhile: nothing half-written stays
+        line = f"could not write to {out}: {err.strerror or type(err).__name__}"
+        if getattr(err, "filename", None):
+            line = f"could not write {err.filename}: {err.strerror or type(err).__name__}"
+        print(f"error: {line}; {marker.name} marks the directory as incomplete", file=sys.stderr)
+        if multirun:
+            return
+        sys.stdout.flush()
+        os._exit(EXIT_INFEASIBLE)  # not sys.exit: h5py's finalizers on a full disk can crash the interpreter
     except Exception as err:  # noqa: BLE001 - a multirun job reports any failure and lets the others run
         if not multirun:
             raise
+        marker.unlink(missing_ok=True)
         line = f"{type(err).__name__}: {err}".splitlines()[0]
         io.write_text(json.dumps({"status": "failed", "error": line, "traceback": traceback.format_exc()}),
                       out / STATUS)
         print(f"error: {line}", file=sys.stderr)
         return
+    marker.unlink(missing_ok=True)
     if multirun:
         if result.headline is not None:
             io.write_netcdf(result.headline, out / HEADLINE)
@@ -155,25 +174,25 @@ def run_job(job: Job, cfg: DictConfig, validate: Callable[[DictConfig], DictConf
 
 
 def input_error(config_name: str, overrides: list[str],
-                validate: Callable[[DictConfig], DictConfig]) -> str | None:
+                validate: Callable[[DictConfig], DictConfig], search: list[str] | None = None) -> str | None:
     """The one-line reason why ``overrides`` are bad input, or None: what Hydra would refuse (a
     misspelled key, a wrong type, bad override syntax: Hydra prints those as several lines and
     exits 1) and what the app's validation refuses.  Checked before Hydra creates a run directory,
-    so bad input writes nothing."""
+    so bad input writes nothing.  ``search`` holds extra config directories (``--config-dir``)."""
+    extra = [f"hydra.searchpath=[{','.join('file://' + d for d in search)}]"] if search else []
     try:
-        validate(compose_config(config_name, overrides))
+        validate(compose_config(config_name, [*extra, *overrides]))
     except ConfigError as err:
         return str(err)
     except (HydraException, OmegaConfBaseException) as err:  # raised by validation's own merges
         return str(composition_error(err, overrides))
+    except (AttributeError, KeyError, TypeError) as err:  # a primary config that is not this app's
+        return f"--config-name={config_name}: not a config of this command ({type(err).__name__}: {err})"
     return None
 
 
-MULTIRUN_FLAGS = ("--multirun", "-m")
-
-
 def sweep_input_error(config_name: str, overrides: list[str],
-                      validate: Callable[[DictConfig], DictConfig]) -> str | None:
+                      validate: Callable[[DictConfig], DictConfig], search: list[str] | None = None) -> str | None:
     """:func:`input_error` for a multirun: every value of every swept key is checked once.
 
     The sweep's syntax (``a=1,2``, ``range(...)``, ``choice(...)``) is parsed as Hydra parses it.
@@ -201,48 +220,65 @@ def sweep_input_error(config_name: str, overrides: list[str],
     first = [c[0] for c in choices]
     for i, options in enumerate(choices):
         for option in options[1:] if i else options:
-            problem = input_error(config_name, first[:i] + [option] + first[i + 1:], validate)
+            problem = input_error(config_name, first[:i] + [option] + first[i + 1:], validate, search)
             if problem is not None:
                 return problem
     if not choices:
-        return input_error(config_name, [], validate)
+        return input_error(config_name, [], validate, search)
     return None
 
 
-def occupied_run_dir(overrides: list[str]) -> str | None:
-    """A refusal when ``hydra.run.dir`` names a directory that already holds a run (its
-    ``.hydra/``): Hydra would rewrite that run's recorded config before the job could refuse."""
-    for item in overrides:
-        key, _, value = item.partition("=")
-        if key == "hydra.run.dir" and (Path(value) / ".hydra").exists():
-            return f"{value} holds another run: refusing to overwrite another run's output; choose a new hydra.run.dir"
-    return None
+def command_line_error(config_name: str, args: list[str],
+                       validate: Callable[[DictConfig], DictConfig]) -> str | None:
+    """Why this command line is bad input, checked before Hydra creates any directory, or None.
+
+    Whatever flags are given (``--multirun``, ``--config-dir``, ``--config-name``): the overrides
+    are composed and validated as the run will compose them, and the run or sweep directory is
+    checked (:func:`model.app.cli_args.run_directory_error`).  Flags that only print (``--help``,
+    ``--cfg``) are Hydra's to answer.
+    """
+    line = cli_args.parse(args)
+    if line.prints_only:
+        return None
+    if line.unknown:
+        return f"{line.unknown[0]}: unknown flag; see --help"
+    problem = cli_args.config_name_error(line, config_name) or cli_args.run_directory_error(line)
+    if problem is not None:
+        return problem
+    name = line.flags.get("config_name") or config_name
+    search = cli_args.search_dirs(line)
+    if line.multirun:
+        return sweep_input_error(name, line.app_overrides, validate, search)
+    return input_error(name, line.app_overrides, validate, search)
 
 
 def hydra_main(config_name: str, job: Job, validate: Callable[[DictConfig], DictConfig],
                register: Callable[[], None]) -> None:
     """Run ``job`` as a Hydra app on ``conf/<config_name>.yaml`` (the body of an app's ``__main__``).
 
-    Overrides Hydra would refuse end in one line on stderr and exit code 2 before Hydra starts
-    (single runs; a multirun's sweep syntax is Hydra's to parse).
+    Signal handlers come first, so that a Ctrl-C at any moment ends in one line; overrides Hydra
+    would refuse end in one line on stderr and exit code 2 before Hydra starts.
     """
-    register()
-    if not isinstance(sys.stdout, ClosedPipeSafe):
-        sys.stdout = ClosedPipeSafe(sys.stdout)
-    args = sys.argv[1:]
-    flags = [a for a in args if a.startswith("-")]
-    multirun = bool(flags) and all(f in MULTIRUN_FLAGS for f in flags)
-    if not flags or multirun:  # other flags (--help, --cfg, ...) are Hydra's own
-        overrides = [a for a in args if not a.startswith("-")
-                     and not a.lstrip("+~").startswith(("hydra.", "hydra/"))]
-        problem = (sweep_input_error(config_name, overrides, validate) if multirun
-                   else input_error(config_name, overrides, validate) or occupied_run_dir(args))
-        if problem is not None:
-            print(f"error: {problem}", file=sys.stderr)
-            sys.exit(EXIT_BAD_INPUT)
+    signal.signal(signal.SIGTERM, stop_on_signal)
+    signal.signal(signal.SIGINT, stop_on_signal)
+    try:
+        register()
+        if not isinstance(sys.stdout, ClosedPipeSafe):
+            sys.stdout = ClosedPipeSafe(sys.stdout)
+        problem = command_line_error(config_name, sys.argv[1:], validate)
+    except KeyboardInterrupt:
+        print("error: interrupted before the run started; nothing was written", file=sys.stderr)
+        sys.exit(EXIT_INTERRUPTED)
+    if problem is not None:
+        print(f"error: {problem}", file=sys.stderr)
+        sys.exit(EXIT_BAD_INPUT)
 
     @hydra.main(config_path=str(CONF_DIR), config_name=config_name, version_base="1.3")
     def main(cfg: DictConfig) -> None:
         run_job(job, cfg, validate)
 
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:  # while Hydra itself was busy, before or after the job
+        print("error: interrupted: the run stopped; files not yet complete were removed", file=sys.stderr)
+        sys.exit(EXIT_INTERRUPTED)

@@ -26,6 +26,7 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import xarray as xr
 import yaml
 from hydra.experimental.callback import Callback
@@ -112,8 +113,33 @@ def _label(ds: xr.Dataset) -> xr.Dataset:
 
 
 def _value(text: str) -> Any:
-    value = yaml.safe_load(text)
+    """An override's value with the type Hydra gives it: ``1e-06`` is a float (YAML 1.1 would
+    read it as a string), ``30`` an int, ``true`` a bool; anything else stays the text."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    value = yaml.safe_load(text) if text.strip() else text
     return value if isinstance(value, (int, float, str, bool)) and value is not None else text
+
+
+def _common_types(jobs: list[dict]) -> None:
+    """Make each swept key's values one type: ints become floats where other jobs gave floats
+    (``price=30,41.96``), and mixed numbers and text become text, so every coordinate has one
+    dtype."""
+    for key in {k for j in jobs for k in j["keys"]}:
+        values = [j["keys"][key] for j in jobs if key in j["keys"]]
+        numeric = [isinstance(v, (int, float)) and not isinstance(v, bool) for v in values]
+        if all(numeric) and any(isinstance(v, float) for v in values):
+            cast = float
+        elif not all(numeric) and len({type(v) for v in values}) > 1:
+            cast = str
+        else:
+            continue
+        for j in jobs:
+            if key in j["keys"]:
+                j["keys"][key] = cast(j["keys"][key])
 
 
 def read_jobs(sweep_dir: Path) -> list[dict]:
@@ -127,12 +153,19 @@ def read_jobs(sweep_dir: Path) -> list[dict]:
             key, _, value = str(item).partition("=")
             keys[key.lstrip("+~")] = _value(value)
         status_file = job_dir / STATUS
-        status = json.loads(status_file.read_text()) if status_file.exists() else {
-            "status": "failed", "error": "the job wrote no job.json (it was killed or never ran)"}
         headline = job_dir / HEADLINE
+        if (job_dir / io.INCOMPLETE).exists():  # stopped part-way: its files may be partial, skip them
+            status, headline = {"status": "failed", "error": "interrupted: the job's directory is marked "
+                                                             f"{io.INCOMPLETE}"}, None
+        elif status_file.exists():
+            status = json.loads(status_file.read_text())
+        else:
+            status = {"status": "failed", "error": "the job wrote no job.json (it was killed or never ran)"}
         jobs.append({"num": int(job_dir.name) if job_dir.name.isdigit() else job_dir.name, "dir": job_dir,
                      "keys": keys, "status": status,
-                     "headline": xr.load_dataset(headline, engine="h5netcdf") if headline.exists() else None})
+                     "headline": (xr.load_dataset(headline, engine="h5netcdf")
+                                  if headline is not None and headline.exists() else None)})
+    _common_types(jobs)
     return sorted(jobs, key=lambda j: str(j["num"]).zfill(8))
 
 
@@ -255,12 +288,34 @@ def summary_plot(ds: xr.Dataset, ax: Axes | None = None) -> Figure:
     return fig
 
 
+def tables(ds: xr.Dataset) -> dict[str, pd.DataFrame]:
+    """The sweep as CSV tables, each value once: ``sweep.csv`` has one row per job (the swept
+    keys, the job's status and its totals), and each group of variables with further dims has its
+    own table, ``sweep_by_<dims>.csv`` (e.g. ``sweep_by_model_hardware.csv``), one row per job and
+    label.  A total never repeats on the rows of a finer table, so summing a column of any table
+    counts each job once.  Units are in ``sweep.nc``'s attributes, not in the column names."""
+    swept = [d for d in ds.attrs.get("swept_dims", "").split(", ") if d in ds.dims]
+    if "job" in ds.dims:
+        swept = ["job"]
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for name, var in ds.data_vars.items():
+        if var.dtype.kind in "fiubOU":
+            groups.setdefault(tuple(d for d in var.dims if d not in swept), []).append(str(name))
+    out = {}
+    for extra, names in sorted(groups.items(), key=lambda item: (len(item[0]), item[0])):
+        file = "sweep.csv" if not extra else f"sweep_by_{'_'.join(extra)}.csv"
+        out[file] = ds[names].to_dataframe().reset_index()
+    return out
+
+
 def write(ds: xr.Dataset, sweep_dir: Path) -> None:
-    """Write sweep.nc, sweep.csv and sweep.png to the sweep root (never over existing files)."""
-    io.check_fresh(sweep_dir, OUTPUTS)
+    """Write sweep.nc, the CSV tables of :func:`tables` and sweep.png to the sweep root (never over
+    existing files)."""
+    csv = tables(ds)
+    io.check_fresh(sweep_dir, [*OUTPUTS, *csv])
     io.write_netcdf(ds, sweep_dir / "sweep.nc")
-    table = ds.drop_vars([v for v in ds.data_vars if ds[v].dtype.kind not in "fiubOU"]).to_dataframe()
-    io.write_text(table.reset_index().to_csv(index=False), sweep_dir / "sweep.csv")
+    for name, table in csv.items():
+        io.write_text(table.to_csv(index=False), sweep_dir / name)
     io.save_figure(summary_plot(ds), sweep_dir / "sweep.png")
 
 
@@ -278,7 +333,7 @@ class CollectSweep(Callback):
             return
         write(ds, sweep_dir)
         failed = ds.job_status == "failed"
-        print(f"collected {ds.attrs['jobs']} jobs into {sweep_dir / 'sweep.nc'} and sweep.csv "
+        print(f"collected {ds.attrs['jobs']} jobs into {sweep_dir / 'sweep.nc'} and sweep*.csv "
               f"({ds.attrs['layout']}: {ds.attrs['swept_dims']})")
         if bool(failed.any()):
             frame = ds[["job_num", "job_status", "job_error"]].to_dataframe()
