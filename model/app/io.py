@@ -1,7 +1,9 @@
 """Every file the toolkit writes goes through here: atomic, and never over another run's files."""
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Iterable
@@ -92,11 +94,28 @@ def netcdf_encoding(ds: xr.Dataset, compression: bool = True, float32: bool = Fa
     return encoding
 
 
+def check_space(ds: xr.Dataset, path: Path) -> None:
+    """Refuse (``OSError`` ENOSPC) a netCDF write whose uncompressed size exceeds the free space.
+
+    HDF5 on a full disk prints a traceback per object and can crash the interpreter while it
+    cleans up, so the space is checked before the file is created.  The uncompressed size is an
+    upper bound: a compressed file may have fitted, and the message says so.
+    """
+    needed = sum(int(v.nbytes) for v in ds.variables.values())
+    free = shutil.disk_usage(Path(path).parent).free
+    if needed > free:
+        raise OSError(errno.ENOSPC, f"no space left on device ({needed / 1e6:,.1f} MB uncompressed needed at "
+                                    f"most, {free / 1e6:,.1f} MB free)", str(path))
+
+
 def write_netcdf(ds: xr.Dataset, path: Path, compression: bool = True, float32: bool = False) -> Path:
     """Write a Dataset to netCDF-4 (h5netcdf) atomically, compressed by default, with a
     ``Conventions`` attribute."""
     ds = ds.assign_attrs(Conventions=CONVENTIONS)
     encoding = netcdf_encoding(ds, compression, float32)
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    check_space(ds, path)
     return write_atomic(path, lambda tmp: ds.to_netcdf(tmp, engine="h5netcdf", encoding=encoding))
 
 
@@ -153,4 +172,5 @@ def write_netcdf_chunked(ds: xr.Dataset, path: str | os.PathLike, compression: b
     on a file system the workers share.
     """
     ds = ds.assign_attrs(Conventions=CONVENTIONS)
+    check_space(ds, Path(path))
     ds.to_netcdf(path, engine="h5netcdf", encoding=netcdf_encoding(ds, compression, float32, chunked=True))

@@ -5,6 +5,7 @@ hands Hydra the primary config, validates it and runs the app's job.
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -43,9 +44,26 @@ def stop_on_signal(signum: int, frame: object) -> None:
 def quiet_interrupts(unraisable: sys.UnraisableHookArgs) -> None:
     """Report unraisable exceptions as Python does, except the interrupt :func:`stop_on_signal`
     raised inside a callback (a weakref finalizer, say): the flag keeps that request, and the
-    run ends with its one line."""
-    if not isinstance(unraisable.exc_value, KeyboardInterrupt):
-        sys.__unraisablehook__(unraisable)
+    run ends with its one line; and except the write failures h5py's finalizers repeat for every
+    object of a file that could not be written (a full disk): the write's own error says it once."""
+    if isinstance(unraisable.exc_value, KeyboardInterrupt):
+        return
+    if isinstance(unraisable.exc_value, (OSError, RuntimeError)) and "h5py" in repr(unraisable.object) + str(
+            unraisable.err_msg):
+        return
+    sys.__unraisablehook__(unraisable)
+
+
+def write_error(err: OSError) -> str:
+    """One line for a failed write: the file and the reason (h5py's reason spans several lines)."""
+    text = str(err)
+    if err.errno == errno.ENOSPC and err.strerror:
+        reason = err.strerror
+    elif "No space left on device" in text:
+        reason = "no space left on device"
+    else:
+        reason = (err.strerror or text).splitlines()[0]
+    return f"could not write {err.filename or 'the run directory'}: {reason}"
 
 Job = Callable[[DictConfig, Path], "JobResult"]
 
@@ -146,10 +164,7 @@ def run_job(job: Job, cfg: DictConfig, validate: Callable[[DictConfig], DictConf
             return
         sys.exit(EXIT_BAD_INPUT)
     except OSError as err:  # a full disk, a directory made read-only meanwhile: nothing half-written stays
-        line = f"could not write to {out}: {err.strerror or type(err).__name__}"
-        if getattr(err, "filename", None):
-            line = f"could not write {err.filename}: {err.strerror or type(err).__name__}"
-        print(f"error: {line}; {marker.name} marks the directory as incomplete", file=sys.stderr)
+        print(f"error: {write_error(err)} in {out}; {marker.name} marks it as incomplete", file=sys.stderr)
         if multirun:
             return
         sys.stdout.flush()

@@ -113,3 +113,26 @@ def test_a_read_only_parent(tmp_path):
         refused("model", f"hydra.run.dir={locked / 'run'}", cwd=tmp_path, says="not writable")
     finally:
         locked.chmod(0o700)
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 600 kB tmpfs (root only): too small for a grid.nc."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=600k", "tmpfs", str(mount)],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here (needs root); tests/app/test_io_disk.py injects the error")
+    yield mount
+    subprocess.run(["umount", str(mount)], capture_output=True)
+
+
+def test_a_full_disk_is_one_line_exit_1_and_no_temporary_file(small_disk, tmp_path):
+    run = small_disk / "run"
+    result = subprocess.run([str(BIN / "serving-model"), f"hydra.run.dir={run}", "grid.isl_points=8"],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1, result.stderr[-2000:]
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "no space left on device" in lines[0], result.stderr[-2000:]
+    assert not list(run.glob(".*.tmp")) and not (run / "grid.nc").exists()
+    assert (run / "INCOMPLETE").exists()
