@@ -1,0 +1,152 @@
+"""SPEC §12: h(C) by LRU stack distances equals a plain LRU replay, and has the shape it must have."""
+from collections import OrderedDict
+
+import numpy as np
+import pytest
+
+from model.prefix_cache import (
+    BlockTrace,
+    assign_replicas,
+    cached_tokens,
+    hit_rate_at,
+    hit_rate_curve,
+    reuse_share,
+    sessions,
+)
+from tests.helpers import ROOT
+
+MOONCAKE = ROOT.parent / "shared" / "reference" / "traces" / "mooncake-conversation.jsonl"
+
+
+def lru_replay(blocks: BlockTrace, capacity_tokens: float, replica=None) -> int:
+    """Cached tokens by a plain LRU per replica: look the prefix up, then write the request's blocks,
+    last to first, so its first block is the most recent; evict from the least recent."""
+    replica = np.zeros(blocks.requests, dtype=int) if replica is None else replica
+    capacity = int(capacity_tokens // blocks.block_tokens)
+    caches: dict[int, OrderedDict] = {}
+    tokens = blocks.block_token_counts()
+    total = 0
+    for i in range(blocks.requests):
+        cache = caches.setdefault(int(replica[i]), OrderedDict())
+        lo, hi = blocks.block_offsets[i], blocks.block_offsets[i + 1]
+        ids, counts = blocks.block_ids[lo:hi].tolist(), tokens[lo:hi].tolist()
+        seen = set()
+        for block, count in zip(ids, counts):
+            if block in seen or block in cache:
+                total += count
+                seen.add(block)
+            else:
+                break
+        for block in reversed(list(dict.fromkeys(ids))):
+            cache[block] = True
+            cache.move_to_end(block)
+        while len(cache) > capacity:
+            cache.popitem(last=False)
+    return total
+
+
+def synthetic(rng: np.random.Generator, requests: int, ids: int, block_tokens: int) -> BlockTrace:
+    counts = rng.integers(0, 6, requests)
+    offsets = np.concatenate([[0], np.cumsum(counts)])
+    block_ids = rng.integers(0, ids, offsets[-1])
+    partial = rng.integers(0, block_tokens, requests)
+    inputs = np.maximum(counts * block_tokens - partial, 0)
+    return BlockTrace(block_ids, offsets, inputs, block_tokens)
+
+
+def conversations(rng: np.random.Generator, sessions_: int, turns: int, block_tokens: int = 4) -> BlockTrace:
+    """A shared system prompt (block 0), then sessions whose every turn extends the previous one."""
+    chains, order = [], []
+    next_id = 1
+    for s in range(sessions_):
+        chains.append([0])
+        order += [s] * int(rng.integers(1, turns + 1))
+    rng.shuffle(order)
+    rows = []
+    for s in order:
+        grow = int(rng.integers(1, 4))
+        chains[s] = chains[s] + list(range(next_id, next_id + grow))
+        next_id += grow
+        rows.append(list(chains[s]))
+    offsets = np.concatenate([[0], np.cumsum([len(r) for r in rows])])
+    inputs = np.array([len(r) * block_tokens - 1 for r in rows])
+    return BlockTrace(np.concatenate(rows), offsets, inputs, block_tokens)
+
+
+def test_the_hand_worked_example():
+    """The module docstring's example: blocks of 2 tokens, requests [a b] (4 tokens), [a c] (3),
+    [a b] (4), 11 input tokens. One block (2 tokens) holds a: requests 2 and 3 find a, 4 tokens.
+    Two blocks: after request 2 the stack is a, c, b, so b is gone and request 3 finds a: 4 tokens.
+    Three blocks: request 3 finds a and b, 2 + 4 = 6 tokens. Unlimited: the same 6/11."""
+    a, b, c = 7, 8, 9
+    blocks = BlockTrace(np.array([a, b, a, c, a, b]), np.array([0, 2, 4, 6]), np.array([4, 3, 4]), 2)
+    assert cached_tokens(blocks, np.array([0, 1, 2, 3, 4, 5, 6, 100])).tolist() == [0, 0, 4, 4, 4, 4, 6, 6]
+    assert reuse_share(blocks) == pytest.approx(6 / 11)
+    curve = hit_rate_curve(blocks, np.array([2.0, 4.0, 6.0]), replicas=[1])
+    assert curve["hit_rate"].sel(routing="prefix_aware", replicas=1).values.tolist() == pytest.approx(
+        [4 / 11, 4 / 11, 6 / 11])
+
+
+def test_stack_distances_equal_a_plain_lru_replay_on_random_traces():
+    rng = np.random.default_rng(22)
+    for _ in range(150):
+        blocks = synthetic(rng, int(rng.integers(1, 25)), int(rng.integers(1, 10)), int(rng.integers(1, 4)))
+        replica = rng.integers(0, 3, blocks.requests)
+        capacities = np.arange(0, 15) * blocks.block_tokens + rng.integers(0, blocks.block_tokens)
+        got = cached_tokens(blocks, capacities, replica)
+        assert got.tolist() == [lru_replay(blocks, c, replica) for c in capacities]
+
+
+def test_every_routing_equals_a_replay_of_its_assignment():
+    blocks = conversations(np.random.default_rng(3), sessions_=12, turns=6)
+    capacities = np.array([0, 4, 12, 40, 100, 400], dtype=float)
+    curve = hit_rate_curve(blocks, capacities, replicas=[1, 3], seed=5)
+    total = blocks.input_tokens.sum()
+    for routing in ("prefix_aware", "random"):
+        replica = assign_replicas(blocks, 3, routing, seed=5)
+        want = [lru_replay(blocks, c, replica) / total for c in capacities]
+        assert curve["hit_rate"].sel(routing=routing, replicas=3).values == pytest.approx(want)
+
+
+def test_sessions_follow_the_prefix_chains():
+    """Block 0 is in every request (a shared prompt); the session is the first block after it."""
+    rows = [[0, 1, 2], [0, 5], [0, 1, 2, 3], [0], [0, 5, 6], [0, 1, 2, 3, 4], [0]]
+    offsets = np.concatenate([[0], np.cumsum([len(r) for r in rows])])
+    blocks = BlockTrace(np.concatenate(rows), offsets, np.array([len(r) * 4 for r in rows]), 4)
+    assert sessions(blocks, shared_share=0.5).tolist() == [0, 1, 0, 2, 1, 0, 3]
+    replica = assign_replicas(blocks, 2, "prefix_aware", shared_share=0.5)
+    assert replica[0] == replica[2] == replica[5] and replica[1] == replica[4]
+
+
+def curve_checks(curve):
+    h = curve["hit_rate"]
+    assert np.all(np.diff(h.values, axis=-1) >= 0), "h must not decrease with capacity"
+    assert np.all(h.values <= curve["reuse_share"].item() + 1e-12)
+    assert np.all(h.values >= 0)
+    # Same capacity per replica and replica count = same total capacity: random never beats prefix-aware.
+    assert np.all(h.sel(routing="random").values <= h.sel(routing="prefix_aware").values + 1e-12)
+
+
+def test_shape_on_synthetic_conversations():
+    for seed in range(5):
+        blocks = conversations(np.random.default_rng(seed), sessions_=40, turns=8)
+        curve = hit_rate_curve(blocks, np.array([0, 4, 8, 16, 32, 64, 128, 256, 1024, 1e6]), replicas=[1, 2, 4, 8],
+                               seed=seed)
+        assert np.all(curve["hit_rate"].sel(capacity_tokens=0).values == 0)
+        curve_checks(curve)
+
+
+@pytest.mark.skipif(not MOONCAKE.is_file(), reason="shared/reference/traces not beside the repository")
+def test_the_mooncake_conversation_trace():
+    """The issue's figures: 37% cached with unlimited capacity, about 29% at 10.2 M tokens, 11% at 2.6 M."""
+    from model.app.traces import read_trace
+
+    blocks = BlockTrace.of(read_trace(MOONCAKE))
+    assert reuse_share(blocks) == pytest.approx(0.3736, abs=5e-4)
+    curve = hit_rate_curve(blocks, np.array([0, 2.6e6, 10.2e6, 1e9]), replicas=[1, 2, 8])
+    h = curve["hit_rate"].sel(routing="prefix_aware", replicas=1)
+    assert h.values.tolist() == pytest.approx([0, 0.1167, 0.2928, 0.3736], abs=5e-4)
+    assert h.sel(capacity_tokens=2.6e6).item() == pytest.approx(
+        lru_replay(blocks, 2.6e6) / blocks.input_tokens.sum(), abs=1e-12)
+    curve_checks(curve)
+    assert hit_rate_at(curve, np.array([0.0, 2.6e6]), 1).tolist() == pytest.approx(h.values[:2])
