@@ -102,11 +102,15 @@ def _count_below(points_s: np.ndarray, points_n: np.ndarray, ps: np.ndarray, qs:
     if len(points_s) == 0 or len(ps) == 0:
         return counts
     big = np.int64(size + 1)
+    keys = np.sort(points_s * big + points_n)
     for level in range(max(int(size).bit_length(), 1)):
+        if level:
+            # The next level's keys from this one's sorted keys: runs of two sorted nodes, which a
+            # stable sort (timsort) merges in linear time.
+            keys = np.sort((keys // big >> 1) * big + keys % big, kind="stable")
         chosen = np.flatnonzero((ps >> level) & 1)
         if len(chosen) == 0:
             continue
-        keys = np.sort((points_s >> level) * big + points_n)
         node = (ps[chosen] >> level) - 1
         counts[chosen] += np.searchsorted(keys, node * big + qs[chosen]) - np.searchsorted(keys, node * big)
     return counts
@@ -196,8 +200,9 @@ def sessions(blocks: BlockTrace, shared_share: float = 0.05) -> np.ndarray:
     if n == 0:
         return np.zeros(0, dtype=np.int64)
     request = blocks.request_of_block()
-    pair = np.unique(np.stack([blocks.block_ids, request]), axis=1)  # (block, request), each once
-    ids, users = np.unique(pair[0], return_counts=True)
+    lowest = blocks.block_ids.min()
+    pair = np.unique((blocks.block_ids - lowest) * n + request)  # (block, request), each once
+    ids, users = np.unique(pair // n + lowest, return_counts=True)
     shared = np.isin(blocks.block_ids, ids[users >= max(shared_share * n, 2)])
     # The first block of each request that is not a shared one: every block before it is shared.
     lead = np.flatnonzero(~shared)
@@ -217,8 +222,9 @@ def sessions(blocks: BlockTrace, shared_share: float = 0.05) -> np.ndarray:
 
 
 def assign_replicas(blocks: BlockTrace, replicas: int, routing: str, seed: int = 0,
-                    shared_share: float = 0.05) -> np.ndarray:
-    """The replica of every request under ``routing`` (see the module docstring)."""
+                    shared_share: float = 0.05, session: np.ndarray | None = None) -> np.ndarray:
+    """The replica of every request under ``routing`` (see the module docstring); ``session``:
+    :func:`sessions` of the trace, if known."""
     n = blocks.requests
     if replicas < 1:
         raise ValueError("replicas must be >= 1")
@@ -228,7 +234,7 @@ def assign_replicas(blocks: BlockTrace, replicas: int, routing: str, seed: int =
         return np.random.default_rng(seed).integers(replicas, size=n)
     if routing != "prefix_aware":
         raise ValueError(f"routing must be one of {', '.join(ROUTINGS)}")
-    session = sessions(blocks, shared_share)
+    session = sessions(blocks, shared_share) if session is None else session
     home = np.full(session.max() + 1 if n else 0, -1, dtype=np.int64)
     load = np.zeros(replicas)
     out = np.empty(n, dtype=np.int64)
@@ -287,6 +293,7 @@ def hit_rate_curve(trace: Trace | BlockTrace, capacity_tokens: np.ndarray | None
     total = float(blocks.input_tokens.sum())
     rate = np.empty((len(routings), len(replicas), len(capacity)))
     single = None
+    session = sessions(blocks, shared_share) if "prefix_aware" in routings and max(replicas) > 1 else None
     for a, routing in enumerate(routings):
         for b, r in enumerate(replicas):
             if r == 1:  # one replica: both routings are the same stream
@@ -294,8 +301,8 @@ def hit_rate_curve(trace: Trace | BlockTrace, capacity_tokens: np.ndarray | None
                     single = cached_tokens(blocks, capacity) / total if total else np.zeros(len(capacity))
                 rate[a, b] = single
             else:
-                rate[a, b] = cached_tokens(blocks, capacity, assign_replicas(blocks, r, routing, seed, shared_share)) \
-                    / total if total else 0.0
+                replica = assign_replicas(blocks, r, routing, seed, shared_share, session)
+                rate[a, b] = cached_tokens(blocks, capacity, replica) / total if total else 0.0
     ds = xr.Dataset(
         {"hit_rate": (("routing", "replicas", "capacity_tokens"), rate,
                       {"units": "1", "long_name": "share of input tokens served from the prefix cache"})},

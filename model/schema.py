@@ -46,6 +46,20 @@ class KvTier(enum.Enum):
     device = "device"        # kept in device memory: no load (the optimistic bound)
 
 
+class CacheSource(enum.Enum):
+    """Where the cached share of a request's input comes from (SPEC §12)."""
+
+    mix = "mix"              # workload.mix.cache_read, as given
+    trace = "trace"          # h(C): an LRU prefix-cache replay of workload.trace at the cell's capacity
+
+
+class Routing(enum.Enum):
+    """How requests reach the replicas that hold prefix caches (SPEC §12)."""
+
+    prefix_aware = "prefix_aware"  # a session stays on one replica
+    random = "random"              # every request to a uniformly random replica
+
+
 class DecodeContext(enum.Enum):
     """Context length whose KV a decode step reads and a replica holds."""
 
@@ -212,6 +226,16 @@ class WorkloadSpec(Sourced):
     mix: TokenMix = spec(factory=TokenMix, doc="fractions of all tokens by type")
     kv_tier: KvTier = spec(KvTier.host, doc="where cached prefixes wait between turns: host (loaded back over the "
                            "host link) or device (no load)")
+    cache: CacheSource = spec(CacheSource.mix, doc="cached share of the input: mix (workload.mix.cache_read) or "
+                              "trace (LRU prefix-cache replay of workload.trace, SPEC §12)")
+    trace: Optional[str] = spec(None, doc="request trace with prefix block ids (Mooncake JSONL) for "
+                                "workload.cache=trace; with any cache, hit_rate.csv/png are written")
+    cache_replicas: List[int] = spec(factory=lambda: [1, 2, 4, 8, 16], unit="replicas",
+                                     doc="replica counts the hit-rate curve is replayed for (the cache split "
+                                         "over them)")
+    cache_points: int = spec(50, unit="points", check=">= 1", doc="capacities of the hit-rate curve (geometric, "
+                             "one block to every distinct block of the trace)")
+    cache_seed: int = spec(0, doc="seed of random routing in the replay")
     decode_context: DecodeContext = spec(DecodeContext.isl, doc="KV context of decode and memory: isl (L, SPEC §2) "
                                          "or mean (L + O / 2)")
     price_sheet: Optional[PriceSheet] = spec(None, doc="selling price by token type (null: no margin)")

@@ -20,6 +20,7 @@ from model.fields import CHECKS, field_docs, passes
 from model.schema import (
     TOKEN_TYPES,
     Attention,
+    CacheSource,
     CalibrationSpec,
     DaskSpec,
     GridSpec,
@@ -152,6 +153,24 @@ def validate_workload(w: DictConfig) -> None:
                           "must be > 0 when workload.osl is null (OSL is derived from it)")
     if w.price_sheet is not None:
         check_fields(w.price_sheet, PriceSheet, "workload.price_sheet")
+    _check_prefix_cache(w)
+
+
+def _check_prefix_cache(w: DictConfig) -> None:
+    """SPEC §12: ``workload.cache=trace`` needs a trace file; the replay's replica counts are whole numbers >= 1."""
+    cache = w.get("cache", CacheSource.mix)
+    cache = cache.value if isinstance(cache, CacheSource) else str(cache)
+    trace = w.get("trace", None)
+    if cache == CacheSource.trace.value and trace is None:
+        raise ConfigError("workload.trace", None, "give a request trace with prefix block ids (a Mooncake JSONL, "
+                          "e.g. reference/traces/mooncake-conversation.jsonl) for workload.cache=trace")
+    if trace is not None and not Path(str(trace)).is_file():
+        raise ConfigError("workload.trace", trace, "no such file; give a Mooncake JSONL with hash_ids")
+    replicas = list(w.get("cache_replicas", [1]))
+    if not replicas:
+        raise ConfigError("workload.cache_replicas", replicas, "give at least one replica count")
+    for r in replicas:
+        check_value("workload.cache_replicas", r, ">= 1")
 
 
 def validate_grid(g: DictConfig) -> None:

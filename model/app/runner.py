@@ -22,7 +22,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
-from model.app import io
+from model.app import io, prefix
 from model.app.sweep import HEADLINE, STATUS
 from model.config import CONF_DIR, compose_config, composition_error
 from model.errors import ConfigError
@@ -124,7 +124,12 @@ def run_job(job: Job, cfg: DictConfig, validate: Callable[[DictConfig], DictConf
     signal.signal(signal.SIGINT, stop_on_signal)
     sys.unraisablehook = quiet_interrupts
     try:
-        result = job(validate(cfg), out)
+        cfg = validate(cfg)
+        hit_rates = prefix.write_hit_rates(cfg, out)  # SPEC §12: any app run with workload.trace
+        result = job(cfg, out)
+        if hit_rates:
+            curve = prefix.trace_curve(cfg)
+            print("\n" + prefix.hit_rate_summary(curve) + "\nwrote " + ", ".join(str(p) for p in hit_rates))
         if io.STOP_REQUESTED.is_set():  # interrupted inside a library that swallowed it
             raise KeyboardInterrupt
     except KeyboardInterrupt:
