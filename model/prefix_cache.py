@@ -327,3 +327,59 @@ def hit_rate_at(curve: xr.Dataset, capacity_tokens: np.ndarray, replicas: int = 
     xs = np.concatenate([[0.0], h["capacity_tokens"].to_numpy().astype(float)])
     ys = np.concatenate([[0.0], h.to_numpy()])
     return np.interp(np.asarray(capacity_tokens, dtype=float), xs, ys)
+
+
+def replica_cache_tokens(p: xr.Dataset, systems: xr.DataArray) -> xr.DataArray:
+    """Prefix-cache capacity of one replica of ``systems`` systems, in tokens (SPEC §12).
+
+    ``p``: the cost model's parameters (:func:`model.parameters.parameters`). Three tiers:
+    - device: memory left after the weights and the active KV of the cell's N requests,
+      ``S * memory_capacity - W - N * kv_per_request * copies``, where ``copies = S / min(S,
+      kv_shards)`` is how many systems hold each token's KV (MLA under tensor parallelism keeps
+      its latent KV on every GPU: a cached token takes ``copies`` times its bytes there);
+    - host: ``S * host_memory_gb`` (one copy of each token's KV per replica);
+    - storage: ``S * storage_cache_gb``.
+    Bytes become tokens at ``kv_bytes_per_context_token`` (full-attention layers; a sliding-window
+    layer's fixed window is left out). A null tier holds nothing.
+
+    Worked: DeepSeek V3 (671 GB of FP8 weights; MLA KV 70,272 bytes per token, one latent head)
+    on a replica of 4 B200 (180 GB, 250 GB of host memory each) at N = 1, L = 96,300: the KV of
+    a request, 6.767 GB, sits on all 4 GPUs (copies = 4), so the device keeps ``4 * 180 - 671 -
+    4 * 6.767 = 21.93 GB`` free, ``21.93e9 / (4 * 70,272) = 78,022`` tokens; the host holds
+    ``4 * 250e9 / 70,272 = 14,230,419`` tokens: 14,308,441 tokens in all.
+    """
+    shards = np.minimum(systems, p["kv_shards"])
+    copies = systems / shards
+    per_token = p["kv_bytes_per_context_token"]
+    active = p["concurrent_requests"] * p["kv_bytes_per_request"] * copies
+    free = np.maximum(systems * p["memory_capacity"] - p["weight_bytes"] - active, 0.0)
+    below = (p["host_memory_gb"].fillna(0.0) + p["storage_cache_gb"].fillna(0.0)) * 1e9 * systems
+    tokens = free / (per_token * copies) + below / per_token
+    return tokens.assign_attrs(units="tokens", long_name="prefix-cache capacity per replica (device + host + storage)")
+
+
+def cell_cached_share(capacity_tokens: xr.DataArray, curve_capacity: np.ndarray,
+                      curve_hit_rate: np.ndarray) -> xr.DataArray:
+    """L_c / L at each cell: h at the cell's capacity per replica, by linear interpolation on the curve
+    (``h(0) = 0``, flat past the curve's last capacity)."""
+    xs = np.concatenate([[0.0], np.asarray(curve_capacity, dtype=float)])
+    ys = np.concatenate([[0.0], np.asarray(curve_hit_rate, dtype=float)])
+    values = np.interp(capacity_tokens.values, xs, ys)
+    values = np.where(np.isnan(capacity_tokens.values), np.nan, values)
+    return capacity_tokens.copy(data=values).assign_attrs(units="1", long_name="cached share of the input, L_c / L")
+
+
+def curve_for(curve: xr.Dataset, replicas: int) -> dict[str, list[float]]:
+    """The config form of h at ``replicas`` (``workload.cache_curve``): capacity per replica and both routings,
+    interpolated in log R between the replayed replica counts (exact at a replayed count)."""
+    counts = curve.replicas.values.astype(float)
+    out: dict[str, list[float]] = {"capacity_tokens": [float(c) for c in curve.capacity_tokens.values]}
+    for routing in curve.routing.values:
+        h = curve["hit_rate"].sel(routing=routing).values  # replicas x capacity
+        if replicas in counts:
+            row = h[int(np.flatnonzero(counts == replicas)[0])]
+        else:
+            x = np.log(np.clip(replicas, counts.min(), counts.max()))
+            row = np.array([np.interp(x, np.log(counts), h[:, j]) for j in range(h.shape[1])])
+        out[str(routing)] = [float(v) for v in row]
+    return out

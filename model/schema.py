@@ -125,6 +125,12 @@ class HardwareSpec(Sourced):
     kv_load_bandwidth_gb_s: Optional[float] = spec(None, unit="GB/s", check="> 0", array=True,
                                                    doc="host-to-device bandwidth per system for a cached prefix's KV "
                                                        "(workload.kv_tier=host; null: no load cost)")
+    host_memory_gb: Optional[float] = spec(None, unit="GB", check=">= 0", array=True,
+                                           doc="host memory per system that holds evicted prefix KV (SPEC §12; "
+                                               "null: none)")
+    storage_cache_gb: Optional[float] = spec(None, unit="GB", check=">= 0", array=True,
+                                             doc="storage per system that holds prefix KV, loaded at "
+                                                 "kv_load_bandwidth_gb_s (SPEC §12; null: none)")
     interconnect_gb_s: Optional[float] = spec(None, unit="GB/s", check="> 0", array=True,
                                               doc="network bandwidth per system for moving KV between replicas "
                                                   "(disaggregated serving, SPEC §9; null: none)")
@@ -236,6 +242,13 @@ class WorkloadSpec(Sourced):
     cache_points: int = spec(50, unit="points", check=">= 1", doc="capacities of the hit-rate curve (geometric, "
                              "one block to every distinct block of the trace)")
     cache_seed: int = spec(0, doc="seed of random routing in the replay")
+    routing: Routing = spec(Routing.prefix_aware, doc="how requests reach replicas (workload.cache=trace): "
+                            "prefix_aware (a session stays on its replica) or random")
+    replicas: int = spec(1, unit="replicas", check=">= 1", doc="replicas a model's traffic (and its prefix "
+                         "cache) is split over: h is read at this count (workload.cache=trace)")
+    cache_curve: Optional[Dict[str, List[float]]] = spec(None, doc="h(C) filled by the apps from workload.trace "
+                                                         "(capacity_tokens per replica, prefix_aware, random) at "
+                                                         "workload.replicas; API: model.app.prefix.attach_curve")
     decode_context: DecodeContext = spec(DecodeContext.isl, doc="KV context of decode and memory: isl (L, SPEC §2) "
                                          "or mean (L + O / 2)")
     price_sheet: Optional[PriceSheet] = spec(None, doc="selling price by token type (null: no margin)")

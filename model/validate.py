@@ -161,7 +161,15 @@ def _check_prefix_cache(w: DictConfig) -> None:
     cache = w.get("cache", CacheSource.mix)
     cache = cache.value if isinstance(cache, CacheSource) else str(cache)
     trace = w.get("trace", None)
-    if cache == CacheSource.trace.value and trace is None:
+    curve = w.get("cache_curve", None)
+    if curve is not None:
+        capacity = list(curve.get("capacity_tokens", []))
+        for routing in ("prefix_aware", "random"):
+            h = list(curve.get(routing, []))
+            if not capacity or len(h) != len(capacity) or any(not 0 <= v <= 1 for v in h):
+                raise ConfigError(f"workload.cache_curve.{routing}", h, "must hold one share in [0, 1] per "
+                                  "workload.cache_curve.capacity_tokens")
+    if cache == CacheSource.trace.value and trace is None and curve is None:
         raise ConfigError("workload.trace", None, "give a request trace with prefix block ids (a Mooncake JSONL, "
                           "e.g. reference/traces/mooncake-conversation.jsonl) for workload.cache=trace")
     if trace is not None and not Path(str(trace)).is_file():

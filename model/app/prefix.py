@@ -12,12 +12,12 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from model.app import io
 from model.app.traces import read_trace
 from model.errors import ConfigError
-from model.prefix_cache import BlockTrace, default_capacities, hit_rate_at, hit_rate_curve
+from model.prefix_cache import BlockTrace, curve_for, default_capacities, hit_rate_at, hit_rate_curve
 
 OUTPUTS = ("hit_rate.csv", "hit_rate.png")
 KEY = "workload.trace"
@@ -46,6 +46,23 @@ def trace_curve(cfg: DictConfig) -> xr.Dataset | None:
         raise ConfigError(KEY, path, "no such file; give a Mooncake JSONL with hash_ids") from None
     replicas = tuple(sorted({int(r) for r in w.get("cache_replicas", [1])} | {1}))
     return _curve(path, mtime, replicas, int(w.get("cache_points", 50)), int(w.get("cache_seed", 0)))
+
+
+def attach_curve(cfg: DictConfig) -> DictConfig:
+    """``cfg`` with ``workload.cache_curve`` filled from ``workload.trace`` at ``workload.replicas``
+    (unchanged without a trace or with ``workload.cache=mix``)."""
+    cache = OmegaConf.select(cfg, "workload.cache", default="mix")
+    if str(getattr(cache, "value", cache)) != "trace":
+        return cfg
+    curve = trace_curve(cfg)
+    if curve is None:
+        return cfg
+    cfg = cfg.copy()
+    OmegaConf.set_readonly(cfg, False)
+    with open_dict(cfg):
+        cfg.workload.cache_curve = curve_for(curve, int(cfg.workload.replicas))
+    OmegaConf.set_readonly(cfg, True)
+    return cfg
 
 
 def hit_rate_table(curve: xr.Dataset) -> str:

@@ -126,6 +126,7 @@ def run_job(job: Job, cfg: DictConfig, validate: Callable[[DictConfig], DictConf
     try:
         cfg = validate(cfg)
         hit_rates = prefix.write_hit_rates(cfg, out)  # SPEC §12: any app run with workload.trace
+        cfg = prefix.attach_curve(cfg)  # workload.cache=trace: h(C) for the cost model
         result = job(cfg, out)
         if hit_rates:
             curve = prefix.trace_curve(cfg)

@@ -150,3 +150,87 @@ def test_the_mooncake_conversation_trace():
         lru_replay(blocks, 2.6e6) / blocks.input_tokens.sum(), abs=1e-12)
     curve_checks(curve)
     assert hit_rate_at(curve, np.array([0.0, 2.6e6]), 1).tolist() == pytest.approx(h.values[:2])
+
+
+def trace_config(overrides, curve):
+    """A config with ``workload.cache=trace`` and ``curve`` as its h(C) (as the apps attach it)."""
+    from omegaconf import OmegaConf, open_dict
+
+    import model
+
+    cfg = model.load_config(overrides)
+    OmegaConf.set_readonly(cfg, False)
+    with open_dict(cfg):
+        cfg.workload.cache = "trace"
+        cfg.workload.cache_curve = curve
+    OmegaConf.set_readonly(cfg, True)
+    return model.validate(cfg)
+
+
+SMALL = ["select.models=[deepseek_v3]", "select.hardware=[b200,cerebras_wse3]", "grid.isl_points=0",
+         "grid.isl_extra=[96300]", "grid.concurrency_max=64", "hardware.cerebras_wse3.prefill_mode=physical"]
+
+
+def test_capacity_per_replica_worked_by_hand():
+    """:func:`replica_cache_tokens`'s docstring: DeepSeek V3 on 4 B200 at N = 1 holds 14,308,441 tokens
+    (78,022 on the GPUs after weights and the request's KV, copied on all 4; 14,230,419 in host memory)."""
+    import model
+    from model.parameters import parameters
+    from model.prefix_cache import replica_cache_tokens
+
+    p = parameters(model.load_config(SMALL)).sel(hardware="b200", model="deepseek_v3", isl=96300, concurrency=1)
+    tokens = replica_cache_tokens(p, p["kv_shards"] * 0 + 4.0).item()
+    assert tokens == pytest.approx((720e9 - 671e9 - 4 * 6.7671936e9) / (4 * 70272) + 4 * 250e9 / 70272, rel=1e-12)
+    assert tokens == pytest.approx(14_308_441, abs=1)
+    # More requests leave less device memory; the host tier stays.
+    more = replica_cache_tokens(p.assign(concurrent_requests=p.concurrent_requests * 0 + 3), p["kv_shards"] * 0 + 4.0)
+    assert more.item() == pytest.approx(4 * 250e9 / 70272, rel=1e-12)  # 720 - 671 - 4 * 3 * 6.77 < 0: none left
+
+
+def test_a_trace_that_repeats_the_last_prefix_approaches_the_mix():
+    """Every request repeats the previous one's 22 blocks of 512 tokens and adds 496 new tokens: its cached
+    share is 11,264 / 11,760 = 0.957823, the mix's 0.953227 / (1 - 0.004817) = 0.957836 within 1.3e-5; over
+    2,000 requests (the first finds nothing) h = 0.957344; one block of cache holds the first block only,
+    512 / 11,760 of each request. Cost and TTFT then match today's mix closely."""
+    import model
+
+    n, shared = 2000, list(range(22))
+    rows = [shared + [100 + i] for i in range(n)]
+    offsets = np.concatenate([[0], np.cumsum([len(r) for r in rows])])
+    blocks = BlockTrace(np.concatenate(rows), offsets, np.full(n, 22 * 512 + 496), 512)
+    curve = hit_rate_curve(blocks, np.array([512.0, 22 * 512, 23 * 512, 1e9]), replicas=[1])
+    assert curve["hit_rate"].values[0, 0].tolist() == pytest.approx(
+        [512 / 11760 * (n - 1) / n] + [11264 / 11760 * (n - 1) / n] * 3, abs=1e-9)  # 1 block: block 0 only
+    from model.prefix_cache import curve_for
+
+    mix = model.evaluate(model.load_config(SMALL))
+    traced = model.evaluate(trace_config(SMALL, curve_for(curve, 1)))
+    mix_share = 0.953227 / (1 - 0.004817)
+    assert float(np.nanmax(np.abs(traced.cached_share.values - mix_share))) < 6e-4
+    for name in ("ttft", "cost_per_mtok", "prefill_time"):
+        both = np.isfinite(mix[name].values)
+        assert np.array_equal(both, np.isfinite(traced[name].values))
+        assert traced[name].values[both] == pytest.approx(mix[name].values[both], rel=0.02)
+    # the mix's cells are all unchanged where the share is the mix's (the systems never depend on it)
+    assert np.array_equal(mix.systems.values, traced.systems.values)
+
+
+def test_trace_mode_moves_the_share_with_capacity_and_routing():
+    """h at each cell's capacity: more concurrency leaves less device memory (never more cache); random
+    routing over 8 replicas serves less than prefix-aware, so prefill and TTFT grow."""
+    import model
+    from model.prefix_cache import curve_for
+
+    blocks = conversations(np.random.default_rng(7), sessions_=200, turns=10, block_tokens=512)
+    curve = hit_rate_curve(blocks, np.geomspace(512, 1e9, 40), replicas=[1, 8])
+    aware = model.evaluate(trace_config(SMALL + ["workload.replicas=8"], curve_for(curve, 8)))
+    rand = model.evaluate(trace_config(SMALL + ["workload.replicas=8", "workload.routing=random"],
+                                       curve_for(curve, 8)))
+    cap = aware.cache_capacity_tokens.sel(hardware="b200", model="deepseek_v3", isl=96300)
+    systems = aware.systems.sel(hardware="b200", model="deepseek_v3", isl=96300)
+    same = systems.values[1:] == systems.values[:-1]
+    assert np.all(np.diff(cap.values)[same] <= 0)
+    assert np.all(rand.cached_share.values <= aware.cached_share.values + 1e-12)
+    assert float((aware.cached_share - rand.cached_share).max()) > 0.05
+    ok = np.isfinite(aware.ttft.values)
+    assert np.all(rand.ttft.values[ok] >= aware.ttft.values[ok] * (1 - 1e-12))
