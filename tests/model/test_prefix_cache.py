@@ -234,3 +234,29 @@ def test_trace_mode_moves_the_share_with_capacity_and_routing():
     assert float((aware.cached_share - rand.cached_share).max()) > 0.05
     ok = np.isfinite(aware.ttft.values)
     assert np.all(rand.ttft.values[ok] >= aware.ttft.values[ok] * (1 - 1e-12))
+
+
+def test_a_traced_share_acts_exactly_as_a_mix_with_that_share():
+    """At every cell, evaluating with h from the trace equals evaluating with a mix whose cache-read share
+    is that h (the rest moved to fresh input): the share enters prefill, TTFT and cost as the mix's does."""
+    import xarray as xr
+
+    import model
+    from model.prefix_cache import curve_for
+
+    blocks = conversations(np.random.default_rng(11), sessions_=300, turns=12, block_tokens=512)
+    curve = hit_rate_curve(blocks, np.geomspace(512, 1e9, 30), replicas=[1, 4])
+    traced = model.evaluate(trace_config(SMALL + ["workload.replicas=4"], curve_for(curve, 4)))
+    out = 0.004817
+    for hardware, n in (("b200", 1), ("b200", 8), ("cerebras_wse3", 16), ("cerebras_wse3", 64)):
+        cell = traced.sel(model="deepseek_v3", hardware=hardware, isl=96300, concurrency=n)
+        h = float(cell.cached_share)
+        assert 0 < h < 1
+        read = h * (1 - out)
+        mix = [f"workload.mix.cache_read={read!r}", "workload.mix.cache_write=0.0",
+               f"workload.mix.input={1 - out - read!r}", f"workload.mix.output={out!r}"]
+        one = xr.DataArray([n], dims="concurrency", coords={"concurrency": [n]})
+        ref = model.evaluate(model.load_config(SMALL + mix), concurrency=one).sel(
+            model="deepseek_v3", hardware=hardware, isl=96300, concurrency=n)
+        for name in ("prefill_time", "ttft", "interactivity", "cost_per_mtok", "cached_tokens"):
+            assert float(cell[name]) == pytest.approx(float(ref[name]), rel=1e-9), (hardware, n, name)
