@@ -18,6 +18,7 @@ from model import engine
 from model.equations import cell_kernel
 from model.errors import ConfigError
 from model.parameters import grid_sizes, parameters
+from model.prefix_cache import cell_cached_share, replica_cache_tokens
 from model.results import CELL_OUTPUTS, VARIABLES, assemble, cell_outputs, kernel_inputs
 from model.validate import ensure_valid
 
@@ -60,6 +61,9 @@ def evaluate(config: DictConfig, params: Mapping[str, Any] | None = None, *,
     """
     config = ensure_valid(config)
     if chunks is not None:
+        if str(getattr(config.workload.get("cache", "mix"), "value", config.workload.get("cache", "mix"))) == "trace":
+            raise ConfigError("dask.enabled", True, "workload.cache=trace is evaluated in memory; use "
+                              "workload.cache=mix on dask, or a grid that fits in memory")
         from model.lazy import evaluate_lazy  # dask is an optional extra: imported when asked for
 
         return evaluate_lazy(config, params, isl=isl, concurrency=concurrency,
@@ -68,12 +72,44 @@ def evaluate(config: DictConfig, params: Mapping[str, Any] | None = None, *,
     check_memory(result_bytes(estimated_sizes(config, params, isl, concurrency), planned_outputs(variables)),
                  float(config.grid.max_memory_fraction))
     p = parameters(config, params, isl=isl, concurrency=concurrency)
+    traced = trace_cached_share(config, p, block_cells, workers)
+    if traced is not None:
+        share, capacity = traced
+        p = parameters(config, params, isl=isl, concurrency=concurrency, cached_share=share)
     wanted = cell_outputs(p, variables)
     inputs = kernel_inputs(p)
     dims, sizes = engine.output_dims(inputs)
     check_memory(result_bytes(sizes, wanted), float(config.grid.max_memory_fraction))
     cells = engine.run(cell_kernel, inputs, wanted, dims, sizes, block_cells, workers, progress)
-    return assemble(config, p, cells, dims, lambda name: p[name])
+    ds = assemble(config, p, cells, dims, lambda name: p[name])
+    if traced is not None:
+        ds["cached_share"], ds["cache_capacity_tokens"] = share, capacity
+    return ds
+
+
+def trace_cached_share(config: DictConfig, p: xr.Dataset, block_cells: int = engine.BLOCK_CELLS,
+                       workers: int | None = None) -> tuple[xr.DataArray, xr.DataArray] | None:
+    """SPEC §12, ``workload.cache=trace``: L_c / L per cell, h(C) at the capacity of the cell's replica
+    (its systems from a first pass of the kernel), and that capacity (tokens); None with
+    ``workload.cache=mix``.
+
+    The curve is ``workload.cache_curve`` (the apps fill it from ``workload.trace`` at
+    ``workload.replicas``); ``workload.routing`` picks its column.
+    """
+    w = config.workload
+    if str(getattr(w.get("cache", "mix"), "value", w.get("cache", "mix"))) != "trace":
+        return None
+    curve = w.get("cache_curve")
+    if curve is None:
+        raise ConfigError("workload.cache_curve", None, "workload.cache=trace needs h(C): run an app with "
+                          "workload.trace=PATH, or call model.app.prefix.attach_curve(cfg) first")
+    routing = str(getattr(w.routing, "value", w.routing))
+    inputs = kernel_inputs(p)
+    dims, sizes = engine.output_dims(inputs)
+    systems = engine.run(cell_kernel, inputs, {"systems": np.float64}, dims, sizes, block_cells, workers)["systems"]
+    coords = {d: p[d] for d in dims if d in p.coords}
+    capacity = replica_cache_tokens(p, xr.DataArray(systems, dims=dims, coords=coords))
+    return cell_cached_share(capacity, np.asarray(curve["capacity_tokens"]), np.asarray(curve[routing])), capacity
 
 
 def _length(value: Any) -> int:

@@ -285,7 +285,8 @@ def streamed_weight_bytes(ds: xr.Dataset, weight_bytes: xr.DataArray,
     return xr.where(ds.routed_experts.notnull(), moe, ds.active_params_b * 1e9 * bytes_per_param)
 
 
-def derive(ds: xr.Dataset, isl: xr.DataArray, concurrency: xr.DataArray) -> xr.Dataset:
+def derive(ds: xr.Dataset, isl: xr.DataArray, concurrency: xr.DataArray,
+           cached_share: xr.DataArray | None = None) -> xr.Dataset:
     """Terms of SPEC §2 that do not depend on the (hardware × concurrency) cell.
 
     Adds ``weight_bytes`` (bytes), ``kv_bytes_per_token`` (bytes per context token),
@@ -294,7 +295,8 @@ def derive(ds: xr.Dataset, isl: xr.DataArray, concurrency: xr.DataArray) -> xr.D
     ``systems_for_weights`` (S0), ``decode_base_time`` (t_base, s), ``streamed_bytes``
     (weight bytes read per decode step, by concurrency), ``compute_seconds`` (decode FLOPs of
     one token over one system's achieved FLOP/s, s), the fitted power law and
-    ``price_per_mtok`` ($/Mtok).
+    ``price_per_mtok`` ($/Mtok).  ``cached_share``: L_c / L per cell (SPEC §12, ``workload.cache=trace``)
+    in place of the mix's.
     """
     out = dict(ds.data_vars)  # a dict, not a Dataset: one alignment at the end, not one per term
     out["weight_bytes"] = xr.where(ds.weight_gb.notnull(), ds.weight_gb * 1e9,
@@ -358,7 +360,7 @@ def derive(ds: xr.Dataset, isl: xr.DataArray, concurrency: xr.DataArray) -> xr.D
     out["time_per_step"] = isl / ds.cache_read_ratio + out["output_tokens"]
     out["tokens_per_request"] = isl + out["output_tokens"]
     out["output_share"] = out["tokens_per_request"] / out["output_tokens"]
-    out.update(prefill_terms(ds, isl, per_token, window_bytes, window))
+    out.update(prefill_terms(ds, isl, per_token, window_bytes, window, cached_share))
     return xr.Dataset(out)
 
 
@@ -375,7 +377,7 @@ def kv_shards(ds: xr.Dataset) -> xr.DataArray:
 
 
 def prefill_terms(ds: xr.Dataset, isl: xr.DataArray, per_token: xr.DataArray, window_bytes: xr.DataArray,
-                  window: xr.DataArray) -> dict[str, xr.DataArray]:
+                  window: xr.DataArray, cached_share: xr.DataArray | None = None) -> dict[str, xr.DataArray]:
     """The prefill phase's terms that do not depend on the cell's replica size (SPEC §8).
 
     Of the ``L`` input-side tokens, ``L_c = L * m_cache_read / (1 - m_output)`` are a cached
@@ -387,8 +389,9 @@ def prefill_terms(ds: xr.Dataset, isl: xr.DataArray, per_token: xr.DataArray, wi
     ``F / (peak_dense_tflops * 1e12 * prefill_efficiency)`` seconds; the cached prefix's KV loads
     back from host memory (``workload.kv_tier=host``) in ``kv(L_c) / (kv_load_bandwidth_gb_s * 1e9)``
     seconds on one system.  The kernel divides both by the systems that share the work.
+    With ``cached_share`` (SPEC §12: h at each cell's cache capacity), ``L_c = L * cached_share``.
     """
-    cached = isl * ds.mix_cache_read / (1 - ds.mix_output)
+    cached = isl * ds.mix_cache_read / (1 - ds.mix_output) if cached_share is None else isl * cached_share
     new = isl - cached
     sliding = xr.where(ds.attention == "gqa", ds.sliding_window_layers, 0.0)
     pair_flops = 2 * ds.attention_heads * (ds.qk_head_dim + ds.v_head_dim)
@@ -409,7 +412,7 @@ def prefill_terms(ds: xr.Dataset, isl: xr.DataArray, per_token: xr.DataArray, wi
 
 
 def parameters(cfg: DictConfig, params: Mapping[str, Any] | None = None,
-               isl: Any = None, concurrency: Any = None) -> xr.Dataset:
+               isl: Any = None, concurrency: Any = None, cached_share: xr.DataArray | None = None) -> xr.Dataset:
     """All inputs of the cost model for the selected models and hardware.
 
     Parameters
@@ -421,6 +424,8 @@ def parameters(cfg: DictConfig, params: Mapping[str, Any] | None = None,
     isl, concurrency
         Optional DataArrays replacing the grid's ISL (tokens) or concurrency values, e.g. along
         a ``sample`` dim.  Default: the config's grid, on dims ``isl`` and ``concurrency``.
+    cached_share
+        L_c / L per cell in place of the workload mix's (SPEC §12; see :func:`model.prefix_cache.cell_cached_share`).
     """
     ds = raw_parameters(cfg)
     if params:
@@ -436,7 +441,9 @@ def parameters(cfg: DictConfig, params: Mapping[str, Any] | None = None,
     for key, values in (("isl", isl), ("concurrency", concurrency)):
         check_parameter(key, key, values)
         check_catalog_dims(key, values, cfg)
+    if cached_share is not None:  # on the whole catalog, as every other term here
+        cached_share = cached_share.reindex(model=ds.model.values, hardware=ds.hardware.values)
     # Compute in float; coordinates keep the caller's (integer) labels.
     out = derive(ds, isl.copy(data=isl.values.astype(float)),
-                 concurrency.copy(data=concurrency.values.astype(float)))
+                 concurrency.copy(data=concurrency.values.astype(float)), cached_share)
     return out.sel(model=list(cfg.select.models), hardware=list(cfg.select.hardware))

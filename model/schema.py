@@ -46,6 +46,20 @@ class KvTier(enum.Enum):
     device = "device"        # kept in device memory: no load (the optimistic bound)
 
 
+class CacheSource(enum.Enum):
+    """Where the cached share of a request's input comes from (SPEC §12)."""
+
+    mix = "mix"              # workload.mix.cache_read, as given
+    trace = "trace"          # h(C): an LRU prefix-cache replay of workload.trace at the cell's capacity
+
+
+class Routing(enum.Enum):
+    """How requests reach the replicas that hold prefix caches (SPEC §12)."""
+
+    prefix_aware = "prefix_aware"  # a session stays on one replica
+    random = "random"              # every request to a uniformly random replica
+
+
 class DecodeContext(enum.Enum):
     """Context length whose KV a decode step reads and a replica holds."""
 
@@ -111,6 +125,12 @@ class HardwareSpec(Sourced):
     kv_load_bandwidth_gb_s: Optional[float] = spec(None, unit="GB/s", check="> 0", array=True,
                                                    doc="host-to-device bandwidth per system for a cached prefix's KV "
                                                        "(workload.kv_tier=host; null: no load cost)")
+    host_memory_gb: Optional[float] = spec(None, unit="GB", check=">= 0", array=True,
+                                           doc="host memory per system that holds evicted prefix KV (SPEC §12; "
+                                               "null: none)")
+    storage_cache_gb: Optional[float] = spec(None, unit="GB", check=">= 0", array=True,
+                                             doc="storage per system that holds prefix KV, loaded at "
+                                                 "kv_load_bandwidth_gb_s (SPEC §12; null: none)")
     interconnect_gb_s: Optional[float] = spec(None, unit="GB/s", check="> 0", array=True,
                                               doc="network bandwidth per system for moving KV between replicas "
                                                   "(disaggregated serving, SPEC §9; null: none)")
@@ -212,6 +232,23 @@ class WorkloadSpec(Sourced):
     mix: TokenMix = spec(factory=TokenMix, doc="fractions of all tokens by type")
     kv_tier: KvTier = spec(KvTier.host, doc="where cached prefixes wait between turns: host (loaded back over the "
                            "host link) or device (no load)")
+    cache: CacheSource = spec(CacheSource.mix, doc="cached share of the input: mix (workload.mix.cache_read) or "
+                              "trace (LRU prefix-cache replay of workload.trace, SPEC §12)")
+    trace: Optional[str] = spec(None, doc="request trace with prefix block ids (Mooncake JSONL) for "
+                                "workload.cache=trace; with any cache, hit_rate.csv/png are written")
+    cache_replicas: List[int] = spec(factory=lambda: [1, 2, 4, 8, 16], unit="replicas",
+                                     doc="replica counts the hit-rate curve is replayed for (the cache split "
+                                         "over them)")
+    cache_points: int = spec(50, unit="points", check=">= 1", doc="capacities of the hit-rate curve (geometric, "
+                             "one block to every distinct block of the trace)")
+    cache_seed: int = spec(0, doc="seed of random routing in the replay")
+    routing: Routing = spec(Routing.prefix_aware, doc="how requests reach replicas (workload.cache=trace): "
+                            "prefix_aware (a session stays on its replica) or random")
+    replicas: int = spec(1, unit="replicas", check=">= 1", doc="replicas a model's traffic (and its prefix "
+                         "cache) is split over: h is read at this count (workload.cache=trace)")
+    cache_curve: Optional[Dict[str, List[float]]] = spec(None, doc="h(C) filled by the apps from workload.trace "
+                                                         "(capacity_tokens per replica, prefix_aware, random) at "
+                                                         "workload.replicas; API: model.app.prefix.attach_curve")
     decode_context: DecodeContext = spec(DecodeContext.isl, doc="KV context of decode and memory: isl (L, SPEC §2) "
                                          "or mean (L + O / 2)")
     price_sheet: Optional[PriceSheet] = spec(None, doc="selling price by token type (null: no margin)")

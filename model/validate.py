@@ -22,6 +22,7 @@ from model.pointwise import weight_bytes
 from model.schema import (
     TOKEN_TYPES,
     Attention,
+    CacheSource,
     CalibrationSpec,
     DaskSpec,
     GridSpec,
@@ -157,6 +158,32 @@ def validate_workload(w: DictConfig) -> None:
                           "must be > 0 when workload.osl is null (OSL is derived from it)")
     if w.price_sheet is not None:
         check_fields(w.price_sheet, PriceSheet, "workload.price_sheet")
+    _check_prefix_cache(w)
+
+
+def _check_prefix_cache(w: DictConfig) -> None:
+    """SPEC §12: ``workload.cache=trace`` needs a trace file; the replay's replica counts are whole numbers >= 1."""
+    cache = w.get("cache", CacheSource.mix)
+    cache = cache.value if isinstance(cache, CacheSource) else str(cache)
+    trace = w.get("trace", None)
+    curve = w.get("cache_curve", None)
+    if curve is not None:
+        capacity = list(curve.get("capacity_tokens", []))
+        for routing in ("prefix_aware", "random"):
+            h = list(curve.get(routing, []))
+            if not capacity or len(h) != len(capacity) or any(not 0 <= v <= 1 for v in h):
+                raise ConfigError(f"workload.cache_curve.{routing}", h, "must hold one share in [0, 1] per "
+                                  "workload.cache_curve.capacity_tokens")
+    if cache == CacheSource.trace.value and trace is None and curve is None:
+        raise ConfigError("workload.trace", None, "give a request trace with prefix block ids (a Mooncake JSONL, "
+                          "e.g. reference/traces/mooncake-conversation.jsonl) for workload.cache=trace")
+    if trace is not None and not Path(str(trace)).is_file():
+        raise ConfigError("workload.trace", trace, "no such file; give a Mooncake JSONL with hash_ids")
+    replicas = list(w.get("cache_replicas", [1]))
+    if not replicas:
+        raise ConfigError("workload.cache_replicas", replicas, "give at least one replica count")
+    for r in replicas:
+        check_value("workload.cache_replicas", r, ">= 1")
 
 
 def validate_grid(g: DictConfig) -> None:

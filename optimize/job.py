@@ -17,7 +17,7 @@ from model.app.report import resident_hardware
 from model.app.runner import EXIT_INFEASIBLE, JobResult
 from model.config import with_values
 from model.results import label_coords
-from optimize import validate
+from optimize import caching, validate
 from optimize.concurrency import best_concurrency, sla_by_model
 from optimize.constants import SolveStatus
 from optimize.fleet import plan_fleet
@@ -91,6 +91,10 @@ def run(cfg: DictConfig, out: Path) -> JobResult:
         Exit code 0 with a plan, ``EXIT_INFEASIBLE`` without one; the :func:`headline`.
     """
     io.check_fresh(out, OUTPUTS)
+    tried: list[int] = []
+    if caching.trace_mode(cfg):
+        # SPEC §12: plan -> replica count -> h -> plan, until the count repeats
+        cfg, _, tried = caching.settle(cfg, plan_fleet, validate)
     best = label_coords(best_concurrency(cfg))
     isl = int(cfg.workload.isl)
     report = []
@@ -99,6 +103,16 @@ def run(cfg: DictConfig, out: Path) -> JobResult:
     grid = bucket_grid(cfg)
     plan = plan_fleet(cfg, grid=grid)
     report.append(plan_text(plan))
+    routing_record = None
+    if caching.trace_mode(cfg) and plan.plan is not None and not plan.plan.empty:
+        report.append(caching.hit_rate_text(cfg, plan.plan, tried))
+        routing = caching.routing_of(cfg)
+        other = "random" if routing == "prefix_aware" else "prefix_aware"
+        other_plan = plan_fleet(caching.with_replicas(cfg, int(cfg.workload.replicas), validate, other))
+        report.append(caching.routing_text(routing, plan.totals.cost_per_hour, other, other_plan.totals.cost_per_hour))
+        routing_record = {"routing": routing, "replicas": int(cfg.workload.replicas), "replicas_tried": tried,
+                          "cost_per_hour": plan.totals.cost_per_hour,
+                          "other_routing": other, "other_cost_per_hour": other_plan.totals.cost_per_hour}
     aggregated_only = plan
     if cfg.fleet.disaggregation:
         # SPEC §9: the saving against the best plan that keeps every request on one replica
@@ -121,6 +135,8 @@ def run(cfg: DictConfig, out: Path) -> JobResult:
     record = dict(toolkit_version=__version__, **plan.summary(), plan=records(plan.plan),
                   aggregated_only=dict(aggregated_only.summary(), plan=records(aggregated_only.plan)),
                   saving_per_hour=saving(plan, aggregated_only), alternative_prefill_modes=alternatives)
+    if routing_record is not None:
+        record["prefix_cache"] = routing_record
     record["units"] = json_units(alternatives)
     record["config"] = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
     io.write_text(json.dumps(record, indent=2, default=str), out / "plan.json")

@@ -23,7 +23,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
-from model.app import cli_args, io
+from model.app import cli_args, io, prefix
 from model.app.sweep import HEADLINE, STATUS
 from model.config import CONF_DIR, compose_config, composition_error
 from model.errors import ConfigError
@@ -148,7 +148,13 @@ def run_job(job: Job, cfg: DictConfig, validate: Callable[[DictConfig], DictConf
     marker = out / io.INCOMPLETE
     try:
         io.mark_incomplete(marker)
-        result = job(validate(cfg), out)
+        cfg = validate(cfg)
+        hit_rates = prefix.write_hit_rates(cfg, out)  # SPEC §12: any app run with workload.trace
+        cfg = prefix.attach_curve(cfg)  # workload.cache=trace: h(C) for the cost model
+        result = job(cfg, out)
+        if hit_rates:
+            curve = prefix.trace_curve(cfg)
+            print("\n" + prefix.hit_rate_summary(curve) + "\nwrote " + ", ".join(str(p) for p in hit_rates))
         if io.STOP_REQUESTED.is_set():  # interrupted inside a library that swallowed it
             raise KeyboardInterrupt
     except KeyboardInterrupt:
