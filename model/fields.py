@@ -28,6 +28,9 @@ CHECKS = {
     "[0, 1e6]": "must be a finite number in [0, 1e6]",
     # token counts: 1e9 is beyond every model's context, and keeps L * N * bytes within float64 and int64
     "[1, 1e9]": "must be a whole number of tokens in [1, 1e9]",
+    # the sigma of a lognormal error factor: at 2 one standard deviation is already a factor of 7.4, and
+    # beyond ~100 the drawn factors overflow to 0 or inf
+    "[0, 2]": "must be in [0, 2] (sigma of ln factor; 2 is a factor of 7.4 at one standard deviation)",
 }
 
 
@@ -42,7 +45,7 @@ def passes(rule: str, value: Any) -> bool:
     if not math.isfinite(value):
         return False
     return {"> 0": value > 0, ">= 0": value >= 0, "(0, 1]": 0 < value <= 1,
-            "[0, 1)": 0 <= value < 1, "finite": True, "[0, 1e6]": 0 <= value <= 1e6}[rule]
+            "[0, 1)": 0 <= value < 1, "finite": True, "[0, 1e6]": 0 <= value <= 1e6, "[0, 2]": 0 <= value <= 2}[rule]
 
 
 @dataclass(frozen=True)

@@ -212,7 +212,8 @@ def check_parameter(key: str, var: str, value: Any) -> None:
     ok = {"> 0": finite & (known > 0), ">= 0": finite & (known >= 0), "(0, 1]": (known > 0) & (known <= 1),
           "[0, 1)": (known >= 0) & (known < 1), ">= 1": (known >= 1) & (known == np.floor(known)),
           "finite": finite, "[0, 1e6]": finite & (known >= 0) & (known <= 1e6),
-          "[1, 1e9]": finite & (known >= 1) & (known <= 1e9) & (known == np.floor(known))}[rule]
+          "[1, 1e9]": finite & (known >= 1) & (known <= 1e9) & (known == np.floor(known)),
+          "[0, 2]": finite & (known >= 0) & (known <= 2)}[rule]
     if not ok.all():
         bad = float(known[np.argmin(ok)])
         assert not passes(rule, bad)  # the vectorized rule says what the scalar one says

@@ -301,8 +301,11 @@ class DaskSpec:
 
     enabled: bool = spec(False, unit="bool",
                          doc="python -m model: evaluate lazily in chunks on dask, write grid.nc chunk by chunk")
-    chunks: Dict[str, int] = spec(factory=dict, unit="cells",
-                                  doc="chunk length per dim (model, hardware, isl, concurrency); missing: defaults")
+    # every dim is a key (null: the default length), so that dask.chunks.isl=8 needs no '+'
+    chunks: Dict[str, Optional[int]] = spec(factory=lambda: {"model": None, "hardware": None, "isl": None,
+                                                             "concurrency": None}, unit="cells",
+                                            doc="chunk length per dim (model, hardware, isl, concurrency); "
+                                                "null: the default")
     address: Optional[str] = spec(None, doc="dask scheduler address, e.g. tcp://127.0.0.1:8786 (null: a local cluster)")
     connect_timeout_s: float = spec(10.0, unit="s", check="> 0",
                                     doc="how long to wait for the scheduler at dask.address before refusing")

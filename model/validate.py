@@ -354,6 +354,8 @@ def _check_calibration(cfg: DictConfig) -> None:
 
 def _check_dask_chunks(cfg: DictConfig) -> None:
     for dim, size in cfg.dask.chunks.items():
+        if size is None and dim in ("model", "hardware", "isl", "concurrency"):
+            continue
         if dim not in ("model", "hardware", "isl", "concurrency"):
             raise ConfigError(f"dask.chunks.{dim}", size, "unknown dim; allowed: model, hardware, isl, concurrency")
         if size < 1 and size != -1:

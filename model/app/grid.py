@@ -41,7 +41,7 @@ def _write_on_dask(cfg: DictConfig, path: Path) -> tuple[xr.Dataset, str]:
 
     logging.getLogger("distributed").setLevel(logging.WARNING)  # not the cluster's chatter
     with dask_client(cfg.dask.address, int(cfg.dask.n_workers), float(cfg.dask.connect_timeout_s)) as client:
-        grid = evaluate(cfg, chunks=dict(cfg.dask.chunks))
+        grid = evaluate(cfg, chunks={d: n for d, n in cfg.dask.chunks.items() if n is not None})
         grid.attrs["config"] = OmegaConf.to_yaml(cfg, resolve=True)
         chunks = int(np.prod([len(c) for c in grid.cost_per_mtok.chunks]))
         where = f"dask: {chunks:,} chunks of the grid on {client.scheduler_info().get('address', 'a cluster')}"

@@ -22,7 +22,7 @@ from sensitivity.schema import ParameterSpec
 class ErrorSpread:
     """Spread of log(measured / predicted) of one output over the calibration's points."""
 
-    sigma: float = spec(0.0, unit="1", check=">= 0",
+    sigma: float = spec(0.0, unit="1", check="[0, 2]",
                         doc="robust sd (1.4826 x MAD) of log(measured / predicted), leave-one-out")
     median_abs_pct: float = spec(0.0, unit="%", check=">= 0", doc="median |error| (informational)")
     median_log_ratio: float = spec(0.0, unit="1", doc="median of log(measured / predicted): the bias (informational; "

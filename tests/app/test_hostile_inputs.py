@@ -62,6 +62,8 @@ CASES = [
     ("sensitivity", ["sensitivity.n=1099511627776"], "sensitivity.n=1099511627776"),
     ("optimize", ["fleet.solver.threads=100000"], "fleet.solver.threads=100000"),
     ("optimize", ["fleet.isl.kind=lognormal", "fleet.isl.buckets=1000000000"], "grid="),
+    ("uncertainty", ["uncertainty.model_error.interactivity.sigma=1e308"],
+     "uncertainty.model_error.interactivity.sigma=1e+308"),
     # flags no longer skip the checks
     ("optimize", ["--config-name", "model"], "--config-name=model"),
     ("model", ["--config-dir", str(ROOT / "docs" / "examples" / "own_catalog"), "workload.isl=-1"], "workload.isl=-1"),

@@ -49,3 +49,8 @@ def test_load_config_from_eight_threads():
     with ThreadPoolExecutor(8) as pool:
         configs = list(pool.map(lambda i: model.load_config([f"workload.isl={1000 + i}"]), range(8)))
     assert [c.workload.isl for c in configs] == list(range(1000, 1008))
+
+
+def test_the_readmes_dask_chunks_key_needs_no_plus():
+    cfg = model.load_config(["dask.chunks.isl=8"])
+    assert cfg.dask.chunks.isl == 8 and cfg.dask.chunks.concurrency is None
