@@ -1,4 +1,4 @@
-"""``evaluate``: the cost model of SPEC §2 over model × hardware × ISL × concurrency.
+"""``evaluate``: the cost model of docs/model.md §2 over model × hardware × ISL × concurrency.
 
 Terms that depend on few dims (weights, KV per request, S0, ...) are computed with xarray at
 their own size; the per-cell terms run through :mod:`model.engine` in cache-sized blocks.
@@ -53,7 +53,7 @@ def evaluate(config: DictConfig, params: Mapping[str, Any] | None = None, *,
     -------
     xarray.Dataset
         Dims ``model``, ``hardware``, ``isl``, ``concurrency`` (plus any from ``params``); the
-        variables of SPEC §2 (see :data:`VARIABLES`), each with ``units`` and ``long_name``.
+        variables of docs/model.md §2 (see :data:`VARIABLES`), each with ``units`` and ``long_name``.
         Cells that cannot be served have ``feasible == False`` and NaN rates and costs.
         In memory, or dask-backed with the same contents when ``chunks`` is given.
     """

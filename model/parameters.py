@@ -1,4 +1,4 @@
-"""Config → labelled parameter arrays (SPEC §2, inputs and per-model/per-hardware terms).
+"""Config → labelled parameter arrays (docs/model.md §2, inputs and per-model/per-hardware terms).
 
 Every catalog number becomes a variable on dim ``hardware`` or ``model`` (or both), named as
 its config key.  Any of them can be replaced by an array along extra dims (a ``sample`` dim of a
@@ -239,7 +239,7 @@ def apply_overrides(ds: xr.Dataset, params: Mapping[str, Any]) -> xr.Dataset:
 
 
 def _kv_coefficients(ds: xr.Dataset) -> tuple[xr.DataArray, xr.DataArray, xr.DataArray]:
-    """KV bytes per context token, per window token, and window length (SPEC §2)."""
+    """KV bytes per context token, per window token, and window length (docs/model.md §2)."""
     byte_per_value = ds.kv_bits / 8
     gqa_full = 2 * (ds.layers - ds.sliding_window_layers) * ds.kv_heads * ds.head_dim * byte_per_value
     gqa_window = 2 * ds.sliding_window_layers * ds.kv_heads * ds.head_dim * byte_per_value
@@ -277,7 +277,7 @@ def streamed_weight_bytes(ds: xr.Dataset, weight_bytes: xr.DataArray,
 
 
 def derive(ds: xr.Dataset, isl: xr.DataArray, concurrency: xr.DataArray) -> xr.Dataset:
-    """Terms of SPEC §2 that do not depend on the (hardware × concurrency) cell.
+    """Terms of docs/model.md §2 that do not depend on the (hardware × concurrency) cell.
 
     Adds ``weight_bytes`` (bytes), ``kv_bytes_per_token`` (bytes per context token),
     ``kv_bytes_per_request`` (bytes, context = ISL), ``osl`` (tokens), ``memory_capacity``
@@ -296,7 +296,7 @@ def derive(ds: xr.Dataset, isl: xr.DataArray, concurrency: xr.DataArray) -> xr.D
     out["input_length"], out["concurrent_requests"] = isl, concurrency
     m_out = ds.mix_output
     out["output_tokens"] = xr.where(ds.osl.notnull(), ds.osl, isl * m_out / (1 - m_out))
-    # KV of one request: its context is L (SPEC §2), or the mean over the decode, L + O / 2
+    # KV of one request: its context is L (docs/model.md §2), or the mean over the decode, L + O / 2
     context = xr.where(ds.decode_context_mean, isl + out["output_tokens"] / 2, isl)
     out["kv_bytes_per_request"] = context * per_token + window_bytes * np.minimum(window, context)
     out["memory_capacity"] = ds.memory_gb * 1e9 * ds.usable_memory_fraction
@@ -316,7 +316,7 @@ def derive(ds: xr.Dataset, isl: xr.DataArray, concurrency: xr.DataArray) -> xr.D
     out["decode_base_time"] = xr.where(has_rate, 1 / out["base_interactivity"],
                                        ds.step_overhead_s + ds.layers * ds.layer_overhead_s)
     out["streamed_bytes"] = xr.where(has_rate, 0.0, streamed_weight_bytes(ds, out["weight_bytes"], concurrency))
-    # the same read for another batch size (a pinned replica's admitted requests, SPEC §8):
+    # the same read for another batch size (a pinned replica's admitted requests, docs/model.md §8):
     # dense + (1 - untouched**N) * routed bytes, with untouched = 1 - k/E (1: no routed experts)
     bytes_per_param = out["weight_bytes"] / (ds.total_params_b * 1e9)
     moe = ds.routed_experts.notnull() & ~has_rate
@@ -354,7 +354,7 @@ def derive(ds: xr.Dataset, isl: xr.DataArray, concurrency: xr.DataArray) -> xr.D
 
 
 def kv_shards(ds: xr.Dataset) -> xr.DataArray:
-    """Over how many systems a replica's KV splits at most (SPEC §8), per (model, hardware).
+    """Over how many systems a replica's KV splits at most (docs/model.md §8), per (model, hardware).
 
     Pipeline parallelism and data-parallel attention split it over all S systems (inf here: no
     cap).  Tensor parallelism splits heads: a GQA model's KV over at most ``kv_heads`` GPUs;
@@ -367,7 +367,7 @@ def kv_shards(ds: xr.Dataset) -> xr.DataArray:
 
 def prefill_terms(ds: xr.Dataset, isl: xr.DataArray, per_token: xr.DataArray, window_bytes: xr.DataArray,
                   window: xr.DataArray) -> dict[str, xr.DataArray]:
-    """The prefill phase's terms that do not depend on the cell's replica size (SPEC §8).
+    """The prefill phase's terms that do not depend on the cell's replica size (docs/model.md §8).
 
     Of the ``L`` input-side tokens, ``L_c = L * m_cache_read / (1 - m_output)`` are a cached
     prefix (their KV exists) and ``L_n = L - L_c`` are new.  Prefilling them costs

@@ -18,7 +18,7 @@ from model.fields import Section, spec
 
 
 class Attention(enum.Enum):
-    """How the KV cache of a model is sized (SPEC §2)."""
+    """How the KV cache of a model is sized (docs/model.md §2)."""
 
     gqa = "gqa"          # 2 * full_layers * kv_heads * head_dim * kv_bits/8 per token
     mla = "mla"          # layers * (kv_lora_rank + qk_rope_head_dim) * kv_bits/8 per token
@@ -26,21 +26,21 @@ class Attention(enum.Enum):
 
 
 class PrefillMode(enum.Enum):
-    """How the non-output tokens of a request are timed (SPEC §8)."""
+    """How the non-output tokens of a request are timed (docs/model.md §8)."""
 
-    ratio = "ratio"          # the seed's: L / (cache_read_ratio * I) per request (SPEC §2)
-    physical = "physical"    # new-token FLOPs on the replica's compute, cached prefixes loaded (SPEC §8)
+    ratio = "ratio"          # the seed's: L / (cache_read_ratio * I) per request (docs/model.md §2)
+    physical = "physical"    # new-token FLOPs on the replica's compute, cached prefixes loaded (docs/model.md §8)
 
 
 class Parallelism(enum.Enum):
-    """How a replica of S systems splits a model (SPEC §8)."""
+    """How a replica of S systems splits a model (docs/model.md §8)."""
 
     pipeline = "pipeline"    # layers over systems (the wafer): KV per system K / S
     tensor = "tensor"        # heads over GPUs: KV per GPU K / min(S, kv_heads); MLA's latent KV replicated
 
 
 class KvTier(enum.Enum):
-    """Where a cached prefix waits between the turns of a session (SPEC §8)."""
+    """Where a cached prefix waits between the turns of a session (docs/model.md §8)."""
 
     host = "host"            # evicted to host memory and loaded back over the system's host link
     device = "device"        # kept in device memory: no load (the optimistic bound)
@@ -49,7 +49,7 @@ class KvTier(enum.Enum):
 class DecodeContext(enum.Enum):
     """Context length whose KV a decode step reads and a replica holds."""
 
-    isl = "isl"              # L, the seed's (SPEC §2)
+    isl = "isl"              # L, the seed's (docs/model.md §2)
     mean = "mean"            # L + O / 2, the mean over the decode (benchmarks with long outputs)
 
 
@@ -80,7 +80,7 @@ class HardwareSpec(Sourced):
                                 doc="pipeline hop latency per system beyond those the weights need")
     step_overhead_s: float = spec(0.0, unit="s", check=">= 0", array=True,
                                   doc="fixed time per decode step (GPU roofline)")
-    # GPU decode (SPEC §2.3 extended): a fixed cost per layer per step and a compute bound
+    # GPU decode (docs/model.md §2.3 extended): a fixed cost per layer per step and a compute bound
     layer_overhead_s: float = spec(0.0, unit="s", check=">= 0", array=True,
                                    doc="fixed time per layer per decode step: launches, all-reduce (GPU)")
     peak_dense_tflops: Optional[float] = spec(None, unit="TFLOP/s", check="> 0", array=True,
@@ -101,7 +101,7 @@ class HardwareSpec(Sourced):
                                         doc="a of I0 = a / active_params_b**b (null: fitted)")
     power_law_b: Optional[float] = spec(None, unit="1", check="finite", array=True,
                                         doc="b of I0 = a / active_params_b**b (null: fitted)")
-    # Prefill (SPEC §8)
+    # Prefill (docs/model.md §8)
     prefill_mode: PrefillMode = spec(PrefillMode.ratio, doc="ratio: L / (cache_read_ratio * I); physical: "
                                      "new-token FLOPs on the replica's compute plus the cached prefix's load")
     prefill_efficiency: float = spec(0.5, unit="1", check="(0, 1]", array=True,
@@ -113,7 +113,7 @@ class HardwareSpec(Sourced):
                                                        "(workload.kv_tier=host; null: no load cost)")
     interconnect_gb_s: Optional[float] = spec(None, unit="GB/s", check="> 0", array=True,
                                               doc="network bandwidth per system for moving KV between replicas "
-                                                  "(disaggregated serving, SPEC §9; null: none)")
+                                                  "(disaggregated serving, docs/model.md §9; null: none)")
     parallelism: Parallelism = spec(Parallelism.pipeline, doc="pipeline: KV per system K / S; tensor: KV per GPU "
                                     "K / min(S, kv_heads), MLA's latent KV on every GPU")
     attention_data_parallel: bool = spec(False, unit="bool", array=True,
@@ -131,7 +131,7 @@ class InteractivityPoint:
     """Base decode rate of one model on one hardware type, output tok/s per request."""
 
     tok_s: float = spec(MISSING, unit="tok/s", check="> 0", doc="base decode rate I0 per request")
-    # True for a measurement; only measurements enter the power-law fit (SPEC §2.3).
+    # True for a measurement; only measurements enter the power-law fit (docs/model.md §2.3).
     measured: bool = spec(False, unit="bool", doc="a measurement (only these enter the power-law fit)")
 
 
@@ -158,7 +158,7 @@ class ModelSpec(Sourced):
     kv_bytes_per_token: Optional[float] = spec(None, unit="bytes", array=True,
                                                doc="explicit KV bytes per context token")
     kv_bits: float = spec(16.0, unit="bits", check="> 0", array=True, doc="bits per KV value")
-    # Attention FLOPs of prefill (SPEC §8): a query-key pair costs 2 * heads * (qk_head_dim + v_head_dim)
+    # Attention FLOPs of prefill (docs/model.md §8): a query-key pair costs 2 * heads * (qk_head_dim + v_head_dim)
     attention_heads: Optional[int] = spec(None, unit="heads", check=">= 1", array=True, doc="query heads")
     qk_head_dim: Optional[int] = spec(None, unit="values", check=">= 1", array=True,
                                       doc="query-key head dimension (MLA: nope + rope, 192 for DeepSeek)")
@@ -185,7 +185,7 @@ class TokenMix:
     output: float = spec(MISSING, unit="1", check="[0, 1)", doc="fraction of all tokens that are output")
 
 
-# The token types of a request, in the order every table shows them (SPEC §2).
+# The token types of a request, in the order every table shows them (docs/model.md §2).
 TOKEN_TYPES: tuple[str, ...] = tuple(f.name for f in fields(TokenMix))
 
 
@@ -212,8 +212,9 @@ class WorkloadSpec(Sourced):
     mix: TokenMix = spec(factory=TokenMix, doc="fractions of all tokens by type")
     kv_tier: KvTier = spec(KvTier.host, doc="where cached prefixes wait between turns: host (loaded back over the "
                            "host link) or device (no load)")
-    decode_context: DecodeContext = spec(DecodeContext.isl, doc="KV context of decode and memory: isl (L, SPEC §2) "
-                                         "or mean (L + O / 2)")
+    decode_context: DecodeContext = spec(DecodeContext.isl,
+                                         doc="KV context of decode and memory: isl (L, docs/model.md §2) "
+                                             "or mean (L + O / 2)")
     price_sheet: Optional[PriceSheet] = spec(None, doc="selling price by token type (null: no margin)")
 
 
@@ -331,7 +332,7 @@ def register_schemas() -> None:
     store.store(name="calibrate_schema", node=CalibrateAppConfig)
 
 
-# The README's config reference (model.app.docs) lists these; pyproject.toml names them.
+# The config reference (docs/config.md, written by model.app.docs) lists these; pyproject.toml names them.
 MODEL_SECTION = Section(order=0, config_name="model", prefix="", schema=ModelAppConfig,
                         title="Other keys:", register=register_schemas,
                         exclude=("hardware", "models"))

@@ -101,12 +101,12 @@ def run(cfg: DictConfig, out: Path) -> JobResult:
     report.append(plan_text(plan))
     aggregated_only = plan
     if cfg.fleet.disaggregation:
-        # SPEC §9: the saving against the best plan that keeps every request on one replica
+        # docs/model.md §9: the saving against the best plan that keeps every request on one replica
         aggregated_only = plan_fleet(with_values(cfg, {"fleet.disaggregation": False}, validate), grid=grid)
         report.append(saving_text(plan, aggregated_only))
     alternatives = {}
     for hardware in resident_hardware(cfg):
-        # the wafer's prefill is an assumption (SPEC §8): show the answer under the other mode too
+        # the wafer's prefill is an assumption (docs/model.md §8): show the answer under the other mode too
         mode = cfg.hardware[hardware].prefill_mode.value
         other = "physical" if mode == "ratio" else "ratio"
         alt_cfg = with_values(cfg, {f"hardware.{hardware}.prefill_mode": other}, validate)

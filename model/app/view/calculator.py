@@ -108,7 +108,7 @@ def readout_html(result: CalculatorResult, colors: dict[str, str]) -> str:
 
 
 def spend_html(result: CalculatorResult) -> str:
-    """The token-spend table (SPEC §2.8) of a result: tokens, price, spend and share per type.
+    """The token-spend table (docs/model.md §2.8) of a result: tokens, price, spend and share per type.
 
     Parameters
     ----------
