@@ -1,9 +1,11 @@
 """The interactive view (issue 13): a HoloViz Panel app over the toolkit's public API.
 
-Three tabs: the calculator (one model on the compared hardware at a chosen ISL and
-concurrency), the fleet plan (:func:`optimize.plan_fleet`) and the Sobol analysis
-(:func:`sensitivity.analyze`).  Each shows the equivalent command line and offers its results
-for download.  ``serving-view`` (:mod:`model.app.view.server`) serves it; in a notebook,
+Four tabs: the calculator (one model on the compared hardware at a chosen ISL and
+concurrency), the fleet plan (:func:`optimize.plan_fleet`), the Sobol analysis
+(:func:`sensitivity.analyze`) and the uncertainty bands (:func:`sensitivity.uncertainty.analyze`).
+Each shows the equivalent command line and offers its results for download once they exist.
+In a server session the page's main inputs live in the URL's query (:data:`URL_KEYS`), so a
+link reopens the same view.  ``serving-view`` (:mod:`model.app.view.server`) serves it; in a notebook,
 ``create_app()`` returns the layout.  The core (``model/*.py``) never imports this package.
 """
 from __future__ import annotations
@@ -22,8 +24,36 @@ HEADER = (
 )
 
 
+def url_keys(app: pn.Column) -> dict[str, tuple[object, str]]:
+    """Query key -> (widget, parameter) of the inputs kept in the page's URL.
+
+    Parameters
+    ----------
+    app
+        :func:`create_app`'s layout.
+
+    Returns
+    -------
+    dict
+        ``tab`` (the open tab), the calculator's model, hardware, ISL, concurrency and SLA, the
+        fleet tab's utilization, disaggregation and SLA, the sensitivity tab's model, hardware, N
+        and SLA, and the uncertainty tab's hardware, SLA and scenarios.
+    """
+    c, f, s, u = (app.tabs[k] for k in ("calculator", "fleet", "sensitivity", "uncertainty"))
+    return {
+        "tab": (app.tab_widget, "active"),
+        "model": (c.model, "value"), "hardware": (c.hardware, "value"), "isl": (c.isl_exact, "value"),
+        "n": (c.concurrency, "value"), "sla": (c.min_interactivity, "value"), "ttft": (c.max_ttft, "value"),
+        "fleet_utilization": (f.utilization, "value"), "fleet_disaggregation": (f.disaggregation, "value"),
+        "fleet_sla": (f.sla, "value"),
+        "sens_model": (s.model, "value"), "sens_hardware": (s.hardware, "value"), "sens_n": (s.n, "value"),
+        "sens_sla": (s.sla, "value"),
+        "unc_hardware": (u.hardware, "value"), "unc_sla": (u.sla, "value"), "unc_n": (u.n, "value"),
+    }
+
+
 def create_app() -> pn.Column:
-    """The view's layout: a header and the calculator, fleet and sensitivity tabs.
+    """The view's layout: a header and the calculator, fleet, sensitivity and uncertainty tabs.
 
     Returns
     -------
@@ -36,15 +66,22 @@ def create_app() -> pn.Column:
     from model.app.view.calculator import CalculatorTab
     from model.app.view.fleet import FleetTab
     from model.app.view.sensitivity_tab import SensitivityTab
+    from model.app.view.uncertainty_tab import UncertaintyTab
 
-    calculator, fleet, sensitivity = CalculatorTab(), FleetTab(), SensitivityTab()
+    calculator, fleet, sensitivity, uncertainty = CalculatorTab(), FleetTab(), SensitivityTab(), UncertaintyTab()
     tabs = pn.Tabs(("Calculator", calculator.panel), ("Fleet plan", fleet.panel),
-                   ("Sensitivity", sensitivity.panel), css_classes=["view-tabs"], sizing_mode="stretch_width",
-                   margin=(0, 5))
+                   ("Sensitivity", sensitivity.panel), ("Uncertainty", uncertainty.panel), css_classes=["view-tabs"],
+                   sizing_mode="stretch_width", margin=(0, 5))
     app = pn.Column(pn.pane.HTML(HEADER, sizing_mode="stretch_width", margin=(4, 10)), tabs,
                     sizing_mode="stretch_width")
-    app.tabs = {"calculator": calculator, "fleet": fleet, "sensitivity": sensitivity}  # for tests and notebooks
+    app.tabs = {"calculator": calculator, "fleet": fleet, "sensitivity": sensitivity,  # for tests and notebooks
+                "uncertainty": uncertainty}
+    app.tab_widget = tabs
+    location = pn.state.location if pn.state.curdoc is not None and pn.state.curdoc.session_context else None
+    if location is not None:  # a served page: its inputs live in the URL, so a link reopens this view
+        for key, (widget, parameter) in url_keys(app).items():
+            location.sync(widget, {parameter: key})
     return app
 
 
-__all__ = ["create_app", "TITLE"]
+__all__ = ["create_app", "url_keys", "TITLE"]
