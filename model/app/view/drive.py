@@ -226,6 +226,7 @@ class Page:
 
     def __init__(self, driver: Any, url: str, timeout: float = 120.0) -> None:
         self.driver = driver
+        self.url = url
         driver.get(url)
         self.wait("return !!(window.Bokeh && Bokeh.documents && Bokeh.documents.length)", timeout)
         self.wait(JS_LIB + "return __view.inner('view-readout', 'table') !== null", timeout)
@@ -368,9 +369,11 @@ setTimeout(() => { if (!finished) { finished = true; obs.disconnect(); done([rea
 
     def rect(self, css: str, selector: str | None = None) -> dict[str, float] | None:
         """The viewport rectangle (left, top, right, bottom) of the pane with class ``css`` or of
-        the first ``selector`` inside it; ``None`` if absent or not shown."""
-        return self.js("const e = arguments[1] ? __view.inner(arguments[0], arguments[1]) : __view.host(arguments[0]);"
-                       "if (e === null) return null; const r = e.getBoundingClientRect();"
+        the first ``selector`` inside it (at any depth of shadow roots); ``None`` if absent or
+        not shown."""
+        return self.js("const h = __view.host(arguments[0]);"
+                       "const e = h && arguments[1] ? __view.deep(h.shadowRoot || h, arguments[1]) : h;"
+                       "if (!e) return null; const r = e.getBoundingClientRect();"
                        "if (r.width === 0 && r.height === 0) return null;"
                        "return {left: r.left, top: r.top, right: r.right, bottom: r.bottom};", css, selector)
 

@@ -78,7 +78,7 @@ def table_html(table: pd.DataFrame, columns: dict[str, str], caption: str, css_c
     str
     """
     cols = [c for c in columns if c in table.columns]
-    head = "".join(f'<th class="{"l" if table[c].dtype == object or c in WRAPPED else ""}">'
+    head = "".join(f'<th class="{"l" if table[c].dtype == object or c in WRAPPED else ""}" data-col="{c}">'
                    f'{html.escape(columns[c])}</th>' for c in cols)
     rows = []
     for _, row in table.iterrows():

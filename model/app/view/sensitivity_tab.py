@@ -178,7 +178,8 @@ class SensitivityTab:
             pn.widgets.FileDownload(callback=self._csv, filename="sobol.csv", label="Indices (CSV)",
                                     color="primary", variant="outline", width=150),
             pn.widgets.FileDownload(callback=self._netcdf, filename="sobol.nc", label="Indices (netCDF)",
-                                    color="primary", variant="outline", width=150), margin=(5, 5), visible=False)
+                                    color="primary", variant="outline", width=150), margin=(5, 5), visible=False,
+            css_classes=["view-sens-downloads"])
         self.command.show(command("sensitivity", self.sens.overrides(self.inputs)))
         self.panel = pn.Row(
             pn.Column(section("What is analysed"), pn.Row(self.model, self.hardware), pn.Row(self.n, self.sla),
