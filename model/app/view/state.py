@@ -306,7 +306,7 @@ class Feasibility:
 
 class CatalogNames:
     """The model and hardware names of the catalog in ``self.base`` (a composed config), shared by
-    the three tabs' state classes."""
+    the tabs' state classes."""
 
     base: DictConfig
 
