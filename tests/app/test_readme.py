@@ -22,3 +22,10 @@ def test_ci_runs_the_readme_test_command():
     command = re.search(r"<!-- ci:test-command -->\s*```sh\n(.+?)\n```", readme, re.S).group(1)
     assert "venv" in command and "pytest" in command
     assert "ci:test-command" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_readme_fits_in_400_lines_and_links_only_documents_that_exist():
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) <= 400, "move detail under docs/"
+    for target in re.findall(r"\]\((docs/[\w./-]+)\)", readme):
+        assert (ROOT / target.split("#")[0]).exists(), target
