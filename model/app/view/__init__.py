@@ -4,18 +4,22 @@ Four tabs: the calculator (one model on the compared hardware at a chosen ISL an
 concurrency), the fleet plan (:func:`optimize.plan_fleet`), the Sobol analysis
 (:func:`sensitivity.analyze`) and the uncertainty bands (:func:`sensitivity.uncertainty.analyze`).
 Each shows the equivalent command line and offers its results for download once they exist.
-In a server session the page's main inputs live in the URL's query (:data:`URL_KEYS`), so a
-link reopens the same view.  ``serving-view`` (:mod:`model.app.view.server`) serves it; in a notebook,
-``create_app()`` returns the layout.  The core (``model/*.py``) never imports this package.
+In a server session the page's main inputs live in the URL's query (:func:`url_keys`,
+:func:`keep_in_url`), so a link reopens the same view.  ``serving-view``
+(:mod:`model.app.view.server`) serves it; in a notebook, ``create_app()`` returns the layout.
+The core (``model/*.py``) never imports this package.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import json
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 if TYPE_CHECKING:  # Panel is imported when the app is made, not with the pure modules (state, cli, ...)
     import panel as pn
 
 TITLE = "LLM serving economics: interactive view"
+URL_DELAY_MS = 400  # the URL follows the inputs once they rest this long (off the slider's critical path)
 HEADER = (
     '<div style="font-family:system-ui,-apple-system,\'Segoe UI\',sans-serif;padding:6px 4px 2px 4px">'
     '<span style="font-size:20px;font-weight:700;color:#111827">LLM serving economics</span>'
@@ -77,11 +81,59 @@ def create_app() -> pn.Column:
     app.tabs = {"calculator": calculator, "fleet": fleet, "sensitivity": sensitivity,  # for tests and notebooks
                 "uncertainty": uncertainty}
     app.tab_widget = tabs
-    location = pn.state.location if pn.state.curdoc is not None and pn.state.curdoc.session_context else None
-    if location is not None:  # a served page: its inputs live in the URL, so a link reopens this view
-        for key, (widget, parameter) in url_keys(app).items():
-            location.sync(widget, {parameter: key})
+    doc = pn.state.curdoc
+    if doc is not None and doc.session_context is not None:  # a served page: a link reopens this view
+        keep_in_url(app, pn.state.location, doc)
     return app
 
 
-__all__ = ["create_app", "url_keys", "TITLE"]
+def url_value(value: Any) -> str:
+    """A widget value as the URL's query holds it (Panel's ``parse_query`` reads it back)."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(list(value) if isinstance(value, tuple) else value)
+
+
+def keep_in_url(app: pn.Column, location: Any, doc: Any) -> None:
+    """Apply the link's query to the inputs of :func:`url_keys`, then write the inputs that differ
+    from the defaults back to the URL once they rest for :data:`URL_DELAY_MS` (a slider move does
+    not wait for the browser's history).
+
+    Parameters
+    ----------
+    app
+        :func:`create_app`'s layout.
+    location
+        The session's ``pn.state.location``.
+    doc
+        The session's Bokeh document.
+    """
+    keys = url_keys(app)
+    defaults = {key: url_value(getattr(widget, name)) for key, (widget, name) in keys.items()}
+    query = location.query_params
+    for key, (widget, name) in keys.items():
+        if key in query:
+            try:
+                widget.param.update(**{name: query[key]})
+            except Exception:  # noqa: BLE001 - a stale or hand-edited link: that input keeps its default
+                pass
+    generation = [0]
+
+    def write() -> None:
+        values = {key: url_value(getattr(widget, name)) for key, (widget, name) in keys.items()
+                  if getattr(widget, name) is not None}
+        changed = {key: v for key, v in values.items() if v != defaults[key]}
+        search = "?" + urlencode(changed) if changed else ""
+        if location.search != search:
+            location.search = search
+
+    def schedule(*_: Any) -> None:
+        generation[0] += 1
+        mine = generation[0]
+        doc.add_timeout_callback(lambda: write() if mine == generation[0] else None, URL_DELAY_MS)
+
+    for widget, name in keys.values():
+        widget.param.watch(schedule, name)
+
+
+__all__ = ["create_app", "url_keys", "keep_in_url", "TITLE"]
