@@ -3,10 +3,10 @@
     python benchmarks/bench_model.py            # 5 models x 7 hardware x 151 ISL x 1,024 N = 5.4M cells
 
 Reports, for the same grid:
-- ``evaluate`` (blocked, default settings: GPUs in the physical prefill mode of SPEC §8 under
+- ``evaluate`` (blocked, default settings: GPUs in the physical prefill mode of docs/model.md §8 under
   tensor parallelism, the wafer in the ratio mode): seconds, cells/s, peak traced memory;
-- the same with every hardware type in the ratio mode and pipeline-style KV (the SPEC §2 kernel
-  path), and with only the variables that existed before SPEC §8: what the prefill phase costs;
+- the same with every hardware type in the ratio mode and pipeline-style KV (the docs/model.md §2 kernel
+  path), and with only the variables that existed before docs/model.md §8: what the prefill phase costs;
 - ``evaluate`` in one block (full-size temporaries, the straightforward numpy way);
 - the per-point Python implementation (``model.pointwise.cell``) on a random sample of cells;
 - the write bound: allocating and filling as many float64 arrays as ``evaluate`` returns values.
@@ -90,7 +90,7 @@ def main() -> None:
     rows = [
         ("evaluate, blocked (default)", blocked),
         ("evaluate, every hardware in ratio mode", ratio_mode),
-        ("  and only the pre-SPEC-8 cell outputs", spec2_outputs),
+        ("  and only the pre-§8 cell outputs", spec2_outputs),
         ("evaluate, one block (full-size temporaries)", one_block),
         ("per-point Python (model.pointwise), extrapolated", per_point * cells),
         ("write bound: np.full of the same outputs", write_bound),

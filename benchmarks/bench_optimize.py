@@ -1,5 +1,5 @@
 """Benchmark of the fleet plan: 5 models x 8 ISL buckets x 6 hardware types x 1,024 concurrency
-levels (245,760 cells), with all three column kinds (aggregated, prefill, decode; SPEC §9), built
+levels (245,760 cells), with all three column kinds (aggregated, prefill, decode; docs/model.md §9), built
 in Pyomo and solved by HiGHS, with and without pruning.
 
     python benchmarks/bench_optimize.py

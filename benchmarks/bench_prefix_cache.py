@@ -1,4 +1,4 @@
-"""Benchmark of the prefix-cache hit-rate curve h(C) (SPEC §12) on the Mooncake conversation trace.
+"""Benchmark of the prefix-cache hit-rate curve h(C) (docs/model.md §12) on the Mooncake conversation trace.
 
     python benchmarks/bench_prefix_cache.py [--trace PATH] [--repeats 5]
 

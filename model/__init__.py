@@ -1,4 +1,4 @@
-"""Vectorized xarray cost model of LLM serving (SPEC §2): the pure core.
+"""Vectorized xarray cost model of LLM serving (docs/model.md §2): the pure core.
 
 The public API: :func:`load_config` (compose and validate ``conf/``), :func:`evaluate` (the
 grid as an ``xarray.Dataset``), :func:`cheapest_concurrency` / :func:`cheapest_under_sla` (the

@@ -8,9 +8,9 @@ Each point is one benchmark run: a model on ``tp`` GPUs of one type at concurren
 nominal ISL / OSL.  Lengths are drawn uniformly from [0.8, 1.0] x nominal, so the mean request
 has ``L = length_factor * isl`` input and ``O = length_factor * osl`` output tokens
 (``length_factor`` = 0.9).  Every prediction is :func:`model.evaluate` itself, with the replica
-pinned to ``tp`` GPUs under tensor parallelism (it admits the requests whose KV fits, SPEC §8),
+pinned to ``tp`` GPUs under tensor parallelism (it admits the requests whose KV fits, docs/model.md §8),
 the KV cache at the mean context during decode, ``L + O / 2`` (``workload.decode_context=mean``),
-the ``physical`` prefill of SPEC §8 in aggregated serving, and no cached prefix (the benchmark
+the ``physical`` prefill of docs/model.md §8 in aggregated serving, and no cached prefix (the benchmark
 prompts are random: ``workload.mix.cache_read = 0``).  Interactivity, TTFT and throughput per
 GPU (``requests_per_second * (L + O) / tp``) come from the same cell.
 

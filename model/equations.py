@@ -1,4 +1,4 @@
-"""SPEC §2 and §8 per cell (model, hardware, ISL L, concurrency N): the elementwise kernel.
+"""docs/model.md §2 and §8 per cell (model, hardware, ISL L, concurrency N): the elementwise kernel.
 
 Works on numpy blocks that broadcast against each other; see :mod:`model.engine`.  An output is
 computed only if the caller asked for it (it is a key of ``out``) or another output needs it.
@@ -14,17 +14,17 @@ Equations (units: bytes, seconds, tokens, $):
   parallelism a GPU holds ``W / S + K / min(S, kv_shards)`` (MLA: ``kv_shards = 1``), so past
   ``kv_shards`` GPUs ``S = ceil(W / (capacity - K / kv_shards))``, and no size fits once one
   GPU's share of the KV alone fills it.
-- Admission (SPEC §8): a pinned replica (``min_systems == max_systems``) whose memory cannot
+- Admission (docs/model.md §8): a pinned replica (``min_systems == max_systems``) whose memory cannot
   hold all N requests admits the ``N_fit`` that fit (``N_fit >= 1``); the others wait.
 - ``step = max(t_base + hop * (S - S0) + (streamed(N) + K_read) / (S * B), N * compute_seconds / S)``
   with ``K_read = K * S / min(S, kv_shards)`` (KV bytes one system reads, times S);
-  ``S >= S0`` always, so SPEC's ``max(0, S - S0)`` is ``S - S0``.  On the GPU path
+  ``S >= S0`` always, so docs/model.md §2.3's ``max(0, S - S0)`` is ``S - S0``.  On the GPU path
   ``t_base = step_overhead_s + layers * layer_overhead_s`` and ``streamed(N)`` is the MoE-aware
   weight read of :func:`model.parameters.streamed_weight_bytes`; with a measured rate
   ``t_base = 1 / I0``, ``streamed = 0`` and ``compute_seconds = 0``.
-- ``ratio`` prefill (SPEC §2): ``I = 1 / step``, ``R = cache_read_ratio * I``,
+- ``ratio`` prefill (docs/model.md §2): ``I = 1 / step``, ``R = cache_read_ratio * I``,
   ``t_pf = ttft = L / R``, ``T = L / R + O / I = (L / cache_read_ratio + O) * step``.
-- ``physical`` prefill (SPEC §8, aggregated serving): ``t_pf = prefill_overhead_s +
+- ``physical`` prefill (docs/model.md §8, aggregated serving): ``t_pf = prefill_overhead_s +
   F_seconds / S + load_seconds / min(S, kv_shards)``, ``T = O * step + N * t_pf``,
   ``ttft = t_pf * (1 + (N - 1) * t_pf / (2 T))``, ``I = O / (T - ttft)``, ``R = L / t_pf``.
 - ``requests_per_second = N / T`` (N admitted); a waiting request's ``ttft`` adds
@@ -52,7 +52,7 @@ INPUTS = (
     "streamed_bytes", "compute_seconds", "min_systems", "effective_bandwidth", "cache_read_ratio", "time_per_step",
     "tokens_per_request", "output_tokens", "output_share", "price_per_hour", "capex_per_system",
     "layers", "min_interactivity", "price_per_mtok",
-    # SPEC §8
+    # docs/model.md §8
     "input_length", "max_ttft_s", "kv_shards", "pinned_systems", "prefill_physical", "prefill_overhead_s",
     "prefill_compute_seconds", "prefix_load_seconds", "ratio_prefill_steps", "routed_bytes", "expert_untouched",
     "dense_bytes",
@@ -100,7 +100,7 @@ def _systems(kv: np.ndarray, p: Mapping[str, np.ndarray]) -> tuple[np.ndarray, n
     shards = p["kv_shards"]
     if not np.isfinite(shards).any():
         return raw, None
-    # Tensor parallelism: past kv_shards GPUs the KV stops splitting (SPEC §8)
+    # Tensor parallelism: past kv_shards GPUs the KV stops splitting (docs/model.md §8)
     spare = p["memory_capacity"] - kv / shards
     with np.errstate(divide="ignore", invalid="ignore"):
         beyond = np.ceil(p["weight_bytes"] / spare)
@@ -109,7 +109,7 @@ def _systems(kv: np.ndarray, p: Mapping[str, np.ndarray]) -> tuple[np.ndarray, n
 
 
 def _admitted(n: np.ndarray, buildable: np.ndarray, p: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Requests a pinned replica admits (SPEC §8) and where admission makes a cell buildable."""
+    """Requests a pinned replica admits (docs/model.md §8) and where admission makes a cell buildable."""
     pinned = p["pinned_systems"]
     kv_share = np.minimum(pinned, p["kv_shards"])  # systems over which one request's KV splits
     with np.errstate(invalid="ignore"):
@@ -225,7 +225,7 @@ def cell_kernel(p: Mapping[str, np.ndarray], out: Mapping[str, np.ndarray]) -> N
 
 def _ratio_prefill(step: np.ndarray, p: Mapping[str, np.ndarray],
                    out: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """SPEC §2: non-output tokens at ``cache_read_ratio`` times the decode rate (into ``out``
+    """docs/model.md §2: non-output tokens at ``cache_read_ratio`` times the decode rate (into ``out``
     where it has the output)."""
     prefill = np.multiply(step, p["ratio_prefill_steps"], out=out.get("prefill_time"))
     ttft = prefill
@@ -239,7 +239,7 @@ def _ratio_prefill(step: np.ndarray, p: Mapping[str, np.ndarray],
 
 def _physical_prefill(n: np.ndarray, step: np.ndarray, systems: np.ndarray, p: Mapping[str, np.ndarray],
                       out: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """SPEC §8 aggregated serving: prefill and decode share the replica (chunked prefill); into
+    """docs/model.md §8 aggregated serving: prefill and decode share the replica (chunked prefill); into
     ``out`` where it has the output.
 
     The replica is busy ``b = F_seconds / S + load_seconds / min(S, kv_shards)`` per request;

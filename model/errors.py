@@ -1,4 +1,4 @@
-"""The toolkit's exception for bad input (SPEC §7)."""
+"""The toolkit's exception for bad input (docs/model.md §7)."""
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,4 @@
-"""``evaluate``: the cost model of SPEC §2 over model × hardware × ISL × concurrency.
+"""``evaluate``: the cost model of docs/model.md §2 over model × hardware × ISL × concurrency.
 
 Terms that depend on few dims (weights, KV per request, S0, ...) are computed with xarray at
 their own size; the per-cell terms run through :mod:`model.engine` in cache-sized blocks.
@@ -55,7 +55,7 @@ def evaluate(config: DictConfig, params: Mapping[str, Any] | None = None, *,
     -------
     xarray.Dataset
         Dims ``model``, ``hardware``, ``isl``, ``concurrency`` (plus any from ``params``); the
-        variables of SPEC §2 (see :data:`VARIABLES`), each with ``units`` and ``long_name``.
+        variables of docs/model.md §2 (see :data:`VARIABLES`), each with ``units`` and ``long_name``.
         Cells that cannot be served have ``feasible == False`` and NaN rates and costs.
         In memory, or dask-backed with the same contents when ``chunks`` is given.
     """
@@ -89,7 +89,7 @@ def evaluate(config: DictConfig, params: Mapping[str, Any] | None = None, *,
 
 def trace_cached_share(config: DictConfig, p: xr.Dataset, block_cells: int = engine.BLOCK_CELLS,
                        workers: int | None = None) -> tuple[xr.DataArray, xr.DataArray] | None:
-    """SPEC §12, ``workload.cache=trace``: L_c / L per cell, h(C) at the capacity of the cell's replica
+    """docs/model.md §12, ``workload.cache=trace``: L_c / L per cell, h(C) at the capacity of the cell's replica
     (its systems from a first pass of the kernel), and that capacity (tokens); None with
     ``workload.cache=mix``.
 

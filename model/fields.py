@@ -3,7 +3,7 @@
 Every schema dataclass (``model.schema``, ``optimize.schema``, ``sensitivity.schema``) declares its
 fields with :func:`spec`.  That one declaration feeds Hydra's type checks (the dataclass),
 the value checks (:func:`model.validate.check_fields`), the parameter arrays of the cost model
-(:mod:`model.parameters`) and the README's config reference (:mod:`model.app.docs`), as PyPSA's
+(:mod:`model.parameters`) and the config reference, docs/config.md (:mod:`model.app.docs`), as PyPSA's
 ``component_attrs`` tables do for its components.
 """
 from __future__ import annotations
@@ -81,14 +81,14 @@ def array_fields(cls: type) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class Section:
-    """A config section an app documents in the README's config reference.
+    """A config section an app documents in the config reference (docs/config.md).
 
     Apps declare theirs in their schema module and list it under the ``ENTRY_POINT_GROUP``
     entry points of ``pyproject.toml``, so the reference generator finds them without importing
     the apps.
     """
 
-    order: int                  # position in the README
+    order: int                  # position in docs/config.md
     config_name: str            # primary config that holds the section (conf/<config_name>.yaml)
     prefix: str                 # dotted prefix of the keys, e.g. "fleet"
     schema: type                # the section's dataclass

@@ -1,4 +1,4 @@
-"""The interactivity power law of wafer-scale systems (SPEC §2.3).
+"""The interactivity power law of wafer-scale systems (docs/model.md §2.3).
 
 ``I0(P) = a / P**b``: base decode rate (output tok/s per request) of a model with ``P`` billion
 active parameters whose weights stay resident in SRAM.  ``a`` and ``b`` are fitted by least

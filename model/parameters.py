@@ -1,4 +1,4 @@
-"""Config → labelled parameter arrays (SPEC §2, inputs and per-model/per-hardware terms).
+"""Config → labelled parameter arrays (docs/model.md §2, inputs and per-model/per-hardware terms).
 
 Every catalog number becomes a variable on dim ``hardware`` or ``model`` (or both), named as
 its config key.  Any of them can be replaced by an array along extra dims (a ``sample`` dim of a
@@ -249,7 +249,7 @@ def apply_overrides(ds: xr.Dataset, params: Mapping[str, Any]) -> xr.Dataset:
 
 
 def _kv_coefficients(ds: xr.Dataset) -> tuple[xr.DataArray, xr.DataArray, xr.DataArray]:
-    """KV bytes per context token, per window token, and window length (SPEC §2)."""
+    """KV bytes per context token, per window token, and window length (docs/model.md §2)."""
     byte_per_value = ds.kv_bits / 8
     gqa_full = 2 * (ds.layers - ds.sliding_window_layers) * ds.kv_heads * ds.head_dim * byte_per_value
     gqa_window = 2 * ds.sliding_window_layers * ds.kv_heads * ds.head_dim * byte_per_value
@@ -288,7 +288,7 @@ def streamed_weight_bytes(ds: xr.Dataset, weight_bytes: xr.DataArray,
 
 def derive(ds: xr.Dataset, isl: xr.DataArray, concurrency: xr.DataArray,
            cached_share: xr.DataArray | None = None) -> xr.Dataset:
-    """Terms of SPEC §2 that do not depend on the (hardware × concurrency) cell.
+    """Terms of docs/model.md §2 that do not depend on the (hardware × concurrency) cell.
 
     Adds ``weight_bytes`` (bytes), ``kv_bytes_per_token`` (bytes per context token),
     ``kv_bytes_per_request`` (bytes, context = ISL), ``osl`` (tokens), ``memory_capacity``
@@ -296,7 +296,7 @@ def derive(ds: xr.Dataset, isl: xr.DataArray, concurrency: xr.DataArray,
     ``systems_for_weights`` (S0), ``decode_base_time`` (t_base, s), ``streamed_bytes``
     (weight bytes read per decode step, by concurrency), ``compute_seconds`` (decode FLOPs of
     one token over one system's achieved FLOP/s, s), the fitted power law and
-    ``price_per_mtok`` ($/Mtok).  ``cached_share``: L_c / L per cell (SPEC §12, ``workload.cache=trace``)
+    ``price_per_mtok`` ($/Mtok).  ``cached_share``: L_c / L per cell (docs/model.md §12, ``workload.cache=trace``)
     in place of the mix's.
     """
     out = dict(ds.data_vars)  # a dict, not a Dataset: one alignment at the end, not one per term
@@ -308,7 +308,7 @@ def derive(ds: xr.Dataset, isl: xr.DataArray, concurrency: xr.DataArray,
     out["input_length"], out["concurrent_requests"] = isl, concurrency
     m_out = ds.mix_output
     out["output_tokens"] = xr.where(ds.osl.notnull(), ds.osl, isl * m_out / (1 - m_out))
-    # KV of one request: its context is L (SPEC §2), or the mean over the decode, L + O / 2
+    # KV of one request: its context is L (docs/model.md §2), or the mean over the decode, L + O / 2
     context = xr.where(ds.decode_context_mean, isl + out["output_tokens"] / 2, isl)
     out["kv_bytes_per_request"] = context * per_token + window_bytes * np.minimum(window, context)
     out["memory_capacity"] = ds.memory_gb * 1e9 * ds.usable_memory_fraction
@@ -328,7 +328,7 @@ def derive(ds: xr.Dataset, isl: xr.DataArray, concurrency: xr.DataArray,
     out["decode_base_time"] = xr.where(has_rate, 1 / out["base_interactivity"],
                                        ds.step_overhead_s + ds.layers * ds.layer_overhead_s)
     out["streamed_bytes"] = xr.where(has_rate, 0.0, streamed_weight_bytes(ds, out["weight_bytes"], concurrency))
-    # the same read for another batch size (a pinned replica's admitted requests, SPEC §8):
+    # the same read for another batch size (a pinned replica's admitted requests, docs/model.md §8):
     # dense + (1 - untouched**N) * routed bytes, with untouched = 1 - k/E (1: no routed experts)
     bytes_per_param = out["weight_bytes"] / (ds.total_params_b * 1e9)
     moe = ds.routed_experts.notnull() & ~has_rate
@@ -366,7 +366,7 @@ def derive(ds: xr.Dataset, isl: xr.DataArray, concurrency: xr.DataArray,
 
 
 def kv_shards(ds: xr.Dataset) -> xr.DataArray:
-    """Over how many systems a replica's KV splits at most (SPEC §8), per (model, hardware).
+    """Over how many systems a replica's KV splits at most (docs/model.md §8), per (model, hardware).
 
     Pipeline parallelism and data-parallel attention split it over all S systems (inf here: no
     cap).  Tensor parallelism splits heads: a GQA model's KV over at most ``kv_heads`` GPUs;
@@ -379,7 +379,7 @@ def kv_shards(ds: xr.Dataset) -> xr.DataArray:
 
 def prefill_terms(ds: xr.Dataset, isl: xr.DataArray, per_token: xr.DataArray, window_bytes: xr.DataArray,
                   window: xr.DataArray, cached_share: xr.DataArray | None = None) -> dict[str, xr.DataArray]:
-    """The prefill phase's terms that do not depend on the cell's replica size (SPEC §8).
+    """The prefill phase's terms that do not depend on the cell's replica size (docs/model.md §8).
 
     Of the ``L`` input-side tokens, ``L_c = L * m_cache_read / (1 - m_output)`` are a cached
     prefix (their KV exists) and ``L_n = L - L_c`` are new.  Prefilling them costs
@@ -390,7 +390,7 @@ def prefill_terms(ds: xr.Dataset, isl: xr.DataArray, per_token: xr.DataArray, wi
     ``F / (peak_dense_tflops * 1e12 * prefill_efficiency)`` seconds; the cached prefix's KV loads
     back from host memory (``workload.kv_tier=host``) in ``kv(L_c) / (kv_load_bandwidth_gb_s * 1e9)``
     seconds on one system.  The kernel divides both by the systems that share the work.
-    With ``cached_share`` (SPEC §12: h at each cell's cache capacity), ``L_c = L * cached_share``.
+    With ``cached_share`` (docs/model.md §12: h at each cell's cache capacity), ``L_c = L * cached_share``.
     """
     cached = isl * ds.mix_cache_read / (1 - ds.mix_output) if cached_share is None else isl * cached_share
     new = isl - cached
@@ -426,7 +426,8 @@ def parameters(cfg: DictConfig, params: Mapping[str, Any] | None = None,
         Optional DataArrays replacing the grid's ISL (tokens) or concurrency values, e.g. along
         a ``sample`` dim.  Default: the config's grid, on dims ``isl`` and ``concurrency``.
     cached_share
-        L_c / L per cell in place of the workload mix's (SPEC §12; see :func:`model.prefix_cache.cell_cached_share`).
+        L_c / L per cell in place of the workload mix's (docs/model.md §12; see
+        :func:`model.prefix_cache.cell_cached_share`).
     """
     ds = raw_parameters(cfg)
     if params:

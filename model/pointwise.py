@@ -1,4 +1,4 @@
-"""The equations of SPEC §2 for one cell, in plain Python, straight from the config.
+"""The equations of docs/model.md §2 for one cell, in plain Python, straight from the config.
 
 A second, independent implementation: no arrays, no broadcasting, no precomputed constants.
 Tests check :func:`model.evaluate` against it and the benchmark times the vectorized model
@@ -12,7 +12,7 @@ from omegaconf import DictConfig
 
 
 def kv_bytes_per_request(m: DictConfig, isl: float) -> float:
-    """KV cache of one request whose context is ``isl`` tokens, bytes (SPEC §2)."""
+    """KV cache of one request whose context is ``isl`` tokens, bytes (docs/model.md §2)."""
     width = m.kv_bits / 8
     if m.attention.value == "gqa":
         full_layers = m.layers - m.sliding_window_layers
@@ -64,7 +64,7 @@ def _base_rate(cfg: DictConfig, model: str, hardware: str) -> float | None:
 
 
 def kv_shards(m: DictConfig, hw: DictConfig) -> float:
-    """Over how many systems a replica's KV splits at most (SPEC §8): all of them under pipeline
+    """Over how many systems a replica's KV splits at most (docs/model.md §8): all of them under pipeline
     parallelism or data-parallel attention, ``kv_heads`` under tensor parallelism (MLA: 1)."""
     if hw.parallelism.value != "tensor" or hw.attention_data_parallel:
         return math.inf
@@ -83,7 +83,7 @@ def systems_needed(W: float, K: float, capacity: float, shards: float) -> tuple[
 
 
 def prefill_flops(m: DictConfig, cached: float, new: float) -> float:
-    """FLOPs to prefill ``new`` tokens after ``cached`` ones (SPEC §8)."""
+    """FLOPs to prefill ``new`` tokens after ``cached`` ones (docs/model.md §8)."""
     sliding = m.sliding_window_layers if m.attention.value == "gqa" else 0
     per_pair = 2 * m.attention_heads * (m.qk_head_dim + m.v_head_dim)
     seen = cached + new / 2
@@ -93,7 +93,7 @@ def prefill_flops(m: DictConfig, cached: float, new: float) -> float:
 
 
 def cell(cfg: DictConfig, model: str, hardware: str, isl: int, concurrency: int) -> dict:
-    """Every SPEC §2 and §8 quantity of one (model, hardware, ISL, concurrency) cell."""
+    """Every docs/model.md §2 and §8 quantity of one (model, hardware, ISL, concurrency) cell."""
     hw, m, w = cfg.hardware[hardware], cfg.models[model], cfg.workload
     n, L = float(concurrency), float(isl)
     asked = n
@@ -112,7 +112,7 @@ def cell(cfg: DictConfig, model: str, hardware: str, isl: int, concurrency: int)
     max_systems = math.inf if hw.max_systems is None else hw.max_systems
     buildable = math.isfinite(built) and built <= max_systems and kv_fits
     if not buildable and hw.max_systems is not None and hw.min_systems == hw.max_systems:
-        # a pinned replica admits the requests whose KV fits; the others wait (SPEC §8)
+        # a pinned replica admits the requests whose KV fits; the others wait (docs/model.md §8)
         pinned = float(hw.max_systems)
         fit = math.floor((capacity - W / pinned) * min(pinned, shards) / per_request)
         if 1 <= fit < n:

@@ -1,4 +1,4 @@
-"""SPEC §12: the share of input tokens an LRU prefix cache of C tokens serves, by exact replay.
+"""docs/model.md §12: the share of input tokens an LRU prefix cache of C tokens serves, by exact replay.
 
 Pure: arrays (or a :class:`model.trace.Trace`) in, an ``xarray.Dataset`` out; the app layer
 reads the trace and writes ``hit_rate.csv`` and ``hit_rate.png``.
@@ -330,7 +330,7 @@ def hit_rate_at(curve: xr.Dataset, capacity_tokens: np.ndarray, replicas: int = 
 
 
 def replica_cache_tokens(p: xr.Dataset, systems: xr.DataArray) -> xr.DataArray:
-    """Prefix-cache capacity of one replica of ``systems`` systems, in tokens (SPEC §12).
+    """Prefix-cache capacity of one replica of ``systems`` systems, in tokens (docs/model.md §12).
 
     ``p``: the cost model's parameters (:func:`model.parameters.parameters`). Three tiers:
     - device: memory left after the weights and the active KV of the cell's N requests,

@@ -1,7 +1,7 @@
 """The price to beat: the $/hour at which a hardware type's cheapest SLA-meeting $/Mtok equals the
 best alternative's, and the SLAs at which the cheapest hardware changes.
 
-**Cost is linear in the price.**  Per cell (SPEC §2.7, :mod:`model.equations`)
+**Cost is linear in the price.**  Per cell (docs/model.md §2.7, :mod:`model.equations`)
 ``cost_per_mtok = S * price_per_hour / (X * 3600 / 1e6)``, where neither the systems ``S`` nor
 the throughput ``X`` depend on ``price_per_hour``, and nothing else is added: the cost is
 ``price_per_hour * k`` with ``k = S / (X * 3600 / 1e6)`` fixed by the cell.  Whether a cell meets

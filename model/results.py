@@ -25,7 +25,7 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "osl": ("tokens", "output tokens per request O"),
     "new_tokens": ("tokens", "new input-side tokens per request to prefill, L_n = L - L_c"),
     "cached_tokens": ("tokens", "cached prefix tokens per request, L_c = L * m_cache_read / (1 - m_output)"),
-    "prefill_flops": ("FLOP", "FLOPs to prefill the new tokens after the cached prefix (SPEC §8)"),
+    "prefill_flops": ("FLOP", "FLOPs to prefill the new tokens after the cached prefix (docs/model.md §8)"),
     "prefix_kv_bytes": ("bytes", "KV of one request's cached prefix, kv(L_c)"),
     "systems_for_weights": ("systems", "systems per replica for the weights alone, S0"),
     "base_interactivity": ("tok/s", "base decode rate I0 (measured or power-law), per request"),
@@ -135,7 +135,7 @@ def assemble(config: DictConfig, p: xr.Dataset, cells: Mapping[str, Any], dims: 
     ds = ds[[v for v in VARIABLES if v in ds.data_vars]]
     ds = label(ds.transpose(*dims, ...))
     ds.attrs.update(
-        title="LLM serving cost model (SPEC §2)",
+        title="LLM serving cost model (docs/model.md §2)",
         workload=str(config.workload.name),
         sla_min_interactivity=float(config.sla.min_interactivity),
     )

@@ -18,7 +18,7 @@ from model.fields import Section, spec
 
 
 class Attention(enum.Enum):
-    """How the KV cache of a model is sized (SPEC §2)."""
+    """How the KV cache of a model is sized (docs/model.md §2)."""
 
     gqa = "gqa"          # 2 * full_layers * kv_heads * head_dim * kv_bits/8 per token
     mla = "mla"          # layers * (kv_lora_rank + qk_rope_head_dim) * kv_bits/8 per token
@@ -26,35 +26,35 @@ class Attention(enum.Enum):
 
 
 class PrefillMode(enum.Enum):
-    """How the non-output tokens of a request are timed (SPEC §8)."""
+    """How the non-output tokens of a request are timed (docs/model.md §8)."""
 
-    ratio = "ratio"          # the seed's: L / (cache_read_ratio * I) per request (SPEC §2)
-    physical = "physical"    # new-token FLOPs on the replica's compute, cached prefixes loaded (SPEC §8)
+    ratio = "ratio"          # the seed's: L / (cache_read_ratio * I) per request (docs/model.md §2)
+    physical = "physical"    # new-token FLOPs on the replica's compute, cached prefixes loaded (docs/model.md §8)
 
 
 class Parallelism(enum.Enum):
-    """How a replica of S systems splits a model (SPEC §8)."""
+    """How a replica of S systems splits a model (docs/model.md §8)."""
 
     pipeline = "pipeline"    # layers over systems (the wafer): KV per system K / S
     tensor = "tensor"        # heads over GPUs: KV per GPU K / min(S, kv_heads); MLA's latent KV replicated
 
 
 class KvTier(enum.Enum):
-    """Where a cached prefix waits between the turns of a session (SPEC §8)."""
+    """Where a cached prefix waits between the turns of a session (docs/model.md §8)."""
 
     host = "host"            # evicted to host memory and loaded back over the system's host link
     device = "device"        # kept in device memory: no load (the optimistic bound)
 
 
 class CacheSource(enum.Enum):
-    """Where the cached share of a request's input comes from (SPEC §12)."""
+    """Where the cached share of a request's input comes from (docs/model.md §12)."""
 
     mix = "mix"              # workload.mix.cache_read, as given
     trace = "trace"          # h(C): an LRU prefix-cache replay of workload.trace at the cell's capacity
 
 
 class Routing(enum.Enum):
-    """How requests reach the replicas that hold prefix caches (SPEC §12)."""
+    """How requests reach the replicas that hold prefix caches (docs/model.md §12)."""
 
     prefix_aware = "prefix_aware"  # a session stays on one replica
     random = "random"              # every request to a uniformly random replica
@@ -63,7 +63,7 @@ class Routing(enum.Enum):
 class DecodeContext(enum.Enum):
     """Context length whose KV a decode step reads and a replica holds."""
 
-    isl = "isl"              # L, the seed's (SPEC §2)
+    isl = "isl"              # L, the seed's (docs/model.md §2)
     mean = "mean"            # L + O / 2, the mean over the decode (benchmarks with long outputs)
 
 
@@ -94,7 +94,7 @@ class HardwareSpec(Sourced):
                                 doc="pipeline hop latency per system beyond those the weights need")
     step_overhead_s: float = spec(0.0, unit="s", check=">= 0", array=True,
                                   doc="fixed time per decode step (GPU roofline)")
-    # GPU decode (SPEC §2.3 extended): a fixed cost per layer per step and a compute bound
+    # GPU decode (docs/model.md §2.3 extended): a fixed cost per layer per step and a compute bound
     layer_overhead_s: float = spec(0.0, unit="s", check=">= 0", array=True,
                                    doc="fixed time per layer per decode step: launches, all-reduce (GPU)")
     peak_dense_tflops: Optional[float] = spec(None, unit="TFLOP/s", check="> 0", array=True,
@@ -115,7 +115,7 @@ class HardwareSpec(Sourced):
                                         doc="a of I0 = a / active_params_b**b (null: fitted)")
     power_law_b: Optional[float] = spec(None, unit="1", check="finite", array=True,
                                         doc="b of I0 = a / active_params_b**b (null: fitted)")
-    # Prefill (SPEC §8)
+    # Prefill (docs/model.md §8)
     prefill_mode: PrefillMode = spec(PrefillMode.ratio, doc="ratio: L / (cache_read_ratio * I); physical: "
                                      "new-token FLOPs on the replica's compute plus the cached prefix's load")
     prefill_efficiency: float = spec(0.5, unit="1", check="(0, 1]", array=True,
@@ -126,14 +126,15 @@ class HardwareSpec(Sourced):
                                                    doc="host-to-device bandwidth per system for a cached prefix's KV "
                                                        "(workload.kv_tier=host; null: no load cost)")
     host_memory_gb: Optional[float] = spec(None, unit="GB", check=">= 0", array=True,
-                                           doc="host memory per system that holds evicted prefix KV (SPEC §12; "
+                                           doc="host memory per system that holds evicted prefix KV "
+                                               "(docs/model.md §12; "
                                                "null: none)")
     storage_cache_gb: Optional[float] = spec(None, unit="GB", check=">= 0", array=True,
                                              doc="storage per system that holds prefix KV, loaded at "
-                                                 "kv_load_bandwidth_gb_s (SPEC §12; null: none)")
+                                                 "kv_load_bandwidth_gb_s (docs/model.md §12; null: none)")
     interconnect_gb_s: Optional[float] = spec(None, unit="GB/s", check="> 0", array=True,
                                               doc="network bandwidth per system for moving KV between replicas "
-                                                  "(disaggregated serving, SPEC §9; null: none)")
+                                                  "(disaggregated serving, docs/model.md §9; null: none)")
     parallelism: Parallelism = spec(Parallelism.pipeline, doc="pipeline: KV per system K / S; tensor: KV per GPU "
                                     "K / min(S, kv_heads), MLA's latent KV on every GPU")
     attention_data_parallel: bool = spec(False, unit="bool", array=True,
@@ -151,7 +152,7 @@ class InteractivityPoint:
     """Base decode rate of one model on one hardware type, output tok/s per request."""
 
     tok_s: float = spec(MISSING, unit="tok/s", check="> 0", doc="base decode rate I0 per request")
-    # True for a measurement; only measurements enter the power-law fit (SPEC §2.3).
+    # True for a measurement; only measurements enter the power-law fit (docs/model.md §2.3).
     measured: bool = spec(False, unit="bool", doc="a measurement (only these enter the power-law fit)")
 
 
@@ -178,7 +179,7 @@ class ModelSpec(Sourced):
     kv_bytes_per_token: Optional[float] = spec(None, unit="bytes", array=True,
                                                doc="explicit KV bytes per context token")
     kv_bits: float = spec(16.0, unit="bits", check="> 0", array=True, doc="bits per KV value")
-    # Attention FLOPs of prefill (SPEC §8): a query-key pair costs 2 * heads * (qk_head_dim + v_head_dim)
+    # Attention FLOPs of prefill (docs/model.md §8): a query-key pair costs 2 * heads * (qk_head_dim + v_head_dim)
     attention_heads: Optional[int] = spec(None, unit="heads", check=">= 1", array=True, doc="query heads")
     qk_head_dim: Optional[int] = spec(None, unit="values", check=">= 1", array=True,
                                       doc="query-key head dimension (MLA: nope + rope, 192 for DeepSeek)")
@@ -205,7 +206,7 @@ class TokenMix:
     output: float = spec(MISSING, unit="1", check="[0, 1)", doc="fraction of all tokens that are output")
 
 
-# The token types of a request, in the order every table shows them (SPEC §2).
+# The token types of a request, in the order every table shows them (docs/model.md §2).
 TOKEN_TYPES: tuple[str, ...] = tuple(f.name for f in fields(TokenMix))
 
 
@@ -233,7 +234,7 @@ class WorkloadSpec(Sourced):
     kv_tier: KvTier = spec(KvTier.host, doc="where cached prefixes wait between turns: host (loaded back over the "
                            "host link) or device (no load)")
     cache: CacheSource = spec(CacheSource.mix, doc="cached share of the input: mix (workload.mix.cache_read) or "
-                              "trace (LRU prefix-cache replay of workload.trace, SPEC §12)")
+                              "trace (LRU prefix-cache replay of workload.trace, docs/model.md §12)")
     trace: Optional[str] = spec(None, doc="request trace with prefix block ids (Mooncake JSONL) for "
                                 "workload.cache=trace; with any cache, hit_rate.csv/png are written")
     cache_replicas: List[int] = spec(factory=lambda: [1, 2, 4, 8, 16], unit="replicas",
@@ -249,7 +250,8 @@ class WorkloadSpec(Sourced):
     cache_curve: Optional[Dict[str, List[float]]] = spec(None, doc="h(C) filled by the apps from workload.trace "
                                                          "(capacity_tokens per replica, prefix_aware, random) at "
                                                          "workload.replicas; API: model.app.prefix.attach_curve")
-    decode_context: DecodeContext = spec(DecodeContext.isl, doc="KV context of decode and memory: isl (L, SPEC §2) "
+    decode_context: DecodeContext = spec(DecodeContext.isl,
+                                         doc="KV context of decode and memory: isl (L, docs/model.md §2) "
                                          "or mean (L + O / 2)")
     price_sheet: Optional[PriceSheet] = spec(None, doc="selling price by token type (null: no margin)")
 
@@ -371,7 +373,7 @@ def register_schemas() -> None:
     store.store(name="calibrate_schema", node=CalibrateAppConfig)
 
 
-# The README's config reference (model.app.docs) lists these; pyproject.toml names them.
+# The config reference (docs/config.md, written by model.app.docs) lists these; pyproject.toml names them.
 MODEL_SECTION = Section(order=0, config_name="model", prefix="", schema=ModelAppConfig,
                         title="Other keys:", register=register_schemas,
                         exclude=("hardware", "models"))

@@ -1,4 +1,4 @@
-"""Per-request token spend by type (SPEC §2.8): the seed's "Cost to serve" table."""
+"""Per-request token spend by type (docs/model.md §2.8): the seed's "Cost to serve" table."""
 from __future__ import annotations
 
 import numpy as np

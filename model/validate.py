@@ -1,4 +1,4 @@
-"""One validation pass over a composed config (SPEC §7).
+"""One validation pass over a composed config (docs/model.md §7).
 
 Types were checked by the structured-config schema while Hydra composed the config; this pass
 checks values.  Per-field ranges are read from the schema (:func:`check_fields`, from each
@@ -162,7 +162,8 @@ def validate_workload(w: DictConfig) -> None:
 
 
 def _check_prefix_cache(w: DictConfig) -> None:
-    """SPEC §12: ``workload.cache=trace`` needs a trace file; the replay's replica counts are whole numbers >= 1."""
+    """docs/model.md §12: ``workload.cache=trace`` needs a trace file; the replay's replica counts are
+    whole numbers >= 1."""
     cache = w.get("cache", CacheSource.mix)
     cache = cache.value if isinstance(cache, CacheSource) else str(cache)
     trace = w.get("trace", None)
@@ -295,7 +296,7 @@ def _check_power_law_inputs(cfg: DictConfig) -> None:
 
 
 def _check_physical_prefill_inputs(cfg: DictConfig) -> None:
-    """Physical prefill (SPEC §8) needs the hardware's compute and each selected model's attention shape."""
+    """Physical prefill (docs/model.md §8) needs the hardware's compute and each selected model's attention shape."""
     for hw_name in cfg.select.hardware:
         hw = cfg.hardware[hw_name]
         if PrefillMode(hw.prefill_mode) != PrefillMode.physical:

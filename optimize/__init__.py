@@ -1,5 +1,5 @@
-"""Cost-minimizing concurrency and integer fleet plans (SPEC §5), with disaggregated serving
-(prefill and decode on different replicas, SPEC §9), on Pyomo + HiGHS."""
+"""Cost-minimizing concurrency and integer fleet plans (docs/model.md §5), with disaggregated serving
+(prefill and decode on different replicas, docs/model.md §9), on Pyomo + HiGHS."""
 from __future__ import annotations
 
 from collections.abc import Sequence

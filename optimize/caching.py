@@ -1,4 +1,4 @@
-"""SPEC §12 in the fleet plan: the replica count h(C) is read at, the hit rates of the plan's rows,
+"""docs/model.md §12 in the fleet plan: the replica count h(C) is read at, the hit rates of the plan's rows,
 and what prefix-aware routing is worth.
 
 With ``workload.cache=trace`` each cell's cached share is h at its replica's cache capacity for
@@ -127,5 +127,6 @@ def routing_text(routing: str, plan_cost: float | None, other: str, other_cost: 
         return (f"Routing: {routing} plan ${plan_cost}/hour, {other} plan ${other_cost}/hour "
                 "(no difference: a plan is missing)")
     aware, rand = (plan_cost, other_cost) if routing == "prefix_aware" else (other_cost, plan_cost)
-    return (f"Routing (SPEC §12): prefix-aware ${aware:,.2f}/hour, random ${rand:,.2f}/hour: prefix-aware routing is "
+    return (f"Routing (docs/model.md §12): prefix-aware ${aware:,.2f}/hour, random ${rand:,.2f}/hour: "
+            "prefix-aware routing is "
             f"worth ${rand - aware:,.2f}/hour ({(rand - aware) / rand:.1%} of the random-routing plan)")

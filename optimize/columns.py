@@ -1,10 +1,10 @@
-"""Candidate columns of the fleet MILP: the replica configurations a plan may buy (SPEC §5, §9).
+"""Candidate columns of the fleet MILP: the replica configurations a plan may buy (docs/model.md §5, §9).
 
 A column is one (model, ISL bucket, hardware, concurrency) cell of the evaluated grid, of one of
 three kinds (:class:`optimize.constants.Phase`), flattened into :class:`Columns` (pure numpy
 masking, no Python loop over cells):
 
-- ``aggregated``: a replica that prefills and decodes its own requests (SPEC §8), where the cell
+- ``aggregated``: a replica that prefills and decodes its own requests (docs/model.md §8), where the cell
   meets its model's SLA (interactivity and TTFT, ``meets_sla``), on hardware on offer;
 - ``prefill``: a replica of the cell's size ``S_p`` (the systems that hold the cell's N requests)
   on prefill hardware, which only prefills and hands each request's KV to a decode replica.
@@ -496,7 +496,7 @@ def column_tiers(cols: Columns, max_ttft_of_row: np.ndarray) -> tuple[np.ndarray
 
 def covering(cols: Columns, target_utilization: float, demand: np.ndarray,
              max_ttft_of_row: np.ndarray | None = None) -> Covering:
-    """The MILP's covering rows (SPEC §9), with ``x`` the replicas, ``z`` the flows, ``u`` the
+    """The MILP's covering rows (docs/model.md §9), with ``x`` the replicas, ``z`` the flows, ``u`` the
     target utilization and ``c`` a replica's requests/s::
 
         demand row r:            Σ_agg c u x + Σ_{tiers t of r} z_rt      >= demand_r

@@ -37,7 +37,7 @@ class ShortfallKind(enum.Enum):
 
 
 class Phase(enum.Enum):
-    """What a column of the fleet MILP does with a request (SPEC §9).
+    """What a column of the fleet MILP does with a request (docs/model.md §9).
 
     ``aggregated``: prefill and decode on the same replica (§8); ``prefill``: prefill only, the
     KV then moves to a decode replica; ``decode``: decode only, fed by prefill replicas.

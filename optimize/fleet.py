@@ -1,4 +1,4 @@
-"""The fleet plan of SPEC §5 and §9: integer replicas per (model, ISL bucket, hardware,
+"""The fleet plan of docs/model.md §5 and §9: integer replicas per (model, ISL bucket, hardware,
 concurrency) of three kinds: aggregated, prefill and decode.
 
 :func:`plan_fleet` runs the steps in order: inputs (:mod:`optimize.inputs`), candidate columns
@@ -24,7 +24,7 @@ from optimize.shortfalls import inventory_shortfalls, no_column_shortfalls
 
 
 def plan_fleet(cfg: DictConfig, prune: bool | None = None, grid: xr.Dataset | None = None) -> FleetPlan:
-    """Cost-minimizing integer fleet for the config's demand (SPEC §5).
+    """Cost-minimizing integer fleet for the config's demand (docs/model.md §5).
 
     Parameters
     ----------

@@ -1,4 +1,4 @@
-"""Inputs of the fleet plan (SPEC §5, §9): ISL buckets, demand, inventory and the evaluated grid.
+"""Inputs of the fleet plan (docs/model.md §5, §9): ISL buckets, demand, inventory and the evaluated grid.
 
 Everything the MILP is asked to satisfy comes from here: the ISL distribution as weighted
 buckets, the requests/s per model (the SLA per model is :func:`optimize.concurrency.sla_by_model`,
@@ -27,7 +27,7 @@ from optimize.schema import IslKind
 MAX_BUCKET_ISL = 1e9  # tokens: the "[1, 1e9]" rule of workload.isl and of explicit buckets
 
 # the per-cell variables of the cost model that candidate columns and shortfall reports read
-# (the disaggregated columns of SPEC §9 read the decode step, the prefill terms and the TTFT)
+# (the disaggregated columns of docs/model.md §9 read the decode step, the prefill terms and the TTFT)
 COLUMN_VARIABLES = ["requests_per_second", "systems", "cost_per_hour", "interactivity", "cost_per_mtok",
                     "meets_sla", "feasible", "step_time", "prefill_time", "prefill_capacity", "ttft",
                     "admitted_requests"]
@@ -163,7 +163,7 @@ def bucket_grid(cfg: DictConfig) -> xr.Dataset:
 @dataclass(frozen=True)
 class ColumnOptions:
     """Which hardware of a grid makes which kind of column, and the numbers the disaggregated
-    columns need (SPEC §9).
+    columns need (docs/model.md §9).
 
     Attributes
     ----------

@@ -93,7 +93,7 @@ def run(cfg: DictConfig, out: Path) -> JobResult:
     io.check_fresh(out, OUTPUTS)
     tried: list[int] = []
     if caching.trace_mode(cfg):
-        # SPEC §12: plan -> replica count -> h -> plan, until the count repeats
+        # docs/model.md §12: plan -> replica count -> h -> plan, until the count repeats
         cfg, _, tried = caching.settle(cfg, plan_fleet, validate)
     best = label_coords(best_concurrency(cfg))
     isl = int(cfg.workload.isl)
@@ -115,12 +115,12 @@ def run(cfg: DictConfig, out: Path) -> JobResult:
                           "other_routing": other, "other_cost_per_hour": other_plan.totals.cost_per_hour}
     aggregated_only = plan
     if cfg.fleet.disaggregation:
-        # SPEC §9: the saving against the best plan that keeps every request on one replica
+        # docs/model.md §9: the saving against the best plan that keeps every request on one replica
         aggregated_only = plan_fleet(with_values(cfg, {"fleet.disaggregation": False}, validate), grid=grid)
         report.append(saving_text(plan, aggregated_only))
     alternatives = {}
     for hardware in resident_hardware(cfg):
-        # the wafer's prefill is an assumption (SPEC §8): show the answer under the other mode too
+        # the wafer's prefill is an assumption (docs/model.md §8): show the answer under the other mode too
         mode = cfg.hardware[hardware].prefill_mode.value
         other = "physical" if mode == "ratio" else "ratio"
         alt_cfg = with_values(cfg, {f"hardware.{hardware}.prefill_mode": other}, validate)

@@ -1,4 +1,4 @@
-"""The fleet MILP (SPEC §5) in Pyomo, solved by HiGHS through ``pyomo.contrib.solver``.
+"""The fleet MILP (docs/model.md §5) in Pyomo, solved by HiGHS through ``pyomo.contrib.solver``.
 
 Split by step as PyPSA's ``pypsa/optimization/optimize.py`` (create_model, solve_model,
 assign_solution): :func:`build_model` returns the Pyomo model, :func:`solve_model` solves it and
@@ -7,7 +7,7 @@ reads the normalized status and the values; the plan table is assembled by
 
 The model is built from flat, pre-masked numpy arrays: one integer variable per candidate column
 (a replica configuration), optionally continuous flow variables after them (the requests/s
-disaggregated serving routes, SPEC §9), one covering row per right-hand side, one capacity row
+disaggregated serving routes, docs/model.md §9), one covering row per right-hand side, one capacity row
 per capped hardware type.  The covering rows take generic coverage coefficients
 (:class:`Coverage`, sparse triplets over columns and then flows), so a variable may appear in any
 number of rows with any sign; rows are sums over index lists grouped once in numpy, and no rule

@@ -3,7 +3,7 @@
 :func:`assign_solution` turns the MILP's replicas into the plan table and :class:`FleetTotals`
 (the last step of build, solve, assign); :class:`FleetPlan` is what :func:`optimize.plan_fleet`
 returns, made by one named constructor per outcome.  Plan rows carry their ``phase``
-(aggregated, prefill, decode; SPEC §9) and totals split $/hour and systems by phase.
+(aggregated, prefill, decode; docs/model.md §9) and totals split $/hour and systems by phase.
 """
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ PLAN_COLUMNS: dict[str, tuple[str, str]] = {
     "bucket_weight": ("1", "share of the model's requests in this ISL bucket"),
     "bucket_demand_rps": ("1/s", "requests/s of this (model, bucket): on its first row only, blank on the others, "
                                  "so that the column sums to the total demand"),
-    "phase": ("", "aggregated, prefill or decode (SPEC §9)"),
+    "phase": ("", "aggregated, prefill or decode (docs/model.md §9)"),
     "hardware": ("", "hardware name"),
     "concurrency": ("requests", "concurrent requests per replica N"),
     "replicas": ("replicas", "replicas bought of this configuration"),

@@ -80,9 +80,9 @@ def plan_text(plan: FleetPlan) -> str:
 
 def prefill_modes_text(hardware: str, modes: tuple[str, str], best: tuple[xr.Dataset, xr.Dataset],
                        plans: tuple[FleetPlan, FleetPlan], isl: int) -> str:
-    """The wafer's answer under both prefill modes (SPEC §8): cheapest concurrency per model at
+    """The wafer's answer under both prefill modes (docs/model.md §8): cheapest concurrency per model at
     ``isl`` and the fleet plan's $/hour, the config's mode first."""
-    lines = [f"{hardware} under both prefill modes (SPEC §8: ratio is the seed's assumption, physical times "
+    lines = [f"{hardware} under both prefill modes (docs/model.md §8: ratio is the seed's assumption, physical times "
              f"prefill from the wafer's compute; both uncertain), cheapest concurrency at ISL {isl:,}:",
              f"{'model':<16}" + "".join(f"{m + ' N':>15}{'$/Mtok':>10}{'tok/s':>9}{'TTFT s':>9}" for m in modes)]
     at = [b.sel(isl=isl, hardware=hardware) for b in best]
@@ -105,7 +105,7 @@ def prefill_modes_text(hardware: str, modes: tuple[str, str], best: tuple[xr.Dat
 
 
 def saving_text(plan: FleetPlan, aggregated_only: FleetPlan) -> str:
-    """The disaggregated plan against the best aggregated-only plan (SPEC §9): both $/hour and
+    """The disaggregated plan against the best aggregated-only plan (docs/model.md §9): both $/hour and
     the saving, or why one of them has no plan."""
     def cost(p: FleetPlan) -> str:
         if p.totals.cost_per_hour is None:

@@ -1,4 +1,4 @@
-"""Config types of the optimizer: the fleet problem of SPEC §5 and §9, each field declared once."""
+"""Config types of the optimizer: the fleet problem of docs/model.md §5 and §9, each field declared once."""
 from __future__ import annotations
 
 import enum
@@ -49,7 +49,8 @@ class FleetSpec:
     demand: Dict[str, Optional[float]] = spec(factory=dict, unit="1/s",
                                               doc="requests/s per model (null: demand_default)")
     demand_default: float = spec(10.0, unit="1/s", check="[0, 1e6]",
-                                 doc="requests/s of each selected model whose demand is null (SPEC §5 default)")
+                                 doc="requests/s of each selected model whose demand is null "
+                                     "(docs/model.md §5 default)")
     isl: IslDistribution = spec(factory=IslDistribution, doc="ISL distribution")
     sla: Dict[str, Optional[float]] = spec(factory=dict, unit="tok/s",
                                            doc="least output tok/s per request by model (null: sla.min_interactivity)")
@@ -58,10 +59,11 @@ class FleetSpec:
     inventory: Dict[str, Optional[int]] = spec(factory=dict, unit="systems",
                                                doc="most systems available by hardware type (null: no cap)")
     prune: bool = spec(True, unit="bool", doc="drop dominated columns (within each kind) before building the MILP")
-    # Disaggregated serving (SPEC §9)
+    # Disaggregated serving (docs/model.md §9)
     disaggregation: bool = spec(True, unit="bool",
                                 doc="also offer disaggregated serving: prefill replicas hand each request's KV "
-                                    "to decode replicas over interconnect_gb_s (SPEC §9); false: aggregated only")
+                                    "to decode replicas over interconnect_gb_s (docs/model.md §9); "
+                                    "false: aggregated only")
     prefill_hardware: Optional[List[str]] = spec(None, unit="",
                                                  doc="hardware that may prefill for decode replicas (null: the "
                                                      "hardware on offer, select.hardware); may name catalog "

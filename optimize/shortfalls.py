@@ -1,4 +1,4 @@
-"""Why there is no fleet plan: the demand that cannot be served, and by how much (SPEC §5).
+"""Why there is no fleet plan: the demand that cannot be served, and by how much (docs/model.md §5).
 
 Two reports, one table layout (:data:`optimize.constants.SHORTFALL_COLUMNS`):
 

@@ -1,4 +1,4 @@
-"""Global (Sobol) sensitivity of $/Mtok to the toolkit's assumptions, with SALib (SPEC §6).
+"""Global (Sobol) sensitivity of $/Mtok to the toolkit's assumptions, with SALib (docs/model.md §6).
 
 The steps mirror SALib's modules: :mod:`sensitivity.sample` (the SALib problem of the declared
 parameters and its Sobol design), :mod:`sensitivity.evaluate` (the cost model on all samples in

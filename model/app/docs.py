@@ -1,4 +1,4 @@
-"""The README's config reference, generated from the schemas so that it cannot drift.
+"""The config reference (docs/config.md), generated from the schemas so that it cannot drift.
 
 Every row comes from a field's one declaration (:func:`model.fields.spec`: unit, meaning,
 allowed range) and, for the catalogs, from the values and sources in ``conf/``.  The sections
@@ -20,6 +20,7 @@ from model.fields import CHECKS, ENTRY_POINT_GROUP, FieldDoc, Section, field_doc
 from model.schema import HardwareSpec, ModelSpec
 
 START, END = "<!-- config-reference:start -->", "<!-- config-reference:end -->"
+REFERENCE_FILE = "docs/config.md"  # relative to the repository root
 META_FIELDS = ("source", "uncertain")  # documented once, above the catalogs
 
 
@@ -63,7 +64,7 @@ def _catalog_rows(group: str, catalog: DictConfig) -> list[str]:
             if value is None:
                 default = "not set"
             elif value == defaults.get(field):
-                default = "schema default (SPEC §2)"
+                default = "schema default (docs/model.md §2)"
             else:
                 default = f"set in conf/{group}/catalog.yaml"
             source = sources.get(field, default)
@@ -130,13 +131,13 @@ def key_table(cfg: DictConfig, docs: dict[str, FieldDoc], title: str) -> str:
 
 
 def sections() -> list[Section]:
-    """The documented sections of every installed app, in README order."""
+    """The documented sections of every installed app, in the reference's order."""
     found = [ep.load() for ep in entry_points(group=ENTRY_POINT_GROUP)]
     return sorted(found, key=lambda s: s.order)
 
 
 def readme_reference() -> str:
-    """The config reference as the README shows it (every app's sections)."""
+    """The config reference as docs/config.md shows it (every app's sections)."""
     parts = []
     for section in sections():
         section.register()
@@ -149,7 +150,7 @@ def readme_reference() -> str:
 
 
 def update_readme(path: str, text: str) -> bool:
-    """Replace the block between the README's markers with ``text``; True if it changed."""
+    """Replace the block between the markers of the file at ``path`` with ``text``; True if it changed."""
     with open(path, encoding="utf-8") as f:
         readme = f.read()
     head, rest = readme.split(START, 1)
@@ -162,8 +163,8 @@ def update_readme(path: str, text: str) -> bool:
 
 
 def main(argv: list[str]) -> None:
-    """``python -m model.app.docs [README.md]``: rewrite the README's reference block."""
-    target = argv[1] if len(argv) > 1 else "README.md"
+    """``python -m model.app.docs [docs/config.md]``: rewrite the reference block of that file."""
+    target = argv[1] if len(argv) > 1 else REFERENCE_FILE
     changed = update_readme(target, readme_reference())
     print(f"{target}: config reference {'updated' if changed else 'already current'}")
 

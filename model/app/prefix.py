@@ -1,4 +1,5 @@
-"""SPEC §12 in the apps: the hit-rate curve of ``workload.trace``, written as ``hit_rate.csv`` and ``hit_rate.png``.
+"""docs/model.md §12 in the apps: the hit-rate curve of ``workload.trace``, written as ``hit_rate.csv``
+and ``hit_rate.png``.
 
 Any app run with ``workload.trace`` set (``workload.cache=trace`` requires it) replays the
 trace once (:func:`model.prefix_cache.hit_rate_curve`, cached per file and settings) and writes
@@ -103,7 +104,7 @@ def hit_rate_summary(curve: xr.Dataset) -> str:
     """A few lines: h at each decade of capacity per replica, per replica count and routing."""
     caps = curve.capacity_tokens.values
     decades = 10.0 ** np.arange(np.ceil(np.log10(max(caps.min(), 1))), np.floor(np.log10(caps.max())) + 1)
-    lines = [f"prefix cache (LRU replay, SPEC §12): unlimited capacity on one replica serves "
+    lines = [f"prefix cache (LRU replay, docs/model.md §12): unlimited capacity on one replica serves "
              f"{100 * curve['reuse_share'].item():.1f}% of input tokens; % served at capacity per replica:",
              f"{'replicas':>8} {'routing':>12} " + " ".join(f"{c:>8.0e}" for c in decades)]
     for r in curve.replicas.values:

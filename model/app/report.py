@@ -50,7 +50,7 @@ def resident_hardware(cfg: DictConfig) -> list[str]:
 
 def prefill_modes_table(cfg: DictConfig, hardware: str, isl: int, concurrency: int,
                         levels: np.ndarray) -> pd.DataFrame:
-    """``hardware`` under both prefill modes side by side (SPEC §8), per model: at the point
+    """``hardware`` under both prefill modes side by side (docs/model.md §8), per model: at the point
     (ISL ``isl``, ``concurrency``) and at the cheapest SLA-meeting concurrency among ``levels``."""
     frames = {}
     for mode in PrefillMode:
@@ -67,7 +67,8 @@ def prefill_modes_table(cfg: DictConfig, hardware: str, isl: int, concurrency: i
 def format_prefill_modes(cfg: DictConfig, hardware: str, isl: int, concurrency: int, levels: np.ndarray) -> str:
     """:func:`prefill_modes_table` as text with a header saying what differs."""
     hw = cfg.hardware[hardware]
-    header = (f"{hardware} under both prefill modes (SPEC §8) at ISL {isl:,}, N = {concurrency}: ratio = the seed's "
+    header = (f"{hardware} under both prefill modes (docs/model.md §8) at ISL {isl:,}, N = {concurrency}: "
+              f"ratio = the seed's "
               f"L / ({hw.cache_read_ratio:g} x I); physical = new-token FLOPs at {hw.peak_dense_tflops:,g} TFLOP/s x "
               f"{hw.prefill_efficiency:g} efficiency per system (uncertain), cached prefix loaded at "
               f"{hw.kv_load_bandwidth_gb_s:g} GB/s per system")

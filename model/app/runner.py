@@ -149,7 +149,7 @@ def run_job(job: Job, cfg: DictConfig, validate: Callable[[DictConfig], DictConf
     try:
         io.mark_incomplete(marker)
         cfg = validate(cfg)
-        hit_rates = prefix.write_hit_rates(cfg, out)  # SPEC §12: any app run with workload.trace
+        hit_rates = prefix.write_hit_rates(cfg, out)  # docs/model.md §12: any app run with workload.trace
         cfg = prefix.attach_curve(cfg)  # workload.cache=trace: h(C) for the cost model
         result = job(cfg, out)
         if hit_rates:

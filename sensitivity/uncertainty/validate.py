@@ -61,8 +61,8 @@ def validate_parameters(cfg: DictConfig) -> None:
         except ConfigError:
             raise ConfigError(f"{k}.key", p.key, f"unknown key; allowed: {ALLOWED_KEYS}") from None
         if not str(p.source).strip():
-            raise ConfigError(f"{k}.source", p.source, "say where the range comes from (a catalog source, the SPEC, "
-                              "the seed), or that it is assumed")
+            raise ConfigError(f"{k}.source", p.source, "say where the range comes from (a catalog source, "
+                              "docs/model.md, the seed), or that it is assumed")
         if p.key in seen:
             raise ConfigError(f"{k}.key", p.key, f"already declared by uncertainty.parameters.{seen[p.key]}")
         seen[p.key] = name

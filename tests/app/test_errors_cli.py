@@ -1,4 +1,4 @@
-"""Bad input on the command line (SPEC §7): one line on stderr, exit 2, nothing written."""
+"""Bad input on the command line (docs/model.md §7): one line on stderr, exit 2, nothing written."""
 import subprocess
 
 import pytest

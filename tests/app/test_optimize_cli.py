@@ -47,7 +47,7 @@ def test_cli_main_job_and_infeasible_exit(tmp_path):
     assert summary["status"] == "optimal" and summary["totals"]["cost_per_hour"] > 0
     assert list(summary["totals"]) == ["cost_per_hour", "systems", "tokens_per_second", "cost_per_mtok",
                                        "cost_per_hour_by_phase", "systems_by_phase", "target_utilization"]
-    # SPEC §9: prefill offloaded, the saving against the best aggregated-only plan, both plans recorded
+    # docs/model.md §9: prefill offloaded, the saving against the best aggregated-only plan, both plans recorded
     assert "Saving from disaggregation: $" in result.stdout and "By phase: " in result.stdout
     assert {r["phase"] for r in summary["plan"]} == {"prefill", "decode"}
     only = summary["aggregated_only"]

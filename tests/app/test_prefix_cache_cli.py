@@ -1,4 +1,5 @@
-"""SPEC §12 in the apps: a run with ``workload.trace`` writes hit_rate.csv and hit_rate.png; bad input is one line."""
+"""docs/model.md §12 in the apps: a run with ``workload.trace`` writes hit_rate.csv and hit_rate.png;
+bad input is one line."""
 import json
 import subprocess
 

@@ -28,7 +28,7 @@ def _weights(cal_cfg):
 
 
 def test_committed_catalog_meets_the_error_bars(cal_cfg, points):
-    """The SPEC §8 targets in sample: median |error| <= 10% for interactivity and <= 20% for TTFT
+    """The docs/model.md §8 targets in sample: median |error| <= 10% for interactivity and <= 20% for TTFT
     (and <= 30% for throughput per GPU), using the values committed in
     conf/hardware/gpu_calibration.yaml (no refit)."""
     predicted = calibration.predict(calibration.benchmark_config(cal_cfg), points, _weights(cal_cfg),

@@ -50,7 +50,7 @@ def test_model_numbers_have_sources(cfg, name):
 
 
 def test_kimi_measured_rate_is_one_override():
-    """SPEC §3: the public calculator's later 981 tok/s for Kimi K2.6 is a one-key override."""
+    """docs/model.md §3: the public calculator's later 981 tok/s for Kimi K2.6 is a one-key override."""
     cfg = model.load_config(["models.kimi_k2_6.interactivity.cerebras_wse3.tok_s=981"])
     assert float(model.evaluate(cfg).base_interactivity.sel(model="kimi_k2_6", hardware="cerebras_wse3")) == 981
 

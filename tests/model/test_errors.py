@@ -1,4 +1,4 @@
-"""Bad input of SPEC §7: one line naming key, value and what is allowed; non-zero exit."""
+"""Bad input of docs/model.md §7: one line naming key, value and what is allowed; non-zero exit."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""The prefill phase of SPEC §8: physical mode, tensor parallelism, admission, the ratio mode unchanged."""
+"""The prefill phase of docs/model.md §8: physical mode, tensor parallelism, admission, the ratio mode unchanged."""
 import hashlib
 
 import numpy as np
@@ -122,7 +122,7 @@ OLD_GRID_SHA256 = {
 
 def test_ratio_mode_reproduces_the_old_grid_to_the_last_bit():
     """Every GPU in the ratio mode with pipeline-style KV and its old calibration: the default grid
-    (5 models x 7 hardware x 18 ISL x 1,024 N) is, bit for bit, what the code gave before SPEC §8."""
+    (5 models x 7 hardware x 18 ISL x 1,024 N) is, bit for bit, what the code gave before docs/model.md §8."""
     overrides = []
     for gpu, (efficiency, layer, ratio) in OLD_CALIBRATION.items():
         overrides += [f"hardware.{gpu}.prefill_mode=ratio", f"hardware.{gpu}.parallelism=pipeline",

@@ -1,4 +1,4 @@
-"""SPEC §12: h(C) by LRU stack distances equals a plain LRU replay, and has the shape it must have."""
+"""docs/model.md §12: h(C) by LRU stack distances equals a plain LRU replay, and has the shape it must have."""
 from collections import OrderedDict
 
 import numpy as np

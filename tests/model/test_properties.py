@@ -59,7 +59,7 @@ def test_cost_falls_as_cache_read_ratio_rises(cfg, isl, conc, ratios):
 def test_systems_never_fall_as_n_or_isl_rise(cfg, isl, conc):
     """Everywhere on the wafer (pipeline: the memory need, buildable or not); on tensor-parallel
     GPUs wherever a replica holds the requests (past that no number of GPUs does: MLA's
-    latent KV sits whole on every GPU, SPEC §8)."""
+    latent KV sits whole on every GPU, docs/model.md §8)."""
     ds = _eval(cfg, isl, conc)
     wafer = ds.sel(hardware="cerebras_wse3")
     assert (wafer.systems.diff("concurrency") >= 0).all()

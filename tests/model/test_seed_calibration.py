@@ -1,4 +1,4 @@
-"""The calibration points of SPEC §4, to the published digits."""
+"""The calibration points of docs/model.md §4, to the published digits."""
 import math
 
 import numpy as np
@@ -10,7 +10,7 @@ from tests.helpers import at
 
 
 def test_seed_example_gpt_oss_on_wse3():
-    """SPEC §4.1: gpt-oss-120b, 60 GB weights, KV on all 36 layers at 16 bits, N = 250,
+    """docs/model.md §4.1: gpt-oss-120b, 60 GB weights, KV on all 36 layers at 16 bits, N = 250,
     ISL 96,300 on WSE-3 -> 42 systems, KV ≈ 1.78 TB, 1.84 TB total, 0.86 layers per system,
     $42M capex at $1M per system."""
     cfg = model.load_config(["models.gpt_oss_120b.sliding_window_layers=0",
@@ -25,7 +25,7 @@ def test_seed_example_gpt_oss_on_wse3():
 
 
 def test_power_law_through_the_seed_anchors():
-    """SPEC §4.2: a / P**b through (5.1 B, 2,059) and (32 B, 1,201) gives a ≈ 3,322, b ≈ 0.294;
+    """docs/model.md §4.2: a / P**b through (5.1 B, 2,059) and (32 B, 1,201) gives a ≈ 3,322, b ≈ 0.294;
     the seed's printed 3007 / 0.234 does not pass through its own anchors."""
     params = xr.DataArray([5.1, 32.0], dims="model")
     rate = xr.DataArray([2059.0, 1201.0], dims="model")
@@ -46,7 +46,7 @@ def test_catalog_fit_uses_the_measured_anchors(grid):
 
 
 def test_spend_shares_under_anthropic_ratios(cfg):
-    """SPEC §4.3: the default mix under cache read 0.1x, cache write 1.25x, output 5x the input
+    """docs/model.md §4.3: the default mix under cache read 0.1x, cache write 1.25x, output 5x the input
     price gives spend shares 55.8 / 27.7 / 2.4 / 14.1 %."""
     prices = {"cache_read": 0.1, "cache_write": 1.25, "input": 1.0, "output": 5.0}
     table = spend_table(dict(cfg.workload.mix), prices, isl=96300)
@@ -57,7 +57,7 @@ def test_spend_shares_under_anthropic_ratios(cfg):
 
 def test_default_price_sheet_reproduces_the_seed_spend_column(cfg):
     """The seed's 'Cost to serve' column: $0.166 / $0.082 / $0.007 / $0.042 per request, total
-    $0.297 as the sum of the rounded cells; OSL ≈ 466 tokens (SPEC §3)."""
+    $0.297 as the sum of the rounded cells; OSL ≈ 466 tokens (docs/model.md §3)."""
     from model.spend import workload_spend
 
     table = workload_spend(cfg)

@@ -43,13 +43,13 @@ PLAIN_ROOFLINE = ["hardware.b200.bandwidth_efficiency=0.8", "hardware.b200.layer
                   "hardware.b200.peak_dense_tflops=null", "hardware.b200.cache_read_ratio=10",
                   "models.gpt_oss_120b.routed_experts=null", "models.gpt_oss_120b.experts_per_token=null",
                   "models.gpt_oss_120b.routed_expert_params_b=null"] + [
-    # SPEC §2 decode tests: the seed's ratio prefill and pipeline-style KV (tests/model/test_prefill.py has §8)
+    # docs/model.md §2 decode tests: the seed's ratio prefill and pipeline-style KV (tests/model/test_prefill.py has §8)
     "hardware.b200.prefill_mode=ratio", "hardware.b200.parallelism=pipeline"]
 SPEC2_B200 = ["hardware.b200.prefill_mode=ratio", "hardware.b200.parallelism=pipeline"]
 
 
 def test_gpu_roofline_point_gpt_oss_on_b200():
-    """gpt-oss-120b on b200 with the plain roofline of SPEC §2.3 (the uncalibrated GPU path: 80%
+    """gpt-oss-120b on b200 with the plain roofline of docs/model.md §2.3 (the uncalibrated GPU path: 80%
     bandwidth, no per-layer cost, no compute bound, no MoE streaming), ISL L = 8,192, N = 16.
 
     KV per request = 8,192 * 36,864 + 4,718,592 = 306,708,480 B; K = 16 * that = 4,907,335,680 B
@@ -94,7 +94,7 @@ def test_isl_beyond_max_context_is_infeasible(cfg):
 
 def test_calibrated_gpu_point_deepseek_r1_on_8_b200():
     """DeepSeek R1 (FP8) on b200 pinned to TP8, ISL L = 8,192, N = 32, every term of the extended
-    GPU step (SPEC §2.3 as extended by the calibration issue), with round parameters set here:
+    GPU step (docs/model.md §2.3 as extended by the calibration issue), with round parameters set here:
     bandwidth_efficiency 0.6, layer_overhead_s 100 µs, compute_efficiency 0.5, peak 4,500 TFLOP/s.
 
     systems: memory (671 GB + 32 x 8,192 x 70,272 B = 689.4 GB) needs 4 GPUs; pinned: S = 8; S0 = 8

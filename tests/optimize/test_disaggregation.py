@@ -1,4 +1,4 @@
-"""Disaggregated serving in the fleet MILP (SPEC §9): a hand-worked instance, random instances
+"""Disaggregated serving in the fleet MILP (docs/model.md §9): a hand-worked instance, random instances
 against brute force over the three column kinds, the price and link limits, TTFT reports."""
 import itertools
 

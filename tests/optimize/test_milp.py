@@ -44,7 +44,7 @@ def test_random_instances_match_brute_force(seed):
 
 
 def test_coverage_triplets_may_link_rows():
-    """The seam for SPEC §9's columns: column 0 (decode-like, $5) carries 2 req/s of row 0 and
+    """The seam for docs/model.md §9's columns: column 0 (decode-like, $5) carries 2 req/s of row 0 and
     draws 1 unit from row 1; column 1 (prefill-like, $1) supplies 3 units of row 1 (demand 0).
     Demand 10 needs 5 of column 0, which need ceil(5 / 3) = 2 of column 1: $27."""
     coverage = Coverage(row=np.array([0, 1, 1]), column=np.array([0, 0, 1]), coefficient=np.array([2.0, -1.0, 3.0]))

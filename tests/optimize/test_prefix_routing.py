@@ -1,4 +1,4 @@
-"""SPEC §12 in the fleet plan: hit rates per row, and prefix-aware routing never costs more than random."""
+"""docs/model.md §12 in the fleet plan: hit rates per row, and prefix-aware routing never costs more than random."""
 import json
 import subprocess
 

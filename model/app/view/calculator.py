@@ -39,7 +39,7 @@ BY_NAME = {r.name: r for r in READOUTS}
 FIELD_LABELS = {"price_per_hour": "$/hour per system", "cache_read_ratio": "cache-read ratio",
                 "prefill_mode": "prefill mode", "hop_latency_s": "hop latency (µs)",
                 "interactivity_multiplier": "interactivity x"}
-FIG_WIDTH, FIG_HEIGHT = 505, 305
+FIG_WIDTH, FIG_HEIGHT = 380, 305  # least width: the figures take the width the page has
 FEASIBILITY_DELAY_MS = 250  # the diagram is redrawn once the sliders rest this long
 PREFETCH_DELAY_MS = 300  # the slider's ISLs are evaluated once the other inputs rest this long
 
@@ -108,7 +108,7 @@ def readout_html(result: CalculatorResult, colors: dict[str, str]) -> str:
 
 
 def spend_html(result: CalculatorResult) -> str:
-    """The token-spend table (SPEC §2.8) of a result: tokens, price, spend and share per type.
+    """The token-spend table (docs/model.md §2.8) of a result: tokens, price, spend and share per type.
 
     Parameters
     ----------
@@ -199,14 +199,15 @@ class CalculatorTab:
         self.readout = pn.pane.HTML(readout_html(self.state.result, self.colors), css_classes=["view-readout"],
                                     stylesheets=[TABLE_CSS], margin=(5, 10))
         self.figures = CostFigures(inputs.hardware, self.colors, width=FIG_WIDTH, height=FIG_HEIGHT)
-        self.cost_pane = pn.pane.Bokeh(self.figures.cost, margin=(5, 5))
-        self.frontier_pane = pn.pane.Bokeh(self.figures.frontier, margin=(5, 5))
+        self.cost_pane = pn.pane.Bokeh(self.figures.cost, margin=(5, 5), sizing_mode="stretch_width")
+        self.frontier_pane = pn.pane.Bokeh(self.figures.frontier, margin=(5, 5), sizing_mode="stretch_width")
         self.feasibility_hw = pn.widgets.Select(label="Feasibility diagram: hardware", options=list(inputs.hardware),
                                                 value=inputs.hardware[0], width=260,
                                                 css_classes=["view-feasibility-hw"])
         self.feasibility_fig = FeasibilityFigure(width=FIG_WIDTH, height=400)
-        self.feasibility_pane = pn.pane.Bokeh(self.feasibility_fig.fig, margin=(5, 5))
-        self.feasibility_note = pn.pane.HTML("", stylesheets=[TABLE_CSS], width=FIG_WIDTH, margin=(0, 10))
+        self.feasibility_pane = pn.pane.Bokeh(self.feasibility_fig.fig, margin=(5, 5), sizing_mode="stretch_width")
+        self.feasibility_note = pn.pane.HTML("", stylesheets=[TABLE_CSS], sizing_mode="stretch_width",
+                                             margin=(0, 10))
         self.spend = pn.pane.HTML(spend_html(self.state.result), css_classes=["view-spend"],
                                   stylesheets=[TABLE_CSS], margin=(5, 10))
         self.command = CommandBox("view-cli-model")
@@ -297,13 +298,18 @@ class CalculatorTab:
             section("Price sheet", "$/Mtok by token type"), pn.GridBox(*self.price_inputs, ncols=2),
             width=330, css_classes=["view-sidebar"],
             styles={"background": "#f9fafb", "border-right": "1px solid #e5e7eb"})
+        # Flex rows: the figures take the width left beside the tables and wrap below them
+        # when there is too little (nothing is cut off, no sideways scroll).
+        flex = {"flex": f"1 1 {FIG_WIDTH + 10}px", "min-width": f"{FIG_WIDTH + 10}px"}
         main = pn.Column(
             self.alert.pane, self.command.pane,
-            pn.Row(self.readout, pn.Column(self.cost_pane, self.frontier_pane)),
-            pn.Row(pn.Column(self.feasibility_hw, self.feasibility_pane, self.feasibility_note),
-                   pn.Column(self.spend, section("Downloads", "the grid at this ISL, every concurrency"),
-                             self.downloads)),
-            sizing_mode="stretch_width")
+            pn.FlexBox(self.readout, pn.Column(self.cost_pane, self.frontier_pane, styles=flex,
+                                               sizing_mode="stretch_width"), flex_wrap="wrap"),
+            pn.FlexBox(pn.Column(self.feasibility_hw, self.feasibility_pane, self.feasibility_note, styles=flex,
+                                 sizing_mode="stretch_width"),
+                       pn.Column(self.spend, section("Downloads", "the grid at this ISL, every concurrency"),
+                                 self.downloads), flex_wrap="wrap"),
+            sizing_mode="stretch_width", styles={"min-width": "0"})
         return pn.Row(sidebar, main, sizing_mode="stretch_width", name="Calculator")
 
     # -- callbacks ------------------------------------------------------------------------

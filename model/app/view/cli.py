@@ -13,7 +13,7 @@ from typing import Any
 
 # the console scripts pyproject.toml declares, by app
 SCRIPTS: dict[str, str] = {"model": "serving-model", "optimize": "serving-optimize",
-                           "sensitivity": "serving-sensitivity"}
+                           "sensitivity": "serving-sensitivity", "uncertainty": "serving-uncertainty"}
 
 
 def format_value(value: Any) -> str:

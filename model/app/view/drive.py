@@ -65,6 +65,33 @@ window.__view = window.__view || (function () {
 """
 
 
+# Elements of the shown tab whose right edge is beyond the window, and a sideways-scrolling page.
+JS_CUT_OFF = r"""
+const out = [];
+const doc = document.documentElement;
+if (doc.scrollWidth > window.innerWidth) out.push(`page scrolls sideways: ${doc.scrollWidth} > ${window.innerWidth}`);
+function shown(el) {
+  for (let e = el; e; e = e.parentElement || (e.getRootNode() && e.getRootNode().host)) {
+    const s = getComputedStyle(e);
+    if (s.display === 'none' || s.visibility === 'hidden') return false;
+  }
+  return true;
+}
+function walk(root) {
+  for (const el of root.querySelectorAll('*')) {
+    if (el.shadowRoot) walk(el.shadowRoot);
+    if (!['CANVAS', 'TABLE', 'BUTTON', 'INPUT', 'SELECT', 'TH'].includes(el.tagName)) continue;
+    const r = el.getBoundingClientRect();
+    if (r.width > 0 && r.height > 0 && r.right > window.innerWidth + 0.5 && shown(el)) {
+      out.push(`${el.tagName}.${String(el.className).slice(0, 40)} right=${Math.round(r.right)}`);
+    }
+  }
+}
+walk(document);
+return out;
+"""
+
+
 def missing() -> str | None:
     """Why the browser cannot be driven here, or ``None`` if it can.
 
@@ -199,6 +226,7 @@ class Page:
 
     def __init__(self, driver: Any, url: str, timeout: float = 120.0) -> None:
         self.driver = driver
+        self.url = url
         driver.get(url)
         self.wait("return !!(window.Bokeh && Bokeh.documents && Bokeh.documents.length)", timeout)
         self.wait(JS_LIB + "return __view.inner('view-readout', 'table') !== null", timeout)
@@ -239,7 +267,7 @@ class Page:
             raise LookupError(f"no checkbox with CSS class {css!r}")
 
     def select_tab(self, index: int) -> None:
-        """Show tab ``index`` (0: calculator, 1: fleet plan, 2: sensitivity)."""
+        """Show tab ``index`` (0: calculator, 1: fleet plan, 2: sensitivity, 3: uncertainty)."""
         self.js("__view.byClass('view-tabs').active = arguments[0];", index)
         time.sleep(0.5)
 
@@ -326,6 +354,28 @@ setTimeout(() => { if (!finished) { finished = true; obs.disconnect(); done([rea
         readout, plot = self.driver.execute_async_script(script, css, value, attribute, source, timeout_ms, expect,
                                                          prefer)
         return float(readout), float(plot)
+
+    def cut_off(self) -> list[str]:
+        """What the viewport cuts off sideways: every shown canvas, table, button, input or select
+        whose right edge lies beyond the window (hidden tabs excluded), and the page itself if it
+        scrolls sideways.
+
+        Returns
+        -------
+        list of str
+            ``"<tag>.<class> right=<px>"`` per element; empty when everything fits.
+        """
+        return self.js(JS_CUT_OFF)
+
+    def rect(self, css: str, selector: str | None = None) -> dict[str, float] | None:
+        """The viewport rectangle (left, top, right, bottom) of the pane with class ``css`` or of
+        the first ``selector`` inside it (at any depth of shadow roots); ``None`` if absent or
+        not shown."""
+        return self.js("const h = __view.host(arguments[0]);"
+                       "const e = h && arguments[1] ? __view.deep(h.shadowRoot || h, arguments[1]) : h;"
+                       "if (!e) return null; const r = e.getBoundingClientRect();"
+                       "if (r.width === 0 && r.height === 0) return null;"
+                       "return {left: r.left, top: r.top, right: r.right, bottom: r.bottom};", css, selector)
 
     def screenshot(self, path: str | Path) -> Path:
         """Save the viewport as a PNG."""

@@ -15,10 +15,13 @@ from bokeh.models import (
     ColorBar,
     ColumnDataSource,
     FactorRange,
+    FixedTicker,
     HoverTool,
     Label,
-    LinearColorMapper,
+    LogColorMapper,
+    NumeralTickFormatter,
     Span,
+    Title,
     Whisker,
 )
 from bokeh.palettes import Category10, Viridis256
@@ -28,6 +31,7 @@ from model.app.view.state import CalculatorResult, Feasibility
 
 FONT = "13px"
 CONTOURS = ((32, "#ffffff"), (64, "#ffa500"), (128, "#ff3b30"))
+SYSTEM_TICKS = tuple(2 ** k for k in range(21))  # the feasibility colour bar's ticks: 1, 2, 4, ... systems
 
 
 def hardware_colors(names: Sequence[str]) -> dict[str, str]:
@@ -59,6 +63,28 @@ def style(fig) -> None:
     fig.background_fill_color = "#fbfbfd"
 
 
+def responsive(fig, min_width: int) -> None:
+    """Let ``fig`` take its container's width, never less than ``min_width`` pixels."""
+    fig.sizing_mode = "stretch_width"
+    fig.min_width = min_width
+
+
+def legend_above(fig) -> None:
+    """Move the figure's legend above the plot area, in one row, so that it covers no data."""
+    legend = fig.legend[0]
+    fig.center = [r for r in fig.center if r is not legend]
+    legend.update(orientation="horizontal", location="top_left", click_policy="hide", label_text_font_size="12px",
+                  border_line_alpha=0, background_fill_alpha=0, margin=0, padding=2, spacing=12)
+    fig.add_layout(legend, "above")
+
+
+def subtitle(fig, text: str) -> Title:
+    """A second, smaller title line under the figure's title."""
+    title = Title(text=text, text_font_size="11.5px", text_font_style="normal", text_color="#555")
+    fig.add_layout(title, "above")
+    return title
+
+
 def finite_or_nan(values: np.ndarray) -> np.ndarray:
     """Float values with non-positive entries as NaN (gaps on a log axis)."""
     out = np.asarray(values, dtype=float).copy()
@@ -76,7 +102,7 @@ class CostFigures:
     colors
         Color per hardware type.
     width, height
-        Size of each figure, pixels.
+        Least width (the figures take their container's width) and height, pixels.
     """
 
     def __init__(self, hardware: Sequence[str], colors: dict[str, str], width: int = 560,
@@ -84,11 +110,11 @@ class CostFigures:
         self.hardware = tuple(hardware)
         tools = "pan,wheel_zoom,box_zoom,reset,save"
         self.cost = figure(x_axis_type="log", y_axis_type="log", width=width, height=height, tools=tools,
-                           title="$/Mtok vs concurrency (bold: meets SLA, | SLA edge, ★ cheapest)",
+                           title="$/Mtok vs concurrency",
                            x_axis_label="concurrency N (requests / replica)",
                            y_axis_label="$/Mtok, all tokens")
         self.frontier = figure(x_axis_type="log", y_axis_type="log", width=width, height=height, tools=tools,
-                               title="Frontier: $/Mtok vs interactivity over concurrency",
+                               title="Frontier: $/Mtok vs interactivity",
                                x_axis_label="interactivity (output tok/s per request)",
                                y_axis_label="$/Mtok, all tokens")
         self.curves: dict[str, ColumnDataSource] = {}
@@ -120,12 +146,13 @@ class CostFigures:
         self.cost.add_layout(self.span_n)
         self.frontier.add_layout(self.span_sla)
         self.frontier.add_layout(self.sla_label)
-        for fig, where in ((self.cost, "top_right"), (self.frontier, "top_left")):
+        for fig in (self.cost, self.frontier):
             style(fig)
-            fig.legend.location = where
-            fig.legend.click_policy = "hide"
-            fig.legend.label_text_font_size = "12px"
-            fig.legend.background_fill_alpha = 0.7
+            responsive(fig, width)
+        for fig in (self.cost, self.frontier):
+            legend_above(fig)
+        subtitle(self.cost, "bold: meets the SLA; | SLA edge; ★ cheapest; ● chosen N")
+        subtitle(self.frontier, "each curve runs over concurrency; ● chosen N")
 
     def set_curves(self, result: CalculatorResult) -> None:
         """Replace the curves with the result's grid (after an ISL, parameter or model change)."""
@@ -171,17 +198,20 @@ class FeasibilityFigure:
     Parameters
     ----------
     width, height
-        Size, pixels.
+        Least width (the figure takes its container's width) and height, pixels.
+
+    The colour is systems per replica on a log scale; the colour bar's ticks are systems
+    (powers of two), not their logarithm.
     """
 
     def __init__(self, width: int = 560, height: int = 380) -> None:
         self.fig = figure(x_axis_type="log", y_axis_type="log", width=width, height=height,
                           tools="pan,wheel_zoom,box_zoom,reset,save", title="Feasibility",
                           x_axis_label="ISL (tokens of context per request)", y_axis_label="total parameters (B)")
-        self.mapper = LinearColorMapper(palette=Viridis256, low=0, high=10)
-        self.cells = ColumnDataSource({"left": [], "right": [], "bottom": [], "top": [], "log2": [], "systems": []})
+        self.mapper = LogColorMapper(palette=Viridis256, low=1, high=1024)
+        self.cells = ColumnDataSource({"left": [], "right": [], "bottom": [], "top": [], "systems": []})
         quads = self.fig.quad(left="left", right="right", bottom="bottom", top="top", source=self.cells,
-                              fill_color={"field": "log2", "transform": self.mapper}, line_color=None)
+                              fill_color={"field": "systems", "transform": self.mapper}, line_color=None)
         self.fig.add_tools(HoverTool(renderers=[quads], tooltips=[("systems", "@systems{0,0}")]))
         self.contours = ColumnDataSource({"xs": [], "ys": [], "color": [], "label": []})
         self.fig.multi_line("xs", "ys", source=self.contours, line_color="color", line_width=2)
@@ -194,10 +224,13 @@ class FeasibilityFigure:
                       x_offset=8, y_offset=-4, text_baseline="middle")
         self.context = Span(location=1, dimension="height", line_dash="dotted", line_color="white", line_width=1.5)
         self.fig.add_layout(self.context)
-        bar = ColorBar(color_mapper=self.mapper, title="log2 systems per replica", title_text_font_size="11px",
-                       title_text_font_style="normal", width=12)
-        self.fig.add_layout(bar, "right")
+        self.ticker = FixedTicker(ticks=list(SYSTEM_TICKS))
+        self.colorbar = ColorBar(color_mapper=self.mapper, title="systems per replica", title_text_font_size="11px",
+                                 title_text_font_style="normal", width=12, ticker=self.ticker,
+                                 major_label_text_font_size="11px")
+        self.fig.add_layout(self.colorbar, "right")
         style(self.fig)
+        responsive(self.fig, width)
 
     def update(self, f: Feasibility) -> None:
         """Draw a :class:`Feasibility` grid (cells, contours, the model's context line, the title).
@@ -211,10 +244,11 @@ class FeasibilityFigure:
         left, bottom = np.meshgrid(x_edges[:-1], y_edges[:-1])
         right, top = np.meshgrid(x_edges[1:], y_edges[1:])
         z = np.where(f.systems > 0, f.systems, np.nan)
-        log2 = np.log2(z)
-        self.mapper.low, self.mapper.high = float(np.nanmin(log2)), float(np.nanmax(log2))
+        low, high = float(np.nanmin(z)), float(np.nanmax(z))
+        self.mapper.low, self.mapper.high = low, max(high, low * 2)
+        self.ticker.ticks = [t for t in SYSTEM_TICKS if low <= t <= max(high, low * 2)] or [low]
         self.cells.data = {"left": left.ravel(), "right": right.ravel(), "bottom": bottom.ravel(),
-                           "top": top.ravel(), "log2": log2.ravel(), "systems": z.ravel()}
+                           "top": top.ravel(), "systems": z.ravel()}
         xs, ys, colors, labels = [], [], [], {"x": [], "y": [], "text": [], "color": []}
         gen = contourpy.contour_generator(f.isl, f.params_b, np.nan_to_num(z, nan=np.nanmax(z)))
         for level, color in CONTOURS:
@@ -278,7 +312,7 @@ class SobolFigures:
     outputs
         Output name -> title.
     width, height
-        Size of each figure, pixels.
+        Least width of each figure (it takes its container's width) and height, pixels.
     """
 
     def __init__(self, outputs: dict[str, str], width: int = 400, height: int = 320) -> None:
@@ -296,6 +330,7 @@ class SobolFigures:
             fig.add_tools(HoverTool(tooltips=[("parameter", "@parameter"), ("ST", "@ST{0.000}"), ("S1", "@S1{0.000}")]))
             fig.x_range.start = 0
             style(fig)
+            responsive(fig, width)
             self.figs[name], self.sources[name] = fig, src
 
     def update(self, name: str, ranking: pd.DataFrame) -> None:
@@ -314,3 +349,103 @@ class SobolFigures:
         self.figs[name].y_range.factors = params
         self.sources[name].data = {"parameter": params, "ST": st, "lower": np.maximum(st - conf, 0),
                                    "upper": st + conf, "S1": table.S1.to_numpy(float)}
+
+
+PHASE_ALPHA = {"aggregated": 1.0, "decode": 0.85, "prefill": 0.45}  # one hue per hardware, lighter for prefill
+
+
+def plan_comparison_figure(costs: pd.DataFrame, colors: dict[str, str], width: int = 380, height: int = 190):
+    """$/hour of the plan against the aggregated-only plan, stacked by hardware and phase.
+
+    Parameters
+    ----------
+    costs
+        :meth:`model.app.view.fleet_state.FleetResult.cost_by_hardware_phase`: one row per plan,
+        one column per ``"<hardware> <phase>"``, $/h.
+    colors
+        Color per hardware type.
+    width, height
+        Least width (the figure takes its container's width) and height, pixels.
+
+    Returns
+    -------
+    bokeh.plotting.figure
+        Horizontal stacked bars named ``view-plan-comparison``; the total $/hour labels each bar.
+    """
+    plans = [str(p) for p in costs.index][::-1]  # the plan on top
+    fig = figure(y_range=FactorRange(factors=plans), height=height, width=width, toolbar_location=None,
+                 tools="", name="view-plan-comparison", title="$/hour by hardware and phase",
+                 x_axis_label="$/hour (fleet, at the target utilization)")
+    stackers = [str(c) for c in costs.columns]
+    data = {"plan": plans, **{c: costs.loc[plans, c].to_numpy(float) for c in stackers}}
+    source = ColumnDataSource(data, name="view-plan-comparison-source")
+    fill = [colors.get(c.split(" ")[0], "#777") for c in stackers]
+    alpha = [PHASE_ALPHA.get(c.split(" ")[-1], 1.0) for c in stackers]
+    renderers = fig.hbar_stack(stackers, y="plan", height=0.6, source=source, color=fill, fill_alpha=alpha,
+                               line_color="white", legend_label=stackers)
+    for r, name in zip(renderers, stackers):
+        fig.add_tools(HoverTool(renderers=[r], tooltips=[("", name), ("$/hour", f"@{{{name}}}{{0,0.00}}")]))
+    totals = costs.loc[plans].sum(axis=1).to_numpy(float)
+    fig.text(x=totals, y=plans, text=[f" ${t:,.2f}/h" for t in totals], text_font_size="12px",
+             text_baseline="middle")
+    fig.x_range.start = 0
+    fig.x_range.end = float(totals.max()) * 1.3 if len(totals) and totals.max() > 0 else 1.0
+    style(fig)
+    responsive(fig, width)
+    legend_above(fig)
+    return fig
+
+
+def band_figure(table: pd.DataFrame, colors: dict[str, str], title: str, y_label: str, note: str = "",
+                reference: dict[str, float] | None = None, width: int = 380, height: int = 330, name: str = ""):
+    """P5–P95 bands, the median and the catalog point across ISL, one colour per hardware.
+
+    Parameters
+    ----------
+    table
+        Rows of one model and one variable of
+        :meth:`model.app.view.uncertainty_state.UncertaintyResult.table` (columns hardware, isl,
+        p5, p50, p95, point).
+    colors
+        Color per hardware type.
+    title, y_label
+        Texts (the y label with its unit).
+    note
+        A second title line (what the band, line and marker are).
+    reference
+        A horizontal dashed line per hardware (the catalog $/hour beside a price to beat).
+    width, height
+        Least width (the figure takes its container's width) and height, pixels.
+    name
+        The figure's Bokeh name (the browser tests find it by it).
+
+    Returns
+    -------
+    bokeh.plotting.figure
+        Non-finite values (an infinite price to beat, an SLA never met) are left out.
+    """
+    fig = figure(x_axis_type="log", y_axis_type="log", width=width, height=height, title=title, name=name,
+                 x_axis_label="ISL (tokens per request)", y_axis_label=y_label,
+                 tools="pan,wheel_zoom,box_zoom,reset,save")
+    for hw, rows in table.groupby("hardware", sort=False):
+        rows = rows.sort_values("isl")
+        data = {k: finite_or_nan(rows[k].replace([np.inf, -np.inf], np.nan)) for k in ("p5", "p50", "p95", "point")}
+        src = ColumnDataSource({"isl": rows["isl"].to_numpy(float), **data}, name=f"{name}-{hw}")
+        color = colors.get(str(hw), "#777")
+        fig.varea(x="isl", y1="p5", y2="p95", source=src, fill_color=color, fill_alpha=0.18)
+        line = fig.line("isl", "p50", source=src, color=color, line_width=2.5, legend_label=str(hw))
+        fig.scatter("isl", "point", source=src, color=color, marker="diamond", size=10, line_color="black")
+        fig.add_tools(HoverTool(renderers=[line], tooltips=[("", str(hw)), ("ISL", "@isl{0,0}"),
+                                                            ("P5", "@p5{0.0000}"), ("P50", "@p50{0.0000}"),
+                                                            ("P95", "@p95{0.0000}"), ("catalog", "@point{0.0000}")]))
+        if reference and hw in reference:
+            fig.add_layout(Span(location=float(reference[hw]), dimension="width", line_color=color,
+                                line_dash="dashed", line_width=1.5))
+    fig.xaxis.ticker = FixedTicker(ticks=sorted({float(v) for v in table["isl"]}))
+    fig.xaxis.formatter = NumeralTickFormatter(format="0a")
+    style(fig)
+    responsive(fig, width)
+    legend_above(fig)
+    if note:
+        subtitle(fig, note)
+    return fig

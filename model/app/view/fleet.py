@@ -16,6 +16,7 @@ import pandas as pd
 import panel as pn
 
 from model.app.view import downloads
+from model.app.view.figures import hardware_colors, plan_comparison_figure
 from model.app.view.fleet_state import ISL_KINDS, Fleet, FleetInputs, FleetResult, format_buckets, parse_buckets
 from model.app.view.state import INPUT_ERRORS, one_line
 from model.app.view.widgets import TABLE_CSS, CommandBox, ErrorAlert, on_loop, section, session_doc
@@ -23,10 +24,13 @@ from model.app.view.widgets import TABLE_CSS, CommandBox, ErrorAlert, on_loop, s
 _shared: Fleet | None = None
 _shared_lock = threading.Lock()
 
+# What the page shows of the plan, most-read first, so that the table fits beside the sidebar at
+# 1280 px with TTFT in view; plan.csv (the download) has every column.
 PLAN_COLUMNS = {"model": "model", "bucket_isl": "ISL", "phase": "phase", "hardware": "hardware",
-                "concurrency": "N", "replicas": "replicas", "systems_per_replica": "systems / replica",
-                "systems": "systems", "cost_per_hour": "$/hour", "capacity_rps": "capacity req/s",
-                "utilization": "utilization", "interactivity": "tok/s", "ttft_s": "TTFT s"}
+                "concurrency": "N", "replicas": "replicas", "systems": "systems", "cost_per_hour": "$/hour",
+                "interactivity": "tok/s", "ttft_s": "TTFT s", "utilization_percent": "util. %",
+                "capacity_rps": "capacity req/s"}
+PLAN_CSS = "table.view-plan-table th {white-space: normal; vertical-align: bottom;}"
 WRAPPED = ("detail",)
 
 
@@ -74,7 +78,7 @@ def table_html(table: pd.DataFrame, columns: dict[str, str], caption: str, css_c
     str
     """
     cols = [c for c in columns if c in table.columns]
-    head = "".join(f'<th class="{"l" if table[c].dtype == object or c in WRAPPED else ""}">'
+    head = "".join(f'<th class="{"l" if table[c].dtype == object or c in WRAPPED else ""}" data-col="{c}">'
                    f'{html.escape(columns[c])}</th>' for c in cols)
     rows = []
     for _, row in table.iterrows():
@@ -112,6 +116,12 @@ def totals_html(result: FleetResult) -> str:
                      f'<div class="note">$/hour by phase: {phases or "-"}; target utilization '
                      f'{t.get("target_utilization", float("nan")):.0%}; '
                      f'{t["tokens_per_second"]:,.0f} tok/s of demand</div>')
+    other = result.aggregated_only_totals.get("cost_per_hour")
+    if t.get("cost_per_hour") is not None and other is not None and result.inputs.disaggregation:
+        saving = other - t["cost_per_hour"]
+        parts.append(f'<div data-total="aggregated_only_cost_per_hour" data-value="{other!r}">Best aggregated-only '
+                     f'plan: ${other:,.2f}/hour; saving from disaggregation ${saving:,.2f}/hour '
+                     f'({saving / other:.1%})</div>')
     for note in s.get("notes", []):
         parts.append(f'<div class="note">{html.escape(note)}</div>')
     return f'<div style="font-family:system-ui,sans-serif;font-size:13.5px">{"".join(parts)}</div>'
@@ -182,12 +192,17 @@ class FleetTab:
         self.status = pn.pane.HTML('<div class="note">Press <b>Plan</b> to solve the fleet problem.</div>',
                                    css_classes=["view-fleet-status"], stylesheets=[TABLE_CSS],
                                    sizing_mode="stretch_width", margin=(5, 10))
-        self.plan_table = pn.pane.HTML("", css_classes=["view-fleet-plan"], stylesheets=[TABLE_CSS], margin=(5, 10),
+        self.plan_table = pn.pane.HTML("", css_classes=["view-fleet-plan"], stylesheets=[TABLE_CSS, PLAN_CSS],
+                                       margin=(5, 10),
                                        sizing_mode="stretch_width", styles={"overflow-x": "auto"})
         self.shortfalls = pn.pane.HTML("", css_classes=["view-fleet-shortfalls"], stylesheets=[TABLE_CSS],
                                        margin=(5, 10), visible=False, sizing_mode="stretch_width")
         self.download = pn.widgets.FileDownload(callback=self._plan_csv, filename="plan.csv", label="Plan (CSV)",
-                                                color="primary", variant="outline", width=150)
+                                                color="primary", variant="outline", width=150, visible=False,
+                                                css_classes=["view-plan-download"])
+        self.colors = hardware_colors(self.fleet.hardware)
+        self.comparison = pn.pane.Bokeh(None, css_classes=["view-plan-comparison"], visible=False,
+                                        sizing_mode="stretch_width", margin=(5, 10))
         self._show_isl_inputs()
         self.command.show(self.fleet_command())
         self.panel = self._layout()
@@ -211,10 +226,11 @@ class FleetTab:
             self.isl_buckets, self.isl_explicit,
             section("Hardware"), self.hardware, section("Inventory", "empty: no cap"), self.inventory_box,
             section("Serving"), self.utilization, self.disaggregation, self.sla,
-            pn.Row(self.plan_button, margin=(12, 5)),
             width=340, styles={"background": "#f9fafb", "border-right": "1px solid #e5e7eb"})
-        main = pn.Column(self.alert.pane, self.command.pane, self.status, self.shortfalls, self.plan_table,
-                         pn.Row(self.download, margin=(5, 5)), sizing_mode="stretch_width")
+        # The Plan button and the download sit at the top of the results, visible without scrolling.
+        main = pn.Column(pn.Row(self.plan_button, self.download, margin=(8, 5)), self.alert.pane,
+                         self.command.pane, self.status, self.comparison, self.shortfalls, self.plan_table,
+                         sizing_mode="stretch_width", styles={"min-width": "0"})
         return pn.Row(sidebar, main, sizing_mode="stretch_width", name="Fleet")
 
     # -- inputs ---------------------------------------------------------------------------
@@ -312,11 +328,17 @@ class FleetTab:
             self.command.show(result.command)
             self.status.object = totals_html(result)
             if len(result.plan):
-                self.plan_table.object = table_html(result.plan, PLAN_COLUMNS,
+                shown = result.plan.assign(utilization_percent=(100 * result.plan["utilization"]).round(1))
+                self.plan_table.object = table_html(shown, PLAN_COLUMNS,
                                                     "Plan: replicas per (model, ISL bucket, phase, hardware, N)",
                                                     "view-plan-table")
             else:
                 self.plan_table.object = ""
+            costs = result.cost_by_hardware_phase()
+            self.comparison.visible = bool(len(costs))  # before the object: a Bokeh pane keeps it then
+            if len(costs):
+                self.comparison.object = plan_comparison_figure(costs, self.colors)
+            self.download.visible = True  # offered once there is a plan or a shortfall report
             if len(result.shortfalls):
                 cols = {c: c.replace("_", " ") for c in result.shortfalls.columns}
                 self.shortfalls.object = table_html(result.shortfalls, cols,

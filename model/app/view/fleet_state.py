@@ -95,6 +95,10 @@ class FleetResult:
         The infeasibility report (empty with a plan).
     summary
         :meth:`optimize.FleetPlan.summary` (status, MIP gap, timings, column counts, notes).
+    aggregated_only_plan, aggregated_only_totals
+        The best aggregated-only plan (``fleet.disaggregation=false`` on the same grid), as
+        ``serving-optimize`` prints it beside a disaggregated plan; the plan itself when
+        disaggregation is off.
     """
 
     inputs: FleetInputs
@@ -104,6 +108,27 @@ class FleetResult:
     totals: dict[str, Any]
     shortfalls: pd.DataFrame
     summary: dict[str, Any]
+    aggregated_only_plan: pd.DataFrame = field(default_factory=pd.DataFrame)
+    aggregated_only_totals: dict[str, Any] = field(default_factory=dict)
+
+    def cost_by_hardware_phase(self) -> pd.DataFrame:
+        """$/hour of this plan and of the aggregated-only plan by (hardware, phase).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Index ``plan`` ("plan", "aggregated only"), one column per ``"<hardware> <phase>"``
+            present in either plan ($/h; 0 where a plan has none of it); a plan without rows
+            (infeasible) has no row here.  Each row sums to its plan's total $/hour.
+        """
+        parts = {}
+        for label, table in (("plan", self.plan), ("aggregated only", self.aggregated_only_plan)):
+            if len(table):
+                key = table["hardware"].astype(str) + " " + table["phase"].astype(str)
+                parts[label] = table["cost_per_hour"].groupby(key).sum()
+        out = pd.DataFrame(parts).T.fillna(0.0)
+        out.index.name = "plan"
+        return out.reindex(columns=sorted(out.columns))
 
     @property
     def command(self) -> str:
@@ -206,12 +231,20 @@ class Fleet(CatalogNames):
             A refused input (one line).
         """
         import optimize
+        from model.config import with_values
+        from optimize.inputs import bucket_grid
 
         cfg = self.config(inputs)
-        plan = optimize.plan_fleet(cfg)
+        grid = bucket_grid(cfg)
+        plan = optimize.plan_fleet(cfg, grid=grid)
+        aggregated = plan
+        if cfg.fleet.disaggregation:  # docs/model.md §9: the plan against the best aggregated-only one
+            aggregated = optimize.plan_fleet(with_values(cfg, {"fleet.disaggregation": False}, optimize.validate),
+                                             grid=grid)
         return FleetResult(inputs=inputs, overrides=self.overrides(inputs), status=plan.status.value,
                            plan=plan.plan.copy(), totals=plan.totals.as_dict(), shortfalls=plan.shortfalls.copy(),
-                           summary=plan.summary())
+                           summary=plan.summary(), aggregated_only_plan=aggregated.plan.copy(),
+                           aggregated_only_totals=aggregated.totals.as_dict())
 
 
 def parse_buckets(text: str) -> tuple[tuple[int, float], ...]:

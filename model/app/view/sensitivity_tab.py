@@ -27,6 +27,7 @@ from model.app.view.sensitivity_state import (
 from model.app.view.state import one_line
 from model.app.view.widgets import TABLE_CSS, CommandBox, ErrorAlert, on_loop, section, session_doc
 
+FIG_WIDTH = 270  # least width of each bar chart: three side by side beside the sidebar at 1280 px
 _shared: Sensitivity | None = None
 _shared_lock = threading.Lock()
 
@@ -164,9 +165,11 @@ class SensitivityTab:
 
         self.alert = ErrorAlert("view-sens-error")
         self.command = CommandBox("view-cli-sensitivity")
-        self.figures = SobolFigures({o: f"ST: {label}" for o, label in OUTPUT_LABELS.items()}, width=330,
+        self.figures = SobolFigures({o: f"ST: {label}" for o, label in OUTPUT_LABELS.items()}, width=FIG_WIDTH,
                                     height=330)
-        self.figure_panes = [pn.pane.Bokeh(f, margin=(5, 5)) for f in self.figures.figs.values()]
+        self.figure_panes = [pn.pane.Bokeh(f, margin=(5, 5), sizing_mode="stretch_width",
+                                           styles={"flex": f"1 1 {FIG_WIDTH + 10}px"})
+                             for f in self.figures.figs.values()]
         self.table = pn.pane.HTML('<div class="note">Press <b>Run analysis</b>.</div>', stylesheets=[TABLE_CSS],
                                   css_classes=["view-sens-table"], margin=(5, 10), sizing_mode="stretch_width",
                                   styles={"overflow-x": "auto"})
@@ -175,15 +178,16 @@ class SensitivityTab:
             pn.widgets.FileDownload(callback=self._csv, filename="sobol.csv", label="Indices (CSV)",
                                     color="primary", variant="outline", width=150),
             pn.widgets.FileDownload(callback=self._netcdf, filename="sobol.nc", label="Indices (netCDF)",
-                                    color="primary", variant="outline", width=150), margin=(5, 5))
+                                    color="primary", variant="outline", width=150), margin=(5, 5), visible=False,
+            css_classes=["view-sens-downloads"])
         self.command.show(command("sensitivity", self.sens.overrides(self.inputs)))
         self.panel = pn.Row(
             pn.Column(section("What is analysed"), pn.Row(self.model, self.hardware), pn.Row(self.n, self.sla),
                       section("Parameters", "bounds: uniform / log-uniform [low, high]"), *rows,
                       pn.Row(self.run_button, margin=(12, 5)), self.progress, self.progress_text,
                       width=340, styles={"background": "#f9fafb", "border-right": "1px solid #e5e7eb"}),
-            pn.Column(self.alert.pane, self.command.pane, pn.Row(*self.figure_panes), self.notes, self.table,
-                      self.downloads, sizing_mode="stretch_width"),
+            pn.Column(self.alert.pane, self.command.pane, pn.FlexBox(*self.figure_panes, flex_wrap="wrap"),
+                      self.notes, self.table, self.downloads, sizing_mode="stretch_width", styles={"min-width": "0"}),
             sizing_mode="stretch_width", name="Sensitivity")
 
     # -- inputs ---------------------------------------------------------------------------
@@ -287,6 +291,7 @@ class SensitivityTab:
                 self.figures.update(name, result.ranking(name))
             self.table.object = ranking_html(result)
             self.notes.object = "".join(f'<div class="note">{html.escape(n)}</div>' for n in notes)
+            self.downloads.visible = True  # offered once there is something to download
             self.progress.value = 100
             self.progress_text.object = (f'<span class="note" data-done="1">Done: {ds.attrs["model_runs"]:,} model '
                                          f'runs in {seconds:.1f} s.</span>')

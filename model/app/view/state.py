@@ -96,7 +96,7 @@ def compose(overrides: tuple[str, ...] = (), app: str = "model") -> DictConfig:
     overrides
         Hydra override strings.
     app
-        ``model`` (:func:`model.load_config`), ``optimize`` or ``sensitivity``.
+        ``model`` (:func:`model.load_config`), ``optimize``, ``sensitivity`` or ``uncertainty``.
 
     Returns
     -------
@@ -119,6 +119,10 @@ def compose(overrides: tuple[str, ...] = (), app: str = "model") -> DictConfig:
             import sensitivity
 
             return sensitivity.load_config(list(overrides))
+        if app == "uncertainty":
+            import sensitivity.uncertainty
+
+            return sensitivity.uncertainty.load_config(list(overrides))
         raise ValueError(f"unknown app {app!r}")
 
 
@@ -302,7 +306,7 @@ class Feasibility:
 
 class CatalogNames:
     """The model and hardware names of the catalog in ``self.base`` (a composed config), shared by
-    the three tabs' state classes."""
+    the tabs' state classes."""
 
     base: DictConfig
 

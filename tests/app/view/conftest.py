@@ -4,6 +4,7 @@ import pytest
 from model.app.view.fleet_state import Fleet
 from model.app.view.sensitivity_state import Sensitivity
 from model.app.view.state import Calculator
+from model.app.view.uncertainty_state import Uncertainty
 
 
 @pytest.fixture(scope="session")
@@ -19,3 +20,8 @@ def fleet():
 @pytest.fixture(scope="session")
 def sens():
     return Sensitivity()
+
+
+@pytest.fixture(scope="session")
+def unc():
+    return Uncertainty()

@@ -1,5 +1,5 @@
-"""The view in real headless Chromium: sliders moved through BokehJS, readouts checked against the
-toolkit's own answers, a screenshot of each tab saved into tmp_path.
+"""The view in real headless Chromium at 1280 x 800: sliders moved through BokehJS, readouts checked
+against the toolkit's own answers, nothing cut off, a screenshot of each tab saved into tmp_path.
 
 Needs Debian's ``/usr/bin/chromium`` and ``/usr/bin/chromedriver`` and selenium (the test extra);
 skipped with the reason otherwise.  Network: 127.0.0.1 only.
@@ -12,6 +12,7 @@ import pytest
 import model
 import optimize
 import sensitivity
+import sensitivity.uncertainty
 from model.app.view.cli import parse_command
 from model.app.view.drive import Page, ViewServer, chrome, missing
 from model.app.view.state import isl_options
@@ -22,6 +23,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.cli]
 REASON = missing()
 HARDWARE = ("cerebras_wse3", "b200")
 CELLS = ("cost_per_mtok", "interactivity", "ttft", "systems", "cost_per_output_mtok", "cache_read_throughput")
+WIDTH, HEIGHT = 1280, 800  # the screen the view must fit
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +32,7 @@ def page(tmp_path_factory):
         pytest.skip(REASON)
     profile = tmp_path_factory.mktemp("chromium-profile")
     with ViewServer() as server:
-        driver = chrome(1400, 900, str(profile))
+        driver = chrome(WIDTH, HEIGHT, str(profile))
         try:
             yield Page(driver, server.url)
         finally:
@@ -91,8 +93,24 @@ def test_a_bad_value_shows_one_line_and_keeps_the_readout(page, tmp_path):
     np.testing.assert_allclose(float(cost), float(want.cost_per_mtok.sel(hardware="b200")), rtol=1e-12)
 
 
+def test_calculator_fits_and_its_colour_bar_is_in_systems(page, tmp_path):
+    page.select_tab(0)
+    time.sleep(0.5)
+    assert page.cut_off() == []
+    bar = page.js("const b = __view.models().find(m => m.type === 'ColorBar');"
+                  "return [b.title, b.color_mapper.type, Array.from(b.ticker.ticks), b.color_mapper.low,"
+                  "b.color_mapper.high];")
+    title, mapper, ticks, low, high = bar
+    assert title == "systems per replica" and mapper == "LogColorMapper"
+    assert ticks and all(low <= t <= high and np.log2(t) == int(np.log2(t)) for t in ticks)  # systems, not log2
+    page.screenshot(tmp_path / "calculator_1280.png")
+
+
 def test_fleet_tab_plans(page, tmp_path):
     page.select_tab(1)
+    button = page.rect("view-plan", "button")
+    assert button is not None and 0 <= button["top"] and button["bottom"] <= HEIGHT  # no scrolling to Plan
+    assert page.rect("view-plan-download", "button") is None  # no download before there is a plan
     page.set("view-fleet-utilization", 0.7)
     page.wait("return __view.inner('view-cli-optimize', 'code').getAttribute('data-command')"
               ".includes('fleet.target_utilization=0.7');")
@@ -104,12 +122,30 @@ def test_fleet_tab_plans(page, tmp_path):
     assert app == "optimize" and overrides == ["fleet.target_utilization=0.7"]
     want = optimize.plan_fleet(optimize.load_config(overrides))
     assert float(cost) == want.totals.cost_per_hour
+    assert page.rect("view-plan-download", "button") is not None  # offered now that the plan exists
+    # TTFT in view: its column lies inside the window, no sideways scroll needed
+    ttft = page.wait("const e = __view.inner('view-fleet-plan', 'th[data-col=\"ttft_s\"]');"
+                     "if (!e) return null; const r = e.getBoundingClientRect(); return [r.left, r.right];")
+    assert 0 < ttft[0] < ttft[1] <= WIDTH
     time.sleep(0.5)
+    assert page.cut_off() == []
+    # the chart against the aggregated-only plan: $/hour by hardware and phase, as plan_fleet's
+    data = page.wait("const s = Bokeh.documents[0].get_model_by_name('view-plan-comparison-source');"
+                     "if (!s) return null; const d = {};"
+                     "const entries = s.data instanceof Map ? s.data : Object.entries(s.data);"
+                     "for (const [k, v] of entries) d[k] = Array.from(v);"
+                     "return d;")
+    plans = data.pop("plan")
+    totals = dict(zip(plans, np.sum([data[k] for k in data], axis=0)))
+    aggregated = optimize.plan_fleet(optimize.load_config([*overrides, "fleet.disaggregation=false"]))
+    np.testing.assert_allclose(totals["plan"], want.totals.cost_per_hour, rtol=1e-12)
+    np.testing.assert_allclose(totals["aggregated only"], aggregated.totals.cost_per_hour, rtol=1e-12)
     page.screenshot(tmp_path / "fleet.png")
 
 
 def test_sensitivity_tab_runs_and_ranks(page, tmp_path):
     page.select_tab(2)
+    assert page.rect("view-sens-downloads", "button") is None  # no download before there are indices
     page.set("view-sens-n", "64", prefer="Select")
     page.check("view-sens-use-hop_latency", False)
     page.wait("return __view.inner('view-cli-sensitivity', 'code').getAttribute('data-command')"
@@ -126,5 +162,55 @@ def test_sensitivity_tab_runs_and_ranks(page, tmp_path):
                            "data-value")
     assert float(shown) == float(st.sel(parameter=top))
     assert page.js("return __view.byClass('view-sens-progress').value;") == 100
+    assert page.rect("view-sens-downloads", "button") is not None
     time.sleep(0.5)
+    assert page.cut_off() == []
     page.screenshot(tmp_path / "sensitivity.png")
+
+
+def test_uncertainty_tab_draws_bands_and_the_price_to_beat(page, tmp_path):
+    page.select_tab(3)
+    assert page.rect("view-unc-downloads", "button") is None
+    page.set("view-unc-n", "64", prefer="Select")
+    page.wait("return __view.inner('view-cli-uncertainty', 'code').getAttribute('data-command')"
+              ".includes('uncertainty.n=64');")
+    page.click("view-unc-run")
+    page.wait("return __view.inner('view-unc-progress-text', '[data-done]') !== null;", 300)
+    app, overrides = parse_command(page.attribute("view-cli-uncertainty", "code", "data-command"))
+    assert app == "uncertainty" and overrides == ["sla.min_interactivity=100.0", "uncertainty.n=64"]
+    want = sensitivity.uncertainty.analyze(sensitivity.uncertainty.load_config(overrides))
+    shown_model = page.js("return __view.byClass('view-unc-model').value;")
+    for variable in ("optimal_cost_per_mtok", "price_to_beat"):
+        for hw in HARDWARE:
+            raw = page.attribute("view-unc-table", f'td[data-variable="{variable}"][data-hw="{hw}"][data-q="p50"]',
+                                 "data-value")
+            assert float(raw) == float(want[variable].sel(model=shown_model, hardware=hw, isl=96300, quantile=0.5))
+    for name in ("view-unc-bands-fig", "view-unc-price-fig"):
+        assert page.js("return Bokeh.documents[0].get_model_by_name(arguments[0]) !== null;", name)
+    assert page.rect("view-unc-downloads", "button") is not None
+    time.sleep(0.5)
+    assert page.cut_off() == []
+    page.screenshot(tmp_path / "uncertainty.png")
+
+
+def test_the_url_keeps_the_state_so_a_link_reopens_the_view(page):
+    page.select_tab(0)
+    isl = int(page.attribute("view-readout", "table", "data-isl"))  # as the tests before left it
+    page.set("view-concurrency", 320)
+    page.wait_readout_point(isl, 320)
+    page.js("__view.byClass('view-hardware').value = ['cerebras_wse3', 'h200'];")
+    page.wait("return window.location.search.includes('n=320') && window.location.search.includes('h200');")
+    link = page.driver.current_url
+    try:
+        shared = Page(page.driver, link)  # a fresh page from the link
+        shared.wait_readout_point(isl, 320)
+        assert shared.js("return __view.byClass('view-tabs').active;") == 0
+        assert shared.js("return Array.from(__view.byClass('view-hardware').value);") == ["cerebras_wse3", "h200"]
+        cfg = model.load_config(["select.models=[gpt_oss_120b]", "select.hardware=[cerebras_wse3,h200]"])
+        want = model.evaluate(cfg, **at(isl, 320)).isel(model=0, isl=0, concurrency=0)
+        for name in ("systems", "cost_per_mtok"):  # systems stay filled where h200 cannot serve (NaN cost)
+            np.testing.assert_equal(shared.readout(name, "h200"), float(want[name].sel(hardware="h200")))
+        Page(page.driver, shared.url.split("?")[0] + "?tab=1")
+        assert page.js("return __view.byClass('view-tabs').active;") == 1
+    finally:
+        Page(page.driver, page.url)  # the other tests' page, as it was

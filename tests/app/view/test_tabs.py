@@ -10,10 +10,13 @@ import xarray as xr
 
 import model
 import optimize
-from model.app.view import create_app
+import sensitivity.uncertainty
+from model.app.view import create_app, url_keys
 from model.app.view.calculator import CalculatorTab
-from model.app.view.fleet import FleetTab
+from model.app.view.cli import parse_command
+from model.app.view.fleet import PLAN_COLUMNS, FleetTab
 from model.app.view.sensitivity_tab import SensitivityTab
+from model.app.view.uncertainty_tab import UncertaintyTab
 from tests.helpers import at
 
 
@@ -86,14 +89,41 @@ def test_grid_downloads(tab):
     assert ds.cost_per_mtok.attrs["units"] == "$/Mtok"
 
 
+def test_the_feasibility_colour_bar_is_in_systems(tab):
+    f = tab.feasibility_fig
+    assert type(f.mapper).__name__ == "LogColorMapper" and f.colorbar.title == "systems per replica"
+    systems = np.asarray(f.cells.data["systems"], dtype=float)
+    low, high = np.nanmin(systems), np.nanmax(systems)
+    assert (f.mapper.low, f.mapper.high) == (low, high)  # the colour scale spans the systems drawn
+    ticks = list(f.ticker.ticks)
+    assert ticks and all(low <= t <= high and np.log2(t) == int(np.log2(t)) for t in ticks)  # powers of two
+    quads = [r for r in f.fig.renderers if type(r.glyph).__name__ == "Quad"]
+    assert quads[0].glyph.fill_color["field"] == "systems"
+
+
 def test_fleet_tab_plans_in_a_worker(fleet):
     tab = FleetTab(fleet)
+    assert not tab.download.visible and not tab.comparison.visible  # nothing to download before a plan
     tab.utilization.value = 0.7
     assert "fleet.target_utilization=0.7" in tab.command.pane.object
     tab.start_plan(wait=True)
     want = optimize.plan_fleet(optimize.load_config(["fleet.target_utilization=0.7"]))
     assert f'data-value="{want.totals.cost_per_hour!r}"' in tab.status.object
     assert "view-plan-table" in tab.plan_table.object and not tab.shortfalls.visible
+    assert tab.download.visible and tab.comparison.visible
+    # the chart: this plan against the best aggregated-only plan, $/hour by hardware and phase
+    aggregated = optimize.plan_fleet(optimize.load_config(["fleet.target_utilization=0.7",
+                                                           "fleet.disaggregation=false"]))
+    data = tab.comparison.object.select_one({"name": "view-plan-comparison-source"}).data
+    stacks = {k: np.asarray(v, dtype=float) for k, v in data.items() if k != "plan"}
+    totals = dict(zip(data["plan"], np.sum(list(stacks.values()), axis=0)))
+    np.testing.assert_allclose(totals["plan"], want.totals.cost_per_hour, rtol=1e-12)
+    np.testing.assert_allclose(totals["aggregated only"], aggregated.totals.cost_per_hour, rtol=1e-12)
+    by_phase = want.plan.groupby(["hardware", "phase"]).cost_per_hour.sum()
+    row = data["plan"].index("plan")
+    for (hw, phase), cost in by_phase.items():
+        np.testing.assert_allclose(stacks[f"{hw} {phase}"][row], cost, rtol=1e-12)
+    assert 'data-total="aggregated_only_cost_per_hour"' in tab.status.object
     plan = pd.read_csv(tab._plan_csv())
     assert len(plan) == len(want.plan)
     tab.inventory["cerebras_wse3"].value = 40
@@ -104,8 +134,14 @@ def test_fleet_tab_plans_in_a_worker(fleet):
     assert "fleet.demand.gpt_oss_120b=-2.0" in tab.alert.pane.object and tab.shortfalls.visible
 
 
+def test_plan_table_shows_ttft_before_the_capacity_columns():
+    order = list(PLAN_COLUMNS)
+    assert order.index("ttft_s") < order.index("capacity_rps") and order.index("ttft_s") < 10
+
+
 def test_sensitivity_tab_runs_with_progress(sens):
     tab = SensitivityTab(sens)
+    assert not tab.downloads.visible  # nothing to download before a run
     tab.n.value = 64
     tab.checks["hop_latency"].value = False
     tab.start(wait=True)
@@ -119,14 +155,49 @@ def test_sensitivity_tab_runs_with_progress(sens):
     assert set(table.output) == {"cost_per_mtok", "optimal_cost_per_mtok", "optimal_concurrency"}
     ds = xr.open_dataset(io.BytesIO(tab._netcdf().getvalue()), engine="h5netcdf").load()
     np.testing.assert_array_equal(ds.ST.values, tab.result.indices.ST.values)
+    assert tab.downloads.visible
     tab.bounds["isl"][0].value = 900000.0
     tab.start(wait=True)
     assert "lower bound must be" in tab.alert.pane.object
 
 
-def test_create_app_has_three_tabs():
+def test_uncertainty_tab_draws_the_bands_of_the_command(unc):
+    tab = UncertaintyTab(unc)
+    assert not tab.downloads.visible and tab.model.disabled
+    tab.n.value = 64
+    tab.start(wait=True)
+    assert tab.progress.value == 100 and "data-done" in tab.progress_text.object and tab.downloads.visible
+    app, overrides = parse_command(tab.command.pane.object.split("data-command=\"", 1)[1].split("\"", 1)[0])
+    assert app == "uncertainty" and overrides == ["sla.min_interactivity=100.0", "uncertainty.n=64"]
+    want = sensitivity.uncertainty.analyze(sensitivity.uncertainty.load_config(overrides))
+    model_name, isl = tab.model.value, int(tab.isl.value)
+    assert isl == 96300
+    for variable in ("optimal_cost_per_mtok", "price_to_beat"):
+        for hw in ("cerebras_wse3", "b200"):
+            for q, level in (("p5", 0.05), ("p50", 0.5), ("p95", 0.95)):
+                shown = re.search(f'data-variable="{variable}" data-hw="{hw}" data-q="{q}" data-value="([^"]*)"',
+                                  tab.table.object).group(1)
+                assert float(shown) == float(want[variable].sel(model=model_name, hardware=hw, isl=isl,
+                                                                quantile=level))
+    # the bands chart draws the same numbers across ISL
+    src = tab.bands_pane.object.select_one({"name": "view-unc-bands-fig-b200"}).data
+    band = want.optimal_cost_per_mtok.sel(model=model_name, hardware="b200")
+    np.testing.assert_array_equal(src["p50"], band.sel(quantile=0.5).values)
+    np.testing.assert_array_equal(src["isl"], band.isl.values.astype(float))
+    table = pd.read_csv(tab._csv())
+    assert set(table.variable) == {"optimal_cost_per_mtok", "price_to_beat"} and len(table) == 2 * 5 * 2 * 5
+    tab.sla.value = -1.0
+    tab.start(wait=True)
+    assert "sla.min_interactivity=-1.0" in tab.alert.pane.object
+
+
+def test_create_app_has_four_tabs_and_keeps_its_inputs_in_the_url():
     app = create_app()
     assert isinstance(app, pn.Column)
     tabs = app.objects[1]
-    assert tabs._names == ["Calculator", "Fleet plan", "Sensitivity"]
-    assert set(app.tabs) == {"calculator", "fleet", "sensitivity"}
+    assert tabs._names == ["Calculator", "Fleet plan", "Sensitivity", "Uncertainty"]
+    assert set(app.tabs) == {"calculator", "fleet", "sensitivity", "uncertainty"}
+    keys = url_keys(app)
+    assert keys["tab"] == (tabs, "active") and keys["n"] == (app.tabs["calculator"].concurrency, "value")
+    for widget, parameter in keys.values():
+        assert parameter in widget.param

@@ -1,0 +1,198 @@
+"""The uncertainty tab's state and callback, without Panel: inputs -> overrides ->
+:func:`sensitivity.uncertainty.analyze`.
+
+The tab runs the bands of ``serving-uncertainty`` (every uncertain catalog value and the GPU
+model error drawn over ``uncertainty.n`` scenarios): $/Mtok at the cheapest SLA-meeting
+concurrency and the price to beat, P5 / P50 / P95 per (model, hardware, ISL), beside their values
+at the catalog point.  The robust fleet plan of the command line is not run here (it solves a
+MILP per calibration step); the equivalent command runs it too.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from omegaconf import DictConfig
+
+from model.app.view.cli import command, override
+from model.app.view.state import CatalogNames, compose
+
+N_CHOICES = (64, 128, 256, 512, 1024)  # scenarios offered: powers of two up to 1,024
+DEFAULT_N = 256
+# The tab opens at 100 tok/s, where both default hardware types meet the SLA and so each has a
+# price to beat; at the command line's 1,000 tok/s no B200 qualifies and the wafer wins at any price.
+DEFAULT_SLA = 100.0
+BANDED = {"optimal_cost_per_mtok": "$/Mtok", "price_to_beat": "$/h"}
+
+
+@dataclass(frozen=True)
+class UncertaintyInputs:
+    """What the uncertainty tab's widgets hold.
+
+    Attributes
+    ----------
+    hardware
+        ``select.hardware``: the hardware compared (the price to beat needs two or more).
+    min_interactivity
+        ``sla.min_interactivity``, tok/s.
+    n
+        ``uncertainty.n``: scenarios, a power of two (at most 1,024 here).
+    """
+
+    hardware: tuple[str, ...]
+    min_interactivity: float = DEFAULT_SLA
+    n: int = DEFAULT_N
+
+    def set(self, key: str, value: Any) -> UncertaintyInputs:
+        """A copy with one attribute changed."""
+        if key == "hardware":
+            value = tuple(value)
+        return replace(self, **{key: value})
+
+
+@dataclass(frozen=True)
+class UncertaintyResult:
+    """The bands as the page shows them.
+
+    Attributes
+    ----------
+    inputs
+        The inputs they answer.
+    overrides
+        Hydra overrides of the equivalent ``serving-uncertainty`` command.
+    bands
+        :func:`sensitivity.uncertainty.analyze`'s Dataset.
+    prices
+        Catalog $/hour per system of each compared hardware type.
+    """
+
+    inputs: UncertaintyInputs
+    overrides: tuple[str, ...]
+    bands: xr.Dataset
+    prices: dict[str, float]
+
+    @property
+    def command(self) -> str:
+        """The equivalent ``serving-uncertainty ...`` command."""
+        return command("uncertainty", self.overrides)
+
+    @property
+    def models(self) -> list[str]:
+        """The models analysed."""
+        return [str(m) for m in self.bands.model.values]
+
+    def table(self, model: str | None = None) -> pd.DataFrame:
+        """P5 / P50 / P95 and the catalog-point value of each banded variable, per (model,
+        hardware, ISL).
+
+        Parameters
+        ----------
+        model
+            One model (default: every model).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns model, hardware, isl, variable, unit, p5, p50, p95, point, defined (the share
+            of scenarios where the variable has a value: the SLA is met).  ``inf`` price to beat:
+            no other hardware meets the SLA (any price wins); NaN: this hardware does not.
+        """
+        ds = self.bands if model is None else self.bands.sel(model=[model])
+        frames = []
+        for name, unit in BANDED.items():
+            q = ds[name].transpose("model", "hardware", "isl", "quantile")
+            frame = ds[f"{name}_point"].to_dataframe(name="point").reset_index()
+            for i, level in enumerate(ds["quantile"].values):
+                frame[f"p{round(100 * float(level))}"] = q.values[..., i].ravel()
+            frame["defined"] = ds[f"{name}_defined"].transpose("model", "hardware", "isl").values.ravel()
+            frames.append(frame.assign(variable=name, unit=unit))
+        table = pd.concat(frames, ignore_index=True)
+        quantiles = [c for c in table.columns if c.startswith("p") and c[1:].isdigit()]
+        return table[["model", "hardware", "isl", "variable", "unit", *quantiles, "point", "defined"]]
+
+
+class Uncertainty(CatalogNames):
+    """Inputs -> bands; no Panel.
+
+    Parameters
+    ----------
+    base
+        The default uncertainty config (``sensitivity.uncertainty.load_config()``); composed here
+        if not given.
+    """
+
+    def __init__(self, base: DictConfig | None = None) -> None:
+        self.base = compose((), "uncertainty") if base is None else base
+
+    def defaults(self) -> UncertaintyInputs:
+        """The inputs the tab opens with: the config's hardware, SLA 100 tok/s, 256 scenarios."""
+        return UncertaintyInputs(hardware=tuple(str(h) for h in self.base.select.hardware))
+
+    def overrides(self, inputs: UncertaintyInputs) -> tuple[str, ...]:
+        """The overrides of the equivalent command: keys differing from ``conf/uncertainty.yaml``."""
+        out = []
+        if list(inputs.hardware) != list(self.base.select.hardware):
+            out.append(override("select.hardware", list(inputs.hardware)))
+        if inputs.min_interactivity is not None and float(inputs.min_interactivity) != float(
+                self.base.sla.min_interactivity):
+            out.append(override("sla.min_interactivity", float(inputs.min_interactivity)))
+        elif inputs.min_interactivity is None:
+            out.append(override("sla.min_interactivity", None))
+        if inputs.n != int(self.base.uncertainty.n):
+            out.append(override("uncertainty.n", inputs.n))
+        return tuple(out)
+
+    def config(self, inputs: UncertaintyInputs) -> DictConfig:
+        """The composed, validated config of ``inputs``.
+
+        Raises
+        ------
+        model.ConfigError
+            A refused input (one line), or more than 1,024 scenarios.
+        """
+        from model import ConfigError
+
+        n = inputs.n
+        if isinstance(n, bool) or not isinstance(n, int) or n < 2 or n > max(N_CHOICES) or n & (n - 1):
+            raise ConfigError("uncertainty.n", n, f"must be a power of two <= {max(N_CHOICES):,} in the view")
+        if not inputs.hardware:
+            raise ConfigError("select.hardware", [], "choose at least one hardware type")
+        return compose(self.overrides(inputs), "uncertainty")
+
+    def analyze(self, inputs: UncertaintyInputs,
+                progress: Callable[[int, int], None] | None = None) -> UncertaintyResult:
+        """Run :func:`sensitivity.uncertainty.analyze` on the inputs' config.
+
+        Parameters
+        ----------
+        inputs
+            The widgets' values.
+        progress
+            Called as ``(done, total)`` blocks of the scenario evaluation finish.
+
+        Returns
+        -------
+        UncertaintyResult
+
+        Raises
+        ------
+        model.ConfigError
+            A refused input (one line).
+        """
+        import sensitivity.uncertainty
+
+        cfg = self.config(inputs)
+        ds = sensitivity.uncertainty.analyze(cfg, progress=progress)
+        prices = {str(h): float(cfg.hardware[h].price_per_hour) for h in cfg.select.hardware}
+        return UncertaintyResult(inputs=inputs, overrides=self.overrides(inputs), bands=ds, prices=prices)
+
+
+def finite(values: Any) -> np.ndarray:
+    """Float values with non-finite entries as NaN (gaps in a line, nothing drawn)."""
+    out = np.asarray(values, dtype=float).copy()
+    out[~np.isfinite(out)] = np.nan
+    return out
