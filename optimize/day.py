@@ -29,6 +29,7 @@ from omegaconf import DictConfig
 
 from model.config import with_values
 from model.trace import Trace
+from model.validate import validate as validate_model
 from optimize.columns import Columns, candidate_columns, concat, covering, prune_dominated
 from optimize.constants import SolveStatus
 from optimize.demand import demand_profile
@@ -38,8 +39,16 @@ from optimize.plan import PHASES, PLAN_COLUMNS, assign_solution
 from optimize.schema import DemandProfile
 from optimize.shortfalls import no_column_shortfalls
 from optimize.tiers import ON_DEMAND, RESERVED, SPOT, TIERS, TierPrices, tier_prices
+from optimize.validate import validate_fleet
 
 HOURS_PER_DAY = 24.0
+
+
+def _validate(cfg: DictConfig) -> DictConfig:
+    cfg = validate_model(cfg)
+    validate_fleet(cfg)
+    return cfg
+
 # plan.csv of a day plan: the period and tier first, then today's columns
 DAY_PLAN_COLUMNS: dict[str, tuple[str, str]] = {
     "period": ("", "period index"),
@@ -193,13 +202,11 @@ def plan_day(cfg: DictConfig, trace: Trace | None = None, baselines: bool = True
     isl, weight = isl_buckets(cfg)
     profile = demand_profile(cfg, mean_rate, isl, weight, trace)
     if DemandProfile(f.demand_profile) == DemandProfile.trace:
-        from optimize import validate  # the fleet's checks for the trace's buckets
-
         explicit = [{"isl": int(i), "weight": float(w)} for i, w in zip(profile.bucket_isl.values,
                                                                        profile.bucket_weight.values)]
         total = sum(e["weight"] for e in explicit)
         explicit[-1]["weight"] += 1.0 - total
-        cfg = with_values(cfg, {"fleet.isl.kind": "buckets", "fleet.isl.explicit": explicit}, validate)
+        cfg = with_values(cfg, {"fleet.isl.kind": "buckets", "fleet.isl.explicit": explicit}, _validate)
     grid = bucket_grid(cfg)
     rows, mean, need = _day_rows(grid, profile)
     options = column_options(cfg, grid)
@@ -312,6 +319,8 @@ def period_dataset(result: DaySolution, dp: DayProblem, o: Offers, rows: DemandR
     np.add.at(cost, o.tier, o.cols.cost_per_hour[:, None] * x)
     np.add.at(systems, (o.tier, o.hardware), o.cols.systems[:, None] * x)
     np.add.at(capacity, o.tier[serving], (o.cols.requests_per_second[serving][:, None] * x[serving]))
+    prefill = np.zeros((len(TIERS), n_t))
+    np.add.at(prefill, o.tier[~serving], (o.cols.requests_per_second[~serving][:, None] * x[~serving]))
     power = (dp.power_mw[:, None] * x).sum(axis=0)
     tokens = (mean * rows.tokens_per_request[:, None]).sum(axis=0)
     total_cost = cost.sum(axis=0)
@@ -330,6 +339,9 @@ def period_dataset(result: DaySolution, dp: DayProblem, o: Offers, rows: DemandR
         "capacity_rps": (("tier", "period"), capacity,
                          {"units": "1/s", "long_name": "requests/s of the serving replicas (aggregated, decode) "
                                                        "at full utilization (spot: expected)"}),
+        "prefill_capacity_rps": (("tier", "period"), prefill,
+                                 {"units": "1/s", "long_name": "requests/s of the prefill replicas (disaggregated) "
+                                                               "at full utilization (spot: expected)"}),
         "cost_per_hour": (("tier", "period"), cost, {"units": "$/h", "long_name": "fleet cost per hour by tier"}),
         "systems": (("tier", "hardware", "period"), systems, {"units": "systems", "long_name": "systems bought"}),
         "power_mw": ("period", power, {"units": "MW", "long_name": "power at the wall (systems x power_kw x pue)"}),

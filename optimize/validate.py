@@ -15,7 +15,7 @@ from model.parameters import grid_concurrency
 from model.results import CELL_OUTPUTS
 from model.validate import check_fields
 from optimize.inputs import COLUMN_VARIABLES, grid_hardware
-from optimize.schema import FleetSpec, IslDistribution, IslKind, SolverSpec
+from optimize.schema import DemandProfile, DiurnalSpec, FleetSpec, IslDistribution, IslKind, SolverSpec
 
 BUCKET_WEIGHT_TOLERANCE = 1e-6
 
@@ -77,7 +77,48 @@ def validate_fleet(cfg: DictConfig) -> None:
         if abs(total - 1) > BUCKET_WEIGHT_TOLERANCE:
             raise ConfigError("fleet.isl.explicit", total, "bucket weights must sum to 1")
     check_fields(f.solver, SolverSpec, "fleet.solver")
+    validate_day(cfg)
     check_fleet_memory(cfg)
+
+
+def validate_day(cfg: DictConfig) -> None:
+    """Value checks of the demand profile, the tiers and the power cap (SPEC §11; one-line errors)."""
+    f = cfg.fleet
+    catalog_models = list(cfg.models.keys())
+    if f.burst < 1:
+        raise ConfigError("fleet.burst", f.burst, "must be >= 1 (the P99 one-minute rate is at least the mean)")
+    if f.pue < 1:
+        raise ConfigError("fleet.pue", f.pue, "must be >= 1 (power at the wall over IT power)")
+    if f.period_s < 60:
+        raise ConfigError("fleet.period_s", f.period_s, "must be >= 60 s (the burst is measured on one-minute bins)")
+    d = f.diurnal
+    check_fields(d, DiurnalSpec, "fleet.diurnal")
+    for key, default, by_model in (("peak_to_trough", d.peak_to_trough, d.peak_to_trough_by_model),
+                                   ("peak_hour", d.peak_hour, d.peak_hour_by_model)):
+        values = {None: default, **{m: v for m, v in by_model.items()}}
+        for name, value in values.items():
+            where = f"fleet.diurnal.{key}" + (f"_by_model.{name}" if name is not None else "")
+            if name is not None and name not in catalog_models:
+                raise ConfigError(where, value, f"unknown model; allowed: {', '.join(catalog_models)}")
+            if value is None:
+                continue
+            if key == "peak_to_trough" and not (math.isfinite(value) and value >= 1):
+                raise ConfigError(where, value, "must be a finite ratio >= 1 (peak over trough)")
+            if key == "peak_hour" and not (math.isfinite(value) and 0 <= value < 24):
+                raise ConfigError(where, value, "must be an hour of the day in [0, 24)")
+    if DemandProfile(f.demand_profile) == DemandProfile.trace and not f.trace:
+        raise ConfigError("fleet.trace", f.trace, "demand_profile=trace needs a request log: fleet.trace=PATH "
+                                                  "(an Azure 2023 CSV or a Mooncake JSONL)")
+    tiers = [str(getattr(t, "value", t)) for t in f.tiers]
+    if not tiers:
+        raise ConfigError("fleet.tiers", tiers, "offer at least one of reserved, on_demand, spot")
+    if len(set(tiers)) != len(tiers):
+        raise ConfigError("fleet.tiers", tiers, "each tier at most once")
+    if f.power_cap_mw is not None:
+        for name in grid_hardware(cfg):
+            if cfg.hardware[name].get("power_kw") is None:
+                raise ConfigError(f"hardware.{name}.power_kw", None,
+                                  "fleet.power_cap_mw needs the power per system of every hardware on offer")
 
 
 def check_fleet_memory(cfg: DictConfig) -> None:
