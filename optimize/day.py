@@ -239,7 +239,9 @@ def plan_day(cfg: DictConfig, trace: Trace | None = None, baselines: bool = True
         power_mw = o.cols.systems * p.power_kw[o.hardware] / 1e3
         dp = DayProblem(cost=o.cols.cost_per_hour, periodic=o.tier != RESERVED, systems=o.cols.systems,
                         hardware=o.hardware, power_mw=np.nan_to_num(power_mw), coverage=cover.coverage, rhs=full,
-                        flows=cover.flows, hours=period_hours, inventory=inventory, power_cap_mw=power_cap)
+                        flows=cover.flows, hours=period_hours, inventory=inventory, power_cap_mw=power_cap,
+                        availability=np.where(o.tier == SPOT, p.availability[o.hardware], 1.0),
+                        spot_spare=int(f.spot_spare))
         return dp, o, cover.flow_row
 
     start = time.perf_counter()

@@ -12,7 +12,14 @@ continuous variable per period.  With ``h_t`` the hours of period t and ``H = Σ
          Σ_o systems_o power_o x_o(t) <= power_cap              per period (MW, power at the wall)
          x integer >= 0,  z >= 0
 
-where ``x_o(t)`` is ``x_o`` for a reserved offer and ``x_ot`` otherwise.  The elastic variant
+where ``x_o(t)`` is ``x_o`` for a reserved offer and ``x_ot`` otherwise.
+
+**Spot rule (N+k).** A spot offer counts at its availability ``a`` (its expected capacity), and a
+covering row that holds any spot replica in period t also gives up ``k`` whole replicas of its
+largest spot offer: ``Σ ... - k c_max / a · s_rt >= rhs_rt`` with a binary ``s_rt`` that each spot
+offer's replicas switch on (``x_ot <= M s_rt``).  So the row survives the loss of ``k`` more spot
+replicas than expected at the target utilization.  At ``a = 1`` nothing is lost and spot is a
+cheap on-demand tier.  The elastic variant
 adds a continuous excess to every power and inventory row and minimizes their sum, each over its
 cap: how far the caps must move for the demand to be served.
 """
@@ -52,6 +59,13 @@ class DayProblem:
         Per hardware: most systems in any period (``inf``: no cap).
     power_cap_mw
         Most MW per period (``None``: no cap).
+    availability
+        Per offer: the share of its capacity counted (spot: ``spot_availability``, else 1;
+        ``None``: all 1).
+    spot_spare
+        Spot rule (N+k): every covering row that counts spot offers with availability < 1 keeps
+        its right-hand side after losing ``spot_spare`` more replicas of its largest spot offer
+        than the expected share, whenever it holds any spot replica.
     """
 
     cost: np.ndarray
@@ -65,6 +79,8 @@ class DayProblem:
     hours: np.ndarray
     inventory: np.ndarray
     power_cap_mw: float | None = None
+    availability: np.ndarray | None = None
+    spot_spare: int = 0
 
     @property
     def periods(self) -> int:
@@ -126,15 +142,40 @@ def build_day_model(p: DayProblem, *, elastic: bool = False) -> pyo.ConcreteMode
     entries = _groups(global_row, n_rows * n_t)
     rhs = p.rhs.T.ravel()  # period-major, as global_row
 
+    # spot rule: per covering row with lossy spot entries, a binary per period and a margin
+    availability = np.ones(n_offers) if p.availability is None else p.availability
+    lossy = is_offer & (availability[np.minimum(cov.column, max(n_offers - 1, 0))] < 1) & (p.spot_spare > 0) \
+        if n_offers else np.zeros(len(cov.row), dtype=bool)
+    margin = np.zeros(n_rows)
+    if lossy.any():
+        np.maximum.at(margin, cov.row[lossy], cov.coefficient[lossy] / availability[cov.column[lossy]])
+        margin *= p.spot_spare
+    spot_rows = np.flatnonzero(margin > 0)
+    m.spot_used = pyo.Var([(r, s) for r in spot_rows.tolist() for s in range(n_t)], domain=pyo.Binary)
+    rhs_max = float(max(p.rhs.max(), 0.0)) if p.rhs.size else 0.0
+
     def cover(m: pyo.ConcreteModel, g: int):
         e = entries[g]
+        r, s = g % n_rows, g // n_rows
         if len(e) == 0:
             return pyo.Constraint.Skip if rhs[g] <= 0 else pyo.Constraint.Infeasible
         variables = [ints[v] if o else flows[f] for v, f, o in zip(var_flat[e].tolist(), flow_flat[e].tolist(),
                                                                    is_offer_flat[e].tolist())]
-        return _linear(coef_flat[e], variables) >= float(rhs[g])
+        coefs = coef_flat[e]
+        if margin[r] > 0:
+            variables, coefs = variables + [m.spot_used[r, s]], np.append(coefs, -margin[r])
+        return _linear(coefs, variables) >= float(rhs[g])
 
     m.cover = pyo.Constraint(range(n_rows * n_t), rule=cover)
+    link = [(int(j), int(r), s) for j, r in zip(cov.column[lossy].tolist(), cov.row[lossy].tolist())
+            for s in range(n_t)]
+    least = {j: float(cov.coefficient[lossy & (cov.column == j)].min()) for j in set(cov.column[lossy].tolist())}
+    big = {j: p.spot_spare + 1 + float(np.ceil((rhs_max + margin.max()) / c)) for j, c in least.items()}
+
+    def spot_link(m: pyo.ConcreteModel, j: int, r: int, s: int):
+        return ints[int(index[j, s])] - big[j] * m.spot_used[r, s] <= 0
+
+    m.spot_link = pyo.Constraint(link, rule=spot_link)
     capped = [h for h in range(len(p.inventory)) if np.isfinite(p.inventory[h])]
     if elastic:
         m.inventory_excess = pyo.Var([(h, s) for h in capped for s in range(n_t)], domain=pyo.NonNegativeReals)
@@ -257,7 +298,9 @@ def solve_day_by_block(p: DayProblem, block_of_offer: np.ndarray, block_of_flow:
                          hardware=p.hardware[offers], power_mw=p.power_mw[offers],
                          coverage=Coverage(row=new_row[cov.row[e]], column=new_col[cov.column[e]],
                                            coefficient=cov.coefficient[e]),
-                         rhs=p.rhs[rows], flows=len(fl), hours=p.hours, inventory=p.inventory)
+                         rhs=p.rhs[rows], flows=len(fl), hours=p.hours, inventory=p.inventory,
+                         availability=None if p.availability is None else p.availability[offers],
+                         spot_spare=p.spot_spare)
         s = solve_day(sub, **options)
         statuses.append(s.solution.status)
         seconds += s.solution.solve_seconds

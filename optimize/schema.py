@@ -129,6 +129,10 @@ class FleetSpec:
     tiers: List[CapacityTier] = spec(factory=lambda: [CapacityTier.reserved, CapacityTier.on_demand],
                                      doc="capacity tiers on offer: reserved, on_demand, spot (spot is opt-in: "
                                          "its catalog prices are assumptions)")
+    spot_spare: int = spec(2, unit="replicas", check=">= 0",
+                           doc="spot rule (N+k): a (row, period) holding spot replicas with availability < 1 "
+                               "keeps its demand x burst at the target utilization after losing this many more "
+                               "replicas of its largest spot configuration than the expected share")
     power_cap_mw: Optional[float] = spec(None, unit="MW", check="> 0",
                                          doc="site power cap per period: sum of systems x power_kw x pue "
                                              "(null: none)")

@@ -11,10 +11,11 @@ it is, and the power it draws.
 - ``spot``: bought per period at ``spot_price_per_hour``; a spot replica is up with probability
   ``spot_availability`` (both assumptions in the catalog, so spot is opt-in via ``fleet.tiers``).
 
-**Spot rule (how the SLA survives spot loss).** A spot replica counts for ``spot_availability``
-of its requests/s (its expected capacity), and every period's demand x burst must be covered at
-the target utilization.  The headroom that the target utilization leaves (``1 - u``) absorbs the
-fluctuation of the losses around their mean; with availability 1 spot is cheap on-demand.  The
+**Spot rule (how the SLA survives spot loss): N+k.** A spot replica counts for
+``spot_availability`` of its requests/s (its expected capacity), and a (demand row, period) that
+holds spot replicas must still cover its demand x burst at the target utilization after losing
+``fleet.spot_spare`` more replicas of its largest spot configuration than that expected share
+(:mod:`optimize.periods`).  With availability 1 nothing is lost: spot is cheap on-demand.  The
 replay (:mod:`optimize.replay`) measures the attainment this rule gives.
 """
 from __future__ import annotations
