@@ -36,7 +36,7 @@ from optimize.demand import demand_profile
 from optimize.inputs import DemandRows, bucket_grid, column_options, demand_by_model, inventory_by_hardware, isl_buckets
 from optimize.periods import DayProblem, DaySolution, solve_day, solve_day_by_block
 from optimize.plan import PHASES, PLAN_COLUMNS, assign_solution
-from optimize.schema import DemandProfile
+from optimize.schema import DemandProfile, IslBucket
 from optimize.shortfalls import no_column_shortfalls
 from optimize.tiers import ON_DEMAND, RESERVED, SPOT, TIERS, TierPrices, tier_prices
 from optimize.validate import validate_fleet
@@ -58,6 +58,8 @@ DAY_PLAN_COLUMNS: dict[str, tuple[str, str]] = {
 }
 DAY_PLAN_COLUMNS["capacity_rps"] = ("1/s", "requests/s the row's replicas carry at full utilization (spot: "
                                            "times spot_availability, its expected capacity)")
+DAY_PLAN_COLUMNS["prefill_time_s"] = ("s", "the cell's prefill time per request (what the replay's engines take)")
+DAY_PLAN_COLUMNS["osl"] = ("tokens", "output tokens per request of the cell")
 DAY_PLAN_COLUMNS["bucket_demand_rps"] = ("1/s", "mean requests/s of this (model, bucket) in the period: on its "
                                                 "first row of the period only")
 TIER_SEPARATOR = "@"
@@ -202,10 +204,9 @@ def plan_day(cfg: DictConfig, trace: Trace | None = None, baselines: bool = True
     isl, weight = isl_buckets(cfg)
     profile = demand_profile(cfg, mean_rate, isl, weight, trace)
     if DemandProfile(f.demand_profile) == DemandProfile.trace:
-        explicit = [{"isl": int(i), "weight": float(w)} for i, w in zip(profile.bucket_isl.values,
-                                                                       profile.bucket_weight.values)]
-        total = sum(e["weight"] for e in explicit)
-        explicit[-1]["weight"] += 1.0 - total
+        weights = profile.bucket_weight.values.astype(float)
+        weights[-1] += 1.0 - weights.sum()
+        explicit = [IslBucket(isl=int(i), weight=float(w)) for i, w in zip(profile.bucket_isl.values, weights)]
         cfg = with_values(cfg, {"fleet.isl.kind": "buckets", "fleet.isl.explicit": explicit}, _validate)
     grid = bucket_grid(cfg)
     rows, mean, need = _day_rows(grid, profile)
@@ -255,7 +256,7 @@ def plan_day(cfg: DictConfig, trace: Trace | None = None, baselines: bool = True
     if result.replicas is None:
         return DayPlan(result.solution.status, pd.DataFrame(), None, {}, pd.DataFrame(), profile, seconds,
                        notes=("the solver stopped (time limit) before finding any plan",))
-    plan = day_table(result, o, rows, mean, grid, profile, utilization, max_ttft_of_row)
+    plan = with_cell_times(day_table(result, o, rows, mean, grid, profile, utilization, max_ttft_of_row), grid)
     periods = period_dataset(result, dp, o, rows, mean, need, profile, hardware)
     totals = day_totals(periods)
     if baselines:
@@ -306,6 +307,19 @@ def day_table(result: DaySolution, o: Offers, rows: DemandRows, mean: np.ndarray
     plan = plan.sort_values(["period", "model", "bucket_isl", "phase", "hardware", "tier", "concurrency"])
     plan["tier"], plan["phase"] = plan.tier.astype(str), plan.phase.astype(str)
     return plan[[c for c in DAY_PLAN_COLUMNS if c in plan.columns]].reset_index(drop=True)
+
+
+def with_cell_times(plan: pd.DataFrame, grid: xr.Dataset) -> pd.DataFrame:
+    """The plan with each row's cell prefill time and OSL (from the grid), for the replay."""
+    if len(plan) == 0:
+        return plan
+    bucket = pd.Series(np.arange(grid.sizes["bucket"]), index=grid.bucket_isl.values)[plan.bucket_isl].to_numpy()
+    at = {"model": xr.DataArray(plan.model.to_numpy(), dims="row"),
+          "hardware": xr.DataArray(plan.hardware.to_numpy(), dims="row"),
+          "bucket": xr.DataArray(bucket, dims="row"),
+          "concurrency": xr.DataArray(plan.concurrency.to_numpy(), dims="row")}
+    osl = grid.osl.broadcast_like(grid.systems)
+    return plan.assign(prefill_time_s=grid.prefill_time.sel(**at).values, osl=osl.sel(**at).values)
 
 
 def period_dataset(result: DaySolution, dp: DayProblem, o: Offers, rows: DemandRows, mean: np.ndarray,

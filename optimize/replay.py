@@ -121,6 +121,7 @@ def simulate(fleet: Fleet, requests: Requests, seed: int = 0) -> pd.DataFrame:
     busy = np.zeros(len(fleet))
     n = len(requests.arrival_s)
     ttft, tpot, wait = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
+    service = np.full(n, np.nan)
     serving_of = {}
     prefill_of = {}
     for g in np.unique(fleet.group):
@@ -132,13 +133,10 @@ def simulate(fleet: Fleet, requests: Requests, seed: int = 0) -> pd.DataFrame:
         return candidates[((fleet.period[candidates] == -1) | (fleet.period[candidates] == t))
                           & up[candidates, min(t, up.shape[1] - 1)]]
 
-    def slot_load(i: int) -> float:
-        r = slots[i]
-        return (r.count + len(r.queue)) / r.capacity
-
-    def engine_load(i: int) -> int:
-        r = engines[i]
-        return r.count + len(r.queue)
+    # requests routed to each replica and not finished (a burst of simultaneous arrivals spreads)
+    in_flight = np.zeros(len(fleet))
+    at_engine = np.zeros(len(fleet))
+    per_slot = 1.0 / np.maximum(fleet.slots, 1)
 
     def serve(i: int, k: int):
         arrival, out = float(requests.arrival_s[k]), int(requests.output_tokens[k])
@@ -153,6 +151,7 @@ def simulate(fleet: Fleet, requests: Requests, seed: int = 0) -> pd.DataFrame:
                     wait[k] = env.now - queued
                     yield env.timeout(fleet.prefill_busy_s[rep])
                     busy[rep] += fleet.prefill_busy_s[rep]
+                    service[k] = fleet.prefill_busy_s[rep]
                 ttft[k] = env.now - arrival
                 yield env.timeout(max(out - 1, 0) * fleet.tpot_s[rep])
                 tpot[k] = fleet.tpot_s[rep]
@@ -160,7 +159,8 @@ def simulate(fleet: Fleet, requests: Requests, seed: int = 0) -> pd.DataFrame:
         pre = alive(prefill_of.get(requests.group[k], np.zeros(0, dtype=np.int64)), t)
         if len(pre) == 0:
             return
-        p = int(pre[np.argmin([engine_load(j) for j in pre])])
+        p = int(pre[np.argmin(at_engine[pre])])
+        at_engine[p] += 1
         with engines[p].request() as engine:
             queued = env.now
             yield engine
@@ -168,6 +168,8 @@ def simulate(fleet: Fleet, requests: Requests, seed: int = 0) -> pd.DataFrame:
             start = env.now
             yield env.timeout(fleet.prefill_busy_s[p])
             busy[p] += fleet.prefill_busy_s[p]
+            service[k] = fleet.prefill_busy_s[p]
+        at_engine[p] -= 1
         ready = start + fleet.prefill_latency_s[p]
         with slots[rep].request() as slot:
             yield slot
@@ -175,6 +177,10 @@ def simulate(fleet: Fleet, requests: Requests, seed: int = 0) -> pd.DataFrame:
             ttft[k] = env.now - arrival
             yield env.timeout(max(out - 1, 0) * fleet.tpot_s[rep])
             tpot[k] = fleet.tpot_s[rep]
+
+    def finish(i: int, process):
+        yield env.process(process)
+        in_flight[i] -= 1
 
     def arrivals():
         for k in range(n):
@@ -185,13 +191,14 @@ def simulate(fleet: Fleet, requests: Requests, seed: int = 0) -> pd.DataFrame:
             choices = alive(serving_of.get(requests.group[k], np.zeros(0, dtype=np.int64)), t)
             if len(choices) == 0:
                 continue
-            i = choices[np.argmin([slot_load(j) for j in choices])]
-            env.process(serve(i, k))
+            i = choices[np.argmin(in_flight[choices] * per_slot[choices])]
+            in_flight[i] += 1
+            env.process(finish(i, serve(i, k)))
 
     env.process(arrivals())
     env.run()
     out = pd.DataFrame({"period": requests.period, "group": requests.group, "ttft_s": ttft, "tpot_s": tpot,
-                        "prefill_wait_s": wait})
+                        "prefill_wait_s": wait, "prefill_busy_s": service})
     out.attrs["busy_s"] = busy
     return out
 
@@ -204,7 +211,7 @@ def md1_wait(rho: np.ndarray, service_s: np.ndarray) -> np.ndarray:
 
 
 def summarize(result: pd.DataFrame, min_interactivity: np.ndarray, max_ttft_s: np.ndarray) -> pd.DataFrame:
-    """Per period: requests, share meeting the SLA, TTFT and TPOT percentiles, mean prefill wait.
+    """Per period: requests, served requests, share meeting the SLA, TTFT and TPOT percentiles.
 
     Parameters
     ----------
@@ -225,6 +232,123 @@ def summarize(result: pd.DataFrame, min_interactivity: np.ndarray, max_ttft_s: n
         for q in PERCENTILES:
             row[f"ttft_p{q}_s"] = float(np.nanpercentile(g.ttft_s, q)) if g.served.any() else np.nan
             row[f"tpot_p{q}_s"] = float(np.nanpercentile(g.tpot_s, q)) if g.served.any() else np.nan
-        row["prefill_wait_mean_s"] = float(np.nanmean(g.prefill_wait_s)) if g.served.any() else np.nan
         rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def fleet_of_plan(plan: pd.DataFrame, availability: dict[str, float]) -> tuple[Fleet, pd.DataFrame]:
+    """The replicas of a day plan (:func:`optimize.day.plan_day`'s table) and the groups they serve.
+
+    Reserved rows are taken once (period -1: every period); on-demand and spot rows in their
+    period.  A prefill replica's engine takes ``1 / rate`` per request, its rate its row's
+    ``capacity_rps / replicas`` (spot: over its availability, the true rate).
+
+    Parameters
+    ----------
+    plan
+        The day plan table.
+    availability
+        ``spot_availability`` per hardware (spot rows).
+
+    Returns
+    -------
+    tuple
+        The :class:`Fleet` and a table of groups (``model``, ``bucket_isl``) in group order.
+    """
+    first = plan.period == plan.period.min()
+    rows = plan[(plan.tier != "reserved") | first].reset_index(drop=True)
+    groups = rows[["model", "bucket_isl"]].drop_duplicates().sort_values(["model", "bucket_isl"])
+    groups = groups.reset_index(drop=True)
+    key = {(m, b): i for i, (m, b) in enumerate(zip(groups.model, groups.bucket_isl))}
+    count = rows.replicas.to_numpy().astype(np.int64)
+    take = np.repeat(np.arange(len(rows)), count)
+    r = rows.iloc[take].reset_index(drop=True)
+    kind = r.phase.map(KINDS).to_numpy()
+    spot = (r.tier == "spot").to_numpy()
+    avail = np.where(spot, r.hardware.map(lambda h: availability.get(h, 1.0)).to_numpy(dtype=float), 1.0)
+    rate = r.capacity_rps.to_numpy() / r.replicas.to_numpy() / avail
+    t_kv = np.nan_to_num(r.t_kv_s.to_numpy(dtype=float))
+    prefill_time = r.prefill_time_s.to_numpy(dtype=float)
+    busy = np.where(kind == PREFILL, 1.0 / rate, prefill_time)
+    latency = np.where(kind == PREFILL, prefill_time + t_kv, prefill_time)
+    with np.errstate(divide="ignore"):
+        tpot = np.where(kind == PREFILL, np.nan, 1.0 / r.interactivity.to_numpy(dtype=float))
+    fleet = Fleet(group=np.array([key[(m, b)] for m, b in zip(r.model, r.bucket_isl)], dtype=np.int64),
+                  kind=kind, slots=np.where(kind == PREFILL, 0, r.concurrency.to_numpy()).astype(np.int64),
+                  prefill_busy_s=busy, prefill_latency_s=latency, tpot_s=tpot,
+                  t_kv_s=np.where(kind == DECODE, t_kv, 0.0), spot_availability=avail,
+                  period=np.where(r.tier == "reserved", -1, r.period).astype(np.int64))
+    return fleet, groups
+
+
+def requests_of_trace(arrival_s: np.ndarray, bucket_of_request: np.ndarray, bucket_isl: np.ndarray,
+                      scale: dict[str, float], groups: pd.DataFrame, outputs: dict[str, int], period_s: float,
+                      n_periods: int, seed: int = 0) -> Requests:
+    """Each model's request stream from one trace: the trace's arrivals and ISL buckets, scaled to
+    the model's rate by superposing ``ceil(s)`` copies of the trace, each shifted by a uniform
+    random offset (circularly over the trace) and thinned to ``s / ceil(s)``; output tokens the
+    cell's OSL (the plan's own workload).
+
+    Parameters
+    ----------
+    arrival_s, bucket_of_request
+        The trace's arrivals (s) and each request's ISL bucket.
+    bucket_isl
+        ISL of each bucket.
+    scale
+        Per model: its rate over the trace's.
+    groups
+        The fleet's groups (:func:`fleet_of_plan`); requests of a group no replica serves are dropped.
+    outputs
+        Per model: output tokens per request.
+    period_s
+        Seconds per period.
+    n_periods
+        Periods of the plan.
+    seed
+        Seed of the offsets and the thinning.
+    """
+    rng = np.random.default_rng(seed)
+    span = float(arrival_s[-1]) + 1e-9 if len(arrival_s) else 1.0
+    key = {(m, int(b)): i for i, (m, b) in enumerate(zip(groups.model, groups.bucket_isl))}
+    parts = []
+    for model, s in scale.items():
+        copies = int(np.ceil(s))
+        for c in range(copies):
+            shifted = (arrival_s + (rng.uniform(0, span) if c else 0.0)) % span  # the first copy as it came
+            keep = rng.random(len(arrival_s)) < s / copies
+            g = np.array([key.get((model, int(bucket_isl[b])), -1) for b in bucket_of_request[keep]])
+            parts.append(pd.DataFrame({"arrival_s": shifted[keep], "group": g, "output": outputs[model]}))
+    frame = pd.concat(parts, ignore_index=True)
+    frame = frame[frame.group >= 0].sort_values("arrival_s", kind="stable")
+    period = np.minimum((frame.arrival_s.to_numpy() // period_s).astype(np.int64), n_periods - 1)
+    return Requests(arrival_s=frame.arrival_s.to_numpy(), group=frame.group.to_numpy(dtype=np.int64),
+                    output_tokens=frame.output.to_numpy(dtype=np.int64), period=period)
+
+
+def compare(result: pd.DataFrame, fleet: Fleet, plan: pd.DataFrame, period_s: np.ndarray) -> pd.DataFrame:
+    """Per period, the plan's queueing numbers beside the replay's: the engines' utilization
+    (measured busy share against the plan's: each row's load x busy time per request over its
+    engines), the mean prefill wait (measured
+    against M/D/1 at the measured utilization) and the mean TTFT (measured against the plan's
+    ``ttft_s``, weighted by each row's load)."""
+    rows = []
+    for t, g in result.groupby("period"):
+        served = g[g.ttft_s.notna()]
+        alive = ((fleet.period == -1) | (fleet.period == t)) & (fleet.kind != DECODE)
+        engines = max(int(alive.sum()), 1)
+        busy = float(served.prefill_busy_s.sum())
+        rho = busy / (engines * float(period_s[int(t)]))
+        service = float(served.prefill_busy_s.mean()) if len(served) else np.nan
+        # the plan's engine busy share: each row's load times its busy time per request, over its engines
+        p = plan[(plan.period == t) & (plan.phase != "decode")]
+        per_request = np.where(p.phase == "prefill", p.replicas / p.capacity_rps, p.prefill_time_s)
+        planned_rho = float((p.load_rps * per_request).sum() / p.replicas.sum()) if p.replicas.sum() else np.nan
+        serving = plan[(plan.period == t) & (plan.phase != "prefill")]
+        weight = serving.load_rps.to_numpy()
+        planned_ttft = float(np.average(serving.ttft_s, weights=weight)) if weight.sum() > 0 else np.nan
+        rows.append({"period": int(t), "engine_utilization": rho, "plan_utilization": planned_rho,
+                     "prefill_wait_mean_s": float(served.prefill_wait_s.mean()) if len(served) else np.nan,
+                     "md1_wait_s": float(md1_wait(rho, service)), "ttft_mean_s": float(served.ttft_s.mean()),
+                     "plan_ttft_s": planned_ttft})
     return pd.DataFrame(rows)

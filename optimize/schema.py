@@ -133,6 +133,10 @@ class FleetSpec:
                            doc="spot rule (N+k): a (row, period) holding spot replicas with availability < 1 "
                                "keeps its demand x burst at the target utilization after losing this many more "
                                "replicas of its largest spot configuration than the expected share")
+    replay: bool = spec(False, unit="bool",
+                        doc="replay the trace through the planned fleet (SimPy) and write replay.csv; needs "
+                            "demand_profile=trace and trace_shape=as_is")
+    replay_seed: int = spec(0, unit="", check=">= 0", doc="seed of the replay's spot losses and stream scaling")
     power_cap_mw: Optional[float] = spec(None, unit="MW", check="> 0",
                                          doc="site power cap per period: sum of systems x power_kw x pue "
                                              "(null: none)")

@@ -15,7 +15,7 @@ from model.parameters import grid_concurrency
 from model.results import CELL_OUTPUTS
 from model.validate import check_fields
 from optimize.inputs import COLUMN_VARIABLES, grid_hardware
-from optimize.schema import DemandProfile, DiurnalSpec, FleetSpec, IslDistribution, IslKind, SolverSpec
+from optimize.schema import DemandProfile, DiurnalSpec, FleetSpec, IslDistribution, IslKind, SolverSpec, TraceShape
 
 BUCKET_WEIGHT_TOLERANCE = 1e-6
 
@@ -109,6 +109,10 @@ def validate_day(cfg: DictConfig) -> None:
     if DemandProfile(f.demand_profile) == DemandProfile.trace and not f.trace:
         raise ConfigError("fleet.trace", f.trace, "demand_profile=trace needs a request log: fleet.trace=PATH "
                                                   "(an Azure 2023 CSV or a Mooncake JSONL)")
+    if f.replay and (DemandProfile(f.demand_profile) != DemandProfile.trace
+                     or TraceShape(f.trace_shape) != TraceShape.as_is):
+        raise ConfigError("fleet.replay", f.replay, "the replay needs a trace as it came: fleet.demand_profile=trace "
+                                                    "and fleet.trace_shape=as_is")
     tiers = [str(getattr(t, "value", t)) for t in f.tiers]
     if not tiers:
         raise ConfigError("fleet.tiers", tiers, "offer at least one of reserved, on_demand, spot")
