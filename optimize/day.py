@@ -59,6 +59,8 @@ DAY_PLAN_COLUMNS: dict[str, tuple[str, str]] = {
 DAY_PLAN_COLUMNS["capacity_rps"] = ("1/s", "requests/s the row's replicas carry at full utilization (spot: "
                                            "times spot_availability, its expected capacity)")
 DAY_PLAN_COLUMNS["prefill_time_s"] = ("s", "the cell's prefill time per request (what the replay's engines take)")
+DAY_PLAN_COLUMNS["prefill_busy_s"] = ("s", "the cell's prefill busy time per request, 1 / prefill_capacity (a "
+                                            "replica that prefills N at once counts 1/N of its prefill time)")
 DAY_PLAN_COLUMNS["osl"] = ("tokens", "output tokens per request of the cell")
 DAY_PLAN_COLUMNS["bucket_demand_rps"] = ("1/s", "mean requests/s of this (model, bucket) in the period: on its "
                                                 "first row of the period only")
@@ -319,7 +321,8 @@ def with_cell_times(plan: pd.DataFrame, grid: xr.Dataset) -> pd.DataFrame:
           "bucket": xr.DataArray(bucket, dims="row"),
           "concurrency": xr.DataArray(plan.concurrency.to_numpy(), dims="row")}
     osl = grid.osl.broadcast_like(grid.systems)
-    return plan.assign(prefill_time_s=grid.prefill_time.sel(**at).values, osl=osl.sel(**at).values)
+    return plan.assign(prefill_time_s=grid.prefill_time.sel(**at).values,
+                       prefill_busy_s=1.0 / grid.prefill_capacity.sel(**at).values, osl=osl.sel(**at).values)
 
 
 def period_dataset(result: DaySolution, dp: DayProblem, o: Offers, rows: DemandRows, mean: np.ndarray,

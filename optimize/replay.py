@@ -4,10 +4,11 @@ SimPy that shows what users would see, per period.
 **Replicas.** Each replica of the plan is simulated with the model's times for its cell:
 
 - ``aggregated``: ``N`` slots (a request holds one from admission to its last token) and one
-  prefill engine (FIFO): a request waits for a slot, then for the engine, which prefills it in
-  ``prefill_time``; its first token follows, then ``O - 1`` more tokens at ``1 / interactivity``
-  each (the cell's decode rate at full concurrency, prefill interference included: an upper
-  bound of TPOT at lower occupancy);
+  prefill engine (FIFO): a request waits for a slot, then for the engine, which it holds for its
+  busy time ``1 / prefill_capacity`` (a replica that prefills N at once is one engine N times as
+  fast, as in the plan's M/D/1); its first token comes ``prefill_time`` after it starts, then
+  ``O - 1`` more tokens at ``1 / interactivity`` each (the cell's decode rate at full
+  concurrency, prefill interference included: an upper bound of TPOT at lower occupancy);
 - ``prefill`` (disaggregated): one engine (FIFO) that takes ``1 / capacity`` per request (its busy
   time); the request's first token comes ``prefill_time + t_kv`` after it starts;
 - ``decode``: ``N`` slots; a request holds one for ``t_kv`` and ``O`` steps of ``step_time``.
@@ -149,9 +150,11 @@ def simulate(fleet: Fleet, requests: Requests, seed: int = 0) -> pd.DataFrame:
                     queued = env.now
                     yield engine
                     wait[k] = env.now - queued
+                    start = env.now
                     yield env.timeout(fleet.prefill_busy_s[rep])
                     busy[rep] += fleet.prefill_busy_s[rep]
                     service[k] = fleet.prefill_busy_s[rep]
+                yield env.timeout(max(start + fleet.prefill_latency_s[rep] - env.now, 0.0))
                 ttft[k] = env.now - arrival
                 yield env.timeout(max(out - 1, 0) * fleet.tpot_s[rep])
                 tpot[k] = fleet.tpot_s[rep]
@@ -269,7 +272,7 @@ def fleet_of_plan(plan: pd.DataFrame, availability: dict[str, float]) -> tuple[F
     rate = r.capacity_rps.to_numpy() / r.replicas.to_numpy() / avail
     t_kv = np.nan_to_num(r.t_kv_s.to_numpy(dtype=float))
     prefill_time = r.prefill_time_s.to_numpy(dtype=float)
-    busy = np.where(kind == PREFILL, 1.0 / rate, prefill_time)
+    busy = np.where(kind == PREFILL, 1.0 / rate, r.prefill_busy_s.to_numpy(dtype=float))
     latency = np.where(kind == PREFILL, prefill_time + t_kv, prefill_time)
     with np.errstate(divide="ignore"):
         tpot = np.where(kind == PREFILL, np.nan, 1.0 / r.interactivity.to_numpy(dtype=float))
@@ -342,7 +345,7 @@ def compare(result: pd.DataFrame, fleet: Fleet, plan: pd.DataFrame, period_s: np
         service = float(served.prefill_busy_s.mean()) if len(served) else np.nan
         # the plan's engine busy share: each row's load times its busy time per request, over its engines
         p = plan[(plan.period == t) & (plan.phase != "decode")]
-        per_request = np.where(p.phase == "prefill", p.replicas / p.capacity_rps, p.prefill_time_s)
+        per_request = np.where(p.phase == "prefill", p.replicas / p.capacity_rps, p.prefill_busy_s)
         planned_rho = float((p.load_rps * per_request).sum() / p.replicas.sum()) if p.replicas.sum() else np.nan
         serving = plan[(plan.period == t) & (plan.phase != "prefill")]
         weight = serving.load_rps.to_numpy()

@@ -16,7 +16,7 @@ from optimize.inputs import demand_by_model, isl_buckets
 from optimize.milp import Coverage
 from optimize.periods import DayProblem, solve_day
 
-DAY_ONLY = ["period", "period_start_h", "tier", "prefill_time_s", "osl"]
+DAY_ONLY = ["period", "period_start_h", "tier", "prefill_time_s", "prefill_busy_s", "osl"]
 
 
 def one_row_problem(capacity, cost, periodic, demand, hours, power_mw=None, power_cap=None):
