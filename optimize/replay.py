@@ -313,12 +313,16 @@ def requests_of_trace(arrival_s: np.ndarray, bucket_of_request: np.ndarray, buck
     """
     rng = np.random.default_rng(seed)
     span = float(arrival_s[-1]) + 1e-9 if len(arrival_s) else 1.0
+    start = np.minimum(arrival_s // period_s, n_periods - 1) * period_s  # each arrival's period start
+    length = np.minimum(start + period_s, span) - start
     key = {(m, int(b)): i for i, (m, b) in enumerate(zip(groups.model, groups.bucket_isl))}
     parts = []
     for model, s in scale.items():
         copies = int(np.ceil(s))
         for c in range(copies):
-            shifted = (arrival_s + (rng.uniform(0, span) if c else 0.0)) % span  # the first copy as it came
+            # shifted within its own period (circularly), so each period keeps its requests and ISL mix
+            shift = rng.uniform(0, period_s) if c else 0.0
+            shifted = start + (arrival_s - start + shift) % length
             keep = rng.random(len(arrival_s)) < s / copies
             g = np.array([key.get((model, int(bucket_isl[b])), -1) for b in bucket_of_request[keep]])
             parts.append(pd.DataFrame({"arrival_s": shifted[keep], "group": g, "output": outputs[model]}))

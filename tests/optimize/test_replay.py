@@ -72,3 +72,19 @@ def test_replay_keeps_the_sla_under_spot_loss_at_the_stated_rule():
     # the expected capacity alone is not enough: losing one of three spot replicas overloads the other two
     naive = attainment_over_seeds(spot_plan(0)[1], seeds)
     assert (naive >= target).mean() < 0.95
+
+
+def test_scaled_stream_keeps_each_periods_requests():
+    import pandas as pd
+
+    from optimize.replay import requests_of_trace
+    arrivals = np.array([0.0, 5, 50, 100, 130, 170, 179])  # periods of 60 s: 3, 1, 3 requests
+    buckets = np.array([0, 1, 0, 1, 0, 1, 1])
+    groups = pd.DataFrame({"model": ["m", "m"], "bucket_isl": [10, 20]})
+    kwargs = dict(bucket_isl=np.array([10, 20]), groups=groups, outputs={"m": 3}, period_s=60.0, n_periods=3)
+    same = requests_of_trace(arrivals, buckets, scale={"m": 1.0}, seed=3, **kwargs)
+    assert same.arrival_s.tolist() == arrivals.tolist() and same.group.tolist() == buckets.tolist()
+    double = requests_of_trace(arrivals, buckets, scale={"m": 2.0}, seed=3, **kwargs)
+    assert np.bincount(double.period).tolist() == [6, 2, 6]          # every period doubled, no request moved out
+    assert np.bincount(double.group).tolist() == [6, 8]              # and its ISL mix kept
+    assert (np.diff(double.arrival_s) >= 0).all() and (double.output_tokens == 3).all()
