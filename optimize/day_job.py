@@ -133,7 +133,9 @@ def run_day(cfg: DictConfig, out: Path) -> JobResult:
                                    "peak_on_demand_cost_per_day": "$/d", "all_on_demand_cost_per_day": "$/d",
                                    "saving_vs_peak_on_demand": "$/d", "saving_vs_all_on_demand": "$/d",
                                    "saving_vs_peak_on_demand_share": "1", "saving_vs_all_on_demand_share": "1"},
-                        "plan": {k: u for k, (u, _) in DAY_PLAN_COLUMNS.items() if u}, "solve_seconds": "s"},
+                        "plan": {k: u for k, (u, _) in DAY_PLAN_COLUMNS.items() if u}, "solve_seconds": "s",
+                        "shortfalls": {"cap": "the row's units", "shortfall": "the row's units", "period": "",
+                                       "bucket_isl": "tokens", "demand_rps": "1/s", "shortfall_rps": "1/s"}},
               "config": OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)}
     io.write_text(json.dumps(record, indent=2, default=str), out / "plan.json")
     if cfg.plots.enabled and day.solved:
