@@ -223,3 +223,16 @@ def test_bad_day_inputs_are_one_line_refusals(override, key):
         optimize.load_config([override])
     assert str(err.value).startswith(key) or key in str(err.value)
     assert "\n" not in str(err.value)
+
+
+def test_inventory_cap_holds_in_every_period(ocfg):
+    from model.config import with_values
+    cfg = with_values(ocfg, {"fleet.demand_profile": "diurnal", "fleet.inventory.b200": 50}, optimize.validate)
+    day = plan_day(cfg, baselines=False)
+    if day.solved:  # the uncapped peak buys 70 B200s: the cap moves work elsewhere or makes the plan dearer
+        b200 = day.periods.systems.sel(hardware="b200").sum("tier")
+        assert float(b200.max()) <= 50
+        free = plan_day(with_values(cfg, {"fleet.inventory.b200": None}, optimize.validate), baselines=False)
+        assert day.totals["cost_per_day"] >= free.totals["cost_per_day"] - 1e-6
+    else:
+        assert set(day.shortfalls.constraint) == {"inventory.b200"} and (day.shortfalls.shortfall > 0).all()
