@@ -143,7 +143,16 @@ class HardwareSpec(Sourced):
     allowed_sizes: Optional[List[int]] = spec(None, unit="systems", doc="replica sizes that can be built (null: any)")
     max_systems: Optional[int] = spec(None, unit="systems", check=">= 1", array=True,
                                       doc="largest replica (null: no limit)")
-    power_kw: Optional[float] = spec(None, unit="kW", check="> 0", doc="power per system (informational)")
+    power_kw: Optional[float] = spec(None, unit="kW", check="> 0",
+                                     doc="electrical power per system, IT load (fleet.power_cap_mw; null: unknown)")
+    # Capacity tiers (docs/model.md §11): price_per_hour is the reserved tier (committed for the horizon)
+    on_demand_price_per_hour: Optional[float] = spec(None, unit="$/h", check="> 0",
+                                                     doc="list price of one system-hour bought per period "
+                                                         "(null: no on-demand tier, e.g. owned hardware)")
+    spot_price_per_hour: Optional[float] = spec(None, unit="$/h", check="> 0",
+                                                doc="price of one preemptible system-hour (null: no spot tier)")
+    spot_availability: Optional[float] = spec(None, unit="1", check="(0, 1]",
+                                              doc="probability that a spot replica is up during a period")
     description: str = ""
 
 

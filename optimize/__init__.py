@@ -1,5 +1,6 @@
 """Cost-minimizing concurrency and integer fleet plans (docs/model.md §5), with disaggregated serving
-(prefill and decode on different replicas, docs/model.md §9), on Pyomo + HiGHS."""
+(prefill and decode on different replicas, docs/model.md §9) and fleets over a day (demand profiles,
+capacity tiers, a power cap and a replay, docs/model.md §11), on Pyomo + HiGHS."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -10,6 +11,7 @@ from model.config import compose_config
 from model.validate import validate as validate_model
 from optimize.concurrency import best_concurrency
 from optimize.constants import NoAnswer, Phase, SolveStatus
+from optimize.day import DayPlan, plan_day
 from optimize.fleet import plan_fleet
 from optimize.plan import FleetPlan, FleetTotals
 from optimize.schema import register_schemas
@@ -46,5 +48,6 @@ def load_config(overrides: Sequence[str] = ()) -> DictConfig:
     return validate(compose_config("optimize", overrides))
 
 
-__all__ = ["best_concurrency", "plan_fleet", "FleetPlan", "FleetTotals", "SolveStatus", "NoAnswer", "Phase",
+__all__ = ["best_concurrency", "plan_fleet", "plan_day", "DayPlan", "FleetPlan", "FleetTotals", "SolveStatus",
+           "NoAnswer", "Phase",
            "load_config", "validate", "register_schemas"]

@@ -20,11 +20,13 @@ from model.results import label_coords
 from optimize import caching, validate
 from optimize.concurrency import best_concurrency, sla_by_model
 from optimize.constants import SolveStatus
+from optimize.day_job import run_day
 from optimize.fleet import plan_fleet
 from optimize.inputs import bucket_grid
 from optimize.plan import PHASES, FleetPlan, plan_csv, plan_units
 from optimize.plots import frontier
 from optimize.report import best_table, plan_text, prefill_modes_text, saving_text
+from optimize.schema import DemandProfile
 
 OUTPUTS = ("best_concurrency.nc", "plan.csv", "plan.json", "frontier.png")
 
@@ -90,6 +92,8 @@ def run(cfg: DictConfig, out: Path) -> JobResult:
     JobResult
         Exit code 0 with a plan, ``EXIT_INFEASIBLE`` without one; the :func:`headline`.
     """
+    if DemandProfile(cfg.fleet.demand_profile) != DemandProfile.constant:
+        return run_day(cfg, out)  # docs/model.md §11: a demand that moves (optimize.day_job)
     io.check_fresh(out, OUTPUTS)
     tried: list[int] = []
     if caching.trace_mode(cfg):

@@ -17,7 +17,7 @@ from model.parameters import grid_sizes
 from model.results import CELL_OUTPUTS
 from model.validate import check_fields
 from optimize.inputs import COLUMN_VARIABLES, grid_hardware, isl_buckets
-from optimize.schema import FleetSpec, IslDistribution, IslKind, SolverSpec
+from optimize.schema import DemandProfile, DiurnalSpec, FleetSpec, IslDistribution, IslKind, SolverSpec, TraceShape
 
 BUCKET_WEIGHT_TOLERANCE = 1e-6
 DEMAND_RULE = "[0, 1e6]"  # the same rule as fleet.demand_default's
@@ -84,8 +84,53 @@ def validate_fleet(cfg: DictConfig) -> None:
     if f.solver.threads is not None and f.solver.threads > cores:  # HiGHS would start them all (it ran 210 s)
         raise ConfigError("fleet.solver.threads", f.solver.threads,
                           f"at most this machine's {cores} cores, or null for HiGHS' default")
+    validate_day(cfg)
     check_fleet_memory(cfg)
     isl_buckets(cfg)  # a lognormal whose buckets leave the token range is refused by name
+
+
+def validate_day(cfg: DictConfig) -> None:
+    """Value checks of the demand profile, the tiers and the power cap (docs/model.md §11; one-line errors)."""
+    f = cfg.fleet
+    catalog_models = list(cfg.models.keys())
+    if f.burst < 1:
+        raise ConfigError("fleet.burst", f.burst, "must be >= 1 (the P99 one-minute rate is at least the mean)")
+    if f.pue < 1:
+        raise ConfigError("fleet.pue", f.pue, "must be >= 1 (power at the wall over IT power)")
+    if f.period_s < 60:
+        raise ConfigError("fleet.period_s", f.period_s, "must be >= 60 s (the burst is measured on one-minute bins)")
+    d = f.diurnal
+    check_fields(d, DiurnalSpec, "fleet.diurnal")
+    for key, default, by_model in (("peak_to_trough", d.peak_to_trough, d.peak_to_trough_by_model),
+                                   ("peak_hour", d.peak_hour, d.peak_hour_by_model)):
+        values = {None: default, **{m: v for m, v in by_model.items()}}
+        for name, value in values.items():
+            where = f"fleet.diurnal.{key}" + (f"_by_model.{name}" if name is not None else "")
+            if name is not None and name not in catalog_models:
+                raise ConfigError(where, value, f"unknown model; allowed: {', '.join(catalog_models)}")
+            if value is None:
+                continue
+            if key == "peak_to_trough" and not (math.isfinite(value) and value >= 1):
+                raise ConfigError(where, value, "must be a finite ratio >= 1 (peak over trough)")
+            if key == "peak_hour" and not (math.isfinite(value) and 0 <= value < 24):
+                raise ConfigError(where, value, "must be an hour of the day in [0, 24)")
+    if DemandProfile(f.demand_profile) == DemandProfile.trace and not f.trace:
+        raise ConfigError("fleet.trace", f.trace, "demand_profile=trace needs a request log: fleet.trace=PATH "
+                                                  "(an Azure 2023 CSV or a Mooncake JSONL)")
+    if f.replay and (DemandProfile(f.demand_profile) != DemandProfile.trace
+                     or TraceShape(f.trace_shape) != TraceShape.as_is):
+        raise ConfigError("fleet.replay", f.replay, "the replay needs a trace as it came: fleet.demand_profile=trace "
+                                                    "and fleet.trace_shape=as_is")
+    tiers = [str(getattr(t, "value", t)) for t in f.tiers]
+    if not tiers:
+        raise ConfigError("fleet.tiers", tiers, "offer at least one of reserved, on_demand, spot")
+    if len(set(tiers)) != len(tiers):
+        raise ConfigError("fleet.tiers", tiers, "each tier at most once")
+    if f.power_cap_mw is not None:
+        for name in grid_hardware(cfg):
+            if cfg.hardware[name].get("power_kw") is None:
+                raise ConfigError(f"hardware.{name}.power_kw", None,
+                                  "fleet.power_cap_mw needs the power per system of every hardware on offer")
 
 
 def check_fleet_memory(cfg: DictConfig) -> None:
