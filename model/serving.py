@@ -1,0 +1,169 @@
+"""Serving configurations as the benchmarks run them (SPEC §10): the equations, per point.
+
+Pure numpy: every argument is a number or an array, all broadcast against each other, and every
+function is elementwise (no Python loop over points).  :mod:`model.calibration` predicts the
+measured DeepSeek-R1 runs with these functions, aggregated and disaggregated alike.
+
+A *worker* is one model replica of ``g`` GPUs; a configuration is one aggregated worker, or a
+prefill pool of ``w_p`` workers of ``g_p`` GPUs beside a decode pool of ``w_d`` workers of
+``g_d`` GPUs, serving ``N`` users in a closed loop (each user sends its next request when the
+last one finishes, as the benchmark's fixed concurrency does).  Units: bytes, seconds, tokens.
+
+Equations (why each is the simplest form the data support is in ``docs/accuracy.md``):
+
+- **Expert-parallel all-to-all** (:func:`ep_alltoall_bytes`, :func:`ep_alltoall_seconds`).  With
+  EP width ``e > 1`` each MoE layer sends every token's hidden state to its ``k`` experts and back
+  (dispatch + combine).  Per GPU and MoE layer, with ``t`` tokens on the GPU,
+  ``bytes = 2 t k hidden act_bytes (e - 1) / e`` (the ``1/e`` that stays local moves nothing), over
+  the scale-up link while ``e <= scaleup_domain`` and the scale-out link beyond it:
+  ``a2a = moe_layers (bytes / link + ep_latency_s)``.
+- **Decode step** (:func:`decode_step`) of a worker with ``n`` requests, each verifying ``m``
+  tokens per step (``m = draft + 1`` with MTP, else 1)::
+
+      weights = dense + (1 - (1 - k/E) ** (n m)) routed          bytes read per step, whole worker
+      kv_gpu  = n kv_request / (g if dp_attention else 1)          MLA's latent KV: replicated
+                                                                   under TP, split under DP attention
+      memory  = (weights / g + kv_gpu) / (bandwidth eta_b)
+      compute = n m flops_token / (g peak eta_c)                    peak of the precision the math runs at
+      step    = (layers layer_overhead_s + max(memory, compute) + a2a) (1 + mtp draft / layers)
+
+  The draft model (DeepSeek's MTP module: one layer) runs ``draft`` times per step, each about
+  one layer's share of the step.
+- **MTP**: a step emits ``accepted`` tokens per request (``1 <= accepted <= draft + 1``), so
+  decode interactivity is ``accepted / step``.
+- **Prefill** (:func:`prefill_busy`): a worker of ``g`` GPUs is busy
+  ``b = L (2 active + A L / 2) / (g peak eta_p) + prefill_busy_s`` per request; the request
+  waits a further ``prefill_latency_s`` that the worker spends on others (scheduling, launches).
+- **Aggregated** (:func:`aggregated`, SPEC §8 with the split overhead): ``T = O step / a + N b``,
+  ``queue = b (N - 1) b / (2 T)``, ``ttft = prefill_latency_s + b + queue + step / 2``,
+  interactivity ``O / (T - b - queue)``.
+- **Disaggregated** (:func:`disaggregated`): the decode batch per worker ``n`` is solved for
+  (bisection) so that the closed loop holds ``N`` users:
+  ``X = w_d n / D`` (Little's law on the decode pool, ``D = O step(n) / a + t_kv``),
+  ``ttft = prefill_latency_s + b + t_kv + W_q`` with ``W_q = rho s / (2 (1 - rho))``, the M/D/1
+  wait of the prefill pool (service ``s = b / w_p``, load ``rho = X s``; the optimizer's
+  formula, SPEC §9), and ``X (ttft + D) = N``.
+- **Percentiles** (:func:`ttft_percentile`): the queueing part of the TTFT is taken as
+  exponential, so the q-quantile adds ``queue * ln(0.5 / (1 - q))`` to the median;
+  p50 is the mean formula above (today's TTFT where the new terms are off).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+PERCENTILES = {"p50": 0.5, "p90": 0.9, "p99": 0.99}
+BISECTION_STEPS = 48
+
+
+def ep_alltoall_bytes(tokens_per_gpu, experts_per_token, hidden_size, activation_bytes, ep):
+    """Bytes one GPU sends per MoE layer (dispatch + combine) at EP width ``ep`` (0 at ep = 1)."""
+    ep = np.asarray(ep, dtype=float)
+    return 2.0 * tokens_per_gpu * experts_per_token * hidden_size * activation_bytes * (ep - 1.0) / ep
+
+
+def ep_alltoall_seconds(tokens_per_gpu, experts_per_token, hidden_size, activation_bytes, ep, moe_layers,
+                        scaleup_bytes_s, scaleup_domain, scaleout_bytes_s, ep_latency_s):
+    """All-to-all time of one decode step: ``moe_layers (bytes / link + ep_latency_s)`` where
+    ``ep > 1``, the link being the scale-up one within ``scaleup_domain`` GPUs and the scale-out
+    one beyond it; 0 where ``ep == 1``."""
+    moved = ep_alltoall_bytes(tokens_per_gpu, experts_per_token, hidden_size, activation_bytes, ep)
+    link = np.where(np.asarray(ep) <= scaleup_domain, scaleup_bytes_s, scaleout_bytes_s)
+    return np.where(np.asarray(ep) > 1, moe_layers * (moved / link + ep_latency_s), 0.0)
+
+
+def weight_bytes_read(n_tokens, dense_bytes, routed_bytes, expert_share):
+    """Weight bytes a worker reads per step for ``n_tokens`` tokens: the dense part and the
+    expected share ``1 - (1 - k/E) ** n_tokens`` of the routed experts."""
+    return dense_bytes + (1.0 - (1.0 - expert_share) ** n_tokens) * routed_bytes
+
+
+def decode_step(n, *, gpus, dp_attention, ep, tokens_per_step, mtp_draft, kv_bytes_request, dense_bytes,
+                routed_bytes, expert_share, flops_per_token, layers, moe_layers, experts_per_token,
+                hidden_size, activation_bytes, bandwidth_bytes_s, peak_flops, bandwidth_efficiency,
+                compute_efficiency, layer_overhead_s, ep_latency_s, scaleup_bytes_s, scaleup_domain,
+                scaleout_bytes_s):
+    """Seconds of one decode step of a worker with ``n`` requests (module docstring).
+
+    ``tokens_per_step`` is ``m`` (tokens verified per request per step); ``mtp_draft`` the draft
+    depth where MTP runs (0 otherwise).
+    """
+    tokens = n * tokens_per_step
+    weights = weight_bytes_read(tokens, dense_bytes, routed_bytes, expert_share)
+    kv_gpu = n * kv_bytes_request / np.where(dp_attention, gpus, 1.0)
+    memory = (weights / gpus + kv_gpu) / (bandwidth_bytes_s * bandwidth_efficiency)
+    compute = tokens * flops_per_token / (gpus * peak_flops * compute_efficiency)
+    a2a = ep_alltoall_seconds(tokens / gpus, experts_per_token, hidden_size, activation_bytes, ep, moe_layers,
+                              scaleup_bytes_s, scaleup_domain, scaleout_bytes_s, ep_latency_s)
+    return (layers * layer_overhead_s + np.maximum(memory, compute) + a2a) * (1.0 + mtp_draft / layers)
+
+
+def prefill_busy(input_tokens, *, gpus, flops_per_token, attention_flops, peak_flops, prefill_efficiency,
+                 prefill_busy_s):
+    """Seconds a worker of ``gpus`` GPUs is busy prefilling one request of ``input_tokens``
+    (no cached prefix): ``L (2 active + A L / 2) / (g peak eta_p) + prefill_busy_s``."""
+    flops = input_tokens * (flops_per_token + attention_flops * input_tokens / 2.0)
+    return flops / (gpus * peak_flops * prefill_efficiency) + prefill_busy_s
+
+
+def aggregated(n, output_tokens, step, accepted, busy, latency):
+    """One worker prefilling and decoding its own ``n`` requests (SPEC §8, overhead split).
+
+    Returns ``(requests_per_second, ttft, interactivity, queue)`` (queue: the mean wait behind
+    other prefills, s).
+    """
+    decode = output_tokens * step / accepted
+    request_time = decode + n * busy
+    queue = busy * (n - 1.0) * busy / (2.0 * request_time)
+    ttft = latency + busy + queue + 0.5 * step
+    interactivity = output_tokens / (request_time - busy - queue)
+    return n / request_time, ttft, interactivity, queue
+
+
+def md1_wait(rate, service):
+    """Mean M/D/1 wait (Pollaczek–Khinchine) at arrival ``rate`` and service time ``service``;
+    inf at or past saturation."""
+    rho = rate * service
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(rho < 1.0, rho * service / (2.0 * (1.0 - rho)), np.inf)
+
+
+def disaggregated(users, output_tokens, step_of, accepted, busy, latency, prefill_workers, decode_workers,
+                  kv_seconds):
+    """A prefill pool and a decode pool serving ``users`` in a closed loop.
+
+    ``step_of(n)`` gives the decode step at ``n`` requests per decode worker (elementwise).
+    Solves for the decode batch per worker by bisection (module docstring).  Returns
+    ``(requests_per_second, ttft, interactivity, queue, batch)``.
+    """
+    users = np.asarray(users, dtype=float)
+    lo = np.zeros(np.broadcast_shapes(users.shape, np.shape(decode_workers)))
+    hi = users / decode_workers + lo
+    service = busy / prefill_workers
+
+    def excess(batch):
+        step = step_of(batch)
+        decode = output_tokens * step / accepted + kv_seconds
+        rate = decode_workers * batch / decode
+        wait = md1_wait(rate, service)
+        return rate * (latency + busy + kv_seconds + wait + decode) - users
+
+    for _ in range(BISECTION_STEPS):
+        mid = 0.5 * (lo + hi)
+        over = excess(mid) > 0
+        hi = np.where(over, mid, hi)
+        lo = np.where(over, lo, mid)
+    batch = 0.5 * (lo + hi)
+    step = step_of(batch)
+    decode = output_tokens * step / accepted + kv_seconds
+    rate = decode_workers * batch / decode
+    queue = md1_wait(rate, service)
+    # where the prefill pool is the bottleneck the loop holds the rest of the users in its queue
+    queue = np.where(np.isfinite(queue), queue, users / rate - (latency + busy + kv_seconds + decode))
+    ttft = latency + busy + kv_seconds + queue
+    return rate, ttft, accepted / step, queue, batch
+
+
+def ttft_percentile(ttft, queue, q):
+    """TTFT at quantile ``q`` (>= 0.5) from the median ``ttft`` and its queueing part ``queue``:
+    an exponential wait's quantiles lie ``queue ln(0.5 / (1 - q))`` above its median."""
+    return ttft + queue * np.log(0.5 / (1.0 - q))
