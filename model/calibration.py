@@ -443,6 +443,7 @@ class ConfigurationInputs:
     kv_bytes_request: np.ndarray   # at the mean decode context L + O / 2
     kv_bytes_input: np.ndarray     # the context a disaggregated request moves (L)
     dense_bytes: np.ndarray
+    attention_bytes: np.ndarray
     routed_bytes: np.ndarray
     peak_flops: np.ndarray
     bandwidth_bytes_s: np.ndarray
@@ -494,7 +495,8 @@ def configuration_inputs(table: pd.DataFrame, calibration: Mapping, length_facto
         dp_attention=table.decode_dp_attention.astype(bool).to_numpy(),
         mtp_draft=np.where(mtp, float(stacks["mtp_draft_tokens"]), 0.0), total_gpus=total,
         kv_bytes_request=(input_tokens + output_tokens / 2) * kv_token, kv_bytes_input=input_tokens * kv_token,
-        dense_bytes=dense_params * arch["other_bits"] / 8,
+        dense_bytes=np.full(len(table), dense_params * arch["other_bits"] / 8),
+        attention_bytes=np.full(len(table), arch["attention_params_b"] * 1e9 * arch["other_bits"] / 8),
         routed_bytes=arch["routed_expert_params_b"] * 1e9 * routed_bits / 8,
         peak_flops=peak, bandwidth_bytes_s=dev["memory_bandwidth_tb_s"] * 1e12,
         scaleup_bytes_s=dev["scaleup_gb_s"] * 1e9, scaleup_domain=dev["scaleup_domain"],
@@ -518,7 +520,8 @@ def predict_configurations(x: ConfigurationInputs, params: Mapping[str, np.ndarr
         return serving.decode_step(
             n, gpus=x.decode_gpus, dp_attention=x.dp_attention, ep=x.ep, tokens_per_step=tokens_per_step,
             mtp_draft=x.mtp_draft, kv_bytes_request=x.kv_bytes_request, dense_bytes=x.dense_bytes,
-            routed_bytes=x.routed_bytes, expert_share=c["expert_share"], flops_per_token=c["flops_per_token"],
+            attention_bytes=x.attention_bytes, routed_bytes=x.routed_bytes, expert_share=c["expert_share"],
+            flops_per_token=c["flops_per_token"],
             layers=c["layers"], moe_layers=c["moe_layers"], experts_per_token=c["experts_per_token"],
             hidden_size=c["hidden_size"], activation_bytes=c["activation_bytes"],
             bandwidth_bytes_s=x.bandwidth_bytes_s, peak_flops=x.peak_flops,
@@ -547,14 +550,15 @@ def predict_configurations(x: ConfigurationInputs, params: Mapping[str, np.ndarr
     return out
 
 
-def _names(x: ConfigurationInputs) -> list[tuple[str, str | None]]:
+def parameter_names(x: ConfigurationInputs) -> list[tuple[str, str | None]]:
+    """The fitted parameters ``(key, gpu type or stack or None)`` for the runs ``x``."""
     gpus = sorted(set(x.gpu))
     stacks = sorted(set(x.stack[x.mtp_draft > 0]))
     return ([(k, g) for g in gpus for k in CONFIG_PER_GPU] + [("compute_efficiency", None), ("ep_latency_s", None)]
             + [("accepted_tokens_per_step", s) for s in stacks])
 
 
-def _expand(x: ConfigurationInputs, names, values) -> dict[str, np.ndarray]:
+def expand_parameters(x: ConfigurationInputs, names: list, values: np.ndarray) -> dict[str, np.ndarray]:
     """Per-run arrays of every fitted key from the parameter vector."""
     out = {k: np.full(len(x.gpu), CONFIG_START[k]) for k in CONFIG_BOUNDS}
     for (k, g), v in zip(names, values):
@@ -579,7 +583,7 @@ def _residual_function(x: ConfigurationInputs, table: pd.DataFrame, names, free:
     def residuals(v: np.ndarray) -> np.ndarray:
         values = fixed.copy()
         values[free] = v
-        pred = predict_configurations(x, _expand(x, names, values))
+        pred = predict_configurations(x, expand_parameters(x, names, values))
         both = np.log(np.concatenate([pred["interactivity"], pred["ttft"], pred["output_tput_per_gpu"]]))
         r = both - measured
         return np.where(ok, np.nan_to_num(r, nan=5.0, posinf=5.0, neginf=-5.0), 0.0)
@@ -608,14 +612,14 @@ def subset(x: ConfigurationInputs, keep: np.ndarray) -> ConfigurationInputs:
 
 
 def fit_configurations(x: ConfigurationInputs, table: pd.DataFrame, start: np.ndarray | None = None,
-                       free: np.ndarray | None = None) -> tuple[list, np.ndarray, dict]:
+                       free: np.ndarray | None = None, names: list | None = None) -> tuple[list, np.ndarray, dict]:
     """Least squares on log interactivity, log TTFT and log output tok/s per GPU of every run,
     one vectorized prediction per residual evaluation.
 
     Returns ``(names, values, info)``: the parameter names ``(key, gpu or stack or None)``, their
     values and, per name, whether it ended at a bound (``info["at_bound"]``).
     """
-    names = _names(x)
+    names = parameter_names(x) if names is None else names
     values = np.array([CONFIG_START[k] for k, _ in names]) if start is None else start.copy()
     free = np.ones(len(names), dtype=bool) if free is None else free
     lower = np.array([CONFIG_BOUNDS[k][0] for k, _ in names])
@@ -629,10 +633,7 @@ def fit_configurations(x: ConfigurationInputs, table: pd.DataFrame, start: np.nd
     values[free] = solution.x
     span = upper - lower
     at_bound = [(n, float(v)) for n, v, lo, sp in zip(names, values, lower, span)
-                if min(v - lo, lo + sp - v) < 1e-4 * sp and n[0] not in ("layer_overhead_s", "ep_latency_s",
-                                                                        "prefill_latency_s", "prefill_busy_s")
-                or (n[0] in ("bandwidth_efficiency", "prefill_efficiency", "compute_efficiency",
-                             "accepted_tokens_per_step") and min(v - lo, lo + sp - v) < 1e-4 * sp)]
+                if min(v - lo, lo + sp - v) < 1e-4 * sp]
     return names, values, {"at_bound": at_bound, "cost": float(solution.cost), "evaluations": int(solution.nfev)}
 
 
@@ -665,10 +666,11 @@ def grouped_leave_one_out(x: ConfigurationInputs, table: pd.DataFrame, names: li
         train = (table.gpu == gpu).to_numpy() & ~held
         free = np.array([g == gpu for _, g in names])
         if train.sum() >= free.sum():
-            _, refit, _ = fit_configurations(subset(x, train), table[train], start=values, free=free)
+            _, refit, _ = fit_configurations(subset(x, train), table[train], start=values, free=free,
+                                              names=names)
         else:
             refit = values
-        pred = predict_configurations(subset(x, held), _expand(subset(x, held), names, refit))
+        pred = predict_configurations(subset(x, held), expand_parameters(subset(x, held), names, refit))
         rows.append(configuration_errors(table[held], pred, prefix="loo_"))
     return pd.concat(rows).sort_index()
 
@@ -686,3 +688,36 @@ def regime_summary(errors: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
             row[f"{c[:-2]}p90"] = float(v.quantile(0.9)) if len(v) else np.nan
         parts.append(row)
     return pd.DataFrame(parts).set_index("regime")
+
+
+@dataclass(frozen=True)
+class ConfigurationResult:
+    """The SPEC §10 fit: per-run table (measured, predicted, errors, leave-one-out errors), the
+    per-regime summary, the fitted values ``{key: {gpu or stack or "all": value}}`` and fit info."""
+
+    table: pd.DataFrame
+    regimes: pd.DataFrame
+    fitted: dict
+    info: dict
+
+
+def calibrate_configurations(calibration: Mapping, path: str, cross_validate: bool) -> ConfigurationResult:
+    """Fit :mod:`model.serving` to the runs at ``path`` and score it per regime (with the grouped
+    leave-one-configuration-out errors when ``cross_validate``)."""
+    table = load_configurations(path)
+    x = configuration_inputs(table, calibration, float(calibration["length_factor"]))
+    names, values, info = fit_configurations(x, table)
+    pred = predict_configurations(x, expand_parameters(x, names, values))
+    errors = configuration_errors(table, pred)
+    if cross_validate:
+        errors = errors.join(grouped_leave_one_out(x, table, names, values))
+    out = table[["id", "config", "regime", "gpu", "framework", "concurrency", "median_intvty", "median_ttft",
+                 "output_tput_per_gpu"]].copy()
+    out["intvty_pred"] = pred["interactivity"]
+    out["ttft_pred"] = pred["ttft"]
+    out["tput_gpu_pred"] = pred["output_tput_per_gpu"]
+    out = out.join(errors)
+    fitted: dict = {}
+    for (k, g), v in zip(names, values):
+        fitted.setdefault(k, {})[g or "all"] = float(f"{v:.6g}")
+    return ConfigurationResult(out, regime_summary(errors, table), fitted, info)

@@ -23,7 +23,10 @@ Equations (why each is the simplest form the data support is in ``docs/accuracy.
       weights = dense + (1 - (1 - k/E) ** (n m)) routed          bytes read per step, whole worker
       kv_gpu  = n kv_request / (g if dp_attention else 1)          MLA's latent KV: replicated
                                                                    under TP, split under DP attention
-      memory  = (weights / g + kv_gpu) / (bandwidth eta_b)
+      w_gpu   = (weights - attn) / g + (attn if dp_attention else attn / g)
+                                                                   attention weights: whole on every
+                                                                   DP-attention rank
+      memory  = (w_gpu + kv_gpu) / (bandwidth eta_b)
       compute = n m flops_token / (g peak eta_c)                    peak of the precision the math runs at
       step    = (layers layer_overhead_s + max(memory, compute) + a2a) (1 + mtp draft / layers)
 
@@ -78,7 +81,7 @@ def weight_bytes_read(n_tokens, dense_bytes, routed_bytes, expert_share):
 
 
 def decode_step(n, *, gpus, dp_attention, ep, tokens_per_step, mtp_draft, kv_bytes_request, dense_bytes,
-                routed_bytes, expert_share, flops_per_token, layers, moe_layers, experts_per_token,
+                attention_bytes, routed_bytes, expert_share, flops_per_token, layers, moe_layers, experts_per_token,
                 hidden_size, activation_bytes, bandwidth_bytes_s, peak_flops, bandwidth_efficiency,
                 compute_efficiency, layer_overhead_s, ep_latency_s, scaleup_bytes_s, scaleup_domain,
                 scaleout_bytes_s):
@@ -89,8 +92,11 @@ def decode_step(n, *, gpus, dp_attention, ep, tokens_per_step, mtp_draft, kv_byt
     """
     tokens = n * tokens_per_step
     weights = weight_bytes_read(tokens, dense_bytes, routed_bytes, expert_share)
-    kv_gpu = n * kv_bytes_request / np.where(dp_attention, gpus, 1.0)
-    memory = (weights / gpus + kv_gpu) / (bandwidth_bytes_s * bandwidth_efficiency)
+    dp = np.where(dp_attention, gpus, 1.0)
+    kv_gpu = n * kv_bytes_request / dp
+    # attention weights: sharded under TP, whole on every rank under DP attention
+    weights_gpu = (weights - attention_bytes) / gpus + attention_bytes * dp / gpus
+    memory = (weights_gpu + kv_gpu) / (bandwidth_bytes_s * bandwidth_efficiency)
     compute = tokens * flops_per_token / (gpus * peak_flops * compute_efficiency)
     a2a = ep_alltoall_seconds(tokens / gpus, experts_per_token, hidden_size, activation_bytes, ep, moe_layers,
                               scaleup_bytes_s, scaleup_domain, scaleout_bytes_s, ep_latency_s)

@@ -280,6 +280,13 @@ def _check_calibration(cfg: DictConfig) -> None:
             check_value(f"calibration.weights_gb.{m}.{precision}", gb, "> 0")
     if not (CONF_REPO / c.data).is_file():
         raise ConfigError("calibration.data", c.data, f"no such file under {CONF_REPO}")
+    if c.configurations:
+        if not (CONF_REPO / c.configurations).is_file():
+            raise ConfigError("calibration.configurations", c.configurations, f"no such file under {CONF_REPO}")
+        keys = ("memory_bandwidth_tb_s", "peak_fp8_tflops", "scaleup_gb_s", "scaleup_domain", "scaleout_gb_s")
+        for gpu, device in c.devices.items():
+            for key in keys:
+                check_value(f"calibration.devices.{gpu}.{key}", device.get(key), "> 0")
 
 
 def _check_dask_chunks(cfg: DictConfig) -> None:
