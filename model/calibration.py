@@ -390,15 +390,17 @@ CONFIG_COLUMNS = ("gpu", "precision", "spec_method", "framework", "disagg", "pre
 # fitted per GPU type / once for all; bounds wide enough that a sound form ends inside them
 CONFIG_PER_GPU = ("bandwidth_efficiency", "layer_overhead_s", "prefill_efficiency", "prefill_latency_s",
                   "prefill_busy_s")
+CONFIG_SHARED = ("compute_efficiency", "ep_latency_s", "prefill_burst")
 CONFIG_BOUNDS = {"bandwidth_efficiency": (0.05, 1.0), "layer_overhead_s": (0.0, 2e-3),
                  "prefill_efficiency": (0.01, 1.0), "prefill_latency_s": (0.0, 5.0), "prefill_busy_s": (0.0, 1.0),
-                 "compute_efficiency": (0.02, 1.0), "ep_latency_s": (0.0, 1e-3), "accepted_tokens_per_step": (1.0, 4.0)}
+                 "compute_efficiency": (0.02, 1.0), "ep_latency_s": (0.0, 1e-3), "accepted_tokens_per_step": (1.0, 4.0),
+                 "prefill_burst": (0.0, 1.0)}
 CONFIG_START = {"bandwidth_efficiency": 0.5, "layer_overhead_s": 1e-4, "prefill_efficiency": 0.3,
                 "prefill_latency_s": 0.05, "prefill_busy_s": 0.01, "compute_efficiency": 0.4, "ep_latency_s": 2e-5,
-                "accepted_tokens_per_step": 2.0}
+                "accepted_tokens_per_step": 2.0, "prefill_burst": 0.1}
 CONFIG_SCALE = {"bandwidth_efficiency": 0.3, "layer_overhead_s": 5e-5, "prefill_efficiency": 0.3,
                 "prefill_latency_s": 0.05, "prefill_busy_s": 0.01, "compute_efficiency": 0.3, "ep_latency_s": 1e-5,
-                "accepted_tokens_per_step": 0.5}
+                "accepted_tokens_per_step": 0.5, "prefill_burst": 0.1}
 STACKS = ("trt", "atom", "sglang")
 
 
@@ -440,6 +442,7 @@ class ConfigurationInputs:
     dp_attention: np.ndarray
     mtp_draft: np.ndarray
     total_gpus: np.ndarray
+    measured_gpus: np.ndarray      # the GPUs the benchmark divides output tok/s by (decode GPUs)
     kv_bytes_request: np.ndarray   # at the mean decode context L + O / 2
     kv_bytes_input: np.ndarray     # the context a disaggregated request moves (L)
     dense_bytes: np.ndarray
@@ -457,7 +460,10 @@ def configuration_inputs(table: pd.DataFrame, calibration: Mapping, length_facto
     """The known per-run terms from the runs' table and ``calibration.devices/architecture/stacks``.
 
     GPUs per worker: aggregated runs ``decode_tp`` (their ``num_*_gpu`` fields count tp x ep);
-    disaggregated runs ``num_*_gpu / *_num_workers``.
+    disaggregated runs ``num_*_gpu / *_num_workers``.  The benchmark's output tok/s per GPU of a
+    disaggregated run is per decode GPU (its input tok/s per prefill GPU: input over output
+    tok/s per GPU is ``(isl / osl) (num_decode_gpu / num_prefill_gpu)`` on every such run), so
+    ``measured_gpus`` is ``num_decode_gpu`` there.
     """
     arch, devices, stacks = calibration["architecture"], calibration["devices"], calibration["stacks"]
     agg = table.aggregated.to_numpy()
@@ -494,6 +500,7 @@ def configuration_inputs(table: pd.DataFrame, calibration: Mapping, length_facto
         prefill_gpus=gpus_p, prefill_workers=workers_p, decode_gpus=gpus_d, decode_workers=workers_d, ep=ep,
         dp_attention=table.decode_dp_attention.astype(bool).to_numpy(),
         mtp_draft=np.where(mtp, float(stacks["mtp_draft_tokens"]), 0.0), total_gpus=total,
+        measured_gpus=np.where(agg, tp, table.num_decode_gpu.to_numpy(float)),
         kv_bytes_request=(input_tokens + output_tokens / 2) * kv_token, kv_bytes_input=input_tokens * kv_token,
         dense_bytes=np.full(len(table), dense_params * arch["other_bits"] / 8),
         attention_bytes=np.full(len(table), arch["attention_params_b"] * 1e9 * arch["other_bits"] / 8),
@@ -535,7 +542,7 @@ def predict_configurations(x: ConfigurationInputs, params: Mapping[str, np.ndarr
                                 prefill_busy_s=params["prefill_busy_s"])
     latency = params["prefill_latency_s"]
     rps_a, ttft_a, inter_a, queue_a = serving.aggregated(x.users, x.output_tokens, step_of(x.users), accepted,
-                                                         busy, latency)
+                                                         busy, latency, params["prefill_burst"])
     kv_seconds = x.kv_bytes_input / (x.decode_gpus * x.scaleout_bytes_s)
     rps_d, ttft_d, inter_d, queue_d, _ = serving.disaggregated(x.users, x.output_tokens, step_of, accepted, busy,
                                                                latency, x.prefill_workers, x.decode_workers,
@@ -544,7 +551,8 @@ def predict_configurations(x: ConfigurationInputs, params: Mapping[str, np.ndarr
     rps, ttft = np.where(agg, rps_a, rps_d), np.where(agg, ttft_a, ttft_d)
     queue = np.where(agg, queue_a, queue_d)
     out = {"interactivity": np.where(agg, inter_a, inter_d), "ttft": ttft,
-           "output_tput_per_gpu": rps * x.output_tokens / x.total_gpus}
+           "output_tput_per_gpu": rps * x.output_tokens / x.measured_gpus,
+           "output_tput_per_gpu_all": rps * x.output_tokens / x.total_gpus}
     for name, q in serving.PERCENTILES.items():
         out[f"ttft_{name}"] = serving.ttft_percentile(ttft, queue, q)
     return out
@@ -554,7 +562,8 @@ def parameter_names(x: ConfigurationInputs) -> list[tuple[str, str | None]]:
     """The fitted parameters ``(key, gpu type or stack or None)`` for the runs ``x``."""
     gpus = sorted(set(x.gpu))
     stacks = sorted(set(x.stack[x.mtp_draft > 0]))
-    return ([(k, g) for g in gpus for k in CONFIG_PER_GPU] + [("compute_efficiency", None), ("ep_latency_s", None)]
+    shared = [(k, None) for k in CONFIG_SHARED]
+    return ([(k, g) for g in gpus for k in CONFIG_PER_GPU] + shared
             + [("accepted_tokens_per_step", s) for s in stacks])
 
 
@@ -628,7 +637,8 @@ def fit_configurations(x: ConfigurationInputs, table: pd.DataFrame, start: np.nd
     residuals = _residual_function(x, table, names, free, values)
     solution = least_squares(residuals, np.clip(values[free], lower[free], upper[free]),
                              bounds=(lower[free], upper[free]), x_scale=scale[free],
-                             jac_sparsity=_sparsity(x, names, free), ftol=1e-8, xtol=1e-8, gtol=1e-8)
+                             jac_sparsity=_sparsity(x, names, free), loss="soft_l1", f_scale=0.2,
+                             ftol=1e-8, xtol=1e-8, gtol=1e-8)
     values = values.copy()
     values[free] = solution.x
     span = upper - lower

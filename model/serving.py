@@ -38,16 +38,17 @@ Equations (why each is the simplest form the data support is in ``docs/accuracy.
   ``b = L (2 active + A L / 2) / (g peak eta_p) + prefill_busy_s`` per request; the request
   waits a further ``prefill_latency_s`` that the worker spends on others (scheduling, launches).
 - **Aggregated** (:func:`aggregated`, SPEC §8 with the split overhead): ``T = O step / a + N b``,
-  ``queue = b (N - 1) b / (2 T)``, ``ttft = prefill_latency_s + b + queue + step / 2``,
-  interactivity ``O / (T - b - queue)``.
+  ``queue = b (N - 1) b / (2 T) + burst (N - 1) b`` (the Poisson wait of §8 plus the share
+  ``burst`` of the other requests' prefills that closed-loop arrivals, bunched, wait for),
+  ``ttft = prefill_latency_s + b + queue + step / 2``, interactivity ``O / (T - b - b (N - 1) b / (2 T))``.
 - **Disaggregated** (:func:`disaggregated`): the decode batch per worker ``n`` is solved for
   (bisection) so that the closed loop holds ``N`` users:
   ``X = w_d n / D`` (Little's law on the decode pool, ``D = O step(n) / a + t_kv``),
   ``ttft = prefill_latency_s + b + t_kv + W_q`` with ``W_q = rho s / (2 (1 - rho))``, the M/D/1
   wait of the prefill pool (service ``s = b / w_p``, load ``rho = X s``; the optimizer's
   formula, SPEC §9), and ``X (ttft + D) = N``.
-- **Percentiles** (:func:`ttft_percentile`): the queueing part of the TTFT is taken as
-  exponential, so the q-quantile adds ``queue * ln(0.5 / (1 - q))`` to the median;
+- **Percentiles** (:func:`ttft_percentile`): the wait behind other prefills is taken as
+  uniform on ``[0, 2 queue]``, so the q-quantile adds ``(2 q - 1) queue`` to the median;
   p50 is the mean formula above (today's TTFT where the new terms are off).
 """
 from __future__ import annotations
@@ -111,17 +112,20 @@ def prefill_busy(input_tokens, *, gpus, flops_per_token, attention_flops, peak_f
     return flops / (gpus * peak_flops * prefill_efficiency) + prefill_busy_s
 
 
-def aggregated(n, output_tokens, step, accepted, busy, latency):
+def aggregated(n, output_tokens, step, accepted, busy, latency, burst=0.0):
     """One worker prefilling and decoding its own ``n`` requests (SPEC §8, overhead split).
 
-    Returns ``(requests_per_second, ttft, interactivity, queue)`` (queue: the mean wait behind
-    other prefills, s).
+    ``burst`` (0 today) is the share of the other ``n - 1`` requests' prefills an arrival waits
+    for beyond the Poisson wait ``b (n - 1) b / (2 T)``: closed-loop users with similar lengths
+    arrive together.  Returns ``(requests_per_second, ttft, interactivity, queue)`` (queue: the
+    mean wait behind other prefills, s).
     """
     decode = output_tokens * step / accepted
     request_time = decode + n * busy
-    queue = busy * (n - 1.0) * busy / (2.0 * request_time)
+    poisson = busy * (n - 1.0) * busy / (2.0 * request_time)
+    queue = poisson + burst * (n - 1.0) * busy
     ttft = latency + busy + queue + 0.5 * step
-    interactivity = output_tokens / (request_time - busy - queue)
+    interactivity = output_tokens / (request_time - busy - poisson)
     return n / request_time, ttft, interactivity, queue
 
 
@@ -171,5 +175,7 @@ def disaggregated(users, output_tokens, step_of, accepted, busy, latency, prefil
 
 def ttft_percentile(ttft, queue, q):
     """TTFT at quantile ``q`` (>= 0.5) from the median ``ttft`` and its queueing part ``queue``:
-    an exponential wait's quantiles lie ``queue ln(0.5 / (1 - q))`` above its median."""
-    return ttft + queue * np.log(0.5 / (1.0 - q))
+    the wait behind the prefills ahead is taken as uniform on ``[0, 2 queue]`` (an arrival finds
+    anywhere from none to all of them ahead), so its q-quantile is ``2 q queue``, ``(2 q - 1) queue``
+    above the median."""
+    return ttft + queue * (2.0 * q - 1.0)

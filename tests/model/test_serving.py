@@ -116,7 +116,7 @@ def test_disaggregated_closed_loop_holds_the_users(runs):
     table, x = runs
     params = {k: np.full(len(table), v) for k, v in calibration.CONFIG_START.items()}
     pred = calibration.predict_configurations(x, params)
-    rps = pred["output_tput_per_gpu"] * x.total_gpus / x.output_tokens
+    rps = pred["output_tput_per_gpu_all"] * x.total_gpus / x.output_tokens
     dis = ~x.aggregated
     # interactivity = accepted / step, so decode time is O / interactivity (plus the KV move)
     kv = x.kv_bytes_input / (x.decode_gpus * x.scaleout_bytes_s)
