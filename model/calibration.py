@@ -690,7 +690,9 @@ def regime_summary(errors: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
     frame = errors.abs().assign(regime=table.regime.to_numpy())
     columns = [c for c in errors.columns]
     parts = []
-    for name, part in list(frame.groupby("regime")) + [("all", frame)]:
+    kind = frame.regime.str.split().str[0]
+    for name, part in list(frame.groupby("regime")) + [(f"all {k}", frame[kind == k]) for k in ("agg", "disagg")] + [
+            ("all", frame)]:
         row = {"regime": name, "runs": len(part)}
         for c in columns:
             v = part[c].dropna()
@@ -731,3 +733,39 @@ def calibrate_configurations(calibration: Mapping, path: str, cross_validate: bo
     for (k, g), v in zip(names, values):
         fitted.setdefault(k, {})[g or "all"] = float(f"{v:.6g}")
     return ConfigurationResult(out, regime_summary(errors, table), fitted, info)
+
+
+def plan_columns(x: ConfigurationInputs, params: Mapping[str, np.ndarray], utilization: float,
+                 transfer_bytes: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """The prefill and decode replicas of every run as the fleet plan would buy them: the
+    optimizer's column values (:func:`model.serving.plan_columns`) for a decode replica of the
+    run's decode GPUs at its share of the users (``N / decode workers``) and a prefill replica of
+    its prefill GPUs, at ``utilization``.
+
+    ``transfer_bytes`` is the KV one request moves (default: its input context's).
+    """
+    from model import serving
+
+    c = x.constants
+    params = {k: np.broadcast_to(v, x.users.shape) for k, v in params.items()}
+    mtp = x.mtp_draft > 0
+    accepted = np.where(mtp, params["accepted_tokens_per_step"], 1.0)
+    n = x.users / x.decode_workers
+    step = serving.decode_step(
+        n, gpus=x.decode_gpus, dp_attention=x.dp_attention, ep=x.ep, tokens_per_step=1.0 + x.mtp_draft,
+        mtp_draft=x.mtp_draft, kv_bytes_request=x.kv_bytes_request, dense_bytes=x.dense_bytes,
+        attention_bytes=x.attention_bytes, routed_bytes=x.routed_bytes, expert_share=c["expert_share"],
+        flops_per_token=c["flops_per_token"], layers=c["layers"], moe_layers=c["moe_layers"],
+        experts_per_token=c["experts_per_token"], hidden_size=c["hidden_size"],
+        activation_bytes=c["activation_bytes"], bandwidth_bytes_s=x.bandwidth_bytes_s, peak_flops=x.peak_flops,
+        bandwidth_efficiency=params["bandwidth_efficiency"], compute_efficiency=params["compute_efficiency"],
+        layer_overhead_s=params["layer_overhead_s"], ep_latency_s=params["ep_latency_s"],
+        scaleup_bytes_s=x.scaleup_bytes_s, scaleup_domain=x.scaleup_domain, scaleout_bytes_s=x.scaleout_bytes_s)
+    busy = serving.prefill_busy(x.input_tokens, gpus=x.prefill_gpus, flops_per_token=c["flops_per_token"],
+                                attention_flops=c["attention_flops"], peak_flops=x.peak_flops,
+                                prefill_efficiency=params["prefill_efficiency"],
+                                prefill_busy_s=params["prefill_busy_s"])
+    moved = x.kv_bytes_input if transfer_bytes is None else transfer_bytes
+    link_time = moved / (x.decode_gpus * x.scaleout_bytes_s)
+    return serving.plan_columns(step / accepted, busy + params["prefill_latency_s"], 1.0 / busy, link_time,
+                                x.output_tokens, n, utilization)
