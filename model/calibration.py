@@ -388,19 +388,22 @@ CONFIG_COLUMNS = ("gpu", "precision", "spec_method", "framework", "disagg", "pre
                   "prefill_dp_attention", "prefill_num_workers", "decode_tp", "decode_ep", "decode_dp_attention",
                   "decode_num_workers", "num_prefill_gpu", "num_decode_gpu", "isl", "osl")
 # fitted per GPU type / once for all; bounds wide enough that a sound form ends inside them
-CONFIG_PER_GPU = ("bandwidth_efficiency", "layer_overhead_s", "prefill_efficiency", "prefill_latency_s",
-                  "prefill_busy_s")
-CONFIG_SHARED = ("compute_efficiency", "ep_latency_s", "prefill_burst")
+CONFIG_PER_GPU = ("bandwidth_efficiency", "layer_overhead_s", "prefill_efficiency", "prefill_latency_s")
+CONFIG_SHARED = ("compute_efficiency", "ep_latency_s", "prefill_burst", "prefill_burst_disaggregated",
+                 "prefill_busy_share")
 CONFIG_BOUNDS = {"bandwidth_efficiency": (0.05, 1.0), "layer_overhead_s": (0.0, 2e-3),
                  "prefill_efficiency": (0.01, 1.0), "prefill_latency_s": (0.0, 5.0), "prefill_busy_s": (0.0, 1.0),
                  "compute_efficiency": (0.02, 1.0), "ep_latency_s": (0.0, 1e-3), "accepted_tokens_per_step": (1.0, 4.0),
-                 "prefill_burst": (0.0, 1.0)}
+                 "prefill_burst": (0.0, 1.0), "prefill_burst_disaggregated": (0.0, 1.0),
+                 "prefill_busy_share": (0.0, 1.0)}
 CONFIG_START = {"bandwidth_efficiency": 0.5, "layer_overhead_s": 1e-4, "prefill_efficiency": 0.3,
                 "prefill_latency_s": 0.05, "prefill_busy_s": 0.01, "compute_efficiency": 0.4, "ep_latency_s": 2e-5,
-                "accepted_tokens_per_step": 2.0, "prefill_burst": 0.1}
+                "accepted_tokens_per_step": 2.0, "prefill_burst": 0.1, "prefill_burst_disaggregated": 0.1,
+                "prefill_busy_share": 0.2}
 CONFIG_SCALE = {"bandwidth_efficiency": 0.3, "layer_overhead_s": 5e-5, "prefill_efficiency": 0.3,
                 "prefill_latency_s": 0.05, "prefill_busy_s": 0.01, "compute_efficiency": 0.3, "ep_latency_s": 1e-5,
-                "accepted_tokens_per_step": 0.5, "prefill_burst": 0.1}
+                "accepted_tokens_per_step": 0.5, "prefill_burst": 0.1, "prefill_burst_disaggregated": 0.1,
+                "prefill_busy_share": 0.2}
 STACKS = ("trt", "atom", "sglang")
 
 
@@ -510,6 +513,14 @@ def configuration_inputs(table: pd.DataFrame, calibration: Mapping, length_facto
         scaleout_bytes_s=dev["scaleout_gb_s"] * 1e9, constants=constants)
 
 
+def busy_seconds(params: Mapping[str, np.ndarray]) -> np.ndarray:
+    """The fixed prefill time the worker spends per request: ``prefill_busy_s`` where given,
+    else the share ``prefill_busy_share`` of the fixed latency ``prefill_latency_s``."""
+    if "prefill_busy_share" in params:
+        return params["prefill_busy_share"] * params["prefill_latency_s"]
+    return params["prefill_busy_s"]
+
+
 def predict_configurations(x: ConfigurationInputs, params: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Median interactivity (tok/s per user), TTFT at p50/p90/p99 (s) and output tok/s per GPU
     of every run, aggregated or disaggregated, through :mod:`model.serving`.
@@ -539,14 +550,14 @@ def predict_configurations(x: ConfigurationInputs, params: Mapping[str, np.ndarr
     busy = serving.prefill_busy(x.input_tokens, gpus=x.prefill_gpus, flops_per_token=c["flops_per_token"],
                                 attention_flops=c["attention_flops"], peak_flops=x.peak_flops,
                                 prefill_efficiency=params["prefill_efficiency"],
-                                prefill_busy_s=params["prefill_busy_s"])
+                                prefill_busy_s=busy_seconds(params))
     latency = params["prefill_latency_s"]
     rps_a, ttft_a, inter_a, queue_a = serving.aggregated(x.users, x.output_tokens, step_of(x.users), accepted,
                                                          busy, latency, params["prefill_burst"])
     kv_seconds = x.kv_bytes_input / (x.decode_gpus * x.scaleout_bytes_s)
     rps_d, ttft_d, inter_d, queue_d, _ = serving.disaggregated(x.users, x.output_tokens, step_of, accepted, busy,
                                                                latency, x.prefill_workers, x.decode_workers,
-                                                               kv_seconds)
+                                                               kv_seconds, params["prefill_burst_disaggregated"])
     agg = x.aggregated
     rps, ttft = np.where(agg, rps_a, rps_d), np.where(agg, ttft_a, ttft_d)
     queue = np.where(agg, queue_a, queue_d)
@@ -764,7 +775,7 @@ def plan_columns(x: ConfigurationInputs, params: Mapping[str, np.ndarray], utili
     busy = serving.prefill_busy(x.input_tokens, gpus=x.prefill_gpus, flops_per_token=c["flops_per_token"],
                                 attention_flops=c["attention_flops"], peak_flops=x.peak_flops,
                                 prefill_efficiency=params["prefill_efficiency"],
-                                prefill_busy_s=params["prefill_busy_s"])
+                                prefill_busy_s=busy_seconds(params))
     moved = x.kv_bytes_input if transfer_bytes is None else transfer_bytes
     link_time = moved / (x.decode_gpus * x.scaleout_bytes_s)
     return serving.plan_columns(step / accepted, busy + params["prefill_latency_s"], 1.0 / busy, link_time,

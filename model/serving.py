@@ -138,7 +138,7 @@ def md1_wait(rate, service):
 
 
 def disaggregated(users, output_tokens, step_of, accepted, busy, latency, prefill_workers, decode_workers,
-                  kv_seconds):
+                  kv_seconds, burst=0.0):
     """A prefill pool and a decode pool serving ``users`` in a closed loop.
 
     ``step_of(n)`` gives the decode step at ``n`` requests per decode worker (elementwise).
@@ -149,12 +149,14 @@ def disaggregated(users, output_tokens, step_of, accepted, busy, latency, prefil
     lo = np.zeros(np.broadcast_shapes(users.shape, np.shape(decode_workers)))
     hi = users / decode_workers + lo
     service = busy / prefill_workers
+    # closed-loop arrivals bunch: a share ``burst`` of the other users' prefills on this worker
+    bunched = burst * np.maximum(users / prefill_workers - 1.0, 0.0) * busy
 
     def excess(batch):
         step = step_of(batch)
         decode = output_tokens * step / accepted + kv_seconds
         rate = decode_workers * batch / decode
-        wait = md1_wait(rate, service)
+        wait = md1_wait(rate, service) + bunched
         return rate * (latency + busy + kv_seconds + wait + decode) - users
 
     for _ in range(BISECTION_STEPS):
@@ -166,7 +168,7 @@ def disaggregated(users, output_tokens, step_of, accepted, busy, latency, prefil
     step = step_of(batch)
     decode = output_tokens * step / accepted + kv_seconds
     rate = decode_workers * batch / decode
-    queue = md1_wait(rate, service)
+    queue = md1_wait(rate, service) + bunched
     # where the prefill pool is the bottleneck the loop holds the rest of the users in its queue
     queue = np.where(np.isfinite(queue), queue, users / rate - (latency + busy + kv_seconds + decode))
     ttft = latency + busy + kv_seconds + queue

@@ -126,12 +126,16 @@ def test_disaggregated_closed_loop_holds_the_users(runs):
 
 def test_configuration_fit_in_sample_errors(runs):
     """Regression guard at the figures this fit reaches (docs/accuracy.md): aggregated runs
-    median |error| <= 12% interactivity and <= 13.5% output tok/s per GPU (targets 10% / 12%)."""
+    median |error| <= 13% interactivity, <= 12% output tok/s per GPU and <= 32% TTFT (targets 10%,
+    12%, 20%); disaggregated runs <= 60% TTFT (target 25%); no parameter at a bound."""
     table, x = runs
     names, values, info = calibration.fit_configurations(x, table)
     pred = calibration.predict_configurations(x, calibration.expand_parameters(x, names, values))
     err = calibration.configuration_errors(table, pred).abs()
     agg = x.aggregated
-    assert err["intvty_err_%"][agg].median() <= 12.0
-    assert err["tput_gpu_err_%"][agg].median() <= 13.5
+    assert err["intvty_err_%"][agg].median() <= 13.0
+    assert err["tput_gpu_err_%"][agg].median() <= 12.0
+    assert err["ttft_err_%"][agg].median() <= 32.0
+    assert err["ttft_err_%"][~agg].median() <= 60.0
+    assert info["at_bound"] == []
     assert info["evaluations"] < 400
