@@ -15,14 +15,15 @@ from omegaconf import DictConfig, OmegaConf
 
 from model import calibration
 from model.app import io
-from model.app.plots import predicted_vs_measured
+from model.app.plots import configurations_vs_measured, predicted_vs_measured
 from model.app.runner import JobResult, hydra_main
 from model.config import REPO_DIR
 from model.schema import register_schemas
 from model.validate import validate
 
 OUTPUTS = ("calibration.csv", "calibration.json", "gpu_calibration.yaml", "gpu_model_error.yaml",
-           "predicted_vs_measured.png", "configurations.csv", "regimes.csv", "configurations.json")
+           "predicted_vs_measured.png", "configurations.csv", "regimes.csv", "configurations.json",
+           "configurations_vs_measured.png")
 REGIME_COLUMNS = {"intvty": "interactivity", "ttft": "TTFT p50", "tput_gpu": "out tok/s/GPU"}
 
 
@@ -83,6 +84,8 @@ def print_configurations(cfg: DictConfig, out: Path) -> None:
                                                   str(REPO_DIR / c.configurations), bool(c.cross_validate))
     io.write_text(result.table.to_csv(index=False), out / "configurations.csv")
     io.write_text(result.regimes.to_csv(), out / "regimes.csv")
+    if cfg.plots.enabled:
+        io.save_figure(configurations_vs_measured(result.table), out / "configurations_vs_measured.png")
     at_bound = [[k, g, v] for (k, g), v in result.info["at_bound"]]
     io.write_text(json.dumps({"fitted": result.fitted, "at_bound": at_bound}, indent=2), out / "configurations.json")
     print(f"\nconfiguration runs ({c.configurations}): median / p90 |error| % per regime "
