@@ -32,6 +32,14 @@ class PrefillMode(enum.Enum):
     physical = "physical"    # new-token FLOPs on the replica's compute, cached prefixes loaded (SPEC §8)
 
 
+class SlaPercentile(enum.Enum):
+    """Which percentile of TTFT and TPOT an SLA holds at (SPEC §10)."""
+
+    p50 = "p50"
+    p90 = "p90"
+    p99 = "p99"
+
+
 class Parallelism(enum.Enum):
     """How a replica of S systems splits a model (SPEC §8)."""
 
@@ -240,6 +248,8 @@ class SlaSpec:
                                     doc="least output tok/s per request that meets the SLA")
     max_ttft_s: Optional[float] = spec(None, unit="s", check="> 0",
                                        doc="longest time to first token that meets the SLA (null: none)")
+    percentile: SlaPercentile = spec(SlaPercentile.p50, doc="the percentile of TTFT and of TPOT (1 / interactivity) "
+                                     "both SLA kinds hold at: p50 (the median, as before), p90 or p99")
 
 
 @dataclass
