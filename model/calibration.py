@@ -30,6 +30,7 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 from scipy.optimize import least_squares
 
+from model import serving
 from model.evaluate import evaluate
 
 # fitted per hardware type / shared by all; bounds in the units of the config keys
@@ -527,7 +528,6 @@ def predict_configurations(x: ConfigurationInputs, params: Mapping[str, np.ndarr
 
     ``params`` holds per-run arrays (or scalars) of the fitted keys (:data:`CONFIG_BOUNDS`).
     """
-    from model import serving
 
     c = x.constants
     mtp = x.mtp_draft > 0
@@ -755,7 +755,6 @@ def plan_columns(x: ConfigurationInputs, params: Mapping[str, np.ndarray], utili
 
     ``transfer_bytes`` is the KV one request moves (default: its input context's).
     """
-    from model import serving
 
     c = x.constants
     params = {k: np.broadcast_to(v, x.users.shape) for k, v in params.items()}
