@@ -559,6 +559,8 @@ def predict_configurations(x: ConfigurationInputs, params: Mapping[str, np.ndarr
                                                                latency, x.prefill_workers, x.decode_workers,
                                                                kv_seconds, params["prefill_burst_disaggregated"])
     agg = x.aggregated
+    request_time = x.users / rps_a
+    interrupting = np.where(agg, serving.interruptions(x.users, busy, request_time), 0.0)
     rps, ttft = np.where(agg, rps_a, rps_d), np.where(agg, ttft_a, ttft_d)
     queue = np.where(agg, queue_a, queue_d)
     out = {"interactivity": np.where(agg, inter_a, inter_d), "ttft": ttft,
@@ -566,6 +568,8 @@ def predict_configurations(x: ConfigurationInputs, params: Mapping[str, np.ndarr
            "output_tput_per_gpu_all": rps * x.output_tokens / x.total_gpus}
     for name, q in serving.PERCENTILES.items():
         out[f"ttft_{name}"] = serving.ttft_percentile(ttft, queue, q)
+        out[f"tpot_{name}"] = serving.tpot_percentile(1.0 / out["interactivity"], busy, interrupting,
+                                                      x.output_tokens, q)
     return out
 
 
@@ -668,6 +672,8 @@ def configuration_errors(table: pd.DataFrame, pred: Mapping[str, np.ndarray], pr
     if not prefix:
         out["ttft_p90_err_%"] = 100 * (pred["ttft_p90"] / table.p90_ttft - 1)
         out["ttft_p99_err_%"] = 100 * (pred["ttft_p99"] / table.p99_ttft - 1)
+        out["tpot_p90_err_%"] = 100 * (pred["tpot_p90"] / table.p90_tpot - 1)
+        out["tpot_p99_err_%"] = 100 * (pred["tpot_p99"] / table.p99_tpot - 1)
     return out
 
 

@@ -44,6 +44,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from model import serving
+
 MTOK_PER_HOUR = 3600 / 1e6
 ALLOWED_SIZE = "allowed_size_"
 
@@ -234,15 +236,13 @@ def at_percentile(n: np.ndarray, interactivity: np.ndarray, ttft: np.ndarray, re
       their number is taken as Poisson, normal for the quantile:
       ``tpot_q = 1 / I + z_q b sqrt(lam) / O``, ``I_q = 1 / tpot_q``.
     """
-    from scipy.special import ndtri
-
     q = p["sla_quantile"]
     queue = busy * (n - 1.0) * busy / (2.0 * request_time)
-    interruptions = np.maximum((n - 1.0) * (1.0 - busy / (2.0 * request_time)), 0.0)
-    tpot = 1.0 / interactivity + ndtri(q) * busy * np.sqrt(interruptions) / p["output_tokens"]
+    tpot = serving.tpot_percentile(1.0 / interactivity, busy, serving.interruptions(n, busy, request_time),
+                                   p["output_tokens"], q)
     later = q > 0.5
     return (np.where(physical & later, 1.0 / tpot, interactivity),
-            np.where(physical & later, ttft + (2.0 * q - 1.0) * queue, ttft))
+            np.where(physical & later, serving.ttft_percentile(ttft, queue, q), ttft))
 
 
 def _ratio_prefill(step: np.ndarray, p: Mapping[str, np.ndarray],

@@ -47,9 +47,11 @@ Equations (why each is the simplest form the data support is in ``docs/accuracy.
   ``ttft = prefill_latency_s + b + t_kv + W_q`` with ``W_q = rho s / (2 (1 - rho))``, the M/D/1
   wait of the prefill pool (service ``s = b / w_p``, load ``rho = X s``; the optimizer's
   formula, SPEC §9), and ``X (ttft + D) = N``.
-- **Percentiles** (:func:`ttft_percentile`): the wait behind other prefills is taken as
-  uniform on ``[0, 2 queue]``, so the q-quantile adds ``(2 q - 1) queue`` to the median;
-  p50 is the mean formula above (today's TTFT where the new terms are off).
+- **Percentiles** (:func:`ttft_percentile`, :func:`tpot_percentile`): the wait behind other
+  prefills is taken as uniform on ``[0, 2 queue]``, so the q-quantile TTFT adds ``(2 q - 1) queue``
+  to the median; a request's decode is interrupted by a Poisson number of other prefills, mean
+  ``(N - 1) (1 - b / (2 T))`` (aggregated; none on a decode pool), so the q-quantile TPOT adds
+  ``z_q b sqrt(mean) / O``.  p50 is the median formula above (today's where the new terms are off).
 """
 from __future__ import annotations
 
@@ -110,6 +112,20 @@ def prefill_busy(input_tokens, *, gpus, flops_per_token, attention_flops, peak_f
     (no cached prefix): ``L (2 active + A L / 2) / (g peak eta_p) + prefill_busy_s``."""
     flops = input_tokens * (flops_per_token + attention_flops * input_tokens / 2.0)
     return flops / (gpus * peak_flops * prefill_efficiency) + prefill_busy_s
+
+
+def interruptions(n, busy, request_time):
+    """Prefills of other requests that interrupt one request's decode in aggregated serving, on
+    average: ``(n - 1) (1 - b / (2 T))`` (what the median interactivity already charges)."""
+    return np.maximum((n - 1.0) * (1.0 - busy / (2.0 * request_time)), 0.0)
+
+
+def tpot_percentile(tpot, busy, interrupting, output_tokens, q):
+    """TPOT at quantile ``q``: the number of interrupting prefills taken as Poisson (mean
+    ``interrupting``), normal for the quantile: ``tpot + z_q b sqrt(interrupting) / O``."""
+    from scipy.special import ndtri
+
+    return tpot + ndtri(q) * busy * np.sqrt(interrupting) / output_tokens
 
 
 def aggregated(n, output_tokens, step, accepted, busy, latency, burst=0.0):

@@ -109,6 +109,8 @@ def test_percentiles_are_ordered_on_every_run(runs):
         assert np.isfinite(pred["ttft_p50"]).all() and (pred["ttft_p50"] > 0).all()
         assert (pred["ttft_p99"] >= pred["ttft_p90"]).all() and (pred["ttft_p90"] >= pred["ttft_p50"]).all()
         assert np.array_equal(pred["ttft_p50"], pred["ttft"])
+        assert (pred["tpot_p99"] >= pred["tpot_p90"]).all() and (pred["tpot_p90"] >= pred["tpot_p50"]).all()
+        assert np.allclose(pred["tpot_p50"], 1 / pred["interactivity"], rtol=1e-12)
 
 
 def test_disaggregated_closed_loop_holds_the_users(runs):
