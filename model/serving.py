@@ -199,14 +199,16 @@ def ttft_percentile(ttft, queue, q):
     return ttft + queue * (2.0 * q - 1.0)
 
 
-def plan_columns(step, prefill_time, prefill_capacity, link_time, output_tokens, admitted, utilization):
+def plan_columns(step, prefill_time, prefill_capacity, link_time, output_tokens, admitted, utilization,
+                 quantile=0.5):
     """A prefill and a decode replica as the fleet plan buys them (SPEC §9): the optimizer's
     columns (:func:`optimize.columns.disaggregated_cells`) and :func:`model.calibration.plan_columns`
     both call this, so a plan's TTFT and capacity are the calibrated ones.
 
     ``link_time`` is the seconds this replica's link moves one request's KV (``a``).  Returns
     ``prefill_rate`` (requests/s: compute or link, whichever is slower), ``prefill_ttft``
-    (``t_pf`` plus the M/D/1 wait at ``utilization``), ``decode_rate`` (``N / (O step + a)``,
+    (``t_pf`` plus the M/D/1 wait at ``utilization``; at ``quantile`` > 0.5 that wait spread as
+    :func:`ttft_percentile` spreads a queue), ``decode_rate`` (``N / (O step + a)``,
     capped by the link) and ``decode_interactivity`` (``1 / step``).
     """
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -214,7 +216,10 @@ def plan_columns(step, prefill_time, prefill_capacity, link_time, output_tokens,
         prefill_rate = np.minimum(prefill_capacity, link_rate)
         u = utilization
         wait_per_service = u / (2.0 * (1.0 - u)) if u < 1 else np.inf
-        prefill_ttft = prefill_time + wait_per_service / prefill_rate
+        wait = wait_per_service / prefill_rate
+        prefill_ttft = prefill_time + wait
+        if quantile > 0.5:
+            prefill_ttft = ttft_percentile(prefill_ttft, wait, quantile)
         decode_rate = np.minimum(admitted / (output_tokens * step + link_time), link_rate)
         decode_interactivity = 1.0 / step
     return {"prefill_rate": prefill_rate, "prefill_ttft": prefill_ttft, "decode_rate": decode_rate,

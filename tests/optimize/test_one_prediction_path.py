@@ -44,3 +44,24 @@ def test_disaggregated_run_through_calibration_equals_the_optimizer_columns():
         assert float(ours[key][0]) == pytest.approx(optimizer[key], rel=1e-9), key
     # and the decode side is what the calibration is judged on: accepted / step of model.serving
     assert optimizer["decode_interactivity"] > 30
+
+
+def test_fleet_prefill_ttft_at_p99_by_hand():
+    """The hand-worked instance of tests/optimize/test_disaggregation.py: B200 prefill t_pf = 0.3 s,
+    M/D/1 wait at u = 0.8 W = 0.8 / (2 x 0.2) x (1 / 5 req/s) = 0.4 s, KV move 0.2 s: TTFT 0.9 s at
+    p50.  At p99 the wait, uniform on [0, 2 W], is 1.98 W = 0.792 s: TTFT 0.3 + 0.792 + 0.2 = 1.292 s.
+    A 1.2 s limit keeps the p50 plan; at p99 it rules out every pair (and the wafer's aggregated
+    TTFT is 10 s): no plan."""
+    from optimize.constants import SolveStatus
+    from optimize.fleet import plan_fleet
+    from tests.optimize.test_disaggregation import hand_worked_cfg
+
+    p50 = plan_fleet(hand_worked_cfg())
+    p99 = plan_fleet(hand_worked_cfg("sla.percentile=p99"))
+    assert p50.plan.set_index("phase").ttft_s.to_dict() == pytest.approx({"prefill": 0.9, "decode": 0.9})
+    assert p99.plan.set_index("phase").ttft_s.to_dict() == pytest.approx({"prefill": 1.292, "decode": 1.292})
+    assert p50.totals.cost_per_hour == p99.totals.cost_per_hour == pytest.approx(174.05)
+    limited = plan_fleet(hand_worked_cfg("sla.percentile=p99", "fleet.max_ttft_s.gpt_oss_120b=1.2"))
+    assert plan_fleet(hand_worked_cfg("fleet.max_ttft_s.gpt_oss_120b=1.2")).totals.cost_per_hour == \
+        pytest.approx(174.05)
+    assert limited.status != SolveStatus.optimal and limited.plan.empty
