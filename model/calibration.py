@@ -30,6 +30,7 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 from scipy.optimize import least_squares
 
+from model import serving
 from model.evaluate import evaluate
 from model.fit_bounds import BOUNDS
 
@@ -378,3 +379,407 @@ def model_error_yaml(entries: dict) -> str:
               "# the GPU model's leave-one-out error spread, read by the uncertainty app\n"
               "# (multiplicative lognormal factors on interactivity and TTFT). Regenerate instead of editing.\n")
     return header + yaml.safe_dump(entries, sort_keys=False, width=200)
+
+
+# --- docs/model.md §10: serving configurations (aggregated and disaggregated), predicted by model.serving ---
+
+CONFIG_COLUMNS = ("gpu", "precision", "spec_method", "framework", "disagg", "prefill_tp", "prefill_ep",
+                  "prefill_dp_attention", "prefill_num_workers", "decode_tp", "decode_ep", "decode_dp_attention",
+                  "decode_num_workers", "num_prefill_gpu", "num_decode_gpu", "isl", "osl")
+# fitted per GPU type / once for all; bounds wide enough that a sound form ends inside them
+CONFIG_PER_GPU = ("bandwidth_efficiency", "layer_overhead_s", "prefill_efficiency", "prefill_latency_s")
+CONFIG_SHARED = ("compute_efficiency", "ep_latency_s", "prefill_burst", "prefill_burst_disaggregated",
+                 "prefill_busy_share")
+CONFIG_BOUNDS = {"bandwidth_efficiency": (0.05, 1.0), "layer_overhead_s": (0.0, 2e-3),
+                 "prefill_efficiency": (0.01, 1.0), "prefill_latency_s": (0.0, 5.0), "prefill_busy_s": (0.0, 1.0),
+                 "compute_efficiency": (0.02, 1.0), "ep_latency_s": (0.0, 1e-3), "accepted_tokens_per_step": (1.0, 4.0),
+                 "prefill_burst": (0.0, 1.0), "prefill_burst_disaggregated": (0.0, 1.0),
+                 "prefill_busy_share": (0.0, 1.0)}
+CONFIG_START = {"bandwidth_efficiency": 0.5, "layer_overhead_s": 1e-4, "prefill_efficiency": 0.3,
+                "prefill_latency_s": 0.05, "prefill_busy_s": 0.01, "compute_efficiency": 0.4, "ep_latency_s": 2e-5,
+                "accepted_tokens_per_step": 2.0, "prefill_burst": 0.1, "prefill_burst_disaggregated": 0.1,
+                "prefill_busy_share": 0.2}
+CONFIG_SCALE = {"bandwidth_efficiency": 0.3, "layer_overhead_s": 5e-5, "prefill_efficiency": 0.3,
+                "prefill_latency_s": 0.05, "prefill_busy_s": 0.01, "compute_efficiency": 0.3, "ep_latency_s": 1e-5,
+                "accepted_tokens_per_step": 0.5, "prefill_burst": 0.1, "prefill_burst_disaggregated": 0.1,
+                "prefill_busy_share": 0.2}
+STACKS = ("trt", "atom", "sglang")
+
+
+def stack_of(framework: str) -> str:
+    """The serving-stack family of a framework name (``dynamo-trt`` -> ``trt``; sglang otherwise)."""
+    return next((s for s in STACKS[:-1] if s in framework), "sglang")
+
+
+def load_configurations(path: str) -> pd.DataFrame:
+    """The docs/model.md §10 runs, one row each, with ``config`` (the configuration each belongs to: all
+    columns but concurrency and date) and ``regime`` (kind x EP x dp-attn x MTP x precision)."""
+    table = pd.read_csv(path)
+    table["config"] = table.groupby(list(CONFIG_COLUMNS), dropna=False).ngroup()
+    table["aggregated"] = ~table.disagg.astype(bool) | (table.prefill_num_workers == 0)
+    kind = np.where(table.aggregated, "agg", "disagg")
+    ep = np.where(table.decode_ep > 1, "ep", "tp")
+    dp = np.where(table.decode_dp_attention.astype(bool), "dpa", "-")
+    mtp = np.where(table.spec_method == "mtp", "mtp", "-")
+    table["regime"] = [" ".join(r) for r in zip(kind, ep, dp, mtp, table.precision)]
+    table["stack"] = [stack_of(f) for f in table.framework]
+    return table
+
+
+@dataclass(frozen=True)
+class ConfigurationInputs:
+    """Per-run numpy arrays of the known terms of :mod:`model.serving` (nothing fitted)."""
+
+    gpu: np.ndarray           # GPU type name per run
+    stack: np.ndarray         # serving-stack family per run
+    aggregated: np.ndarray
+    users: np.ndarray
+    input_tokens: np.ndarray
+    output_tokens: np.ndarray
+    prefill_gpus: np.ndarray
+    prefill_workers: np.ndarray
+    decode_gpus: np.ndarray
+    decode_workers: np.ndarray
+    ep: np.ndarray
+    dp_attention: np.ndarray
+    mtp_draft: np.ndarray
+    total_gpus: np.ndarray
+    measured_gpus: np.ndarray      # the GPUs the benchmark divides output tok/s by (decode GPUs)
+    kv_bytes_request: np.ndarray   # at the mean decode context L + O / 2
+    kv_bytes_input: np.ndarray     # the context a disaggregated request moves (L)
+    dense_bytes: np.ndarray
+    attention_bytes: np.ndarray
+    routed_bytes: np.ndarray
+    peak_flops: np.ndarray
+    bandwidth_bytes_s: np.ndarray
+    scaleup_bytes_s: np.ndarray
+    scaleup_domain: np.ndarray
+    scaleout_bytes_s: np.ndarray
+    constants: dict           # per-model scalars: expert_share, flops_per_token, attention_flops, layers, ...
+
+
+def configuration_inputs(table: pd.DataFrame, calibration: Mapping, length_factor: float) -> ConfigurationInputs:
+    """The known per-run terms from the runs' table and ``calibration.devices/architecture/stacks``.
+
+    GPUs per worker: aggregated runs ``decode_tp`` (their ``num_*_gpu`` fields count tp x ep);
+    disaggregated runs ``num_*_gpu / *_num_workers``.  The benchmark's output tok/s per GPU of a
+    disaggregated run is per decode GPU (its input tok/s per prefill GPU: input over output
+    tok/s per GPU is ``(isl / osl) (num_decode_gpu / num_prefill_gpu)`` on every such run), so
+    ``measured_gpus`` is ``num_decode_gpu`` there.
+    """
+    arch, devices, stacks = calibration["architecture"], calibration["devices"], calibration["stacks"]
+    agg = table.aggregated.to_numpy()
+    tp = table.decode_tp.to_numpy(float)
+    workers_p = np.where(agg, 1.0, table.prefill_num_workers.to_numpy(float))
+    workers_d = np.where(agg, 1.0, table.decode_num_workers.to_numpy(float))
+    gpus_p = np.where(agg, tp, table.num_prefill_gpu.to_numpy(float) / np.maximum(workers_p, 1))
+    gpus_d = np.where(agg, tp, table.num_decode_gpu.to_numpy(float) / np.maximum(workers_d, 1))
+    total = np.where(agg, tp, table.num_prefill_gpu.to_numpy(float) + table.num_decode_gpu.to_numpy(float))
+    ep = np.minimum(table.decode_ep.to_numpy(float), gpus_d)
+    dev = {k: np.array([float(devices[g][k]) if devices[g][k] is not None else np.nan for g in table.gpu])
+           for k in ("memory_bandwidth_tb_s", "peak_fp8_tflops", "peak_fp4_tflops", "scaleup_gb_s",
+                     "scaleup_domain", "scaleout_gb_s")}
+    fp4 = (table.precision == "fp4").to_numpy()
+    peak = np.where(fp4 & np.isfinite(dev["peak_fp4_tflops"]), dev["peak_fp4_tflops"], dev["peak_fp8_tflops"]) * 1e12
+    routed_bits = np.array([float(arch["routed_bits"][p]) for p in table.precision])
+    share = arch["experts_per_token"] / arch["routed_experts"]
+    dense_params = (arch["active_params_b"] - share * arch["routed_expert_params_b"]) * 1e9
+    kv_bits = np.array([float(stacks["kv_bits"][s]) for s in table["stack"]])
+    kv_token = arch["layers"] * arch["kv_latent_per_layer"] * kv_bits / 8
+    input_tokens = length_factor * table.isl.to_numpy(float)
+    output_tokens = length_factor * table.osl.to_numpy(float)
+    mtp = (table.spec_method == "mtp").to_numpy()
+    constants = {
+        "expert_share": share, "flops_per_token": 2 * arch["active_params_b"] * 1e9,
+        "attention_flops": 2 * arch["attention_heads"] * (arch["qk_head_dim"] + arch["v_head_dim"]) * arch["layers"],
+        "layers": float(arch["layers"]), "moe_layers": float(arch["moe_layers"]),
+        "experts_per_token": float(arch["experts_per_token"]), "hidden_size": float(arch["hidden_size"]),
+        "activation_bytes": float(arch["activation_bytes"]),
+    }
+    return ConfigurationInputs(
+        gpu=table.gpu.to_numpy(), stack=table["stack"].to_numpy(), aggregated=agg,
+        users=table.concurrency.to_numpy(float), input_tokens=input_tokens, output_tokens=output_tokens,
+        prefill_gpus=gpus_p, prefill_workers=workers_p, decode_gpus=gpus_d, decode_workers=workers_d, ep=ep,
+        dp_attention=table.decode_dp_attention.astype(bool).to_numpy(),
+        mtp_draft=np.where(mtp, float(stacks["mtp_draft_tokens"]), 0.0), total_gpus=total,
+        measured_gpus=np.where(agg, tp, table.num_decode_gpu.to_numpy(float)),
+        kv_bytes_request=(input_tokens + output_tokens / 2) * kv_token, kv_bytes_input=input_tokens * kv_token,
+        dense_bytes=np.full(len(table), dense_params * arch["other_bits"] / 8),
+        attention_bytes=np.full(len(table), arch["attention_params_b"] * 1e9 * arch["other_bits"] / 8),
+        routed_bytes=arch["routed_expert_params_b"] * 1e9 * routed_bits / 8,
+        peak_flops=peak, bandwidth_bytes_s=dev["memory_bandwidth_tb_s"] * 1e12,
+        scaleup_bytes_s=dev["scaleup_gb_s"] * 1e9, scaleup_domain=dev["scaleup_domain"],
+        scaleout_bytes_s=dev["scaleout_gb_s"] * 1e9, constants=constants)
+
+
+def busy_seconds(params: Mapping[str, np.ndarray]) -> np.ndarray:
+    """The fixed prefill time the worker spends per request: ``prefill_busy_s`` where given,
+    else the share ``prefill_busy_share`` of the fixed latency ``prefill_latency_s``."""
+    if "prefill_busy_share" in params:
+        return params["prefill_busy_share"] * params["prefill_latency_s"]
+    return params["prefill_busy_s"]
+
+
+def predict_configurations(x: ConfigurationInputs, params: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Median interactivity (tok/s per user), TTFT at p50/p90/p99 (s) and output tok/s per GPU
+    of every run, aggregated or disaggregated, through :mod:`model.serving`.
+
+    ``params`` holds per-run arrays (or scalars) of the fitted keys (:data:`CONFIG_BOUNDS`).
+    """
+
+    c = x.constants
+    mtp = x.mtp_draft > 0
+    accepted = np.where(mtp, params["accepted_tokens_per_step"], 1.0)
+    tokens_per_step = 1.0 + x.mtp_draft
+
+    def step_of(n):
+        return serving.decode_step(
+            n, gpus=x.decode_gpus, dp_attention=x.dp_attention, ep=x.ep, tokens_per_step=tokens_per_step,
+            mtp_draft=x.mtp_draft, kv_bytes_request=x.kv_bytes_request, dense_bytes=x.dense_bytes,
+            attention_bytes=x.attention_bytes, routed_bytes=x.routed_bytes, expert_share=c["expert_share"],
+            flops_per_token=c["flops_per_token"],
+            layers=c["layers"], moe_layers=c["moe_layers"], experts_per_token=c["experts_per_token"],
+            hidden_size=c["hidden_size"], activation_bytes=c["activation_bytes"],
+            bandwidth_bytes_s=x.bandwidth_bytes_s, peak_flops=x.peak_flops,
+            bandwidth_efficiency=params["bandwidth_efficiency"], compute_efficiency=params["compute_efficiency"],
+            layer_overhead_s=params["layer_overhead_s"], ep_latency_s=params["ep_latency_s"],
+            scaleup_bytes_s=x.scaleup_bytes_s, scaleup_domain=x.scaleup_domain, scaleout_bytes_s=x.scaleout_bytes_s)
+
+    busy = serving.prefill_busy(x.input_tokens, gpus=x.prefill_gpus, flops_per_token=c["flops_per_token"],
+                                attention_flops=c["attention_flops"], peak_flops=x.peak_flops,
+                                prefill_efficiency=params["prefill_efficiency"],
+                                prefill_busy_s=busy_seconds(params))
+    latency = params["prefill_latency_s"]
+    rps_a, ttft_a, inter_a, queue_a = serving.aggregated(x.users, x.output_tokens, step_of(x.users), accepted,
+                                                         busy, latency, params["prefill_burst"])
+    kv_seconds = x.kv_bytes_input / (x.decode_gpus * x.scaleout_bytes_s)
+    rps_d, ttft_d, inter_d, queue_d, _ = serving.disaggregated(x.users, x.output_tokens, step_of, accepted, busy,
+                                                               latency, x.prefill_workers, x.decode_workers,
+                                                               kv_seconds, params["prefill_burst_disaggregated"])
+    agg = x.aggregated
+    request_time = x.users / rps_a
+    interrupting = np.where(agg, serving.interruptions(x.users, busy, request_time), 0.0)
+    rps, ttft = np.where(agg, rps_a, rps_d), np.where(agg, ttft_a, ttft_d)
+    queue = np.where(agg, queue_a, queue_d)
+    out = {"interactivity": np.where(agg, inter_a, inter_d), "ttft": ttft,
+           "output_tput_per_gpu": rps * x.output_tokens / x.measured_gpus,
+           "output_tput_per_gpu_all": rps * x.output_tokens / x.total_gpus}
+    for name, q in serving.PERCENTILES.items():
+        out[f"ttft_{name}"] = serving.ttft_percentile(ttft, queue, q)
+        out[f"tpot_{name}"] = serving.tpot_percentile(1.0 / out["interactivity"], busy, interrupting,
+                                                      x.output_tokens, q)
+    return out
+
+
+def parameter_names(x: ConfigurationInputs) -> list[tuple[str, str | None]]:
+    """The fitted parameters ``(key, gpu type or stack or None)`` for the runs ``x``."""
+    gpus = sorted(set(x.gpu))
+    stacks = sorted(set(x.stack[x.mtp_draft > 0]))
+    shared = [(k, None) for k in CONFIG_SHARED]
+    return ([(k, g) for g in gpus for k in CONFIG_PER_GPU] + shared
+            + [("accepted_tokens_per_step", s) for s in stacks])
+
+
+def expand_parameters(x: ConfigurationInputs, names: list, values: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-run arrays of every fitted key from the parameter vector."""
+    out = {k: np.full(len(x.gpu), CONFIG_START[k]) for k in CONFIG_BOUNDS}
+    for (k, g), v in zip(names, values):
+        if g is None:
+            out[k][:] = v
+        elif k == "accepted_tokens_per_step":
+            out[k][x.stack == g] = v
+        else:
+            out[k][x.gpu == g] = v
+    return out
+
+
+def _measured(table: pd.DataFrame) -> np.ndarray:
+    return np.concatenate([np.log(table.median_intvty.to_numpy(float)), np.log(table.median_ttft.to_numpy(float)),
+                           np.log(table.output_tput_per_gpu.to_numpy(float))])
+
+
+def _residual_function(x: ConfigurationInputs, table: pd.DataFrame, names, free: np.ndarray, fixed: np.ndarray):
+    measured = _measured(table)
+    ok = np.isfinite(measured)
+
+    def residuals(v: np.ndarray) -> np.ndarray:
+        values = fixed.copy()
+        values[free] = v
+        pred = predict_configurations(x, expand_parameters(x, names, values))
+        both = np.log(np.concatenate([pred["interactivity"], pred["ttft"], pred["output_tput_per_gpu"]]))
+        r = both - measured
+        return np.where(ok, np.nan_to_num(r, nan=5.0, posinf=5.0, neginf=-5.0), 0.0)
+    return residuals
+
+
+def _sparsity(x: ConfigurationInputs, names, free: np.ndarray) -> np.ndarray:
+    rows_gpu, rows_stack = np.tile(x.gpu, 3), np.tile(x.stack, 3)
+    cols = []
+    for (k, g), f in zip(names, free):
+        if not f:
+            continue
+        if g is None:
+            cols.append(np.ones(len(rows_gpu), dtype=int))
+        elif k == "accepted_tokens_per_step":
+            cols.append((rows_stack == g).astype(int))
+        else:
+            cols.append((rows_gpu == g).astype(int))
+    return np.stack(cols, axis=1)
+
+
+def subset(x: ConfigurationInputs, keep: np.ndarray) -> ConfigurationInputs:
+    """The runs selected by a boolean mask."""
+    return ConfigurationInputs(**{f: (getattr(x, f)[keep] if f != "constants" else x.constants)
+                                  for f in ConfigurationInputs.__dataclass_fields__})
+
+
+def fit_configurations(x: ConfigurationInputs, table: pd.DataFrame, start: np.ndarray | None = None,
+                       free: np.ndarray | None = None, names: list | None = None) -> tuple[list, np.ndarray, dict]:
+    """Least squares on log interactivity, log TTFT and log output tok/s per GPU of every run,
+    one vectorized prediction per residual evaluation.
+
+    Returns ``(names, values, info)``: the parameter names ``(key, gpu or stack or None)``, their
+    values and, per name, whether it ended at a bound (``info["at_bound"]``).
+    """
+    names = parameter_names(x) if names is None else names
+    values = np.array([CONFIG_START[k] for k, _ in names]) if start is None else start.copy()
+    free = np.ones(len(names), dtype=bool) if free is None else free
+    lower = np.array([CONFIG_BOUNDS[k][0] for k, _ in names])
+    upper = np.array([CONFIG_BOUNDS[k][1] for k, _ in names])
+    scale = np.array([CONFIG_SCALE[k] for k, _ in names])
+    residuals = _residual_function(x, table, names, free, values)
+    solution = least_squares(residuals, np.clip(values[free], lower[free], upper[free]),
+                             bounds=(lower[free], upper[free]), x_scale=scale[free],
+                             jac_sparsity=_sparsity(x, names, free), loss="soft_l1", f_scale=0.2,
+                             ftol=1e-8, xtol=1e-8, gtol=1e-8)
+    values = values.copy()
+    values[free] = solution.x
+    span = upper - lower
+    at_bound = [(n, float(v)) for n, v, lo, sp in zip(names, values, lower, span)
+                if min(v - lo, lo + sp - v) < 1e-4 * sp]
+    return names, values, {"at_bound": at_bound, "cost": float(solution.cost), "evaluations": int(solution.nfev)}
+
+
+def configuration_errors(table: pd.DataFrame, pred: Mapping[str, np.ndarray], prefix: str = "") -> pd.DataFrame:
+    """% error (predicted / measured - 1) of interactivity, median TTFT, TTFT p90/p99 and output
+    tok/s per GPU, per run."""
+    out = pd.DataFrame(index=table.index)
+    out[f"{prefix}intvty_err_%"] = 100 * (pred["interactivity"] / table.median_intvty - 1)
+    out[f"{prefix}ttft_err_%"] = 100 * (pred["ttft"] / table.median_ttft - 1)
+    out[f"{prefix}tput_gpu_err_%"] = 100 * (pred["output_tput_per_gpu"] / table.output_tput_per_gpu - 1)
+    if not prefix:
+        out["ttft_p90_err_%"] = 100 * (pred["ttft_p90"] / table.p90_ttft - 1)
+        out["ttft_p99_err_%"] = 100 * (pred["ttft_p99"] / table.p99_ttft - 1)
+        out["tpot_p90_err_%"] = 100 * (pred["tpot_p90"] / table.p90_tpot - 1)
+        out["tpot_p99_err_%"] = 100 * (pred["tpot_p99"] / table.p99_tpot - 1)
+    return out
+
+
+def grouped_leave_one_out(x: ConfigurationInputs, table: pd.DataFrame, names: list,
+                          values: np.ndarray) -> pd.DataFrame:
+    """% errors of every run predicted by a fit without its configuration (all its concurrencies
+    and dates held out together).
+
+    Cheap by construction: the fit restarts from the full fit (warm start) and refits only the
+    parameters of the held-out configuration's GPU type, on that type's other runs; the shared
+    parameters keep their full-fit values (a configuration moves them by little).
+    """
+    rows = []
+    for _, group in table.groupby("config"):
+        gpu = group.gpu.iloc[0]
+        held = table.index.isin(group.index)
+        train = (table.gpu == gpu).to_numpy() & ~held
+        free = np.array([g == gpu for _, g in names])
+        if train.sum() >= free.sum():
+            _, refit, _ = fit_configurations(subset(x, train), table[train], start=values, free=free,
+                                              names=names)
+        else:
+            refit = values
+        pred = predict_configurations(subset(x, held), expand_parameters(subset(x, held), names, refit))
+        rows.append(configuration_errors(table[held], pred, prefix="loo_"))
+    return pd.concat(rows).sort_index()
+
+
+def regime_summary(errors: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
+    """Median and p90 |error| per regime (and over all runs), in sample and out of sample."""
+    frame = errors.abs().assign(regime=table.regime.to_numpy())
+    columns = [c for c in errors.columns]
+    parts = []
+    kind = frame.regime.str.split().str[0]
+    for name, part in list(frame.groupby("regime")) + [(f"all {k}", frame[kind == k]) for k in ("agg", "disagg")] + [
+            ("all", frame)]:
+        row = {"regime": name, "runs": len(part)}
+        for c in columns:
+            v = part[c].dropna()
+            row[f"{c[:-2]}med"] = float(v.median()) if len(v) else np.nan
+            row[f"{c[:-2]}p90"] = float(v.quantile(0.9)) if len(v) else np.nan
+        parts.append(row)
+    return pd.DataFrame(parts).set_index("regime")
+
+
+@dataclass(frozen=True)
+class ConfigurationResult:
+    """The docs/model.md §10 fit: per-run table (measured, predicted, errors, leave-one-out errors), the
+    per-regime summary, the fitted values ``{key: {gpu or stack or "all": value}}`` and fit info."""
+
+    table: pd.DataFrame
+    regimes: pd.DataFrame
+    fitted: dict
+    info: dict
+
+
+def calibrate_configurations(calibration: Mapping, path: str, cross_validate: bool) -> ConfigurationResult:
+    """Fit :mod:`model.serving` to the runs at ``path`` and score it per regime (with the grouped
+    leave-one-configuration-out errors when ``cross_validate``)."""
+    table = load_configurations(path)
+    x = configuration_inputs(table, calibration, float(calibration["length_factor"]))
+    names, values, info = fit_configurations(x, table)
+    pred = predict_configurations(x, expand_parameters(x, names, values))
+    errors = configuration_errors(table, pred)
+    if cross_validate:
+        errors = errors.join(grouped_leave_one_out(x, table, names, values))
+    out = table[["id", "config", "regime", "gpu", "framework", "concurrency", "median_intvty", "median_ttft",
+                 "output_tput_per_gpu"]].copy()
+    out["intvty_pred"] = pred["interactivity"]
+    out["ttft_pred"] = pred["ttft"]
+    out["tput_gpu_pred"] = pred["output_tput_per_gpu"]
+    out = out.join(errors)
+    fitted: dict = {}
+    for (k, g), v in zip(names, values):
+        fitted.setdefault(k, {})[g or "all"] = float(f"{v:.6g}")
+    return ConfigurationResult(out, regime_summary(errors, table), fitted, info)
+
+
+def plan_columns(x: ConfigurationInputs, params: Mapping[str, np.ndarray], utilization: float,
+                 transfer_bytes: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """The prefill and decode replicas of every run as the fleet plan would buy them: the
+    optimizer's column values (:func:`model.serving.plan_columns`) for a decode replica of the
+    run's decode GPUs at its share of the users (``N / decode workers``) and a prefill replica of
+    its prefill GPUs, at ``utilization``.
+
+    ``transfer_bytes`` is the KV one request moves (default: its input context's).
+    """
+
+    c = x.constants
+    params = {k: np.broadcast_to(v, x.users.shape) for k, v in params.items()}
+    mtp = x.mtp_draft > 0
+    accepted = np.where(mtp, params["accepted_tokens_per_step"], 1.0)
+    n = x.users / x.decode_workers
+    step = serving.decode_step(
+        n, gpus=x.decode_gpus, dp_attention=x.dp_attention, ep=x.ep, tokens_per_step=1.0 + x.mtp_draft,
+        mtp_draft=x.mtp_draft, kv_bytes_request=x.kv_bytes_request, dense_bytes=x.dense_bytes,
+        attention_bytes=x.attention_bytes, routed_bytes=x.routed_bytes, expert_share=c["expert_share"],
+        flops_per_token=c["flops_per_token"], layers=c["layers"], moe_layers=c["moe_layers"],
+        experts_per_token=c["experts_per_token"], hidden_size=c["hidden_size"],
+        activation_bytes=c["activation_bytes"], bandwidth_bytes_s=x.bandwidth_bytes_s, peak_flops=x.peak_flops,
+        bandwidth_efficiency=params["bandwidth_efficiency"], compute_efficiency=params["compute_efficiency"],
+        layer_overhead_s=params["layer_overhead_s"], ep_latency_s=params["ep_latency_s"],
+        scaleup_bytes_s=x.scaleup_bytes_s, scaleup_domain=x.scaleup_domain, scaleout_bytes_s=x.scaleout_bytes_s)
+    busy = serving.prefill_busy(x.input_tokens, gpus=x.prefill_gpus, flops_per_token=c["flops_per_token"],
+                                attention_flops=c["attention_flops"], peak_flops=x.peak_flops,
+                                prefill_efficiency=params["prefill_efficiency"],
+                                prefill_busy_s=busy_seconds(params))
+    moved = x.kv_bytes_input if transfer_bytes is None else transfer_bytes
+    link_time = moved / (x.decode_gpus * x.scaleout_bytes_s)
+    return serving.plan_columns(step / accepted, busy + params["prefill_latency_s"], 1.0 / busy, link_time,
+                                x.output_tokens, n, utilization)

@@ -32,7 +32,8 @@ Equations (units: bytes, seconds, tokens, $):
 - ``X = requests_per_second * (L + O)``; ``output_throughput = requests_per_second * O``
 - ``cost_per_hour = S * price_per_hour``; ``cost_per_mtok = cost_per_hour / (X * 3600 / 1e6)``;
   ``cost_per_output_mtok = cost_per_mtok * (L + O) / O``
-- ``meets_sla``: feasible, ``I >= sla.min_interactivity`` and ``ttft <= sla.max_ttft_s``
+- ``meets_sla``: feasible, ``I >= sla.min_interactivity`` and ``ttft <= sla.max_ttft_s``, both at
+  ``sla.percentile`` (:func:`at_percentile`; p50: the values above)
 
 Infeasible cells carry NaN systems into the rate equations, so every rate and cost is NaN
 there without a separate masking pass; ``systems``, ``layers_per_system`` and memory stay filled.
@@ -42,6 +43,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
+
+from model import serving
 
 MTOK_PER_HOUR = 3600 / 1e6
 ALLOWED_SIZE = "allowed_size_"
@@ -56,6 +59,8 @@ INPUTS = (
     "input_length", "max_ttft_s", "kv_shards", "pinned_systems", "prefill_physical", "prefill_overhead_s",
     "prefill_compute_seconds", "prefix_load_seconds", "ratio_prefill_steps", "routed_bytes", "expert_untouched",
     "dense_bytes",
+    # docs/model.md §10
+    "sla_quantile",
 )
 
 
@@ -218,9 +223,33 @@ def cell_kernel(p: Mapping[str, np.ndarray], out: Mapping[str, np.ndarray]) -> N
         if "margin_per_mtok" in out:
             np.subtract(p["price_per_mtok"], cost, out=out["margin_per_mtok"])
     if "meets_sla" in out:
+        if physical.any() and (p["sla_quantile"] > 0.5).any():  # docs/model.md §10: the SLA at p90 / p99
+            interactivity, ttft = at_percentile(n, interactivity, ttft, request_time, rates["prefill_busy"],
+                                                physical, p)
         meets = np.greater_equal(interactivity, p["min_interactivity"], out=out["meets_sla"])
         if np.isfinite(p["max_ttft_s"]).any():
             np.logical_and(meets, np.less_equal(ttft, p["max_ttft_s"]), out=meets)
+
+
+def at_percentile(n: np.ndarray, interactivity: np.ndarray, ttft: np.ndarray, request_time: np.ndarray,
+                  busy: np.ndarray, physical: np.ndarray, p: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Interactivity and TTFT at the SLA's quantile ``q = sla_quantile`` (docs/model.md §10), from the queue
+    the physical mode already has (ratio-mode cells and q = 0.5 keep their values).
+
+    - TTFT: the wait behind other prefills, mean ``queue = b (N - 1) b / (2 T)``, is taken as
+      uniform on ``[0, 2 queue]``: ``ttft_q = ttft + (2 q - 1) queue``.
+    - TPOT: a request's decode is interrupted by the others' prefills, on average
+      ``lam = (N - 1) (1 - b / (2 T))`` of them (the mean the median formula already charges);
+      their number is taken as Poisson, normal for the quantile:
+      ``tpot_q = 1 / I + z_q b sqrt(lam) / O``, ``I_q = 1 / tpot_q``.
+    """
+    q = p["sla_quantile"]
+    queue = busy * (n - 1.0) * busy / (2.0 * request_time)
+    tpot = serving.tpot_percentile(1.0 / interactivity, busy, serving.interruptions(n, busy, request_time),
+                                   p["output_tokens"], q)
+    later = q > 0.5
+    return (np.where(physical & later, 1.0 / tpot, interactivity),
+            np.where(physical & later, serving.ttft_percentile(ttft, queue, q), ttft))
 
 
 def _ratio_prefill(step: np.ndarray, p: Mapping[str, np.ndarray],

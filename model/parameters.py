@@ -26,11 +26,14 @@ from model.schema import (
     ModelSpec,
     Parallelism,
     PrefillMode,
+    SlaPercentile,
 )
 
 # The catalog numbers that become parameter arrays, as declared in the schema.
 HARDWARE_FIELDS = array_fields(HardwareSpec)
 MODEL_FIELDS = array_fields(ModelSpec)
+# The quantile of each SLA percentile (docs/model.md §10)
+SLA_QUANTILE = {SlaPercentile.p50: 0.5, SlaPercentile.p90: 0.9, SlaPercentile.p99: 0.99}
 # Fields whose absence (null) means "no limit" rather than "unknown".
 _NULL_IS_INF = {"max_systems", "max_ttft_s"}
 
@@ -101,6 +104,7 @@ def raw_parameters(cfg: DictConfig) -> xr.Dataset:
     data["osl"] = _value(w.osl, "osl")
     data["min_interactivity"] = float(cfg.sla.min_interactivity)
     data["max_ttft_s"] = _value(cfg.sla.max_ttft_s, "max_ttft_s")
+    data["sla_quantile"] = SLA_QUANTILE[SlaPercentile(cfg.sla.percentile)]
     data["kv_tier_host"] = KvTier(w.kv_tier) == KvTier.host
     data["decode_context_mean"] = DecodeContext(w.decode_context) == DecodeContext.mean
     data["attention"] = ("model", [Attention(mdl[m].attention).value for m in model_names])

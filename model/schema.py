@@ -32,6 +32,14 @@ class PrefillMode(enum.Enum):
     physical = "physical"    # new-token FLOPs on the replica's compute, cached prefixes loaded (docs/model.md §8)
 
 
+class SlaPercentile(enum.Enum):
+    """Which percentile of TTFT and TPOT an SLA holds at (docs/model.md §10)."""
+
+    p50 = "p50"
+    p90 = "p90"
+    p99 = "p99"
+
+
 class Parallelism(enum.Enum):
     """How a replica of S systems splits a model (docs/model.md §8)."""
 
@@ -288,6 +296,8 @@ class SlaSpec:
                                     doc="least output tok/s per request that meets the SLA")
     max_ttft_s: Optional[float] = spec(None, unit="s", check="> 0",
                                        doc="longest time to first token that meets the SLA (null: none)")
+    percentile: SlaPercentile = spec(SlaPercentile.p50, doc="the percentile of TTFT and of TPOT (1 / interactivity) "
+                                     "both SLA kinds hold at: p50 (the median, as before), p90 or p99")
 
 
 @dataclass
@@ -367,6 +377,13 @@ class CalibrationSpec:
     error_target: str = spec("conf/uncertainty/model_error/gpu_leave_one_out.yaml",
                              doc="model-error file written with write=true and cross_validate=true (the leave-one-out "
                                  "spread the uncertainty app draws GPU error factors from), relative to the repository")
+    configurations: str = spec("", doc="docs/model.md §10 benchmark CSV of serving configurations (aggregated and "
+                               "disaggregated DeepSeek-R1 runs), relative to the repository (empty: none)")
+    devices: Dict[str, Any] = spec(factory=dict, doc="per GPU type of the configuration runs: memory_bandwidth_tb_s, "
+                                   "peak_fp8_tflops, peak_fp4_tflops, scaleup_gb_s, scaleup_domain, scaleout_gb_s")
+    architecture: Dict[str, Any] = spec(factory=dict, doc="the configuration runs' model: sizes, layers, MoE and "
+                                        "attention shape, activation bytes, weight bits per precision")
+    stacks: Dict[str, Any] = spec(factory=dict, doc="per serving-stack family: kv_bits; mtp_draft_tokens")
     source: Dict[str, str] = spec(factory=dict, doc="where each value comes from, by field")
 
 

@@ -351,6 +351,13 @@ def _check_calibration(cfg: DictConfig) -> None:
         if (CONF_REPO / str(c[key])).resolve() != (CONF_REPO / owned).resolve():
             raise ConfigError(f"calibration.{key}", c[key], f"allowed: {owned} (the file this command generates); "
                               "the fitted values always go to the run directory")
+    if c.configurations:
+        if not (CONF_REPO / c.configurations).is_file():
+            raise ConfigError("calibration.configurations", c.configurations, f"no such file under {CONF_REPO}")
+        keys = ("memory_bandwidth_tb_s", "peak_fp8_tflops", "scaleup_gb_s", "scaleup_domain", "scaleout_gb_s")
+        for gpu, device in c.devices.items():
+            for key in keys:
+                check_value(f"calibration.devices.{gpu}.{key}", device.get(key), "> 0")
 
 
 def _check_dask_chunks(cfg: DictConfig) -> None:

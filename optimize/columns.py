@@ -55,6 +55,7 @@ from dataclasses import dataclass, fields, replace
 import numpy as np
 import xarray as xr
 
+from model import serving
 from optimize.constants import PHASE_CODE, Phase
 from optimize.inputs import ColumnOptions, DemandRows
 from optimize.milp import Coverage
@@ -184,6 +185,14 @@ def aggregated_columns(grid: xr.Dataset, rows: DemandRows, options: ColumnOption
     ok = cells(grid, "meets_sla") & (rows.row_of_cell >= 0)[:, :, None, None] & options.offered[None, None, :, None]
     nan = np.full(ok.shape, np.nan)
     ttft = cells(grid, "ttft") if "ttft" in grid else nan
+    if options.sla_quantile > 0.5 and options.physical is not None and "ttft" in grid:
+        # docs/model.md §10: the TTFT at sla.percentile, from the wait behind the other prefills
+        with np.errstate(divide="ignore", invalid="ignore"):
+            busy = 1.0 / cells(grid, "prefill_capacity")
+            n = cells(grid, "admitted_requests").astype(float)
+            queue = busy * (n - 1.0) * busy / (2.0 * n / cells(grid, "requests_per_second"))
+        spread = serving.ttft_percentile(ttft, queue, options.sla_quantile)
+        ttft = np.where(options.physical[None, None, :, None], spread, ttft)
     if np.isfinite(options.max_ttft).any():
         ok &= ttft <= options.max_ttft[:, None, None, None]
     return _flatten(grid, rows, ok, AGGREGATED, {"requests_per_second": cells(grid, "requests_per_second"),
@@ -212,21 +221,13 @@ def disaggregated_cells(grid: xr.Dataset, options: ColumnOptions) -> dict[str, n
     link = options.link_bytes_per_s
     systems = cells(grid, "systems").astype(float)
     moved = transfer_bytes(grid, options)
-    u = options.target_utilization
     with np.errstate(divide="ignore", invalid="ignore"):
         link_time = moved / (systems * link[None, None, :, None])  # a = bytes / (S * link)
-        link_rate = 1.0 / link_time
-        # prefill: compute or link, whichever is slower; TTFT_p = t_pf + M/D/1 wait at utilization u
-        prefill_rate = np.minimum(cells(grid, "prefill_capacity"), link_rate)
-        wait_per_service = u / (2.0 * (1.0 - u)) if u < 1 else np.inf
-        prefill_ttft = cells(grid, "prefill_time") + wait_per_service / prefill_rate
-        # decode: the slot holds the request while its KV arrives, then O steps
-        step = cells(grid, "step_time")
-        admitted = cells(grid, "admitted_requests").astype(float)
-        decode_rate = np.minimum(admitted / (cells(grid, "osl") * step + link_time), link_rate)
-        decode_interactivity = 1.0 / step
-    return {"link_time": link_time, "prefill_rate": prefill_rate, "prefill_ttft": prefill_ttft,
-            "decode_rate": decode_rate, "decode_interactivity": decode_interactivity}
+    # the same function model.calibration predicts the disaggregated benchmark runs with
+    c = serving.plan_columns(cells(grid, "step_time"), cells(grid, "prefill_time"), cells(grid, "prefill_capacity"),
+                             link_time, cells(grid, "osl"), cells(grid, "admitted_requests").astype(float),
+                             options.target_utilization, options.sla_quantile)
+    return {"link_time": link_time, **c}
 
 
 def disaggregated_columns(grid: xr.Dataset, rows: DemandRows, options: ColumnOptions) -> tuple[Columns, Columns]:

@@ -20,6 +20,8 @@ from scipy.stats import norm
 from model.config import with_values
 from model.errors import ConfigError
 from model.evaluate import evaluate
+from model.parameters import SLA_QUANTILE
+from model.schema import PrefillMode, SlaPercentile
 from model.validate import validate as validate_model
 from optimize.concurrency import sla_by_model, ttft_by_model
 from optimize.schema import IslKind
@@ -180,6 +182,9 @@ class ColumnOptions:
         Largest share of a replica's capacity that demand may use (also the prefill queue's load).
     decode_keeps_prefix
         Only the KV beyond the cached prefix moves to the decode replica.
+    sla_quantile, physical
+        The quantile of ``sla.percentile`` (0.5: the median, as before) and, per grid hardware,
+        whether it prefills in the physical mode (has a prefill queue to spread; docs/model.md §10).
     """
 
     offered: np.ndarray
@@ -189,6 +194,8 @@ class ColumnOptions:
     max_ttft: np.ndarray
     target_utilization: float
     decode_keeps_prefix: bool = False
+    sla_quantile: float = 0.5
+    physical: np.ndarray | None = None
 
     @classmethod
     def aggregated_only(cls, grid: xr.Dataset, target_utilization: float = 1.0) -> ColumnOptions:
@@ -220,7 +227,9 @@ def column_options(cfg: DictConfig, grid: xr.Dataset) -> ColumnOptions:
         min_interactivity=sla_by_model(cfg).sel(model=models).values,
         max_ttft=ttft_by_model(cfg).sel(model=models).values,
         target_utilization=float(cfg.fleet.target_utilization),
-        decode_keeps_prefix=bool(cfg.fleet.decode_keeps_prefix))
+        decode_keeps_prefix=bool(cfg.fleet.decode_keeps_prefix),
+        sla_quantile=SLA_QUANTILE[SlaPercentile(cfg.sla.percentile)],
+        physical=np.array([PrefillMode(cfg.hardware[h].prefill_mode) == PrefillMode.physical for h in hardware]))
 
 
 @dataclass(frozen=True)

@@ -11,18 +11,20 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from model import calibration
 from model.app import io
-from model.app.plots import predicted_vs_measured
+from model.app.plots import configurations_vs_measured, predicted_vs_measured
 from model.app.runner import JobResult, hydra_main
 from model.config import REPO_DIR
 from model.schema import register_schemas
 from model.validate import validate
 
 OUTPUTS = ("calibration.csv", "calibration.json", "gpu_calibration.yaml", "gpu_model_error.yaml",
-           "predicted_vs_measured.png")
+           "predicted_vs_measured.png", "configurations.csv", "regimes.csv", "configurations.json",
+           "configurations_vs_measured.png")
+REGIME_COLUMNS = {"intvty": "interactivity", "ttft": "TTFT p50", "tput_gpu": "out tok/s/GPU"}
 
 
 def run(cfg: DictConfig, out: Path) -> JobResult:
@@ -68,8 +70,44 @@ def run(cfg: DictConfig, out: Path) -> JobResult:
         s = stats["interactivity_leave_one_out"]
         print(f"\nleave-one-out interactivity: median |error| {s['median_abs_pct']:.1f}%, "
               f"worst {s['worst_abs_pct']:.1f}% over {s['points']} points (each predicted by a fit without it)")
+    if c.configurations:
+        print_configurations(cfg, out)
     print("\n" + "\n".join([*replaced, f"wrote {', '.join(str(out / n) for n in OUTPUTS if (out / n).exists())}"]))
     return JobResult(0)
+
+
+def print_configurations(cfg: DictConfig, out: Path) -> None:
+    """docs/model.md §10: fit model.serving to the configuration runs, write their tables and print the
+    median and p90 |error| per regime, in sample and (with cross_validate) out of sample."""
+    c = cfg.calibration
+    result = calibration.calibrate_configurations(OmegaConf.to_container(c, resolve=True),
+                                                  str(REPO_DIR / c.configurations), bool(c.cross_validate))
+    io.write_text(result.table.to_csv(index=False), out / "configurations.csv")
+    io.write_text(result.regimes.to_csv(), out / "regimes.csv")
+    if cfg.plots.enabled:
+        io.save_figure(configurations_vs_measured(result.table), out / "configurations_vs_measured.png")
+    at_bound = [[k, g, v] for (k, g), v in result.info["at_bound"]]
+    io.write_text(json.dumps({"fitted": result.fitted, "at_bound": at_bound}, indent=2), out / "configurations.json")
+    print(f"\nconfiguration runs ({c.configurations}): median / p90 |error| % per regime "
+          "(kind, EP, dp-attention, MTP, precision)")
+    header = f"{'regime':24s} {'runs':>5s}"
+    for prefix in ("", "loo_"):
+        for key, label in REGIME_COLUMNS.items():
+            if f"{prefix}{key}_errmed" in result.regimes:
+                header += f" {('LOO ' if prefix else '') + label:>22s}"
+    print(header)
+    for regime, row in result.regimes.iterrows():
+        line = f"{regime:24s} {int(row.runs):5d}"
+        for prefix in ("", "loo_"):
+            for key in REGIME_COLUMNS:
+                if f"{prefix}{key}_errmed" in row:
+                    line += f" {row[f'{prefix}{key}_errmed']:10.1f} / {row[f'{prefix}{key}_errp90']:9.1f}"
+        print(line)
+    print("fitted (model.serving):")
+    for key, by in result.fitted.items():
+        print(f"  {key}: " + ", ".join(f"{g} {v:.4g}" for g, v in by.items()))
+    for (key, group), value in result.info["at_bound"]:
+        print(f"  AT BOUND: {key} ({group}) = {value:.3g}: the form needs changing there")
 
 
 def main() -> None:

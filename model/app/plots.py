@@ -223,3 +223,55 @@ def predicted_vs_measured(table, stats):
     fig.suptitle("GPU model (decode and prefill) vs InferenceX (dotted: ±25%)", fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def configurations_vs_measured(table, outliers: int = 3) -> Figure:
+    """Predicted against measured interactivity, median TTFT and output tok/s per GPU of the
+    configuration runs, one column per regime family (kind, EP, dp-attention); colour MTP,
+    marker precision; the ``outliers`` worst runs of each panel labelled by id; dotted ±25%."""
+    family = table.regime.str.split().str[:3].str.join(" ")
+    families = sorted(family.unique())
+    metrics = [("median_intvty", "intvty_pred", "interactivity (tok/s/user)"),
+               ("median_ttft", "ttft_pred", "TTFT p50 (s)"),
+               ("output_tput_per_gpu", "tput_gpu_pred", "output tok/s per GPU")]
+    fig, axes = plt.subplots(len(metrics), len(families), figsize=(3.3 * len(families), 9.6), squeeze=False)
+    mtp = table.regime.str.contains("mtp")
+    fp4 = table.regime.str.endswith("fp4")
+    for j, fam in enumerate(families):
+        rows = family == fam
+        for i, (meas, pred, label) in enumerate(metrics):
+            ax = axes[i, j]
+            part = table[rows & table[meas].notna() & table[pred].notna()]
+            for is_mtp, colour in ((False, "C0"), (True, "C3")):
+                for is_fp4, marker in ((False, "o"), (True, "^")):
+                    sel = part[(mtp[part.index] == is_mtp) & (fp4[part.index] == is_fp4)]
+                    if len(sel):
+                        ax.scatter(sel[meas], sel[pred], s=14, color=colour, marker=marker, edgecolor="k", lw=0.3,
+                                   label=f"{'MTP' if is_mtp else 'no MTP'}, {'FP4' if is_fp4 else 'FP8'}")
+            if len(part):
+                values = part[[meas, pred]].to_numpy()
+                lo, hi = values.min() / 1.5, values.max() * 1.5
+                ax.plot([lo, hi], [lo, hi], "k-", lw=0.7)
+                for f in (0.75, 1.25):
+                    ax.plot([lo, hi], [lo * f, hi * f], "k:", lw=0.5)
+                worst = np.abs(np.log(part[pred] / part[meas])).nlargest(outliers).index
+                for k in worst:
+                    ax.annotate(str(int(part.id[k])), (part[meas][k], part[pred][k]), fontsize=6, color="0.2",
+                                xytext=(2, 2), textcoords="offset points")
+                err = 100 * np.median(np.abs(part[pred] / part[meas] - 1))
+                ax.set(xscale="log", yscale="log", xlim=(lo, hi), ylim=(lo, hi))
+                for axis in (ax.xaxis, ax.yaxis):  # labelled decades only: minor labels overlap
+                    axis.set_major_locator(matplotlib.ticker.LogLocator(base=10, numticks=5))
+                    axis.set_major_formatter(matplotlib.ticker.LogFormatterSciNotation())
+                    axis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+                ax.set_title(f"{fam}: {label}\nmedian |err| {err:.0f}% ({len(part)} runs)", fontsize=7)
+            ax.tick_params(labelsize=6)
+            if j == 0:
+                ax.set_ylabel("predicted", fontsize=7)
+            if i == len(metrics) - 1:
+                ax.set_xlabel("measured", fontsize=7)
+    axes[0, 0].legend(fontsize=6, loc="upper left")
+    fig.suptitle("model.serving vs the InferenceX DeepSeek-R1 runs, in sample (dotted: ±25%; labels: run id)",
+                 fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -35,6 +35,8 @@ def test_calibrate_command_prints_the_error_table_and_leaves_the_catalog_alone(t
     ("calibration.inherit.gb200_nvl72=tpu", "calibration.inherit.gb200_nvl72"),
     ("calibration.per_hardware=[foo]", "calibration.per_hardware"),
     ("calibration.data=nope.csv", "calibration.data"),
+    ("calibration.configurations=nope.csv", "calibration.configurations"),
+    ("calibration.devices.b200.scaleup_gb_s=0", "calibration.devices.b200.scaleup_gb_s"),
     ("calibration.weights_gb.deepseek_r1.fp8=-1", "calibration.weights_gb.deepseek_r1.fp8"),
 ])
 def test_bad_calibration_inputs_are_one_line(tmp_path, override, key):

@@ -1,0 +1,226 @@
+"""Serving configurations as the benchmarks run them (docs/model.md §10): the equations, per point.
+
+Pure numpy: every argument is a number or an array, all broadcast against each other, and every
+function is elementwise (no Python loop over points).  :mod:`model.calibration` predicts the
+measured DeepSeek-R1 runs with these functions, aggregated and disaggregated alike.
+
+A *worker* is one model replica of ``g`` GPUs; a configuration is one aggregated worker, or a
+prefill pool of ``w_p`` workers of ``g_p`` GPUs beside a decode pool of ``w_d`` workers of
+``g_d`` GPUs, serving ``N`` users in a closed loop (each user sends its next request when the
+last one finishes, as the benchmark's fixed concurrency does).  Units: bytes, seconds, tokens.
+
+Equations (why each is the simplest form the data support is in ``docs/accuracy.md``):
+
+- **Expert-parallel all-to-all** (:func:`ep_alltoall_bytes`, :func:`ep_alltoall_seconds`).  With
+  EP width ``e > 1`` each MoE layer sends every token's hidden state to its ``k`` experts and back
+  (dispatch + combine).  Per GPU and MoE layer, with ``t`` tokens on the GPU,
+  ``bytes = 2 t k hidden act_bytes (e - 1) / e`` (the ``1/e`` that stays local moves nothing), over
+  the scale-up link while ``e <= scaleup_domain`` and the scale-out link beyond it:
+  ``a2a = moe_layers (bytes / link + ep_latency_s)``.
+- **Decode step** (:func:`decode_step`) of a worker with ``n`` requests, each verifying ``m``
+  tokens per step (``m = draft + 1`` with MTP, else 1)::
+
+      weights = dense + (1 - (1 - k/E) ** (n m)) routed          bytes read per step, whole worker
+      kv_gpu  = n kv_request / (g if dp_attention else 1)          MLA's latent KV: replicated
+                                                                   under TP, split under DP attention
+      w_gpu   = (weights - attn) / g + (attn if dp_attention else attn / g)
+                                                                   attention weights: whole on every
+                                                                   DP-attention rank
+      memory  = (w_gpu + kv_gpu) / (bandwidth eta_b)
+      compute = n m flops_token / (g peak eta_c)                    peak of the precision the math runs at
+      step    = (layers layer_overhead_s + max(memory, compute) + a2a) (1 + mtp draft / layers)
+
+  The draft model (DeepSeek's MTP module: one layer) runs ``draft`` times per step, each about
+  one layer's share of the step.
+- **MTP**: a step emits ``accepted`` tokens per request (``1 <= accepted <= draft + 1``), so
+  decode interactivity is ``accepted / step``.
+- **Prefill** (:func:`prefill_busy`): a worker of ``g`` GPUs is busy
+  ``b = L (2 active + A L / 2) / (g peak eta_p) + prefill_busy_s`` per request; the request
+  waits a further ``prefill_latency_s`` that the worker spends on others (scheduling, launches).
+- **Aggregated** (:func:`aggregated`, docs/model.md §8 with the split overhead): ``T = O step / a + N b``,
+  ``queue = b (N - 1) b / (2 T) + burst (N - 1) b`` (the Poisson wait of §8 plus the share
+  ``burst`` of the other requests' prefills that closed-loop arrivals, bunched, wait for),
+  ``ttft = prefill_latency_s + b + queue + step / 2``, interactivity ``O / (T - b - b (N - 1) b / (2 T))``.
+- **Disaggregated** (:func:`disaggregated`): the decode batch per worker ``n`` is solved for
+  (bisection) so that the closed loop holds ``N`` users:
+  ``X = w_d n / D`` (Little's law on the decode pool, ``D = O step(n) / a + t_kv``),
+  ``ttft = prefill_latency_s + b + t_kv + W_q`` with ``W_q = rho s / (2 (1 - rho))``, the M/D/1
+  wait of the prefill pool (service ``s = b / w_p``, load ``rho = X s``; the optimizer's
+  formula, docs/model.md §9), and ``X (ttft + D) = N``.
+- **Percentiles** (:func:`ttft_percentile`, :func:`tpot_percentile`): the wait behind other
+  prefills is taken as uniform on ``[0, 2 queue]``, so the q-quantile TTFT adds ``(2 q - 1) queue``
+  to the median; a request's decode is interrupted by a Poisson number of other prefills, mean
+  ``(N - 1) (1 - b / (2 T))`` (aggregated; none on a decode pool), so the q-quantile TPOT adds
+  ``z_q b sqrt(mean) / O``.  p50 is the median formula above (today's where the new terms are off).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+PERCENTILES = {"p50": 0.5, "p90": 0.9, "p99": 0.99}
+BISECTION_STEPS = 48
+
+
+def ep_alltoall_bytes(tokens_per_gpu, experts_per_token, hidden_size, activation_bytes, ep):
+    """Bytes one GPU sends per MoE layer (dispatch + combine) at EP width ``ep`` (0 at ep = 1)."""
+    ep = np.asarray(ep, dtype=float)
+    return 2.0 * tokens_per_gpu * experts_per_token * hidden_size * activation_bytes * (ep - 1.0) / ep
+
+
+def ep_alltoall_seconds(tokens_per_gpu, experts_per_token, hidden_size, activation_bytes, ep, moe_layers,
+                        scaleup_bytes_s, scaleup_domain, scaleout_bytes_s, ep_latency_s):
+    """All-to-all time of one decode step: ``moe_layers (bytes / link + ep_latency_s)`` where
+    ``ep > 1``, the link being the scale-up one within ``scaleup_domain`` GPUs and the scale-out
+    one beyond it; 0 where ``ep == 1``."""
+    moved = ep_alltoall_bytes(tokens_per_gpu, experts_per_token, hidden_size, activation_bytes, ep)
+    link = np.where(np.asarray(ep) <= scaleup_domain, scaleup_bytes_s, scaleout_bytes_s)
+    return np.where(np.asarray(ep) > 1, moe_layers * (moved / link + ep_latency_s), 0.0)
+
+
+def weight_bytes_read(n_tokens, dense_bytes, routed_bytes, expert_share):
+    """Weight bytes a worker reads per step for ``n_tokens`` tokens: the dense part and the
+    expected share ``1 - (1 - k/E) ** n_tokens`` of the routed experts."""
+    return dense_bytes + (1.0 - (1.0 - expert_share) ** n_tokens) * routed_bytes
+
+
+def decode_step(n, *, gpus, dp_attention, ep, tokens_per_step, mtp_draft, kv_bytes_request, dense_bytes,
+                attention_bytes, routed_bytes, expert_share, flops_per_token, layers, moe_layers, experts_per_token,
+                hidden_size, activation_bytes, bandwidth_bytes_s, peak_flops, bandwidth_efficiency,
+                compute_efficiency, layer_overhead_s, ep_latency_s, scaleup_bytes_s, scaleup_domain,
+                scaleout_bytes_s):
+    """Seconds of one decode step of a worker with ``n`` requests (module docstring).
+
+    ``tokens_per_step`` is ``m`` (tokens verified per request per step); ``mtp_draft`` the draft
+    depth where MTP runs (0 otherwise).
+    """
+    tokens = n * tokens_per_step
+    weights = weight_bytes_read(tokens, dense_bytes, routed_bytes, expert_share)
+    dp = np.where(dp_attention, gpus, 1.0)
+    kv_gpu = n * kv_bytes_request / dp
+    # attention weights: sharded under TP, whole on every rank under DP attention
+    weights_gpu = (weights - attention_bytes) / gpus + attention_bytes * dp / gpus
+    memory = (weights_gpu + kv_gpu) / (bandwidth_bytes_s * bandwidth_efficiency)
+    compute = tokens * flops_per_token / (gpus * peak_flops * compute_efficiency)
+    a2a = ep_alltoall_seconds(tokens / gpus, experts_per_token, hidden_size, activation_bytes, ep, moe_layers,
+                              scaleup_bytes_s, scaleup_domain, scaleout_bytes_s, ep_latency_s)
+    return (layers * layer_overhead_s + np.maximum(memory, compute) + a2a) * (1.0 + mtp_draft / layers)
+
+
+def prefill_busy(input_tokens, *, gpus, flops_per_token, attention_flops, peak_flops, prefill_efficiency,
+                 prefill_busy_s):
+    """Seconds a worker of ``gpus`` GPUs is busy prefilling one request of ``input_tokens``
+    (no cached prefix): ``L (2 active + A L / 2) / (g peak eta_p) + prefill_busy_s``."""
+    flops = input_tokens * (flops_per_token + attention_flops * input_tokens / 2.0)
+    return flops / (gpus * peak_flops * prefill_efficiency) + prefill_busy_s
+
+
+def interruptions(n, busy, request_time):
+    """Prefills of other requests that interrupt one request's decode in aggregated serving, on
+    average: ``(n - 1) (1 - b / (2 T))`` (what the median interactivity already charges)."""
+    return np.maximum((n - 1.0) * (1.0 - busy / (2.0 * request_time)), 0.0)
+
+
+def tpot_percentile(tpot, busy, interrupting, output_tokens, q):
+    """TPOT at quantile ``q``: the number of interrupting prefills taken as Poisson (mean
+    ``interrupting``), normal for the quantile: ``tpot + z_q b sqrt(interrupting) / O``."""
+    from scipy.special import ndtri
+
+    return tpot + ndtri(q) * busy * np.sqrt(interrupting) / output_tokens
+
+
+def aggregated(n, output_tokens, step, accepted, busy, latency, burst=0.0):
+    """One worker prefilling and decoding its own ``n`` requests (docs/model.md §8, overhead split).
+
+    ``burst`` (0 today) is the share of the other ``n - 1`` requests' prefills an arrival waits
+    for beyond the Poisson wait ``b (n - 1) b / (2 T)``: closed-loop users with similar lengths
+    arrive together.  Returns ``(requests_per_second, ttft, interactivity, queue)`` (queue: the
+    mean wait behind other prefills, s).
+    """
+    decode = output_tokens * step / accepted
+    request_time = decode + n * busy
+    poisson = busy * (n - 1.0) * busy / (2.0 * request_time)
+    queue = poisson + burst * (n - 1.0) * busy
+    ttft = latency + busy + queue + 0.5 * step
+    interactivity = output_tokens / (request_time - busy - poisson)
+    return n / request_time, ttft, interactivity, queue
+
+
+def md1_wait(rate, service):
+    """Mean M/D/1 wait (Pollaczek–Khinchine) at arrival ``rate`` and service time ``service``;
+    inf at or past saturation."""
+    rho = rate * service
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(rho < 1.0, rho * service / (2.0 * (1.0 - rho)), np.inf)
+
+
+def disaggregated(users, output_tokens, step_of, accepted, busy, latency, prefill_workers, decode_workers,
+                  kv_seconds, burst=0.0):
+    """A prefill pool and a decode pool serving ``users`` in a closed loop.
+
+    ``step_of(n)`` gives the decode step at ``n`` requests per decode worker (elementwise).
+    Solves for the decode batch per worker by bisection (module docstring).  Returns
+    ``(requests_per_second, ttft, interactivity, queue, batch)``.
+    """
+    users = np.asarray(users, dtype=float)
+    lo = np.zeros(np.broadcast_shapes(users.shape, np.shape(decode_workers)))
+    hi = users / decode_workers + lo
+    service = busy / prefill_workers
+    # closed-loop arrivals bunch: a share ``burst`` of the other users' prefills on this worker
+    bunched = burst * np.maximum(users / prefill_workers - 1.0, 0.0) * busy
+
+    def excess(batch):
+        step = step_of(batch)
+        decode = output_tokens * step / accepted + kv_seconds
+        rate = decode_workers * batch / decode
+        wait = md1_wait(rate, service) + bunched
+        return rate * (latency + busy + kv_seconds + wait + decode) - users
+
+    for _ in range(BISECTION_STEPS):
+        mid = 0.5 * (lo + hi)
+        over = excess(mid) > 0
+        hi = np.where(over, mid, hi)
+        lo = np.where(over, lo, mid)
+    batch = 0.5 * (lo + hi)
+    step = step_of(batch)
+    decode = output_tokens * step / accepted + kv_seconds
+    rate = decode_workers * batch / decode
+    queue = md1_wait(rate, service) + bunched
+    # where the prefill pool is the bottleneck the loop holds the rest of the users in its queue
+    queue = np.where(np.isfinite(queue), queue, users / rate - (latency + busy + kv_seconds + decode))
+    ttft = latency + busy + kv_seconds + queue
+    return rate, ttft, accepted / step, queue, batch
+
+
+def ttft_percentile(ttft, queue, q):
+    """TTFT at quantile ``q`` (>= 0.5) from the median ``ttft`` and its queueing part ``queue``:
+    the wait behind the prefills ahead is taken as uniform on ``[0, 2 queue]`` (an arrival finds
+    anywhere from none to all of them ahead), so its q-quantile is ``2 q queue``, ``(2 q - 1) queue``
+    above the median."""
+    return ttft + queue * (2.0 * q - 1.0)
+
+
+def plan_columns(step, prefill_time, prefill_capacity, link_time, output_tokens, admitted, utilization,
+                 quantile=0.5):
+    """A prefill and a decode replica as the fleet plan buys them (docs/model.md §9): the optimizer's
+    columns (:func:`optimize.columns.disaggregated_cells`) and :func:`model.calibration.plan_columns`
+    both call this, so a plan's TTFT and capacity are the calibrated ones.
+
+    ``link_time`` is the seconds this replica's link moves one request's KV (``a``).  Returns
+    ``prefill_rate`` (requests/s: compute or link, whichever is slower), ``prefill_ttft``
+    (``t_pf`` plus the M/D/1 wait at ``utilization``; at ``quantile`` > 0.5 that wait spread as
+    :func:`ttft_percentile` spreads a queue), ``decode_rate`` (``N / (O step + a)``,
+    capped by the link) and ``decode_interactivity`` (``1 / step``).
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        link_rate = 1.0 / link_time
+        prefill_rate = np.minimum(prefill_capacity, link_rate)
+        u = utilization
+        wait_per_service = u / (2.0 * (1.0 - u)) if u < 1 else np.inf
+        wait = wait_per_service / prefill_rate
+        prefill_ttft = prefill_time + wait
+        if quantile > 0.5:
+            prefill_ttft = ttft_percentile(prefill_ttft, wait, quantile)
+        decode_rate = np.minimum(admitted / (output_tokens * step + link_time), link_rate)
+        decode_interactivity = 1.0 / step
+    return {"prefill_rate": prefill_rate, "prefill_ttft": prefill_ttft, "decode_rate": decode_rate,
+            "decode_interactivity": decode_interactivity}

@@ -1,0 +1,143 @@
+"""docs/model.md §10 equations of model.serving, against hand-worked cells and the §8 kernel."""
+import numpy as np
+import pytest
+import yaml
+
+import model
+from model import calibration, serving
+from tests.helpers import ROOT, at
+
+# DeepSeek V3/R1 shapes (config.json)
+ARCH = dict(layers=61.0, moe_layers=58.0, experts_per_token=8.0, hidden_size=7168.0)
+SHARE = 8 / 256
+
+
+def _step(n, **over):
+    """decode_step of the hand-worked cells: B200 numbers, everything off unless ``over`` sets it."""
+    args = dict(gpus=8.0, dp_attention=False, ep=1.0, tokens_per_step=1.0, mtp_draft=0.0, kv_bytes_request=0.0,
+                dense_bytes=0.0, attention_bytes=0.0, routed_bytes=0.0, expert_share=SHARE, flops_per_token=0.0,
+                activation_bytes=2.0, bandwidth_bytes_s=8e12, peak_flops=4500e12, bandwidth_efficiency=0.5,
+                compute_efficiency=1.0, layer_overhead_s=0.0, ep_latency_s=0.0, scaleup_bytes_s=900e9,
+                scaleup_domain=8.0, scaleout_bytes_s=50e9, **ARCH)
+    args.update(over)
+    return float(serving.decode_step(n, **args))
+
+
+def test_ep_cell_by_hand():
+    """512 requests on 8 B200, one token each: 64 tokens per GPU.  Per MoE layer a GPU sends
+    2 x 64 x 8 x 7,168 x 2 B x 7/8 = 12,845,056 B (EP 8, NVLink 900 GB/s: 14.272 µs); at EP 16
+    (beyond the 8-GPU NVLink domain, 50 GB/s per GPU) 2 x 64 x 8 x 7,168 x 2 x 15/16 = 13,762,560 B,
+    275.25 µs.  Over 58 MoE layers with 10 µs each: 58 x 24.2723 µs = 1.40779 ms on NVLink,
+    58 x 285.251 µs = 16.5446 ms on the network.  Step: 61 x 100 µs + 10 GB / 8 / 4 TB/s = 6.1 +
+    0.3125 = 6.4125 ms without EP, 7.82029 ms with EP 8."""
+    assert float(serving.ep_alltoall_bytes(64, 8, 7168, 2, 8)) == 12_845_056
+    assert float(serving.ep_alltoall_bytes(64, 8, 7168, 2, 16)) == 13_762_560
+    assert float(serving.ep_alltoall_bytes(64, 8, 7168, 2, 1)) == 0
+    nvlink = float(serving.ep_alltoall_seconds(64, 8, 7168, 2, 8, 58, 900e9, 8, 50e9, 1e-5))
+    network = float(serving.ep_alltoall_seconds(64, 8, 7168, 2, 16, 58, 900e9, 8, 50e9, 1e-5))
+    assert nvlink == pytest.approx(58 * (12_845_056 / 900e9 + 1e-5), rel=1e-12)
+    assert round(nvlink * 1e3, 5) == 1.40779
+    assert round(network * 1e3, 4) == 16.5446
+    common = dict(dense_bytes=10e9, layer_overhead_s=1e-4, ep_latency_s=1e-5)
+    without = _step(512.0, **common)
+    with_ep = _step(512.0, ep=8.0, **common)
+    assert round(without * 1e3, 4) == 6.4125
+    assert with_ep - without == pytest.approx(nvlink, rel=1e-12)
+    assert round(with_ep * 1e3, 5) == 7.82029
+
+
+def test_dp_attention_divides_mla_kv_per_gpu_by_the_dp_width():
+    """64 requests of 1,000 tokens of MLA KV (61 x 576 x 2 B = 70,272 B/token): under TP every
+    GPU reads all 4.49741 GB (1.12435 ms at 4 TB/s); under DP attention over 8 GPUs 1/8 of it."""
+    kv = 1000 * 70272.0
+    tp = _step(64.0, kv_bytes_request=kv)
+    dp = _step(64.0, kv_bytes_request=kv, dp_attention=True)
+    assert round(tp * 1e3, 5) == 1.12435
+    assert dp == pytest.approx(tp / 8, rel=1e-12)
+    # weights stay sharded except attention, whole on each DP rank
+    w = _step(64.0, dense_bytes=16e9, attention_bytes=11.4e9, dp_attention=True)
+    assert w == pytest.approx((4.6e9 / 8 + 11.4e9) / 4e12, rel=1e-12)
+
+
+@pytest.mark.parametrize("accepted", [1.0, 1.7, 2.5, 4.0])
+def test_mtp_accepted_tokens_scale_interactivity_exactly(accepted):
+    step = _step(32.0, dense_bytes=20e9, layer_overhead_s=1e-4, tokens_per_step=4.0, mtp_draft=3.0)
+    _, _, inter, _ = serving.aggregated(32.0, 1000.0, step, accepted, 0.0, 0.0)
+    _, _, base, _ = serving.aggregated(32.0, 1000.0, step, 1.0, 0.0, 0.0)
+    assert inter == pytest.approx(accepted * base, rel=1e-12)
+    assert inter == pytest.approx(accepted / step, rel=1e-12)
+    # the draft adds its layer's share: 3 drafts of one of 61 layers
+    plain = _step(32.0, dense_bytes=20e9, layer_overhead_s=1e-4, tokens_per_step=4.0)
+    assert step == pytest.approx(plain * (1 + 3 / 61), rel=1e-12)
+
+
+def test_p50_ttft_is_todays_ttft_where_the_new_terms_are_off():
+    """The §8 hand-worked cell (DeepSeek V3 FP8 on 8 B200, L 8,000, N 16; tests/model/test_prefill.py)
+    through model.serving with EP, DP attention and MTP off equals the kernel's step and TTFT."""
+    cfg = model.load_config([
+        "workload.mix.cache_read=0.4", "workload.mix.cache_write=0.2", "workload.mix.input=0.1",
+        "workload.mix.output=0.3", "workload.osl=2000",
+        "workload.kv_tier=device", "hardware.b200.min_systems=8", "hardware.b200.max_systems=8",
+        "hardware.b200.prefill_efficiency=0.5", "hardware.b200.prefill_overhead_s=0.1",
+        "hardware.b200.bandwidth_efficiency=0.5", "hardware.b200.layer_overhead_s=1e-4",
+        "hardware.b200.peak_dense_tflops=4500", "select.models=[deepseek_v3]", "select.hardware=[b200]"])
+    ds = model.evaluate(cfg, {"hardware.b200.compute_efficiency": 1.0}, **at(8000, 16)).squeeze()
+    step = _step(16.0, dense_bytes=(37 - 653.9 * SHARE) * 1e9, routed_bytes=653.9e9,
+                 kv_bytes_request=8000 * 70272.0, layer_overhead_s=1e-4, flops_per_token=2 * 37e9)
+    assert step == pytest.approx(float(ds.step_time), rel=1e-12)
+    busy = float(ds.prefill_time) - 0.1
+    _, ttft, inter, queue = serving.aggregated(16.0, float(ds.osl), step, 1.0, busy, 0.1)
+    assert ttft == pytest.approx(float(ds.ttft), rel=1e-12)
+    assert inter == pytest.approx(float(ds.interactivity), rel=1e-12)
+    assert float(serving.ttft_percentile(ttft, queue, 0.5)) == ttft
+
+
+@pytest.fixture(scope="module")
+def runs():
+    c = yaml.safe_load((ROOT / "conf/calibrate.yaml").read_text())["calibration"]
+    table = calibration.load_configurations(str(ROOT / "model/data/inferencex/inferencex-dsr1.csv"))
+    return table, calibration.configuration_inputs(table, c, 0.9)
+
+
+def test_percentiles_are_ordered_on_every_run(runs):
+    table, x = runs
+    rng = np.random.default_rng(7)
+    for _ in range(5):
+        params = {k: rng.uniform(lo if lo > 0 else hi / 100, hi, len(table))
+                  for k, (lo, hi) in calibration.CONFIG_BOUNDS.items()}
+        pred = calibration.predict_configurations(x, params)
+        assert np.isfinite(pred["ttft_p50"]).all() and (pred["ttft_p50"] > 0).all()
+        assert (pred["ttft_p99"] >= pred["ttft_p90"]).all() and (pred["ttft_p90"] >= pred["ttft_p50"]).all()
+        assert np.array_equal(pred["ttft_p50"], pred["ttft"])
+        assert (pred["tpot_p99"] >= pred["tpot_p90"]).all() and (pred["tpot_p90"] >= pred["tpot_p50"]).all()
+        assert np.allclose(pred["tpot_p50"], 1 / pred["interactivity"], rtol=1e-12)
+
+
+def test_disaggregated_closed_loop_holds_the_users(runs):
+    """The solved decode batch keeps N users in the loop: X (TTFT + decode time) = N."""
+    table, x = runs
+    params = {k: np.full(len(table), v) for k, v in calibration.CONFIG_START.items()}
+    pred = calibration.predict_configurations(x, params)
+    rps = pred["output_tput_per_gpu_all"] * x.total_gpus / x.output_tokens
+    dis = ~x.aggregated
+    # interactivity = accepted / step, so decode time is O / interactivity (plus the KV move)
+    kv = x.kv_bytes_input / (x.decode_gpus * x.scaleout_bytes_s)
+    users = rps * (pred["ttft"] + x.output_tokens / pred["interactivity"] + kv)
+    assert users[dis] == pytest.approx(x.users[dis], rel=1e-6)
+
+
+def test_configuration_fit_in_sample_errors(runs):
+    """Regression guard at the figures this fit reaches (docs/accuracy.md): aggregated runs
+    median |error| <= 13% interactivity, <= 12% output tok/s per GPU and <= 32% TTFT (targets 10%,
+    12%, 20%); disaggregated runs <= 60% TTFT (target 25%); no parameter at a bound."""
+    table, x = runs
+    names, values, info = calibration.fit_configurations(x, table)
+    pred = calibration.predict_configurations(x, calibration.expand_parameters(x, names, values))
+    err = calibration.configuration_errors(table, pred).abs()
+    agg = x.aggregated
+    assert err["intvty_err_%"][agg].median() <= 13.0
+    assert err["tput_gpu_err_%"][agg].median() <= 12.0
+    assert err["ttft_err_%"][agg].median() <= 32.0
+    assert err["ttft_err_%"][~agg].median() <= 60.0
+    assert info["at_bound"] == []
+    assert info["evaluations"] < 400

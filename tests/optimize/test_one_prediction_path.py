@@ -1,0 +1,67 @@
+"""One prediction path (docs/model.md §10): a disaggregated benchmark configuration predicted through
+model.calibration equals the optimizer's prefill and decode column values for the same replicas."""
+import numpy as np
+import pytest
+import yaml
+
+import optimize
+from model import calibration
+from optimize.columns import disaggregated_cells
+from optimize.inputs import bucket_grid, column_options
+from tests.helpers import ROOT
+
+# fitted-looking values, the same on both sides (no prefill busy overhead: the kernel has none)
+PARAMS = {"bandwidth_efficiency": 0.62, "layer_overhead_s": 1.3e-4, "prefill_efficiency": 0.11,
+          "prefill_latency_s": 0.09, "prefill_busy_s": 0.0, "compute_efficiency": 0.5, "ep_latency_s": 0.0,
+          "prefill_burst": 0.0, "accepted_tokens_per_step": 1.0}
+
+
+def test_disaggregated_run_through_calibration_equals_the_optimizer_columns():
+    """Run 1241: DeepSeek-R1 FP8 on MI355X (SGLang, no EP, no DP attention, no MTP), a prefill
+    worker of 8 GPUs and two decode workers of 8, 64 users (32 per decode worker), 1k/1k
+    (nominal lengths here: length factor 1)."""
+    c = yaml.safe_load((ROOT / "conf/calibrate.yaml").read_text())["calibration"]
+    table = calibration.load_configurations(str(ROOT / "model/data/inferencex/inferencex-dsr1.csv"))
+    run = table[table.id == 1241]
+    assert not bool(run.aggregated.item())
+    x = calibration.configuration_inputs(run, c, 1.0)
+    assert (x.decode_gpus.item(), x.decode_workers.item(), x.prefill_gpus.item(), x.users.item()) == (8, 2, 8, 64)
+    cfg = optimize.load_config([
+        "select.models=[deepseek_r1]", "select.hardware=[mi355x]", "workload.isl=1024", "workload.osl=1024",
+        "workload.mix.cache_read=0", "workload.mix.cache_write=0", "workload.mix.input=0.5",
+        "workload.mix.output=0.5", "workload.decode_context=mean", "workload.kv_tier=device",
+        "grid.concurrency_min=32", "grid.concurrency_max=32", "hardware.mi355x.min_systems=8",
+        "hardware.mi355x.max_systems=8", "models.deepseek_r1.weight_gb=671", "sla.min_interactivity=1",
+        "hardware.mi355x.bandwidth_efficiency=0.62", "hardware.mi355x.layer_overhead_s=1.3e-4",
+        "hardware.mi355x.prefill_efficiency=0.11", "hardware.mi355x.prefill_overhead_s=0.09",
+        "hardware.mi355x.compute_efficiency=0.5", "hardware.mi355x.peak_dense_tflops=5000",
+        "hardware.mi355x.interconnect_gb_s=50", "fleet.target_utilization=0.8"])
+    grid = bucket_grid(cfg)
+    assert int(grid.systems.squeeze()) == 8 and int(grid.admitted_requests.squeeze()) == 32
+    optimizer = {k: float(np.squeeze(v)) for k, v in disaggregated_cells(grid, column_options(cfg, grid)).items()}
+    ours = calibration.plan_columns(x, PARAMS, 0.8, transfer_bytes=x.kv_bytes_request)
+    for key in ("decode_interactivity", "decode_rate", "prefill_rate", "prefill_ttft"):
+        assert float(ours[key][0]) == pytest.approx(optimizer[key], rel=1e-9), key
+    # and the decode side is what the calibration is judged on: accepted / step of model.serving
+    assert optimizer["decode_interactivity"] > 30
+
+
+def test_fleet_prefill_ttft_at_p99_by_hand():
+    """The hand-worked instance of tests/optimize/test_disaggregation.py: B200 prefill t_pf = 0.3 s,
+    M/D/1 wait at u = 0.8 W = 0.8 / (2 x 0.2) x (1 / 5 req/s) = 0.4 s, KV move 0.2 s: TTFT 0.9 s at
+    p50.  At p99 the wait, uniform on [0, 2 W], is 1.98 W = 0.792 s: TTFT 0.3 + 0.792 + 0.2 = 1.292 s.
+    A 1.2 s limit keeps the p50 plan; at p99 it rules out every pair (and the wafer's aggregated
+    TTFT is 10 s): no plan."""
+    from optimize.constants import SolveStatus
+    from optimize.fleet import plan_fleet
+    from tests.optimize.test_disaggregation import hand_worked_cfg
+
+    p50 = plan_fleet(hand_worked_cfg())
+    p99 = plan_fleet(hand_worked_cfg("sla.percentile=p99"))
+    assert p50.plan.set_index("phase").ttft_s.to_dict() == pytest.approx({"prefill": 0.9, "decode": 0.9})
+    assert p99.plan.set_index("phase").ttft_s.to_dict() == pytest.approx({"prefill": 1.292, "decode": 1.292})
+    assert p50.totals.cost_per_hour == p99.totals.cost_per_hour == pytest.approx(174.05)
+    limited = plan_fleet(hand_worked_cfg("sla.percentile=p99", "fleet.max_ttft_s.gpt_oss_120b=1.2"))
+    assert plan_fleet(hand_worked_cfg("fleet.max_ttft_s.gpt_oss_120b=1.2")).totals.cost_per_hour == \
+        pytest.approx(174.05)
+    assert limited.status != SolveStatus.optimal and limited.plan.empty
