@@ -15,6 +15,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from model.benchmark_data import Column, check_table, read_table
 from model.errors import ConfigError
 from model.fields import CHECKS, field_docs, passes
 from model.fit_bounds import BOUNDS as FIT_BOUNDS
@@ -346,6 +347,7 @@ def _check_calibration(cfg: DictConfig) -> None:
             check_value(f"calibration.weights_gb.{m}.{precision}", gb, "> 0")
     if not (CONF_REPO / c.data).is_file():
         raise ConfigError("calibration.data", c.data, f"no such file under {CONF_REPO}")
+    _check_benchmark_tables(cfg)
     for key, owned in OWNED_TARGETS.items():
         # the only files outside the run directory the toolkit may replace are the ones it generates
         if (CONF_REPO / str(c[key])).resolve() != (CONF_REPO / owned).resolve():
@@ -358,6 +360,36 @@ def _check_calibration(cfg: DictConfig) -> None:
         for gpu, device in c.devices.items():
             for key in keys:
                 check_value(f"calibration.devices.{gpu}.{key}", device.get(key), "> 0")
+
+
+def _check_benchmark_tables(cfg: DictConfig) -> None:
+    """The calibration's CSVs, column by column, before any fit (a malformed file was 13 tracebacks
+    and, with a 1e308 value, a fit that ran for over 400 s)."""
+    c = cfg.calibration
+    precisions = sorted({p for by in c.weights_gb.values() for p in by})
+    points = {"gpu": Column("text", allowed=tuple(cfg.hardware.keys())),
+              "model": Column("text", allowed=tuple(cfg.models.keys())),
+              "precision": Column("text", allowed=tuple(precisions) or None),
+              **{k: Column("count") for k in ("tp", "isl", "osl", "concurrency")},
+              "interactivity_tok_s": Column("positive"), "total_tput_per_gpu": Column("positive", optional=True),
+              "ttft_ms": Column("positive", optional=True)}
+    check_table(read_table(str(CONF_REPO / c.data), "calibration.data"), points, "calibration.data", c.data)
+    if not c.get("configurations"):
+        return
+    routed = (c.get("architecture") or {}).get("routed_bits") or {}
+    runs = {"gpu": Column("text", allowed=tuple(c.devices.keys()) or None),
+            "precision": Column("text", allowed=tuple(routed.keys()) or None),
+            "spec_method": Column("text"), "framework": Column("text"),
+            **{k: Column("flag") for k in ("disagg", "prefill_dp_attention", "decode_dp_attention")},
+            **{k: Column("count") for k in ("prefill_tp", "prefill_ep", "decode_tp", "decode_ep", "num_decode_gpu",
+                                            "isl", "osl", "concurrency")},
+            **{k: Column("count", zero_ok=True) for k in ("prefill_num_workers", "decode_num_workers",
+                                                          "num_prefill_gpu")},
+            "median_intvty": Column("positive"), "median_ttft": Column("positive"),
+            **{k: Column("positive", optional=True) for k in ("output_tput_per_gpu", "p90_ttft", "p99_ttft",
+                                                              "p90_tpot", "p99_tpot")}}
+    check_table(read_table(str(CONF_REPO / c.configurations), "calibration.configurations"), runs,
+                "calibration.configurations", c.configurations)
 
 
 def _check_dask_chunks(cfg: DictConfig) -> None:

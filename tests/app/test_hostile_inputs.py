@@ -64,6 +64,7 @@ CASES = [
     ("optimize", ["fleet.isl.kind=lognormal", "fleet.isl.buckets=1000000000"], "grid="),
     ("uncertainty", ["uncertainty.model_error.interactivity.sigma=1e308"],
      "uncertainty.model_error.interactivity.sigma=1e+308"),
+    ("calibrate", ["calibration.data=README.md"], "calibration.data='README.md': not a readable CSV"),
     # flags no longer skip the checks
     ("optimize", ["--config-name", "model"], "--config-name=model"),
     ("model", ["--config-dir", str(ROOT / "docs" / "examples" / "own_catalog"), "workload.isl=-1"], "workload.isl=-1"),
