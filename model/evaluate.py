@@ -121,10 +121,11 @@ def estimated_sizes(config: DictConfig, params: Mapping[str, Any] | None, isl: A
     """The grid's dims and lengths as :func:`evaluate` will build them, from the inputs' sizes alone."""
     sizes = {"model": len(config.select.models), "hardware": len(config.select.hardware), **grid_sizes(config)}
     for name, given in (("isl", isl), ("concurrency", concurrency)):
-        if given is not None:
+        if isinstance(given, xr.DataArray):  # its own dims replace the grid's (e.g. one value per sample)
+            sizes.pop(name)
+            sizes.update({str(d): int(n) for d, n in given.sizes.items()})
+        elif given is not None:
             sizes[name] = _length(given)
-            if isinstance(given, xr.DataArray):
-                sizes.update({d: n for d, n in given.sizes.items() if d != name})
     for key, value in (params or {}).items():
         if isinstance(value, xr.DataArray):
             sizes.update({str(d): int(n) for d, n in value.sizes.items()})

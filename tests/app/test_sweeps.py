@@ -47,7 +47,8 @@ def test_two_by_two_sweep_has_two_dims_equal_to_single_runs(basic_sweep):
             cell = ds.sel(hardware_cerebras_wse3_price_per_hour=price, workload_isl=isl)
             np.testing.assert_array_equal(cell.cost_per_mtok.values, point.cost_per_mtok.values)
             np.testing.assert_array_equal(cell.systems.values, point.systems.values)
-    assert (sweep_dir / "sweep.csv").read_text().count("\n") == 1 + 4 * 5 * 7
+    assert (sweep_dir / "sweep.csv").read_text().count("\n") == 1 + 4  # one row per job
+    assert (sweep_dir / "sweep_by_model_hardware.csv").read_text().count("\n") == 1 + 4 * 5 * 7
     assert (sweep_dir / "sweep.png").stat().st_size > 0
     assert (sweep_dir / "0" / "grid.nc").exists()  # single-job outputs stay as they are
     assert_labelled(sweep_dir / "sweep.nc")
