@@ -14,10 +14,10 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from model.calibration import BOUNDS as FIT_BOUNDS
 from model.errors import ConfigError
 from model.fields import CHECKS, field_docs, passes
 from model.schema import (
+    FIT_BOUNDS,
     TOKEN_TYPES,
     Attention,
     CalibrationSpec,
@@ -280,6 +280,31 @@ def _check_calibration(cfg: DictConfig) -> None:
             check_value(f"calibration.weights_gb.{m}.{precision}", gb, "> 0")
     if not (CONF_REPO / c.data).is_file():
         raise ConfigError("calibration.data", c.data, f"no such file under {CONF_REPO}")
+    problem = csv_problem(CONF_REPO / c.data)
+    if problem is not None:
+        raise ConfigError("calibration.data", c.data, f"must be a CSV file of benchmark points (a header row, then "
+                                                      f"rows of as many comma-separated fields): {problem}")
+
+
+def csv_problem(path: Path) -> str | None:
+    """Why ``path`` is not a CSV table (not UTF-8 text, fewer than two columns, a row whose
+    number of fields differs from the header's), or None; read with the standard library."""
+    import csv
+
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = csv.reader(f)
+            header = next(rows, None)
+            if header is None or len(header) < 2:
+                return "its first line is not a header of comma-separated column names"
+            for line, row in enumerate(rows, start=2):
+                if row and len(row) != len(header):
+                    return f"line {line} has {len(row)} fields, the header {len(header)}"
+    except UnicodeDecodeError:
+        return "it is not UTF-8 text"
+    except csv.Error as err:
+        return f"unreadable as CSV ({err})"
+    return None
 
 
 def _check_dask_chunks(cfg: DictConfig) -> None:

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 from omegaconf import DictConfig
-from scipy.stats import norm
 
 from model.config import with_values
 from model.evaluate import evaluate
@@ -53,6 +52,8 @@ def isl_buckets(cfg: DictConfig) -> tuple[np.ndarray, np.ndarray]:
     if distribution.kind == IslKind.lognormal:
         median = float(distribution.median if distribution.median is not None else cfg.workload.isl)
         quantile = (np.arange(distribution.buckets) + 0.5) / distribution.buckets
+        from scipy.stats import norm  # scipy.stats takes ~0.5 s to import: only for lognormal buckets
+
         isl = np.rint(median * np.exp(distribution.sigma * norm.ppf(quantile))).astype(np.int64)
         return isl, np.full(distribution.buckets, 1.0 / distribution.buckets)
     return (np.array([int(b.isl) for b in distribution.explicit]),

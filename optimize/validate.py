@@ -10,11 +10,7 @@ import math
 from omegaconf import DictConfig
 
 from model.errors import ConfigError
-from model.evaluate import check_memory, result_bytes
-from model.parameters import grid_concurrency
-from model.results import CELL_OUTPUTS
 from model.validate import check_fields
-from optimize.inputs import COLUMN_VARIABLES, grid_hardware
 from optimize.schema import FleetSpec, IslDistribution, IslKind, SolverSpec
 
 BUCKET_WEIGHT_TOLERANCE = 1e-6
@@ -90,6 +86,12 @@ def check_fleet_memory(cfg: DictConfig) -> None:
     cfg
         A composed optimizer config whose values are checked.
     """
+    # the grid's code (numpy, xarray, scipy) loads only once the values above have passed
+    from model.evaluate import check_memory, result_bytes
+    from model.parameters import grid_concurrency
+    from model.results import CELL_OUTPUTS
+    from optimize.inputs import COLUMN_VARIABLES, grid_hardware
+
     d = cfg.fleet.isl
     buckets = {IslKind.p50: 1, IslKind.lognormal: int(d.buckets), IslKind.buckets: len(d.explicit)}[IslKind(d.kind)]
     sizes = {"model": len(cfg.select.models), "hardware": len(grid_hardware(cfg)), "bucket": buckets,

@@ -13,9 +13,9 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import hydra
-import xarray as xr
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import HydraException
 from hydra.types import RunMode
@@ -23,9 +23,11 @@ from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
 from model.app import io
-from model.app.sweep import HEADLINE, STATUS
 from model.config import CONF_DIR, compose_config, composition_error
 from model.errors import ConfigError
+
+if TYPE_CHECKING:  # the apps' heavy libraries load when a job runs, not for --help or a refusal
+    import xarray as xr
 
 EXIT_OK, EXIT_INFEASIBLE, EXIT_BAD_INPUT = 0, 1, 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
@@ -116,6 +118,8 @@ def run_job(job: Job, cfg: DictConfig, validate: Callable[[DictConfig], DictConf
     records ``job.json`` (status, error) and ``headline.nc`` in its directory for
     :class:`model.app.sweep.CollectSweep`, so that one failed job does not stop the others.
     """
+    from model.app.sweep import HEADLINE, STATUS
+
     use_file_backend()
     out = output_dir()
     multirun = in_multirun()
@@ -219,16 +223,88 @@ def occupied_run_dir(overrides: list[str]) -> str | None:
     return None
 
 
+def deferred(target: str) -> Callable:
+    """A function that imports ``target`` (``"package.module:name"``) when first called and calls it.
+
+    The apps hand their job and validation to :func:`hydra_main` this way, so that ``--help``,
+    ``--version`` and Hydra's own flags load none of the libraries the job needs.
+
+    Parameters
+    ----------
+    target
+        ``"module:attribute"`` naming a function.
+    """
+    module_name, _, name = target.partition(":")
+
+    def call(*args, **kwargs):
+        import importlib
+
+        return getattr(importlib.import_module(module_name), name)(*args, **kwargs)
+
+    call.__name__ = call.__qualname__ = name
+    call.__doc__ = f"{target}, imported when first called."
+    return call
+
+
+def version_line() -> str:
+    """What ``--version`` prints: the toolkit's version (and the Hydra it runs on)."""
+    from model import __version__
+
+    return f"llm-serving-economics {__version__} (Hydra {hydra.__version__})"
+
+
+HELP_FLAGS = ("--help", "-h")
+
+
+def app_help(config_name: str, overrides: list[str]) -> str:
+    """The page ``--help`` prints: ``hydra.help.template`` of ``conf/hydra/default.yaml``, as Hydra
+    fills it, without Hydra's listing of every config group (which copies the whole config store
+    once per group and took over a second).
+
+    Parameters
+    ----------
+    config_name
+        The app's primary config.
+    overrides
+        Overrides given beside ``--help`` (they may change the page, e.g. ``hydra.help.app_name``).
+    """
+    import string
+
+    from hydra import compose, initialize_config_dir
+    from hydra._internal.hydra import Hydra  # Hydra's own flags, listed as its --help lists them (Hydra < 1.4)
+    from hydra._internal.utils import get_args_parser
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3", job_name=config_name):
+        cfg = compose(config_name=config_name, overrides=overrides, return_hydra_config=True)
+    flags = Hydra.format_args_help(get_args_parser()).replace("Show Hydra's version and exit",
+                                                               "Show the toolkit's (and Hydra's) version and exit")
+    template = string.Template(cfg.hydra.help.template)
+    return template.safe_substitute(FLAGS_HELP=flags, HYDRA_CONFIG_GROUPS="", APP_CONFIG_GROUPS="",
+                                    CONFIG="(see the README's config reference)")
+
+
 def hydra_main(config_name: str, job: Job, validate: Callable[[DictConfig], DictConfig],
                register: Callable[[], None]) -> None:
     """Run ``job`` as a Hydra app on ``conf/<config_name>.yaml`` (the body of an app's ``__main__``).
 
     Overrides Hydra would refuse end in one line on stderr and exit code 2 before Hydra starts
-    (single runs; a multirun's sweep syntax is Hydra's to parse).
+    (single runs; a multirun's sweep syntax is Hydra's to parse).  ``--version`` prints the
+    toolkit's version.
     """
-    register()
     if not isinstance(sys.stdout, ClosedPipeSafe):
         sys.stdout = ClosedPipeSafe(sys.stdout)
+    if "--version" in sys.argv[1:]:
+        print(version_line())
+        sys.exit(EXIT_OK)
+    register()
+    if any(a in HELP_FLAGS for a in sys.argv[1:]):
+        try:
+            page = app_help(config_name, [a for a in sys.argv[1:] if not a.startswith("-")])
+        except (HydraException, OmegaConfBaseException) as err:
+            print(f"error: {composition_error(err, sys.argv[1:])}", file=sys.stderr)
+            sys.exit(EXIT_BAD_INPUT)
+        print(page)
+        sys.exit(EXIT_OK)
     args = sys.argv[1:]
     flags = [a for a in args if a.startswith("-")]
     multirun = bool(flags) and all(f in MULTIRUN_FLAGS for f in flags)
