@@ -36,6 +36,7 @@ def indices_bar(cell: xr.Dataset, ax: Axes | None = None) -> Axes:
     ax.bar(x + 0.2, cell.ST, 0.4, yerr=cell.ST_conf, capsize=3, label="ST (total)")
     ax.set_xticks(x, [str(p) for p in cell.parameter.values], rotation=35, ha="right", fontsize=8)
     ax.set_ylabel("Sobol index (share of the variance)", fontsize=8)
+    ax.set_xlabel("parameter (largest ST first)", fontsize=8)
     ax.set_ylim(0, max(1.0, float(np.nanmax((cell.ST + cell.ST_conf).values, initial=0)) * 1.05))
     if not bool(np.isfinite(cell.ST.values).any()):  # e.g. samples where no concurrency meets the SLA
         why = ""
