@@ -147,7 +147,7 @@ def run(cfg: DictConfig, out: Path) -> JobResult:
     if cfg.output.detail:
         print("\n" + fit_lines("\n\n".join(report)))
     else:
-        print("\nDetail: output.detail=true prints each (model, hardware)'s best concurrency and the plan's rows")
+        print("\nDetail: output.detail=true prints every (model, hardware) and the plan's rows")
     print(f"\nwrote {out}/: {', '.join(n for n in OUTPUTS if (out / n).exists())}")
     ok = plan.status in (SolveStatus.optimal, SolveStatus.time_limit)
     return JobResult(0 if ok else EXIT_INFEASIBLE, headline(plan, best, isl, aggregated_only),

@@ -11,7 +11,7 @@ import math
 import numpy as np
 import xarray as xr
 
-from model.app.tables import render
+from model.app.tables import fit_lines, render, summary_width
 from optimize.constants import SolveStatus
 from optimize.plan import FleetPlan
 
@@ -127,12 +127,12 @@ def summary_text(plan: FleetPlan, aggregated_only: FleetPlan | None, sla: xr.Dat
         lines += ["", render(model_rows(plan), formats={"$/h": lambda v: f"{v:,.2f}",
                                                          "tok/s": lambda v: "-" if v != v else f"{v:,.0f}",
                                                          "TTFT s": lambda v: f"{v:.3f}"},
-                             max_width=100)]
+                             max_width=summary_width())]
     if len(plan.shortfalls):
         for r in plan.shortfalls.itertuples():
             lines.append(f"  {r.model} at ISL {r.bucket_isl:,}: {r.kind}, short {r.shortfall_rps:,.3g} of "
                          f"{r.demand_rps:,.3g} requests/s: {r.detail}")
-    return "\n".join(lines)
+    return fit_lines("\n".join(lines), summary_width())
 
 
 def best_table(best: xr.Dataset, isl: int) -> str:
@@ -210,7 +210,7 @@ def plan_text(plan: FleetPlan) -> str:
             lines.append(f"  {r.model} at ISL {r.bucket_isl:,}: {r.kind}, short {r.shortfall_rps:,.3g} of "
                          f"{r.demand_rps:,.3g} requests/s: {r.detail}")
     lines += [f"Note: {n}" for n in plan.notes]
-    return "\n".join(lines)
+    return fit_lines("\n".join(lines), summary_width())
 
 
 def prefill_modes_text(hardware: str, modes: tuple[str, str], best: tuple[xr.Dataset, xr.Dataset],
@@ -259,4 +259,4 @@ def saving_text(plan: FleetPlan, aggregated_only: FleetPlan) -> str:
         lines.append(f"Saving from disaggregation: ${saved:,.2f}/hour ({share:.1%} of the aggregated-only plan)")
     elif plan.totals.cost_per_hour is not None:
         lines.append("Saving from disaggregation: only the disaggregated plan serves all demand")
-    return "\n".join(lines)
+    return fit_lines("\n".join(lines), summary_width())

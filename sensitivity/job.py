@@ -9,7 +9,7 @@ from omegaconf import DictConfig, OmegaConf
 from model.app import io
 from model.app.progress import progress_bar
 from model.app.runner import JobResult
-from model.app.tables import PIPE_WIDTH, fit_lines
+from model.app.tables import fit_lines, summary_width
 from sensitivity.analysis import analyze
 from sensitivity.plots import indices_bar_chart
 from sensitivity.report import convergence_table, convergence_warnings, ranking, summary_text
@@ -72,7 +72,7 @@ def run(cfg: DictConfig, out: Path) -> JobResult:
     else:
         print(fit_lines("\n".join(["", *convergence_warnings(ds, float(cfg.sensitivity.convergence_tolerance)),
                                    "Detail: output.detail=true prints every index with its interval and ST at "
-                                   "growing N"]), PIPE_WIDTH))
+                                   "growing N"]), summary_width()))
     print(f"\nwrote {out}/: {', '.join(n for n in OUTPUTS if (out / n).exists())}")
     headline = ds[["S1", "ST"]]
     headline.attrs = {"headline_metric": "ST"}

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from model.app.tables import PIPE_WIDTH, fit_lines
+from model.app.tables import fit_lines, summary_width
 
 TOP = 4  # parameters named per (output, model) in the summary
 
@@ -132,4 +132,4 @@ def summary_text(ds: xr.Dataset) -> str:
         if share > 0:
             lines.append(f"note: {share:.0%} of samples have an ISL beyond {model}'s max_context; the analysis lifts "
                          "the context limit so that every sample has a cost")
-    return fit_lines("\n".join(lines), PIPE_WIDTH)
+    return fit_lines("\n".join(lines), summary_width())

@@ -16,7 +16,7 @@ from omegaconf import DictConfig
 from model.app import io
 from model.app.progress import progress_stages
 from model.app.runner import JobResult, hydra_main
-from model.app.tables import PIPE_WIDTH, fit_lines, render
+from model.app.tables import fit_lines, render, summary_width
 from model.config import REPO_DIR
 from model.schema import register_schemas
 from model.validate import validate
@@ -73,11 +73,11 @@ def run(cfg: DictConfig, out: Path) -> JobResult:
     for key, state in result.info.items():
         if not state["identified"]:
             lines.append(f"  {key}: not identified by the data: catalog value kept")
-    print(fit_lines("\n".join(lines), PIPE_WIDTH))
+    print(fit_lines("\n".join(lines), summary_width()))
     if cfg.output.detail:
         print("\n" + render(table.to_dict(orient="records"), columns=list(table.columns)))
     else:
-        print("\nDetail: output.detail=true prints the error at every point (calibration.csv has them)")
+        print("\nDetail: output.detail=true prints the error at every point (in calibration.csv)")
     print("\n" + "\n".join([*replaced, f"wrote {out}/: {', '.join(n for n in OUTPUTS if (out / n).exists())}"]))
     return JobResult(0)
 

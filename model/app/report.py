@@ -9,7 +9,7 @@ import pandas as pd
 import xarray as xr
 from omegaconf import DictConfig
 
-from model.app.tables import render
+from model.app.tables import fit_lines, render, summary_width
 from model.cheapest import cheapest_concurrency
 from model.config import with_values
 from model.evaluate import evaluate
@@ -91,10 +91,10 @@ def summary_text(ds: xr.Dataset, isl: int, concurrency: int, sla: float) -> str:
     lines = [f"Cheapest hardware per model at ISL {isl:,} meeting the SLA of >= {sla:,.0f} output tok/s per request:"]
     if rows:
         lines.append(render(rows, formats={"$/Mtok": lambda v: f"{v:.4f}", "tok/s": lambda v: f"{v:,.0f}"},
-                            max_width=100))
+                            max_width=summary_width()))
     if none:
         lines.append(f"No selected hardware meets the SLA for: {', '.join(none)}")
-    return "\n".join(lines)
+    return fit_lines("\n".join(lines), summary_width())
 
 
 def resident_hardware(cfg: DictConfig) -> list[str]:

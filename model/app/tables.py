@@ -21,6 +21,11 @@ def width() -> int:
     return shutil.get_terminal_size((PIPE_WIDTH, 24)).columns
 
 
+def summary_width() -> int:
+    """Columns of the apps' opening summaries: :data:`PIPE_WIDTH`, or the terminal's if narrower."""
+    return min(width(), PIPE_WIDTH)
+
+
 def is_missing(value: Any) -> bool:
     """True for None and NaN (printed as :data:`MISSING`)."""
     return value is None or (isinstance(value, float) and math.isnan(value))

@@ -149,6 +149,6 @@ def run(cfg: DictConfig, out: Path) -> JobResult:
     if cfg.output.detail:
         print("\n" + fit_lines("\n\n".join(report)))
     else:
-        print("\nDetail: output.detail=true prints the bands, every ISL's odds, both plans and the price to beat")
+        print("\nDetail: output.detail=true prints bands, odds, both plans, price to beat")
     print(f"\nwrote {out}/: {', '.join(n for n in OUTPUTS if (out / n).exists())}")
     return JobResult(0, headline(ds, comparison, isl))

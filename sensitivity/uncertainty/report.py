@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from model.app.tables import PIPE_WIDTH, fit_lines, render
+from model.app.tables import fit_lines, render, summary_width
 from optimize.robust import RobustComparison
 from sensitivity.uncertainty.win import win_table
 
@@ -267,5 +267,5 @@ def summary_text(ds: xr.Dataset, comparison: RobustComparison | None, models: li
     formats = {c: (lambda v: f"{100 * v:.1f}%") for c in rows[0] if c.startswith("P(")} if rows else {}
     lines.append(f"Cheapest hardware meeting the SLA ({ds.attrs.get('sla_min_interactivity', 0):,.0f} tok/s) at "
                  f"ISL {isl:,}, over {ds.attrs.get('scenarios', '?')} scenarios:")
-    lines.append(render(rows, formats=formats, max_width=PIPE_WIDTH))
-    return fit_lines("\n".join(lines), PIPE_WIDTH)
+    lines.append(render(rows, formats=formats, max_width=summary_width()))
+    return fit_lines("\n".join(lines), summary_width())
