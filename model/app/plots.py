@@ -221,7 +221,7 @@ def predicted_vs_measured(table, stats):
     panels_spec = [("tok_s", "interactivity (tok/s per request)", "interactivity"),
                    ("ttft_ms", "TTFT (ms)", "ttft"),
                    ("tput_gpu", "throughput per GPU (tok/s)", "throughput_per_gpu")]
-    fig, axes = plt.subplots(1, len(panels_spec), figsize=(15, 5.2))
+    fig, axes = plt.subplots(1, len(panels_spec), figsize=(15, 5.8), layout="constrained")
     markers = {m: s for m, s in zip(sorted(table.model.unique()), "os^Dv")}
     for ax, (column, label, key) in zip(axes, panels_spec):
         for i, (gpu, group) in enumerate(table.groupby("gpu")):
@@ -244,7 +244,8 @@ def predicted_vs_measured(table, stats):
                title=f"{key}: median |err| {s['median_abs_pct']:.1f}%, worst {s['worst_abs_pct']:.0f}% "
                      f"({s['points']} pts)")
         ax.title.set_fontsize(9)
-    axes[0].legend(fontsize=6, loc="upper left")
-    fig.suptitle("GPU model (decode and prefill) vs InferenceX (dotted: ±25%)", fontsize=10)
-    fig.tight_layout()
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 6), fontsize=7, frameon=False)
+    fig.suptitle("GPU model (decode and prefill) vs InferenceX (dotted: ±25%), each point at its benchmark's ISL "
+                 "and concurrency (models and GPUs below; no SLA)", fontsize=10)
     return fig

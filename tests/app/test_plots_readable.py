@@ -141,3 +141,23 @@ def test_sweep_plot_puts_a_numeric_key_at_its_values(tmp_path, grid):
     line = ax.get_lines()[0]
     np.testing.assert_allclose(line.get_xdata(), [30, 41.96, 60])  # 41.96 is not midway between 30 and 60
     assert_readable(fig)
+
+
+def test_predicted_vs_measured_keeps_its_key_off_the_points():
+    import pandas as pd
+
+    rng = np.random.default_rng(3)
+    rows = []
+    for gpu in ("b200", "h200"):
+        for model in ("deepseek_r1", "gpt_oss_120b"):
+            for _ in range(6):
+                meas = rng.uniform([20, 50, 100], [2000, 5000, 10000])
+                pred = meas * rng.uniform(0.8, 1.2, 3)
+                rows.append({"gpu": gpu, "model": model, "tok_s_meas": meas[0], "tok_s_pred": pred[0],
+                             "ttft_ms_meas": meas[1], "ttft_ms_pred": pred[1], "tput_gpu_meas": meas[2],
+                             "tput_gpu_pred": pred[2]})
+    stats = {k: {"median_abs_pct": 5.0, "worst_abs_pct": 19.0, "points": 24}
+             for k in ("interactivity", "ttft", "throughput_per_gpu")}
+    fig = plots.predicted_vs_measured(pd.DataFrame(rows), stats)
+    assert_readable(fig, ["InferenceX", "no SLA"])
+    assert len(fig.legends) == 1 and len(fig.legends[0].get_texts()) == 4  # (gpu, model) pairs
