@@ -27,14 +27,17 @@ OUTPUTS = ("calibration.csv", "calibration.json", "gpu_calibration.yaml", "gpu_m
 
 def run(cfg: DictConfig, out: Path) -> JobResult:
     """Calibrate, write the run's files (and the catalog if asked), then print the error table and fit."""
-    from model import calibration  # scipy, pandas and xarray: loaded once the config is checked
-    from model.app.plots import predicted_vs_measured
-
     io.check_fresh(out, OUTPUTS)
     c = cfg.calibration
-    points = calibration.load_points(str(REPO_DIR / c.data))
-    with progress_stages({"fit": ("fitting the GPU model", "model runs"),
-                          "folds": ("leave-one-out fits", "fold")}) as progress:
+    with progress_stages({"load": ("loading the fitting libraries and the points", "step"),
+                          "fit": ("fitting the GPU model", "model runs"),
+                          "folds": ("leave-one-out fits", "folds")}) as progress:
+        progress("load", 0, 1)  # the first stage shows from the job's start: the imports take a while
+        from model import calibration  # scipy, pandas and xarray: loaded once the config is checked
+        from model.app.plots import predicted_vs_measured
+
+        points = calibration.load_points(str(REPO_DIR / c.data))
+        progress("load", 1, 1)
         result = calibration.calibrate(cfg, points, progress)
     table, stats = result.table, result.stats
     io.write_text(table.to_csv(index=False), out / "calibration.csv")

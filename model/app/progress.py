@@ -34,8 +34,9 @@ class Stage:
     """One stage's progress: a ``(done, total)`` callback that draws or logs (see the module)."""
 
     def __init__(self, description: str, unit: str, stream: TextIO, terminal: bool,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, log: bool = True) -> None:
         self.description, self.unit, self.stream, self.terminal = description, unit, stream, terminal
+        self.log = log  # False: a terminal's bar only, nothing written to a pipe
         self.clock = clock
         self.start = clock()
         self.done, self.total = 0, 0
@@ -64,13 +65,14 @@ class Stage:
                 if self.bar is None:
                     from tqdm import tqdm
 
-                    self.bar = tqdm(total=self.total or None, desc=self.description, unit=self.unit,
+                    self.bar = tqdm(total=self.total or None, desc=self.description, unit=f" {self.unit}",
                                     leave=False, file=self.stream, dynamic_ncols=True, mininterval=0.1)
                 if self.total and self.bar.total != self.total:
                     self.bar.total = self.total
                 self.bar.n = self.done
                 self.bar.refresh()
-            elif elapsed >= LOG_AFTER_S and (self.logged_at is None or elapsed - self.logged_at >= LOG_EVERY_S):
+            elif self.log and elapsed >= LOG_AFTER_S and (self.logged_at is None
+                                                         or elapsed - self.logged_at >= LOG_EVERY_S):
                 self.logged_at = elapsed
                 print(f"{self.description}: {self.where()} after {elapsed:.0f} s", file=self.stream, flush=True)
 
@@ -93,7 +95,7 @@ class Stage:
         with self.lock:
             if self.bar is not None:
                 self.bar.close()
-            if finished and not self.terminal and elapsed >= LOG_AFTER_S:
+            if finished and self.log and not self.terminal and elapsed >= LOG_AFTER_S:
                 print(f"{self.description}: done, {self.where()} in {elapsed:.1f} s", file=self.stream, flush=True)
 
 
@@ -164,3 +166,13 @@ def progress_stages(descriptions: dict[str, tuple[str, str]], stream: TextIO | N
         stages.close(finished=False)
         raise
     stages.close()
+
+
+def starting_stage(description: str, stream: TextIO | None = None) -> Stage:
+    """A terminal-only stage for an app's start (checking the config, loading libraries) until
+    its job begins; nothing is written to a pipe, so a refusal stays one line.  Close it with
+    :meth:`Stage.close`."""
+    stream = sys.stderr if stream is None else stream
+    stage = Stage(description, "step", stream, _is_terminal(stream), log=False)
+    stage.run_ticker()
+    return stage

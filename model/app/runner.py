@@ -23,6 +23,7 @@ from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
 from model.app import io
+from model.app.progress import Stage, starting_stage
 from model.config import CONF_DIR, compose_config, composition_error
 from model.errors import ConfigError
 
@@ -31,6 +32,13 @@ if TYPE_CHECKING:  # the apps' heavy libraries load when a job runs, not for --h
 
 EXIT_OK, EXIT_INFEASIBLE, EXIT_BAD_INPUT = 0, 1, 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
+STARTING: list[Stage] = []  # the app's start on a terminal (config checks, imports) until its job begins
+
+
+def end_start() -> None:
+    """Close the start's progress stage (:func:`model.app.progress.starting_stage`), if open."""
+    while STARTING:
+        STARTING.pop().close(finished=False)
 
 
 def stop_on_signal(signum: int, frame: object) -> None:
@@ -120,6 +128,7 @@ def run_job(job: Job, cfg: DictConfig, validate: Callable[[DictConfig], DictConf
     """
     from model.app.sweep import HEADLINE, STATUS
 
+    end_start()
     use_file_backend()
     out = output_dir()
     multirun = in_multirun()
@@ -309,11 +318,13 @@ def hydra_main(config_name: str, job: Job, validate: Callable[[DictConfig], Dict
     flags = [a for a in args if a.startswith("-")]
     multirun = bool(flags) and all(f in MULTIRUN_FLAGS for f in flags)
     if not flags or multirun:  # other flags (--help, --cfg, ...) are Hydra's own
+        STARTING.append(starting_stage(f"serving-{config_name}: checking the config and starting"))
         overrides = [a for a in args if not a.startswith("-")
                      and not a.lstrip("+~").startswith(("hydra.", "hydra/"))]
         problem = (sweep_input_error(config_name, overrides, validate) if multirun
                    else input_error(config_name, overrides, validate) or occupied_run_dir(args))
         if problem is not None:
+            end_start()
             print(f"error: {problem}", file=sys.stderr)
             sys.exit(EXIT_BAD_INPUT)
 
@@ -321,4 +332,7 @@ def hydra_main(config_name: str, job: Job, validate: Callable[[DictConfig], Dict
     def main(cfg: DictConfig) -> None:
         run_job(job, cfg, validate)
 
-    main()
+    try:
+        main()
+    finally:
+        end_start()

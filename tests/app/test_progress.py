@@ -5,11 +5,16 @@ import io
 import os
 import pty
 import select
+import signal
 import struct
+import subprocess
 import termios
 import time
 
+import pytest
+
 from model.app.progress import LOG_AFTER_S, SHOW_AFTER_S, progress_bar, progress_stages
+from tests.helpers import ROOT, python_cmd
 
 
 def read_available(fd: int, wait_s: float = 0.2) -> str:
@@ -62,3 +67,26 @@ def test_stages_log_each_stage_under_its_own_name():
     assert lines[0] == "fitting: 5 model runs after 2 s"
     assert lines[1].startswith("fitting: done, 5 model runs in ")
     assert len(lines) == 2  # the folds ended at once: silent
+
+
+@pytest.mark.cli
+def test_calibrate_on_a_terminal_shows_its_stages_long_before_it_ends(tmp_path):
+    """Issue 19: serving-calibrate was silent for 92 s.  On a terminal its start and its fit now show
+    (on a quiet machine the first line is drawn about a second after the command starts; see the
+    report of issue 19 for the measurement), well before the fit ends."""
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    proc = subprocess.Popen(python_cmd("-m", "model.app.calibrate", f"hydra.run.dir={tmp_path / 'run'}"), cwd=ROOT,
+                            stdin=follower, stdout=follower, stderr=follower, start_new_session=True)
+    os.close(follower)
+    seen, deadline = "", time.monotonic() + 120
+    try:
+        while "fitting the GPU model" not in seen and time.monotonic() < deadline and proc.poll() is None:
+            seen += read_available(leader, 0.2)
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(timeout=60)
+        os.close(leader)
+    assert "serving-calibrate: checking the config and starting" in seen
+    assert "fitting the GPU model" in seen and "model runs" in seen
+    assert not (tmp_path / "run" / "calibration.csv").exists()  # shown while the fit ran, before its end
