@@ -20,12 +20,24 @@ from model.evaluate import evaluate
 from model.parameters import derive, raw_parameters
 
 
-def cost_vs_concurrency(ds: xr.Dataset, isl: int, sla: float) -> Figure:
+def model_axes(n: int, axes: Sequence[Axes] | None) -> tuple[Figure, list[Axes], bool]:
+    """``axes`` (one per model) and their figure, or a new figure's panels; and whether they are new."""
+    if axes is None:
+        fig, new = panels(n, layout="constrained")
+        return fig, new, True
+    axes = list(np.asarray(axes, dtype=object).ravel())
+    if len(axes) != n:
+        raise ValueError(f"axes has {len(axes)} axes: needs one per model ({n})")
+    return axes[0].figure, axes, False
+
+
+def cost_vs_concurrency(ds: xr.Dataset, isl: int, sla: float, axes: Sequence[Axes] | None = None) -> Figure:
     """$/Mtok against concurrency per model at one ISL; solid where the SLA is met, the last
-    concurrency meeting it marked |, the cheapest SLA point marked *."""
+    concurrency meeting it marked |, the cheapest SLA point marked *.  ``axes``: one per model
+    to draw on (default: a new figure's panels, with the key below them and a title)."""
     at = ds.sel(isl=isl)
     best = cheapest_concurrency(at)
-    fig, axes = panels(at.sizes["model"], layout="constrained")
+    fig, axes, own = model_axes(at.sizes["model"], axes)
     for ax, model in zip(axes, at.model.values):
         if not bool(at.feasible.sel(model=model).any()):
             nothing_served(ax, str(model), isl)
@@ -50,6 +62,9 @@ def cost_vs_concurrency(ds: xr.Dataset, isl: int, sla: float) -> Figure:
     key += [Line2D([], [], color="0.5", lw=0.8, alpha=0.5, label=f"below the SLA of {sla:g} tok/s"),
             Line2D([], [], color="0.5", ls="none", marker="|", ms=12, label="SLA boundary"),
             Line2D([], [], color="0.5", ls="none", marker="*", ms=10, mec="k", label="cheapest under the SLA")]
+    if not own:
+        axes[0].legend(handles=key, fontsize=6, loc="best")
+        return fig
     legend_below(fig, key, ncols=4)
     fig.suptitle(f"\\$/Mtok vs concurrency at ISL {isl:,}: bold where interactivity >= {sla:g} tok/s (the SLA)",
                  fontsize=10)
@@ -63,10 +78,11 @@ def nothing_served(ax, model: str, isl: int) -> None:
     ax.set(title=model, xticks=[], yticks=[])
 
 
-def interactivity_vs_concurrency(ds: xr.Dataset, isl: int, sla: float) -> Figure:
-    """Output tok/s per request against concurrency per model, with the SLA line."""
+def interactivity_vs_concurrency(ds: xr.Dataset, isl: int, sla: float, axes: Sequence[Axes] | None = None) -> Figure:
+    """Output tok/s per request against concurrency per model, with the SLA line.  ``axes``: one
+    per model to draw on (default: a new figure's panels, with the key below them and a title)."""
     at = ds.sel(isl=isl)
-    fig, axes = panels(at.sizes["model"], layout="constrained")
+    fig, axes, own = model_axes(at.sizes["model"], axes)
     for ax, model in zip(axes, at.model.values):
         if not bool(at.feasible.sel(model=model).any()):
             nothing_served(ax, str(model), isl)
@@ -80,6 +96,9 @@ def interactivity_vs_concurrency(ds: xr.Dataset, isl: int, sla: float) -> Figure
         ax.grid(True, which="both", alpha=0.2)
     key = [Line2D([], [], color=f"C{i}", label=str(hw)) for i, hw in enumerate(at.hardware.values)]
     key.append(Line2D([], [], color="k", ls="--", lw=1, label=f"SLA {sla:g} tok/s"))
+    if not own:
+        axes[0].legend(handles=key, fontsize=6, loc="best")
+        return fig
     legend_below(fig, key, ncols=4)
     fig.suptitle(f"Interactivity vs concurrency at ISL {isl:,} (SLA {sla:g} tok/s per request)", fontsize=10)
     return fig

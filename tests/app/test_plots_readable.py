@@ -106,6 +106,9 @@ def test_cost_and_interactivity_plots_are_readable(cfg, grid):
     sla = float(cfg.sla.min_interactivity)
     assert_readable(plots.cost_vs_concurrency(grid, isl, sla), [f"ISL {isl:,}", "1000 tok/s"])
     assert_readable(plots.interactivity_vs_concurrency(grid, isl, sla), [f"ISL {isl:,}", "SLA 1000"])
+    fig, axes = plt.subplots(1, grid.sizes["model"])
+    assert plots.cost_vs_concurrency(grid, isl, sla, axes=axes) is fig  # given axes: drawn there
+    assert plots.interactivity_vs_concurrency(grid, isl, sla, axes=axes) is fig
 
 
 def test_token_spend_names_the_isl_and_why_no_model(cfg):
