@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import math
 import shutil
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -17,8 +18,13 @@ TEXT_MIN = 24  # narrowest a free-text column wraps to
 
 
 def width() -> int:
-    """Columns to fit: the terminal's (``COLUMNS`` if set), else :data:`PIPE_WIDTH`."""
-    return shutil.get_terminal_size((PIPE_WIDTH, 24)).columns
+    """Columns to fit: the terminal's when standard output is one (``COLUMNS`` if set), else
+    :data:`PIPE_WIDTH` (a pipe or a file, whatever ``COLUMNS`` says)."""
+    try:
+        terminal = sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        terminal = False
+    return shutil.get_terminal_size((PIPE_WIDTH, 24)).columns if terminal else PIPE_WIDTH
 
 
 def summary_width() -> int:
