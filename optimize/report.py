@@ -95,7 +95,7 @@ def summary_text(plan: FleetPlan, aggregated_only: FleetPlan | None, sla: xr.Dat
     totals = plan.totals
     lines = []
     if totals.cost_per_hour is None:
-        lines.append(f"No fleet plan ({plan.status.value}): demand that cannot be served, {workload}")
+        lines.append(f"No fleet plan ({plan.status.value}): demand that cannot be served (below)")
     else:
         lines.append(f"Fleet plan: ${totals.cost_per_hour:,.2f}/h for {systems_text(totals.systems)} "
                      f"({plan.status.value})")
