@@ -4,15 +4,13 @@ The public API: :func:`load_config` (compose and validate ``conf/``), :func:`eva
 grid as an ``xarray.Dataset``), :func:`cheapest_concurrency` / :func:`cheapest_under_sla` (the
 cheapest concurrency meeting the SLA), the interactivity power law, and :class:`ConfigError`.
 Nothing in this package but ``model.app`` (the Hydra application layer) writes files.
+
+The names load lazily (:mod:`model.exports`): ``import model`` loads no xarray, so the apps'
+``--help`` and their refusals of bad input start fast.
 """
 from importlib.metadata import PackageNotFoundError, version
 
-from model.cheapest import cheapest_concurrency, cheapest_under_sla
-from model.config import load_config
-from model.errors import ConfigError
-from model.evaluate import VARIABLES, evaluate
-from model.interactivity import fit_power_law, power_law_interactivity
-from model.validate import validate
+from model.exports import lazy_exports
 
 try:
     __version__ = version("llm-serving-economics")
@@ -21,3 +19,10 @@ except PackageNotFoundError:  # a source tree that was never installed
 
 __all__ = ["__version__", "load_config", "evaluate", "VARIABLES", "cheapest_concurrency", "cheapest_under_sla",
            "fit_power_law", "power_law_interactivity", "ConfigError", "validate"]
+
+lazy_exports(__name__, {
+    "load_config": "model.config", "evaluate": "model.evaluate", "VARIABLES": "model.evaluate",
+    "cheapest_concurrency": "model.cheapest", "cheapest_under_sla": "model.cheapest",
+    "fit_power_law": "model.interactivity", "power_law_interactivity": "model.interactivity",
+    "ConfigError": "model.errors", "validate": "model.validate",
+})

@@ -20,7 +20,7 @@ one), with ``bandwidth_efficiency``, ``layer_overhead_s``, ``prefill_efficiency`
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,9 +31,12 @@ from omegaconf import DictConfig, OmegaConf
 from scipy.optimize import least_squares
 
 from model import serving
+from model.errors import ConfigError
 from model.evaluate import evaluate
-from model.fit_bounds import BOUNDS
+from model.schema import FIT_BOUNDS
 
+# fitted per hardware type / shared by all; bounds in the units of the config keys (declared with the schema)
+BOUNDS = FIT_BOUNDS
 SCALE = {"bandwidth_efficiency": 0.3, "layer_overhead_s": 5e-5, "compute_efficiency": 0.3,
          "prefill_efficiency": 0.3, "prefill_overhead_s": 0.05}
 # a fixed start (not the catalog's current values) so that refitting reproduces the same digits
@@ -45,8 +48,18 @@ BENCHMARK_WORKLOAD = {"mix": {"cache_read": 0.0, "cache_write": 0.0, "input": 0.
 
 
 def load_points(path: str) -> xr.Dataset:
-    """The benchmark CSV as a Dataset on dim ``point`` (one row each, columns as variables)."""
-    table = pd.read_csv(path)
+    """The benchmark CSV as a Dataset on dim ``point`` (one row each, columns as variables).
+
+    Raises
+    ------
+    ConfigError
+        If ``path`` cannot be parsed as CSV (key ``calibration.data``).
+    """
+    try:
+        table = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ConfigError("calibration.data", path, f"must be a CSV file of benchmark points: {reason}") from None
     table.index = pd.RangeIndex(len(table), name="point")
     return xr.Dataset.from_dataframe(table)
 
@@ -140,12 +153,14 @@ def cache_read_ratios(points: xr.Dataset, length_factor: float) -> pd.DataFrame:
 
 
 def fit(cfg: DictConfig, points: xr.Dataset, weights_gb: Mapping, length_factor: float,
-        per_hardware: Sequence[str], shared: Sequence[str]) -> tuple[dict, dict]:
+        per_hardware: Sequence[str], shared: Sequence[str],
+        progress: Callable[[int, int], None] | None = None) -> tuple[dict, dict]:
     """Least squares on log interactivity over all points and log TTFT where measured.
 
     ``per_hardware`` keys get one value per GPU type in ``points``; ``shared`` keys one value
     for all.  Returns ``(fitted, info)``: ``fitted[key][hardware] = value`` and, per shared
-    key, whether the data constrain it (``info[key]["identified"]``).
+    key, whether the data constrain it (``info[key]["identified"]``).  ``progress(done, 0)``
+    is called after each evaluation of the model (their number is not known in advance).
     """
     cfg = benchmark_config(cfg)
     gpus = sorted(set(points.gpu.values))
@@ -165,8 +180,14 @@ def fit(cfg: DictConfig, points: xr.Dataset, weights_gb: Mapping, length_factor:
                 out.setdefault(k, {})[hw] = float(v)
         return out
 
+    evaluations = 0
+
     def residuals(x: np.ndarray) -> np.ndarray:
+        nonlocal evaluations
         pred = predict(cfg, points, weights_gb, length_factor, unpack(x))
+        evaluations += 1
+        if progress is not None:
+            progress(evaluations, 0)
         both = np.concatenate([pred.interactivity.values, pred.ttft.values[has_ttft]])
         return np.log(both) - measured
 
@@ -216,16 +237,20 @@ def summary(table: pd.DataFrame) -> dict:
 
 
 def leave_one_out(cfg: DictConfig, points: xr.Dataset, weights_gb: Mapping, length_factor: float,
-                  per_hardware: Sequence[str], shared: Sequence[str]) -> pd.DataFrame:
+                  per_hardware: Sequence[str], shared: Sequence[str],
+                  progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
     """% error of interactivity and TTFT at each point predicted by a fit to all the other points.
 
     An estimate of the error on points the fit has not seen.  A point that is the only one of
     its hardware type is predicted with the catalog's values for that type.  Columns
     ``loo_tok_s_err_%`` and ``loo_ttft_err_%`` (NaN where no TTFT was measured), indexed by id.
+    ``progress(done, total)`` is called after each fold.
     """
     cfg = benchmark_config(cfg)
     rows = {}
     for i in range(points.sizes["point"]):
+        if progress is not None:
+            progress(i, points.sizes["point"])
         fitted, _ = fit(cfg, points.drop_isel(point=i), weights_gb, length_factor, per_hardware, shared)
         one = points.isel(point=[i])
         pred = predict(cfg, one, weights_gb, length_factor, fitted)
@@ -233,6 +258,8 @@ def leave_one_out(cfg: DictConfig, points: xr.Dataset, weights_gb: Mapping, leng
             "loo_tok_s_err_%": 100 * (float(pred.interactivity[0]) / float(one.interactivity_tok_s[0]) - 1),
             "loo_ttft_err_%": 100 * (1000 * float(pred.ttft[0]) / float(one.ttft_ms[0]) - 1),
         }
+    if progress is not None:
+        progress(points.sizes["point"], points.sizes["point"])
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
@@ -253,16 +280,22 @@ class CalibrationResult:
     catalog: dict
 
 
-def calibrate(cfg: DictConfig, points: xr.Dataset) -> CalibrationResult:
+def calibrate(cfg: DictConfig, points: xr.Dataset,
+              progress: Callable[[str, int, int], None] | None = None) -> CalibrationResult:
     """Fit, predict and score the GPU model on ``points`` as ``cfg.calibration`` asks.
 
     With ``calibration.cross_validate`` the table gains a leave-one-out error column and the
-    stats an ``interactivity_leave_one_out`` entry.
+    stats an ``interactivity_leave_one_out`` entry.  ``progress(stage, done, total)`` reports
+    the stages ``"fit"`` (model evaluations, total 0: not known) and ``"folds"`` (leave-one-out
+    fits).
     """
+    def stage(name: str) -> Callable[[int, int], None] | None:
+        return None if progress is None else (lambda done, total: progress(name, done, total))
+
     c = cfg.calibration
     weights = OmegaConf.to_container(c.weights_gb)
     ratios = cache_read_ratios(points, c.length_factor)
-    fitted, info = fit(cfg, points, weights, c.length_factor, list(c.per_hardware), list(c.shared))
+    fitted, info = fit(cfg, points, weights, c.length_factor, list(c.per_hardware), list(c.shared), stage("fit"))
     fitted_with_ratios = dict(fitted, cache_read_ratio=ratios.cache_read_ratio.to_dict())
     for key, state in info.items():
         if not state["identified"]:
@@ -273,7 +306,8 @@ def calibrate(cfg: DictConfig, points: xr.Dataset) -> CalibrationResult:
     counts = table.groupby("gpu").size().to_dict()
     catalog = catalog_entries(cfg, fitted, ratios, info, counts, stats)
     if c.cross_validate:
-        loo = leave_one_out(cfg, points, weights, c.length_factor, list(c.per_hardware), list(c.shared))
+        loo = leave_one_out(cfg, points, weights, c.length_factor, list(c.per_hardware), list(c.shared),
+                            stage("folds"))
         table = table.join(loo, on="id")
         stats = summary(table)
     return CalibrationResult(table, stats, fitted_with_ratios, info, catalog)

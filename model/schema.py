@@ -339,6 +339,8 @@ class OutputSpec:
 
     compression: bool = spec(True, unit="bool", doc="zlib-compress netCDF variables (lossless)")
     float32: bool = spec(False, unit="bool", doc="store float64 variables of grid.nc as float32 (~7 digits)")
+    detail: bool = spec(False, unit="bool", doc="print the detailed tables after the summary (they are always "
+                        "in the run directory's files)")
 
 
 @dataclass
@@ -352,6 +354,12 @@ class ModelAppConfig:
     plots: PlotSpec = spec(factory=PlotSpec, doc="plots")
     dask: DaskSpec = spec(factory=DaskSpec, doc="out-of-core evaluation")
     output: OutputSpec = spec(factory=OutputSpec, doc="result files")
+
+
+# The GPU calibration's fitted keys and their bounds, in the units of the hardware keys
+# (here rather than in model.calibration, so that validating a config loads no fitting library)
+FIT_BOUNDS = {"bandwidth_efficiency": (0.02, 1.0), "layer_overhead_s": (0.0, 2e-3),
+              "compute_efficiency": (0.01, 1.0), "prefill_efficiency": (0.005, 1.0), "prefill_overhead_s": (0.0, 2.0)}
 
 
 @dataclass

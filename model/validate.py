@@ -18,9 +18,9 @@ from omegaconf import DictConfig, OmegaConf
 from model.benchmark_data import Column, check_table, read_table
 from model.errors import ConfigError
 from model.fields import CHECKS, field_docs, passes
-from model.fit_bounds import BOUNDS as FIT_BOUNDS
 from model.pointwise import weight_bytes
 from model.schema import (
+    FIT_BOUNDS,
     TOKEN_TYPES,
     Attention,
     CacheSource,

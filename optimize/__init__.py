@@ -1,21 +1,16 @@
 """Cost-minimizing concurrency and integer fleet plans (docs/model.md §5), with disaggregated serving
 (prefill and decode on different replicas, docs/model.md §9) and fleets over a day (demand profiles,
-capacity tiers, a power cap and a replay, docs/model.md §11), on Pyomo + HiGHS."""
+capacity tiers, a power cap and a replay, docs/model.md §11), on Pyomo + HiGHS.
+
+The solver and xarray load when first used (:mod:`model.exports`), not on ``import optimize``."""
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from omegaconf import DictConfig
 
-from model.config import compose_config
-from model.validate import validate as validate_model
-from optimize.concurrency import best_concurrency
-from optimize.constants import NoAnswer, Phase, SolveStatus
-from optimize.day import DayPlan, plan_day
-from optimize.fleet import plan_fleet
-from optimize.plan import FleetPlan, FleetTotals
+from model.exports import lazy_exports
 from optimize.schema import register_schemas
-from optimize.validate import validate_fleet
 
 
 def validate(cfg: DictConfig) -> DictConfig:
@@ -31,6 +26,9 @@ def validate(cfg: DictConfig) -> DictConfig:
     omegaconf.DictConfig
         The validated config.
     """
+    from model.validate import validate as validate_model
+    from optimize.validate import validate_fleet
+
     cfg = validate_model(cfg)
     validate_fleet(cfg)
     return cfg
@@ -44,6 +42,8 @@ def load_config(overrides: Sequence[str] = ()) -> DictConfig:
     overrides
         Hydra overrides, e.g. ``["sla.min_interactivity=100"]``.
     """
+    from model.config import compose_config
+
     register_schemas()
     return validate(compose_config("optimize", overrides))
 
@@ -51,3 +51,9 @@ def load_config(overrides: Sequence[str] = ()) -> DictConfig:
 __all__ = ["best_concurrency", "plan_fleet", "plan_day", "DayPlan", "FleetPlan", "FleetTotals", "SolveStatus",
            "NoAnswer", "Phase",
            "load_config", "validate", "register_schemas"]
+
+lazy_exports(__name__, {
+    "best_concurrency": "optimize.concurrency", "plan_fleet": "optimize.fleet", "FleetPlan": "optimize.plan",
+    "FleetTotals": "optimize.plan", "SolveStatus": "optimize.constants", "NoAnswer": "optimize.constants",
+    "Phase": "optimize.constants", "plan_day": "optimize.day", "DayPlan": "optimize.day",
+})

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 from omegaconf import DictConfig
-from scipy.stats import norm
 
 from model.config import with_values
 from model.errors import ConfigError
@@ -65,6 +64,8 @@ def isl_buckets(cfg: DictConfig) -> tuple[np.ndarray, np.ndarray]:
     if distribution.kind == IslKind.lognormal:
         median = float(distribution.median if distribution.median is not None else cfg.workload.isl)
         quantile = (np.arange(distribution.buckets) + 0.5) / distribution.buckets
+        from scipy.stats import norm  # scipy.stats takes ~0.5 s to import: only for lognormal buckets
+
         with np.errstate(over="ignore", invalid="ignore"):
             raw = np.rint(median * np.exp(distribution.sigma * norm.ppf(quantile)))
         if not (np.isfinite(raw).all() and raw.min() >= 1 and raw.max() <= MAX_BUCKET_ISL):

@@ -15,17 +15,18 @@ from model import __version__
 from model.app import io
 from model.app.report import resident_hardware
 from model.app.runner import EXIT_INFEASIBLE, JobResult
+from model.app.tables import fit_lines
 from model.config import with_values
 from model.results import label_coords
 from optimize import caching, validate
-from optimize.concurrency import best_concurrency, sla_by_model
+from optimize.concurrency import best_concurrency, sla_by_model, ttft_by_model
 from optimize.constants import SolveStatus
 from optimize.day_job import run_day
 from optimize.fleet import plan_fleet
-from optimize.inputs import bucket_grid
+from optimize.inputs import bucket_grid, demand_by_model, isl_buckets
 from optimize.plan import PHASES, FleetPlan, plan_csv, plan_units
 from optimize.plots import frontier
-from optimize.report import best_table, plan_text, prefill_modes_text, saving_text
+from optimize.report import best_table, plan_text, prefill_modes_text, saving_text, summary_text
 from optimize.schema import DemandProfile
 
 OUTPUTS = ("best_concurrency.nc", "plan.csv", "plan.json", "frontier.png")
@@ -76,9 +77,22 @@ def headline(plan: FleetPlan, best: xr.Dataset, isl: int, aggregated_only: Fleet
     return ds
 
 
+def workload_text(cfg: DictConfig) -> str:
+    """The demand in one phrase: requests/s per model (or in all) and the ISL (or its buckets)."""
+    demand = demand_by_model(cfg)
+    distinct = sorted({float(v) for v in demand.values})
+    rate = (f"{distinct[0]:g} requests/s per model" if len(distinct) == 1
+            else f"{float(demand.sum()):g} requests/s over {demand.sizes['model']} models")
+    isl, _ = isl_buckets(cfg)
+    where = (f"ISL {int(isl[0]):,} tokens" if len(isl) == 1
+             else f"{len(isl)} ISL buckets ({cfg.fleet.isl.kind.value}, {int(isl.min()):,}-{int(isl.max()):,} tokens)")
+    return f"{rate} at {where}"
+
+
 def run(cfg: DictConfig, out: Path) -> JobResult:
-    """Run the job: write :data:`OUTPUTS` to ``out``, then print the best-concurrency table and
-    the plan (files first, so that a closed stdout, e.g. ``| head``, cannot lose them).
+    """Run the job: write :data:`OUTPUTS` to ``out``, then print the summary (the answer), and the
+    best-concurrency table and the plan's detail with ``output.detail=true`` (files first, so that a
+    closed stdout, e.g. ``| head``, cannot lose them).
 
     Parameters
     ----------
@@ -122,7 +136,7 @@ def run(cfg: DictConfig, out: Path) -> JobResult:
         # docs/model.md §9: the saving against the best plan that keeps every request on one replica
         aggregated_only = plan_fleet(with_values(cfg, {"fleet.disaggregation": False}, validate), grid=grid)
         report.append(saving_text(plan, aggregated_only))
-    alternatives = {}
+    alternatives, alternative_plans = {}, {}
     for hardware in resident_hardware(cfg):
         # the wafer's prefill is an assumption (docs/model.md §8): show the answer under the other mode too
         mode = cfg.hardware[hardware].prefill_mode.value
@@ -130,6 +144,7 @@ def run(cfg: DictConfig, out: Path) -> JobResult:
         alt_cfg = with_values(cfg, {f"hardware.{hardware}.prefill_mode": other}, validate)
         alt_best, alt_plan = best_concurrency(alt_cfg), plan_fleet(alt_cfg)
         alternatives[f"{hardware}.prefill_mode={other}"] = alt_plan.summary()
+        alternative_plans[f"{hardware} prefill_mode={other} instead of {mode} (docs/model.md §8)"] = alt_plan
         if isl in best.isl.values:
             report.append(prefill_modes_text(hardware, (mode, other), (best, alt_best), (plan, alt_plan), isl))
 
@@ -147,8 +162,13 @@ def run(cfg: DictConfig, out: Path) -> JobResult:
     if cfg.plots.enabled:
         io.save_figure(frontier(grid, plan, sla_by_model(cfg), aggregated_only=aggregated_only, cfg=cfg),
                        out / "frontier.png")
-    print("\n\n".join(report))
-    print(f"\nwrote {', '.join(str(out / n) for n in OUTPUTS if (out / n).exists())}")
+    print(summary_text(plan, aggregated_only if cfg.fleet.disaggregation else None, sla_by_model(cfg),
+                       ttft_by_model(cfg), workload_text(cfg), alternative_plans))
+    if cfg.output.detail:
+        print("\n" + fit_lines("\n\n".join(report)))
+    else:
+        print("\nDetail: output.detail=true prints every (model, hardware) and the plan's rows")
+    print(f"\nwrote {out}/: {', '.join(n for n in OUTPUTS if (out / n).exists())}")
     ok = plan.status in (SolveStatus.optimal, SolveStatus.time_limit)
     return JobResult(0 if ok else EXIT_INFEASIBLE, headline(plan, best, isl, aggregated_only),
                      "ok" if ok else "infeasible")

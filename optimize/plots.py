@@ -7,9 +7,10 @@ import numpy as np
 import xarray as xr
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from omegaconf import DictConfig
 
-from model.app.figures import panels
+from model.app.figures import legend_below, panels
 from optimize.columns import cells, disaggregated_cells
 from optimize.inputs import column_options
 from optimize.plan import FleetPlan
@@ -72,10 +73,10 @@ def pareto_front(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 def _front(ax: Axes, x: np.ndarray, y: np.ndarray, color: str, ls: str, label: str) -> None:
     """Every point as a faint dot, the Pareto frontier (:func:`pareto_front`) as a line."""
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    ax.plot(x, y, ".", ms=2.5, color=color, alpha=0.3)
+    ax.plot(x, y, ".", ms=2, color=color, alpha=0.25, zorder=1)  # under the frontier, never over it
     front = pareto_front(x, y)
     if len(front):
-        ax.plot(x[front], y[front], color=color, lw=1.3, ls=ls, label=label)
+        ax.plot(x[front], y[front], color=color, lw=1.6, ls=ls, label=label, zorder=3)
 
 
 def frontier(grid: xr.Dataset, plan: FleetPlan, sla: xr.DataArray, bucket: int = 0,
@@ -116,7 +117,7 @@ def frontier(grid: xr.Dataset, plan: FleetPlan, sla: xr.DataArray, bucket: int =
     models = list(at.model.values)
     own = axes is None
     if own:
-        fig, axes = panels(len(models), 4.4, 3.6)
+        fig, axes = panels(len(models), 4.4, 3.6, layout="constrained")
     else:
         axes = list(np.asarray(axes, dtype=object).ravel())
         if len(axes) != len(models):
@@ -143,11 +144,11 @@ def frontier(grid: xr.Dataset, plan: FleetPlan, sla: xr.DataArray, bucket: int =
             _front(ax, c.interactivity.values, c.cost_per_mtok.values, f"C{i}", "-", f"{hw} aggregated")
             for n in chosen(plan.plan, model, hw, "aggregated"):
                 p = c.sel(concurrency=n)
-                ax.plot(p.interactivity, p.cost_per_mtok, "*", ms=13, color=f"C{i}", mec="k")
+                ax.plot(p.interactivity, p.cost_per_mtok, "*", ms=13, color=f"C{i}", mec="k", zorder=4)
             if aggregated_only is not None:
                 for n in chosen(aggregated_only.plan, model, hw, "aggregated"):
                     p = c.sel(concurrency=n)
-                    ax.plot(p.interactivity, p.cost_per_mtok, "o", ms=10, mfc="none", mec="k", mew=1.5)
+                    ax.plot(p.interactivity, p.cost_per_mtok, "o", ms=10, mfc="none", mec="k", mew=1.5, zorder=4)
             if decode is not None:
                 d = decode.sel(model=model, hardware=hw)
                 if bool(np.isfinite(d.cost_per_mtok).any()):
@@ -155,20 +156,42 @@ def frontier(grid: xr.Dataset, plan: FleetPlan, sla: xr.DataArray, bucket: int =
                            f"{hw} decode + cheapest prefill")
                 for n in chosen(plan.plan, model, hw, "decode"):
                     p = d.sel(concurrency=n)
-                    ax.plot(p.interactivity, p.cost_per_mtok, "*", ms=15, color=f"C{i}", mec="k")
-        ax.axvline(float(sla.sel(model=model)), color="k", ls=":", lw=1)
-        ax.set(xscale="log", yscale="log", title=str(model), xlabel="interactivity (tok/s per request)",
-               ylabel="hardware $/Mtok")
+                    ax.plot(p.interactivity, p.cost_per_mtok, "*", ms=15, color=f"C{i}", mec="k", zorder=4)
+        line = float(sla.sel(model=model))
+        ax.axvline(line, color="k", ls=":", lw=1, zorder=2)
+        lo, hi = ax.get_xlim()
+        left = lo > 0 and np.log(line / lo) > 0.5 * np.log(hi / lo)  # label on the roomier side of the line
+        ax.annotate(f"SLA {line:,.0f}", (line, 1), xycoords=ax.get_xaxis_transform(), xytext=(-3 if left else 3, -3),
+                    textcoords="offset points", va="top", ha="right" if left else "left", fontsize=7)
+        ax.set(xscale="log", yscale="log", title=f"{model}, ISL {isl:,}", xlabel="interactivity (tok/s per request)",
+               ylabel="hardware \\$/Mtok")
+        ax.title.set_fontsize(9)
         ax.grid(True, which="both", alpha=0.2)
-    axes[0].legend(fontsize=7)
+    handles = key_handles(offered, decode is not None, aggregated_only is not None)
     if not own:
+        axes[0].legend(handles=handles, fontsize=6, loc="best")
         return fig
-    title = (f"$/Mtok vs interactivity across concurrency at ISL {isl:,}: dots every concurrency, lines their "
-             f"Pareto frontier\n(dotted: SLA; *: chosen in the plan")
-    if aggregated_only is not None:
-        title += "; o: best aggregated-only plan"
-    if decode is not None:
-        title += ";\ndashed: decode-only replicas with their prefill at the cheapest prefill $/h per request/s"
-    fig.suptitle(title + ")", fontsize=10)
-    fig.tight_layout()
+    legend_below(fig, handles)
+    slas = sorted({float(v) for v in sla.values})
+    fig.suptitle(f"\\$/Mtok vs interactivity across concurrency at ISL {isl:,}, SLA "
+                 + (f">= {slas[0]:,.0f}" if len(slas) == 1 else "per model (dotted)") + " tok/s per request",
+                 fontsize=10)
     return fig
+
+
+def key_handles(hardware: Sequence[str], decode: bool, aggregated_only: bool) -> list[Line2D]:
+    """The frontier figure's key: a line per hardware (and a dashed one per hardware with
+    decode-only replicas), the dots, the SLA, the plan's stars and the aggregated-only circles."""
+    handles = []
+    for i, hw in enumerate(hardware):
+        handles.append(Line2D([], [], color=f"C{i}", lw=1.6, label=f"{hw}: Pareto frontier (aggregated)"))
+        if decode:
+            handles.append(Line2D([], [], color=f"C{i}", lw=1.6, ls="--",
+                                  label=f"{hw}: decode-only + cheapest prefill"))
+    handles += [Line2D([], [], ls="none", marker=".", color="0.5", label="every concurrency"),
+                Line2D([], [], color="k", ls=":", lw=1, label="SLA"),
+                Line2D([], [], ls="none", marker="*", ms=11, color="0.6", mec="k", label="chosen in the plan")]
+    if aggregated_only:
+        handles.append(Line2D([], [], ls="none", marker="o", ms=9, mfc="none", mec="k", mew=1.5,
+                              label="best aggregated-only plan"))
+    return handles

@@ -11,12 +11,8 @@ import os
 from omegaconf import DictConfig
 
 from model.errors import ConfigError
-from model.evaluate import check_memory, result_bytes
 from model.fields import CHECKS, passes
-from model.parameters import grid_sizes
-from model.results import CELL_OUTPUTS
 from model.validate import check_fields
-from optimize.inputs import COLUMN_VARIABLES, grid_hardware, isl_buckets
 from optimize.schema import DemandProfile, DiurnalSpec, FleetSpec, IslDistribution, IslKind, SolverSpec, TraceShape
 
 BUCKET_WEIGHT_TOLERANCE = 1e-6
@@ -86,6 +82,8 @@ def validate_fleet(cfg: DictConfig) -> None:
                           f"at most this machine's {cores} cores, or null for HiGHS' default")
     validate_day(cfg)
     check_fleet_memory(cfg)
+    from optimize.inputs import isl_buckets  # numpy and scipy: loaded once the values above have passed
+
     isl_buckets(cfg)  # a lognormal whose buckets leave the token range is refused by name
 
 
@@ -127,6 +125,8 @@ def validate_day(cfg: DictConfig) -> None:
     if len(set(tiers)) != len(tiers):
         raise ConfigError("fleet.tiers", tiers, "each tier at most once")
     if f.power_cap_mw is not None:
+        from optimize.inputs import grid_hardware
+
         for name in grid_hardware(cfg):
             if cfg.hardware[name].get("power_kw") is None:
                 raise ConfigError(f"hardware.{name}.power_kw", None,
@@ -143,6 +143,12 @@ def check_fleet_memory(cfg: DictConfig) -> None:
     cfg
         A composed optimizer config whose values are checked.
     """
+    # the grid's code (numpy, xarray, scipy) loads only once the values above have passed
+    from model.evaluate import check_memory, result_bytes
+    from model.parameters import grid_sizes
+    from model.results import CELL_OUTPUTS
+    from optimize.inputs import COLUMN_VARIABLES, grid_hardware
+
     d = cfg.fleet.isl
     buckets = {IslKind.p50: 1, IslKind.lognormal: int(d.buckets), IslKind.buckets: len(d.explicit)}[IslKind(d.kind)]
     sizes = {"model": len(cfg.select.models), "hardware": len(grid_hardware(cfg)), "bucket": buckets,

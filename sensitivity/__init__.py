@@ -13,13 +13,8 @@ from collections.abc import Sequence
 
 from omegaconf import DictConfig
 
-from model.config import compose_config
-from model.validate import validate as validate_model
-from sensitivity.analysis import analyze
-from sensitivity.sample import problem
+from model.exports import lazy_exports
 from sensitivity.schema import register_schemas
-from sensitivity.sobol import estimate, indices, sobol
-from sensitivity.validate import validate_sensitivity
 
 
 def validate(cfg: DictConfig) -> DictConfig:
@@ -35,6 +30,9 @@ def validate(cfg: DictConfig) -> DictConfig:
     DictConfig
         The validated config (as :func:`model.validate` returns it).
     """
+    from model.validate import validate as validate_model
+    from sensitivity.validate import validate_sensitivity
+
     cfg = validate_model(cfg)
     validate_sensitivity(cfg)
     return cfg
@@ -52,8 +50,13 @@ def load_config(overrides: Sequence[str] = ()) -> DictConfig:
     -------
     DictConfig
     """
+    from model.config import compose_config
+
     register_schemas()
     return validate(compose_config("sensitivity", overrides))
 
 
 __all__ = ["sobol", "estimate", "indices", "problem", "analyze", "load_config", "validate", "register_schemas"]
+
+lazy_exports(__name__, {"sobol": "sensitivity.sobol", "estimate": "sensitivity.sobol", "indices": "sensitivity.sobol",
+                        "problem": "sensitivity.sample", "analyze": "sensitivity.analysis"})

@@ -18,7 +18,7 @@ from omegaconf import DictConfig
 
 from model.engine import Progress
 from sensitivity.evaluate import OUTPUTS, SEPARATOR, evaluate_design, model_names, output_names
-from sensitivity.sample import problem, sample
+from sensitivity.sample import applicable, problem, sample
 from sensitivity.sobol import indices
 from sensitivity.validate import ENGINE_ARGUMENTS, check_engine_argument
 
@@ -38,7 +38,10 @@ def analyze(cfg: DictConfig, progress: Progress | None = None) -> xr.Dataset:
     xarray.Dataset
         ``S1``, ``S1_conf``, ``ST``, ``ST_conf`` (output, model, parameter), ``S2``, ``S2_conf``
         (output, model, parameter, parameter_2), ``ST_by_n``, ``clipped``, ``valid_samples``,
-        ``beyond_context`` (share of samples whose ISL exceeds the model's context).
+        ``beyond_context`` (share of samples whose ISL exceeds the model's context).  Parameters
+        the analysed selection cannot feel are left out and the ISL's range is capped at the
+        analysed models' context (:func:`sensitivity.sample.applicable`); ``attrs["scope_notes"]``
+        says what was changed, one line each.
 
     Raises
     ------
@@ -46,9 +49,10 @@ def analyze(cfg: DictConfig, progress: Progress | None = None) -> xr.Dataset:
         ``sensitivity.n``, ``seed``, ``conf_level`` or ``num_resamples`` out of the engine's range
         (the engine's own :class:`ValueError`, named by the config key).
     """
-    s = cfg.sensitivity
     for name in ENGINE_ARGUMENTS:
         check_engine_argument(cfg, name)
+    cfg, scope_notes = applicable(cfg, model_names(cfg))  # only parameters the selection can feel
+    s = cfg.sensitivity
     prob = problem(cfg)
     x = sample(prob, int(s.n), int(s.seed), bool(s.second_order))
     y = evaluate_design(cfg, x, progress=progress)
@@ -69,5 +73,6 @@ def analyze(cfg: DictConfig, progress: Progress | None = None) -> xr.Dataset:
         ds["beyond_context"] = float(cfg.workload.isl) > context
     ds["beyond_context"].attrs.update(units="1", long_name="share of samples with ISL beyond the model's max_context")
     ds["key"] = ("parameter", keys)
-    ds.attrs.update(hardware=str(cfg.select.hardware[0]), sla_min_interactivity=float(cfg.sla.min_interactivity))
+    ds.attrs.update(hardware=str(cfg.select.hardware[0]), sla_min_interactivity=float(cfg.sla.min_interactivity),
+                    scope_notes="\n".join(scope_notes))
     return ds

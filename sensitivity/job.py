@@ -9,9 +9,10 @@ from omegaconf import DictConfig, OmegaConf
 from model.app import io
 from model.app.progress import progress_bar
 from model.app.runner import JobResult
+from model.app.tables import fit_lines, summary_width
 from sensitivity.analysis import analyze
 from sensitivity.plots import indices_bar_chart
-from sensitivity.report import convergence_table, convergence_warnings, ranking
+from sensitivity.report import convergence_table, convergence_warnings, ranking, summary_text
 
 OUTPUTS = ("sobol.nc", "sobol.csv", "convergence.csv", "sobol.png")
 # units and long names of sobol.nc's coordinates and of the ``key`` variable (the indices carry theirs)
@@ -65,8 +66,14 @@ def run(cfg: DictConfig, out: Path) -> JobResult:
     io.write_text(table.to_csv(), out / "convergence.csv")
     if cfg.plots.enabled:
         io.save_figure(indices_bar_chart(ds), out / "sobol.png")
-    print("\n".join(report))
-    print(f"\nwrote {', '.join(str(out / n) for n in OUTPUTS if (out / n).exists())}")
+    print(summary_text(ds))
+    if cfg.output.detail:
+        print("\n" + fit_lines("\n".join(report)))
+    else:
+        print(fit_lines("\n".join(["", *convergence_warnings(ds, float(cfg.sensitivity.convergence_tolerance)),
+                                   "Detail: output.detail=true prints every index with its interval and ST at "
+                                   "growing N"]), summary_width()))
+    print(f"\nwrote {out}/: {', '.join(n for n in OUTPUTS if (out / n).exists())}")
     headline = ds[["S1", "ST"]]
     headline.attrs = {"headline_metric": "ST"}
     return JobResult(0, headline)

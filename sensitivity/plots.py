@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 
 
 def indices_bar(cell: xr.Dataset, ax: Axes | None = None) -> Axes:
-    """S1 and ST bars, with interval whiskers, of one output of one model.
+    """S1 and ST bars, with interval whiskers, of one output of one model, largest ST first.
 
     Parameters
     ----------
@@ -29,10 +29,14 @@ def indices_bar(cell: xr.Dataset, ax: Axes | None = None) -> Axes:
     """
     if ax is None:
         _, ax = plt.subplots()
+    # largest total index first (parameters without an index last)
+    cell = cell.isel(parameter=np.argsort(-np.nan_to_num(cell.ST.values, nan=-1.0), kind="stable"))
     x = np.arange(cell.sizes["parameter"])
     ax.bar(x - 0.2, cell.S1, 0.4, yerr=cell.S1_conf, capsize=3, label="S1 (first order)")
     ax.bar(x + 0.2, cell.ST, 0.4, yerr=cell.ST_conf, capsize=3, label="ST (total)")
     ax.set_xticks(x, [str(p) for p in cell.parameter.values], rotation=35, ha="right", fontsize=8)
+    ax.set_ylabel("Sobol index (share of the variance)", fontsize=8)
+    ax.set_xlabel("parameter (largest ST first)", fontsize=8)
     ax.set_ylim(0, max(1.0, float(np.nanmax((cell.ST + cell.ST_conf).values, initial=0)) * 1.05))
     if not bool(np.isfinite(cell.ST.values).any()):  # e.g. samples where no concurrency meets the SLA
         why = ""
@@ -78,8 +82,12 @@ def indices_bar_chart(ds: xr.Dataset, axes: np.ndarray | None = None) -> Figure:
     for r, model in enumerate(models):
         for c, output in enumerate(outputs):
             indices_bar(ds.sel(output=output, model=model), ax=axes[r, c])
-    axes[0, 0].legend(fontsize=8)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
     if own:
-        fig.suptitle(f"Sobol indices (N = {ds.attrs['n']:,}, {100 * ds.attrs['conf_level']:g}% intervals, "
-                     f"{ds.attrs['hardware']})", fontsize=10)
+        fig.legend(handles, labels, loc="outside lower center", ncols=2, fontsize=8)
+        fig.suptitle(f"Sobol indices of {', '.join(map(str, models))} on {ds.attrs['hardware']} "
+                     f"(N = {ds.attrs['n']:,}, {100 * ds.attrs['conf_level']:g}% intervals; ISL and concurrency "
+                     f"sampled; SLA {ds.attrs.get('sla_min_interactivity', float('nan')):g} tok/s)", fontsize=10)
+    else:
+        axes[0, 0].legend(fontsize=8, loc="best")
     return fig

@@ -1,9 +1,16 @@
-"""Text and tables of a Sobol result (pure: nothing is printed or written here)."""
+"""Text and tables of a Sobol result (pure: nothing is printed or written here).
+
+:func:`summary_text` is printed first (at most 100 columns); :func:`ranking` and the convergence
+table follow with ``output.detail=true``."""
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import xarray as xr
+
+from model.app.tables import fit_lines, summary_width
+
+TOP = 4  # parameters named per (output, model) in the summary
 
 
 def ranking(ds: xr.Dataset) -> str:
@@ -91,3 +98,38 @@ def convergence_warnings(ds: xr.Dataset, tolerance: float) -> list[str]:
                    f"({str(cell.model.values)}) moved {float(cell):.3f} between N = {int(before.n_base)} "
                    f"and N = {int(last.n_base)} (> {tolerance:g}): raise sensitivity.n")
     return out
+
+
+def summary_text(ds: xr.Dataset) -> str:
+    """The answer first: what was analysed (and what was left out of scope, and why), then per
+    output and model the parameters that matter most, by total index ST.
+
+    Parameters
+    ----------
+    ds
+        :func:`sensitivity.analyze`'s result.
+
+    Returns
+    -------
+    str
+        At most 100 columns a line.
+    """
+    lines = [f"Sobol sensitivity on {ds.attrs['hardware']}: N = {ds.attrs['n']:,} base samples "
+             f"({ds.attrs['model_runs']:,} model runs), {100 * ds.attrs['conf_level']:g}% intervals"]
+    lines += [f"  scope: {note}" for note in str(ds.attrs.get("scope_notes", "")).splitlines() if note]
+    for output in ds.output.values:
+        for model in ds.model.values:
+            cell = ds.sel(output=output, model=model)
+            if int(cell.valid_samples) < ds.attrs["model_runs"]:
+                lines.append(f"{output} ({model}): no indices, some samples have no value (no concurrency meets "
+                             "the SLA there)")
+                continue
+            order = np.argsort(-np.nan_to_num(cell.ST.values, nan=-1))[:TOP]
+            top = ", ".join(f"{cell.parameter.values[i]} {float(cell.ST[i]):.2f}" for i in order)
+            lines.append(f"{output} ({model}), largest ST: {top}")
+    for model in ds.model.values:
+        share = float(ds.beyond_context.sel(model=model))
+        if share > 0:
+            lines.append(f"note: {share:.0%} of samples have an ISL beyond {model}'s max_context; the analysis lifts "
+                         "the context limit so that every sample has a cost")
+    return fit_lines("\n".join(lines), summary_width())

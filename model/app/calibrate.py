@@ -13,10 +13,10 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from model import calibration
 from model.app import io
-from model.app.plots import configurations_vs_measured, predicted_vs_measured
+from model.app.progress import progress_stages
 from model.app.runner import JobResult, hydra_main
+from model.app.tables import fit_lines, render, summary_width
 from model.config import REPO_DIR
 from model.schema import register_schemas
 from model.validate import validate
@@ -31,7 +31,16 @@ def run(cfg: DictConfig, out: Path) -> JobResult:
     """Calibrate, write the run's files (and the catalog if asked), then print the error table and fit."""
     io.check_fresh(out, OUTPUTS)
     c = cfg.calibration
-    result = calibration.calibrate(cfg, calibration.load_points(str(REPO_DIR / c.data)))
+    with progress_stages({"load": ("loading the fitting libraries and the points", "step"),
+                          "fit": ("fitting the GPU model", "model runs"),
+                          "folds": ("leave-one-out fits", "folds")}) as progress:
+        progress("load", 0, 1)  # the first stage shows from the job's start: the imports take a while
+        from model import calibration  # scipy, pandas and xarray: loaded once the config is checked
+        from model.app.plots import predicted_vs_measured
+
+        points = calibration.load_points(str(REPO_DIR / c.data))
+        progress("load", 1, 1)
+        result = calibration.calibrate(cfg, points, progress)
     table, stats = result.table, result.stats
     io.write_text(table.to_csv(index=False), out / "calibration.csv")
     io.write_text(json.dumps({"summary": stats, "fitted": result.fitted, "identified": result.info},
@@ -53,32 +62,39 @@ def run(cfg: DictConfig, out: Path) -> JobResult:
             error_target.parent.mkdir(parents=True, exist_ok=True)
             io.replace_text(error_text, error_target)
             replaced.append(f"wrote the leave-one-out error spread to {error_target}")
-    print(table.to_string(index=False, float_format=lambda v: f"{v:,.1f}", na_rep="-"))
-    print()
-    for name, s in stats.items():
+    lines = [f"GPU decode model fitted to {len(table)} InferenceX points ({c.data}):"]
+    for name, st in stats.items():
         if name == "interactivity_leave_one_out":
             continue
-        print(f"{name}: median |error| {s['median_abs_pct']:.1f}%, worst {s['worst_abs_pct']:.1f}% "
-              f"over {s['points']} points")
-    print("\nfitted:")
+        lines.append(f"  {name}: median |error| {st['median_abs_pct']:.1f}%, worst {st['worst_abs_pct']:.1f}% "
+                     f"over {st['points']} points")
+    if "interactivity_leave_one_out" in stats:
+        st = stats["interactivity_leave_one_out"]
+        lines.append(f"  leave-one-out interactivity: median |error| {st['median_abs_pct']:.1f}%, worst "
+                     f"{st['worst_abs_pct']:.1f}% over {st['points']} points (each predicted by a fit without it)")
+    lines.append("fitted:")
     for key, by_hw in result.fitted.items():
-        print(f"  {key}: " + ", ".join(f"{hw} {v:.4g}" for hw, v in by_hw.items()))
+        lines.append(f"  {key}: " + ", ".join(f"{hw} {v:.4g}" for hw, v in by_hw.items()))
     for key, state in result.info.items():
         if not state["identified"]:
-            print(f"  {key}: not identified by the data: catalog value kept")
-    if "interactivity_leave_one_out" in stats:
-        s = stats["interactivity_leave_one_out"]
-        print(f"\nleave-one-out interactivity: median |error| {s['median_abs_pct']:.1f}%, "
-              f"worst {s['worst_abs_pct']:.1f}% over {s['points']} points (each predicted by a fit without it)")
+            lines.append(f"  {key}: not identified by the data: catalog value kept")
+    print(fit_lines("\n".join(lines), summary_width()))
+    if cfg.output.detail:
+        print("\n" + render(table.to_dict(orient="records"), columns=list(table.columns)))
+    else:
+        print("\nDetail: output.detail=true prints the error at every point (in calibration.csv)")
     if c.configurations:
         print_configurations(cfg, out)
-    print("\n" + "\n".join([*replaced, f"wrote {', '.join(str(out / n) for n in OUTPUTS if (out / n).exists())}"]))
+    print("\n" + "\n".join([*replaced, f"wrote {out}/: {', '.join(n for n in OUTPUTS if (out / n).exists())}"]))
     return JobResult(0)
 
 
 def print_configurations(cfg: DictConfig, out: Path) -> None:
     """docs/model.md §10: fit model.serving to the configuration runs, write their tables and print the
     median and p90 |error| per regime, in sample and (with cross_validate) out of sample."""
+    from model import calibration
+    from model.app.plots import configurations_vs_measured
+
     c = cfg.calibration
     result = calibration.calibrate_configurations(OmegaConf.to_container(c, resolve=True),
                                                   str(REPO_DIR / c.configurations), bool(c.cross_validate))

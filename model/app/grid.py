@@ -9,8 +9,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from model.app import io, plots
 from model.app.progress import progress_bar
-from model.app.report import format_point_table, format_prefill_modes, resident_hardware
+from model.app.report import format_point_table, format_prefill_modes, resident_hardware, summary_text
 from model.app.runner import JobResult
+from model.app.tables import fit_lines
 from model.cheapest import cheapest_concurrency
 from model.evaluate import evaluate
 from model.parameters import grid_concurrency
@@ -84,6 +85,11 @@ def run(cfg: DictConfig, out: Path) -> JobResult:
             written.append(io.save_figure(plots.spend_by_type(workload_spend(cfg)),
                                           out / "token_spend.png"))
     cells = grid.sizes["model"] * grid.sizes["hardware"] * grid.sizes["isl"] * grid.sizes["concurrency"]
-    print("\n\n".join(report))
-    print(f"\n{cells:,} cells evaluated; wrote " + ", ".join(str(p) for p in written))
+    print(summary_text(at_workload, isl, n, sla))
+    if cfg.output.detail:
+        print("\n" + fit_lines("\n\n".join(report)))
+    else:
+        print(("\n" + fit_lines(report[0]) + "\n" if cfg.dask.enabled else "")
+              + "\nDetail: output.detail=true prints every (model, hardware) at the workload point")
+    print(f"\n{cells:,} cells evaluated; wrote {out}/: " + ", ".join(p.name for p in written))
     return JobResult(0, headline(at_workload, isl, n))

@@ -8,9 +8,10 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import xarray as xr
+if TYPE_CHECKING:  # numpy and xarray load with the first netCDF written, not at start-up
+    import xarray as xr
 
 # Set by the apps' SIGINT/SIGTERM handler.  A library busy in C (h5py writing netCDF) can swallow
 # the KeyboardInterrupt that the handler raises, so every write also checks this flag before its
@@ -85,7 +86,7 @@ def netcdf_encoding(ds: xr.Dataset, compression: bool = True, float32: bool = Fa
         enc: dict = {}
         if compression and var.ndim and var.dtype.kind in "fiub":
             enc.update(zlib=True, complevel=4, shuffle=True)
-        if float32 and var.dtype == np.float64:
+        if float32 and var.dtype == "float64":
             enc["dtype"] = "float32"
         if chunked and var.chunks and var.ndim:
             enc["chunksizes"] = tuple(max(max(c), 1) for c in var.chunks)

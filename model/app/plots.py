@@ -2,7 +2,7 @@
 choose the backend."""
 from __future__ import annotations
 
-import textwrap
+from collections.abc import Sequence
 
 import matplotlib.colors
 import matplotlib.pyplot as plt
@@ -11,20 +11,33 @@ import numpy as np
 import xarray as xr
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from omegaconf import DictConfig, OmegaConf
 
-from model.app.figures import panels
+from model.app.figures import legend_below, panels
 from model.cheapest import cheapest_concurrency
 from model.evaluate import evaluate
 from model.parameters import derive, raw_parameters
 
 
-def cost_vs_concurrency(ds: xr.Dataset, isl: int, sla: float) -> Figure:
+def model_axes(n: int, axes: Sequence[Axes] | None) -> tuple[Figure, list[Axes], bool]:
+    """``axes`` (one per model) and their figure, or a new figure's panels; and whether they are new."""
+    if axes is None:
+        fig, new = panels(n, layout="constrained")
+        return fig, new, True
+    axes = list(np.asarray(axes, dtype=object).ravel())
+    if len(axes) != n:
+        raise ValueError(f"axes has {len(axes)} axes: needs one per model ({n})")
+    return axes[0].figure, axes, False
+
+
+def cost_vs_concurrency(ds: xr.Dataset, isl: int, sla: float, axes: Sequence[Axes] | None = None) -> Figure:
     """$/Mtok against concurrency per model at one ISL; solid where the SLA is met, the last
-    concurrency meeting it marked |, the cheapest SLA point marked *."""
+    concurrency meeting it marked |, the cheapest SLA point marked *.  ``axes``: one per model
+    to draw on (default: a new figure's panels, with the key below them and a title)."""
     at = ds.sel(isl=isl)
     best = cheapest_concurrency(at)
-    fig, axes = panels(at.sizes["model"])
+    fig, axes, own = model_axes(at.sizes["model"], axes)
     for ax, model in zip(axes, at.model.values):
         if not bool(at.feasible.sel(model=model).any()):
             nothing_served(ax, str(model), isl)
@@ -42,13 +55,19 @@ def cost_vs_concurrency(ds: xr.Dataset, isl: int, sla: float) -> Figure:
                 ax.plot(edge, cost[n == edge], marker="|", ms=14, color=color)
                 b = best.sel(model=model, hardware=hw)
                 ax.plot(b.concurrency, b.cost_per_mtok, marker="*", ms=11, color=color, mec="k")
-        ax.set(xscale="log", yscale="log", title=str(model), xlabel="concurrency N (requests/replica)",
+        ax.set(xscale="log", yscale="log", title=f"{model}, ISL {isl:,}", xlabel="concurrency N (requests/replica)",
                ylabel="hardware $/Mtok (all tokens)")
         ax.grid(True, which="both", alpha=0.2)
-    axes[0].legend(fontsize=7, loc="best")
-    fig.suptitle(f"$/Mtok vs concurrency at ISL {isl:,}: bold where interactivity >= {sla:g} tok/s "
-                 "(| = SLA boundary, * = cheapest under SLA)", fontsize=10)
-    fig.tight_layout()
+    key = [Line2D([], [], color=f"C{i}", lw=1.8, label=str(hw)) for i, hw in enumerate(at.hardware.values)]
+    key += [Line2D([], [], color="0.5", lw=0.8, alpha=0.5, label=f"below the SLA of {sla:g} tok/s"),
+            Line2D([], [], color="0.5", ls="none", marker="|", ms=12, label="SLA boundary"),
+            Line2D([], [], color="0.5", ls="none", marker="*", ms=10, mec="k", label="cheapest under the SLA")]
+    if not own:
+        axes[0].legend(handles=key, fontsize=6, loc="best")
+        return fig
+    legend_below(fig, key, ncols=4)
+    fig.suptitle(f"\\$/Mtok vs concurrency at ISL {isl:,}: bold where interactivity >= {sla:g} tok/s (the SLA)",
+                 fontsize=10)
     return fig
 
 
@@ -59,36 +78,42 @@ def nothing_served(ax, model: str, isl: int) -> None:
     ax.set(title=model, xticks=[], yticks=[])
 
 
-def interactivity_vs_concurrency(ds: xr.Dataset, isl: int, sla: float) -> Figure:
-    """Output tok/s per request against concurrency per model, with the SLA line."""
+def interactivity_vs_concurrency(ds: xr.Dataset, isl: int, sla: float, axes: Sequence[Axes] | None = None) -> Figure:
+    """Output tok/s per request against concurrency per model, with the SLA line.  ``axes``: one
+    per model to draw on (default: a new figure's panels, with the key below them and a title)."""
     at = ds.sel(isl=isl)
-    fig, axes = panels(at.sizes["model"])
+    fig, axes, own = model_axes(at.sizes["model"], axes)
     for ax, model in zip(axes, at.model.values):
         if not bool(at.feasible.sel(model=model).any()):
             nothing_served(ax, str(model), isl)
             continue
         for i, hw in enumerate(at.hardware.values):
             cell = at.sel(model=model, hardware=hw)
-            ax.plot(cell.concurrency, cell.interactivity, color=f"C{i}", label=hw)
+            ax.plot(cell.concurrency, cell.interactivity, color=f"C{i}", label=str(hw))
         ax.axhline(sla, color="k", ls="--", lw=1, label=f"SLA {sla:g} tok/s")
-        ax.set(xscale="log", yscale="log", title=str(model), xlabel="concurrency N (requests/replica)",
+        ax.set(xscale="log", yscale="log", title=f"{model}, ISL {isl:,}", xlabel="concurrency N (requests/replica)",
                ylabel="interactivity (tok/s per request)")
         ax.grid(True, which="both", alpha=0.2)
-    axes[0].legend(fontsize=7, loc="best")
-    fig.suptitle(f"Interactivity vs concurrency at ISL {isl:,}", fontsize=10)
-    fig.tight_layout()
+    key = [Line2D([], [], color=f"C{i}", label=str(hw)) for i, hw in enumerate(at.hardware.values)]
+    key.append(Line2D([], [], color="k", ls="--", lw=1, label=f"SLA {sla:g} tok/s"))
+    if not own:
+        axes[0].legend(handles=key, fontsize=6, loc="best")
+        return fig
+    legend_below(fig, key, ncols=4)
+    fig.suptitle(f"Interactivity vs concurrency at ISL {isl:,} (SLA {sla:g} tok/s per request)", fontsize=10)
     return fig
 
 
-def feasibility_grid(cfg: DictConfig, points: int = 60) -> xr.Dataset:
+def feasibility_grid(cfg: DictConfig, points: int = 60, model: str | None = None) -> xr.Dataset:
     """Systems per replica over ISL × total parameters for one hardware type.
 
     Weights scale with total parameters at the reference model's bytes per parameter; KV per
-    token is the reference model's; concurrency is the workload's.  Evaluated in one call by
-    passing total parameters as a DataArray along its own dim.
+    token is the reference model's (``model``, default ``plots.feasibility_reference_model``);
+    concurrency is the workload's.  Evaluated in one call by passing total parameters as a
+    DataArray along its own dim.
     """
     plot = cfg.plots
-    ref, hw = plot.feasibility_reference_model, plot.feasibility_hardware
+    ref, hw = model or plot.feasibility_reference_model, plot.feasibility_hardware
     sub = OmegaConf.merge(cfg, {"select": {"models": [ref], "hardware": [hw]}})
     raw = raw_parameters(sub)
     weights = derive(raw, xr.DataArray(1.0), xr.DataArray(1.0)).weight_bytes.sel(model=ref)
@@ -107,55 +132,61 @@ def feasibility_grid(cfg: DictConfig, points: int = 60) -> xr.Dataset:
     return grid.systems.sel(model=ref, hardware=hw).to_dataset(name="systems")
 
 
-def feasibility_diagram(cfg: DictConfig, catalog: xr.Dataset, ax: Axes | None = None) -> Figure:
-    """Systems needed over ISL × total parameters (log axes; a log colour scale labelled in
-    systems at powers of two), contours at 32/64/128 systems, the catalog models marked at their
-    max context.
+def feasibility_diagram(cfg: DictConfig, catalog: xr.Dataset, axes: Sequence[Axes] | None = None) -> Figure:
+    """Systems needed over ISL × total parameters, one panel per catalog model: each panel's
+    background scales that model's own bytes per parameter and KV per token (so its dot, the
+    model at its max context, sits on a background computed for it), on log axes with one log
+    colour scale labelled in systems at powers of two, and contours at 32/64/128 systems.
 
-    ``catalog`` is :func:`model.evaluate` of the catalog models on the diagram's hardware at
-    each model's max context (dims model, isl) with the workload concurrency.  ``ax``: axes to
-    draw on (default: a new figure's, which also gets a tight layout).
+    ``catalog`` is :func:`catalog_at_max_context` (dims model, isl) with the workload
+    concurrency.  ``axes``: one axes per model to draw on (default: a new figure's panels, with
+    a shared colour bar, the contours' key below and a title).
     """
-    grid = feasibility_grid(cfg).systems
     hw = cfg.plots.feasibility_hardware
-    own = ax is None
+    models = [str(m) for m in catalog.model.values]
+    grids = {m: feasibility_grid(cfg, model=m).systems for m in models}
+    own = axes is None
     if own:
-        fig, ax = plt.subplots(figsize=(7.5, 5.5))
+        fig, axes = panels(len(models), 4.6, 3.8, layout="constrained")
     else:
-        fig = ax.figure
-    x, y = grid.isl.values, grid.model_size_b.values
-    z = grid.transpose("model_size_b", "isl").values.astype(float)
-    finite = z[np.isfinite(z) & (z > 0)]
+        axes = list(np.asarray(axes, dtype=object).ravel())
+        if len(axes) != len(models):
+            raise ValueError(f"axes has {len(axes)} axes: needs one per model ({len(models)})")
+        fig = axes[0].figure
+    values = np.concatenate([g.values.astype(float).ravel() for g in grids.values()])
+    finite = values[np.isfinite(values) & (values > 0)]
     lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (1.0, 2.0)
-    # log colour scale, labelled in systems at powers of two (1, 2, 4, 8, ...)
+    # one log colour scale for every panel, labelled in systems at powers of two (1, 2, 4, 8, ...)
     norm = matplotlib.colors.LogNorm(vmin=2.0 ** np.floor(np.log2(lo)), vmax=2.0 ** np.ceil(np.log2(max(hi, 2 * lo))))
-    mesh = ax.pcolormesh(x, y, np.where(z > 0, z, np.nan), shading="auto", cmap="viridis", norm=norm)
-    cbar = fig.colorbar(mesh, ax=ax)
+    levels, colors = [32, 64, 128], ["cyan", "orange", "r"]
+    mesh = None
+    for ax, model in zip(axes, models):
+        grid = grids[model]
+        x, y = grid.isl.values, grid.model_size_b.values
+        z = grid.transpose("model_size_b", "isl").values.astype(float)
+        mesh = ax.pcolormesh(x, y, np.where(z > 0, z, np.nan), shading="auto", cmap="viridis", norm=norm)
+        ax.contour(x, y, z, levels=levels, colors=colors, linewidths=1.4)
+        c = catalog.sel(model=model)
+        ax.plot(c.isl, c.total_params_b, "o", color="w", mec="k", ms=7)
+        right = float(c.isl) > np.sqrt(x.min() * x.max())
+        ax.annotate(f"{int(c.systems)} systems", (float(c.isl), float(c.total_params_b)), textcoords="offset points",
+                    xytext=(-7 if right else 7, 5), fontsize=7, color="w", ha="right" if right else "left")
+        ax.set(xscale="log", yscale="log", xlabel="ISL (tokens of context per request)",
+               ylabel="total parameters (B)", title=f"{model} (dot: at its max context)")
+        ax.title.set_fontsize(9)
+    if not own:
+        return fig
+    cbar = fig.colorbar(mesh, ax=axes)
     powers = 2.0 ** np.arange(np.log2(norm.vmin), np.log2(norm.vmax) + 1)
     cbar.ax.yaxis.set_major_locator(matplotlib.ticker.FixedLocator(powers))
     cbar.ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
     cbar.ax.yaxis.set_minor_locator(matplotlib.ticker.NullLocator())
     cbar.set_label("systems per replica (log scale)")
-    levels, colors = [32, 64, 128], ["w", "orange", "r"]
-    ax.contour(x, y, z, levels=levels, colors=colors, linewidths=1.6)
-    handles = [plt.Line2D([], [], color=c, lw=1.6, label=f"{v} systems") for v, c in zip(levels, colors)]
-    ax.legend(handles=handles, loc="lower left", fontsize=8, facecolor="0.3", labelcolor="w")
-    for model in catalog.model.values:
-        c = catalog.sel(model=model)
-        ax.plot(c.isl, c.total_params_b, "o", color="w", mec="k")
-        right = float(c.isl) > np.sqrt(x.min() * x.max()) * 8
-        ax.annotate(f"{model}\n{int(c.systems)} systems", (float(c.isl), float(c.total_params_b)),
-                    textcoords="offset points", xytext=(-6 if right else 6, 4), fontsize=7,
-                    color="w", ha="right" if right else "left")
-    subtitle = "\n".join(textwrap.wrap(f"background: weights and KV per parameter / token of "
-                                        f"{cfg.plots.feasibility_reference_model}", 76)
-                          + ["points: each model at its max context"])
-    ax.set(xscale="log", yscale="log", xlabel="ISL (tokens of context per request)",
-           ylabel="total parameters (B)",
-           title=f"Systems per replica on {hw} at N = {cfg.workload.concurrency}\n{subtitle}")
-    ax.title.set_fontsize(9)
-    if own:
-        fig.tight_layout()
+    key = [plt.Line2D([], [], color=c, lw=1.6, label=f"{v} systems") for v, c in zip(levels, colors)]
+    key.append(plt.Line2D([], [], ls="none", marker="o", color="w", mec="k", label="the model at its max context"))
+    legend_below(fig, key, ncols=4)
+    fig.suptitle(f"Systems per replica on {hw} at N = {cfg.workload.concurrency} over ISL and model size, each panel "
+                 "with its model's bytes per parameter and KV per token (memory only: no SLA)", fontsize=10)
     return fig
 
 
@@ -174,20 +205,33 @@ def catalog_at_max_context(cfg: DictConfig) -> xr.Dataset:
     return out
 
 
-def spend_by_type(spend: xr.Dataset) -> Figure:
-    """Bar chart of the per-request spend by token type, with shares."""
-    fig, ax = plt.subplots(figsize=(6, 3.6))
+def spend_by_type(spend: xr.Dataset, ax: Axes | None = None) -> Figure:
+    """Bar chart of the per-request spend by token type, with shares.
+
+    The spend is what ``workload.price_sheet`` (an API's prices per token type) charges for one
+    request of the workload's mix: it depends on the ISL, not on the model or the hardware, and
+    no SLA enters it; the title says so.  ``ax``: axes to draw on (default: a new figure's)."""
+    own = ax is None
+    if own:
+        fig, ax = plt.subplots(figsize=(7.2, 4.0))
+    else:
+        fig = ax.figure
     types = [str(t) for t in spend.token_type.values]
     bars = ax.bar(types, spend.spend.values, color=["C0", "C1", "C2", "C3"])
     for bar, share, tokens in zip(bars, spend.share.values, spend.tokens.values):
         ax.annotate(f"{share:.1%}\n{tokens:,.0f} tok", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
                     ha="center", va="bottom", fontsize=8)
+    isl = float(spend.tokens.sum() - spend.tokens.sel(token_type="output"))
+    osl = float(spend.tokens.sel(token_type="output"))
     # "\$": a plain dollar sign (two of them would start matplotlib's mathtext)
-    ax.set(ylabel="\\$ per request", title=f"Token spend by type: \\${float(spend.total_spend):.3f} per request, "
-                                           f"{float(spend.price_per_mtok):.3g} \\$/Mtok blended")
+    ax.set(xlabel="token type (tokens per request above each bar)", ylabel="\\$ per request",
+           title=f"Token spend per request at ISL {isl:,.0f} (+ {osl:,.0f} output): \\${float(spend.total_spend):.3f}, "
+                 f"{float(spend.price_per_mtok):.3g} \\$/Mtok blended\nworkload.price_sheet (API prices): the same "
+                 "for every model and hardware; no SLA enters it")
     ax.title.set_fontsize(9)
-    ax.margins(y=0.25)
-    fig.tight_layout()
+    ax.margins(y=0.3)
+    if own:
+        fig.tight_layout()
     return fig
 
 
@@ -196,7 +240,7 @@ def predicted_vs_measured(table, stats):
     panels_spec = [("tok_s", "interactivity (tok/s per request)", "interactivity"),
                    ("ttft_ms", "TTFT (ms)", "ttft"),
                    ("tput_gpu", "throughput per GPU (tok/s)", "throughput_per_gpu")]
-    fig, axes = plt.subplots(1, len(panels_spec), figsize=(15, 5.2))
+    fig, axes = plt.subplots(1, len(panels_spec), figsize=(15, 5.8), layout="constrained")
     markers = {m: s for m, s in zip(sorted(table.model.unique()), "os^Dv")}
     for ax, (column, label, key) in zip(axes, panels_spec):
         for i, (gpu, group) in enumerate(table.groupby("gpu")):
@@ -219,9 +263,10 @@ def predicted_vs_measured(table, stats):
                title=f"{key}: median |err| {s['median_abs_pct']:.1f}%, worst {s['worst_abs_pct']:.0f}% "
                      f"({s['points']} pts)")
         ax.title.set_fontsize(9)
-    axes[0].legend(fontsize=6, loc="upper left")
-    fig.suptitle("GPU model (decode and prefill) vs InferenceX (dotted: ±25%)", fontsize=10)
-    fig.tight_layout()
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 6), fontsize=7, frameon=False)
+    fig.suptitle("GPU model (decode and prefill) vs InferenceX (dotted: ±25%), each point at its benchmark's ISL "
+                 "and concurrency (models and GPUs below; no SLA)", fontsize=10)
     return fig
 
 

@@ -14,22 +14,34 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import hydra
-import xarray as xr
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import HydraException
 from hydra.types import RunMode
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
-from model.app import cli_args, io, prefix
-from model.app.sweep import HEADLINE, STATUS
+from model.app import cli_args, io
+from model.app.progress import Stage, starting_stage
 from model.config import CONF_DIR, compose_config, composition_error
 from model.errors import ConfigError
 
+if TYPE_CHECKING:  # the apps' heavy libraries load when a job runs, not for --help or a refusal
+    import xarray as xr
+
 EXIT_OK, EXIT_INFEASIBLE, EXIT_BAD_INPUT = 0, 1, 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
+
+
+STARTING: list[Stage] = []  # the app's start on a terminal (config checks, imports) until its job begins
+
+
+def end_start() -> None:
+    """Close the start's progress stage (:func:`model.app.progress.starting_stage`), if open."""
+    while STARTING:
+        STARTING.pop().close(finished=False)
 
 
 def stop_on_signal(signum: int, frame: object) -> None:
@@ -138,6 +150,10 @@ def run_job(job: Job, cfg: DictConfig, validate: Callable[[DictConfig], DictConf
     an answer, a report or a refusal: a run stopped by a signal (or killed) keeps it, so its
     complete-looking files are marked as partial and the sweep collector skips it.
     """
+    from model.app import prefix
+    from model.app.sweep import HEADLINE, STATUS
+
+    end_start()
     use_file_backend()
     out = output_dir()
     multirun = in_multirun()
@@ -273,24 +289,101 @@ def command_line_error(config_name: str, args: list[str],
     return input_error(name, line.app_overrides, validate, search)
 
 
+def deferred(target: str) -> Callable:
+    """A function that imports ``target`` (``"package.module:name"``) when first called and calls it.
+
+    The apps hand their job and validation to :func:`hydra_main` this way, so that ``--help``,
+    ``--version`` and Hydra's own flags load none of the libraries the job needs.
+
+    Parameters
+    ----------
+    target
+        ``"module:attribute"`` naming a function.
+    """
+    module_name, _, name = target.partition(":")
+
+    def call(*args, **kwargs):
+        import importlib
+
+        return getattr(importlib.import_module(module_name), name)(*args, **kwargs)
+
+    call.__name__ = call.__qualname__ = name
+    call.__doc__ = f"{target}, imported when first called."
+    return call
+
+
+def version_line() -> str:
+    """What ``--version`` prints: the toolkit's version (and the Hydra it runs on)."""
+    from model import __version__
+
+    return f"llm-serving-economics {__version__} (Hydra {hydra.__version__})"
+
+
+HELP_FLAGS = ("--help", "-h")
+
+
+def app_help(config_name: str, overrides: list[str]) -> str:
+    """The page ``--help`` prints: ``hydra.help.template`` of ``conf/hydra/default.yaml``, as Hydra
+    fills it, without Hydra's listing of every config group (which copies the whole config store
+    once per group and took over a second).
+
+    Parameters
+    ----------
+    config_name
+        The app's primary config.
+    overrides
+        Overrides given beside ``--help`` (they may change the page, e.g. ``hydra.help.app_name``).
+    """
+    import string
+
+    from hydra import compose, initialize_config_dir
+    from hydra._internal.hydra import Hydra  # Hydra's own flags, listed as its --help lists them (Hydra < 1.4)
+    from hydra._internal.utils import get_args_parser
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3", job_name=config_name):
+        cfg = compose(config_name=config_name, overrides=overrides, return_hydra_config=True)
+    flags = Hydra.format_args_help(get_args_parser()).replace("Show Hydra's version and exit",
+                                                               "Show the toolkit's (and Hydra's) version and exit")
+    template = string.Template(cfg.hydra.help.template)
+    return template.safe_substitute(FLAGS_HELP=flags, HYDRA_CONFIG_GROUPS="", APP_CONFIG_GROUPS="",
+                                    CONFIG="(see the README's config reference)")
+
+
 def hydra_main(config_name: str, job: Job, validate: Callable[[DictConfig], DictConfig],
                register: Callable[[], None]) -> None:
     """Run ``job`` as a Hydra app on ``conf/<config_name>.yaml`` (the body of an app's ``__main__``).
 
-    Signal handlers come first, so that a Ctrl-C at any moment ends in one line; overrides Hydra
-    would refuse end in one line on stderr and exit code 2 before Hydra starts.
+    Signal handlers come first, so that a Ctrl-C at any moment ends in one line; ``--version``
+    prints the toolkit's version and ``--help`` a short page without loading the job's libraries;
+    overrides Hydra would refuse end in one line on stderr and exit code 2 before Hydra starts.
     """
     signal.signal(signal.SIGTERM, stop_on_signal)
     signal.signal(signal.SIGINT, stop_on_signal)
+    if not isinstance(sys.stdout, ClosedPipeSafe):
+        sys.stdout = ClosedPipeSafe(sys.stdout)
+    args = sys.argv[1:]
     try:
+        if "--version" in args:
+            print(version_line())
+            sys.exit(EXIT_OK)
         register()
-        if not isinstance(sys.stdout, ClosedPipeSafe):
-            sys.stdout = ClosedPipeSafe(sys.stdout)
-        problem = command_line_error(config_name, sys.argv[1:], validate)
+        if any(a in HELP_FLAGS for a in args):
+            try:
+                page = app_help(config_name, [a for a in args if not a.startswith("-")])
+            except (HydraException, OmegaConfBaseException) as err:
+                print(f"error: {composition_error(err, args)}", file=sys.stderr)
+                sys.exit(EXIT_BAD_INPUT)
+            print(page)
+            sys.exit(EXIT_OK)
+        if not cli_args.parse(args).prints_only:
+            STARTING.append(starting_stage(f"serving-{config_name}: checking the config and starting"))
+        problem = command_line_error(config_name, args, validate)
     except KeyboardInterrupt:
+        end_start()
         print("error: interrupted before the run started; nothing was written", file=sys.stderr)
         sys.exit(EXIT_INTERRUPTED)
     if problem is not None:
+        end_start()
         print(f"error: {problem}", file=sys.stderr)
         sys.exit(EXIT_BAD_INPUT)
 
@@ -303,3 +396,5 @@ def hydra_main(config_name: str, job: Job, validate: Callable[[DictConfig], Dict
     except KeyboardInterrupt:  # while Hydra itself was busy, before or after the job
         print("error: interrupted: the run stopped; files not yet complete were removed", file=sys.stderr)
         sys.exit(EXIT_INTERRUPTED)
+    finally:
+        end_start()

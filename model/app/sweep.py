@@ -233,9 +233,10 @@ def collect(sweep_dir: Path) -> xr.Dataset:
 
 
 def summary_plot(ds: xr.Dataset, ax: Axes | None = None) -> Figure:
-    """The headline metric against the first swept key, one line per combination of the rest
-    (up to :data:`MAX_LINES`, lines with no value left out; the title says how many are drawn),
-    the legend right of the axes.  ``ax``: axes to draw on (default: a new figure's, which also
+    """The headline metric against the first swept key (at its values on a numeric axis, log
+    when they span a decade or more; as categories otherwise), one line per combination of the
+    rest (up to :data:`MAX_LINES`, lines with no value left out; the title says how many are
+    drawn), the legend right of the axes.  ``ax``: axes to draw on (default: a new figure's, which also
     gets a tight layout)."""
     metric = ds.attrs.get("headline_metric")
     own = ax is None
@@ -249,10 +250,16 @@ def summary_plot(ds: xr.Dataset, ax: Axes | None = None) -> Figure:
     da = ds[metric]
     dims = [d for d in ds.attrs.get("swept_dims", ds.attrs.get("swept_keys", "")).split(", ") if d in da.dims]
     x = dims[0] if dims else "job"
+    numeric = x in da.coords and da[x].dtype.kind in "iuf" and bool(np.isfinite(da[x].values.astype(float)).all())
+    if numeric:
+        da = da.sortby(x)  # lines run left to right
     rest = [d for d in da.dims if d != x]
     lines = da.stack(line=rest) if rest else da.expand_dims(line=[""])
     positions = np.arange(da.sizes[x])
     labels = [str(v) for v in da[x].values] if x in da.coords else [str(v) for v in positions]
+    if numeric:  # a number is drawn at its value (41.96 between 30 and 60 where it belongs), not as a category
+        positions = da[x].values.astype(float)
+        labels = [f"{v:,g}" for v in positions]
     total = lines.sizes["line"]
     has_value = np.asarray(lines.notnull().any(x)).ravel() if total else np.zeros(0, bool)
     drawn = np.flatnonzero(has_value)[:MAX_LINES]
@@ -266,6 +273,9 @@ def summary_plot(ds: xr.Dataset, ax: Axes | None = None) -> Figure:
         # ten colours, then the next line style: no two drawn lines look alike
         ax.plot(positions, line.transpose(x).values, marker="o", color=f"C{k % 10}",
                 ls=("-", "--", ":", "-.")[k // 10 % 4], label=name)
+    if numeric and len(positions) > 1 and positions.min() > 0 and positions.max() / positions.min() >= 10:
+        ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(plt.NullFormatter())
     ax.set_xticks(positions, labels)
     xlabel = da[x].attrs.get("key", x) if x in da.coords else x
     x_units = da[x].attrs.get("units", "") if x in da.coords else ""

@@ -14,14 +14,8 @@ from collections.abc import Sequence
 
 from omegaconf import DictConfig
 
-from model.config import compose_config
-from model.validate import validate as validate_model
-from optimize.validate import validate_fleet
-from sensitivity.uncertainty.analysis import analyze, isl_values
-from sensitivity.uncertainty.scenarios import draw, scenario_params
+from model.exports import lazy_exports
 from sensitivity.uncertainty.schema import register_schemas
-from sensitivity.uncertainty.validate import validate_uncertainty
-from sensitivity.uncertainty.win import win_probability
 
 
 def validate(cfg: DictConfig) -> DictConfig:
@@ -37,6 +31,10 @@ def validate(cfg: DictConfig) -> DictConfig:
     DictConfig
         The validated config (as :func:`model.validate` returns it).
     """
+    from model.validate import validate as validate_model
+    from optimize.validate import validate_fleet
+    from sensitivity.uncertainty.validate import validate_uncertainty
+
     cfg = validate_model(cfg)
     validate_fleet(cfg)
     validate_uncertainty(cfg)
@@ -55,9 +53,16 @@ def load_config(overrides: Sequence[str] = ()) -> DictConfig:
     -------
     DictConfig
     """
+    from model.config import compose_config
+
     register_schemas()
     return validate(compose_config("uncertainty", overrides))
 
 
 __all__ = ["analyze", "draw", "scenario_params", "win_probability", "isl_values", "load_config", "validate",
            "register_schemas"]
+
+lazy_exports(__name__, {"analyze": "sensitivity.uncertainty.analysis", "isl_values": "sensitivity.uncertainty.analysis",
+                        "draw": "sensitivity.uncertainty.scenarios",
+                        "scenario_params": "sensitivity.uncertainty.scenarios",
+                        "win_probability": "sensitivity.uncertainty.win"})

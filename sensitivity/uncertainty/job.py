@@ -10,6 +10,7 @@ from omegaconf import DictConfig, OmegaConf
 from model.app import io
 from model.app.progress import progress_bar
 from model.app.runner import JobResult
+from model.app.tables import fit_lines
 from model.price_to_beat import price_to_beat, sla_switch_points
 from optimize.inputs import grid_hardware
 from optimize.robust import RobustComparison, compare_plans
@@ -22,6 +23,7 @@ from sensitivity.uncertainty.report import (
     price_to_beat_text,
     robust_table,
     robust_text,
+    summary_text,
     table_csv,
     win_text,
 )
@@ -107,14 +109,21 @@ def run(cfg: DictConfig, out: Path) -> JobResult:
     u = cfg.uncertainty
     with progress_bar("evaluating scenarios") as progress:
         ds = analyze(cfg, progress=progress)
-    ptb, switches = price_to_beat_dataset(cfg)
+    with progress_bar("price to beat", unit="step") as progress:
+        progress(0, 1)
+        ptb, switches = price_to_beat_dataset(cfg)
+        progress(1, 1)
     comparison = None
     if u.robust.enabled:
-        hardware = grid_hardware(cfg)  # the hardware on offer and the prefill hardware
-        params = scenario_params(cfg, draw(cfg, int(u.robust.n)), hardware)
-        holdout = scenario_params(cfg, draw(cfg, int(u.robust.n), int(u.seed) + 1), hardware)
-        comparison = compare_plans(cfg, params, float(u.robust.q), joint=bool(u.robust.joint), holdout=holdout,
-                                   validate=validate)
+        with progress_bar("robust fleet plan", unit="step") as progress:
+            progress(0, 2)
+            hardware = grid_hardware(cfg)  # the hardware on offer and the prefill hardware
+            params = scenario_params(cfg, draw(cfg, int(u.robust.n)), hardware)
+            holdout = scenario_params(cfg, draw(cfg, int(u.robust.n), int(u.seed) + 1), hardware)
+            progress(1, 2)
+            comparison = compare_plans(cfg, params, float(u.robust.q), joint=bool(u.robust.joint), holdout=holdout,
+                                       validate=validate)
+            progress(2, 2)
 
     config = OmegaConf.to_yaml(cfg, resolve=True)
     ds.attrs["config"] = config
@@ -136,6 +145,10 @@ def run(cfg: DictConfig, out: Path) -> JobResult:
     if comparison is not None:
         report.append(robust_text(comparison))
     report.append(price_to_beat_text(ptb, switches, isl, float(cfg.sla.min_interactivity)))
-    print("\n\n".join(report))
-    print(f"\nwrote {', '.join(str(out / n) for n in OUTPUTS if (out / n).exists())}")
+    print(summary_text(ds, comparison, list(cfg.select.models), isl))
+    if cfg.output.detail:
+        print("\n" + fit_lines("\n\n".join(report)))
+    else:
+        print("\nDetail: output.detail=true prints bands, odds, both plans, price to beat")
+    print(f"\nwrote {out}/: {', '.join(n for n in OUTPUTS if (out / n).exists())}")
     return JobResult(0, headline(ds, comparison, isl))

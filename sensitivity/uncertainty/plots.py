@@ -10,9 +10,10 @@ import numpy as np
 import xarray as xr
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from model.app.figures import panels
+from model.app.figures import legend_below, panels
 
 
 def hardware_colours(hardware: list[str]) -> dict[str, str]:
@@ -31,13 +32,22 @@ def hardware_colours(hardware: list[str]) -> dict[str, str]:
 
 
 def _thousands(ax: Axes, ticks: np.ndarray) -> None:
-    """Log x ticks at ``ticks``, labelled 16k, 32k, ... (no minor labels)."""
-    ax.set_xticks(ticks)
+    """Log x ticks at ``ticks``, labelled 16k, 32k, ... (no minor labels); a tick closer than a
+    2/3 of an octave to the one labelled before it stays unlabelled, so labels never collide."""
+    ticks = np.sort(np.asarray(ticks, dtype=float))
+    labelled, last = [], None
+    for t in ticks:
+        if last is None or np.log2(t / last) >= 2 / 3:
+            labelled.append(t)
+            last = t
+    ax.set_xticks(ticks, minor=True)
+    ax.set_xticks(labelled)
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / 1000:g}k"))
     ax.xaxis.set_minor_formatter(NullFormatter())
 
 
-def bands_panel(ds: xr.Dataset, model: str, variable: str = "optimal_cost_per_mtok", ax: Axes | None = None) -> Axes:
+def bands_panel(ds: xr.Dataset, model: str, variable: str = "optimal_cost_per_mtok", ax: Axes | None = None,
+                legend: bool = True) -> Axes:
     """One model's bands across ISL: the lower-upper quantile range filled, the middle quantile
     as a line, the catalog values dashed, one colour per hardware.
 
@@ -51,39 +61,50 @@ def bands_panel(ds: xr.Dataset, model: str, variable: str = "optimal_cost_per_mt
         ``optimal_cost_per_mtok`` or ``cost_per_mtok``.
     ax
         Axes to draw on (default: a new figure's).
+    legend
+        Draw a legend on the axes (``loc="best"``); :func:`bands_figure` puts one below the panels instead.
 
     Returns
     -------
     matplotlib.axes.Axes
-        ``ax``.
+        ``ax``.  Its title names the model and the SLA, and the share of scenarios in which each
+        hardware meets the SLA ("never" for hardware drawn without a band).
     """
     if ax is None:
         _, ax = plt.subplots()
     colours = hardware_colours(list(ds.hardware.values))
     levels = [float(v) for v in ds["quantile"].values]
+    shares = []
     isl = ds.isl.values
     drawn = False
     for hw, colour in colours.items():
         band = ds[variable].sel(model=model, hardware=hw)
         low, mid, high = (band.sel(quantile=v).values for v in levels)
         if not np.isfinite(mid).any():
+            shares.append(f"{hw} never")
             continue
         drawn = True
         share = ds[f"{variable}_defined"].sel(model=model, hardware=hw).values
-        ax.fill_between(isl, low, high, color=colour, alpha=0.25, lw=0)
-        ax.plot(isl, mid, color=colour, lw=1.8, marker="o", ms=3,
-                label=f"{hw} P{100 * levels[1]:g} (SLA met in {np.nanmin(share):.0%}-{np.nanmax(share):.0%})")
-        ax.plot(isl, ds[f"{variable}_point"].sel(model=model, hardware=hw).values, color=colour, lw=1, ls="--")
+        lo_share, hi_share = f"{np.nanmin(share):.0%}", f"{np.nanmax(share):.0%}"
+        shares.append(f"{hw} {lo_share if lo_share == hi_share else f'{lo_share}-{hi_share}'}")
+        ax.fill_between(isl, low, high, color=colour, alpha=0.25, lw=0, label=f"{hw} P{100 * levels[0]:g}-"
+                                                                               f"P{100 * levels[2]:g}")
+        ax.plot(isl, mid, color=colour, lw=1.8, marker="o", ms=3, label=f"{hw} P{100 * levels[1]:g}")
+        ax.plot(isl, ds[f"{variable}_point"].sel(model=model, hardware=hw).values, color=colour, lw=1, ls="--",
+                label=f"{hw} catalog values")
     ax.set_xscale("log")
     _thousands(ax, isl)
     if drawn:
         ax.set_yscale("log")
-        ax.legend(fontsize=7, loc="best")
+        if legend:
+            ax.legend(fontsize=6, loc="best")
     else:
         ax.text(0.5, 0.5, "no hardware meets the SLA", transform=ax.transAxes, ha="center", va="center")
-    ax.set_title(model, fontsize=9)
+    # the share of scenarios meeting the SLA, hardware without a band included: in the title, over no data
+    ax.set_title(f"{model}, SLA {ds.attrs.get('sla_min_interactivity', float('nan')):g} tok/s\nSLA met: "
+                 + ", ".join(shares), fontsize=8)
     ax.set_xlabel("ISL (tokens)")
-    ax.set_ylabel(f"{variable} ($/Mtok)", fontsize=8)
+    ax.set_ylabel(f"{variable} (\\$/Mtok)", fontsize=8)
     ax.grid(alpha=0.3, which="both")
     return ax
 
@@ -103,14 +124,20 @@ def bands_figure(ds: xr.Dataset, variable: str = "optimal_cost_per_mtok") -> Fig
     matplotlib.figure.Figure
     """
     models = [str(m) for m in ds.model.values]
-    fig, axes = panels(len(models))
+    fig, axes = panels(len(models), layout="constrained")
     for model, ax in zip(models, axes):
-        bands_panel(ds, model, variable, ax=ax)
+        bands_panel(ds, model, variable, ax=ax, legend=False)
+    handles, seen = [], set()
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            if label not in seen:
+                seen.add(label)
+                handles.append(handle)
+    legend_below(fig, handles)
     levels = [float(v) for v in ds["quantile"].values]
-    fig.suptitle(f"{variable}: P{100 * levels[0]:g}-P{100 * levels[2]:g} band (filled), P{100 * levels[1]:g} (line), "
-                 f"catalog values (dashed); {ds.attrs.get('scenarios', '?')} scenarios, SLA "
-                 f"{ds.attrs.get('sla_min_interactivity', float('nan')):g} tok/s", fontsize=10)
-    fig.tight_layout()
+    fig.suptitle(f"{variable} across ISL: P{100 * levels[0]:g}-P{100 * levels[2]:g} band (filled), "
+                 f"P{100 * levels[1]:g} (line), catalog values (dashed); {ds.attrs.get('scenarios', '?')} scenarios, "
+                 f"SLA {ds.attrs.get('sla_min_interactivity', float('nan')):g} tok/s", fontsize=10)
     return fig
 
 
@@ -164,7 +191,7 @@ def price_to_beat_panel(ds: xr.Dataset, model: str, hardware: list[str], isl: in
     ax.yaxis.set_major_formatter(dollars)
     ax.yaxis.set_minor_formatter(NullFormatter())
     ax.set_title(f"{model}, ISL {isl:,}", fontsize=9)
-    ax.set_xlabel("SLA: least tok/s per request")
+    ax.set_xlabel("SLA: least output tok/s per request")
     ax.set_ylabel("$/hour per system", fontsize=8)
     ax.grid(alpha=0.3, which="both")
     return ax
@@ -189,11 +216,19 @@ def price_to_beat_figure(ds: xr.Dataset, hardware: list[str], isl: int, switches
     matplotlib.figure.Figure
     """
     models = [str(m) for m in ds.model.values]
-    fig, axes = panels(len(models))
+    fig, axes = panels(len(models), layout="constrained")
     for model, ax in zip(models, axes):
         price_to_beat_panel(ds, model, hardware, isl, switches, ax=ax)
-    axes[0].legend(fontsize=6, loc="lower left")
-    fig.suptitle(r"Price to beat: the \$/hour at which a hardware type's least SLA-meeting \$/Mtok equals the best "
-                 "other's (dotted: the SLAs where the cheapest hardware changes)", fontsize=10)
-    fig.tight_layout()
+    handles, labels, seen = [], [], set()
+    for ax in axes:  # every panel's entries once, in a legend below the panels (it covers no data)
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            if label not in seen:
+                seen.add(label)
+                handles.append(handle)
+                labels.append(label)
+    if switches is not None and switches.sizes.get("switch", 0):
+        handles.append(Line2D([], [], color="0.4", ls=":", lw=1, label="SLA where the cheapest hardware changes"))
+    legend_below(fig, handles)
+    fig.suptitle(f"Price to beat at ISL {isl:,} across the SLA: the \\$/hour per system at which a hardware "
+                 "type's least SLA-meeting \\$/Mtok equals the best other's", fontsize=10)
     return fig

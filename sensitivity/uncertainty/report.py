@@ -1,10 +1,15 @@
-"""Text and tables of the uncertainty app (pure: nothing is printed or written here)."""
+"""Text and tables of the uncertainty app (pure: nothing is printed or written here).
+
+:func:`summary_text` is printed first (at most 100 columns): the robust plan with the models it
+covers and why the others are out, then the chance each hardware is the cheapest at the workload's
+ISL.  The other tables follow with ``output.detail=true``."""
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
+from model.app.tables import fit_lines, render, summary_width
 from optimize.robust import RobustComparison
 from sensitivity.uncertainty.win import win_table
 
@@ -195,3 +200,72 @@ def price_to_beat_text(ptb: xr.Dataset, switches: xr.Dataset, isl: int, sla: flo
                  for i in np.flatnonzero(mine)]
         lines.append(f"  {model:<14}" + (", then ".join(steps) + ", then none" if steps else "none at any SLA"))
     return "\n".join(lines)
+
+
+def robust_headline(comparison: RobustComparison, models: list[str]) -> list[str]:
+    """The robust plan in a few lines, its scope first: the models it covers, why the others are
+    out, $/hour and premium over the plan on catalog values, and the shares of scenarios met.
+
+    Parameters
+    ----------
+    comparison
+        :func:`optimize.robust.compare_plans`' result.
+    models
+        The selected models.
+    """
+    covered = [m for m in models if m not in comparison.dropped]
+    s = comparison.summary()
+    robust, point = s.loc["robust"], s.loc["point"]
+    scope = (f"all {len(models)} models" if not comparison.dropped
+             else f"{len(covered)} of {len(models)} models ({', '.join(covered) or 'none'})")
+    if np.isfinite(comparison.premium):
+        lines = [f"Robust fleet plan (q = {comparison.q:g}) for {scope}: ${robust.cost_per_hour:,.2f}/h, "
+                 f"premium {comparison.premium:+.1%} over the plan on catalog values (${point.cost_per_hour:,.2f}/h)"]
+    else:
+        lines = [f"No robust fleet plan (q = {comparison.q:g}) for {scope} ({robust.status}); the plan on catalog "
+                 f"values: " + ("no plan" if np.isnan(point.cost_per_hour) else f"${point.cost_per_hour:,.2f}/h")]
+    for model, reason in comparison.dropped.items():
+        lines.append(f"  left out of both plans: {model} (at the q = {comparison.q:g} quantile: {reason})")
+    for name, r in (("robust plan", robust), ("catalog-value plan", point)):
+        if np.isnan(r.cost_per_hour):
+            continue
+        held = (f" ({r.holdout_share_meets_demand_and_sla:.1%} of {int(r.holdout_scenarios)} held out)"
+                if "holdout_share_meets_demand_and_sla" in r else "")
+        lines.append(f"  {name} meets demand and SLA in {r.share_meets_demand_and_sla:.1%} of "
+                     f"{int(r.scenarios)} scenarios{held}")
+    return lines
+
+
+def summary_text(ds: xr.Dataset, comparison: RobustComparison | None, models: list[str], isl: int) -> str:
+    """The answer first: the robust plan's scope, cost and premium (:func:`robust_headline`), then
+    per model the chance each hardware is the cheapest meeting the SLA at ISL ``isl`` and the
+    middle band of the least $/Mtok.
+
+    Parameters
+    ----------
+    ds
+        :func:`sensitivity.uncertainty.analyze`'s result.
+    comparison
+        The robust plan comparison (None: not run).
+    models
+        The selected models.
+    isl
+        The workload's ISL (one of ``ds``'s).
+    """
+    lines = robust_headline(comparison, models) + [""] if comparison is not None else []
+    table = win_table(ds.win_probability).xs(isl, level="isl")
+    middle = float(ds["quantile"].values[1])
+    rows = []
+    for model in table.index:
+        row = {"model": str(model)}
+        row.update({(f"P({w} cheapest)" if w != "none" else "P(none meets SLA)"): float(table.loc[model, w])
+                    for w in table.columns})
+        bands = ds.optimal_cost_per_mtok.sel(model=model, isl=isl, quantile=middle)
+        best = bands.where(np.isfinite(bands))
+        row[f"P{100 * middle:g} $/Mtok"] = float(best.min()) if np.isfinite(best).any() else float("nan")
+        rows.append(row)
+    formats = {c: (lambda v: f"{100 * v:.1f}%") for c in rows[0] if c.startswith("P(")} if rows else {}
+    lines.append(f"Cheapest hardware meeting the SLA ({ds.attrs.get('sla_min_interactivity', 0):,.0f} tok/s) at "
+                 f"ISL {isl:,}, over {ds.attrs.get('scenarios', '?')} scenarios:")
+    lines.append(render(rows, formats=formats, max_width=summary_width()))
+    return fit_lines("\n".join(lines), summary_width())

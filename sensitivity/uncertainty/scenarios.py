@@ -48,7 +48,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 from omegaconf import DictConfig, OmegaConf
-from scipy.stats import norm, qmc
+from scipy.stats import norm, qmc, truncnorm
 
 from model.fields import field_docs
 from model.schema import HardwareSpec, ModelSpec, PrefillMode
@@ -165,8 +165,8 @@ def inverse_cdf(u: np.ndarray, distribution: Distribution, low: float | None = N
     if distribution == Distribution.normal:
         if sd == 0:
             return np.full(u.shape, float(mean))
-        z = np.clip(norm.ppf(u), -TRUNCATION_SD, TRUNCATION_SD)
-        return mean + sd * z
+        # truncated, not clipped: the mass beyond ±3 sd is spread over the interval (no atoms at the bounds)
+        return truncnorm.ppf(u, -TRUNCATION_SD, TRUNCATION_SD, loc=mean, scale=sd)
     low, high = float(low), float(high)
     if low == high:
         return np.full(u.shape, low)

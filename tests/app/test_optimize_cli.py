@@ -40,7 +40,18 @@ def test_cli_main_job_and_infeasible_exit(tmp_path):
     result = subprocess.run(python_cmd("-m", "optimize", f"hydra.run.dir={run_dir}"), cwd=ROOT,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    assert "Fleet plan: status optimal" in result.stdout and "Totals:" in result.stdout
+    # the answer first (issue 19): $/h, systems by hardware and phase, the saving and the SLA in the first
+    # lines, every summary line within 100 columns; the detailed tables only with output.detail=true
+    lines = result.stdout.splitlines()
+    head = "\n".join(lines[:15])
+    totals = json.loads((run_dir / "plan.json").read_text())["totals"]
+    wafers, gpus = totals["systems"]["cerebras_wse3"], totals["systems"]["b200"]
+    cost = totals["cost_per_hour"]
+    assert lines[0] == f"Fleet plan: ${cost:,.2f}/h for {wafers} cerebras_wse3 + {gpus} b200 (optimal)"
+    assert f"prefill {totals['systems_by_phase']['prefill']['b200']} b200 $" in head
+    assert "saving from disaggregation: $" in head and "SLA: at least 1,000 output tok/s per request" in head
+    assert all(len(line) <= 100 for line in lines if not line.startswith("wrote "))
+    assert "Cheapest concurrency meeting the SLA" not in result.stdout and "output.detail=true" in result.stdout
     for name in ("best_concurrency.nc", "plan.csv", "plan.json", "frontier.png"):
         assert (run_dir / name).stat().st_size > 0
     summary = json.loads((run_dir / "plan.json").read_text())
@@ -48,7 +59,6 @@ def test_cli_main_job_and_infeasible_exit(tmp_path):
     assert list(summary["totals"]) == ["cost_per_hour", "systems", "tokens_per_second", "cost_per_mtok",
                                        "cost_per_hour_by_phase", "systems_by_phase", "target_utilization"]
     # docs/model.md §9: prefill offloaded, the saving against the best aggregated-only plan, both plans recorded
-    assert "Saving from disaggregation: $" in result.stdout and "By phase: " in result.stdout
     assert {r["phase"] for r in summary["plan"]} == {"prefill", "decode"}
     only = summary["aggregated_only"]
     assert {r["phase"] for r in only["plan"]} == {"aggregated"}
@@ -72,7 +82,8 @@ def test_cli_main_job_and_infeasible_exit(tmp_path):
                                     f"hydra.run.dir={tmp_path / 'bad'}"), cwd=ROOT, capture_output=True,
                          text=True, timeout=300)
     assert bad.returncode == 1
-    assert "No plan: demand that cannot be served" in bad.stdout and "sla_unreachable" in bad.stdout
+    assert bad.stdout.startswith("No fleet plan (infeasible): demand that cannot be served")
+    assert "sla_unreachable" in bad.stdout
     assert "Traceback" not in bad.stderr + bad.stdout
     bad_summary = json.loads((tmp_path / "bad" / "plan.json").read_text())
     assert bad_summary["status"] == "infeasible" and bad_summary["totals"]["cost_per_hour"] is None
@@ -84,8 +95,10 @@ def test_cli_ttft_sla_below_every_column_exits_1(tmp_path):
                                     f"hydra.run.dir={tmp_path / 'ttft'}"), cwd=ROOT, capture_output=True,
                          text=True, timeout=300)
     assert bad.returncode == 1
-    assert "No plan: demand that cannot be served" in bad.stdout and "ttft_unreachable" in bad.stdout
-    assert "least TTFT on offer" in bad.stdout and "Traceback" not in bad.stderr + bad.stdout
+    assert bad.stdout.startswith("No fleet plan (infeasible): demand that cannot be served")
+    assert "ttft_unreachable" in bad.stdout
+    assert "least TTFT on offer" in " ".join(bad.stdout.split())  # the summary wraps at 100 columns
+    assert "Traceback" not in bad.stderr + bad.stdout
     summary = json.loads((tmp_path / "ttft" / "plan.json").read_text())
     assert {r["kind"] for r in summary["shortfalls"]} == {"ttft_unreachable"}
 

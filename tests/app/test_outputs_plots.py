@@ -75,14 +75,24 @@ def test_frontier_lines_run_in_interactivity_order():
 
 
 def test_feasibility_colour_bar_is_in_systems_and_the_title_fits(cfg):
-    fig = plots.feasibility_diagram(cfg, plots.catalog_at_max_context(cfg))
+    catalog = plots.catalog_at_max_context(cfg)
+    fig = plots.feasibility_diagram(cfg, catalog)
     fig.canvas.draw()
-    ax, cbar = fig.axes
+    *axes, cbar = fig.axes
+    panels = [ax for ax in axes if ax.get_visible()]
     ticks = cbar.get_yticks()
     assert len(ticks) >= 4 and np.allclose(np.log2(ticks), np.round(np.log2(ticks)))  # 2, 4, 8, ...
     assert [t.get_text() for t in cbar.get_yticklabels()][:3] == [f"{t:,.0f}" for t in ticks[:3]]
     assert cbar.get_yscale() == "log" and "systems" in cbar.get_ylabel()
-    assert inside(ax.title.get_window_extent(), fig.bbox)
+    # issue 19: one panel per model, its background computed for that model, its own dot only
+    assert [ax.get_title().split(" ")[0] for ax in panels] == list(catalog.model.values)
+    for ax, model in zip(panels, catalog.model.values):
+        assert inside(ax.title.get_window_extent(), fig.bbox)
+        dots = [line for line in ax.get_lines() if line.get_marker() == "o"]
+        assert len(dots) == 1 and float(dots[0].get_xdata()[0]) == float(catalog.isl.sel(model=model))
+        mesh = ax.collections[0].get_array().reshape(60, -1)
+        want = plots.feasibility_grid(cfg, model=str(model)).systems.transpose("model_size_b", "isl").values
+        np.testing.assert_array_equal(np.ma.filled(mesh, np.nan), np.where(want > 0, want, np.nan))
 
 
 def test_sobol_title_clears_the_panel_titles():

@@ -15,7 +15,13 @@ def test_cli_prints_ranking_and_writes_files(tmp_path):
     result = subprocess.run(python_cmd("-m", "sensitivity", "sensitivity.n=256", f"hydra.run.dir={run_dir}"),
                             cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    assert "optimal_cost_per_mtok (gpt_oss_120b)" in result.stdout and "ST at growing N" in result.stdout
+    # the answer first (issue 19): what was analysed and left out of scope, then the largest indices
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("Sobol sensitivity on cerebras_wse3: N = 256 base samples")
+    assert any(line.startswith("  scope: prefill_efficiency_b200 (hardware.b200.prefill_efficiency) left out")
+               for line in lines[:6])
+    assert any(line.startswith("optimal_cost_per_mtok (gpt_oss_120b), largest ST: ") for line in lines[:10])
+    assert "ST at growing N (prefixes" not in result.stdout and all(len(line) <= 100 for line in lines[:-1])
     for name in ("sobol.nc", "sobol.csv", "convergence.csv", "sobol.png"):
         assert (run_dir / name).stat().st_size > 0
     saved = xr.open_dataset(run_dir / "sobol.nc", engine="h5netcdf")

@@ -13,7 +13,7 @@ from tests.helpers import ROOT
 PACKAGES = ("model", "optimize", "sensitivity")
 # The cost model core: never the app layer, Hydra's runner, or an exit.
 CORE = ("config", "schema", "fields", "errors", "validate", "parameters", "equations", "engine",
-        "results", "evaluate", "lazy", "pointwise", "interactivity", "spend", "cheapest", "calibration")
+        "results", "evaluate", "lazy", "pointwise", "interactivity", "spend", "cheapest", "calibration", "exports")
 
 
 def modules() -> dict[str, Path]:

@@ -6,5 +6,5 @@ import sensitivity
 
 @pytest.fixture(scope="session")
 def small_result():
-    """The default analysis at N = 16 (288 model runs): cheap, with every variable of the result."""
+    """The default analysis at N = 16 (256 model runs, seven parameters apply): cheap, every variable."""
     return sensitivity.analyze(sensitivity.load_config(["sensitivity.n=16"]))

@@ -7,7 +7,7 @@ import sensitivity
 from model.config import compose_config
 from model.errors import ConfigError
 from sensitivity.evaluate import evaluate_design, output_names
-from sensitivity.sample import problem, sample
+from sensitivity.sample import applicable, problem, sample
 from sensitivity.schema import register_schemas
 from sensitivity.sobol import indices
 
@@ -40,7 +40,7 @@ def test_default_analysis_has_a_model_dim_and_is_deterministic():
 
 def test_analyze_is_the_three_steps(small_result):
     """``analyze`` = sample -> evaluate_design -> indices, unstacked into (output, model)."""
-    cfg = sensitivity.load_config(["sensitivity.n=16"])
+    cfg, _ = applicable(sensitivity.load_config(["sensitivity.n=16"]), ["gpt_oss_120b"])
     prob = problem(cfg)
     x = sample(prob, 16, seed=1)
     flat = indices(prob, evaluate_design(cfg, x), seed=1, outputs=output_names(cfg))
@@ -50,9 +50,31 @@ def test_analyze_is_the_three_steps(small_result):
         for key in ("S1", "S1_conf", "ST", "ST_conf", "S2", "S2_conf", "ST_by_n", "clipped", "valid_samples"):
             xr.testing.assert_identical(cell[key], flat[key].sel(output=name, drop=True))
     isl = x[:, prob["names"].index("isl")]
-    share = (isl > float(cfg.models.gpt_oss_120b.max_context)).mean()
-    assert 0 < share < 1 and float(small_result.beyond_context.sel(model="gpt_oss_120b")) == share
+    assert isl.max() <= float(cfg.models.gpt_oss_120b.max_context)  # the ISL range respects the context
+    assert float(small_result.beyond_context.sel(model="gpt_oss_120b")) == 0
     assert list(small_result.key.values) == [p.key for p in cfg.sensitivity.parameters.values()]
+
+
+def test_default_parameters_apply_to_the_analysed_selection():
+    """Issue 19: no B200 parameter when only the wafer is analysed (its index would be 0 by
+    construction), and no ISL beyond the analysed model's context; the result says both."""
+    cfg = sensitivity.load_config(["sensitivity.n=16"])
+    narrowed, notes = applicable(cfg, ["gpt_oss_120b"])
+    assert "prefill_efficiency_b200" in cfg.sensitivity.parameters  # the declaration itself is untouched
+    assert "prefill_efficiency_b200" not in narrowed.sensitivity.parameters
+    assert list(narrowed.sensitivity.parameters.isl.bounds) == [32000, 131072]  # gpt-oss-120b's max_context
+    assert notes == ["isl (workload.isl) sampled in [32,000, 131,072], not up to 256,000: gpt_oss_120b's "
+                     "max_context is 131,072 tokens",
+                     "prefill_efficiency_b200 (hardware.b200.prefill_efficiency) left out: b200 is not analysed "
+                     "(select.hardware=['cerebras_wse3'])"]
+    ds = sensitivity.analyze(cfg)
+    assert "prefill_efficiency_b200" not in ds.parameter.values and ds.attrs["scope_notes"] == "\n".join(notes)
+    on_gpu, gpu_notes = applicable(sensitivity.load_config(["select.hardware=[b200]"]), ["gpt_oss_120b"])
+    assert "prefill_efficiency_wafer" not in on_gpu.sensitivity.parameters
+    assert "prefill_efficiency_b200" in on_gpu.sensitivity.parameters
+    wide = sensitivity.load_config(["select.models=[deepseek_v3]"])
+    context = int(wide.models.deepseek_v3.max_context)
+    assert applicable(wide, ["deepseek_v3"])[0].sensitivity.parameters.isl.bounds[1] == min(256000, context)
 
 
 @pytest.mark.parametrize("override,message", [

@@ -12,7 +12,12 @@ def test_indices_bar_draws_on_the_given_axes(small_result):
         assert indices_bar(cell, ax=ax) is ax
         assert len(ax.containers) == 2 + 2  # two bar sets, each with its error bars
         assert ax.get_title() == "cost_per_mtok (gpt_oss_120b)"
-        assert [t.get_text() for t in ax.get_xticklabels()] == list(small_result.parameter.values)
+        order = cell.ST.fillna(-1).values.argsort(kind="stable")[::-1]  # largest ST first (issue 19)
+        shown = [t.get_text() for t in ax.get_xticklabels()]
+        assert sorted(shown) == sorted(small_result.parameter.values)
+        assert [float(cell.ST.sel(parameter=p).fillna(-1)) for p in shown] == sorted(cell.ST.fillna(-1).values[order],
+                                                                                     reverse=True)
+        assert ax.get_ylabel() == "Sobol index (share of the variance)"
     finally:
         plt.close(fig)
 
@@ -30,7 +35,7 @@ def test_chart_on_given_axes_keeps_the_figure(small_result):
 def test_chart_makes_its_own_figure(small_result):
     fig = indices_bar_chart(small_result)
     try:
-        assert fig.get_suptitle().startswith("Sobol indices (N = 16, 95% intervals")
+        assert fig.get_suptitle().startswith("Sobol indices of gpt_oss_120b on cerebras_wse3 (N = 16, 95% intervals")
         assert len(fig.axes) == 3
     finally:
         plt.close(fig)

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 from omegaconf import OmegaConf
-from scipy.stats import norm, qmc, triang
+from scipy.stats import qmc, triang, truncnorm
 
 import sensitivity
 import sensitivity.uncertainty as U
@@ -91,10 +91,27 @@ def test_inverse_cdfs_match_scipy():
                                np.exp(np.log(1e-6) + u * np.log(10)), rtol=1e-12)
     np.testing.assert_allclose(inverse_cdf(u, Distribution.triangular, 0.5, 1.5, mode=1.2),
                                triang.ppf(u, 0.7, loc=0.5, scale=1.0), rtol=1e-12)
-    z = np.clip(norm.ppf(u), -3, 3)
-    np.testing.assert_allclose(inverse_cdf(u, Distribution.normal, mean=5.0, sd=2.0), 5 + 2 * z, rtol=1e-14)
+    np.testing.assert_allclose(inverse_cdf(u, Distribution.normal, mean=5.0, sd=2.0),
+                               truncnorm.ppf(u, -3, 3, loc=5.0, scale=2.0), rtol=1e-12)
     assert (inverse_cdf(u, Distribution.loguniform, 3.0, 3.0) == 3.0).all()
     assert (inverse_cdf(u, Distribution.normal, mean=7.0, sd=0.0) == 7.0).all()
+
+
+def test_the_truncated_normal_is_truncated_not_clipped():
+    """Issue 19: clipping put 0.27% of draws exactly at ±3 sd; truncating spreads that mass inside."""
+    n = 1 << 16
+    u = (np.arange(n) + 0.5) / n  # an even grid of the unit interval: the draws' distribution, to 1/n
+    x = inverse_cdf(u, Distribution.normal, mean=5.0, sd=2.0)
+    assert x.min() > 5.0 - 6.0 and x.max() < 5.0 + 6.0
+    assert np.count_nonzero(np.isclose(np.abs(x - 5.0), 6.0, rtol=0, atol=1e-9)) == 0  # no atoms at the bounds
+    ref = truncnorm(-3, 3, loc=5.0, scale=2.0)
+    assert x.mean() == pytest.approx(ref.mean(), abs=1e-4)
+    assert x.var() == pytest.approx(ref.var(), rel=1e-3)
+    assert ref.var() < 4.0 * 0.975  # truncation narrows the variance (clipping would keep 0.2% more of it)
+    # random draws as the scenarios use them: the sample moments match truncnorm's within sampling error
+    draws = inverse_cdf(np.random.default_rng(19).random(20_000), Distribution.normal, mean=5.0, sd=2.0)
+    assert abs(draws.mean() - ref.mean()) < 4 * ref.std() / np.sqrt(draws.size)
+    assert abs(draws.var() / ref.var() - 1) < 4 * np.sqrt(2 / draws.size) * 1.1
 
 
 def test_scenarios_are_a_scrambled_sobol_design_mapped_by_inverse_cdf(cfg):
@@ -245,7 +262,7 @@ def test_cli_writes_the_four_files(tmp_path):
             "grid.concurrency_max=128", f"hydra.run.dir={run_dir}"]
     result = subprocess.run(python_cmd(*args), cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
-    assert "Probability of being the cheapest" in result.stdout and "premium of the robust plan" in result.stdout
+    assert "Probability of being the cheapest" not in result.stdout  # the detail waits for output.detail=true
     bands = xr.open_dataset(run_dir / "bands.nc", engine="h5netcdf")
     assert set(bands.optimal_cost_per_mtok.dims) == {"model", "hardware", "isl", "quantile"}
     assert list(bands.isl.values) == [32000, 96300] and bands.sizes["quantile"] == 3
@@ -256,6 +273,18 @@ def test_cli_writes_the_four_files(tmp_path):
     plan = pd.read_csv(run_dir / "robust_plan.csv")
     assert {"plan", "row", "share_meets_demand_and_sla [1]", "premium [1]"} <= set(plan.columns)
     assert set(plan.plan) == {"robust", "point"} and (plan.row == "total").sum() == 2
+    # the answer first (issue 19): the robust plan's headline names the models it covers and why the others
+    # are out; every summary line fits 100 columns
+    lines = result.stdout.splitlines()
+    dropped = str(plan.loc[plan.row == "total", "dropped_models"].iloc[0])
+    dropped = [] if dropped == "nan" else dropped.split()
+    covered = [m for m in ("deepseek_v4", "kimi_k2_6", "gpt_oss_120b", "glm_4_7", "deepseek_v3") if m not in dropped]
+    scope = f"{len(covered)} of 5 models ({', '.join(covered)})" if dropped else "all 5 models"
+    assert lines[0].startswith(("Robust fleet plan (q = 0.9) for ", "No robust fleet plan (q = 0.9) for "))
+    assert scope in " ".join(" ".join(lines[:3]).split())  # the headline may wrap
+    for model in dropped:
+        assert any(line.startswith(f"  left out of both plans: {model} (") for line in lines[:12])
+    assert all(len(line) <= 100 for line in lines if not line.startswith("wrote "))
     ptb = xr.open_dataset(run_dir / "price_to_beat.nc", engine="h5netcdf")
     assert ptb.price_to_beat.dims == ("model", "hardware", "isl", "min_interactivity")
     assert ptb.price_to_beat.attrs["units"] == "$/h" and "switch_min_interactivity" in ptb

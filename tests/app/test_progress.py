@@ -1,0 +1,92 @@
+"""Progress on stderr (issue 19): a terminal sees a bar within 2 s, even while no step completes;
+a pipe gets a few log lines for work over 2 s, and nothing for quick work."""
+import fcntl
+import io
+import os
+import pty
+import select
+import signal
+import struct
+import subprocess
+import termios
+import time
+
+import pytest
+
+from model.app.progress import LOG_AFTER_S, SHOW_AFTER_S, progress_bar, progress_stages
+from tests.helpers import ROOT, python_cmd
+
+
+def read_available(fd: int, wait_s: float = 0.2) -> str:
+    chunks = []
+    while select.select([fd], [], [], wait_s)[0]:
+        chunks.append(os.read(fd, 4096))
+    return b"".join(chunks).decode(errors="replace")
+
+
+def test_a_terminal_shows_the_stage_within_two_seconds_without_any_step_done():
+    assert SHOW_AFTER_S < 2.0
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))  # a terminal of 80 columns
+    stream = os.fdopen(follower, "w")
+    try:
+        with progress_bar("fitting the GPU model", unit="model runs", stream=stream) as progress:
+            progress(0, 0)  # one long step begins: no further call for a while
+            time.sleep(1.5)
+            shown = read_available(leader)
+        assert "fitting the GPU model" in shown and "model runs" in shown
+    finally:
+        stream.close()
+        os.close(leader)
+
+
+def test_a_pipe_gets_a_few_log_lines_for_long_work_and_none_for_quick_work():
+    quick = io.StringIO()
+    with progress_bar("evaluating scenarios", stream=quick) as progress:
+        progress(1, 2)
+        progress(2, 2)
+    assert quick.getvalue() == ""
+    slow = io.StringIO()
+    with progress_bar("evaluating scenarios", unit="block", stream=slow) as progress:
+        progress(3, 10)
+        time.sleep(LOG_AFTER_S + 0.8)
+        progress(10, 10)
+    lines = slow.getvalue().splitlines()
+    assert lines[0] == "evaluating scenarios: 3/10 block after 2 s"
+    assert lines[-1].startswith("evaluating scenarios: done, 10/10 block in ") and len(lines) == 2
+
+
+def test_stages_log_each_stage_under_its_own_name():
+    out = io.StringIO()
+    with progress_stages({"fit": ("fitting", "model runs"), "folds": ("leave-one-out fits", "fold")},
+                         stream=out) as progress:
+        progress("fit", 5, 0)
+        time.sleep(LOG_AFTER_S + 0.8)
+        progress("folds", 1, 4)
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "fitting: 5 model runs after 2 s"
+    assert lines[1].startswith("fitting: done, 5 model runs in ")
+    assert len(lines) == 2  # the folds ended at once: silent
+
+
+@pytest.mark.cli
+def test_calibrate_on_a_terminal_shows_its_stages_long_before_it_ends(tmp_path):
+    """Issue 19: serving-calibrate was silent for 92 s.  On a terminal its start and its fit now show
+    (on a quiet machine the first line is drawn about a second after the command starts; see the
+    report of issue 19 for the measurement), well before the fit ends."""
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    proc = subprocess.Popen(python_cmd("-m", "model.app.calibrate", f"hydra.run.dir={tmp_path / 'run'}"), cwd=ROOT,
+                            stdin=follower, stdout=follower, stderr=follower, start_new_session=True)
+    os.close(follower)
+    seen, deadline = "", time.monotonic() + 120
+    try:
+        while "fitting the GPU model" not in seen and time.monotonic() < deadline and proc.poll() is None:
+            seen += read_available(leader, 0.2)
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(timeout=60)
+        os.close(leader)
+    assert "serving-calibrate: checking the config and starting" in seen
+    assert "fitting the GPU model" in seen and "model runs" in seen
+    assert not (tmp_path / "run" / "calibration.csv").exists()  # shown while the fit ran, before its end
