@@ -12,6 +12,7 @@ The core (``model/*.py``) never imports this package.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -28,6 +29,69 @@ HEADER = (
 )
 
 
+TAB_NAMES = ("calculator", "fleet", "sensitivity", "uncertainty")  # in the page's order
+TAB_TITLES = ("Calculator", "Fleet plan", "Sensitivity", "Uncertainty")
+
+
+class LazyTabs(Mapping):
+    """The view's tab objects by name, each built on first use: the calculator with the page,
+    the others when their tab is first opened or a link names one of their inputs (a session
+    that only uses the calculator never builds the fleet, Sobol and uncertainty widgets).
+
+    Parameters
+    ----------
+    makers
+        A function building each tab (a :class:`~model.app.view.calculator.CalculatorTab`, ...).
+    holders
+        The ``panel.Column`` in the page that receives each tab's ``panel`` once built.
+    """
+
+    def __init__(self, makers: dict[str, Callable[[], Any]], holders: dict[str, Any]) -> None:
+        self._makers, self._holders = makers, holders
+        self._built: dict[str, Any] = {}
+        self.on_build: list[Callable[[str, Any], None]] = []  # called with (name, tab) after each build
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._built:
+            tab = self._makers[name]()  # KeyError for an unknown name, as a dict
+            self._built[name] = tab
+            self._holders[name].objects = [tab.panel]
+            for hook in list(self.on_build):
+                hook(name, tab)
+        return self._built[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._makers)
+
+    def __len__(self) -> int:
+        return len(self._makers)
+
+    def built(self) -> list[str]:
+        """The names of the tabs built so far, in the page's order."""
+        return [name for name in self._makers if name in self._built]
+
+
+def tab_url_keys(name: str, tab: Any) -> dict[str, tuple[object, str]]:
+    """Query key -> (widget, parameter) of one tab's inputs kept in the URL (see :func:`url_keys`)."""
+    if name == "calculator":
+        return {"model": (tab.model, "value"), "hardware": (tab.hardware, "value"), "isl": (tab.isl_exact, "value"),
+                "n": (tab.concurrency, "value"), "sla": (tab.min_interactivity, "value"),
+                "ttft": (tab.max_ttft, "value")}
+    if name == "fleet":
+        return {"fleet_utilization": (tab.utilization, "value"), "fleet_disaggregation": (tab.disaggregation, "value"),
+                "fleet_sla": (tab.sla, "value")}
+    if name == "sensitivity":
+        return {"sens_model": (tab.model, "value"), "sens_hardware": (tab.hardware, "value"),
+                "sens_n": (tab.n, "value"), "sens_sla": (tab.sla, "value")}
+    return {"unc_hardware": (tab.hardware, "value"), "unc_sla": (tab.sla, "value"), "unc_n": (tab.n, "value")}
+
+
+URL_TABS = {"model": "calculator", "hardware": "calculator", "isl": "calculator", "n": "calculator",
+            "sla": "calculator", "ttft": "calculator", "fleet_utilization": "fleet", "fleet_disaggregation": "fleet",
+            "fleet_sla": "fleet", "sens_model": "sensitivity", "sens_hardware": "sensitivity", "sens_n": "sensitivity",
+            "sens_sla": "sensitivity", "unc_hardware": "uncertainty", "unc_sla": "uncertainty", "unc_n": "uncertainty"}
+
+
 def url_keys(app: pn.Column) -> dict[str, tuple[object, str]]:
     """Query key -> (widget, parameter) of the inputs kept in the page's URL.
 
@@ -41,19 +105,12 @@ def url_keys(app: pn.Column) -> dict[str, tuple[object, str]]:
     dict
         ``tab`` (the open tab), the calculator's model, hardware, ISL, concurrency and SLA, the
         fleet tab's utilization, disaggregation and SLA, the sensitivity tab's model, hardware, N
-        and SLA, and the uncertainty tab's hardware, SLA and scenarios.
+        and SLA, and the uncertainty tab's hardware, SLA and scenarios (every tab is built).
     """
-    c, f, s, u = (app.tabs[k] for k in ("calculator", "fleet", "sensitivity", "uncertainty"))
-    return {
-        "tab": (app.tab_widget, "active"),
-        "model": (c.model, "value"), "hardware": (c.hardware, "value"), "isl": (c.isl_exact, "value"),
-        "n": (c.concurrency, "value"), "sla": (c.min_interactivity, "value"), "ttft": (c.max_ttft, "value"),
-        "fleet_utilization": (f.utilization, "value"), "fleet_disaggregation": (f.disaggregation, "value"),
-        "fleet_sla": (f.sla, "value"),
-        "sens_model": (s.model, "value"), "sens_hardware": (s.hardware, "value"), "sens_n": (s.n, "value"),
-        "sens_sla": (s.sla, "value"),
-        "unc_hardware": (u.hardware, "value"), "unc_sla": (u.sla, "value"), "unc_n": (u.n, "value"),
-    }
+    out: dict[str, tuple[object, str]] = {"tab": (app.tab_widget, "active")}
+    for name in TAB_NAMES:
+        out.update(tab_url_keys(name, app.tabs[name]))
+    return out
 
 
 def create_app() -> pn.Column:
@@ -72,14 +129,16 @@ def create_app() -> pn.Column:
     from model.app.view.sensitivity_tab import SensitivityTab
     from model.app.view.uncertainty_tab import UncertaintyTab
 
-    calculator, fleet, sensitivity, uncertainty = CalculatorTab(), FleetTab(), SensitivityTab(), UncertaintyTab()
-    tabs = pn.Tabs(("Calculator", calculator.panel), ("Fleet plan", fleet.panel),
-                   ("Sensitivity", sensitivity.panel), ("Uncertainty", uncertainty.panel), css_classes=["view-tabs"],
-                   sizing_mode="stretch_width", margin=(0, 5))
+    holders = {name: pn.Column(sizing_mode="stretch_width", margin=0) for name in TAB_NAMES}
+    lazy = LazyTabs(dict(zip(TAB_NAMES, (CalculatorTab, FleetTab, SensitivityTab, UncertaintyTab))), holders)
+    tabs = pn.Tabs(*[(title, holders[name]) for title, name in zip(TAB_TITLES, TAB_NAMES)],
+                   css_classes=["view-tabs"], sizing_mode="stretch_width", margin=(0, 5))
+    lazy["calculator"]  # the first tab is built with the page; the others when first opened
+    tabs.param.watch(lambda event: lazy[TAB_NAMES[event.new]] if 0 <= event.new < len(TAB_NAMES) else None,
+                     "active")
     app = pn.Column(pn.pane.HTML(HEADER, sizing_mode="stretch_width", margin=(4, 10)), tabs,
                     sizing_mode="stretch_width")
-    app.tabs = {"calculator": calculator, "fleet": fleet, "sensitivity": sensitivity,  # for tests and notebooks
-                "uncertainty": uncertainty}
+    app.tabs = lazy  # for tests and notebooks: app.tabs["fleet"] builds the fleet tab if it is not yet
     app.tab_widget = tabs
     doc = pn.state.curdoc
     if doc is not None and doc.session_context is not None:  # a served page: a link reopens this view
@@ -97,7 +156,9 @@ def url_value(value: Any) -> str:
 def keep_in_url(app: pn.Column, location: Any, doc: Any) -> None:
     """Apply the link's query to the inputs of :func:`url_keys`, then write the inputs that differ
     from the defaults back to the URL once they rest for :data:`URL_DELAY_MS` (a slider move does
-    not wait for the browser's history).
+    not wait for the browser's history).  Tabs not built yet (:class:`LazyTabs`) hold their
+    defaults, so they add nothing to the URL; each one's inputs join when it is built, and a link
+    naming one of its inputs builds it.
 
     Parameters
     ----------
@@ -108,15 +169,8 @@ def keep_in_url(app: pn.Column, location: Any, doc: Any) -> None:
     doc
         The session's Bokeh document.
     """
-    keys = url_keys(app)
-    defaults = {key: url_value(getattr(widget, name)) for key, (widget, name) in keys.items()}
-    query = location.query_params
-    for key, (widget, name) in keys.items():
-        if key in query:
-            try:
-                widget.param.update(**{name: query[key]})
-            except Exception:  # noqa: BLE001 - a stale or hand-edited link: that input keeps its default
-                pass
+    keys: dict[str, tuple[object, str]] = {}
+    defaults: dict[str, str] = {}
     generation = [0]
 
     def write() -> None:
@@ -132,8 +186,28 @@ def keep_in_url(app: pn.Column, location: Any, doc: Any) -> None:
         mine = generation[0]
         doc.add_timeout_callback(lambda: write() if mine == generation[0] else None, URL_DELAY_MS)
 
-    for widget, name in keys.values():
-        widget.param.watch(schedule, name)
+    def follow(new: dict[str, tuple[object, str]]) -> None:
+        for key, (widget, name) in new.items():
+            keys[key] = (widget, name)
+            defaults[key] = url_value(getattr(widget, name))
+            widget.param.watch(schedule, name)
+
+    follow({"tab": (app.tab_widget, "active")})
+    tabs = app.tabs
+    for tab_name in (tabs.built() if isinstance(tabs, LazyTabs) else list(tabs)):
+        follow(tab_url_keys(tab_name, tabs[tab_name]))
+    if isinstance(tabs, LazyTabs):
+        tabs.on_build.append(lambda tab_name, tab: follow(tab_url_keys(tab_name, tab)))
+    query = location.query_params
+    for key in query:
+        if key in URL_TABS:
+            tabs[URL_TABS[key]]  # build the tab whose input the link names (its defaults recorded first)
+    for key, (widget, name) in list(keys.items()):
+        if key in query:
+            try:
+                widget.param.update(**{name: query[key]})
+            except Exception:  # noqa: BLE001 - a stale or hand-edited link: that input keeps its default
+                pass
 
 
-__all__ = ["create_app", "url_keys", "keep_in_url", "TITLE"]
+__all__ = ["create_app", "url_keys", "tab_url_keys", "keep_in_url", "LazyTabs", "TITLE"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import threading
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -135,6 +136,21 @@ def spend_html(result: CalculatorResult) -> str:
             f'<th>$/Mtok</th><th>$ / request</th><th>share</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
 
 
+class BuiltOnUse(dict):
+    """A dict whose value for an allowed key is made on first lookup (``make(key)``); any other
+    key is a ``KeyError`` as in a dict."""
+
+    def __init__(self, make: Callable[[str], Any], keys: Sequence[str]) -> None:
+        super().__init__()
+        self._make, self._keys = make, set(keys)
+
+    def __missing__(self, key: str) -> Any:
+        if key not in self._keys:
+            raise KeyError(key)
+        value = self[key] = self._make(key)
+        return value
+
+
 class CalculatorTab:
     """The calculator tab's widgets, panes and callbacks.
 
@@ -185,7 +201,7 @@ class CalculatorTab:
             label="SLA: max TTFT (s)", value=inputs.values["sla.max_ttft_s"], placeholder="no limit",
             css_classes=["view-sla-ttft"], width=140,
             description="sla.max_ttft_s: longest time to first token that meets the SLA (empty: no limit)")
-        self.hw_inputs = {h: self._hardware_inputs(h) for h in self.calc.hardware}
+        self.hw_inputs = BuiltOnUse(self._hardware_inputs, self.calc.hardware)  # compared now, others when added
         self.hw_tabs = pn.Tabs(*[(h, self.hw_inputs[h]) for h in inputs.hardware], width=320,
                                css_classes=["view-hw-tabs"], margin=(0, 10))
         self.price_inputs = []

@@ -266,9 +266,12 @@ class Page:
         if not ok:
             raise LookupError(f"no checkbox with CSS class {css!r}")
 
-    def select_tab(self, index: int) -> None:
-        """Show tab ``index`` (0: calculator, 1: fleet plan, 2: sensitivity, 3: uncertainty)."""
+    def select_tab(self, index: int, timeout: float = 60.0) -> None:
+        """Show tab ``index`` (0: calculator, 1: fleet plan, 2: sensitivity, 3: uncertainty) and
+        wait until its content is in the page (a tab is built on the server when first opened)."""
         self.js("__view.byClass('view-tabs').active = arguments[0];", index)
+        self.wait("const t = __view.byClass('view-tabs'); const c = t && t.tabs[arguments[0]].child;"
+                  "return c && c.children && c.children.length > 0;", timeout, index)
         time.sleep(0.5)
 
     def click(self, css: str) -> None:

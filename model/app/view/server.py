@@ -1,8 +1,15 @@
 """``serving-view``: serve the interactive view on loopback.
 
-``--port`` (default 5006), ``--address`` (default 127.0.0.1), ``--show/--no-show`` (open a
-browser tab; default no).  It prints the page's URL on one line, then serves until Ctrl-C (exit
-130, one line).  A bad flag value exits 2 with one line.
+``--port`` (default 5006), ``--address`` (default 127.0.0.1), ``--allow-websocket-origin
+HOST[:PORT]`` (repeatable), ``--show/--no-show`` (open a browser tab; default no).  It prints the
+URL of the address it really binds on one line (``http://0.0.0.0:5006/ (all interfaces)`` for
+``--address 0.0.0.0``), then serves until Ctrl-C (exit 130, one line).  A bad flag value exits 2
+with one line.
+
+The page has no authentication: whoever reaches the port can use it (and run analyses on the
+server's CPU).  Binding beyond loopback (any ``--address`` other than 127.0.0.1, localhost or
+::1) is therefore refused (one line, exit 2) unless the hosts whose pages may open the websocket
+are named with ``--allow-websocket-origin``.
 """
 from __future__ import annotations
 
@@ -14,6 +21,10 @@ from collections.abc import Sequence
 
 EXIT_BAD_INPUT, EXIT_CANNOT_LISTEN, EXIT_INTERRUPTED = 2, 1, 130
 PROG = "serving-view"
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+ALL_INTERFACES = ("", "0.0.0.0", "::")
+NO_AUTH = ("The page has no authentication: anyone who can reach the address and port can use it "
+           "and run analyses on this machine's CPU.")
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -51,6 +62,53 @@ def port_number(text: str) -> int:
     return port
 
 
+def websocket_origin(text: str) -> str:
+    """A ``HOST[:PORT]`` for ``--allow-websocket-origin`` (Bokeh's form: no scheme, no path).
+
+    Parameters
+    ----------
+    text
+        The flag's value.
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    argparse.ArgumentTypeError
+        Empty, with a scheme, path or blank, or a port outside 1-65535.
+    """
+    host, sep, port = text.rpartition(":") if text.count(":") == 1 else (text, "", "")
+    allowed = "a HOST[:PORT] such as example.org:5006 (no scheme, no path)"
+    if not host or any(c in text for c in "/ \t@?#") or (sep and not port.isdigit()):
+        raise argparse.ArgumentTypeError(f"invalid origin {text!r}: {allowed}")
+    if sep and not 1 <= int(port) <= 65535:
+        raise argparse.ArgumentTypeError(f"invalid origin {text!r}: its port must be 1-65535")
+    return text
+
+
+def bound_url(address: str, port: int) -> str:
+    """The URL line ``serving-view`` prints for the address it really binds.
+
+    Parameters
+    ----------
+    address
+        The listening address (``""``, ``0.0.0.0`` and ``::`` listen on every interface).
+    port
+        The listening port.
+
+    Returns
+    -------
+    str
+        E.g. ``http://127.0.0.1:5006/``, ``http://0.0.0.0:5006/ (all interfaces)``,
+        ``http://[::1]:5006/``.
+    """
+    host = address or "0.0.0.0"
+    url = f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
+    return url + (" (all interfaces)" if address in ALL_INTERFACES else "")
+
+
 def free_port(address: str) -> int:
     """A TCP port free on ``address`` now (for ``--port 0``: the websocket origins must name it).
 
@@ -63,8 +121,9 @@ def free_port(address: str) -> int:
     -------
     int
     """
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((address or "127.0.0.1", 0))
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.bind((address, 0))
         return int(s.getsockname()[1])
 
 
@@ -75,10 +134,20 @@ def parser() -> argparse.ArgumentParser:
     -------
     argparse.ArgumentParser
     """
-    p = OneLineParser(prog=PROG, description="Serve the interactive view (calculator, fleet plan, sensitivity) "
-                                             "of the LLM serving cost toolkit.")
+    p = OneLineParser(prog=PROG, description="Serve the interactive view (calculator, fleet plan, sensitivity, "
+                                             "uncertainty) of the LLM serving cost toolkit. " + NO_AUTH,
+                      epilog="WARNING: no authentication. Keep the default loopback address unless the network "
+                             "in front of it is trusted; binding beyond loopback needs --allow-websocket-origin.")
     p.add_argument("--port", type=port_number, default=5006, help="TCP port (default 5006; 0: any free port)")
-    p.add_argument("--address", default="127.0.0.1", help="address to listen on (default 127.0.0.1, loopback only)")
+    p.add_argument("--address", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1, loopback only; 0.0.0.0: every interface). "
+                        "Any address other than 127.0.0.1, localhost or ::1 exposes the unauthenticated page "
+                        "and requires --allow-websocket-origin")
+    p.add_argument("--allow-websocket-origin", action="append", default=[], type=websocket_origin,
+                   metavar="HOST[:PORT]",
+                   help="a host (and port; without one, 80) whose pages may open the view's websocket, as the "
+                        "browser's address bar names the server; repeatable. Required with a non-loopback "
+                        "--address")
     p.add_argument("--show", action=argparse.BooleanOptionalAction, default=False,
                    help="open the page in a browser (default: --no-show)")
     return p
@@ -98,8 +167,9 @@ def origins(address: str, port: int) -> list[str]:
     -------
     list of str
     """
-    hosts = ["127.0.0.1", "localhost"] + ([address] if address not in ("127.0.0.1", "localhost", "") else [])
-    return [f"{h}:{port}" for h in hosts]
+    hosts = ["127.0.0.1", "localhost"] + ([address] if address not in ("127.0.0.1", "localhost", *ALL_INTERFACES)
+                                          else [])
+    return [f"[{h}]:{port}" if ":" in h else f"{h}:{port}" for h in hosts]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -113,19 +183,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns
     -------
     int
-        130 after Ctrl-C; 1 if the address cannot be listened on (exits 2 on a bad flag).
+        130 after Ctrl-C; 1 if the address cannot be listened on (exits 2 on a bad flag, and on
+        an address beyond loopback without ``--allow-websocket-origin``).
     """
-    args = parser().parse_args(argv)
+    p = parser()
+    args = p.parse_args(argv)
+    if args.address not in LOOPBACK and not args.allow_websocket_origin:
+        p.error(f"argument --address: {args.address!r} is beyond loopback and the page has no authentication; "
+                f"name the hosts that may open it with --allow-websocket-origin HOST[:PORT], or use one of "
+                f"127.0.0.1, localhost, ::1")
     import panel as pn
 
     from model.app.view import TITLE, create_app
 
-    port = args.port or free_port(args.address)
     try:
+        port = args.port or free_port(args.address)
         server = pn.serve({"/": create_app}, port=port, address=args.address, show=False, start=False,
-                          title=TITLE, verbose=False, websocket_origin=origins(args.address, port))
+                          title=TITLE, verbose=False,
+                          websocket_origin=origins(args.address, port) + args.allow_websocket_origin)
     except OSError as err:
-        print(f"{PROG}: error: cannot listen on {args.address}:{port}: {err.strerror or err}", file=sys.stderr)
+        print(f"{PROG}: error: cannot listen on {args.address}:{args.port}: {err.strerror or err}", file=sys.stderr)
         return EXIT_CANNOT_LISTEN
     interrupted = []
 
@@ -135,8 +212,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    host = "127.0.0.1" if args.address in ("", "0.0.0.0") else args.address
-    print(f"http://{host}:{port}/", flush=True)
+    print(bound_url(args.address, port), flush=True)
+    if args.address not in LOOPBACK:
+        print(f"{PROG}: warning: serving beyond loopback. {NO_AUTH}", file=sys.stderr, flush=True)
     server.start()
     if args.show:
         server.io_loop.add_callback(server.show, "/")

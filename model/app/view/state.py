@@ -337,6 +337,7 @@ class Calculator(CatalogNames):
         self.isl_options = isl_options((int(self.base.workload.isl),))
         self._grids: OrderedDict[tuple, xr.Dataset] = OrderedDict()
         self._batches: OrderedDict[tuple, xr.Dataset] = OrderedDict()
+        self._feasibility: OrderedDict[tuple, dict[str, Feasibility]] = OrderedDict()
         self._lock = threading.Lock()
 
     # -- inputs and their defaults --------------------------------------------------------
@@ -565,7 +566,9 @@ class Calculator(CatalogNames):
         """Systems per replica over ISL x total parameters on each compared hardware at the inputs'
         concurrency, as ``serving-model``'s feasibility.png draws it: weights scale with total
         parameters at the model's bytes per parameter, KV per token is the model's.  One
-        :func:`model.evaluate` call, total parameters along their own dim.
+        :func:`model.evaluate` call, total parameters along their own dim.  Cached (thread-safe,
+        the last 32) by model, hardware, concurrency and :meth:`batch_key`: every session that
+        opens at the defaults shares the first one's grids (their arrays are read-only).
 
         Parameters
         ----------
@@ -579,6 +582,19 @@ class Calculator(CatalogNames):
         dict
             :class:`Feasibility` by hardware type.
         """
+        key = (inputs.model, tuple(inputs.hardware), int(inputs.concurrency), points, *self.batch_key(inputs))
+        with self._lock:
+            if key in self._feasibility:
+                self._feasibility.move_to_end(key)
+                return self._feasibility[key]
+        out = self._feasibility_grids(inputs, points)
+        with self._lock:
+            self._feasibility[key] = out
+            while len(self._feasibility) > 32:
+                self._feasibility.popitem(last=False)
+        return out
+
+    def _feasibility_grids(self, inputs: CalculatorInputs, points: int) -> dict[str, Feasibility]:
         cfg = self.config(inputs)
         name, g = inputs.model, cfg.grid
         m = cfg.models[name]
@@ -597,8 +613,11 @@ class Calculator(CatalogNames):
         out = {}
         for hw in inputs.hardware:
             systems = ds.systems.sel(model=name, hardware=hw).transpose("model_size_b", "isl")
-            out[hw] = Feasibility(hardware=hw, model=name, concurrency=int(inputs.concurrency), isl=isl.astype(float),
-                                  params_b=params_b, systems=systems.values.astype(float),
+            arrays = [isl.astype(float), params_b.copy(), systems.values.astype(float)]
+            for a in arrays:
+                a.flags.writeable = False  # shared by every session: nobody may change them
+            out[hw] = Feasibility(hardware=hw, model=name, concurrency=int(inputs.concurrency), isl=arrays[0],
+                                  params_b=arrays[1], systems=arrays[2],
                                   model_params_b=float(m.total_params_b), max_context=float(m.max_context))
         return out
 

@@ -10,6 +10,7 @@ from model.app.view.sources import NO_SOURCE, note
 from model.app.view.state import (
     ISL_RANGE,
     READOUTS,
+    Calculator,
     CalculatorState,
     format_number,
     isl_options,
@@ -222,3 +223,20 @@ def test_sources_and_uncertain_marks(calculator):
                                          (float("nan"), "n/a"), (1701.85, "1,702")])
 def test_format_number(value, text):
     assert format_number(value) == text
+
+
+def test_feasibility_grids_are_shared_and_read_only(calculator):
+    calculator = Calculator(calculator.base)  # its own caches
+    inputs = calculator.defaults().set("concurrency", 120)
+    first = calculator.feasibility(inputs)
+    assert calculator.feasibility(calculator.defaults().set("concurrency", 120)) is first  # a later session's
+    grid = first[inputs.hardware[0]]
+    for array in (grid.systems, grid.isl, grid.params_b):
+        assert not array.flags.writeable
+    with pytest.raises(ValueError):
+        grid.systems[0, 0] = 1.0
+    other = calculator.feasibility(inputs.set("concurrency", 240))  # the key holds the concurrency ...
+    assert other is not first and other[inputs.hardware[0]].concurrency == 240
+    key = f"hardware.{inputs.hardware[0]}.price_per_hour"
+    priced = inputs.set(key, inputs.values[key] + 1.0)  # ... and every changed value
+    assert calculator.feasibility(priced) is not first

@@ -201,3 +201,63 @@ def test_create_app_has_four_tabs_and_keeps_its_inputs_in_the_url():
     assert keys["tab"] == (tabs, "active") and keys["n"] == (app.tabs["calculator"].concurrency, "value")
     for widget, parameter in keys.values():
         assert parameter in widget.param
+
+
+class FakeLocation:
+    """``pn.state.location`` as keep_in_url uses it: the link's query, the search it writes."""
+
+    def __init__(self, query):
+        self.query_params, self.search = dict(query), ""
+
+
+class FakeDoc:
+    """A session's document that keeps the timeout callbacks, run by the test."""
+
+    def __init__(self):
+        self.callbacks = []
+
+    def add_timeout_callback(self, callback, ms):
+        self.callbacks.append(callback)
+
+    def run(self):
+        callbacks, self.callbacks = self.callbacks, []
+        for callback in callbacks:
+            callback()
+
+
+def test_a_page_builds_the_calculator_and_the_other_tabs_when_opened():
+    app = create_app()
+    assert app.tabs.built() == ["calculator"]
+    holders = app.tab_widget.objects
+    assert holders[0].objects == [app.tabs["calculator"].panel]
+    assert [len(h.objects) for h in holders[1:]] == [0, 0, 0]
+    app.tab_widget.active = 2  # a user opens the Sensitivity tab
+    assert app.tabs.built() == ["calculator", "sensitivity"]
+    assert holders[2].objects == [app.tabs["sensitivity"].panel]
+    assert isinstance(app.tabs["sensitivity"], SensitivityTab)
+    assert isinstance(app.tabs["fleet"], FleetTab) and holders[1].objects == [app.tabs["fleet"].panel]
+    with pytest.raises(KeyError):
+        app.tabs["nope"]
+    tab = app.tabs["calculator"]  # the compared hardware's inputs are built, another's when it is added
+    assert set(tab.hw_inputs) == set(tab.hardware.value)
+    tab.hardware.value = [*tab.hardware.value, "mi355x"]
+    assert "mi355x" in tab.hw_inputs and tab.hw_tabs._names[-1] == "mi355x"
+
+
+def test_a_link_builds_the_tab_it_names_and_unbuilt_tabs_add_nothing_to_the_url():
+    from model.app.view import keep_in_url
+
+    app = create_app()
+    location, doc = FakeLocation({"fleet_utilization": 0.7, "n": 400}), FakeDoc()
+    keep_in_url(app, location, doc)
+    assert app.tabs.built() == ["calculator", "fleet"]
+    assert app.tabs["fleet"].utilization.value == 0.7 and app.tabs["calculator"].concurrency.value == 400
+    doc.run()
+    assert location.search == "?n=400&fleet_utilization=0.7"
+    app.tab_widget.active = 3  # opening the uncertainty tab adds only the tab to the URL
+    doc.run()
+    assert app.tabs.built() == ["calculator", "fleet", "uncertainty"]
+    assert location.search == "?tab=3&n=400&fleet_utilization=0.7"
+    app.tabs["uncertainty"].n.value = 128  # its inputs follow once it is built
+    doc.run()
+    assert location.search == "?tab=3&n=400&fleet_utilization=0.7&unc_n=128"
