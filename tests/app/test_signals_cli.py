@@ -89,3 +89,19 @@ def test_the_wheel_carries_the_data_and_calibrates_outside_the_repository(tmp_pa
     assert "interactivity: median |error| 9.4%" in result.stdout
     installed = site / "conf/hardware/gpu_calibration.yaml"
     assert (tmp_path / "run/gpu_calibration.yaml").read_text() == installed.read_text()
+
+
+@pytest.mark.parametrize("delay_s, signum", [(0.3, signal.SIGINT), (0.8, signal.SIGINT), (1.5, signal.SIGTERM),
+                                             (3.0, signal.SIGINT)])
+def test_a_signal_in_the_first_seconds_is_one_line_and_exit_130(tmp_path, delay_s, signum):
+    """Signals while the command still imports, checks its config or starts Hydra: the console
+    entry point (model.app.early) and then the app install handlers before any work, so the
+    command ends with one line and 130, never a KeyboardInterrupt traceback or a silent -15."""
+    command = [str(Path(sys.executable).parent / "serving-optimize"), f"hydra.run.dir={tmp_path / 'run'}"]
+    process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(delay_s)
+    process.send_signal(signum)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, (process.returncode, stderr[-2000:])
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: interrupted"), stderr[-2000:]
