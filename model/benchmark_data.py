@@ -102,15 +102,17 @@ def check_table(table: pd.DataFrame, columns: Mapping[str, Column], key: str, so
         raise ConfigError(key, source, f"not a usable benchmark table: {shown}{more}")
 
 
-def read_table(path: str, key: str) -> pd.DataFrame:
-    """A CSV as text columns, or a one-line refusal when the file is not a readable CSV."""
+def read_table(path: str, key: str, given: str | None = None) -> pd.DataFrame:
+    """A CSV as text columns, or a one-line refusal when the file is not a readable CSV; ``given``
+    is the value the user typed, named in the refusal (default ``path``)."""
+    path_shown = given if given is not None else path
     try:
         table = pd.read_csv(path, dtype=str, keep_default_na=True)
     except FileNotFoundError:
-        raise ConfigError(key, path, "no such file") from None
+        raise ConfigError(key, path_shown, "no such file") from None
     except pd.errors.EmptyDataError:
-        raise ConfigError(key, path, "the file is empty") from None
+        raise ConfigError(key, path_shown, "the file is empty") from None
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as err:
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise ConfigError(key, path, f"not a readable CSV ({reason})") from None
+        raise ConfigError(key, path_shown, f"not a readable CSV ({reason})") from None
     return table

@@ -15,7 +15,6 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from model.benchmark_data import Column, check_table, read_table
 from model.errors import ConfigError
 from model.fields import CHECKS, field_docs, passes
 from model.pointwise import weight_bytes
@@ -365,6 +364,8 @@ def _check_calibration(cfg: DictConfig) -> None:
 def _check_benchmark_tables(cfg: DictConfig) -> None:
     """The calibration's CSVs, column by column, before any fit (a malformed file was 13 tracebacks
     and, with a 1e308 value, a fit that ran for over 400 s)."""
+    from model.benchmark_data import Column, check_table, read_table  # pandas: only for the calibrate app
+
     c = cfg.calibration
     precisions = sorted({p for by in c.weights_gb.values() for p in by})
     points = {"gpu": Column("text", allowed=tuple(cfg.hardware.keys())),
@@ -373,7 +374,7 @@ def _check_benchmark_tables(cfg: DictConfig) -> None:
               **{k: Column("count") for k in ("tp", "isl", "osl", "concurrency")},
               "interactivity_tok_s": Column("positive"), "total_tput_per_gpu": Column("positive", optional=True),
               "ttft_ms": Column("positive", optional=True)}
-    check_table(read_table(str(CONF_REPO / c.data), "calibration.data"), points, "calibration.data", c.data)
+    check_table(read_table(str(CONF_REPO / c.data), "calibration.data", c.data), points, "calibration.data", c.data)
     if not c.get("configurations"):
         return
     routed = (c.get("architecture") or {}).get("routed_bits") or {}
@@ -388,7 +389,7 @@ def _check_benchmark_tables(cfg: DictConfig) -> None:
             "median_intvty": Column("positive"), "median_ttft": Column("positive"),
             **{k: Column("positive", optional=True) for k in ("output_tput_per_gpu", "p90_ttft", "p99_ttft",
                                                               "p90_tpot", "p99_tpot")}}
-    check_table(read_table(str(CONF_REPO / c.configurations), "calibration.configurations"), runs,
+    check_table(read_table(str(CONF_REPO / c.configurations), "calibration.configurations", c.configurations), runs,
                 "calibration.configurations", c.configurations)
 
 

@@ -127,6 +127,5 @@ def routing_text(routing: str, plan_cost: float | None, other: str, other_cost: 
         return (f"Routing: {routing} plan ${plan_cost}/hour, {other} plan ${other_cost}/hour "
                 "(no difference: a plan is missing)")
     aware, rand = (plan_cost, other_cost) if routing == "prefix_aware" else (other_cost, plan_cost)
-    return (f"Routing (docs/model.md §12): prefix-aware ${aware:,.2f}/hour, random ${rand:,.2f}/hour: "
-            "prefix-aware routing is "
-            f"worth ${rand - aware:,.2f}/hour ({(rand - aware) / rand:.1%} of the random-routing plan)")
+    return (f"Routing: prefix-aware routing is worth ${rand - aware:,.2f}/hour ({(rand - aware) / rand:.1%} of the "
+            f"random-routing plan)\n  prefix-aware ${aware:,.2f}/hour, random ${rand:,.2f}/hour (docs/model.md §12)")

@@ -15,7 +15,7 @@ from model import __version__
 from model.app import io
 from model.app.report import resident_hardware
 from model.app.runner import EXIT_INFEASIBLE, JobResult
-from model.app.tables import fit_lines
+from model.app.tables import fit_lines, summary_width
 from model.config import with_values
 from model.results import label_coords
 from optimize import caching, validate
@@ -121,13 +121,14 @@ def run(cfg: DictConfig, out: Path) -> JobResult:
     grid = bucket_grid(cfg)
     plan = plan_fleet(cfg, grid=grid)
     report.append(plan_text(plan))
-    routing_record = None
+    routing_record, cache_report = None, []
     if caching.trace_mode(cfg) and plan.plan is not None and not plan.plan.empty:
-        report.append(caching.hit_rate_text(cfg, plan.plan, tried))
+        cache_report.append(caching.hit_rate_text(cfg, plan.plan, tried))
         routing = caching.routing_of(cfg)
         other = "random" if routing == "prefix_aware" else "prefix_aware"
         other_plan = plan_fleet(caching.with_replicas(cfg, int(cfg.workload.replicas), validate, other))
-        report.append(caching.routing_text(routing, plan.totals.cost_per_hour, other, other_plan.totals.cost_per_hour))
+        cache_report.append(caching.routing_text(routing, plan.totals.cost_per_hour, other,
+                                                 other_plan.totals.cost_per_hour))
         routing_record = {"routing": routing, "replicas": int(cfg.workload.replicas), "replicas_tried": tried,
                           "cost_per_hour": plan.totals.cost_per_hour,
                           "other_routing": other, "other_cost_per_hour": other_plan.totals.cost_per_hour}
@@ -164,6 +165,8 @@ def run(cfg: DictConfig, out: Path) -> JobResult:
                        out / "frontier.png")
     print(summary_text(plan, aggregated_only if cfg.fleet.disaggregation else None, sla_by_model(cfg),
                        ttft_by_model(cfg), workload_text(cfg), alternative_plans))
+    if cache_report:  # docs/model.md §12: the cached share the plan was made with, and what routing is worth
+        print("\n" + fit_lines("\n\n".join(cache_report), summary_width()))
     if cfg.output.detail:
         print("\n" + fit_lines("\n\n".join(report)))
     else:

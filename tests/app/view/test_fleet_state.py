@@ -51,7 +51,7 @@ def test_an_inventory_shortfall_is_reported(fleet):
 
 
 @pytest.mark.parametrize("key, value, message", [
-    ("demand.gpt_oss_120b", -1.0, "fleet.demand.gpt_oss_120b=-1.0: must be a finite number of requests/s >= 0"),
+    ("demand.gpt_oss_120b", -1.0, "fleet.demand.gpt_oss_120b=-1.0: requests/s must be a finite number in [0, 1e6]"),
     ("target_utilization", 1.5, "fleet.target_utilization=1.5:"),
     ("hardware", (), "select.hardware=[]: select at least one hardware"),
 ])
