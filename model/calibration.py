@@ -554,27 +554,21 @@ def busy_seconds(params: Mapping[str, np.ndarray]) -> np.ndarray:
     return params["prefill_busy_s"]
 
 
-def predict_configurations(x: ConfigurationInputs, params: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Median interactivity (tok/s per user), TTFT at p50/p90/p99 (s) and output tok/s per GPU
-    of every run, aggregated or disaggregated, through :mod:`model.serving`.
-
-    ``params`` holds per-run arrays (or scalars) of the fitted keys (:data:`CONFIG_BOUNDS`).
-    """
-
+def _step_and_busy(x: ConfigurationInputs, params: Mapping[str, np.ndarray]):
+    """The accepted tokens per step, the decode step as a function of the users a decode worker
+    holds, and the prefill busy time per request: the terms both the benchmark prediction and the
+    optimizer's columns are built from (:mod:`model.serving`)."""
     c = x.constants
-    mtp = x.mtp_draft > 0
-    accepted = np.where(mtp, params["accepted_tokens_per_step"], 1.0)
-    tokens_per_step = 1.0 + x.mtp_draft
+    accepted = np.where(x.mtp_draft > 0, params["accepted_tokens_per_step"], 1.0)
 
     def step_of(n):
         return serving.decode_step(
-            n, gpus=x.decode_gpus, dp_attention=x.dp_attention, ep=x.ep, tokens_per_step=tokens_per_step,
+            n, gpus=x.decode_gpus, dp_attention=x.dp_attention, ep=x.ep, tokens_per_step=1.0 + x.mtp_draft,
             mtp_draft=x.mtp_draft, kv_bytes_request=x.kv_bytes_request, dense_bytes=x.dense_bytes,
             attention_bytes=x.attention_bytes, routed_bytes=x.routed_bytes, expert_share=c["expert_share"],
-            flops_per_token=c["flops_per_token"],
-            layers=c["layers"], moe_layers=c["moe_layers"], experts_per_token=c["experts_per_token"],
-            hidden_size=c["hidden_size"], activation_bytes=c["activation_bytes"],
-            bandwidth_bytes_s=x.bandwidth_bytes_s, peak_flops=x.peak_flops,
+            flops_per_token=c["flops_per_token"], layers=c["layers"], moe_layers=c["moe_layers"],
+            experts_per_token=c["experts_per_token"], hidden_size=c["hidden_size"],
+            activation_bytes=c["activation_bytes"], bandwidth_bytes_s=x.bandwidth_bytes_s, peak_flops=x.peak_flops,
             bandwidth_efficiency=params["bandwidth_efficiency"], compute_efficiency=params["compute_efficiency"],
             layer_overhead_s=params["layer_overhead_s"], ep_latency_s=params["ep_latency_s"],
             scaleup_bytes_s=x.scaleup_bytes_s, scaleup_domain=x.scaleup_domain, scaleout_bytes_s=x.scaleout_bytes_s)
@@ -583,6 +577,16 @@ def predict_configurations(x: ConfigurationInputs, params: Mapping[str, np.ndarr
                                 attention_flops=c["attention_flops"], peak_flops=x.peak_flops,
                                 prefill_efficiency=params["prefill_efficiency"],
                                 prefill_busy_s=busy_seconds(params))
+    return accepted, step_of, busy
+
+
+def predict_configurations(x: ConfigurationInputs, params: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Median interactivity (tok/s per user), TTFT at p50/p90/p99 (s) and output tok/s per GPU
+    of every run, aggregated or disaggregated, through :mod:`model.serving`.
+
+    ``params`` holds per-run arrays (or scalars) of the fitted keys (:data:`CONFIG_BOUNDS`).
+    """
+    accepted, step_of, busy = _step_and_busy(x, params)
     latency = params["prefill_latency_s"]
     rps_a, ttft_a, inter_a, queue_a = serving.aggregated(x.users, x.output_tokens, step_of(x.users), accepted,
                                                          busy, latency, params["prefill_burst"])
@@ -793,26 +797,10 @@ def plan_columns(x: ConfigurationInputs, params: Mapping[str, np.ndarray], utili
 
     ``transfer_bytes`` is the KV one request moves (default: its input context's).
     """
-
-    c = x.constants
     params = {k: np.broadcast_to(v, x.users.shape) for k, v in params.items()}
-    mtp = x.mtp_draft > 0
-    accepted = np.where(mtp, params["accepted_tokens_per_step"], 1.0)
+    accepted, step_of, busy = _step_and_busy(x, params)
     n = x.users / x.decode_workers
-    step = serving.decode_step(
-        n, gpus=x.decode_gpus, dp_attention=x.dp_attention, ep=x.ep, tokens_per_step=1.0 + x.mtp_draft,
-        mtp_draft=x.mtp_draft, kv_bytes_request=x.kv_bytes_request, dense_bytes=x.dense_bytes,
-        attention_bytes=x.attention_bytes, routed_bytes=x.routed_bytes, expert_share=c["expert_share"],
-        flops_per_token=c["flops_per_token"], layers=c["layers"], moe_layers=c["moe_layers"],
-        experts_per_token=c["experts_per_token"], hidden_size=c["hidden_size"],
-        activation_bytes=c["activation_bytes"], bandwidth_bytes_s=x.bandwidth_bytes_s, peak_flops=x.peak_flops,
-        bandwidth_efficiency=params["bandwidth_efficiency"], compute_efficiency=params["compute_efficiency"],
-        layer_overhead_s=params["layer_overhead_s"], ep_latency_s=params["ep_latency_s"],
-        scaleup_bytes_s=x.scaleup_bytes_s, scaleup_domain=x.scaleup_domain, scaleout_bytes_s=x.scaleout_bytes_s)
-    busy = serving.prefill_busy(x.input_tokens, gpus=x.prefill_gpus, flops_per_token=c["flops_per_token"],
-                                attention_flops=c["attention_flops"], peak_flops=x.peak_flops,
-                                prefill_efficiency=params["prefill_efficiency"],
-                                prefill_busy_s=busy_seconds(params))
+    step = step_of(n)
     moved = x.kv_bytes_input if transfer_bytes is None else transfer_bytes
     link_time = moved / (x.decode_gpus * x.scaleout_bytes_s)
     return serving.plan_columns(step / accepted, busy + params["prefill_latency_s"], 1.0 / busy, link_time,
