@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import html
 import threading
-import time
-from functools import partial
 from typing import Any
 
 import numpy as np
@@ -24,8 +22,7 @@ from model.app.view.sensitivity_state import (
     SensitivityInputs,
     SensitivityResult,
 )
-from model.app.view.state import one_line
-from model.app.view.widgets import TABLE_CSS, CommandBox, ErrorAlert, on_loop, section, session_doc
+from model.app.view.widgets import TABLE_CSS, BackgroundRun, CommandBox, ErrorAlert, section
 
 FIG_WIDTH = 270  # least width of each bar chart: three side by side beside the sidebar at 1280 px
 _shared: Sensitivity | None = None
@@ -103,7 +100,7 @@ def display_scale(bounds: tuple[float, float] | None) -> tuple[float, str]:
     return 1.0, ""
 
 
-class SensitivityTab:
+class SensitivityTab(BackgroundRun):
     """The sensitivity tab's widgets, panes and callbacks.
 
     Parameters
@@ -213,53 +210,14 @@ class SensitivityTab:
         self.set(f"bounds.{name}", values)
 
     # -- run ------------------------------------------------------------------------------
-    def start(self, wait: bool = False) -> None:
-        """Run the analysis of the current inputs in a worker thread (one at a time).
+    def analyze(self, inputs: Any, progress: Any) -> Any:
+        """The analysis of ``inputs`` (see :class:`BackgroundRun`)."""
+        return self.sens.analyze(inputs, progress=progress)
 
-        Parameters
-        ----------
-        wait
-            Block until it is done (tests).
-        """
-        if not self.running.acquire(blocking=False):
-            return
-        self.run_button.loading = True
-        self.progress.value = 0
-        self.progress_text.object = '<span class="note">Composing the config…</span>'
-        worker = threading.Thread(target=self._run, args=(self.inputs, session_doc()), daemon=True)
-        worker.start()
-        if wait:
-            worker.join()
-
-    def _run(self, inputs: SensitivityInputs, doc: Any) -> None:
-        start = time.perf_counter()
-        shown = [-1]
-
-        def progress(done: int, total: int) -> None:
-            percent = int(100 * done / max(total, 1))
-            if percent != shown[0]:
-                shown[0] = percent
-                text = (f'<span class="note">Evaluating the cost model: block {done:,} of {total:,}'
-                        + ("; estimating the indices…" if done == total else "") + "</span>")
-                on_loop(doc, partial(self._progress, percent, text))
-
-        try:
-            result = self.sens.analyze(inputs, progress=progress)
-        except Exception as err:  # noqa: BLE001 - refused inputs and engine failures are shown, the page stays up
-            on_loop(doc, partial(self._failed, one_line(err)))
-            return
-        finally:
-            self.running.release()
-        on_loop(doc, partial(self.show, result, time.perf_counter() - start))
-
-    def _progress(self, percent: int, text: str) -> None:
-        self.progress.value = percent
-        self.progress_text.object = text
-
-    def _failed(self, line: str) -> None:
-        self.run_button.loading = False
-        self.alert.show(line)
-        self.progress_text.object = '<span class="note">Not run: see the message above.</span>'
+    def progress_note(self, done: int, total: int) -> str:
+        """The progress line after ``done`` of ``total`` blocks."""
+        return (f"Evaluating the cost model: block {done:,} of {total:,}"
+                + ("; estimating the indices…" if done == total else ""))
 
     def show(self, result: SensitivityResult, seconds: float = float("nan")) -> None:
         """Show an analysis: bars, table, notes.

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import html
 import threading
-import time
-from functools import partial
 from typing import Any
 
 import numpy as np
@@ -19,9 +17,8 @@ import panel as pn
 from model.app.view import downloads
 from model.app.view.cli import command
 from model.app.view.figures import band_figure, hardware_colors
-from model.app.view.state import one_line
 from model.app.view.uncertainty_state import N_CHOICES, Uncertainty, UncertaintyInputs, UncertaintyResult
-from model.app.view.widgets import TABLE_CSS, CommandBox, ErrorAlert, on_loop, section, session_doc
+from model.app.view.widgets import TABLE_CSS, BackgroundRun, CommandBox, ErrorAlert, section
 
 FIG_WIDTH = 380
 _shared: Uncertainty | None = None
@@ -88,7 +85,7 @@ def bands_html(table: pd.DataFrame, model: str, isl: int) -> str:
             f'<th>SLA met</th></tr></thead><tbody>{"".join(body)}</tbody></table>')
 
 
-class UncertaintyTab:
+class UncertaintyTab(BackgroundRun):
     """The uncertainty tab's widgets, panes and callbacks.
 
     Parameters
@@ -175,52 +172,13 @@ class UncertaintyTab:
         self.command.show(command("uncertainty", self.unc.overrides(self.inputs)))
 
     # -- run ------------------------------------------------------------------------------
-    def start(self, wait: bool = False) -> None:
-        """Run the analysis of the current inputs in a worker thread (one at a time).
+    def analyze(self, inputs: Any, progress: Any) -> Any:
+        """The analysis of ``inputs`` (see :class:`BackgroundRun`)."""
+        return self.unc.analyze(inputs, progress=progress)
 
-        Parameters
-        ----------
-        wait
-            Block until it is done (tests).
-        """
-        if not self.running.acquire(blocking=False):
-            return
-        self.run_button.loading = True
-        self.progress.value = 0
-        self.progress_text.object = '<span class="note">Composing the config…</span>'
-        worker = threading.Thread(target=self._run, args=(self.inputs, session_doc()), daemon=True)
-        worker.start()
-        if wait:
-            worker.join()
-
-    def _run(self, inputs: UncertaintyInputs, doc: Any) -> None:
-        start = time.perf_counter()
-        shown = [-1]
-
-        def progress(done: int, total: int) -> None:
-            percent = int(100 * done / max(total, 1))
-            if percent != shown[0]:
-                shown[0] = percent
-                text = f'<span class="note">Evaluating the scenarios: block {done:,} of {total:,}</span>'
-                on_loop(doc, partial(self._progress, percent, text))
-
-        try:
-            result = self.unc.analyze(inputs, progress=progress)
-        except Exception as err:  # noqa: BLE001 - refused inputs and engine failures are shown, the page stays up
-            on_loop(doc, partial(self._failed, one_line(err)))
-            return
-        finally:
-            self.running.release()
-        on_loop(doc, partial(self.show, result, time.perf_counter() - start))
-
-    def _progress(self, percent: int, text: str) -> None:
-        self.progress.value = percent
-        self.progress_text.object = text
-
-    def _failed(self, line: str) -> None:
-        self.run_button.loading = False
-        self.alert.show(line)
-        self.progress_text.object = '<span class="note">Not run: see the message above.</span>'
+    def progress_note(self, done: int, total: int) -> str:
+        """The progress line after ``done`` of ``total`` blocks."""
+        return f"Evaluating the scenarios: block {done:,} of {total:,}"
 
     def show(self, result: UncertaintyResult, seconds: float = float("nan")) -> None:
         """Show an analysis: the model and ISL choices, the two charts, the table.
