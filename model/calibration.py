@@ -422,22 +422,23 @@ CONFIG_COLUMNS = ("gpu", "precision", "spec_method", "framework", "disagg", "pre
                   "decode_num_workers", "num_prefill_gpu", "num_decode_gpu", "isl", "osl")
 # fitted per GPU type / once for all; bounds wide enough that a sound form ends inside them
 CONFIG_PER_GPU = ("bandwidth_efficiency", "layer_overhead_s", "prefill_efficiency", "prefill_latency_s")
-CONFIG_SHARED = ("compute_efficiency", "ep_latency_s", "prefill_burst", "prefill_burst_disaggregated",
-                 "prefill_busy_share")
-CONFIG_BOUNDS = {"bandwidth_efficiency": (0.05, 1.0), "layer_overhead_s": (0.0, 2e-3),
+CONFIG_SHARED = ("compute_efficiency", "ep_latency_s", "prefill_burst_disaggregated",
+                 "prefill_busy_share", "memory_reserve_gb", "pool_latency_share")
+CONFIG_BOUNDS = {"pool_latency_share": (0.02, 3.0), "prefill_stack_speed": (0.2, 5.0), "memory_reserve_gb": (0.0, 60.0), "bandwidth_efficiency": (0.05, 1.0), "layer_overhead_s": (0.0, 2e-3),
                  "prefill_efficiency": (0.01, 1.0), "prefill_latency_s": (0.0, 5.0), "prefill_busy_s": (0.0, 1.0),
                  "compute_efficiency": (0.02, 1.0), "ep_latency_s": (0.0, 1e-3), "accepted_tokens_per_step": (1.0, 4.0),
                  "prefill_burst": (0.0, 1.0), "prefill_burst_disaggregated": (0.0, 1.0),
                  "prefill_busy_share": (0.0, 1.0)}
-CONFIG_START = {"bandwidth_efficiency": 0.5, "layer_overhead_s": 1e-4, "prefill_efficiency": 0.3,
+CONFIG_START = {"pool_latency_share": 1.0, "prefill_stack_speed": 1.0, "memory_reserve_gb": 5.0, "bandwidth_efficiency": 0.5, "layer_overhead_s": 1e-4, "prefill_efficiency": 0.3,
                 "prefill_latency_s": 0.05, "prefill_busy_s": 0.01, "compute_efficiency": 0.4, "ep_latency_s": 2e-5,
                 "accepted_tokens_per_step": 2.0, "prefill_burst": 0.1, "prefill_burst_disaggregated": 0.1,
                 "prefill_busy_share": 0.2}
-CONFIG_SCALE = {"bandwidth_efficiency": 0.3, "layer_overhead_s": 5e-5, "prefill_efficiency": 0.3,
+CONFIG_SCALE = {"pool_latency_share": 0.3, "prefill_stack_speed": 0.3, "memory_reserve_gb": 5.0, "bandwidth_efficiency": 0.3, "layer_overhead_s": 5e-5, "prefill_efficiency": 0.3,
                 "prefill_latency_s": 0.05, "prefill_busy_s": 0.01, "compute_efficiency": 0.3, "ep_latency_s": 1e-5,
                 "accepted_tokens_per_step": 0.5, "prefill_burst": 0.1, "prefill_burst_disaggregated": 0.1,
                 "prefill_busy_share": 0.2}
 STACKS = ("trt", "atom", "sglang")
+PER_STACK = ("accepted_tokens_per_step", "prefill_stack_speed", "prefill_burst")
 
 
 def stack_of(framework: str) -> str:
@@ -486,6 +487,7 @@ class ConfigurationInputs:
     routed_bytes: np.ndarray
     peak_flops: np.ndarray
     bandwidth_bytes_s: np.ndarray
+    memory_bytes: np.ndarray       # HBM per GPU
     scaleup_bytes_s: np.ndarray
     scaleup_domain: np.ndarray
     scaleout_bytes_s: np.ndarray
@@ -504,14 +506,17 @@ def configuration_inputs(table: pd.DataFrame, calibration: Mapping, length_facto
     arch, devices, stacks = calibration["architecture"], calibration["devices"], calibration["stacks"]
     agg = table.aggregated.to_numpy()
     tp = table.decode_tp.to_numpy(float)
+    tp_d = tp
     workers_p = np.where(agg, 1.0, table.prefill_num_workers.to_numpy(float))
     workers_d = np.where(agg, 1.0, table.decode_num_workers.to_numpy(float))
     gpus_p = np.where(agg, tp, table.num_prefill_gpu.to_numpy(float) / np.maximum(workers_p, 1))
     gpus_d = np.where(agg, tp, table.num_decode_gpu.to_numpy(float) / np.maximum(workers_d, 1))
     total = np.where(agg, tp, table.num_prefill_gpu.to_numpy(float) + table.num_decode_gpu.to_numpy(float))
-    ep = np.minimum(table.decode_ep.to_numpy(float), gpus_d)
+    # a worker whose reported tp is smaller than its GPUs spreads its experts over all of them (SGLang's
+    # DP-attention recipes report the per-rank tp 1, ep 1 for GB200 workers of 4-48 GPUs)
+    ep = np.where(tp_d < gpus_d, gpus_d, np.minimum(table.decode_ep.to_numpy(float), gpus_d))
     dev = {k: np.array([float(devices[g][k]) if devices[g][k] is not None else np.nan for g in table.gpu])
-           for k in ("memory_bandwidth_tb_s", "peak_fp8_tflops", "peak_fp4_tflops", "scaleup_gb_s",
+           for k in ("memory_gb", "memory_bandwidth_tb_s", "peak_fp8_tflops", "peak_fp4_tflops", "scaleup_gb_s",
                      "scaleup_domain", "scaleout_gb_s")}
     fp4 = (table.precision == "fp4").to_numpy()
     peak = np.where(fp4 & np.isfinite(dev["peak_fp4_tflops"]), dev["peak_fp4_tflops"], dev["peak_fp8_tflops"]) * 1e12
@@ -541,7 +546,7 @@ def configuration_inputs(table: pd.DataFrame, calibration: Mapping, length_facto
         dense_bytes=np.full(len(table), dense_params * arch["other_bits"] / 8),
         attention_bytes=np.full(len(table), arch["attention_params_b"] * 1e9 * arch["other_bits"] / 8),
         routed_bytes=arch["routed_expert_params_b"] * 1e9 * routed_bits / 8,
-        peak_flops=peak, bandwidth_bytes_s=dev["memory_bandwidth_tb_s"] * 1e12,
+        peak_flops=peak, bandwidth_bytes_s=dev["memory_bandwidth_tb_s"] * 1e12, memory_bytes=dev["memory_gb"] * 1e9,
         scaleup_bytes_s=dev["scaleup_gb_s"] * 1e9, scaleup_domain=dev["scaleup_domain"],
         scaleout_bytes_s=dev["scaleout_gb_s"] * 1e9, constants=constants)
 
@@ -575,9 +580,19 @@ def _step_and_busy(x: ConfigurationInputs, params: Mapping[str, np.ndarray]):
 
     busy = serving.prefill_busy(x.input_tokens, gpus=x.prefill_gpus, flops_per_token=c["flops_per_token"],
                                 attention_flops=c["attention_flops"], peak_flops=x.peak_flops,
-                                prefill_efficiency=params["prefill_efficiency"],
+                                prefill_efficiency=params["prefill_efficiency"]
+                                * np.where(x.aggregated, 1.0, params["prefill_stack_speed"]),
                                 prefill_busy_s=busy_seconds(params))
     return accepted, step_of, busy
+
+
+def kv_capacity(x: ConfigurationInputs, params: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Requests a decode worker's KV cache holds (:func:`model.serving.kv_capacity`), its weights
+    all resident."""
+    weights_gpu = ((x.dense_bytes + x.routed_bytes - x.attention_bytes) / x.decode_gpus
+                   + x.attention_bytes * np.where(x.dp_attention, x.decode_gpus, 1.0) / x.decode_gpus)
+    return serving.kv_capacity(x.memory_bytes, params["memory_reserve_gb"] * 1e9, weights_gpu, x.kv_bytes_request,
+                               x.decode_gpus, x.dp_attention)
 
 
 def predict_configurations(x: ConfigurationInputs, params: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -588,14 +603,17 @@ def predict_configurations(x: ConfigurationInputs, params: Mapping[str, np.ndarr
     """
     accepted, step_of, busy = _step_and_busy(x, params)
     latency = params["prefill_latency_s"]
-    rps_a, ttft_a, inter_a, queue_a = serving.aggregated(x.users, x.output_tokens, step_of(x.users), accepted,
-                                                         busy, latency, params["prefill_burst"])
+    pool_latency = latency * params["pool_latency_share"]
+    capacity = kv_capacity(x, params)
+    rps_a, ttft_a, inter_a, queue_a = serving.aggregated(x.users, x.output_tokens, step_of, accepted,
+                                                         busy, latency, params["prefill_burst"], capacity)
     kv_seconds = x.kv_bytes_input / (x.decode_gpus * x.scaleout_bytes_s)
     rps_d, ttft_d, inter_d, queue_d, _ = serving.disaggregated(x.users, x.output_tokens, step_of, accepted, busy,
-                                                               latency, x.prefill_workers, x.decode_workers,
-                                                               kv_seconds, params["prefill_burst_disaggregated"])
+                                                               pool_latency, x.prefill_workers, x.decode_workers,
+                                                               kv_seconds, params["prefill_burst_disaggregated"],
+                                                               capacity)
     agg = x.aggregated
-    request_time = x.users / rps_a
+    request_time = np.minimum(x.users, np.maximum(capacity, 1.0)) / rps_a
     interrupting = np.where(agg, serving.interruptions(x.users, busy, request_time), 0.0)
     rps, ttft = np.where(agg, rps_a, rps_d), np.where(agg, ttft_a, ttft_d)
     queue = np.where(agg, queue_a, queue_d)
@@ -614,8 +632,12 @@ def parameter_names(x: ConfigurationInputs) -> list[tuple[str, str | None]]:
     gpus = sorted(set(x.gpu))
     stacks = sorted(set(x.stack[x.mtp_draft > 0]))
     shared = [(k, None) for k in CONFIG_SHARED]
+    # a prefill pool's speed per stack relative to the same GPU's prefill in aggregated serving
+    prefill_stacks = sorted(set(x.stack[~x.aggregated]))
     return ([(k, g) for g in gpus for k in CONFIG_PER_GPU] + shared
-            + [("accepted_tokens_per_step", s) for s in stacks])
+            + [("accepted_tokens_per_step", s) for s in stacks]
+            + [("prefill_stack_speed", s) for s in prefill_stacks]
+            + [("prefill_burst", s) for s in sorted(set(x.stack[x.aggregated]))])
 
 
 def expand_parameters(x: ConfigurationInputs, names: list, values: np.ndarray) -> dict[str, np.ndarray]:
@@ -624,7 +646,7 @@ def expand_parameters(x: ConfigurationInputs, names: list, values: np.ndarray) -
     for (k, g), v in zip(names, values):
         if g is None:
             out[k][:] = v
-        elif k == "accepted_tokens_per_step":
+        elif k in PER_STACK:
             out[k][x.stack == g] = v
         else:
             out[k][x.gpu == g] = v
@@ -658,7 +680,7 @@ def _sparsity(x: ConfigurationInputs, names, free: np.ndarray) -> np.ndarray:
             continue
         if g is None:
             cols.append(np.ones(len(rows_gpu), dtype=int))
-        elif k == "accepted_tokens_per_step":
+        elif k in PER_STACK:
             cols.append((rows_stack == g).astype(int))
         else:
             cols.append((rows_gpu == g).astype(int))
@@ -803,5 +825,6 @@ def plan_columns(x: ConfigurationInputs, params: Mapping[str, np.ndarray], utili
     step = step_of(n)
     moved = x.kv_bytes_input if transfer_bytes is None else transfer_bytes
     link_time = moved / (x.decode_gpus * x.scaleout_bytes_s)
-    return serving.plan_columns(step / accepted, busy + params["prefill_latency_s"], 1.0 / busy, link_time,
+    prefill_time = busy + params["prefill_latency_s"] * params["pool_latency_share"]
+    return serving.plan_columns(step / accepted, prefill_time, 1.0 / busy, link_time,
                                 x.output_tokens, n, utilization)

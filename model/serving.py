@@ -16,7 +16,8 @@ Equations (why each is the simplest form the data support is in ``docs/accuracy.
   (dispatch + combine).  Per GPU and MoE layer, with ``t`` tokens on the GPU,
   ``bytes = 2 t k hidden act_bytes (e - 1) / e`` (the ``1/e`` that stays local moves nothing), over
   the scale-up link while ``e <= scaleup_domain`` and the scale-out link beyond it:
-  ``a2a = moe_layers (bytes / link + ep_latency_s)``.
+  ``a2a = moe_layers (bytes / link + (e - 1) ep_latency_s)`` (a message to each of the ``e - 1``
+  peers per layer: the latency grows with the width, as the 24- and 48-GPU workers show).
 - **Decode step** (:func:`decode_step`) of a worker with ``n`` requests, each verifying ``m``
   tokens per step (``m = draft + 1`` with MTP, else 1)::
 
@@ -69,12 +70,14 @@ def ep_alltoall_bytes(tokens_per_gpu, experts_per_token, hidden_size, activation
 
 def ep_alltoall_seconds(tokens_per_gpu, experts_per_token, hidden_size, activation_bytes, ep, moe_layers,
                         scaleup_bytes_s, scaleup_domain, scaleout_bytes_s, ep_latency_s):
-    """All-to-all time of one decode step: ``moe_layers (bytes / link + ep_latency_s)`` where
-    ``ep > 1``, the link being the scale-up one within ``scaleup_domain`` GPUs and the scale-out
-    one beyond it; 0 where ``ep == 1``."""
+    """All-to-all time of one decode step: ``moe_layers (bytes / link + (ep - 1) ep_latency_s)``
+    (a GPU exchanges a message with each of its ``ep - 1`` peers per layer; ``ep_latency_s`` per
+    peer), the link being the scale-up one within ``scaleup_domain`` GPUs and the scale-out one
+    beyond it; 0 where ``ep == 1``."""
+    ep = np.asarray(ep, dtype=float)
     moved = ep_alltoall_bytes(tokens_per_gpu, experts_per_token, hidden_size, activation_bytes, ep)
-    link = np.where(np.asarray(ep) <= scaleup_domain, scaleup_bytes_s, scaleout_bytes_s)
-    return np.where(np.asarray(ep) > 1, moe_layers * (moved / link + ep_latency_s), 0.0)
+    link = np.where(ep <= scaleup_domain, scaleup_bytes_s, scaleout_bytes_s)
+    return np.where(ep > 1, moe_layers * (moved / link + (ep - 1.0) * ep_latency_s), 0.0)
 
 
 def weight_bytes_read(n_tokens, dense_bytes, routed_bytes, expert_share):
@@ -128,21 +131,36 @@ def tpot_percentile(tpot, busy, interrupting, output_tokens, q):
     return tpot + ndtri(q) * busy * np.sqrt(interrupting) / output_tokens
 
 
-def aggregated(n, output_tokens, step, accepted, busy, latency, burst=0.0):
-    """One worker prefilling and decoding its own ``n`` requests (docs/model.md §8, overhead split).
+def kv_capacity(memory_bytes, reserve_bytes, weight_bytes_gpu, kv_bytes_request, gpus, dp_attention):
+    """Requests a worker's KV cache holds at once: the memory left for KV on one GPU,
+    ``memory - weights_gpu - reserve`` (the reserve: activations, graphs, the stack's own), over one
+    request's KV on that GPU (MLA's latent KV whole on every GPU under TP, split ``g`` ways under
+    DP attention); 0 where the weights do not fit."""
+    free = np.maximum(memory_bytes - weight_bytes_gpu - reserve_bytes, 0.0)
+    return free / (kv_bytes_request / np.where(dp_attention, gpus, 1.0))
 
-    ``burst`` (0 today) is the share of the other ``n - 1`` requests' prefills an arrival waits
-    for beyond the Poisson wait ``b (n - 1) b / (2 T)``: closed-loop users with similar lengths
-    arrive together.  Returns ``(requests_per_second, ttft, interactivity, queue)`` (queue: the
-    mean wait behind other prefills, s).
+
+def aggregated(n, output_tokens, step_of, accepted, busy, latency, burst=0.0, capacity=np.inf):
+    """One worker prefilling and decoding its own ``n`` users (docs/model.md §8, overhead split).
+
+    ``step_of(r)`` is the decode step at ``r`` running requests.  At most ``capacity`` requests
+    run (the KV cache, :func:`kv_capacity`); the other users wait for a place, ``(n - r) / X``
+    more TTFT at the worker's request rate ``X``.  ``burst`` is the share of the other ``r - 1``
+    requests' prefills an arrival waits for beyond the Poisson wait ``b (r - 1) b / (2 T)``:
+    closed-loop users with similar lengths arrive together.  Returns ``(requests_per_second,
+    ttft, interactivity, queue)`` (queue: the mean wait behind other prefills and for a place, s).
     """
+    users = np.asarray(n, dtype=float)
+    n = np.minimum(users, np.maximum(capacity, 1.0))
+    step = step_of(n)
     decode = output_tokens * step / accepted
     request_time = decode + n * busy
     poisson = busy * (n - 1.0) * busy / (2.0 * request_time)
-    queue = poisson + burst * (n - 1.0) * busy
+    rate = n / request_time
+    queue = poisson + burst * (n - 1.0) * busy + (users - n) / rate
     ttft = latency + busy + queue + 0.5 * step
     interactivity = output_tokens / (request_time - busy - poisson)
-    return n / request_time, ttft, interactivity, queue
+    return rate, ttft, interactivity, queue
 
 
 def md1_wait(rate, service):
@@ -154,16 +172,17 @@ def md1_wait(rate, service):
 
 
 def disaggregated(users, output_tokens, step_of, accepted, busy, latency, prefill_workers, decode_workers,
-                  kv_seconds, burst=0.0):
+                  kv_seconds, burst=0.0, capacity=np.inf):
     """A prefill pool and a decode pool serving ``users`` in a closed loop.
 
-    ``step_of(n)`` gives the decode step at ``n`` requests per decode worker (elementwise).
-    Solves for the decode batch per worker by bisection (module docstring).  Returns
-    ``(requests_per_second, ttft, interactivity, queue, batch)``.
+    ``step_of(n)`` gives the decode step at ``n`` requests per decode worker (elementwise), at
+    most ``capacity`` of them (a decode worker's KV cache).  Solves for the decode batch per worker
+    by bisection (module docstring); the users the loop does not hold in decode wait before their
+    first token.  Returns ``(requests_per_second, ttft, interactivity, queue, batch)``.
     """
     users = np.asarray(users, dtype=float)
-    lo = np.zeros(np.broadcast_shapes(users.shape, np.shape(decode_workers)))
-    hi = users / decode_workers + lo
+    lo = np.zeros(np.broadcast_shapes(users.shape, np.shape(decode_workers), np.shape(capacity)))
+    hi = np.minimum(users / decode_workers, np.maximum(capacity, 1.0)) + lo
     service = busy / prefill_workers
     # closed-loop arrivals bunch: a share ``burst`` of the other users' prefills on this worker
     bunched = burst * np.maximum(users / prefill_workers - 1.0, 0.0) * busy
@@ -184,9 +203,9 @@ def disaggregated(users, output_tokens, step_of, accepted, busy, latency, prefil
     step = step_of(batch)
     decode = output_tokens * step / accepted + kv_seconds
     rate = decode_workers * batch / decode
-    queue = md1_wait(rate, service) + bunched
-    # where the prefill pool is the bottleneck the loop holds the rest of the users in its queue
-    queue = np.where(np.isfinite(queue), queue, users / rate - (latency + busy + kv_seconds + decode))
+    # Little's law on the loop: the users not in decode wait before their first token (equal to the
+    # M/D/1 wait where the bisection balanced; the queue for the prefill pool or a KV place otherwise)
+    queue = np.maximum(users / rate - (latency + busy + kv_seconds + decode), 0.0)
     ttft = latency + busy + kv_seconds + queue
     return rate, ttft, accepted / step, queue, batch
 

@@ -13,7 +13,8 @@ from tests.helpers import ROOT
 # fitted-looking values, the same on both sides (no prefill busy overhead: the kernel has none)
 PARAMS = {"bandwidth_efficiency": 0.62, "layer_overhead_s": 1.3e-4, "prefill_efficiency": 0.11,
           "prefill_latency_s": 0.09, "prefill_busy_s": 0.0, "compute_efficiency": 0.5, "ep_latency_s": 0.0,
-          "prefill_burst": 0.0, "accepted_tokens_per_step": 1.0}
+          "prefill_burst": 0.0, "accepted_tokens_per_step": 1.0, "prefill_stack_speed": 1.0,
+          "pool_latency_share": 1.0, "memory_reserve_gb": 0.0}
 
 
 def test_disaggregated_run_through_calibration_equals_the_optimizer_columns():
@@ -21,6 +22,7 @@ def test_disaggregated_run_through_calibration_equals_the_optimizer_columns():
     worker of 8 GPUs and two decode workers of 8, 64 users (32 per decode worker), 1k/1k
     (nominal lengths here: length factor 1)."""
     c = yaml.safe_load((ROOT / "conf/calibrate.yaml").read_text())["calibration"]
+    c["stacks"]["kv_bits"]["sglang"] = 16  # the same replicas: the grid below keeps the model's BF16 KV
     table = calibration.load_configurations(str(ROOT / "model/data/inferencex/inferencex-dsr1.csv"))
     run = table[table.id == 1241]
     assert not bool(run.aggregated.item())
