@@ -477,6 +477,7 @@ class ConfigurationInputs:
     decode_workers: np.ndarray
     ep: np.ndarray
     dp_attention: np.ndarray
+    prefill_dp_attention: np.ndarray   # the prefill worker's (the decode fields' in aggregated runs)
     mtp_draft: np.ndarray
     total_gpus: np.ndarray
     measured_gpus: np.ndarray      # the GPUs the benchmark divides output tok/s by (decode GPUs)
@@ -540,6 +541,8 @@ def configuration_inputs(table: pd.DataFrame, calibration: Mapping, length_facto
         users=table.concurrency.to_numpy(float), input_tokens=input_tokens, output_tokens=output_tokens,
         prefill_gpus=gpus_p, prefill_workers=workers_p, decode_gpus=gpus_d, decode_workers=workers_d, ep=ep,
         dp_attention=table.decode_dp_attention.astype(bool).to_numpy(),
+        prefill_dp_attention=np.where(agg, table.decode_dp_attention.astype(bool),
+                                      table.prefill_dp_attention.astype(bool)),
         mtp_draft=np.where(mtp, float(stacks["mtp_draft_tokens"]), 0.0), total_gpus=total,
         measured_gpus=np.where(agg, tp, table.num_decode_gpu.to_numpy(float)),
         kv_bytes_request=(input_tokens + output_tokens / 2) * kv_token, kv_bytes_input=input_tokens * kv_token,
@@ -561,7 +564,7 @@ def busy_seconds(params: Mapping[str, np.ndarray]) -> np.ndarray:
 
 def _step_and_busy(x: ConfigurationInputs, params: Mapping[str, np.ndarray]):
     """The accepted tokens per step, the decode step as a function of the users a decode worker
-    holds, and the prefill busy time per request: the terms both the benchmark prediction and the
+    holds, the prefill busy time per request and a request's own prefill time: the terms both the benchmark prediction and the
     optimizer's columns are built from (:mod:`model.serving`)."""
     c = x.constants
     accepted = np.where(x.mtp_draft > 0, params["accepted_tokens_per_step"], 1.0)
@@ -583,7 +586,11 @@ def _step_and_busy(x: ConfigurationInputs, params: Mapping[str, np.ndarray]):
                                 prefill_efficiency=params["prefill_efficiency"]
                                 * np.where(x.aggregated, 1.0, params["prefill_stack_speed"]),
                                 prefill_busy_s=busy_seconds(params))
-    return accepted, step_of, busy
+    own = serving.prefill_own(busy, x.input_tokens, gpus=x.prefill_gpus, dp_attention=x.prefill_dp_attention,
+                              attention_flops=c["attention_flops"], peak_flops=x.peak_flops,
+                              prefill_efficiency=params["prefill_efficiency"]
+                              * np.where(x.aggregated, 1.0, params["prefill_stack_speed"]))
+    return accepted, step_of, busy, own
 
 
 def kv_capacity(x: ConfigurationInputs, params: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -601,17 +608,17 @@ def predict_configurations(x: ConfigurationInputs, params: Mapping[str, np.ndarr
 
     ``params`` holds per-run arrays (or scalars) of the fitted keys (:data:`CONFIG_BOUNDS`).
     """
-    accepted, step_of, busy = _step_and_busy(x, params)
+    accepted, step_of, busy, own = _step_and_busy(x, params)
     latency = params["prefill_latency_s"]
     pool_latency = latency * params["pool_latency_share"]
     capacity = kv_capacity(x, params)
     rps_a, ttft_a, inter_a, queue_a = serving.aggregated(x.users, x.output_tokens, step_of, accepted,
-                                                         busy, latency, params["prefill_burst"], capacity)
+                                                         busy, latency, params["prefill_burst"], capacity, own)
     kv_seconds = x.kv_bytes_input / (x.decode_gpus * x.scaleout_bytes_s)
     rps_d, ttft_d, inter_d, queue_d, _ = serving.disaggregated(x.users, x.output_tokens, step_of, accepted, busy,
                                                                pool_latency, x.prefill_workers, x.decode_workers,
                                                                kv_seconds, params["prefill_burst_disaggregated"],
-                                                               capacity)
+                                                               capacity, own)
     agg = x.aggregated
     request_time = np.minimum(x.users, np.maximum(capacity, 1.0)) / rps_a
     interrupting = np.where(agg, serving.interruptions(x.users, busy, request_time), 0.0)
@@ -710,7 +717,7 @@ def fit_configurations(x: ConfigurationInputs, table: pd.DataFrame, start: np.nd
     residuals = _residual_function(x, table, names, free, values)
     solution = least_squares(residuals, np.clip(values[free], lower[free], upper[free]),
                              bounds=(lower[free], upper[free]), x_scale=scale[free],
-                             jac_sparsity=_sparsity(x, names, free), loss="soft_l1", f_scale=0.2,
+                             jac_sparsity=_sparsity(x, names, free), loss="soft_l1", f_scale=0.1,
                              ftol=1e-8, xtol=1e-8, gtol=1e-8)
     values = values.copy()
     values[free] = solution.x
@@ -820,11 +827,11 @@ def plan_columns(x: ConfigurationInputs, params: Mapping[str, np.ndarray], utili
     ``transfer_bytes`` is the KV one request moves (default: its input context's).
     """
     params = {k: np.broadcast_to(v, x.users.shape) for k, v in params.items()}
-    accepted, step_of, busy = _step_and_busy(x, params)
+    accepted, step_of, busy, own = _step_and_busy(x, params)
     n = x.users / x.decode_workers
     step = step_of(n)
     moved = x.kv_bytes_input if transfer_bytes is None else transfer_bytes
     link_time = moved / (x.decode_gpus * x.scaleout_bytes_s)
-    prefill_time = busy + params["prefill_latency_s"] * params["pool_latency_share"]
+    prefill_time = own + params["prefill_latency_s"] * params["pool_latency_share"]
     return serving.plan_columns(step / accepted, prefill_time, 1.0 / busy, link_time,
                                 x.output_tokens, n, utilization)

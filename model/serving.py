@@ -117,6 +117,15 @@ def prefill_busy(input_tokens, *, gpus, flops_per_token, attention_flops, peak_f
     return flops / (gpus * peak_flops * prefill_efficiency) + prefill_busy_s
 
 
+def prefill_own(busy, input_tokens, *, gpus, dp_attention, attention_flops, peak_flops, prefill_efficiency):
+    """Seconds one request's own prefill takes: the busy time ``b``, and under DP attention its
+    attention on its one rank instead of on all ``g`` GPUs:
+    ``b + (1 - 1/g) A L^2 / 2 / (peak eta_p)``.  The worker's throughput still sees ``b`` (the other
+    ranks prefill other requests meanwhile)."""
+    attention = attention_flops * input_tokens ** 2 / 2.0 / (peak_flops * prefill_efficiency)
+    return busy + np.where(dp_attention, (1.0 - 1.0 / gpus) * attention, 0.0)
+
+
 def interruptions(n, busy, request_time):
     """Prefills of other requests that interrupt one request's decode in aggregated serving, on
     average: ``(n - 1) (1 - b / (2 T))`` (what the median interactivity already charges)."""
@@ -140,16 +149,18 @@ def kv_capacity(memory_bytes, reserve_bytes, weight_bytes_gpu, kv_bytes_request,
     return free / (kv_bytes_request / np.where(dp_attention, gpus, 1.0))
 
 
-def aggregated(n, output_tokens, step_of, accepted, busy, latency, burst=0.0, capacity=np.inf):
+def aggregated(n, output_tokens, step_of, accepted, busy, latency, burst=0.0, capacity=np.inf, own=None):
     """One worker prefilling and decoding its own ``n`` users (docs/model.md §8, overhead split).
 
     ``step_of(r)`` is the decode step at ``r`` running requests.  At most ``capacity`` requests
     run (the KV cache, :func:`kv_capacity`); the other users wait for a place, ``(n - r) / X``
     more TTFT at the worker's request rate ``X``.  ``burst`` is the share of the other ``r - 1``
     requests' prefills an arrival waits for beyond the Poisson wait ``b (r - 1) b / (2 T)``:
-    closed-loop users with similar lengths arrive together.  Returns ``(requests_per_second,
-    ttft, interactivity, queue)`` (queue: the mean wait behind other prefills and for a place, s).
+    closed-loop users with similar lengths arrive together.  ``own`` is a request's own prefill
+    time (:func:`prefill_own`; default ``busy``).  Returns ``(requests_per_second, ttft,
+    interactivity, queue)`` (queue: the mean wait behind other prefills and for a place, s).
     """
+    own = busy if own is None else own
     users = np.asarray(n, dtype=float)
     n = np.minimum(users, np.maximum(capacity, 1.0))
     step = step_of(n)
@@ -158,7 +169,7 @@ def aggregated(n, output_tokens, step_of, accepted, busy, latency, burst=0.0, ca
     poisson = busy * (n - 1.0) * busy / (2.0 * request_time)
     rate = n / request_time
     queue = poisson + burst * (n - 1.0) * busy + (users - n) / rate
-    ttft = latency + busy + queue + 0.5 * step
+    ttft = latency + own + queue + 0.5 * step
     interactivity = output_tokens / (request_time - busy - poisson)
     return rate, ttft, interactivity, queue
 
@@ -172,14 +183,16 @@ def md1_wait(rate, service):
 
 
 def disaggregated(users, output_tokens, step_of, accepted, busy, latency, prefill_workers, decode_workers,
-                  kv_seconds, burst=0.0, capacity=np.inf):
+                  kv_seconds, burst=0.0, capacity=np.inf, own=None):
     """A prefill pool and a decode pool serving ``users`` in a closed loop.
 
     ``step_of(n)`` gives the decode step at ``n`` requests per decode worker (elementwise), at
     most ``capacity`` of them (a decode worker's KV cache).  Solves for the decode batch per worker
     by bisection (module docstring); the users the loop does not hold in decode wait before their
-    first token.  Returns ``(requests_per_second, ttft, interactivity, queue, batch)``.
+    first token.  ``own`` is a request's own prefill time (default ``busy``).  Returns
+    ``(requests_per_second, ttft, interactivity, queue, batch)``.
     """
+    own = busy if own is None else own
     users = np.asarray(users, dtype=float)
     lo = np.zeros(np.broadcast_shapes(users.shape, np.shape(decode_workers), np.shape(capacity)))
     hi = np.minimum(users / decode_workers, np.maximum(capacity, 1.0)) + lo
@@ -192,7 +205,7 @@ def disaggregated(users, output_tokens, step_of, accepted, busy, latency, prefil
         decode = output_tokens * step / accepted + kv_seconds
         rate = decode_workers * batch / decode
         wait = md1_wait(rate, service) + bunched
-        return rate * (latency + busy + kv_seconds + wait + decode) - users
+        return rate * (latency + own + kv_seconds + wait + decode) - users
 
     for _ in range(BISECTION_STEPS):
         mid = 0.5 * (lo + hi)
@@ -205,8 +218,8 @@ def disaggregated(users, output_tokens, step_of, accepted, busy, latency, prefil
     rate = decode_workers * batch / decode
     # Little's law on the loop: the users not in decode wait before their first token (equal to the
     # M/D/1 wait where the bisection balanced; the queue for the prefill pool or a KV place otherwise)
-    queue = np.maximum(users / rate - (latency + busy + kv_seconds + decode), 0.0)
-    ttft = latency + busy + kv_seconds + queue
+    queue = np.maximum(users / rate - (latency + own + kv_seconds + decode), 0.0)
+    ttft = latency + own + kv_seconds + queue
     return rate, ttft, accepted / step, queue, batch
 
 

@@ -174,3 +174,15 @@ def test_users_beyond_the_kv_capacity_wait_for_a_place():
         np.array([1000.0]), 1000.0, step_of, 1.0, 0.01, 0.05, 2.0, 2.0, 0.0, capacity=184.0)
     assert float(batch[0]) == pytest.approx(184.0)
     assert float(rate[0] * (ttft[0] + 1000 * 0.02)) == pytest.approx(1000.0, rel=1e-9)
+
+
+def test_dp_attention_prefill_runs_a_requests_attention_on_its_own_rank():
+    """DeepSeek-R1's attention, A = 2 x 128 x (192 + 128) x 61 = 4,997,120 FLOPs per token pair:
+    an 8,000-token prompt's attention is A L^2 / 2 = 1.599078e14 FLOPs (1.5990784e14), 0.355351 s on one GPU at
+    4.5 PFLOP/s x 0.1.  Under DP attention over 8 GPUs its own prefill takes 7/8 of that
+    (0.310932 s) longer than the worker's busy time; under TP not at all."""
+    busy = np.array([0.2, 0.2])
+    own = serving.prefill_own(busy, 8000.0, gpus=8.0, dp_attention=np.array([False, True]),
+                              attention_flops=4_997_120.0, peak_flops=4.5e15, prefill_efficiency=0.1)
+    assert own[0] == 0.2
+    assert round(float(own[1] - 0.2), 6) == 0.310932
