@@ -83,40 +83,45 @@ def validate_sensitivity(cfg: DictConfig) -> None:
         raise ConfigError("sensitivity.parameters", {}, "declare at least one parameter")
     raw = raw_parameters(cfg)
     for name, p in s.parameters.items():
-        k = f"sensitivity.parameters.{name}"
-        if p.key not in GRID_KEYS:
-            try:
-                override_target(p.key, raw)
-            except ConfigError:
-                raise ConfigError(f"{k}.key", p.key, "unknown key; allowed: workload.isl, workload.concurrency, "
-                                  "hardware.<name>.<numeric field>, models.<name>.<numeric field>, "
-                                  "models.<name>.interactivity.<hardware>.tok_s, workload.mix.<type>, "
-                                  "workload.price_sheet.<type>, workload.osl, sla.min_interactivity") from None
-        if p.key.startswith("workload.mix."):
-            raise ConfigError(f"{k}.key", p.key, "sampling one token fraction breaks their sum to 1; "
-                              "sample workload.osl, or sweep whole mixes with --multirun")
-        value = OmegaConf.select(cfg, p.key)
-        if p.relative and not isinstance(value, (int, float)):
-            raise ConfigError(f"{k}.relative", True, f"{p.key} has no numeric value ({value}) to scale")
-        scale = float(value) if p.relative else 1.0
-        variable = p.key.split(".")[-1] if p.key in GRID_KEYS else override_target(p.key, raw)[0]
-        if p.distribution == Distribution.normal:
-            if p.mean is None or p.sd is None or not p.sd > 0:
-                raise ConfigError(f"{k}.sd", p.sd, "normal needs mean and sd > 0")
-            # the samples must stay in the key's allowed range: checked to three standard deviations
-            reach = [(p.mean - 3 * p.sd) * scale, (p.mean + 3 * p.sd) * scale]
-            check_range(f"{k} (mean ± 3 sd)", p.key, variable, reach)
-            continue
-        if p.bounds is None or len(p.bounds) != 2:
-            raise ConfigError(f"{k}.bounds", p.bounds, "must be [low, high]")
-        low, high = p.bounds
-        if not (math.isfinite(low) and math.isfinite(high)) or low >= high:
-            raise ConfigError(f"{k}.bounds", list(p.bounds), "lower bound must be < upper bound")
-        if p.distribution == Distribution.loguniform and low <= 0:
-            raise ConfigError(f"{k}.bounds", list(p.bounds), "loguniform needs bounds > 0")
-        if p.distribution == Distribution.triangular and p.mode is not None and not low <= p.mode <= high:
-            raise ConfigError(f"{k}.mode", p.mode, f"must lie within the bounds [{low:g}, {high:g}]")
-        check_range(f"{k}.bounds", p.key, variable, [low * scale, high * scale])
+        check_sampled_parameter(cfg, f"sensitivity.parameters.{name}", p, raw)
+
+
+def check_sampled_parameter(cfg: DictConfig, k: str, p, raw) -> None:
+    """One declared parameter ``p`` at ``k``: a key the analysis can set, a distribution whose
+    samples stay in that key's allowed range (one-line :class:`ConfigError`)."""
+    if p.key not in GRID_KEYS:
+        try:
+            override_target(p.key, raw)
+        except ConfigError:
+            raise ConfigError(f"{k}.key", p.key, "unknown key; allowed: workload.isl, workload.concurrency, "
+                              "hardware.<name>.<numeric field>, models.<name>.<numeric field>, "
+                              "models.<name>.interactivity.<hardware>.tok_s, workload.mix.<type>, "
+                              "workload.price_sheet.<type>, workload.osl, sla.min_interactivity") from None
+    if p.key.startswith("workload.mix."):
+        raise ConfigError(f"{k}.key", p.key, "sampling one token fraction breaks their sum to 1; "
+                          "sample workload.osl, or sweep whole mixes with --multirun")
+    value = OmegaConf.select(cfg, p.key)
+    if p.relative and not isinstance(value, (int, float)):
+        raise ConfigError(f"{k}.relative", True, f"{p.key} has no numeric value ({value}) to scale")
+    scale = float(value) if p.relative else 1.0
+    variable = p.key.split(".")[-1] if p.key in GRID_KEYS else override_target(p.key, raw)[0]
+    if p.distribution == Distribution.normal:
+        if p.mean is None or p.sd is None or not p.sd > 0:
+            raise ConfigError(f"{k}.sd", p.sd, "normal needs mean and sd > 0")
+        # the samples must stay in the key's allowed range: checked to three standard deviations
+        reach = [(p.mean - 3 * p.sd) * scale, (p.mean + 3 * p.sd) * scale]
+        check_range(f"{k} (mean ± 3 sd)", p.key, variable, reach)
+        return
+    if p.bounds is None or len(p.bounds) != 2:
+        raise ConfigError(f"{k}.bounds", p.bounds, "must be [low, high]")
+    low, high = p.bounds
+    if not (math.isfinite(low) and math.isfinite(high)) or low >= high:
+        raise ConfigError(f"{k}.bounds", list(p.bounds), "lower bound must be < upper bound")
+    if p.distribution == Distribution.loguniform and low <= 0:
+        raise ConfigError(f"{k}.bounds", list(p.bounds), "loguniform needs bounds > 0")
+    if p.distribution == Distribution.triangular and p.mode is not None and not low <= p.mode <= high:
+        raise ConfigError(f"{k}.mode", p.mode, f"must lie within the bounds [{low:g}, {high:g}]")
+    check_range(f"{k}.bounds", p.key, variable, [low * scale, high * scale])
 
 
 def check_range(where: str, key: str, variable: str, values: list[float]) -> None:
