@@ -424,19 +424,26 @@ CONFIG_COLUMNS = ("gpu", "precision", "spec_method", "framework", "disagg", "pre
 CONFIG_PER_GPU = ("bandwidth_efficiency", "layer_overhead_s", "prefill_efficiency", "prefill_latency_s")
 CONFIG_SHARED = ("compute_efficiency", "ep_latency_s", "prefill_burst_disaggregated",
                  "prefill_busy_share", "memory_reserve_gb", "pool_latency_share")
-CONFIG_BOUNDS = {"pool_latency_share": (0.02, 3.0), "prefill_stack_speed": (0.2, 5.0), "memory_reserve_gb": (0.0, 60.0), "bandwidth_efficiency": (0.05, 1.0), "layer_overhead_s": (0.0, 2e-3),
-                 "prefill_efficiency": (0.01, 1.0), "prefill_latency_s": (0.0, 5.0), "prefill_busy_s": (0.0, 1.0),
-                 "compute_efficiency": (0.02, 1.0), "ep_latency_s": (0.0, 1e-3), "accepted_tokens_per_step": (1.0, 4.0),
-                 "prefill_burst": (0.0, 1.0), "prefill_burst_disaggregated": (0.0, 1.0),
-                 "prefill_busy_share": (0.0, 1.0)}
-CONFIG_START = {"pool_latency_share": 1.0, "prefill_stack_speed": 1.0, "memory_reserve_gb": 5.0, "bandwidth_efficiency": 0.5, "layer_overhead_s": 1e-4, "prefill_efficiency": 0.3,
-                "prefill_latency_s": 0.05, "prefill_busy_s": 0.01, "compute_efficiency": 0.4, "ep_latency_s": 2e-5,
-                "accepted_tokens_per_step": 2.0, "prefill_burst": 0.1, "prefill_burst_disaggregated": 0.1,
-                "prefill_busy_share": 0.2}
-CONFIG_SCALE = {"pool_latency_share": 0.3, "prefill_stack_speed": 0.3, "memory_reserve_gb": 5.0, "bandwidth_efficiency": 0.3, "layer_overhead_s": 5e-5, "prefill_efficiency": 0.3,
-                "prefill_latency_s": 0.05, "prefill_busy_s": 0.01, "compute_efficiency": 0.3, "ep_latency_s": 1e-5,
-                "accepted_tokens_per_step": 0.5, "prefill_burst": 0.1, "prefill_burst_disaggregated": 0.1,
-                "prefill_busy_share": 0.2}
+# name: (lower bound, upper bound, start, scale) of each fitted key, declared once
+CONFIG_PARAMETERS = {
+    "bandwidth_efficiency": (0.05, 1.0, 0.5, 0.3),
+    "layer_overhead_s": (0.0, 2e-3, 1e-4, 5e-5),
+    "prefill_efficiency": (0.01, 1.0, 0.3, 0.3),
+    "prefill_latency_s": (0.0, 5.0, 0.05, 0.05),
+    "prefill_busy_s": (0.0, 1.0, 0.01, 0.01),
+    "compute_efficiency": (0.02, 1.0, 0.4, 0.3),
+    "ep_latency_s": (0.0, 1e-3, 2e-5, 1e-5),
+    "accepted_tokens_per_step": (1.0, 4.0, 2.0, 0.5),
+    "prefill_burst": (0.0, 1.0, 0.1, 0.1),
+    "prefill_burst_disaggregated": (0.0, 1.0, 0.1, 0.1),
+    "prefill_busy_share": (0.0, 1.0, 0.2, 0.2),
+    "memory_reserve_gb": (0.0, 60.0, 5.0, 5.0),
+    "pool_latency_share": (0.02, 3.0, 1.0, 0.3),
+    "prefill_stack_speed": (0.2, 5.0, 1.0, 0.3),
+}
+CONFIG_BOUNDS = {k: (lo, hi) for k, (lo, hi, _, _) in CONFIG_PARAMETERS.items()}
+CONFIG_START = {k: start for k, (_, _, start, _) in CONFIG_PARAMETERS.items()}
+CONFIG_SCALE = {k: scale for k, (_, _, _, scale) in CONFIG_PARAMETERS.items()}
 STACKS = ("trt", "atom", "sglang")
 PER_STACK = ("accepted_tokens_per_step", "prefill_stack_speed", "prefill_burst")
 
@@ -479,6 +486,7 @@ class ConfigurationInputs:
     dp_attention: np.ndarray
     prefill_dp_attention: np.ndarray   # the prefill worker's (the decode fields' in aggregated runs)
     mtp_draft: np.ndarray
+    prefill_chunk_tokens: np.ndarray   # tokens per prefill forward (the stack's chunk)
     total_gpus: np.ndarray
     measured_gpus: np.ndarray      # the GPUs the benchmark divides output tok/s by (decode GPUs)
     kv_bytes_request: np.ndarray   # at the mean decode context L + O / 2
@@ -544,6 +552,7 @@ def configuration_inputs(table: pd.DataFrame, calibration: Mapping, length_facto
         prefill_dp_attention=np.where(agg, table.decode_dp_attention.astype(bool),
                                       table.prefill_dp_attention.astype(bool)),
         mtp_draft=np.where(mtp, float(stacks["mtp_draft_tokens"]), 0.0), total_gpus=total,
+        prefill_chunk_tokens=np.full(len(table), float(stacks["prefill_chunk_tokens"])),
         measured_gpus=np.where(agg, tp, table.num_decode_gpu.to_numpy(float)),
         kv_bytes_request=(input_tokens + output_tokens / 2) * kv_token, kv_bytes_input=input_tokens * kv_token,
         dense_bytes=np.full(len(table), dense_params * arch["other_bits"] / 8),
@@ -564,8 +573,8 @@ def busy_seconds(params: Mapping[str, np.ndarray]) -> np.ndarray:
 
 def _step_and_busy(x: ConfigurationInputs, params: Mapping[str, np.ndarray]):
     """The accepted tokens per step, the decode step as a function of the users a decode worker
-    holds, the prefill busy time per request and a request's own prefill time: the terms both the benchmark prediction and the
-    optimizer's columns are built from (:mod:`model.serving`)."""
+    holds, the prefill busy time per request and a request's own prefill time: the terms both the
+    benchmark prediction and the optimizer's columns are built from (:mod:`model.serving`)."""
     c = x.constants
     accepted = np.where(x.mtp_draft > 0, params["accepted_tokens_per_step"], 1.0)
 
@@ -586,11 +595,15 @@ def _step_and_busy(x: ConfigurationInputs, params: Mapping[str, np.ndarray]):
                                 prefill_efficiency=params["prefill_efficiency"]
                                 * np.where(x.aggregated, 1.0, params["prefill_stack_speed"]),
                                 prefill_busy_s=busy_seconds(params))
-    own = serving.prefill_own(busy, x.input_tokens, gpus=x.prefill_gpus, dp_attention=x.prefill_dp_attention,
+    # every prefill forward streams the weights once (all experts: a prompt touches them all)
+    weight_seconds = (x.dense_bytes + x.routed_bytes) / (x.prefill_gpus * x.bandwidth_bytes_s
+                                                          * params["bandwidth_efficiency"])
+    shared, alone = serving.prefill_weight_passes(x.input_tokens, weight_seconds, x.prefill_chunk_tokens)
+    own = serving.prefill_own(busy + alone, x.input_tokens, gpus=x.prefill_gpus, dp_attention=x.prefill_dp_attention,
                               attention_flops=c["attention_flops"], peak_flops=x.peak_flops,
                               prefill_efficiency=params["prefill_efficiency"]
                               * np.where(x.aggregated, 1.0, params["prefill_stack_speed"]))
-    return accepted, step_of, busy, own
+    return accepted, step_of, busy + shared, own
 
 
 def kv_capacity(x: ConfigurationInputs, params: Mapping[str, np.ndarray]) -> np.ndarray:

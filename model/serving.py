@@ -36,8 +36,12 @@ Equations (why each is the simplest form the data support is in ``docs/accuracy.
 - **MTP**: a step emits ``accepted`` tokens per request (``1 <= accepted <= draft + 1``), so
   decode interactivity is ``accepted / step``.
 - **Prefill** (:func:`prefill_busy`): a worker of ``g`` GPUs is busy
-  ``b = L (2 active + A L / 2) / (g peak eta_p) + prefill_busy_s`` per request; the request
-  waits a further ``prefill_latency_s`` that the worker spends on others (scheduling, launches).
+  ``b = L (2 active + A L / 2) / (g peak eta_p) + prefill_busy_s + min(L / C, 1) W`` per request
+  (:func:`prefill_weight_passes`: ``W`` the weights streamed once per forward of at most ``C``
+  tokens, shared by the prompts packed into it); the request's own prefill takes
+  ``ceil(L / C) W`` instead of the shared part (and, under DP attention, its attention on one
+  rank: :func:`prefill_own`), and it waits a further ``prefill_latency_s`` that the worker spends
+  on others (scheduling, launches).
 - **Aggregated** (:func:`aggregated`, docs/model.md §8 with the split overhead): ``T = O step / a + N b``,
   ``queue = b (N - 1) b / (2 T) + burst (N - 1) b`` (the Poisson wait of §8 plus the share
   ``burst`` of the other requests' prefills that closed-loop arrivals, bunched, wait for),
@@ -115,6 +119,16 @@ def prefill_busy(input_tokens, *, gpus, flops_per_token, attention_flops, peak_f
     (no cached prefix): ``L (2 active + A L / 2) / (g peak eta_p) + prefill_busy_s``."""
     flops = input_tokens * (flops_per_token + attention_flops * input_tokens / 2.0)
     return flops / (gpus * peak_flops * prefill_efficiency) + prefill_busy_s
+
+
+def prefill_weight_passes(input_tokens, weight_seconds, chunk_tokens):
+    """The weights a prefill streams, as ``(busy, own)`` seconds to add: every forward of at most
+    ``chunk_tokens`` tokens reads all the weights once (``weight_seconds``: an MoE prompt of a few
+    hundred tokens already touches every expert).  Alone, a prompt takes ``ceil(L / C)`` forwards;
+    a loaded worker packs prompts into full chunks, so its busy time per request carries
+    ``min(L / C, 1)`` of a pass."""
+    return (weight_seconds * np.minimum(input_tokens / chunk_tokens, 1.0),
+            weight_seconds * np.ceil(input_tokens / chunk_tokens))
 
 
 def prefill_own(busy, input_tokens, *, gpus, dp_attention, attention_flops, peak_flops, prefill_efficiency):

@@ -129,9 +129,9 @@ def test_disaggregated_closed_loop_holds_the_users(runs):
 
 def test_configuration_fit_in_sample_errors(runs):
     """Regression guard at the figures this fit reaches (docs/accuracy.md): aggregated runs
-    median |error| <= 12% interactivity, <= 11.5% output tok/s per GPU and <= 27% TTFT (targets
-    10%, 12%, 20%); disaggregated runs <= 17% interactivity, <= 16% output tok/s per GPU and <= 48%
-    TTFT (targets 12%, 15%, 25%); no parameter at a bound."""
+    median |error| <= 12% interactivity, <= 11.5% output tok/s per GPU and <= 25% TTFT (targets
+    10%, 12%, 20%); disaggregated runs <= 15.5% interactivity, <= 16% output tok/s per GPU and
+    <= 46% TTFT (targets 12%, 15%, 25%); no parameter at a bound."""
     table, x = runs
     names, values, info = calibration.fit_configurations(x, table)
     pred = calibration.predict_configurations(x, calibration.expand_parameters(x, names, values))
@@ -139,10 +139,10 @@ def test_configuration_fit_in_sample_errors(runs):
     agg = x.aggregated
     assert err["intvty_err_%"][agg].median() <= 12.0
     assert err["tput_gpu_err_%"][agg].median() <= 11.5
-    assert err["ttft_err_%"][agg].median() <= 27.0
-    assert err["intvty_err_%"][~agg].median() <= 17.0
+    assert err["ttft_err_%"][agg].median() <= 25.0
+    assert err["intvty_err_%"][~agg].median() <= 15.5
     assert err["tput_gpu_err_%"][~agg].median() <= 16.0
-    assert err["ttft_err_%"][~agg].median() <= 48.0
+    assert err["ttft_err_%"][~agg].median() <= 46.0
     assert info["at_bound"] == []
     assert info["evaluations"] < 400
 
@@ -186,3 +186,13 @@ def test_dp_attention_prefill_runs_a_requests_attention_on_its_own_rank():
                               attention_flops=4_997_120.0, peak_flops=4.5e15, prefill_efficiency=0.1)
     assert own[0] == 0.2
     assert round(float(own[1] - 0.2), 6) == 0.310932
+
+
+def test_each_prefill_forward_streams_the_weights_once():
+    """Weights read in 10 ms per forward of at most 8,192 tokens: a 1,024-token prompt alone
+    takes one pass (10 ms), and a loaded worker packing 8 such prompts per forward spends
+    1,024 / 8,192 x 10 = 1.25 ms of busy time on each; a 20,000-token prompt takes 3 passes alone
+    (30 ms) and a whole pass of busy time per request."""
+    busy, alone = serving.prefill_weight_passes(np.array([1024.0, 20000.0]), 0.01, 8192.0)
+    assert busy.tolist() == pytest.approx([0.00125, 0.01], rel=1e-12)
+    assert alone.tolist() == pytest.approx([0.01, 0.03], rel=1e-12)
