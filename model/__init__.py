@@ -21,8 +21,8 @@ __all__ = ["__version__", "load_config", "evaluate", "VARIABLES", "cheapest_conc
            "fit_power_law", "power_law_interactivity", "ConfigError", "validate"]
 
 lazy_exports(__name__, {
-    "load_config": "model.config", "evaluate": "model.evaluate", "VARIABLES": "model.evaluate",
+    "load_config": "model.app.config", "evaluate": "model.evaluate", "VARIABLES": "model.evaluate",
     "cheapest_concurrency": "model.cheapest", "cheapest_under_sla": "model.cheapest",
     "fit_power_law": "model.interactivity", "power_law_interactivity": "model.interactivity",
-    "ConfigError": "model.errors", "validate": "model.validate",
+    "ConfigError": "model.errors", "validate": "model.app.validate",
 })

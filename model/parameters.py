@@ -7,12 +7,12 @@ everything derived afterwards broadcasts by name.
 """
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import xarray as xr
-from omegaconf import DictConfig
 
 from model.errors import ConfigError
 from model.fields import CHECKS, array_fields, field_docs, passes
@@ -23,11 +23,13 @@ from model.schema import (
     DecodeContext,
     HardwareSpec,
     KvTier,
+    ModelConfig,
     ModelSpec,
     Parallelism,
     PrefillMode,
     SlaPercentile,
 )
+from model.validate import validation_stamp
 
 # The catalog numbers that become parameter arrays, as declared in the schema.
 HARDWARE_FIELDS = array_fields(HardwareSpec)
@@ -44,7 +46,7 @@ def _value(x: Any, field: str) -> float:
     return float(x)
 
 
-def grid_isl(cfg: DictConfig) -> np.ndarray:
+def grid_isl(cfg: ModelConfig) -> np.ndarray:
     """ISL grid, tokens: ``isl_points`` log-spaced integers in [isl_min, isl_max] plus extras."""
     g = cfg.grid
     points = np.rint(np.geomspace(g.isl_min, g.isl_max, g.isl_points)) if g.isl_points else []
@@ -52,7 +54,7 @@ def grid_isl(cfg: DictConfig) -> np.ndarray:
                      ).astype(np.int64)
 
 
-def grid_sizes(cfg: DictConfig) -> dict[str, int]:
+def grid_sizes(cfg: ModelConfig) -> dict[str, int]:
     """Lengths of the ISL grid (at most: log-spaced points may round to the same integer) and of
     the concurrency grid, by arithmetic alone: a grid too large to allocate is measured first."""
     g = cfg.grid
@@ -60,20 +62,45 @@ def grid_sizes(cfg: DictConfig) -> dict[str, int]:
     return {"isl": int(g.isl_points) + len(g.isl_extra), "concurrency": max(steps, 0)}
 
 
-def grid_concurrency(cfg: DictConfig) -> np.ndarray:
+def grid_concurrency(cfg: ModelConfig) -> np.ndarray:
     """Concurrency grid: concurrent requests per replica."""
     g = cfg.grid
     return np.arange(g.concurrency_min, g.concurrency_max + 1, g.concurrency_step, dtype=np.int64)
 
 
-def raw_parameters(cfg: DictConfig) -> xr.Dataset:
-    """Every catalog number as an array on ``hardware`` / ``model`` (the whole catalog)."""
+# The catalog's arrays of each validated config, read once: a validated config is read-only, so its
+# arrays cannot change; the entry goes with the config, or with its next validation.
+# id -> (weak reference, validation stamp, Dataset)
+_CATALOG_ARRAYS: dict[int, tuple[weakref.ref[Any], int, xr.Dataset]] = {}
+
+
+def raw_parameters(cfg: ModelConfig) -> xr.Dataset:
+    """Every catalog number as an array on ``hardware`` / ``model`` (the whole catalog).
+
+    A config the apps' validation passed (resolved and read-only: :func:`model.validate.validation_stamp`)
+    is read once per validation; every call returns its own deep copy of those arrays (about 1 ms,
+    against tens of ms to read the catalog node by node).  Any other config is read on every call.
+    """
+    stamp = validation_stamp(cfg)
+    if stamp is None:
+        return read_catalog(cfg)
+    key = id(cfg)
+    hit = _CATALOG_ARRAYS.get(key)
+    if hit is None or hit[0]() is not cfg or hit[1] != stamp:
+        ds = read_catalog(cfg)
+        hit = (weakref.ref(cfg, lambda _, key=key: _CATALOG_ARRAYS.pop(key, None)), stamp, ds)
+        _CATALOG_ARRAYS[key] = hit
+    return hit[2].copy(deep=True)
+
+
+def read_catalog(cfg: ModelConfig) -> xr.Dataset:
+    """:func:`raw_parameters` of ``cfg``, read node by node."""
     hw_names = list(cfg.hardware.keys())
     model_names = list(cfg.models.keys())
     hw, mdl = cfg.hardware, cfg.models
     data: dict[str, Any] = {}
     for f in HARDWARE_FIELDS:
-        data[f] = ("hardware", [_value(hw[h][f], f) for h in hw_names])
+        data[f] = ("hardware", [_value(getattr(hw[h], f), f) for h in hw_names])
     data["weights_resident"] = ("hardware", [bool(hw[h].weights_resident) for h in hw_names])
     data["attention_data_parallel"] = ("hardware", [bool(hw[h].attention_data_parallel) for h in hw_names])
     data["prefill_physical"] = ("hardware", [PrefillMode(hw[h].prefill_mode) == PrefillMode.physical
@@ -88,7 +115,7 @@ def raw_parameters(cfg: DictConfig) -> xr.Dataset:
     data["allowed_sizes"] = (("hardware", "size_option"), sizes)
     data["sizes_restricted"] = ("hardware", [hw[h].allowed_sizes is not None for h in hw_names])
     for f in MODEL_FIELDS:
-        data[f] = ("model", [_value(mdl[m][f], f) for m in model_names])
+        data[f] = ("model", [_value(getattr(mdl[m], f), f) for m in model_names])
     tok_s = np.full((len(model_names), len(hw_names)), np.nan)
     measured = np.zeros_like(tok_s, dtype=bool)
     for i, m in enumerate(model_names):
@@ -99,8 +126,8 @@ def raw_parameters(cfg: DictConfig) -> xr.Dataset:
     data["interactivity_measured"] = (("model", "hardware"), measured)
     w = cfg.workload
     for t in TOKEN_TYPES:
-        data[f"mix_{t}"] = float(w.mix[t])
-        data[f"price_{t}"] = np.nan if w.price_sheet is None else float(w.price_sheet[t])
+        data[f"mix_{t}"] = float(getattr(w.mix, t))
+        data[f"price_{t}"] = np.nan if w.price_sheet is None else float(getattr(w.price_sheet, t))
     data["osl"] = _value(w.osl, "osl")
     data["min_interactivity"] = float(cfg.sla.min_interactivity)
     data["max_ttft_s"] = _value(cfg.sla.max_ttft_s, "max_ttft_s")
@@ -178,7 +205,7 @@ def as_array(value: Any, dim: str) -> Any:
     return value
 
 
-def check_catalog_dims(key: str, value: Any, cfg: DictConfig) -> None:
+def check_catalog_dims(key: str, value: Any, cfg: ModelConfig) -> None:
     """An input along ``model`` or ``hardware`` must label every selected name on that dim.
 
     Parameters
@@ -416,7 +443,7 @@ def prefill_terms(ds: xr.Dataset, isl: xr.DataArray, per_token: xr.DataArray, wi
     }
 
 
-def parameters(cfg: DictConfig, params: Mapping[str, Any] | None = None,
+def parameters(cfg: ModelConfig, params: Mapping[str, Any] | None = None,
                isl: Any = None, concurrency: Any = None, cached_share: xr.DataArray | None = None) -> xr.Dataset:
     """All inputs of the cost model for the selected models and hardware.
 
