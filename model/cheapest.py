@@ -64,7 +64,7 @@ def reduce_concurrency(cells: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]
     }
 
 
-def _to_dataset(reduced: Mapping[str, np.ndarray], dims: tuple[str, ...], coords: dict,
+def _to_dataset(reduced: Mapping[str, np.ndarray], dims: tuple[str, ...], coords: dict[str, Any],
                 levels: np.ndarray) -> xr.Dataset:
     data = dict(reduced)
     index = data.pop("concurrency_index")

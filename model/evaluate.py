@@ -148,7 +148,7 @@ def planned_outputs(variables: Any) -> dict[str, Any]:
 def result_bytes(sizes: Mapping[str, int], outputs: Mapping[str, Any]) -> int:
     """Bytes of the per-cell outputs of a grid of ``sizes``."""
     cells = int(np.prod([int(n) for n in sizes.values()], dtype=np.float64))
-    return cells * sum(np.dtype(dtype).itemsize for dtype in outputs.values())
+    return cells * sum(int(np.dtype(dtype).itemsize) for dtype in outputs.values())
 
 
 def available_memory() -> int:

@@ -17,6 +17,7 @@ import importlib
 import sys
 import types
 from collections.abc import Mapping
+from typing import Any
 
 
 def lazy_exports(package: str, exports: Mapping[str, str]) -> None:
@@ -34,7 +35,7 @@ def lazy_exports(package: str, exports: Mapping[str, str]) -> None:
     exports = dict(exports)
 
     class LazyPackage(types.ModuleType):
-        def __getattr__(self, name: str):
+        def __getattr__(self, name: str) -> Any:
             if name not in exports:
                 raise AttributeError(f"module {package!r} has no attribute {name!r}")
             value = getattr(importlib.import_module(exports[name]), name)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -49,7 +50,7 @@ def _value(x: Any, field: str) -> float:
 def grid_isl(cfg: ModelConfig) -> np.ndarray:
     """ISL grid, tokens: ``isl_points`` log-spaced integers in [isl_min, isl_max] plus extras."""
     g = cfg.grid
-    points = np.rint(np.geomspace(g.isl_min, g.isl_max, g.isl_points)) if g.isl_points else []
+    points: Any = np.rint(np.geomspace(g.isl_min, g.isl_max, g.isl_points)) if g.isl_points else []
     return np.unique(np.concatenate([np.asarray(points, float), np.asarray(list(g.isl_extra), float)])
                      ).astype(np.int64)
 
@@ -88,9 +89,14 @@ def raw_parameters(cfg: ModelConfig) -> xr.Dataset:
     hit = _CATALOG_ARRAYS.get(key)
     if hit is None or hit[0]() is not cfg or hit[1] != stamp:
         ds = read_catalog(cfg)
-        hit = (weakref.ref(cfg, lambda _, key=key: _CATALOG_ARRAYS.pop(key, None)), stamp, ds)
+        hit = (weakref.ref(cfg, partial(forget_catalog, key)), stamp, ds)
         _CATALOG_ARRAYS[key] = hit
     return hit[2].copy(deep=True)
+
+
+def forget_catalog(key: int, _: Any = None) -> None:
+    """Drop the cached catalog arrays of the config whose id is ``key`` (it is gone)."""
+    _CATALOG_ARRAYS.pop(key, None)
 
 
 def read_catalog(cfg: ModelConfig) -> xr.Dataset:
@@ -110,8 +116,9 @@ def read_catalog(cfg: ModelConfig) -> xr.Dataset:
     max_options = max((len(hw[h].allowed_sizes or []) for h in hw_names), default=0)
     sizes = np.full((len(hw_names), max(max_options, 1)), np.inf)
     for i, h in enumerate(hw_names):
-        if hw[h].allowed_sizes is not None:
-            sizes[i, : len(hw[h].allowed_sizes)] = list(hw[h].allowed_sizes)
+        allowed = hw[h].allowed_sizes
+        if allowed is not None:
+            sizes[i, : len(allowed)] = list(allowed)
     data["allowed_sizes"] = (("hardware", "size_option"), sizes)
     data["sizes_restricted"] = ("hardware", [hw[h].allowed_sizes is not None for h in hw_names])
     for f in MODEL_FIELDS:
@@ -138,7 +145,7 @@ def read_catalog(cfg: ModelConfig) -> xr.Dataset:
     return xr.Dataset(data, coords={"hardware": hw_names, "model": model_names})
 
 
-def override_target(key: str, ds: xr.Dataset) -> tuple[str, dict]:
+def override_target(key: str, ds: xr.Dataset) -> tuple[str, dict[str, str]]:
     """Map a dotted config key to (variable, selection) in :func:`raw_parameters`' Dataset.
 
     Raises
@@ -272,7 +279,7 @@ def apply_overrides(ds: xr.Dataset, params: Mapping[str, Any]) -> xr.Dataset:
         if not where:
             ds[var] = xr.DataArray(value) if not isinstance(value, xr.DataArray) else value
             continue
-        mask = True
+        mask: Any = True
         for dim, label in where.items():
             mask = mask & (ds[dim] == label)
         ds[var] = xr.where(mask, value, ds[var])
@@ -296,7 +303,8 @@ def round_up_to_allowed(systems: xr.DataArray, ds: xr.Dataset) -> xr.DataArray:
     """Next allowed replica size >= ``systems``; unchanged if unrestricted or if none fits."""
     sizes = ds.allowed_sizes
     rounded = sizes.where(np.isfinite(sizes) & (sizes >= systems)).min("size_option")
-    return xr.where(ds.sizes_restricted & rounded.notnull(), rounded, systems)
+    out: xr.DataArray = xr.where(ds.sizes_restricted & rounded.notnull(), rounded, systems)
+    return out
 
 
 def streamed_weight_bytes(ds: xr.Dataset, weight_bytes: xr.DataArray,
@@ -314,7 +322,8 @@ def streamed_weight_bytes(ds: xr.Dataset, weight_bytes: xr.DataArray,
     touched = 1 - (1 - share) ** concurrency
     dense = ds.active_params_b - share * ds.routed_expert_params_b
     moe = (dense + touched * ds.routed_expert_params_b) * 1e9 * bytes_per_param
-    return xr.where(ds.routed_experts.notnull(), moe, ds.active_params_b * 1e9 * bytes_per_param)
+    out: xr.DataArray = xr.where(ds.routed_experts.notnull(), moe, ds.active_params_b * 1e9 * bytes_per_param)
+    return out
 
 
 def derive(ds: xr.Dataset, isl: xr.DataArray, concurrency: xr.DataArray,
@@ -371,7 +380,7 @@ def derive(ds: xr.Dataset, isl: xr.DataArray, concurrency: xr.DataArray,
     flops_per_token = 2 * ds.active_params_b * 1e9
     compute = flops_per_token / (ds.peak_dense_tflops * 1e12 * ds.compute_efficiency)
     out["compute_seconds"] = xr.where(has_rate | ds.peak_dense_tflops.isnull(), 0.0, compute)
-    price = sum(ds[f"mix_{t}"] * ds[f"price_{t}"] for t in TOKEN_TYPES)
+    price: xr.DataArray = sum(ds[f"mix_{t}"] * ds[f"price_{t}"] for t in TOKEN_TYPES)  # type: ignore[assignment]
     out["price_per_mtok"] = price
     # Per-(model, hardware) and per-ISL constants of the cell equations (model.equations).
     largest = ds.allowed_sizes.where(np.isfinite(ds.allowed_sizes)).max("size_option")
@@ -405,7 +414,8 @@ def kv_shards(ds: xr.Dataset) -> xr.DataArray:
     split like pipeline (its heads are unknown).
     """
     by_heads = xr.where(ds.attention == "gqa", ds.kv_heads, xr.where(ds.attention == "mla", 1.0, np.inf))
-    return xr.where(ds.tensor_parallel & ~ds.attention_data_parallel, by_heads, np.inf)
+    out: xr.DataArray = xr.where(ds.tensor_parallel & ~ds.attention_data_parallel, by_heads, np.inf)
+    return out
 
 
 def prefill_terms(ds: xr.Dataset, isl: xr.DataArray, per_token: xr.DataArray, window_bytes: xr.DataArray,

@@ -76,7 +76,8 @@ def price_to_beat_from_costs(cost: xr.DataArray, price: xr.DataArray, dim: str =
         beat = price * alternative / cost
     beat = xr.where(cost.notnull() & alternative.isnull(), np.inf, beat)
     beat = beat.where(cost.notnull())
-    return beat.transpose(*cost.dims)
+    out: xr.DataArray = beat.transpose(*cost.dims)
+    return out
 
 
 def best_alternative(cost: xr.DataArray, dim: str = "hardware") -> xr.DataArray:
@@ -245,7 +246,7 @@ def sla_switch_points(cfg: ModelConfig, params: Mapping[str, Any] | None = None,
         raise ValueError(f"params add dims {sorted(extra)}: switch points take scalar params only")
     hardware = [str(h) for h in grid.hardware.values]
     labels = np.array(hardware + [NONE], dtype=object)
-    rows: dict[str, list] = {k: [] for k in ("model", "isl", "min_interactivity", "cheapest_up_to",
+    rows: dict[str, list[Any]] = {k: [] for k in ("model", "isl", "min_interactivity", "cheapest_up_to",
                                              "cheapest_above", "cost_up_to", "cost_above")}
     for model in grid.model.values:
         for length in grid.isl.values:

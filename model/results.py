@@ -80,7 +80,7 @@ def kernel_inputs(p: xr.Dataset) -> dict[str, xr.DataArray]:
 def label(ds: xr.Dataset) -> xr.Dataset:
     """Attach ``units`` and ``long_name`` from :data:`VARIABLES` (and to the coordinates)."""
     for name in ds.data_vars:
-        units, long_name = VARIABLES[name]
+        units, long_name = VARIABLES[str(name)]
         ds[name].attrs.update(units=units, long_name=long_name)
     return label_coords(ds)
 

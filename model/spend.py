@@ -1,6 +1,8 @@
 """Per-request token spend by type (docs/model.md §2.8): the seed's "Cost to serve" table."""
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import xarray as xr
 
@@ -9,7 +11,8 @@ from model.schema import ModelConfig
 TOKEN_TYPES = ("cache_read", "cache_write", "input", "output")
 
 
-def spend_table(mix: dict, price_sheet: dict, isl: float, osl: float | None = None) -> xr.Dataset:
+def spend_table(mix: Mapping[str, float], price_sheet: Mapping[str, float], isl: float,
+                osl: float | None = None) -> xr.Dataset:
     """Tokens, price, spend and spend share per token type for one request.
 
     Parameters

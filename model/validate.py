@@ -101,27 +101,26 @@ def validate_model(name: str, m: ModelSpec, hardware: Mapping[str, HardwareSpec]
             raise ConfigError(f"{k}.sliding_window", m.sliding_window,
                               "sliding-window layers need a window of >= 1 token")
     elif m.attention == Attention.mla:
-        for field in ("kv_lora_rank", "qk_rope_head_dim"):
-            value = getattr(m, field)
-            if value is None or value < 0:
-                raise ConfigError(f"{k}.{field}", value, "MLA needs a whole number >= 0")
-        if m.kv_lora_rank + m.qk_rope_head_dim < 1:
-            raise ConfigError(f"{k}.kv_lora_rank", m.kv_lora_rank,
-                              "kv_lora_rank + qk_rope_head_dim must be >= 1")
+        rank, rope = m.kv_lora_rank, m.qk_rope_head_dim
+        if rank is None or rank < 0:
+            raise ConfigError(f"{k}.kv_lora_rank", rank, "MLA needs a whole number >= 0")
+        if rope is None or rope < 0:
+            raise ConfigError(f"{k}.qk_rope_head_dim", rope, "MLA needs a whole number >= 0")
+        if rank + rope < 1:
+            raise ConfigError(f"{k}.kv_lora_rank", rank, "kv_lora_rank + qk_rope_head_dim must be >= 1")
     else:
         check_value(f"{k}.kv_bytes_per_token", m.kv_bytes_per_token, "> 0")
-    moe = (m.routed_experts, m.experts_per_token, m.routed_expert_params_b)
-    if any(v is not None for v in moe):
-        if any(v is None for v in moe):
-            raise ConfigError(f"{k}.routed_experts", list(moe),
+    experts, chosen, routed = m.routed_experts, m.experts_per_token, m.routed_expert_params_b
+    if experts is not None or chosen is not None or routed is not None:
+        if experts is None or chosen is None or routed is None:
+            raise ConfigError(f"{k}.routed_experts", [experts, chosen, routed],
                               "MoE needs routed_experts, experts_per_token and routed_expert_params_b together")
-        if not 1 <= m.experts_per_token <= m.routed_experts:
-            raise ConfigError(f"{k}.experts_per_token", m.experts_per_token,
-                              f"must be between 1 and routed_experts ({m.routed_experts})")
-        check_value(f"{k}.routed_expert_params_b", m.routed_expert_params_b, "> 0")
-        dense = m.active_params_b - m.experts_per_token / m.routed_experts * m.routed_expert_params_b
-        if dense < 0 or m.routed_expert_params_b > m.total_params_b:
-            raise ConfigError(f"{k}.routed_expert_params_b", m.routed_expert_params_b,
+        if not 1 <= chosen <= experts:
+            raise ConfigError(f"{k}.experts_per_token", chosen, f"must be between 1 and routed_experts ({experts})")
+        check_value(f"{k}.routed_expert_params_b", routed, "> 0")
+        dense = m.active_params_b - chosen / experts * routed
+        if dense < 0 or routed > m.total_params_b:
+            raise ConfigError(f"{k}.routed_expert_params_b", routed,
                               "inconsistent with total_params_b and active_params_b: need "
                               "active - k/E * routed >= 0 and routed <= total")
     for hw_name, point in m.interactivity.items():
