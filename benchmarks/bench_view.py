@@ -31,8 +31,10 @@ import numpy as np
 import xarray as xr
 
 import model
-from model.app.view.drive import Page, ViewServer, chrome, missing
 from model.app.view.state import isl_options
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: the browser driver lives in tests/
+from tests.app.view.drive import Page, ViewServer, chrome, missing  # noqa: E402
 
 TARGET_MS = 300.0
 

@@ -1,6 +1,6 @@
 """``python -m model``: the cost-model grid, its table and plots (a Hydra app)."""
 from model.app.runner import deferred, hydra_main
-from model.schema import register_schemas
+from model.app.schema import register_schemas
 
 
 def main() -> None:

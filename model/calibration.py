@@ -22,18 +22,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 import yaml
-from omegaconf import DictConfig, OmegaConf
 from scipy.optimize import least_squares
 
 from model import serving
 from model.errors import ConfigError
 from model.evaluate import evaluate
-from model.schema import FIT_BOUNDS
+from model.schema import FIT_BOUNDS, ModelConfig
 
 # fitted per hardware type / shared by all; bounds in the units of the config keys (declared with the schema)
 BOUNDS = FIT_BOUNDS
@@ -75,16 +75,20 @@ def point_weights(points: xr.Dataset, weights_gb: Mapping[str, Mapping[str, floa
     return xr.DataArray(values, dims="point")
 
 
-def benchmark_config(cfg: DictConfig) -> DictConfig:
-    """``cfg`` as the benchmarks ran: their workload, GPUs under tensor parallelism with
-    physical prefill (idempotent)."""
-    hardware = {hw: {"prefill_mode": "physical", "parallelism": "tensor"} for hw in cfg.select.hardware}
-    merged = OmegaConf.merge(cfg, {"workload": BENCHMARK_WORKLOAD, "hardware": hardware})
-    OmegaConf.set_readonly(merged, True)
-    return merged
+class CalibrationSettings(Protocol):
+    """What a calibration reads of the calibrate app's settings (``calibration.*``,
+    :class:`model.app.schema.CalibrationSpec`)."""
+
+    data: str
+    length_factor: float
+    weights_gb: Mapping[str, Any]
+    per_hardware: Sequence[str]
+    shared: Sequence[str]
+    inherit: Mapping[str, str]
+    cross_validate: bool
 
 
-def predict(cfg: DictConfig, points: xr.Dataset, weights_gb: Mapping, length_factor: float,
+def predict(cfg: ModelConfig, points: xr.Dataset, weights_gb: Mapping, length_factor: float,
             fitted: Mapping[str, Mapping[str, float]] | None = None) -> xr.Dataset:
     """Predicted interactivity, TTFT and throughput per GPU at every point.
 
@@ -92,7 +96,8 @@ def predict(cfg: DictConfig, points: xr.Dataset, weights_gb: Mapping, length_fac
     ----------
     cfg
         Config whose ``select`` covers every model and GPU of ``points``, as the benchmarks ran
-        (:func:`benchmark_config`; a fit calls this many times, so the caller converts once).
+        (:func:`model.app.calibrate.benchmark_config`; a fit calls this many times, so the caller
+        converts once).
     points
         The benchmark points (:func:`load_points`).
     weights_gb
@@ -152,7 +157,7 @@ def cache_read_ratios(points: xr.Dataset, length_factor: float) -> pd.DataFrame:
                                      points=("ratio", "size"), concurrency=("concurrency", "first"))
 
 
-def fit(cfg: DictConfig, points: xr.Dataset, weights_gb: Mapping, length_factor: float,
+def fit(cfg: ModelConfig, points: xr.Dataset, weights_gb: Mapping, length_factor: float,
         per_hardware: Sequence[str], shared: Sequence[str],
         progress: Callable[[int, int], None] | None = None) -> tuple[dict, dict]:
     """Least squares on log interactivity over all points and log TTFT where measured.
@@ -161,8 +166,8 @@ def fit(cfg: DictConfig, points: xr.Dataset, weights_gb: Mapping, length_factor:
     for all.  Returns ``(fitted, info)``: ``fitted[key][hardware] = value`` and, per shared
     key, whether the data constrain it (``info[key]["identified"]``).  ``progress(done, 0)``
     is called after each evaluation of the model (their number is not known in advance).
+    ``cfg`` is the config as the benchmarks ran (:func:`model.app.calibrate.benchmark_config`).
     """
-    cfg = benchmark_config(cfg)
     gpus = sorted(set(points.gpu.values))
     names = [(k, g) for k in per_hardware for g in gpus] + [(k, None) for k in shared]
     lower = np.array([BOUNDS[k][0] for k, _ in names])
@@ -236,7 +241,7 @@ def summary(table: pd.DataFrame) -> dict:
     return out
 
 
-def leave_one_out(cfg: DictConfig, points: xr.Dataset, weights_gb: Mapping, length_factor: float,
+def leave_one_out(cfg: ModelConfig, points: xr.Dataset, weights_gb: Mapping, length_factor: float,
                   per_hardware: Sequence[str], shared: Sequence[str],
                   progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
     """% error of interactivity and TTFT at each point predicted by a fit to all the other points.
@@ -244,9 +249,9 @@ def leave_one_out(cfg: DictConfig, points: xr.Dataset, weights_gb: Mapping, leng
     An estimate of the error on points the fit has not seen.  A point that is the only one of
     its hardware type is predicted with the catalog's values for that type.  Columns
     ``loo_tok_s_err_%`` and ``loo_ttft_err_%`` (NaN where no TTFT was measured), indexed by id.
-    ``progress(done, total)`` is called after each fold.
+    ``progress(done, total)`` is called after each fold.  ``cfg`` is the config as the benchmarks ran
+    (:func:`model.app.calibrate.benchmark_config`).
     """
-    cfg = benchmark_config(cfg)
     rows = {}
     for i in range(points.sizes["point"]):
         if progress is not None:
@@ -280,9 +285,10 @@ class CalibrationResult:
     catalog: dict
 
 
-def calibrate(cfg: DictConfig, points: xr.Dataset,
+def calibrate(cfg: ModelConfig, points: xr.Dataset, settings: CalibrationSettings,
               progress: Callable[[str, int, int], None] | None = None) -> CalibrationResult:
-    """Fit, predict and score the GPU model on ``points`` as ``cfg.calibration`` asks.
+    """Fit, predict and score the GPU model on ``points`` as ``settings`` (``calibration.*``) ask,
+    ``cfg`` being the config as the benchmarks ran (:func:`model.app.calibrate.benchmark_config`).
 
     With ``calibration.cross_validate`` the table gains a leave-one-out error column and the
     stats an ``interactivity_leave_one_out`` entry.  ``progress(stage, done, total)`` reports
@@ -292,19 +298,19 @@ def calibrate(cfg: DictConfig, points: xr.Dataset,
     def stage(name: str) -> Callable[[int, int], None] | None:
         return None if progress is None else (lambda done, total: progress(name, done, total))
 
-    c = cfg.calibration
-    weights = OmegaConf.to_container(c.weights_gb)
+    c = settings
+    weights = {m: dict(by_precision) for m, by_precision in c.weights_gb.items()}
     ratios = cache_read_ratios(points, c.length_factor)
     fitted, info = fit(cfg, points, weights, c.length_factor, list(c.per_hardware), list(c.shared), stage("fit"))
     fitted_with_ratios = dict(fitted, cache_read_ratio=ratios.cache_read_ratio.to_dict())
     for key, state in info.items():
         if not state["identified"]:
             fitted_with_ratios.pop(key)
-    predicted = predict(benchmark_config(cfg), points, weights, c.length_factor, fitted_with_ratios)
+    predicted = predict(cfg, points, weights, c.length_factor, fitted_with_ratios)
     table = error_table(points, predicted)
     stats = summary(table)
     counts = table.groupby("gpu").size().to_dict()
-    catalog = catalog_entries(cfg, fitted, ratios, info, counts, stats)
+    catalog = catalog_entries(cfg, c, fitted, ratios, info, counts, stats)
     if c.cross_validate:
         loo = leave_one_out(cfg, points, weights, c.length_factor, list(c.per_hardware), list(c.shared),
                             stage("folds"))
@@ -313,10 +319,10 @@ def calibrate(cfg: DictConfig, points: xr.Dataset,
     return CalibrationResult(table, stats, fitted_with_ratios, info, catalog)
 
 
-def catalog_entries(cfg: DictConfig, fitted: dict, ratios, info: dict, counts: dict,
-                    stats: dict) -> dict:
+def catalog_entries(cfg: ModelConfig, settings: CalibrationSettings, fitted: dict, ratios, info: dict,
+                    counts: dict, stats: dict) -> dict:
     """The YAML content of the calibration file: fitted values and their sources."""
-    c = cfg.calibration
+    c = settings
     quality = (f"median |error| {stats['interactivity']['median_abs_pct']:.1f}% interactivity, "
                f"{stats['ttft']['median_abs_pct']:.1f}% TTFT, "
                f"{stats['throughput_per_gpu']['median_abs_pct']:.1f}% throughput per GPU")
@@ -365,7 +371,7 @@ def calibration_yaml(entries: dict) -> str:
 MAD_TO_SD = 1.4826  # sd of a normal distribution per median absolute deviation
 
 
-def model_error(cfg: DictConfig, table: pd.DataFrame) -> dict:
+def model_error(settings: CalibrationSettings, table: pd.DataFrame) -> dict:
     """The GPU model's error spread from the leave-one-out columns, for the uncertainty app.
 
     For interactivity and TTFT: ``sigma``, a robust standard deviation (1.4826 x the median
@@ -376,8 +382,8 @@ def model_error(cfg: DictConfig, table: pd.DataFrame) -> dict:
 
     Parameters
     ----------
-    cfg
-        The calibrate config (``calibration.data`` and ``calibration.inherit`` are read).
+    settings
+        The calibrate app's ``calibration`` settings (``data`` and ``inherit`` are read).
     table
         :attr:`CalibrationResult.table` of a run with ``calibration.cross_validate=true``.
 
@@ -388,7 +394,7 @@ def model_error(cfg: DictConfig, table: pd.DataFrame) -> dict:
     """
     if "loo_tok_s_err_%" not in table:
         raise ValueError("model_error needs the leave-one-out columns: run with calibration.cross_validate=true")
-    c = cfg.calibration
+    c = settings
     out: dict = {
         "source": (f"Leave-one-out errors of the GPU decode model over the InferenceX points in {c.data}: "
                    "each point predicted by a fit to all the others (python -m model.app.calibrate "

@@ -11,12 +11,12 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
-from omegaconf import DictConfig
 
 from model import engine
 from model.equations import cell_kernel
 from model.parameters import parameters
 from model.results import kernel_inputs, label_coords
+from model.schema import ModelConfig
 
 # what the reduction reads from each cell, and what it returns per (everything but concurrency)
 CELL_INPUTS = {"cost_per_mtok": np.float64, "interactivity": np.float64, "ttft": np.float64, "systems": np.int64,
@@ -64,7 +64,7 @@ def reduce_concurrency(cells: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]
     }
 
 
-def _to_dataset(reduced: Mapping[str, np.ndarray], dims: tuple[str, ...], coords: dict,
+def _to_dataset(reduced: Mapping[str, np.ndarray], dims: tuple[str, ...], coords: dict[str, Any],
                 levels: np.ndarray) -> xr.Dataset:
     data = dict(reduced)
     index = data.pop("concurrency_index")
@@ -83,7 +83,7 @@ def cheapest_concurrency(ds: xr.Dataset, dim: str = "concurrency") -> xr.Dataset
     return _to_dataset(reduce_concurrency(cells), dims, coords, ds[dim].values)
 
 
-def cheapest_under_sla(config: DictConfig, params: Mapping[str, Any] | None = None, *,
+def cheapest_under_sla(config: ModelConfig, params: Mapping[str, Any] | None = None, *,
                        isl: Any = None, concurrency: Any = None,
                        block_cells: int = engine.BLOCK_CELLS, workers: int | None = None,
                        progress: engine.Progress | None = None) -> xr.Dataset:

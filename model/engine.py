@@ -11,9 +11,11 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 import xarray as xr
+from numpy.typing import DTypeLike
 
 BLOCK_CELLS = 1 << 16  # 512 KB per float64 temporary: a few of them stay in L2/L3
 
@@ -21,14 +23,15 @@ Kernel = Callable[[Mapping[str, np.ndarray], Mapping[str, np.ndarray]], None]
 
 
 def output_dims(inputs: Mapping[str, xr.DataArray], leading: Sequence[str] = ("model", "hardware"),
-                trailing: Sequence[str] = ("isl", "concurrency")) -> tuple[tuple[str, ...], dict]:
+                trailing: Sequence[str] = ("isl", "concurrency")) -> tuple[tuple[str, ...], dict[str, int]]:
     """Union of the inputs' dims, ordered: ``leading``, then any extra dims, then ``trailing``.
 
     The last dims vary fastest, so the long concurrency axis is contiguous.
     """
     sizes: dict[str, int] = {}
     for name, da in inputs.items():
-        for dim, n in da.sizes.items():
+        for key, n in da.sizes.items():
+            dim = str(key)
             if sizes.setdefault(dim, n) != n:
                 raise ValueError(f"input {name!r}: dim {dim!r} has size {n}, expected {sizes[dim]}")
     extra = [d for d in sizes if d not in leading and d not in trailing]
@@ -76,7 +79,7 @@ def slice_input(arr: np.ndarray, index: tuple[slice, ...]) -> np.ndarray:
 Progress = Callable[[int, int], None]  # (blocks done, blocks in all)
 
 
-def run(kernel: Kernel, inputs: Mapping[str, xr.DataArray], outputs: Mapping[str, np.dtype],
+def run(kernel: Kernel, inputs: Mapping[str, xr.DataArray], outputs: Mapping[str, DTypeLike],
         dims: Sequence[str], sizes: Mapping[str, int], block_cells: int = BLOCK_CELLS,
         workers: int | None = None, progress: Progress | None = None) -> dict[str, np.ndarray]:
     """Evaluate ``kernel`` over the full grid ``dims`` and return one array per output.
@@ -96,8 +99,8 @@ def run(kernel: Kernel, inputs: Mapping[str, xr.DataArray], outputs: Mapping[str
 
 
 def reduce(kernel: Kernel, reducer: Callable[[Mapping[str, np.ndarray]], Mapping[str, np.ndarray]],
-           inputs: Mapping[str, xr.DataArray], outputs: Mapping[str, np.dtype],
-           reduced: Mapping[str, np.dtype], dims: Sequence[str], sizes: Mapping[str, int],
+           inputs: Mapping[str, xr.DataArray], outputs: Mapping[str, DTypeLike],
+           reduced: Mapping[str, DTypeLike], dims: Sequence[str], sizes: Mapping[str, int],
            block_cells: int = BLOCK_CELLS, workers: int | None = None,
            progress: Progress | None = None) -> dict[str, np.ndarray]:
     """Evaluate ``kernel`` block by block and keep only ``reducer``'s result along the last dim.
@@ -120,7 +123,7 @@ def reduce(kernel: Kernel, reducer: Callable[[Mapping[str, np.ndarray]], Mapping
     return results
 
 
-def _map(func: Callable, items: list, workers: int | None, progress: Progress | None = None) -> None:
+def _map(func: Callable[..., None], items: list[Any], workers: int | None, progress: Progress | None = None) -> None:
     workers = workers or min(os.cpu_count() or 1, 8)
     total = len(items)
     if workers == 1:

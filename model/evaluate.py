@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
-from omegaconf import DictConfig
 
 from model import engine
 from model.equations import cell_kernel
@@ -20,12 +19,13 @@ from model.errors import ConfigError
 from model.parameters import grid_sizes, parameters
 from model.prefix_cache import cell_cached_share, replica_cache_tokens
 from model.results import CELL_OUTPUTS, VARIABLES, assemble, cell_outputs, kernel_inputs
+from model.schema import ModelConfig
 from model.validate import ensure_valid
 
 __all__ = ["evaluate", "VARIABLES"]
 
 
-def evaluate(config: DictConfig, params: Mapping[str, Any] | None = None, *,
+def evaluate(config: ModelConfig, params: Mapping[str, Any] | None = None, *,
              isl: Any = None, concurrency: Any = None, variables: Any = None,
              block_cells: int = engine.BLOCK_CELLS, workers: int | None = None,
              chunks: Mapping[str, int] | None = None,
@@ -61,7 +61,8 @@ def evaluate(config: DictConfig, params: Mapping[str, Any] | None = None, *,
     """
     config = ensure_valid(config)
     if chunks is not None:
-        if str(getattr(config.workload.get("cache", "mix"), "value", config.workload.get("cache", "mix"))) == "trace":
+        cache = getattr(config.workload, "cache", "mix")
+        if str(getattr(cache, "value", cache)) == "trace":
             raise ConfigError("dask.enabled", True, "workload.cache=trace is evaluated in memory; use "
                               "workload.cache=mix on dask, or a grid that fits in memory")
         from model.lazy import evaluate_lazy  # dask is an optional extra: imported when asked for
@@ -87,7 +88,7 @@ def evaluate(config: DictConfig, params: Mapping[str, Any] | None = None, *,
     return ds
 
 
-def trace_cached_share(config: DictConfig, p: xr.Dataset, block_cells: int = engine.BLOCK_CELLS,
+def trace_cached_share(config: ModelConfig, p: xr.Dataset, block_cells: int = engine.BLOCK_CELLS,
                        workers: int | None = None) -> tuple[xr.DataArray, xr.DataArray] | None:
     """docs/model.md §12, ``workload.cache=trace``: L_c / L per cell, h(C) at the capacity of the cell's replica
     (its systems from a first pass of the kernel), and that capacity (tokens); None with
@@ -97,9 +98,10 @@ def trace_cached_share(config: DictConfig, p: xr.Dataset, block_cells: int = eng
     ``workload.replicas``); ``workload.routing`` picks its column.
     """
     w = config.workload
-    if str(getattr(w.get("cache", "mix"), "value", w.get("cache", "mix"))) != "trace":
+    cache = getattr(w, "cache", "mix")
+    if str(getattr(cache, "value", cache)) != "trace":
         return None
-    curve = w.get("cache_curve")
+    curve = getattr(w, "cache_curve", None)
     if curve is None:
         raise ConfigError("workload.cache_curve", None, "workload.cache=trace needs h(C): run an app with "
                           "workload.trace=PATH, or call model.app.prefix.attach_curve(cfg) first")
@@ -116,7 +118,7 @@ def _length(value: Any) -> int:
     return int(value.size) if isinstance(value, (xr.DataArray, np.ndarray)) else len(np.atleast_1d(value))
 
 
-def estimated_sizes(config: DictConfig, params: Mapping[str, Any] | None, isl: Any, concurrency: Any
+def estimated_sizes(config: ModelConfig, params: Mapping[str, Any] | None, isl: Any, concurrency: Any
                     ) -> dict[str, int]:
     """The grid's dims and lengths as :func:`evaluate` will build them, from the inputs' sizes alone."""
     sizes = {"model": len(config.select.models), "hardware": len(config.select.hardware), **grid_sizes(config)}
@@ -146,7 +148,7 @@ def planned_outputs(variables: Any) -> dict[str, Any]:
 def result_bytes(sizes: Mapping[str, int], outputs: Mapping[str, Any]) -> int:
     """Bytes of the per-cell outputs of a grid of ``sizes``."""
     cells = int(np.prod([int(n) for n in sizes.values()], dtype=np.float64))
-    return cells * sum(np.dtype(dtype).itemsize for dtype in outputs.values())
+    return cells * sum(int(np.dtype(dtype).itemsize) for dtype in outputs.values())
 
 
 def available_memory() -> int:

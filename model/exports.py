@@ -8,7 +8,8 @@ each comes from; ``model.evaluate`` then imports :mod:`model.evaluate` when firs
 A re-exported function may share its name with a submodule (``model.evaluate`` the function,
 :mod:`model.evaluate` the module; ``optimize.validate`` likewise).  Importing such a submodule
 makes Python bind the module to the package's attribute; the package keeps the function instead,
-as it did when everything was imported eagerly.
+as it did when everything was imported eagerly, also when the function comes from another module
+(``model.validate`` is :func:`model.app.validate.validate`, not the core's :mod:`model.validate`).
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import importlib
 import sys
 import types
 from collections.abc import Mapping
+from typing import Any
 
 
 def lazy_exports(package: str, exports: Mapping[str, str]) -> None:
@@ -33,7 +35,7 @@ def lazy_exports(package: str, exports: Mapping[str, str]) -> None:
     exports = dict(exports)
 
     class LazyPackage(types.ModuleType):
-        def __getattr__(self, name: str):
+        def __getattr__(self, name: str) -> Any:
             if name not in exports:
                 raise AttributeError(f"module {package!r} has no attribute {name!r}")
             value = getattr(importlib.import_module(exports[name]), name)
@@ -47,6 +49,9 @@ def lazy_exports(package: str, exports: Mapping[str, str]) -> None:
                     return  # a function of this name, defined or loaded already, stays
                 if exports.get(name) == value.__name__:
                     value = getattr(value, name)  # the submodule has just run: take its function
+                elif name in exports:
+                    return  # the public name comes from another module (``model.validate``, the app
+                    # layer's): it loads on first access
             types.ModuleType.__setattr__(self, name, value)
 
         def __dir__(self) -> list[str]:

@@ -6,6 +6,8 @@ squares in log-log space, ``ln I0 = ln a - b ln P``, to the measured points of t
 """
 from __future__ import annotations
 
+from typing import Any, cast
+
 import numpy as np
 import xarray as xr
 
@@ -35,8 +37,8 @@ def fit_power_law(active_params_b: xr.DataArray, interactivity: xr.DataArray,
     The seed's anchors, gpt-oss (5.1 B, 2,059 tok/s) and GLM 4.7 (32 B, 1,201 tok/s), give
     ``b = ln(2059/1201) / ln(32/5.1) = 0.2935`` and ``a = 2059 * 5.1**b = 3321.5``.
     """
-    x, y = xr.broadcast(np.log(active_params_b), np.log(interactivity))
-    valid = np.isfinite(y) & np.isfinite(x)
+    x, y = xr.broadcast(cast(xr.DataArray, np.log(active_params_b)), cast(xr.DataArray, np.log(interactivity)))
+    valid = cast(xr.DataArray, np.isfinite(y) & np.isfinite(x))
     x, y = x.where(valid), y.where(valid)
     count = valid.sum(dim)
     x_mean, y_mean = x.mean(dim), y.mean(dim)
@@ -44,10 +46,11 @@ def fit_power_law(active_params_b: xr.DataArray, interactivity: xr.DataArray,
     sxy = ((x - x_mean) * (y - y_mean)).sum(dim)
     ok = (count >= 2) & (sxx > 0)
     b = (-sxy / sxx.where(ok))
-    a = np.exp(y_mean + b * x_mean)
+    a = cast(xr.DataArray, np.exp(y_mean + b * x_mean))
     return a.rename("power_law_a"), b.rename("power_law_b")
 
 
-def power_law_interactivity(active_params_b, a, b):
-    """``I0 = a / P**b`` (tok/s per request) for ``P`` billion active parameters."""
+def power_law_interactivity(active_params_b: Any, a: Any, b: Any) -> Any:
+    """``I0 = a / P**b`` (tok/s per request) for ``P`` billion active parameters (numbers or
+    arrays, broadcast as numpy or xarray does)."""
     return a / active_params_b ** b

@@ -4,7 +4,7 @@
 coordinates, dtypes and attributes) without computing it: every grid-sized variable is a dask
 array, so a grid far larger than memory can be reduced, sampled or written to netCDF
 (:func:`model.app.io.write_netcdf_chunked`) one chunk at a time, on threads or on a ``dask.distributed``
-cluster (:func:`dask_client`).
+cluster (the app layer's :func:`model.app.cluster.dask_client`).
 
 Each chunk of the grid runs :func:`model.equations.cell_kernel` once for all requested per-cell
 outputs, into one float64 array with a leading "variable" axis; the per-variable arrays are
@@ -15,24 +15,20 @@ so large chunks (few dask tasks) cost no kernel speed.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import dask
 import dask.array as da
 import numpy as np
 import xarray as xr
-from omegaconf import DictConfig
 
 from model import engine
 from model.equations import cell_kernel
 from model.errors import ConfigError
 from model.parameters import parameters
 from model.results import CELL_OUTPUTS, assemble, cell_outputs, kernel_inputs
-
-if TYPE_CHECKING:
-    from distributed import Client
+from model.schema import ModelConfig
 
 CHUNK_CELLS = 1 << 19  # default cells per chunk: 4 MB per float64 variable
 LEADING_DIMS = ("model", "hardware")  # one model and one hardware per chunk unless asked
@@ -173,7 +169,7 @@ def cell_arrays(inputs: Mapping[str, xr.DataArray], names: Sequence[str], dims: 
     return out
 
 
-def evaluate_lazy(config: DictConfig, params: Mapping[str, Any] | None = None, *,
+def evaluate_lazy(config: ModelConfig, params: Mapping[str, Any] | None = None, *,
                   isl: Any = None, concurrency: Any = None, variables: Any = None,
                   chunks: Mapping[str, int | None] | None = None) -> xr.Dataset:
     """Evaluate the cost model lazily: :func:`model.evaluate`'s Dataset, dask-backed.
@@ -219,45 +215,3 @@ def evaluate_lazy(config: DictConfig, params: Mapping[str, Any] | None = None, *
                                            chunks=tuple(grid_chunks.get(d, -1) for d in var.dims)))
 
     return assemble(config, p, cells, dims, lazy)
-
-
-@contextmanager
-def dask_client(address: str | None = None, n_workers: int = 2,
-                connect_timeout_s: float = 10.0) -> Iterator[Client]:
-    """A ``distributed.Client`` for the duration of a ``with`` block.
-
-    Parameters
-    ----------
-    address
-        Scheduler address (e.g. ``"tcp://10.0.0.5:8786"``) to connect to; ``None`` or
-        ``"local"`` starts a ``LocalCluster`` of ``n_workers`` worker processes with one thread
-        each (no dashboard).
-    n_workers
-        Worker processes of the local cluster (ignored with an address).
-    connect_timeout_s
-        How long to wait for the scheduler at ``address``; past it, :class:`ConfigError`.
-
-    Yields
-    ------
-    distributed.Client
-        The client; it is the default dask scheduler inside the block.  On exit the client
-        is closed, and the local cluster too if this function started it.  Worker processes
-        are spawned, so a script using a local cluster needs an ``if __name__ == "__main__":``
-        guard.
-    """
-    from distributed import Client, LocalCluster
-
-    if address is None or address == "local":
-        with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                          dashboard_address=None) as cluster, Client(cluster) as client:
-            yield client
-    else:
-        try:
-            client = Client(address, timeout=connect_timeout_s)
-        except (OSError, ValueError, TypeError) as err:  # refused, timed out, or not an address
-            raise ConfigError("dask.address", address,
-                              f"no dask scheduler answered within {connect_timeout_s:g} s "
-                              f"({type(err).__name__}); give tcp://host:port of a running scheduler, "
-                              "or null for a local cluster") from None
-        with client:
-            yield client

@@ -7,12 +7,13 @@ everything derived afterwards broadcasts by name.
 """
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 import numpy as np
 import xarray as xr
-from omegaconf import DictConfig
 
 from model.errors import ConfigError
 from model.fields import CHECKS, array_fields, field_docs, passes
@@ -23,11 +24,13 @@ from model.schema import (
     DecodeContext,
     HardwareSpec,
     KvTier,
+    ModelConfig,
     ModelSpec,
     Parallelism,
     PrefillMode,
     SlaPercentile,
 )
+from model.validate import validation_stamp
 
 # The catalog numbers that become parameter arrays, as declared in the schema.
 HARDWARE_FIELDS = array_fields(HardwareSpec)
@@ -44,15 +47,15 @@ def _value(x: Any, field: str) -> float:
     return float(x)
 
 
-def grid_isl(cfg: DictConfig) -> np.ndarray:
+def grid_isl(cfg: ModelConfig) -> np.ndarray:
     """ISL grid, tokens: ``isl_points`` log-spaced integers in [isl_min, isl_max] plus extras."""
     g = cfg.grid
-    points = np.rint(np.geomspace(g.isl_min, g.isl_max, g.isl_points)) if g.isl_points else []
+    points: Any = np.rint(np.geomspace(g.isl_min, g.isl_max, g.isl_points)) if g.isl_points else []
     return np.unique(np.concatenate([np.asarray(points, float), np.asarray(list(g.isl_extra), float)])
                      ).astype(np.int64)
 
 
-def grid_sizes(cfg: DictConfig) -> dict[str, int]:
+def grid_sizes(cfg: ModelConfig) -> dict[str, int]:
     """Lengths of the ISL grid (at most: log-spaced points may round to the same integer) and of
     the concurrency grid, by arithmetic alone: a grid too large to allocate is measured first."""
     g = cfg.grid
@@ -60,20 +63,50 @@ def grid_sizes(cfg: DictConfig) -> dict[str, int]:
     return {"isl": int(g.isl_points) + len(g.isl_extra), "concurrency": max(steps, 0)}
 
 
-def grid_concurrency(cfg: DictConfig) -> np.ndarray:
+def grid_concurrency(cfg: ModelConfig) -> np.ndarray:
     """Concurrency grid: concurrent requests per replica."""
     g = cfg.grid
     return np.arange(g.concurrency_min, g.concurrency_max + 1, g.concurrency_step, dtype=np.int64)
 
 
-def raw_parameters(cfg: DictConfig) -> xr.Dataset:
-    """Every catalog number as an array on ``hardware`` / ``model`` (the whole catalog)."""
+# The catalog's arrays of each validated config, read once: a validated config is read-only, so its
+# arrays cannot change; the entry goes with the config, or with its next validation.
+# id -> (weak reference, validation stamp, Dataset)
+_CATALOG_ARRAYS: dict[int, tuple[weakref.ref[Any], int, xr.Dataset]] = {}
+
+
+def raw_parameters(cfg: ModelConfig) -> xr.Dataset:
+    """Every catalog number as an array on ``hardware`` / ``model`` (the whole catalog).
+
+    A config the apps' validation passed (resolved and read-only: :func:`model.validate.validation_stamp`)
+    is read once per validation; every call returns its own deep copy of those arrays (about 1 ms,
+    against tens of ms to read the catalog node by node).  Any other config is read on every call.
+    """
+    stamp = validation_stamp(cfg)
+    if stamp is None:
+        return read_catalog(cfg)
+    key = id(cfg)
+    hit = _CATALOG_ARRAYS.get(key)
+    if hit is None or hit[0]() is not cfg or hit[1] != stamp:
+        ds = read_catalog(cfg)
+        hit = (weakref.ref(cfg, partial(forget_catalog, key)), stamp, ds)
+        _CATALOG_ARRAYS[key] = hit
+    return hit[2].copy(deep=True)
+
+
+def forget_catalog(key: int, _: Any = None) -> None:
+    """Drop the cached catalog arrays of the config whose id is ``key`` (it is gone)."""
+    _CATALOG_ARRAYS.pop(key, None)
+
+
+def read_catalog(cfg: ModelConfig) -> xr.Dataset:
+    """:func:`raw_parameters` of ``cfg``, read node by node."""
     hw_names = list(cfg.hardware.keys())
     model_names = list(cfg.models.keys())
     hw, mdl = cfg.hardware, cfg.models
     data: dict[str, Any] = {}
     for f in HARDWARE_FIELDS:
-        data[f] = ("hardware", [_value(hw[h][f], f) for h in hw_names])
+        data[f] = ("hardware", [_value(getattr(hw[h], f), f) for h in hw_names])
     data["weights_resident"] = ("hardware", [bool(hw[h].weights_resident) for h in hw_names])
     data["attention_data_parallel"] = ("hardware", [bool(hw[h].attention_data_parallel) for h in hw_names])
     data["prefill_physical"] = ("hardware", [PrefillMode(hw[h].prefill_mode) == PrefillMode.physical
@@ -83,12 +116,13 @@ def raw_parameters(cfg: DictConfig) -> xr.Dataset:
     max_options = max((len(hw[h].allowed_sizes or []) for h in hw_names), default=0)
     sizes = np.full((len(hw_names), max(max_options, 1)), np.inf)
     for i, h in enumerate(hw_names):
-        if hw[h].allowed_sizes is not None:
-            sizes[i, : len(hw[h].allowed_sizes)] = list(hw[h].allowed_sizes)
+        allowed = hw[h].allowed_sizes
+        if allowed is not None:
+            sizes[i, : len(allowed)] = list(allowed)
     data["allowed_sizes"] = (("hardware", "size_option"), sizes)
     data["sizes_restricted"] = ("hardware", [hw[h].allowed_sizes is not None for h in hw_names])
     for f in MODEL_FIELDS:
-        data[f] = ("model", [_value(mdl[m][f], f) for m in model_names])
+        data[f] = ("model", [_value(getattr(mdl[m], f), f) for m in model_names])
     tok_s = np.full((len(model_names), len(hw_names)), np.nan)
     measured = np.zeros_like(tok_s, dtype=bool)
     for i, m in enumerate(model_names):
@@ -99,8 +133,8 @@ def raw_parameters(cfg: DictConfig) -> xr.Dataset:
     data["interactivity_measured"] = (("model", "hardware"), measured)
     w = cfg.workload
     for t in TOKEN_TYPES:
-        data[f"mix_{t}"] = float(w.mix[t])
-        data[f"price_{t}"] = np.nan if w.price_sheet is None else float(w.price_sheet[t])
+        data[f"mix_{t}"] = float(getattr(w.mix, t))
+        data[f"price_{t}"] = np.nan if w.price_sheet is None else float(getattr(w.price_sheet, t))
     data["osl"] = _value(w.osl, "osl")
     data["min_interactivity"] = float(cfg.sla.min_interactivity)
     data["max_ttft_s"] = _value(cfg.sla.max_ttft_s, "max_ttft_s")
@@ -111,7 +145,7 @@ def raw_parameters(cfg: DictConfig) -> xr.Dataset:
     return xr.Dataset(data, coords={"hardware": hw_names, "model": model_names})
 
 
-def override_target(key: str, ds: xr.Dataset) -> tuple[str, dict]:
+def override_target(key: str, ds: xr.Dataset) -> tuple[str, dict[str, str]]:
     """Map a dotted config key to (variable, selection) in :func:`raw_parameters`' Dataset.
 
     Raises
@@ -178,7 +212,7 @@ def as_array(value: Any, dim: str) -> Any:
     return value
 
 
-def check_catalog_dims(key: str, value: Any, cfg: DictConfig) -> None:
+def check_catalog_dims(key: str, value: Any, cfg: ModelConfig) -> None:
     """An input along ``model`` or ``hardware`` must label every selected name on that dim.
 
     Parameters
@@ -245,7 +279,7 @@ def apply_overrides(ds: xr.Dataset, params: Mapping[str, Any]) -> xr.Dataset:
         if not where:
             ds[var] = xr.DataArray(value) if not isinstance(value, xr.DataArray) else value
             continue
-        mask = True
+        mask: Any = True
         for dim, label in where.items():
             mask = mask & (ds[dim] == label)
         ds[var] = xr.where(mask, value, ds[var])
@@ -269,7 +303,8 @@ def round_up_to_allowed(systems: xr.DataArray, ds: xr.Dataset) -> xr.DataArray:
     """Next allowed replica size >= ``systems``; unchanged if unrestricted or if none fits."""
     sizes = ds.allowed_sizes
     rounded = sizes.where(np.isfinite(sizes) & (sizes >= systems)).min("size_option")
-    return xr.where(ds.sizes_restricted & rounded.notnull(), rounded, systems)
+    out: xr.DataArray = xr.where(ds.sizes_restricted & rounded.notnull(), rounded, systems)
+    return out
 
 
 def streamed_weight_bytes(ds: xr.Dataset, weight_bytes: xr.DataArray,
@@ -287,7 +322,8 @@ def streamed_weight_bytes(ds: xr.Dataset, weight_bytes: xr.DataArray,
     touched = 1 - (1 - share) ** concurrency
     dense = ds.active_params_b - share * ds.routed_expert_params_b
     moe = (dense + touched * ds.routed_expert_params_b) * 1e9 * bytes_per_param
-    return xr.where(ds.routed_experts.notnull(), moe, ds.active_params_b * 1e9 * bytes_per_param)
+    out: xr.DataArray = xr.where(ds.routed_experts.notnull(), moe, ds.active_params_b * 1e9 * bytes_per_param)
+    return out
 
 
 def derive(ds: xr.Dataset, isl: xr.DataArray, concurrency: xr.DataArray,
@@ -344,7 +380,7 @@ def derive(ds: xr.Dataset, isl: xr.DataArray, concurrency: xr.DataArray,
     flops_per_token = 2 * ds.active_params_b * 1e9
     compute = flops_per_token / (ds.peak_dense_tflops * 1e12 * ds.compute_efficiency)
     out["compute_seconds"] = xr.where(has_rate | ds.peak_dense_tflops.isnull(), 0.0, compute)
-    price = sum(ds[f"mix_{t}"] * ds[f"price_{t}"] for t in TOKEN_TYPES)
+    price: xr.DataArray = sum(ds[f"mix_{t}"] * ds[f"price_{t}"] for t in TOKEN_TYPES)  # type: ignore[assignment]
     out["price_per_mtok"] = price
     # Per-(model, hardware) and per-ISL constants of the cell equations (model.equations).
     largest = ds.allowed_sizes.where(np.isfinite(ds.allowed_sizes)).max("size_option")
@@ -378,7 +414,8 @@ def kv_shards(ds: xr.Dataset) -> xr.DataArray:
     split like pipeline (its heads are unknown).
     """
     by_heads = xr.where(ds.attention == "gqa", ds.kv_heads, xr.where(ds.attention == "mla", 1.0, np.inf))
-    return xr.where(ds.tensor_parallel & ~ds.attention_data_parallel, by_heads, np.inf)
+    out: xr.DataArray = xr.where(ds.tensor_parallel & ~ds.attention_data_parallel, by_heads, np.inf)
+    return out
 
 
 def prefill_terms(ds: xr.Dataset, isl: xr.DataArray, per_token: xr.DataArray, window_bytes: xr.DataArray,
@@ -416,7 +453,7 @@ def prefill_terms(ds: xr.Dataset, isl: xr.DataArray, per_token: xr.DataArray, wi
     }
 
 
-def parameters(cfg: DictConfig, params: Mapping[str, Any] | None = None,
+def parameters(cfg: ModelConfig, params: Mapping[str, Any] | None = None,
                isl: Any = None, concurrency: Any = None, cached_share: xr.DataArray | None = None) -> xr.Dataset:
     """All inputs of the cost model for the selected models and hardware.
 

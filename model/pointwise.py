@@ -9,10 +9,10 @@ from __future__ import annotations
 import math
 import statistics
 
-from omegaconf import DictConfig
+from model.schema import HardwareSpec, ModelConfig, ModelSpec
 
 
-def kv_bytes_per_request(m: DictConfig, isl: float) -> float:
+def kv_bytes_per_request(m: ModelSpec, isl: float) -> float:
     """KV cache of one request whose context is ``isl`` tokens, bytes (docs/model.md §2)."""
     width = m.kv_bits / 8
     if m.attention.value == "gqa":
@@ -28,12 +28,12 @@ def kv_bytes_per_request(m: DictConfig, isl: float) -> float:
     return isl * m.kv_bytes_per_token
 
 
-def weight_bytes(m: DictConfig) -> float:
+def weight_bytes(m: ModelSpec) -> float:
     """Weight bytes of one replica: ``weight_gb``, else total parameters at ``weight_bits``."""
     return m.weight_gb * 1e9 if m.weight_gb is not None else m.total_params_b * 1e9 * m.weight_bits / 8
 
 
-def _round_up(systems: float, hw: DictConfig) -> float:
+def _round_up(systems: float, hw: HardwareSpec) -> float:
     if hw.allowed_sizes is None:
         return systems
     for size in hw.allowed_sizes:
@@ -42,7 +42,7 @@ def _round_up(systems: float, hw: DictConfig) -> float:
     return math.inf
 
 
-def _base_rate(cfg: DictConfig, model: str, hardware: str) -> float | None:
+def _base_rate(cfg: ModelConfig, model: str, hardware: str) -> float | None:
     """I0 in tok/s: measured, or from the power law on resident-weight hardware, else None."""
     hw, m = cfg.hardware[hardware], cfg.models[model]
     if hardware in m.interactivity:
@@ -64,7 +64,7 @@ def _base_rate(cfg: DictConfig, model: str, hardware: str) -> float | None:
     return rate * hw.interactivity_multiplier
 
 
-def kv_shards(m: DictConfig, hw: DictConfig) -> float:
+def kv_shards(m: ModelSpec, hw: HardwareSpec) -> float:
     """Over how many systems a replica's KV splits at most (docs/model.md §8): all of them under pipeline
     parallelism or data-parallel attention, ``kv_heads`` under tensor parallelism (MLA: 1)."""
     if hw.parallelism.value != "tensor" or hw.attention_data_parallel:
@@ -83,7 +83,7 @@ def systems_needed(W: float, K: float, capacity: float, shards: float) -> tuple[
     return float(math.ceil(W / spare)), True
 
 
-def prefill_flops(m: DictConfig, cached: float, new: float) -> float:
+def prefill_flops(m: ModelSpec, cached: float, new: float) -> float:
     """FLOPs to prefill ``new`` tokens after ``cached`` ones (docs/model.md §8)."""
     sliding = m.sliding_window_layers if m.attention.value == "gqa" else 0
     per_pair = 2 * m.attention_heads * (m.qk_head_dim + m.v_head_dim)
@@ -93,7 +93,7 @@ def prefill_flops(m: DictConfig, cached: float, new: float) -> float:
                   + per_pair * sliding * window)
 
 
-def cell(cfg: DictConfig, model: str, hardware: str, isl: int, concurrency: int) -> dict:
+def cell(cfg: ModelConfig, model: str, hardware: str, isl: int, concurrency: int) -> dict:
     """Every docs/model.md §2 and §8 quantity of one (model, hardware, ISL, concurrency) cell."""
     hw, m, w = cfg.hardware[hardware], cfg.models[model], cfg.workload
     n, L = float(concurrency), float(isl)

@@ -40,6 +40,7 @@ tokens: h = 4 / 11. With 3 blocks request 3 finds ``a b`` as well: h = (2 + 4) /
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import xarray as xr
@@ -86,7 +87,8 @@ class BlockTrace:
         request = self.request_of_block()
         index = np.arange(len(self.block_ids)) - self.block_offsets[request]
         left = self.input_tokens[request] - index * self.block_tokens
-        return np.clip(left, 0, self.block_tokens)
+        out: np.ndarray = np.clip(left, 0, self.block_tokens)
+        return out
 
 
 def _count_below(points_s: np.ndarray, points_n: np.ndarray, ps: np.ndarray, qs: np.ndarray,
@@ -191,7 +193,8 @@ def prefix_positions(blocks: BlockTrace, positions: np.ndarray) -> np.ndarray:
     lift = request.astype(np.int64) * (top + 1)
     reach = np.maximum.accumulate(clipped + lift) - lift
     reach[reach == top] = NEVER
-    return reach
+    out: np.ndarray = reach
+    return out
 
 
 def sessions(blocks: BlockTrace, shared_share: float = 0.05) -> np.ndarray:
@@ -326,7 +329,8 @@ def hit_rate_at(curve: xr.Dataset, capacity_tokens: np.ndarray, replicas: int = 
     h = curve["hit_rate"].sel(routing=routing, replicas=replicas)
     xs = np.concatenate([[0.0], h["capacity_tokens"].to_numpy().astype(float)])
     ys = np.concatenate([[0.0], h.to_numpy()])
-    return np.interp(np.asarray(capacity_tokens, dtype=float), xs, ys)
+    out: np.ndarray = np.interp(np.asarray(capacity_tokens, dtype=float), xs, ys)
+    return out
 
 
 def replica_cache_tokens(p: xr.Dataset, systems: xr.DataArray) -> xr.DataArray:
@@ -354,7 +358,7 @@ def replica_cache_tokens(p: xr.Dataset, systems: xr.DataArray) -> xr.DataArray:
     active = p["concurrent_requests"] * p["kv_bytes_per_request"] * copies
     free = np.maximum(systems * p["memory_capacity"] - p["weight_bytes"] - active, 0.0)
     below = (p["host_memory_gb"].fillna(0.0) + p["storage_cache_gb"].fillna(0.0)) * 1e9 * systems
-    tokens = free / (per_token * copies) + below / per_token
+    tokens = cast(xr.DataArray, free / (per_token * copies) + below / per_token)
     return tokens.assign_attrs(units="tokens", long_name="prefix-cache capacity per replica (device + host + storage)")
 
 

@@ -33,12 +33,12 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
-from omegaconf import DictConfig
 
 from model.cheapest import cheapest_under_sla
 from model.evaluate import evaluate
 from model.parameters import apply_overrides, raw_parameters
 from model.results import label_coords
+from model.schema import ModelConfig
 
 NONE = "none"  # the cheapest hardware where no hardware meets the SLA
 ATTRS = {
@@ -76,7 +76,8 @@ def price_to_beat_from_costs(cost: xr.DataArray, price: xr.DataArray, dim: str =
         beat = price * alternative / cost
     beat = xr.where(cost.notnull() & alternative.isnull(), np.inf, beat)
     beat = beat.where(cost.notnull())
-    return beat.transpose(*cost.dims)
+    out: xr.DataArray = beat.transpose(*cost.dims)
+    return out
 
 
 def best_alternative(cost: xr.DataArray, dim: str = "hardware") -> xr.DataArray:
@@ -126,7 +127,7 @@ def cheapest_hardware(cost: xr.DataArray, dim: str = "hardware") -> xr.DataArray
     return xr.DataArray(labels[index].astype(str), dims=dims, coords=coords)
 
 
-def _isl(cfg: DictConfig, isl: Any) -> xr.DataArray:
+def _isl(cfg: ModelConfig, isl: Any) -> xr.DataArray:
     if isl is None:
         isl = [int(cfg.workload.isl)]
     if isinstance(isl, xr.DataArray):
@@ -135,7 +136,7 @@ def _isl(cfg: DictConfig, isl: Any) -> xr.DataArray:
     return xr.DataArray(values, dims="isl", coords={"isl": values})
 
 
-def price_to_beat(cfg: DictConfig, params: Mapping[str, Any] | None = None, *,
+def price_to_beat(cfg: ModelConfig, params: Mapping[str, Any] | None = None, *,
                   isl: Sequence[int] | xr.DataArray | None = None,
                   min_interactivity: Sequence[float] | None = None) -> xr.Dataset:
     """The price to beat of every selected hardware, per (model, ISL, SLA).
@@ -214,7 +215,7 @@ def step_function(interactivity: np.ndarray, cost: np.ndarray) -> tuple[np.ndarr
     return rate, least
 
 
-def sla_switch_points(cfg: DictConfig, params: Mapping[str, Any] | None = None, *,
+def sla_switch_points(cfg: ModelConfig, params: Mapping[str, Any] | None = None, *,
                       isl: Sequence[int] | xr.DataArray | None = None) -> xr.Dataset:
     """The SLAs (least interactivity) at which the cheapest hardware changes, exact on the grid.
 
@@ -245,7 +246,7 @@ def sla_switch_points(cfg: DictConfig, params: Mapping[str, Any] | None = None, 
         raise ValueError(f"params add dims {sorted(extra)}: switch points take scalar params only")
     hardware = [str(h) for h in grid.hardware.values]
     labels = np.array(hardware + [NONE], dtype=object)
-    rows: dict[str, list] = {k: [] for k in ("model", "isl", "min_interactivity", "cheapest_up_to",
+    rows: dict[str, list[Any]] = {k: [] for k in ("model", "isl", "min_interactivity", "cheapest_up_to",
                                              "cheapest_above", "cost_up_to", "cost_above")}
     for model in grid.model.values:
         for length in grid.isl.values:

@@ -11,10 +11,10 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
-from omegaconf import DictConfig
 
 from model.equations import ALLOWED_SIZE, INPUTS
 from model.errors import ConfigError
+from model.schema import ModelConfig
 
 # name: (units, long_name)
 VARIABLES: dict[str, tuple[str, str]] = {
@@ -80,7 +80,7 @@ def kernel_inputs(p: xr.Dataset) -> dict[str, xr.DataArray]:
 def label(ds: xr.Dataset) -> xr.Dataset:
     """Attach ``units`` and ``long_name`` from :data:`VARIABLES` (and to the coordinates)."""
     for name in ds.data_vars:
-        units, long_name = VARIABLES[name]
+        units, long_name = VARIABLES[str(name)]
         ds[name].attrs.update(units=units, long_name=long_name)
     return label_coords(ds)
 
@@ -110,7 +110,7 @@ def cell_outputs(p: xr.Dataset, variables: Any = None) -> dict[str, type]:
     return wanted
 
 
-def assemble(config: DictConfig, p: xr.Dataset, cells: Mapping[str, Any], dims: tuple[str, ...],
+def assemble(config: ModelConfig, p: xr.Dataset, cells: Mapping[str, Any], dims: tuple[str, ...],
              term: Callable[[str], xr.DataArray]) -> xr.Dataset:
     """The result Dataset: per-cell arrays on ``dims``, the light terms of ``p`` (each fetched
     through ``term``, which may make it lazy), ``K = N * kv`` and ``memory = W + K``, labels."""

@@ -1,9 +1,13 @@
-"""The config's types: structured-config dataclasses and enums, each field declared once.
+"""The cost model's input types: dataclasses and enums, each field declared once.
 
 Every field carries its unit, meaning and allowed range (:func:`model.fields.spec`); the YAML
-files under ``conf/`` hold the catalog values and their sources.  Hydra checks types against
-these dataclasses while composing; :func:`model.validate.validate` checks values.  Nothing here
-composes or reads files: :mod:`model.config` does, after :func:`register_schemas`.
+files under ``conf/`` hold the catalog values and their sources.  :class:`ModelConfig` is what
+every core function reads (the catalogs, the workload, the grid, the SLA and the selection); the
+apps' settings (plots, dask, output files, the calibration command) extend it in the app layer
+(:mod:`model.app.schema`), which also registers the schemas with Hydra and composes them.  A
+config composed from these schemas is an instance of them field for field (OmegaConf's
+structured configs), so the core reads it by attribute, typed, without importing OmegaConf.
+:func:`model.validate.check_config` checks its values.
 """
 from __future__ import annotations
 
@@ -11,10 +15,11 @@ import enum
 from dataclasses import dataclass, fields
 from typing import Any, Dict, List, Optional
 
-from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING
+from model.fields import spec
 
-from model.fields import Section, spec
+# A required value: OmegaConf's marker for a field that must be given (``omegaconf.MISSING``, the
+# same string), so that composing refuses a catalog entry without it.
+MISSING: Any = "???"
 
 
 class Attention(enum.Enum):
@@ -306,56 +311,6 @@ class Selection:
     hardware: List[str] = spec(MISSING, doc="hardware evaluated (names from hardware.*)")
 
 
-@dataclass
-class PlotSpec:
-    enabled: bool = spec(True, unit="bool", doc="save PNG plots")
-    feasibility_hardware: str = spec("cerebras_wse3", doc="hardware of the feasibility diagram")
-    feasibility_reference_model: str = spec(
-        "deepseek_v3", doc="model whose bytes per parameter and KV per token fill the diagram")
-    feasibility_params_b: List[float] = spec(factory=lambda: [10.0, 10_000.0], unit="B params",
-                                             doc="parameter range of the diagram")
-
-
-@dataclass
-class DaskSpec:
-    """Grids larger than memory: evaluate lazily in chunks on a dask cluster, write chunk by chunk."""
-
-    enabled: bool = spec(False, unit="bool",
-                         doc="python -m model: evaluate lazily in chunks on dask, write grid.nc chunk by chunk")
-    # every dim is a key (null: the default length), so that dask.chunks.isl=8 needs no '+'
-    chunks: Dict[str, Optional[int]] = spec(factory=lambda: {"model": None, "hardware": None, "isl": None,
-                                                             "concurrency": None}, unit="cells",
-                                            doc="chunk length per dim (model, hardware, isl, concurrency); "
-                                                "null: the default")
-    address: Optional[str] = spec(None, doc="dask scheduler address, e.g. tcp://127.0.0.1:8786 (null: a local cluster)")
-    connect_timeout_s: float = spec(10.0, unit="s", check="> 0",
-                                    doc="how long to wait for the scheduler at dask.address before refusing")
-    n_workers: int = spec(2, unit="workers", check=">= 1", doc="local cluster worker processes")
-
-
-@dataclass
-class OutputSpec:
-    """How result files are written."""
-
-    compression: bool = spec(True, unit="bool", doc="zlib-compress netCDF variables (lossless)")
-    float32: bool = spec(False, unit="bool", doc="store float64 variables of grid.nc as float32 (~7 digits)")
-    detail: bool = spec(False, unit="bool", doc="print the detailed tables after the summary (they are always "
-                        "in the run directory's files)")
-
-
-@dataclass
-class ModelAppConfig:
-    hardware: Dict[str, HardwareSpec] = spec(factory=dict, doc="hardware catalog")
-    models: Dict[str, ModelSpec] = spec(factory=dict, doc="model catalog")
-    workload: WorkloadSpec = spec(factory=WorkloadSpec, doc="the workload")
-    grid: GridSpec = spec(factory=GridSpec, doc="the ISL x concurrency grid")
-    sla: SlaSpec = spec(factory=SlaSpec, doc="the interactivity SLA")
-    select: Selection = spec(factory=Selection, doc="models and hardware evaluated")
-    plots: PlotSpec = spec(factory=PlotSpec, doc="plots")
-    dask: DaskSpec = spec(factory=DaskSpec, doc="out-of-core evaluation")
-    output: OutputSpec = spec(factory=OutputSpec, doc="result files")
-
-
 # The GPU calibration's fitted keys and their bounds, in the units of the hardware keys
 # (here rather than in model.calibration, so that validating a config loads no fitting library)
 FIT_BOUNDS = {"bandwidth_efficiency": (0.02, 1.0), "layer_overhead_s": (0.0, 2e-3),
@@ -363,56 +318,13 @@ FIT_BOUNDS = {"bandwidth_efficiency": (0.02, 1.0), "layer_overhead_s": (0.0, 2e-
 
 
 @dataclass
-class CalibrationSpec:
-    """The GPU calibration command: fit the GPU decode model to measured points."""
+class ModelConfig:
+    """What the cost model reads: catalogs, workload, grid, SLA and the selection (docs/model.md §2, §7)."""
 
-    data: str = spec("model/data/inferencex/gpu-benchmarks-inferencex.csv",
-                     doc="benchmark CSV, relative to the repository")
-    length_factor: float = spec(0.9, unit="1", check="(0, 1]",
-                                doc="mean length / nominal length of the benchmark requests")
-    weights_gb: Dict[str, Any] = spec(factory=dict, unit="GB",
-                                      doc="checkpoint size per (model, precision) of the benchmark rows")
-    per_hardware: List[str] = spec(factory=lambda: ["bandwidth_efficiency", "layer_overhead_s", "prefill_efficiency",
-                                                   "prefill_overhead_s"],
-                                   doc="hardware keys fitted per GPU type")
-    shared: List[str] = spec(factory=lambda: ["compute_efficiency"],
-                             doc="hardware keys fitted once for all GPU types (kept if not identified)")
-    inherit: Dict[str, str] = spec(factory=dict, doc="GPU types without points: take another type's values")
-    cross_validate: bool = spec(False, unit="bool", doc="also report leave-one-out errors")
-    write: bool = spec(False, unit="bool", doc="also replace calibration.target with the fitted values (the run "
-                       "directory always gets them)")
-    target: str = spec("conf/hardware/gpu_calibration.yaml", doc="catalog file written, relative to the repository")
-    error_target: str = spec("conf/uncertainty/model_error/gpu_leave_one_out.yaml",
-                             doc="model-error file written with write=true and cross_validate=true (the leave-one-out "
-                                 "spread the uncertainty app draws GPU error factors from), relative to the repository")
-    configurations: str = spec("", doc="docs/model.md §10 benchmark CSV of serving configurations (aggregated and "
-                               "disaggregated DeepSeek-R1 runs), relative to the repository (empty: none)")
-    devices: Dict[str, Any] = spec(factory=dict, doc="per GPU type of the configuration runs: memory_gb, "
-                                   "memory_bandwidth_tb_s, peak_fp8_tflops, peak_fp4_tflops, scaleup_gb_s, "
-                                   "scaleup_domain, scaleout_gb_s")
-    architecture: Dict[str, Any] = spec(factory=dict, doc="the configuration runs' model: sizes, layers, MoE and "
-                                        "attention shape, activation bytes, weight bits per precision")
-    stacks: Dict[str, Any] = spec(factory=dict, doc="per serving-stack family: kv_bits; mtp_draft_tokens; "
-                                  "prefill_chunk_tokens")
-    source: Dict[str, str] = spec(factory=dict, doc="where each value comes from, by field")
+    hardware: Dict[str, HardwareSpec] = spec(factory=dict, doc="hardware catalog")
+    models: Dict[str, ModelSpec] = spec(factory=dict, doc="model catalog")
+    workload: WorkloadSpec = spec(factory=WorkloadSpec, doc="the workload")
+    grid: GridSpec = spec(factory=GridSpec, doc="the ISL x concurrency grid")
+    sla: SlaSpec = spec(factory=SlaSpec, doc="the interactivity SLA")
+    select: Selection = spec(factory=Selection, doc="models and hardware evaluated")
 
-
-@dataclass
-class CalibrateAppConfig(ModelAppConfig):
-    calibration: CalibrationSpec = spec(factory=CalibrationSpec, doc="the GPU calibration")
-
-
-def register_schemas() -> None:
-    """Put the cost model's schemas in Hydra's ConfigStore (idempotent); call before composing."""
-    store = ConfigStore.instance()
-    store.store(name="model_schema", node=ModelAppConfig)
-    store.store(name="calibrate_schema", node=CalibrateAppConfig)
-
-
-# The config reference (docs/config.md, written by model.app.docs) lists these; pyproject.toml names them.
-MODEL_SECTION = Section(order=0, config_name="model", prefix="", schema=ModelAppConfig,
-                        title="Other keys:", register=register_schemas,
-                        exclude=("hardware", "models"))
-CALIBRATION_SECTION = Section(order=90, config_name="calibrate", prefix="calibration", schema=CalibrationSpec,
-                              title="`python -m model.app.calibrate` (conf/calibrate.yaml):",
-                              register=register_schemas)

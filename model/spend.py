@@ -1,14 +1,18 @@
 """Per-request token spend by type (docs/model.md §2.8): the seed's "Cost to serve" table."""
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import xarray as xr
-from omegaconf import DictConfig
+
+from model.schema import ModelConfig
 
 TOKEN_TYPES = ("cache_read", "cache_write", "input", "output")
 
 
-def spend_table(mix: dict, price_sheet: dict, isl: float, osl: float | None = None) -> xr.Dataset:
+def spend_table(mix: Mapping[str, float], price_sheet: Mapping[str, float], isl: float,
+                osl: float | None = None) -> xr.Dataset:
     """Tokens, price, spend and spend share per token type for one request.
 
     Parameters
@@ -56,8 +60,10 @@ def spend_table(mix: dict, price_sheet: dict, isl: float, osl: float | None = No
     return ds
 
 
-def workload_spend(cfg: DictConfig) -> xr.Dataset:
+def workload_spend(cfg: ModelConfig) -> xr.Dataset:
     """:func:`spend_table` for the config's workload (needs ``workload.price_sheet``)."""
     w = cfg.workload
-    return spend_table(dict(w.mix), dict(w.price_sheet), float(w.isl),
+    mix = {t: float(getattr(w.mix, t)) for t in TOKEN_TYPES}
+    prices = {t: float(getattr(w.price_sheet, t)) for t in TOKEN_TYPES}
+    return spend_table(mix, prices, float(w.isl),
                        None if w.osl is None else float(w.osl))

@@ -26,7 +26,7 @@ def validate(cfg: DictConfig) -> DictConfig:
     omegaconf.DictConfig
         The validated config.
     """
-    from model.validate import validate as validate_model
+    from model.app.validate import validate as validate_model
     from optimize.validate import validate_fleet
 
     cfg = validate_model(cfg)
@@ -42,7 +42,7 @@ def load_config(overrides: Sequence[str] = ()) -> DictConfig:
     overrides
         Hydra overrides, e.g. ``["sla.min_interactivity=100"]``.
     """
-    from model.config import compose_config
+    from model.app.config import compose_config
 
     register_schemas()
     return validate(compose_config("optimize", overrides))

@@ -20,7 +20,7 @@ import xarray as xr
 from omegaconf import DictConfig
 
 from model.app import prefix
-from model.config import with_values
+from model.app.config import with_values
 from model.parameters import parameters
 from model.prefix_cache import cell_cached_share, curve_for, replica_cache_tokens
 

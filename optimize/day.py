@@ -27,9 +27,9 @@ import pandas as pd
 import xarray as xr
 from omegaconf import DictConfig
 
-from model.config import with_values
+from model.app.config import with_values
+from model.app.validate import validate as validate_model
 from model.trace import Trace
-from model.validate import validate as validate_model
 from optimize.columns import Columns, candidate_columns, concat, covering, prune_dominated
 from optimize.constants import SolveStatus
 from optimize.demand import demand_profile

@@ -16,12 +16,12 @@ import numpy as np
 import xarray as xr
 from omegaconf import DictConfig
 
-from model.config import with_values
+from model.app.config import with_values
+from model.app.validate import validate as validate_model
 from model.errors import ConfigError
 from model.evaluate import evaluate
 from model.parameters import SLA_QUANTILE
 from model.schema import PrefillMode, SlaPercentile
-from model.validate import validate as validate_model
 from optimize.concurrency import sla_by_model, ttft_by_model
 from optimize.schema import IslKind
 

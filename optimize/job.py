@@ -13,10 +13,10 @@ from omegaconf import DictConfig, OmegaConf
 
 from model import __version__
 from model.app import io
+from model.app.config import with_values
 from model.app.report import resident_hardware
 from model.app.runner import EXIT_INFEASIBLE, JobResult
 from model.app.tables import fit_lines, summary_width
-from model.config import with_values
 from model.results import label_coords
 from optimize import caching, validate
 from optimize.concurrency import best_concurrency, sla_by_model, ttft_by_model

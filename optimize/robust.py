@@ -43,11 +43,11 @@ import pandas as pd
 import xarray as xr
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from model.config import with_values
+from model.app.config import with_values
+from model.app.validate import validate as validate_model
 from model.equations import MTOK_PER_HOUR
 from model.evaluate import check_memory, evaluate
 from model.parameters import grid_concurrency
-from model.validate import validate as validate_model
 from optimize.columns import cells, disaggregated_cells
 from optimize.concurrency import sla_by_model
 from optimize.constants import Phase, ShortfallKind, SolveStatus

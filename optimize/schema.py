@@ -8,9 +8,9 @@ from typing import Dict, List, Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
+from model.app.schema import ModelAppConfig
+from model.app.schema import register_schemas as model_register_schemas
 from model.fields import Section, spec
-from model.schema import ModelAppConfig
-from model.schema import register_schemas as model_register_schemas
 
 
 class IslKind(enum.Enum):

@@ -30,7 +30,7 @@ def validate(cfg: DictConfig) -> DictConfig:
     DictConfig
         The validated config (as :func:`model.validate` returns it).
     """
-    from model.validate import validate as validate_model
+    from model.app.validate import validate as validate_model
     from sensitivity.validate import validate_sensitivity
 
     cfg = validate_model(cfg)
@@ -50,7 +50,7 @@ def load_config(overrides: Sequence[str] = ()) -> DictConfig:
     -------
     DictConfig
     """
-    from model.config import compose_config
+    from model.app.config import compose_config
 
     register_schemas()
     return validate(compose_config("sensitivity", overrides))

@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from model.config import CONF_DIR, REPO_DIR
+from model.app.config import CONF_DIR, REPO_DIR
 
 # flags that take a value (as the next argument or after '=')
 VALUE_FLAGS = {"--config-dir": "config_dir", "-cd": "config_dir", "--config-path": "config_path",

@@ -15,7 +15,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from model.config import compose_config
+from model.app.config import compose_config
 from model.fields import CHECKS, ENTRY_POINT_GROUP, FieldDoc, Section, field_docs
 from model.schema import HardwareSpec, ModelSpec
 

@@ -38,7 +38,7 @@ def _write_on_dask(cfg: DictConfig, path: Path) -> tuple[xr.Dataset, str]:
     the grid and a line saying where it ran."""
     import logging
 
-    from model.lazy import dask_client
+    from model.app.cluster import dask_client
 
     logging.getLogger("distributed").setLevel(logging.WARNING)  # not the cluster's chatter
     with dask_client(cfg.dask.address, int(cfg.dask.n_workers), float(cfg.dask.connect_timeout_s)) as client:

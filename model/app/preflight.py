@@ -3,7 +3,7 @@
 - The grid's size: a grid that would not fit in memory is refused (one line naming its size,
   suggesting dask or a smaller grid) before anything is written; ``model.evaluate`` checks the
   same again when it allocates.
-- A scheduler named by ``dask.address`` must answer (``model.lazy.dask_client`` refuses the
+- A scheduler named by ``dask.address`` must answer (``model.app.cluster.dask_client`` refuses the
   same way if it goes away in between).
 """
 from __future__ import annotations
@@ -13,11 +13,11 @@ from urllib.parse import urlsplit
 
 from omegaconf import DictConfig
 
+from model.app.validate import validate
 from model.errors import ConfigError
 from model.evaluate import check_memory, result_bytes
 from model.parameters import grid_sizes
 from model.results import CELL_OUTPUTS
-from model.validate import validate
 
 
 def check_scheduler(address: str, timeout_s: float) -> None:

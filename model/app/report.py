@@ -9,9 +9,9 @@ import pandas as pd
 import xarray as xr
 from omegaconf import DictConfig
 
+from model.app.config import with_values
 from model.app.tables import fit_lines, render, summary_width
 from model.cheapest import cheapest_concurrency
-from model.config import with_values
 from model.evaluate import evaluate
 from model.schema import PrefillMode
 

@@ -24,8 +24,8 @@ from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
 from model.app import cli_args, io
+from model.app.config import CONF_DIR, compose_config, composition_error
 from model.app.progress import Stage, starting_stage
-from model.config import CONF_DIR, compose_config, composition_error
 from model.errors import ConfigError
 
 if TYPE_CHECKING:  # the apps' heavy libraries load when a job runs, not for --help or a refusal

@@ -31,7 +31,7 @@ def validate(cfg: DictConfig) -> DictConfig:
     DictConfig
         The validated config (as :func:`model.validate` returns it).
     """
-    from model.validate import validate as validate_model
+    from model.app.validate import validate as validate_model
     from optimize.validate import validate_fleet
     from sensitivity.uncertainty.validate import validate_uncertainty
 
@@ -53,7 +53,7 @@ def load_config(overrides: Sequence[str] = ()) -> DictConfig:
     -------
     DictConfig
     """
-    from model.config import compose_config
+    from model.app.config import compose_config
 
     register_schemas()
     return validate(compose_config("uncertainty", overrides))

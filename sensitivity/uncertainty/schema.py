@@ -11,8 +11,8 @@ from typing import Dict, List
 
 from hydra.core.config_store import ConfigStore
 
+from model.app.schema import ModelAppConfig
 from model.fields import Section, spec
-from model.schema import ModelAppConfig
 from optimize.schema import FleetSpec
 from optimize.schema import register_schemas as optimize_register_schemas
 from sensitivity.schema import ParameterSpec

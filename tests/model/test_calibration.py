@@ -9,7 +9,8 @@ from omegaconf import OmegaConf
 
 import model
 from model import calibration
-from model.config import REPO_DIR
+from model.app.calibrate import benchmark_config
+from model.app.config import REPO_DIR
 from model.parameters import raw_parameters, streamed_weight_bytes
 
 
@@ -31,7 +32,7 @@ def test_committed_catalog_meets_the_error_bars(cal_cfg, points):
     """The docs/model.md §8 targets in sample: median |error| <= 10% for interactivity and <= 20% for TTFT
     (and <= 30% for throughput per GPU), using the values committed in
     conf/hardware/gpu_calibration.yaml (no refit)."""
-    predicted = calibration.predict(calibration.benchmark_config(cal_cfg), points, _weights(cal_cfg),
+    predicted = calibration.predict(benchmark_config(cal_cfg), points, _weights(cal_cfg),
                                     cal_cfg.calibration.length_factor)
     stats = calibration.summary(calibration.error_table(points, predicted))
     assert stats["interactivity"]["points"] == 36 and stats["throughput_per_gpu"]["points"] == 34
@@ -45,7 +46,7 @@ def test_committed_values_are_the_fit_of_the_data(cal_cfg, points):
     """Refitting reproduces conf/hardware/gpu_calibration.yaml to the last character: values,
     sources and the uncertain lists (what calibration.write=true would write)."""
     c = cal_cfg.calibration
-    result = calibration.calibrate(cal_cfg, points)
+    result = calibration.calibrate(benchmark_config(cal_cfg), points, c)
     committed = (REPO_DIR / c.target).read_text()
     assert calibration.calibration_yaml(result.catalog) == committed
     fitted, info = result.fitted, result.info

@@ -10,8 +10,9 @@ import pytest
 import xarray as xr
 
 import model
+from model.app.cluster import dask_client
 from model.app.io import write_netcdf_chunked
-from model.lazy import dask_client, evaluate_lazy, resolve_chunks
+from model.lazy import evaluate_lazy, resolve_chunks
 from tests.helpers import ROOT, python_cmd
 
 BIG_GRID = ["grid.isl_points=560", "grid.concurrency_max=2048"]  # 40.2 M cells, 4.7 GB

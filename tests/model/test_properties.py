@@ -8,8 +8,8 @@ from hypothesis import strategies as st
 from omegaconf import OmegaConf
 
 import model
+from model.app.schema import ModelAppConfig
 from model.pointwise import cell
-from model.schema import ModelAppConfig
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 

@@ -125,7 +125,7 @@ def test_trace_buckets_are_equal_count_at_their_median():
 
 
 def test_trace_profile_cuts_periods_and_scales_to_the_demand(ocfg):
-    from model.config import with_values
+    from model.app.config import with_values
     cfg = with_values(ocfg, {"fleet.demand_profile": "trace", "fleet.trace": "unused", "fleet.period_s": 120,
                              "fleet.isl.buckets": 2}, optimize.validate)
     # 120 s periods: 4 requests in the first (ISL 100, 100, 5000, 5000), 2 in the second (ISL 100, 5000)
@@ -158,7 +158,7 @@ def test_constant_profile_reproduces_todays_plan_exactly(ocfg):
 
 
 def test_power_cap_below_the_plans_draw_reports_power_cap_binding_with_the_shortfall(ocfg):
-    from model.config import with_values
+    from model.app.config import with_values
     free = plan_day(ocfg, baselines=False)
     draw = free.totals["peak_power_mw"]
     capped = plan_day(with_values(ocfg, {"fleet.power_cap_mw": 0.5 * draw}, optimize.validate), baselines=False)
@@ -170,7 +170,7 @@ def test_power_cap_below_the_plans_draw_reports_power_cap_binding_with_the_short
 
 
 def test_power_cap_changes_the_hardware_when_another_serves_within_it(ocfg):
-    from model.config import with_values
+    from model.app.config import with_values
     # ISL 8k, SLA 30 tok/s: one B200 serves 20 req/s of gpt-oss-120b cheapest (1.3 kW at the wall); an MI355X
     # (0.896 kW at the wall, measured avg_power_w) serves it too at $0.02/h more
     cfg = with_values(ocfg, {"sla.min_interactivity": 30, "workload.isl": 8000, "select.models": ["gpt_oss_120b"],
@@ -186,7 +186,7 @@ def test_power_cap_changes_the_hardware_when_another_serves_within_it(ocfg):
 
 
 def test_spot_at_availability_one_is_cheap_on_demand(ocfg):
-    from model.config import with_values
+    from model.app.config import with_values
     base = {"fleet.demand_profile": "diurnal", "fleet.diurnal.peak_to_trough": 3.0}
     spot = plan_day(with_values(ocfg, {**base, "fleet.tiers": ["reserved", "spot"],
                                        "hardware.b200.spot_availability": 1.0,
@@ -202,7 +202,7 @@ def test_spot_at_availability_one_is_cheap_on_demand(ocfg):
 
 
 def test_diurnal_plan_saves_against_the_peak_at_on_demand(ocfg):
-    from model.config import with_values
+    from model.app.config import with_values
     day = plan_day(with_values(ocfg, {"fleet.demand_profile": "diurnal"}, optimize.validate))
     t = day.totals
     assert day.periods.sizes["period"] == 24
@@ -226,7 +226,7 @@ def test_bad_day_inputs_are_one_line_refusals(override, key):
 
 
 def test_inventory_cap_holds_in_every_period(ocfg):
-    from model.config import with_values
+    from model.app.config import with_values
     cfg = with_values(ocfg, {"fleet.demand_profile": "diurnal", "fleet.inventory.b200": 50}, optimize.validate)
     day = plan_day(cfg, baselines=False)
     if day.solved:  # the uncapped peak buys 70 B200s: the cap moves work elsewhere or makes the plan dearer

@@ -5,7 +5,7 @@ import xarray as xr
 from omegaconf import OmegaConf
 
 import sensitivity.uncertainty as U
-from model.config import with_values
+from model.app.config import with_values
 from optimize import robust
 from optimize.fleet import plan_fleet
 from optimize.inputs import bucket_grid

@@ -4,7 +4,7 @@ import pytest
 import xarray as xr
 
 import sensitivity
-from model.config import compose_config
+from model.app.config import compose_config
 from model.errors import ConfigError
 from sensitivity.evaluate import evaluate_design, output_names
 from sensitivity.sample import applicable, problem, sample

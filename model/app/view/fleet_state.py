@@ -231,7 +231,7 @@ class Fleet(CatalogNames):
             A refused input (one line).
         """
         import optimize
-        from model.config import with_values
+        from model.app.config import with_values
         from optimize.inputs import bucket_grid
 
         cfg = self.config(inputs)

@@ -14,8 +14,8 @@ import optimize
 import sensitivity
 import sensitivity.uncertainty
 from model.app.view.cli import parse_command
-from model.app.view.drive import Page, ViewServer, chrome, missing
 from model.app.view.state import isl_options
+from tests.app.view.drive import Page, ViewServer, chrome, missing
 from tests.helpers import at
 
 pytestmark = [pytest.mark.browser, pytest.mark.cli]

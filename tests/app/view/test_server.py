@@ -4,8 +4,8 @@ import urllib.request
 
 import pytest
 
-from model.app.view.drive import ViewServer
 from model.app.view.server import bound_url, origins, parser, port_number
+from tests.app.view.drive import ViewServer
 from tests.helpers import python_cmd
 
 

@@ -185,8 +185,8 @@ def test_spend_table_uses_the_edited_price_sheet(calculator):
 
 
 def test_feasibility_is_the_clis_diagram(calculator):
+    from model.app.config import with_values
     from model.app.plots import feasibility_grid
-    from model.config import with_values
 
     inputs = calculator.defaults().set("concurrency", 100)
     grids = calculator.feasibility(inputs)

@@ -1,7 +1,9 @@
-"""Composing the config: ``conf/`` through Hydra's compose API, then validation.
+"""Composing the config: ``conf/`` through Hydra's compose API, then validation (the app layer).
 
-The types live in :mod:`model.schema`, the value checks in :mod:`model.validate`; this module
-only puts them together, as ``python -m model`` does.
+The types live in :mod:`model.schema` (the cost model's) and :mod:`model.app.schema` (the apps'
+settings), the checks in :mod:`model.validate` (values) and :mod:`model.app.validate` (files and
+app settings); this module puts them together, as ``python -m model`` does.  ``model.load_config``
+is :func:`load_config`.
 """
 from __future__ import annotations
 
@@ -17,9 +19,9 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 import conf as _conf_package
+from model.app.schema import register_schemas
+from model.app.validate import validate
 from model.errors import ConfigError
-from model.schema import register_schemas
-from model.validate import validate
 
 # Hydra's compose works through one global instance: threads take turns (else "GlobalHydra is
 # already initialized" in all but one of them)
