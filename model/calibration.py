@@ -506,11 +506,34 @@ class ConfigurationInputs:
     scaleup_bytes_s: np.ndarray
     scaleup_domain: np.ndarray
     scaleout_bytes_s: np.ndarray
+    activation_bytes: np.ndarray   # per GPU type's stack: bytes per hidden value of the EP all-to-all
     constants: dict           # per-model scalars: expert_share, flops_per_token, attention_flops, layers, ...
 
 
+DEVICE_FIELDS = ("memory_gb", "memory_bandwidth_tb_s", "peak_dense_tflops", "peak_fp4_tflops", "scaleup_gb_s",
+                 "scaleup_domain", "interconnect_gb_s", "ep_activation_bytes")
+ARCHITECTURE_FIELDS = ("total_params_b", "active_params_b", "routed_expert_params_b", "routed_experts",
+                       "experts_per_token", "layers", "moe_layers", "hidden_size", "kv_lora_rank", "qk_rope_head_dim",
+                       "attention_heads", "qk_head_dim", "v_head_dim", "attention_params_b")
+
+
+def serving_catalog(cfg: Mapping) -> dict:
+    """The known terms of the docs/model.md §10 runs, each read from where the catalog declares it
+    (one place per fact): per GPU type its ``hardware.<gpu>`` link speeds, peaks and EP activation
+    bytes, the ``models.<calibration.configurations_model>`` architecture, and from ``calibration``
+    what belongs to the benchmark's checkpoints and stacks (``routed_bits``, ``other_bits``,
+    ``stacks``)."""
+    c = cfg["calibration"]
+    model = cfg["models"][c["configurations_model"]]
+    devices = {g: {k: hw.get(k) for k in DEVICE_FIELDS} for g, hw in cfg["hardware"].items()}
+    architecture = {k: model[k] for k in ARCHITECTURE_FIELDS}
+    architecture.update(routed_bits=dict(c["routed_bits"]), other_bits=c["other_bits"])
+    return {"devices": devices, "architecture": architecture, "stacks": c["stacks"],
+            "length_factor": c["length_factor"]}
+
+
 def configuration_inputs(table: pd.DataFrame, calibration: Mapping, length_factor: float) -> ConfigurationInputs:
-    """The known per-run terms from the runs' table and ``calibration.devices/architecture/stacks``.
+    """The known per-run terms from the runs' table and :func:`serving_catalog`.
 
     GPUs per worker: aggregated runs ``decode_tp`` (their ``num_*_gpu`` fields count tp x ep);
     disaggregated runs ``num_*_gpu / *_num_workers``.  The benchmark's output tok/s per GPU of a
@@ -531,15 +554,14 @@ def configuration_inputs(table: pd.DataFrame, calibration: Mapping, length_facto
     # DP-attention recipes report the per-rank tp 1, ep 1 for GB200 workers of 4-48 GPUs)
     ep = np.where(tp_d < gpus_d, gpus_d, np.minimum(table.decode_ep.to_numpy(float), gpus_d))
     dev = {k: np.array([float(devices[g][k]) if devices[g][k] is not None else np.nan for g in table.gpu])
-           for k in ("memory_gb", "memory_bandwidth_tb_s", "peak_fp8_tflops", "peak_fp4_tflops", "scaleup_gb_s",
-                     "scaleup_domain", "scaleout_gb_s")}
+           for k in DEVICE_FIELDS}
     fp4 = (table.precision == "fp4").to_numpy()
-    peak = np.where(fp4 & np.isfinite(dev["peak_fp4_tflops"]), dev["peak_fp4_tflops"], dev["peak_fp8_tflops"]) * 1e12
+    peak = np.where(fp4 & np.isfinite(dev["peak_fp4_tflops"]), dev["peak_fp4_tflops"], dev["peak_dense_tflops"]) * 1e12
     routed_bits = np.array([float(arch["routed_bits"][p]) for p in table.precision])
     share = arch["experts_per_token"] / arch["routed_experts"]
     dense_params = (arch["active_params_b"] - share * arch["routed_expert_params_b"]) * 1e9
     kv_bits = np.array([float(stacks["kv_bits"][s]) for s in table["stack"]])
-    kv_token = arch["layers"] * arch["kv_latent_per_layer"] * kv_bits / 8
+    kv_token = arch["layers"] * (arch["kv_lora_rank"] + arch["qk_rope_head_dim"]) * kv_bits / 8
     input_tokens = length_factor * table.isl.to_numpy(float)
     output_tokens = length_factor * table.osl.to_numpy(float)
     mtp = (table.spec_method == "mtp").to_numpy()
@@ -548,7 +570,6 @@ def configuration_inputs(table: pd.DataFrame, calibration: Mapping, length_facto
         "attention_flops": 2 * arch["attention_heads"] * (arch["qk_head_dim"] + arch["v_head_dim"]) * arch["layers"],
         "layers": float(arch["layers"]), "moe_layers": float(arch["moe_layers"]),
         "experts_per_token": float(arch["experts_per_token"]), "hidden_size": float(arch["hidden_size"]),
-        "activation_bytes": float(arch["activation_bytes"]),
     }
     return ConfigurationInputs(
         gpu=table.gpu.to_numpy(), stack=table["stack"].to_numpy(), aggregated=agg,
@@ -566,7 +587,8 @@ def configuration_inputs(table: pd.DataFrame, calibration: Mapping, length_facto
         routed_bytes=arch["routed_expert_params_b"] * 1e9 * routed_bits / 8,
         peak_flops=peak, bandwidth_bytes_s=dev["memory_bandwidth_tb_s"] * 1e12, memory_bytes=dev["memory_gb"] * 1e9,
         scaleup_bytes_s=dev["scaleup_gb_s"] * 1e9, scaleup_domain=dev["scaleup_domain"],
-        scaleout_bytes_s=dev["scaleout_gb_s"] * 1e9, constants=constants)
+        scaleout_bytes_s=dev["interconnect_gb_s"] * 1e9, activation_bytes=dev["ep_activation_bytes"],
+        constants=constants)
 
 
 def busy_seconds(params: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -591,7 +613,7 @@ def _step_and_busy(x: ConfigurationInputs, params: Mapping[str, np.ndarray]):
             attention_bytes=x.attention_bytes, routed_bytes=x.routed_bytes, expert_share=c["expert_share"],
             flops_per_token=c["flops_per_token"], layers=c["layers"], moe_layers=c["moe_layers"],
             experts_per_token=c["experts_per_token"], hidden_size=c["hidden_size"],
-            activation_bytes=c["activation_bytes"], bandwidth_bytes_s=x.bandwidth_bytes_s, peak_flops=x.peak_flops,
+            activation_bytes=x.activation_bytes, bandwidth_bytes_s=x.bandwidth_bytes_s, peak_flops=x.peak_flops,
             bandwidth_efficiency=params["bandwidth_efficiency"], compute_efficiency=params["compute_efficiency"],
             layer_overhead_s=params["layer_overhead_s"], ep_latency_s=params["ep_latency_s"],
             scaleup_bytes_s=x.scaleup_bytes_s, scaleup_domain=x.scaleup_domain, scaleout_bytes_s=x.scaleout_bytes_s)
@@ -816,7 +838,8 @@ class ConfigurationResult:
 
 def calibrate_configurations(calibration: Mapping, path: str, cross_validate: bool) -> ConfigurationResult:
     """Fit :mod:`model.serving` to the runs at ``path`` and score it per regime (with the grouped
-    leave-one-configuration-out errors when ``cross_validate``)."""
+    leave-one-configuration-out errors when ``cross_validate``); ``calibration`` is
+    :func:`serving_catalog`'s."""
     table = load_configurations(path)
     x = configuration_inputs(table, calibration, float(calibration["length_factor"]))
     names, values, info = fit_configurations(x, table)

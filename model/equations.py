@@ -60,7 +60,9 @@ INPUTS = (
     "prefill_compute_seconds", "prefix_load_seconds", "ratio_prefill_steps", "routed_bytes", "expert_untouched",
     "dense_bytes",
     # docs/model.md §10
-    "sla_quantile",
+    "sla_quantile", "prefill_busy_s", "mtp_step_factor", "mtp_tokens", "attention_bytes", "ep_width",
+    "experts_per_token", "hidden_size", "ep_activation_bytes", "moe_layers", "scaleup_bytes_s", "scaleup_domain",
+    "scaleout_bytes_s", "ep_latency_s",
 )
 
 
@@ -168,15 +170,22 @@ def cell_kernel(p: Mapping[str, np.ndarray], out: Mapping[str, np.ndarray]) -> N
     if np.isfinite(shards).any():  # a GPU reads K / min(S, kv_shards): scale K to keep one division below
         kv = kv * systems / np.minimum(systems, shards)
     streamed = p["streamed_bytes"]
+    drafting = (p["mtp_tokens"] != 1).any()
     if waiting:  # an admitted batch touches the experts of its own size
-        touched = 1 - p["expert_untouched"] ** n
+        touched = 1 - p["expert_untouched"] ** (n * p["mtp_tokens"] if drafting else n)
         streamed = np.where(n < asked, p["dense_bytes"] + touched * p["routed_bytes"], streamed)
+    if (p["attention_bytes"] > 0).any():  # docs/model.md §10 dp-attention: attention weights whole on every GPU
+        streamed = streamed + p["attention_bytes"] * (systems - 1)
     kv = _inplace(np.add, kv, streamed)
     kv = _inplace(np.divide, kv, systems * p["effective_bandwidth"])
     step = _inplace(np.add, step, kv)
     if (p["compute_seconds"] > 0).any():
         bound = n * p["compute_seconds"]
         step = _inplace(np.maximum, step, _inplace(np.divide, bound, systems))
+    if (p["ep_width"] > 1).any():  # docs/model.md §10: the EP all-to-all of every MoE layer
+        step = _inplace(np.add, step, ep_seconds(n, systems, p))
+    if drafting or (p["mtp_step_factor"] != 1).any():  # MTP: the time per output token of a request
+        step = _inplace(np.multiply, step, p["mtp_step_factor"])
     physical = p["prefill_physical"]
     if not physical.any():
         rates = _ratio_prefill(step, p, out)
@@ -231,6 +240,16 @@ def cell_kernel(p: Mapping[str, np.ndarray], out: Mapping[str, np.ndarray]) -> N
             np.logical_and(meets, np.less_equal(ttft, p["max_ttft_s"]), out=meets)
 
 
+def ep_seconds(n: np.ndarray, systems: np.ndarray, p: Mapping[str, np.ndarray]) -> np.ndarray:
+    """EP all-to-all time of one decode step (:func:`model.serving.ep_alltoall_seconds`): the
+    ``n (1 + draft)`` tokens of a step spread over the replica's ``S`` GPUs, at EP width
+    ``min(ep, S)``; the scale-up link within ``scaleup_domain`` GPUs, ``interconnect_gb_s`` beyond."""
+    tokens = n * p["mtp_tokens"] / systems
+    return serving.ep_alltoall_seconds(tokens, p["experts_per_token"], p["hidden_size"], p["ep_activation_bytes"],
+                                       np.minimum(p["ep_width"], systems), p["moe_layers"], p["scaleup_bytes_s"],
+                                       p["scaleup_domain"], p["scaleout_bytes_s"], p["ep_latency_s"])
+
+
 def at_percentile(n: np.ndarray, interactivity: np.ndarray, ttft: np.ndarray, request_time: np.ndarray,
                   busy: np.ndarray, physical: np.ndarray, p: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Interactivity and TTFT at the SLA's quantile ``q = sla_quantile`` (docs/model.md §10), from the queue
@@ -279,6 +298,8 @@ def _physical_prefill(n: np.ndarray, step: np.ndarray, systems: np.ndarray, p: M
     """
     busy = np.divide(p["prefill_compute_seconds"], systems)
     busy = _inplace(np.add, busy, p["prefix_load_seconds"] / np.minimum(systems, p["kv_shards"]))
+    if (p["prefill_busy_s"] > 0).any():  # docs/model.md §10: the fixed work of a prefill, on the replica
+        busy = _inplace(np.add, busy, p["prefill_busy_s"])
     request_time = np.multiply(n, busy, out=out.get("request_time"))
     request_time = _inplace(np.add, request_time, p["output_tokens"] * step)
     # an arriving request waits, on average, for half the other requests' prefills in progress

@@ -109,6 +109,7 @@ def read_catalog(cfg: ModelConfig) -> xr.Dataset:
         data[f] = ("hardware", [_value(getattr(hw[h], f), f) for h in hw_names])
     data["weights_resident"] = ("hardware", [bool(hw[h].weights_resident) for h in hw_names])
     data["attention_data_parallel"] = ("hardware", [bool(hw[h].attention_data_parallel) for h in hw_names])
+    data["fp4_compute"] = ("hardware", [bool(hw[h].fp4_compute) for h in hw_names])
     data["prefill_physical"] = ("hardware", [PrefillMode(hw[h].prefill_mode) == PrefillMode.physical
                                              for h in hw_names])
     data["tensor_parallel"] = ("hardware", [Parallelism(hw[h].parallelism) == Parallelism.tensor
@@ -123,6 +124,7 @@ def read_catalog(cfg: ModelConfig) -> xr.Dataset:
     data["sizes_restricted"] = ("hardware", [hw[h].allowed_sizes is not None for h in hw_names])
     for f in MODEL_FIELDS:
         data[f] = ("model", [_value(getattr(mdl[m], f), f) for m in model_names])
+    data["fp4_checkpoint"] = ("model", [bool(mdl[m].fp4_checkpoint) for m in model_names])
     tok_s = np.full((len(model_names), len(hw_names)), np.nan)
     measured = np.zeros_like(tok_s, dtype=bool)
     for i, m in enumerate(model_names):
@@ -289,6 +291,8 @@ def apply_overrides(ds: xr.Dataset, params: Mapping[str, Any]) -> xr.Dataset:
 def _kv_coefficients(ds: xr.Dataset) -> tuple[xr.DataArray, xr.DataArray, xr.DataArray]:
     """KV bytes per context token, per window token, and window length (docs/model.md §2)."""
     byte_per_value = ds.kv_bits / 8
+    if ds.kv_cache_bits.notnull().any():  # docs/model.md §10: the stack's KV bits, where a hardware sets them
+        byte_per_value = xr.where(ds.kv_cache_bits.notnull(), ds.kv_cache_bits, ds.kv_bits) / 8
     gqa_full = 2 * (ds.layers - ds.sliding_window_layers) * ds.kv_heads * ds.head_dim * byte_per_value
     gqa_window = 2 * ds.sliding_window_layers * ds.kv_heads * ds.head_dim * byte_per_value
     mla = ds.layers * (ds.kv_lora_rank + ds.qk_rope_head_dim) * byte_per_value
@@ -367,7 +371,10 @@ def derive(ds: xr.Dataset, isl: xr.DataArray, concurrency: xr.DataArray,
     has_rate = base.notnull()
     out["decode_base_time"] = xr.where(has_rate, 1 / out["base_interactivity"],
                                        ds.step_overhead_s + ds.layers * ds.layer_overhead_s)
-    out["streamed_bytes"] = xr.where(has_rate, 0.0, streamed_weight_bytes(ds, out["weight_bytes"], concurrency))
+    # docs/model.md §10 MTP: a step verifies 1 + draft tokens per request (the same arrays where there is no MTP)
+    drafting = bool((ds.mtp_draft_tokens > 0).any())
+    verified = concurrency * (1 + ds.mtp_draft_tokens) if drafting else concurrency
+    out["streamed_bytes"] = xr.where(has_rate, 0.0, streamed_weight_bytes(ds, out["weight_bytes"], verified))
     # the same read for another batch size (a pinned replica's admitted requests, docs/model.md §8):
     # dense + (1 - untouched**N) * routed bytes, with untouched = 1 - k/E (1: no routed experts)
     bytes_per_param = out["weight_bytes"] / (ds.total_params_b * 1e9)
@@ -378,8 +385,12 @@ def derive(ds: xr.Dataset, isl: xr.DataArray, concurrency: xr.DataArray,
         moe, (ds.active_params_b - ds.experts_per_token / ds.routed_experts * ds.routed_expert_params_b) * 1e9,
         ds.active_params_b * 1e9) * bytes_per_param)
     flops_per_token = 2 * ds.active_params_b * 1e9
-    compute = flops_per_token / (ds.peak_dense_tflops * 1e12 * ds.compute_efficiency)
+    peak = math_peak_tflops(ds)
+    compute = flops_per_token / (peak * 1e12 * ds.compute_efficiency)
+    if drafting:
+        compute = compute * (1 + ds.mtp_draft_tokens)
     out["compute_seconds"] = xr.where(has_rate | ds.peak_dense_tflops.isnull(), 0.0, compute)
+    out.update(serving_terms(ds, out["weight_bytes"], has_rate))
     price: xr.DataArray = sum(ds[f"mix_{t}"] * ds[f"price_{t}"] for t in TOKEN_TYPES)  # type: ignore[assignment]
     out["price_per_mtok"] = price
     # Per-(model, hardware) and per-ISL constants of the cell equations (model.equations).
@@ -396,6 +407,9 @@ def derive(ds: xr.Dataset, isl: xr.DataArray, concurrency: xr.DataArray,
     known = True
     for term in needed:
         known = known & term.notnull()
+    # EP wider than 1 needs the model's hidden width and MoE layers and the GPU's scale-out link
+    ep_known = ds.hidden_size.notnull() & ds.moe_layers.notnull() & ds.interconnect_gb_s.notnull()
+    known = known & ((out["ep_width"] <= 1) | ep_known)
     out["context_ok"] = (isl <= ds.max_context) & known
     out["step_constant"] = out["decode_base_time"] - ds.hop_latency_s * out["systems_for_weights"]
     out["time_per_step"] = isl / ds.cache_read_ratio + out["output_tokens"]
@@ -403,6 +417,37 @@ def derive(ds: xr.Dataset, isl: xr.DataArray, concurrency: xr.DataArray,
     out["output_share"] = out["tokens_per_request"] / out["output_tokens"]
     out.update(prefill_terms(ds, isl, per_token, window_bytes, window, cached_share))
     return xr.Dataset(out)
+
+
+def math_peak_tflops(ds: xr.Dataset) -> xr.DataArray:
+    """Dense TFLOP/s of the precision the math runs at (docs/model.md §10): ``peak_fp4_tflops`` where
+    the hardware runs FP4 math (``fp4_compute``), the model's checkpoint is FP4 and the GPU has FP4
+    units; ``peak_dense_tflops`` (FP8) elsewhere."""
+    fp4 = ds.fp4_compute & ds.fp4_checkpoint & ds.peak_fp4_tflops.notnull()
+    if not bool(fp4.any()):
+        return ds.peak_dense_tflops
+    return xr.where(fp4, ds.peak_fp4_tflops, ds.peak_dense_tflops)
+
+
+def serving_terms(ds: xr.Dataset, weight_bytes: xr.DataArray, has_rate: xr.DataArray) -> dict[str, xr.DataArray]:
+    """The per-(model, hardware) constants of the docs/model.md §10 step terms the kernel adds
+    (:mod:`model.serving`): EP all-to-all, dp-attention's whole attention weights, MTP.
+
+    ``mtp_step_factor = (1 + draft / layers) / accepted`` turns a step into the time per output
+    token of a request (the draft model costs one layer's share per drafted token; a step emits
+    ``accepted`` tokens).  ``attention_bytes`` are the attention weights at the model's bytes per
+    parameter where dp-attention holds them whole on every GPU (0 elsewhere, or where
+    ``attention_params_b`` is null).  Links are in bytes/s.
+    """
+    bytes_per_param = weight_bytes / (ds.total_params_b * 1e9)
+    dp = ds.attention_data_parallel & ds.attention_params_b.notnull() & ~has_rate
+    return {
+        "mtp_step_factor": (1 + ds.mtp_draft_tokens / ds.layers) / ds.accepted_tokens_per_step,
+        "mtp_tokens": 1 + ds.mtp_draft_tokens,
+        "attention_bytes": xr.where(dp, ds.attention_params_b * 1e9 * bytes_per_param, 0.0),
+        "ep_width": xr.where(has_rate | ds.routed_experts.isnull(), 1.0, ds.ep),
+        "scaleup_bytes_s": ds.scaleup_gb_s * 1e9, "scaleout_bytes_s": ds.interconnect_gb_s * 1e9,
+    }
 
 
 def kv_shards(ds: xr.Dataset) -> xr.DataArray:
@@ -445,7 +490,7 @@ def prefill_terms(ds: xr.Dataset, isl: xr.DataArray, per_token: xr.DataArray, wi
                     prefix_kv / (ds.kv_load_bandwidth_gb_s * 1e9), 0.0)
     return {
         "cached_tokens": cached, "new_tokens": new, "prefill_flops": flops, "prefix_kv_bytes": prefix_kv,
-        "prefill_compute_seconds": flops / (ds.peak_dense_tflops * 1e12 * ds.prefill_efficiency),
+        "prefill_compute_seconds": flops / (math_peak_tflops(ds) * 1e12 * ds.prefill_efficiency),
         "prefix_load_seconds": load,
         "kv_shards": kv_shards(ds),
         "pinned_systems": xr.where(ds.min_systems == ds.max_systems, ds.min_systems, np.nan),

@@ -12,9 +12,10 @@ import statistics
 from model.schema import HardwareSpec, ModelConfig, ModelSpec
 
 
-def kv_bytes_per_request(m: ModelSpec, isl: float) -> float:
-    """KV cache of one request whose context is ``isl`` tokens, bytes (docs/model.md §2)."""
-    width = m.kv_bits / 8
+def kv_bytes_per_request(m: ModelSpec, isl: float, kv_bits: float | None = None) -> float:
+    """KV cache of one request whose context is ``isl`` tokens, bytes (docs/model.md §2), at
+    ``kv_bits`` per value (default: the model's; docs/model.md §10: a hardware's ``kv_cache_bits``)."""
+    width = (m.kv_bits if kv_bits is None else kv_bits) / 8
     if m.attention.value == "gqa":
         full_layers = m.layers - m.sliding_window_layers
         per_token = 2 * full_layers * m.kv_heads * m.head_dim * width
@@ -93,6 +94,28 @@ def prefill_flops(m: ModelSpec, cached: float, new: float) -> float:
                   + per_pair * sliding * window)
 
 
+def math_peak_tflops(m: ModelSpec, hw: HardwareSpec) -> float | None:
+    """TFLOP/s of the precision the math runs at (docs/model.md §10): the FP4 peak where the hardware
+    runs FP4 math, the checkpoint is FP4 and the GPU has FP4 units; the dense FP8 peak otherwise."""
+    if hw.fp4_compute and m.fp4_checkpoint and hw.peak_fp4_tflops is not None:
+        return hw.peak_fp4_tflops
+    return hw.peak_dense_tflops
+
+
+def ep_alltoall_s(m: ModelSpec, hw: HardwareSpec, tokens: float, systems: float) -> float:
+    """docs/model.md §10 EP all-to-all of one decode step: ``tokens`` spread over ``systems`` GPUs at
+    width ``e = min(ep, systems)``; per GPU and MoE layer ``2 t k hidden bytes (e - 1) / e`` over the
+    scale-up link within ``scaleup_domain`` GPUs, the scale-out one beyond, plus ``ep_latency_s`` per
+    peer (``e - 1`` of them)."""
+    e = min(float(hw.ep), systems)
+    if e <= 1:
+        return 0.0
+    sent = 2 * (tokens / systems) * m.experts_per_token * m.hidden_size * hw.ep_activation_bytes * (e - 1) / e
+    within = hw.scaleup_domain is not None and e <= hw.scaleup_domain
+    link = (hw.scaleup_gb_s if within else hw.interconnect_gb_s) * 1e9
+    return m.moe_layers * (sent / link + (e - 1) * hw.ep_latency_s)
+
+
 def cell(cfg: ModelConfig, model: str, hardware: str, isl: int, concurrency: int) -> dict:
     """Every docs/model.md §2 and §8 quantity of one (model, hardware, ISL, concurrency) cell."""
     hw, m, w = cfg.hardware[hardware], cfg.models[model], cfg.workload
@@ -101,7 +124,8 @@ def cell(cfg: ModelConfig, model: str, hardware: str, isl: int, concurrency: int
     osl = w.osl if w.osl is not None else L * w.mix.output / (1 - w.mix.output)
     context = L + osl / 2 if w.decode_context.value == "mean" else L
     W = weight_bytes(m)
-    per_request = kv_bytes_per_request(m, context)
+    kv_bits = hw.kv_cache_bits  # docs/model.md §10: the stack's KV bits (null: the model's)
+    per_request = kv_bytes_per_request(m, context, kv_bits)
     K = n * per_request
     capacity = hw.memory_gb * 1e9 * hw.usable_memory_fraction
     shards = kv_shards(m, hw)
@@ -119,34 +143,45 @@ def cell(cfg: ModelConfig, model: str, hardware: str, isl: int, concurrency: int
         if 1 <= fit < n:
             n, built, raw, buildable = float(fit), pinned, pinned, True
             K = n * per_request
-    feasible = buildable and L <= m.max_context
+    rate = _base_rate(cfg, model, hardware)
+    ep = 1 if rate is not None or m.routed_experts is None else hw.ep
+    ep_known = ep <= 1 or None not in (m.hidden_size, m.moe_layers, hw.interconnect_gb_s)
+    feasible = buildable and L <= m.max_context and ep_known
     systems = built if math.isfinite(built) else raw
     result = {"weight_bytes": W, "kv_cache_bytes": asked * per_request, "memory_bytes": W + asked * per_request,
               "osl": osl, "systems": systems, "systems_for_weights": s0, "layers_per_system": m.layers / systems,
               "feasible": feasible, "admitted_requests": n}
-    rate = _base_rate(cfg, model, hardware)
     compute = 0.0
+    draft = hw.mtp_draft_tokens
+    peak = math_peak_tflops(m, hw)
     if rate is not None:
         t_base, streamed = 1 / rate, 0.0
     else:
         t_base = hw.step_overhead_s + m.layers * hw.layer_overhead_s
         if m.routed_experts is not None:
-            touched = 1 - (1 - m.experts_per_token / m.routed_experts) ** n
+            touched = 1 - (1 - m.experts_per_token / m.routed_experts) ** (n * (1 + draft))
             dense = m.active_params_b - m.experts_per_token / m.routed_experts * m.routed_expert_params_b
             params = dense + touched * m.routed_expert_params_b
         else:
             params = m.active_params_b
         streamed = W * params / m.total_params_b
+        if hw.attention_data_parallel and m.attention_params_b is not None:
+            # dp-attention: every GPU reads the whole attention weights (the rest split over the S GPUs)
+            streamed += (systems - 1) * W * m.attention_params_b / m.total_params_b
         if hw.peak_dense_tflops is not None:
-            flops = n * 2 * m.active_params_b * 1e9
-            compute = flops / (systems * hw.peak_dense_tflops * 1e12 * hw.compute_efficiency)
+            flops = n * (1 + draft) * 2 * m.active_params_b * 1e9
+            compute = flops / (systems * peak * 1e12 * hw.compute_efficiency)
     bandwidth = hw.memory_bandwidth_tb_s * 1e12 * hw.bandwidth_efficiency
     kv_read = K / min(systems, shards)  # KV bytes one system reads per step
     step = t_base + hw.hop_latency_s * max(0.0, systems - s0) + streamed / (systems * bandwidth) + kv_read / bandwidth
     step = max(step, compute)
+    if ep > 1 and ep_known:
+        step += ep_alltoall_s(m, hw, n * (1 + draft), systems)
+    # MTP: the draft costs one layer's share per drafted token; a step emits accepted tokens per request
+    step *= (1 + draft / m.layers) / hw.accepted_tokens_per_step
     cached = L * w.mix.cache_read / (1 - w.mix.output)
     new = L - cached
-    result.update(cached_tokens=cached, new_tokens=new, prefix_kv_bytes=kv_bytes_per_request(m, cached))
+    result.update(cached_tokens=cached, new_tokens=new, prefix_kv_bytes=kv_bytes_per_request(m, cached, kv_bits))
     if hw.prefill_mode.value == "ratio":
         interactivity = 1 / step
         cache_read = hw.cache_read_ratio * interactivity
@@ -156,9 +191,10 @@ def cell(cfg: ModelConfig, model: str, hardware: str, isl: int, concurrency: int
     else:
         flops = prefill_flops(m, cached, new)
         result["prefill_flops"] = flops
-        busy = flops / (systems * hw.peak_dense_tflops * 1e12 * hw.prefill_efficiency)
+        busy = flops / (systems * peak * 1e12 * hw.prefill_efficiency)
         if w.kv_tier.value == "host" and hw.kv_load_bandwidth_gb_s is not None:
-            busy += kv_bytes_per_request(m, cached) / (min(systems, shards) * hw.kv_load_bandwidth_gb_s * 1e9)
+            busy += kv_bytes_per_request(m, cached, kv_bits) / (min(systems, shards) * hw.kv_load_bandwidth_gb_s * 1e9)
+        busy += hw.prefill_busy_s  # docs/model.md §10: fixed prefill work on the replica (overhead: latency)
         request_time = osl * step + n * busy
         queued = busy * (1 + (n - 1) * busy / (2 * request_time))
         interactivity = osl / (request_time - queued)

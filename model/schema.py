@@ -153,6 +153,38 @@ class HardwareSpec(Sourced):
     attention_data_parallel: bool = spec(False, unit="bool", array=True,
                                          doc="tensor parallelism with data-parallel attention: requests split, "
                                              "KV per GPU K / S")
+    # Serving configuration terms (docs/model.md §10): links, FP4 units, and how a replica is served.  At their
+    # defaults (ep 1, no MTP, the model's KV bits, FP8 math, no prefill busy time) the step is docs/model.md §8's.
+    peak_fp4_tflops: Optional[float] = spec(None, unit="TFLOP/s", check="> 0", array=True,
+                                            doc="peak dense FP4 tensor throughput per GPU (null: no FP4 units)")
+    scaleup_gb_s: Optional[float] = spec(None, unit="GB/s", check="> 0", array=True,
+                                         doc="scale-up link (NVLink, Infinity Fabric) bandwidth per GPU and "
+                                             "direction: the EP all-to-all within scaleup_domain")
+    scaleup_domain: Optional[int] = spec(None, unit="systems", check=">= 1", array=True,
+                                         doc="GPUs in one scale-up domain; EP wider than it uses interconnect_gb_s")
+    ep: int = spec(1, unit="systems", check=">= 1", array=True,
+                   doc="expert-parallel width of a replica (capped at its systems); > 1 adds the all-to-all")
+    ep_latency_s: float = spec(0.0, unit="s", check=">= 0", array=True,
+                               doc="fixed time per peer (ep - 1 of them) and MoE layer of one EP "
+                                   "all-to-all (dispatch + combine)")
+    ep_activation_bytes: float = spec(1.5, unit="bytes", check="> 0", array=True,
+                                      doc="bytes per hidden value an EP all-to-all moves: 1.5, dispatch in FP8 "
+                                          "(1 B) and combine in BF16 (2 B) as DeepEP's low-latency kernels do "
+                                          "(uncertain per stack)")
+    mtp_draft_tokens: int = spec(0, unit="tokens", check=">= 0", array=True,
+                                 doc="MTP speculative tokens drafted per decode step (0: no MTP)")
+    accepted_tokens_per_step: float = spec(1.0, unit="tokens", check="> 0", array=True,
+                                           doc="output tokens a decode step emits per request (1 to "
+                                               "mtp_draft_tokens + 1)")
+    kv_cache_bits: Optional[float] = spec(None, unit="bits", check="> 0", array=True,
+                                          doc="bits per KV value this hardware's stack stores (null: the "
+                                              "model's kv_bits)")
+    fp4_compute: bool = spec(False, unit="bool", array=True,
+                             doc="run the math at peak_fp4_tflops where the model's checkpoint is FP4 "
+                                 "(models.<name>.fp4_checkpoint) and the GPU has FP4 units")
+    prefill_busy_s: float = spec(0.0, unit="s", check=">= 0", array=True,
+                                 doc="fixed time per prefill the replica is busy (physical mode); "
+                                     "prefill_overhead_s is latency the replica spends on others")
     allowed_sizes: Optional[List[int]] = spec(None, unit="systems", doc="replica sizes that can be built (null: any)")
     max_systems: Optional[int] = spec(None, unit="systems", check=">= 1", array=True,
                                       doc="largest replica (null: no limit)")
@@ -213,6 +245,17 @@ class ModelSpec(Sourced):
                                             doc="routed experts k chosen per token")
     routed_expert_params_b: Optional[float] = spec(None, unit="B params", array=True,
                                                    doc="parameters of all routed experts")
+    # docs/model.md §10: what the EP all-to-all, dp-attention and FP4 math need
+    hidden_size: Optional[int] = spec(None, unit="values", check=">= 1", array=True,
+                                      doc="hidden state width (config.json hidden_size)")
+    moe_layers: Optional[int] = spec(None, unit="layers", check=">= 1", array=True,
+                                     doc="layers with routed experts (an EP all-to-all each)")
+    attention_params_b: Optional[float] = spec(None, unit="B params", check="> 0", array=True,
+                                               doc="attention weights of all layers, held whole by every "
+                                                   "data-parallel-attention rank (null: not counted)")
+    fp4_checkpoint: bool = spec(False, unit="bool", array=True,
+                                doc="the served checkpoint's routed experts are FP4 (hardware fp4_compute "
+                                    "then runs the math at the FP4 peak)")
     interactivity: Dict[str, InteractivityPoint] = spec(factory=dict, unit="tok/s",
                                                         doc="base decode rate per hardware: {tok_s, measured}")
     description: str = ""

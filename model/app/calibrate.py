@@ -107,8 +107,8 @@ def print_configurations(cfg: DictConfig, out: Path) -> None:
     from model.app.plots import configurations_vs_measured
 
     c = cfg.calibration
-    result = calibration.calibrate_configurations(OmegaConf.to_container(c, resolve=True),
-                                                  str(REPO_DIR / c.configurations), bool(c.cross_validate))
+    known = calibration.serving_catalog(OmegaConf.to_container(cfg, resolve=True))
+    result = calibration.calibrate_configurations(known, str(REPO_DIR / c.configurations), bool(c.cross_validate))
     io.write_text(result.table.to_csv(index=False), out / "configurations.csv")
     io.write_text(result.regimes.to_csv(), out / "regimes.csv")
     if cfg.plots.enabled:

@@ -87,11 +87,12 @@ class CalibrationSpec:
                                  "spread the uncertainty app draws GPU error factors from), relative to the repository")
     configurations: str = spec("", doc="docs/model.md §10 benchmark CSV of serving configurations (aggregated and "
                                "disaggregated DeepSeek-R1 runs), relative to the repository (empty: none)")
-    devices: Dict[str, Any] = spec(factory=dict, doc="per GPU type of the configuration runs: memory_gb, "
-                                   "memory_bandwidth_tb_s, peak_fp8_tflops, peak_fp4_tflops, scaleup_gb_s, "
-                                   "scaleup_domain, scaleout_gb_s")
-    architecture: Dict[str, Any] = spec(factory=dict, doc="the configuration runs' model: sizes, layers, MoE and "
-                                        "attention shape, activation bytes, weight bits per precision")
+    configurations_model: str = spec("deepseek_r1", doc="the configuration runs' model (its architecture is read "
+                                     "from models.<name>; each GPU type's memory, links and peaks from "
+                                     "hardware.<gpu>)")
+    routed_bits: Dict[str, float] = spec(factory=dict, unit="bits", doc="bits per routed-expert weight of the "
+                                         "runs' checkpoint, by precision (fp8, fp4)")
+    other_bits: float = spec(8.0, unit="bits", check="> 0", doc="bits per weight outside the routed experts")
     stacks: Dict[str, Any] = spec(factory=dict, doc="per serving-stack family: kv_bits; mtp_draft_tokens; "
                                   "prefill_chunk_tokens")
     source: Dict[str, str] = spec(factory=dict, doc="where each value comes from, by field")

@@ -110,10 +110,11 @@ def _check_calibration(cfg: DictConfig) -> None:
     if c.configurations:
         if not (CONF_REPO / c.configurations).is_file():
             raise ConfigError("calibration.configurations", c.configurations, f"no such file under {CONF_REPO}")
-        keys = ("memory_bandwidth_tb_s", "peak_fp8_tflops", "scaleup_gb_s", "scaleup_domain", "scaleout_gb_s")
-        for gpu, device in c.devices.items():
-            for key in keys:
-                check_value(f"calibration.devices.{gpu}.{key}", device.get(key), "> 0")
+        if c.configurations_model not in cfg.models:
+            raise ConfigError("calibration.configurations_model", c.configurations_model,
+                              f"unknown model; allowed: {', '.join(cfg.models.keys())}")
+        for precision, bits in c.routed_bits.items():
+            check_value(f"calibration.routed_bits.{precision}", bits, "> 0")
 
 
 def _check_benchmark_tables(cfg: DictConfig) -> None:
@@ -132,7 +133,7 @@ def _check_benchmark_tables(cfg: DictConfig) -> None:
     check_table(read_table(str(CONF_REPO / c.data), "calibration.data", c.data), points, "calibration.data", c.data)
     if not c.get("configurations"):
         return
-    routed = (c.get("architecture") or {}).get("routed_bits") or {}
+    routed = c.get("routed_bits") or {}
     runs = {"gpu": Column("text", allowed=tuple(c.devices.keys()) or None),
             "precision": Column("text", allowed=tuple(routed.keys()) or None),
             "spec_method": Column("text"), "framework": Column("text"),

@@ -40,7 +40,9 @@ def test_calibrate_command_prints_the_error_table_and_leaves_the_catalog_alone(t
     ("calibration.per_hardware=[foo]", "calibration.per_hardware"),
     ("calibration.data=nope.csv", "calibration.data"),
     ("calibration.configurations=nope.csv", "calibration.configurations"),
-    ("calibration.devices.b200.scaleup_gb_s=0", "calibration.devices.b200.scaleup_gb_s"),
+    ("calibration.routed_bits.fp4=0", "calibration.routed_bits.fp4"),
+    ("calibration.configurations_model=gpt5", "calibration.configurations_model"),
+    ("hardware.b200.scaleup_gb_s=0", "hardware.b200.scaleup_gb_s"),
     ("calibration.data=README.md", "calibration.data"),  # a file that is not CSV: no pandas ParserError
     ("calibration.data=docs/view_calculator.png", "calibration.data"),
     ("calibration.weights_gb.deepseek_r1.fp8=-1", "calibration.weights_gb.deepseek_r1.fp8"),

@@ -5,7 +5,8 @@ import pytest
 import model
 from model.schema import HardwareSpec, ModelSpec
 
-HARDWARE = ["cerebras_wse3", "h100_sxm", "h200", "b200", "gb200_nvl72", "mi300x", "mi355x", "trainium2"]
+HARDWARE = ["cerebras_wse3", "h100_sxm", "h200", "b200", "gb200_nvl72", "mi300x", "mi355x", "b300", "gb300_nvl72",
+            "mi325x", "trainium2"]
 MODELS = ["deepseek_v4", "kimi_k2_6", "gpt_oss_120b", "glm_4_7", "deepseek_v3", "deepseek_r1", "llama_3_3_70b"]
 
 

@@ -1,10 +1,11 @@
 """docs/model.md §10 equations of model.serving, against hand-worked cells and the §8 kernel."""
 import numpy as np
 import pytest
-import yaml
+from omegaconf import OmegaConf
 
 import model
 from model import calibration, serving
+from model.app.config import load_config
 from tests.helpers import ROOT, at
 
 # DeepSeek V3/R1 shapes (config.json)
@@ -95,7 +96,7 @@ def test_p50_ttft_is_todays_ttft_where_the_new_terms_are_off():
 
 @pytest.fixture(scope="module")
 def runs():
-    c = yaml.safe_load((ROOT / "conf/calibrate.yaml").read_text())["calibration"]
+    c = calibration.serving_catalog(OmegaConf.to_container(load_config(config_name="calibrate"), resolve=True))
     table = calibration.load_configurations(str(ROOT / "model/data/inferencex/inferencex-dsr1.csv"))
     return table, calibration.configuration_inputs(table, c, 0.9)
 

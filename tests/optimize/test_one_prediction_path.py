@@ -2,10 +2,11 @@
 model.calibration equals the optimizer's prefill and decode column values for the same replicas."""
 import numpy as np
 import pytest
-import yaml
+from omegaconf import OmegaConf
 
 import optimize
 from model import calibration
+from model.app.config import load_config
 from optimize.columns import disaggregated_cells
 from optimize.inputs import bucket_grid, column_options
 from tests.helpers import ROOT
@@ -21,7 +22,7 @@ def test_disaggregated_run_through_calibration_equals_the_optimizer_columns():
     """Run 1241: DeepSeek-R1 FP8 on MI355X (SGLang, no EP, no DP attention, no MTP), a prefill
     worker of 8 GPUs and two decode workers of 8, 64 users (32 per decode worker), 1k/1k
     (nominal lengths here: length factor 1)."""
-    c = yaml.safe_load((ROOT / "conf/calibrate.yaml").read_text())["calibration"]
+    c = calibration.serving_catalog(OmegaConf.to_container(load_config(config_name="calibrate"), resolve=True))
     c["stacks"]["kv_bits"]["sglang"] = 16  # the same replicas: the grid below keeps the model's BF16 KV
     c["stacks"]["prefill_chunk_tokens"] = float("inf")  # and the kernel's prefill has no weight pass per forward
     table = calibration.load_configurations(str(ROOT / "model/data/inferencex/inferencex-dsr1.csv"))

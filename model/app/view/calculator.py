@@ -195,12 +195,17 @@ class CalculatorTab:
         self.concurrency_source = pn.widgets.TooltipIcon(value=n_note.tooltip(), margin=(18, 0, 0, 0))
         self.min_interactivity = pn.widgets.FloatInput(
             label="SLA: min tok/s", value=inputs.values["sla.min_interactivity"], css_classes=["view-sla-min"],
-            width=140, description="sla.min_interactivity: least output tok/s per request that meets the SLA "
+            width=110, description="sla.min_interactivity: least output tok/s per request that meets the SLA "
                                    "(conf/sla/default.yaml)")
         self.max_ttft = pn.widgets.FloatInput(
-            label="SLA: max TTFT (s)", value=inputs.values["sla.max_ttft_s"], placeholder="no limit",
-            css_classes=["view-sla-ttft"], width=140,
+            label="max TTFT (s)", value=inputs.values["sla.max_ttft_s"], placeholder="no limit",
+            css_classes=["view-sla-ttft"], width=100,
             description="sla.max_ttft_s: longest time to first token that meets the SLA (empty: no limit)")
+        self.percentile = pn.widgets.Select(
+            name="at", value=inputs.values["sla.percentile"], options=["p50", "p90", "p99"], width=70,
+            css_classes=["view-sla-percentile"],
+            description="sla.percentile: the percentile of TTFT and of TPOT both SLA kinds hold at "
+                        "(docs/model.md §10)")
         self.hw_inputs = BuiltOnUse(self._hardware_inputs, self.calc.hardware)  # compared now, others when added
         self.hw_tabs = pn.Tabs(*[(h, self.hw_inputs[h]) for h in inputs.hardware], width=320,
                                css_classes=["view-hw-tabs"], margin=(0, 10))
@@ -272,6 +277,7 @@ class CalculatorTab:
         self.concurrency.param.watch(lambda e: self.set("concurrency", e.new), "value")
         self.min_interactivity.param.watch(lambda e: self.set("sla.min_interactivity", e.new), "value")
         self.max_ttft.param.watch(lambda e: self.set("sla.max_ttft_s", e.new), "value")
+        self.percentile.param.watch(lambda e: self.set("sla.percentile", e.new), "value")
         self.feasibility_hw.param.watch(lambda e: self.draw_feasibility(), "value")
 
     def nearest_isl(self, isl: Any) -> int:
@@ -309,7 +315,7 @@ class CalculatorTab:
         sidebar = pn.Column(
             section("Model and point"), legend, self.model, self.hardware, pn.Row(self.isl, self.isl_exact),
             pn.Row(self.concurrency, self.concurrency_source),
-            pn.Row(self.min_interactivity, self.max_ttft),
+            pn.Row(self.min_interactivity, self.max_ttft, self.percentile),
             section("Hardware assumptions", "per compared hardware"), self.hw_tabs,
             section("Price sheet", "$/Mtok by token type"), pn.GridBox(*self.price_inputs, ncols=2),
             width=330, css_classes=["view-sidebar"],

@@ -40,9 +40,9 @@ DEFAULT_MODEL = "gpt_oss_120b"
 DEFAULT_HARDWARE = ("cerebras_wse3", "b200")
 # hardware fields the calculator edits; prefill_mode is an enum, so it goes into the composed config
 HARDWARE_FIELDS = ("price_per_hour", "cache_read_ratio", "prefill_mode", "hop_latency_s", "interactivity_multiplier")
-STRUCTURAL_FIELDS = ("prefill_mode",)
+STRUCTURAL_FIELDS = ("prefill_mode", "percentile")  # enums: into the composed config
 PRICE_KEYS = tuple(f"workload.price_sheet.{t}" for t in TOKEN_TYPES)
-SLA_KEYS = ("sla.min_interactivity", "sla.max_ttft_s")
+SLA_KEYS = ("sla.min_interactivity", "sla.max_ttft_s", "sla.percentile")
 ISL_RANGE = (1000, 1_000_000)  # the ISL slider's range, tokens
 ISL_STEPS_PER_DECADE = 32
 PREFETCH_MAX_HARDWARE = 4  # prefetching every slider ISL costs ~16 MB per hardware type
@@ -143,8 +143,8 @@ class CalculatorInputs:
     values
         Every other edited value by dotted config key: ``hardware.<name>.<field>`` for the
         fields of :data:`HARDWARE_FIELDS` (every catalog hardware, selected or not),
-        ``workload.price_sheet.<type>`` ($/Mtok), ``sla.min_interactivity`` (tok/s) and
-        ``sla.max_ttft_s`` (s, ``None``: no limit).
+        ``workload.price_sheet.<type>`` ($/Mtok), ``sla.min_interactivity`` (tok/s),
+        ``sla.max_ttft_s`` (s, ``None``: no limit) and ``sla.percentile`` (p50, p90 or p99).
     """
 
     model: str

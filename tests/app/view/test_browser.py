@@ -214,3 +214,27 @@ def test_the_url_keeps_the_state_so_a_link_reopens_the_view(page):
         assert page.js("return __view.byClass('view-tabs').active;") == 1
     finally:
         Page(page.driver, page.url)  # the other tests' page, as it was
+
+
+def test_the_sla_percentile_select_moves_the_cheapest_concurrency(page, tmp_path):
+    """The calculator's percentile select beside the SLA inputs (docs/model.md §10): at p99 the
+    page shows the toolkit's cheapest concurrency meeting the SLA at p99, below p50's on the B200."""
+    page.select_tab(0)
+    page.set("view-sla-min", 100.0, prefer="Spinner")
+    page.set("view-sla-ttft", 2.0, prefer="Spinner")
+    point = page.js("const t = __view.inner('view-readout', 'table'); return [t.getAttribute('data-isl'),"
+                    "t.getAttribute('data-n')];")
+    isl = int(point[0])
+    best = {}
+    for percentile in ("p50", "p99"):
+        cfg = model.load_config(["select.models=[gpt_oss_120b]", "select.hardware=[cerebras_wse3,b200]",
+                                 "sla.min_interactivity=100", "sla.max_ttft_s=2", f"sla.percentile={percentile}"])
+        cheapest = model.cheapest_under_sla(cfg, isl=[isl]).isel(model=0, isl=0).sel(hardware="b200")
+        best[percentile] = float(cheapest.concurrency)
+    assert best["p99"] < best["p50"]
+    for percentile in ("p50", "p99"):
+        page.set("view-sla-percentile", percentile, prefer="Select")
+        page.wait("return __view.inner('view-readout', 'td[data-var=\"best_concurrency\"][data-hw=\"b200\"]')"
+                  ".getAttribute('data-value') == arguments[0];", 30.0, repr(best[percentile]))
+    page.screenshot(tmp_path / "calculator_p99.png")
+    page.set("view-sla-percentile", "p50", prefer="Select")

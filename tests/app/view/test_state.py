@@ -55,6 +55,8 @@ VARIANTS = {
     "hop and speed": {"hardware.cerebras_wse3.hop_latency_s": 2e-06,
                       "hardware.cerebras_wse3.interactivity_multiplier": 1.1},
     "sla": {"sla.min_interactivity": 500.0, "sla.max_ttft_s": 2.0},
+    "sla at p99": {"sla.min_interactivity": 100.0, "sla.max_ttft_s": 2.0, "sla.percentile": "p99",
+                   "hardware": ("cerebras_wse3", "b200")},
     "other model": {"model": "deepseek_v3", "hardware": ("cerebras_wse3", "h200", "mi355x"), "isl": 200000},
 }
 
@@ -240,3 +242,14 @@ def test_feasibility_grids_are_shared_and_read_only(calculator):
     key = f"hardware.{inputs.hardware[0]}.price_per_hour"
     priced = inputs.set(key, inputs.values[key] + 1.0)  # ... and every changed value
     assert calculator.feasibility(priced) is not first
+
+
+def test_the_sla_percentile_moves_the_cheapest_concurrency(calculator):
+    """sla.percentile (docs/model.md §10): at p99 the B200's TTFT and TPOT tails exclude concurrencies
+    that meet the SLA at p50, so the cheapest concurrency meeting it falls (or none is left)."""
+    base = calculator.defaults().set("sla.min_interactivity", 100.0).set("sla.max_ttft_s", 2.0)
+    p50 = calculator.compute(base).values["b200"]
+    p99 = calculator.compute(base.set("sla.percentile", "p99")).values["b200"]
+    assert "sla.percentile=p99" in calculator.compute(base.set("sla.percentile", "p99")).command
+    assert np.isfinite(p50["best_concurrency"])
+    assert p99["best_concurrency"] < p50["best_concurrency"]

@@ -1,0 +1,176 @@
+"""docs/model.md §10 serving settings in the per-cell kernel, the pointwise oracle and the lazy path:
+EP all-to-all, dp-attention, MTP, the stack's KV bits, FP4 math and the prefill busy time."""
+import math
+
+import numpy as np
+import pytest
+import xarray as xr
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from omegaconf import OmegaConf
+
+import model
+from model import serving
+from model.parameters import parameters
+from model.pointwise import cell
+from model.schema import ModelAppConfig
+from tests.helpers import at
+
+# the docs/model.md §8 hand-worked cell (tests/model/test_prefill.py): DeepSeek V3 FP8 on 8 B200, L 8,000, N 16
+CELL = [
+    "workload.mix.cache_read=0.5", "workload.mix.cache_write=0.1", "workload.mix.input=0.2",
+    "workload.mix.output=0.2", "workload.kv_tier=device", "hardware.b200.min_systems=8",
+    "hardware.b200.max_systems=8", "hardware.b200.prefill_efficiency=0.5", "hardware.b200.prefill_overhead_s=0.1",
+    "hardware.b200.bandwidth_efficiency=0.5", "hardware.b200.layer_overhead_s=1e-4",
+    "hardware.b200.peak_dense_tflops=4500", "hardware.b200.compute_efficiency=1.0",
+    "select.models=[deepseek_v3]", "select.hardware=[b200]"]
+
+
+def _cell(*extra, isl=8000, n=16):
+    return model.evaluate(model.load_config(CELL + list(extra)), **at(isl, n)).squeeze()
+
+
+def test_hand_worked_ep_cell():
+    """EP 8 on the 8 B200 of the cell, N = 16: t = 16 / 8 = 2 tokens per GPU, each sent to k = 8
+    experts, hidden 7,168, 1.5 bytes per value, 7/8 of them leave the GPU:
+    2 x 2 x 8 x 7,168 x 1.5 x 7 / 8 = 301,056 bytes per GPU and MoE layer (dispatch + combine).
+    NVLink (900 GB/s, domain 8): 0.3345 µs + 20 µs latency per layer, x 58 MoE layers = 1.179401 ms.
+    Over the 50 GB/s NIC (a domain of 4 GPUs): 6.0211 µs + 20 µs, x 58 = 1.509225 ms.  The step
+    with EP is the step without it plus exactly that."""
+    assert serving.ep_alltoall_bytes(2.0, 8, 7168, 1.5, 8) == 301_056.0
+    off = _cell()
+    nvlink = _cell("hardware.b200.ep=8")
+    network = _cell("hardware.b200.ep=8", "hardware.b200.scaleup_domain=4")
+    assert float(nvlink.step_time - off.step_time) == pytest.approx(1.1794013866666668e-3, rel=1e-9)
+    assert float(network.step_time - off.step_time) == pytest.approx(1.50922496e-3, rel=1e-9)
+    assert float(nvlink.interactivity) < float(off.interactivity)
+    # EP 1 (the default) moves nothing; a dense model has no all-to-all whatever ep says
+    assert float(_cell("hardware.b200.ep=1").step_time) == float(off.step_time)
+
+
+def test_dp_attention_splits_mla_kv_by_the_dp_width():
+    """MLA's latent KV is one head: under TP every one of the S = 8 GPUs reads all of it, K; under
+    dp-attention each reads its own requests', K / 8.  With the attention weights left out
+    (attention_params_b null) the step falls by exactly K (1 - 1/8) / B; with them, every GPU also
+    reads the 11.4 B attention parameters whole: + A (S - 1) / (S B)."""
+    tp = _cell("models.deepseek_v3.attention_params_b=null")
+    dp = _cell("models.deepseek_v3.attention_params_b=null", "hardware.b200.attention_data_parallel=true")
+    kv = float(tp.kv_bytes_per_request) * 16
+    bandwidth = 8.0e12 * 0.5
+    assert float(tp.step_time - dp.step_time) == pytest.approx(kv * (1 - 1 / 8) / bandwidth, rel=1e-9)
+    with_weights = _cell("hardware.b200.attention_data_parallel=true")
+    attention = 11.4e9 * 1.0  # FP8: 1 byte per parameter (weight_bits 8)
+    assert float(with_weights.step_time - dp.step_time) == pytest.approx(attention * 7 / (8 * bandwidth), rel=1e-9)
+
+
+@pytest.mark.parametrize("accepted", [1.0, 1.7, 2.0, 4.0])
+def test_mtp_tokens_per_step_scale_interactivity_exactly(accepted):
+    """With the draft fixed (3 tokens: the step verifies 4 per request and runs the one-layer draft
+    3 times, 1 + 3/61 of a step), a step emitting a tokens per request takes 1/a of the time per
+    token: step_time and, in ratio mode, interactivity scale by exactly a."""
+    base = ["hardware.b200.mtp_draft_tokens=3", "hardware.b200.prefill_mode=ratio"]
+    one = _cell(*base, "hardware.b200.accepted_tokens_per_step=1")
+    more = _cell(*base, f"hardware.b200.accepted_tokens_per_step={accepted}")
+    assert float(more.step_time) == pytest.approx(float(one.step_time) / accepted, rel=1e-14)
+    assert float(more.interactivity) == pytest.approx(float(one.interactivity) * accepted, rel=1e-14)
+    # the draft itself: a step of 4 verified tokens per request times (1 + 3 / 61)
+    plain = _cell("hardware.b200.prefill_mode=ratio", "hardware.b200.compute_efficiency=1e-3")
+    four = _cell("hardware.b200.prefill_mode=ratio", "hardware.b200.compute_efficiency=1e-3",
+                 "hardware.b200.mtp_draft_tokens=3")
+    # compute-bound (tiny efficiency): 4x the FLOPs, times the draft's share
+    assert float(four.step_time) == pytest.approx(float(plain.step_time) * 4 * (1 + 3 / 61), rel=1e-12)
+
+
+def test_fp4_math_and_kv_bits_and_prefill_busy_time():
+    """FP4 math: gpt-oss-120b (MXFP4 experts) on B200 prefills at 9,000 rather than 4,500 TFLOP/s:
+    its busy time halves exactly; DeepSeek V3 (FP8 checkpoint) is unchanged.  KV bits 8 halve the
+    KV of a BF16-KV model.  prefill_busy_s adds to the replica's busy time (1 / prefill_capacity),
+    not to the fixed latency."""
+    oss = ["select.models=[gpt_oss_120b]"]
+    fp8, fp4 = _cell(*oss), _cell(*oss, "hardware.b200.fp4_compute=true")
+    assert 1 / float(fp4.prefill_capacity) == pytest.approx(0.5 / float(fp8.prefill_capacity), rel=1e-12)
+    assert float(_cell("hardware.b200.fp4_compute=true").step_time) == float(_cell().step_time)
+    assert float(_cell("hardware.b200.kv_cache_bits=8").kv_bytes_per_request) == \
+        float(_cell().kv_bytes_per_request) / 2
+    busy = _cell("hardware.b200.prefill_busy_s=0.05")
+    assert 1 / float(busy.prefill_capacity) == pytest.approx(1 / float(_cell().prefill_capacity) + 0.05, rel=1e-12)
+    assert float(busy.prefill_time) == pytest.approx(float(_cell().prefill_time) + 0.05, rel=1e-12)
+
+
+def test_percentiles_are_ordered_with_the_new_terms_on():
+    """p99 >= p90 >= p50 in TTFT and TPOT: the cells meeting an SLA at p99 are among those meeting
+    it at p90, and those among p50's."""
+    terms = ["hardware.b200.ep=8", "hardware.b200.mtp_draft_tokens=3", "hardware.b200.accepted_tokens_per_step=2.2",
+             "hardware.b200.prefill_busy_s=0.02", "hardware.b200.attention_data_parallel=true",
+             "hardware.b200.kv_cache_bits=8", "select.hardware=[b200]", "sla.min_interactivity=40",
+             "sla.max_ttft_s=2"]
+    meets = {p: model.evaluate(model.load_config(terms + [f"sla.percentile={p}"]), variables=["meets_sla"])
+             .meets_sla.values for p in ("p50", "p90", "p99")}
+    assert (meets["p99"] <= meets["p90"]).all() and (meets["p90"] <= meets["p50"]).all()
+    assert meets["p99"].sum() < meets["p50"].sum()
+
+
+def _with(cfg, updates):
+    copy = OmegaConf.merge(OmegaConf.structured(ModelAppConfig), OmegaConf.create(OmegaConf.to_container(cfg)))
+    for key, value in updates.items():
+        OmegaConf.update(copy, key, value)
+    return model.validate(copy)
+
+
+GPUS = ["h100_sxm", "b200", "gb200_nvl72", "mi355x", "b300", "gb300_nvl72", "mi325x"]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(model_name=st.sampled_from(["deepseek_v4", "kimi_k2_6", "gpt_oss_120b", "glm_4_7", "deepseek_v3"]),
+       hw=st.sampled_from(GPUS), isl=st.integers(1, 300_000), n=st.integers(1, 2048),
+       ep=st.sampled_from([1, 2, 8, 16, 72]), dp=st.booleans(), draft=st.integers(0, 3),
+       accepted=st.floats(0, 1), kv_bits=st.sampled_from([None, 8, 16]), fp4=st.booleans(),
+       busy=st.sampled_from([0.0, 0.003, 0.2]), mode=st.sampled_from(["ratio", "physical"]),
+       pinned=st.sampled_from([None, 8, 16]), percentile=st.sampled_from(["p50", "p90", "p99"]),
+       max_ttft=st.sampled_from([None, 0.5, 30.0]))
+def test_kernel_equals_the_oracle_with_the_new_terms_on(cfg, model_name, hw, isl, n, ep, dp, draft, accepted,
+                                                       kv_bits, fp4, busy, mode, pinned, percentile, max_ttft):
+    updates = {f"hardware.{hw}.ep": ep, f"hardware.{hw}.attention_data_parallel": dp,
+               f"hardware.{hw}.mtp_draft_tokens": draft,
+               f"hardware.{hw}.accepted_tokens_per_step": 1 + accepted * draft,
+               f"hardware.{hw}.kv_cache_bits": kv_bits, f"hardware.{hw}.fp4_compute": fp4,
+               f"hardware.{hw}.prefill_busy_s": busy, f"hardware.{hw}.prefill_mode": mode,
+               "sla.percentile": percentile, "sla.max_ttft_s": max_ttft, "sla.min_interactivity": 20.0,
+               "select.models": [model_name], "select.hardware": [hw]}
+    if pinned is not None:
+        updates.update({f"hardware.{hw}.min_systems": pinned, f"hardware.{hw}.max_systems": pinned,
+                        f"hardware.{hw}.allowed_sizes": None})
+    cfg = _with(cfg, updates)
+    ds = model.evaluate(cfg, **at(isl, n)).sel(model=model_name, hardware=hw).squeeze()
+    for key, expected in cell(cfg, model_name, hw, isl, n).items():
+        got = ds[key].item()
+        if isinstance(expected, bool):
+            assert bool(got) == expected, key
+        elif math.isnan(expected):
+            assert math.isnan(got), key
+        else:
+            assert math.isclose(got, expected, rel_tol=1e-12), (key, got, expected)
+
+
+def test_lazy_equals_in_memory_with_the_new_terms_on():
+    cfg = model.load_config([
+        "hardware.b200.ep=8", "hardware.b200.mtp_draft_tokens=3", "hardware.b200.accepted_tokens_per_step=2.3",
+        "hardware.b200.attention_data_parallel=true", "hardware.b200.kv_cache_bits=8",
+        "hardware.b200.fp4_compute=true", "hardware.b200.prefill_busy_s=0.01", "hardware.gb200_nvl72.ep=72",
+        "hardware.gb200_nvl72.mtp_draft_tokens=1", "sla.percentile=p90", "sla.max_ttft_s=3",
+        "grid.isl_points=6", "grid.concurrency_max=300", "grid.concurrency_step=7"])
+    eager = model.evaluate(cfg)
+    lazy = model.evaluate(cfg, chunks={"isl": 2, "concurrency": 11}).compute()
+    xr.testing.assert_identical(lazy, eager)
+    off = model.evaluate(model.load_config(["grid.isl_points=6", "grid.concurrency_max=300",
+                                            "grid.concurrency_step=7"]))
+    assert not np.array_equal(off.step_time.sel(hardware="b200").values, eager.step_time.sel(hardware="b200").values)
+
+
+def test_ep_needs_the_model_and_link_terms():
+    """EP > 1 on a MoE model without hidden_size is an unknown input: the cell is infeasible."""
+    cfg = model.load_config(CELL + ["hardware.b200.ep=8", "models.deepseek_v3.hidden_size=null"])
+    assert not bool(model.evaluate(cfg, **at(8000, 16)).feasible.squeeze())
+    assert not cell(cfg, "deepseek_v3", "b200", 8000, 16)["feasible"]
+    p = parameters(model.load_config(CELL + ["hardware.b200.ep=8"]))
+    assert float(p.ep_width.sel(model="deepseek_v3", hardware="b200")) == 8
