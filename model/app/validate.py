@@ -134,7 +134,7 @@ def _check_benchmark_tables(cfg: DictConfig) -> None:
     if not c.get("configurations"):
         return
     routed = c.get("routed_bits") or {}
-    runs = {"gpu": Column("text", allowed=tuple(c.devices.keys()) or None),
+    runs = {"gpu": Column("text", allowed=tuple(cfg.hardware.keys())),
             "precision": Column("text", allowed=tuple(routed.keys()) or None),
             "spec_method": Column("text"), "framework": Column("text"),
             **{k: Column("flag") for k in ("disagg", "prefill_dp_attention", "decode_dp_attention")},
