@@ -184,20 +184,35 @@ def aggregated_columns(grid: xr.Dataset, rows: DemandRows, options: ColumnOption
     options = ColumnOptions.aggregated_only(grid) if options is None else options
     ok = cells(grid, "meets_sla") & (rows.row_of_cell >= 0)[:, :, None, None] & options.offered[None, None, :, None]
     nan = np.full(ok.shape, np.nan)
-    ttft = cells(grid, "ttft") if "ttft" in grid else nan
-    if options.sla_quantile > 0.5 and options.physical is not None and "ttft" in grid:
-        # docs/model.md §10: the TTFT at sla.percentile, from the wait behind the other prefills
-        with np.errstate(divide="ignore", invalid="ignore"):
-            busy = 1.0 / cells(grid, "prefill_capacity")
-            n = cells(grid, "admitted_requests").astype(float)
-            queue = busy * (n - 1.0) * busy / (2.0 * n / cells(grid, "requests_per_second"))
-        spread = serving.ttft_percentile(ttft, queue, options.sla_quantile)
-        ttft = np.where(options.physical[None, None, :, None], spread, ttft)
+    ttft = at_sla_percentile(grid, options.sla_quantile, options.physical)[1] if "ttft" in grid else nan
     if np.isfinite(options.max_ttft).any():
         ok &= ttft <= options.max_ttft[:, None, None, None]
     return _flatten(grid, rows, ok, AGGREGATED, {"requests_per_second": cells(grid, "requests_per_second"),
                                                  "interactivity": cells(grid, "interactivity"), "ttft": ttft,
                                                  "t_kv": nan})
+
+
+def at_sla_percentile(grid: xr.Dataset, quantile: float,
+                      physical: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Interactivity and TTFT of every aggregated cell at ``sla.percentile`` (docs/model.md §10), as
+    the kernel's ``meets_sla`` judges them (:func:`model.equations.at_percentile`): the TTFT adds
+    ``(2q - 1)`` times the mean wait behind the other prefills, the TPOT ``z_q b sqrt(lam) / O``
+    for the prefills interrupting a decode.  ``physical`` says per grid hardware whether it has a
+    prefill queue (``ColumnOptions.physical``); cells in ratio mode, and p50, keep their values."""
+    interactivity, ttft = cells(grid, "interactivity"), cells(grid, "ttft")
+    q = quantile
+    if q <= 0.5 or physical is None:
+        return interactivity, ttft
+    with np.errstate(divide="ignore", invalid="ignore"):
+        busy = 1.0 / cells(grid, "prefill_capacity")
+        n = cells(grid, "admitted_requests").astype(float)
+        queue = busy * (n - 1.0) * busy / (2.0 * n / cells(grid, "requests_per_second"))
+        request_time = n / cells(grid, "requests_per_second")
+        tpot = serving.tpot_percentile(1.0 / interactivity, busy, serving.interruptions(n, busy, request_time),
+                                       cells(grid, "osl"), q)
+        spread = physical[None, None, :, None]
+        return (np.where(spread, 1.0 / tpot, interactivity),
+                np.where(spread, serving.ttft_percentile(ttft, queue, q), ttft))
 
 
 def transfer_bytes(grid: xr.Dataset, options: ColumnOptions) -> np.ndarray:

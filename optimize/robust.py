@@ -47,8 +47,9 @@ from model.app.config import with_values
 from model.app.validate import validate as validate_model
 from model.equations import MTOK_PER_HOUR
 from model.evaluate import check_memory, evaluate
-from model.parameters import grid_concurrency
-from optimize.columns import cells, disaggregated_cells
+from model.parameters import SLA_QUANTILE, grid_concurrency
+from model.schema import PrefillMode, SlaPercentile
+from optimize.columns import CELL_ORDER, at_sla_percentile, cells, disaggregated_cells
 from optimize.concurrency import sla_by_model
 from optimize.constants import Phase, ShortfallKind, SolveStatus
 from optimize.fleet import plan_fleet
@@ -186,7 +187,8 @@ def _sorted_values(da: xr.DataArray, fill: float) -> np.ndarray:
 
 
 def reduce_scenarios(grid: xr.Dataset, ks: Sequence[int], price_per_hour: xr.DataArray,
-                     min_interactivity: xr.DataArray) -> list[xr.Dataset]:
+                     min_interactivity: xr.DataArray, quantile: float = 0.5,
+                     physical: np.ndarray | None = None) -> list[xr.Dataset]:
     """The pessimistic grids of a scenario grid, one per order index ``k`` (module docstring).
 
     Parameters
@@ -200,6 +202,10 @@ def reduce_scenarios(grid: xr.Dataset, ks: Sequence[int], price_per_hour: xr.Dat
         Catalog $/hour per grid hardware.
     min_interactivity
         The SLA per model (tok/s).
+    quantile, physical
+        ``sla.percentile``'s quantile and, per grid hardware, whether it prefills in the physical
+        mode: ``meets_sla`` judges the interactivity at that percentile (docs/model.md §10), as the
+        kernel does.
 
     Returns
     -------
@@ -226,12 +232,12 @@ def reduce_scenarios(grid: xr.Dataset, ks: Sequence[int], price_per_hour: xr.Dat
             at = {"low": k, "high": n - 1 - k, "median": (n - 1) // 2}[side]
             picked = values[..., at]
             ds[name] = (dims, np.where(np.isinf(picked), np.nan, picked), da.attrs)
-        out.append(_complete(ds, grid, price_per_hour, min_interactivity))
+        out.append(_complete(ds, grid, price_per_hour, min_interactivity, quantile, physical))
     return out
 
 
 def _complete(out: xr.Dataset, grid: xr.Dataset, price_per_hour: xr.DataArray,
-              min_interactivity: xr.DataArray) -> xr.Dataset:
+              min_interactivity: xr.DataArray, quantile: float = 0.5, physical: np.ndarray | None = None) -> xr.Dataset:
     """Feasibility, SLA and cost of a reduced grid from its order statistics."""
     feasible = out.requests_per_second.notnull() & out.interactivity.notnull()
     for name in ("ttft", "prefill_time", "step_time", "prefill_capacity"):
@@ -242,7 +248,11 @@ def _complete(out: xr.Dataset, grid: xr.Dataset, price_per_hour: xr.DataArray,
     for name in INTEGER:  # order statistics of whole numbers are whole (never NaN: filled on infeasible cells)
         out[name] = out[name].astype(np.int64)
     out["feasible"] = feasible
-    out["meets_sla"] = feasible & (out.interactivity >= min_interactivity)
+    interactivity = out.interactivity
+    if quantile > 0.5 and physical is not None:
+        at = at_sla_percentile(out, quantile, physical)[0]
+        interactivity = xr.DataArray(at, dims=CELL_ORDER, coords={d: out[d] for d in CELL_ORDER if d in out.coords})
+    out["meets_sla"] = feasible & (interactivity >= min_interactivity)
     out["cost_per_hour"] = (out.systems * price_per_hour).where(feasible)
     tokens = out.bucket_isl + out.osl
     out["cost_per_mtok"] = out.cost_per_hour / (out.requests_per_second * tokens * MTOK_PER_HOUR)
@@ -306,13 +316,15 @@ def quantile_grids(cfg: DictConfig, params: Mapping[str, Any], ks: Sequence[int]
     chunks = _concurrency_chunks(cfg, len(cfg.select.models) * len(hardware) * buckets, n)
     price = _catalog_price(cfg, hardware)
     sla = sla_by_model(cfg)
+    quantile = SLA_QUANTILE[SlaPercentile(cfg.sla.percentile)]
+    physical = np.array([PrefillMode(cfg.hardware[h].prefill_mode) == PrefillMode.physical for h in hardware])
     parts = []
     for levels in chunks:
         at = xr.DataArray(levels, dims="concurrency", coords={"concurrency": levels})
         grid = scenario_grid(cfg, params, at)
         if SCENARIO not in grid.dims:
             grid = grid.expand_dims({SCENARIO: n}).copy()
-        parts.append(reduce_scenarios(grid, ks, price, sla))
+        parts.append(reduce_scenarios(grid, ks, price, sla, quantile, physical))
     grids = []
     for i, k in enumerate(ks):
         pieces = [part[i] for part in parts]
@@ -443,7 +455,10 @@ def evaluate_plan(cfg: DictConfig, plan: FleetPlan, params: Mapping[str, Any]) -
     row = rows.row_of_cell[m[:, 0], b[:, 0]]
     sla, limit = options.min_interactivity[m], options.max_ttft[m]
     d = {k: v[at_cell] for k, v in disaggregated_cells(flat, options).items()}
-    cell = {k: cells(flat, k)[at_cell] for k in ("feasible", "systems", "requests_per_second", "interactivity", "ttft")}
+    cell = {k: cells(flat, k)[at_cell] for k in ("feasible", "systems", "requests_per_second")}
+    # docs/model.md §10: an aggregated row is judged at sla.percentile, as the plan chose it
+    spread = at_sla_percentile(flat, options.sla_quantile, options.physical)
+    cell["interactivity"], cell["ttft"] = (v[at_cell] for v in spread)
     feasible = cell["feasible"] & (cell["systems"] <= bought)
     rate = np.where(agg, cell["requests_per_second"], np.where(pre, d["prefill_rate"], d["decode_rate"]))
     rate = np.where(feasible & np.isfinite(rate), rate, 0.0)

@@ -138,3 +138,30 @@ def test_robust_plan_meets_demand_and_sla_in_q_of_its_scenarios(cfg):
     plain = robust.compare_plans(cfg, params, q, joint=False, validate=U.validate)
     assert plain.capacity_margin == 1.0 and plain.column_confidence == comparison.column_confidence
     assert plain.summary().loc["robust", "share_meets_demand_and_sla"] < q
+
+
+@pytest.fixture(scope="module")
+def p99_cfg(cfg):
+    """The point scenarios with an SLA the B200 meets at p50 and loses at p99 (docs/model.md §10)."""
+    return U.load_config(SMALL + point_overrides(cfg) + ["sla.percentile=p99", "sla.min_interactivity=100"])
+
+
+def test_quantile_grid_judges_the_sla_at_the_percentile(p99_cfg):
+    """The robust plan's grid meets the SLA where the kernel does at p99, not where the median does."""
+    params = scenario_params(p99_cfg, draw(p99_cfg, 16))
+    grid, reference = robust.quantile_grid(p99_cfg, params, 0.9), bucket_grid(p99_cfg)
+    xr.testing.assert_equal(grid.meets_sla.transpose(*reference.meets_sla.dims), reference.meets_sla)
+    p50 = bucket_grid(with_values(p99_cfg, {"sla.percentile": "p50"}, U.validate))
+    assert int(reference.meets_sla.sum()) < int(p50.meets_sla.sum())
+
+
+def test_a_plan_chosen_at_p50_is_judged_at_p99(p99_cfg):
+    """The plan the median SLA picks, evaluated on the same scenarios with sla.percentile=p99: its
+    aggregated B200 rows, at the edge of the SLA at p50, miss it at p99; the p99 plan meets it."""
+    p50_cfg = with_values(p99_cfg, {"sla.percentile": "p50"}, U.validate)
+    params = scenario_params(p50_cfg, draw(p50_cfg, 16))
+    plan = plan_fleet(p50_cfg, grid=bucket_grid(p50_cfg))
+    assert bool(robust.evaluate_plan(p50_cfg, plan, params).meets_sla.all())
+    assert not bool(robust.evaluate_plan(p99_cfg, plan, params).meets_sla.any())
+    plan99 = plan_fleet(p99_cfg, grid=bucket_grid(p99_cfg))
+    assert bool(robust.evaluate_plan(p99_cfg, plan99, params).meets_sla.all())
