@@ -57,7 +57,8 @@ INPUTS = (
     "layers", "min_interactivity", "price_per_mtok",
     # docs/model.md §8
     "input_length", "max_ttft_s", "kv_shards", "pinned_systems", "prefill_physical", "prefill_overhead_s",
-    "prefill_compute_seconds", "prefix_load_seconds", "ratio_prefill_steps", "routed_bytes", "expert_untouched",
+    "prefill_compute_seconds", "prefix_load_seconds", "prefix_compute_seconds", "ratio_prefill_steps",
+    "routed_bytes", "expert_untouched",
     "dense_bytes",
     # docs/model.md §10
     "sla_quantile", "prefill_busy_s", "mtp_step_factor", "mtp_tokens", "attention_bytes", "ep_width",
@@ -290,14 +291,18 @@ def _physical_prefill(n: np.ndarray, step: np.ndarray, systems: np.ndarray, p: M
     """docs/model.md §8 aggregated serving: prefill and decode share the replica (chunked prefill); into
     ``out`` where it has the output.
 
-    The replica is busy ``b = F_seconds / S + load_seconds / min(S, kv_shards)`` per request;
+    The replica is busy ``b = F_seconds / S + min(load_seconds / min(S, kv_shards),
+    recompute_seconds / S)`` per request (the cached prefix loads back or is recomputed, whichever
+    is faster);
     ``prefill_overhead_s`` is latency the request sees (scheduling, launches) while the replica
     serves the others, so it adds to the TTFT but not to the replica's time:
     ``t_pf = overhead + b``, ``T = O * step + N * b``, ``ttft = overhead + b (1 + (N - 1) b / (2 T))``,
     ``I = O / (T - ttft + overhead)``.
     """
     busy = np.divide(p["prefill_compute_seconds"], systems)
-    busy = _inplace(np.add, busy, p["prefix_load_seconds"] / np.minimum(systems, p["kv_shards"]))
+    # the cached prefix loads back, or is recomputed where that is faster
+    busy = _inplace(np.add, busy, np.minimum(p["prefix_load_seconds"] / np.minimum(systems, p["kv_shards"]),
+                                             p["prefix_compute_seconds"] / systems))
     if (p["prefill_busy_s"] > 0).any():  # docs/model.md §10: the fixed work of a prefill, on the replica
         busy = _inplace(np.add, busy, p["prefill_busy_s"])
     request_time = np.multiply(n, busy, out=out.get("request_time"))

@@ -475,7 +475,9 @@ def prefill_terms(ds: xr.Dataset, isl: xr.DataArray, per_token: xr.DataArray, wi
     sliding-window layers, which see at most ``window`` tokens.  One system does that in
     ``F / (peak_dense_tflops * 1e12 * prefill_efficiency)`` seconds; the cached prefix's KV loads
     back from host memory (``workload.kv_tier=host``) in ``kv(L_c) / (kv_load_bandwidth_gb_s * 1e9)``
-    seconds on one system.  The kernel divides both by the systems that share the work.
+    seconds on one system, or is recomputed where that is faster (``prefix_compute_seconds``: the
+    whole prompt's FLOPs less the new tokens'; a stack loads a prefix only to save time).  The
+    kernel divides both by the systems that share the work.
     With ``cached_share`` (docs/model.md §12: h at each cell's cache capacity), ``L_c = L * cached_share``.
     """
     cached = isl * ds.mix_cache_read / (1 - ds.mix_output) if cached_share is None else isl * cached_share
@@ -485,6 +487,10 @@ def prefill_terms(ds: xr.Dataset, isl: xr.DataArray, per_token: xr.DataArray, wi
     seen = cached + new / 2
     flops = new * (2 * ds.active_params_b * 1e9 + pair_flops * (ds.layers - sliding) * seen
                    + pair_flops * sliding * np.minimum(window, seen))
+    # recomputing the cached prefix instead: the whole prompt's FLOPs less the new tokens'
+    seen_all = isl / 2
+    whole = isl * (2 * ds.active_params_b * 1e9 + pair_flops * (ds.layers - sliding) * seen_all
+                   + pair_flops * sliding * np.minimum(window, seen_all))
     prefix_kv = cached * per_token + window_bytes * np.minimum(window, cached)
     load = xr.where(ds.kv_tier_host & ds.kv_load_bandwidth_gb_s.notnull(),
                     prefix_kv / (ds.kv_load_bandwidth_gb_s * 1e9), 0.0)
@@ -492,6 +498,8 @@ def prefill_terms(ds: xr.Dataset, isl: xr.DataArray, per_token: xr.DataArray, wi
         "cached_tokens": cached, "new_tokens": new, "prefill_flops": flops, "prefix_kv_bytes": prefix_kv,
         "prefill_compute_seconds": flops / (math_peak_tflops(ds) * 1e12 * ds.prefill_efficiency),
         "prefix_load_seconds": load,
+        "prefix_compute_seconds": xr.where(cached > 0, (whole - flops) / (math_peak_tflops(ds) * 1e12
+                                                                          * ds.prefill_efficiency), 0.0),
         "kv_shards": kv_shards(ds),
         "pinned_systems": xr.where(ds.min_systems == ds.max_systems, ds.min_systems, np.nan),
         "ratio_prefill_steps": isl / ds.cache_read_ratio,

@@ -192,8 +192,11 @@ def cell(cfg: ModelConfig, model: str, hardware: str, isl: int, concurrency: int
         flops = prefill_flops(m, cached, new)
         result["prefill_flops"] = flops
         busy = flops / (systems * peak * 1e12 * hw.prefill_efficiency)
-        if w.kv_tier.value == "host" and hw.kv_load_bandwidth_gb_s is not None:
-            busy += kv_bytes_per_request(m, cached, kv_bits) / (min(systems, shards) * hw.kv_load_bandwidth_gb_s * 1e9)
+        if w.kv_tier.value == "host" and hw.kv_load_bandwidth_gb_s is not None and cached > 0:
+            load = kv_bytes_per_request(m, cached, kv_bits) / (min(systems, shards) * hw.kv_load_bandwidth_gb_s * 1e9)
+            # a stack loads the cached prefix back only where that beats recomputing it
+            recompute = (prefill_flops(m, 0.0, L) - flops) / (systems * peak * 1e12 * hw.prefill_efficiency)
+            busy += min(load, recompute)
         busy += hw.prefill_busy_s  # docs/model.md §10: fixed prefill work on the replica (overhead: latency)
         request_time = osl * step + n * busy
         queued = busy * (1 + (n - 1) * busy / (2 * request_time))
