@@ -56,7 +56,7 @@ def check_fields(node: DictConfig, schema: type, prefix: str) -> None:
     """Check every field of ``node`` against the range its schema field declares."""
     for name, doc in field_docs(schema).items():
         if doc.check is not None and name in node:
-            default_is_null = getattr(schema, "__dataclass_fields__")[name].default is None
+            default_is_null = schema.__dataclass_fields__[name].default is None
             check_value(f"{prefix}.{name}", node[name], doc.check, optional=default_is_null)
 
 
