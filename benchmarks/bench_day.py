@@ -75,7 +75,7 @@ def main() -> None:
                      "fleet.period_s=900"] + ([f"select.models=[{','.join(models)}]"] if models else [])
         cfg = optimize.load_config(overrides)
         day = plan_day(cfg, trace)
-        seconds, cpu_s, table = median_time(lambda: replay_day(cfg, day, trace), args.repeats)
+        seconds, cpu_s, table = median_time(lambda cfg=cfg, day=day: replay_day(cfg, day, trace), args.repeats)
         label = "5 default models" if models is None else models[0]
         met = float((table.sla_attainment * table.requests).sum() / table.requests.sum())
         print(f"replay of one hour of the coding trace, {label}: {seconds:.2f} s wall, {cpu_s:.2f} s CPU, "

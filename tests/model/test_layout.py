@@ -179,7 +179,7 @@ def test_imports_form_no_cycle():
 
 
 def test_private_names_stay_in_their_module():
-    for name, path in modules().items():
+    for path in modules().values():
         for module, names, line in imported(path):
             private = [n for n in names if n.startswith("_") and not n.startswith("__")]
             assert not private, f"{path}:{line} imports private {private} from {module}"

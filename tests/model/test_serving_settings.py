@@ -11,9 +11,9 @@ from omegaconf import OmegaConf
 
 import model
 from model import serving
+from model.app.schema import ModelAppConfig
 from model.parameters import parameters
 from model.pointwise import cell
-from model.app.schema import ModelAppConfig
 from tests.helpers import at
 
 # the docs/model.md §8 hand-worked cell (tests/model/test_prefill.py): DeepSeek V3 FP8 on 8 B200, L 8,000, N 16

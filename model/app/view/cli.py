@@ -46,7 +46,7 @@ def format_value(value: Any) -> str:
         return "{" + ",".join(f"{k}:{format_value(v)}" for k, v in value.items()) + "}"
     if isinstance(value, (list, tuple)):
         return "[" + ",".join(format_value(v) for v in value) + "]"
-    if hasattr(value, "value") and isinstance(getattr(value, "value"), str):  # an enum member
+    if hasattr(value, "value") and isinstance(value.value, str):  # an enum member
         return str(value.value)
     return str(value)
 
