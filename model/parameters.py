@@ -424,9 +424,11 @@ def math_peak_tflops(ds: xr.Dataset) -> xr.DataArray:
     the hardware runs FP4 math (``fp4_compute``), the model's checkpoint is FP4 and the GPU has FP4
     units; ``peak_dense_tflops`` (FP8) elsewhere."""
     fp4 = ds.fp4_compute & ds.fp4_checkpoint & ds.peak_fp4_tflops.notnull()
+    dense: xr.DataArray = ds.peak_dense_tflops
     if not bool(fp4.any()):
-        return ds.peak_dense_tflops
-    return xr.where(fp4, ds.peak_fp4_tflops, ds.peak_dense_tflops)
+        return dense
+    peak: xr.DataArray = xr.where(fp4, ds.peak_fp4_tflops, dense)
+    return peak
 
 
 def serving_terms(ds: xr.Dataset, weight_bytes: xr.DataArray, has_rate: xr.DataArray) -> dict[str, xr.DataArray]:

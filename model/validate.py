@@ -9,6 +9,7 @@ pass (resolve, these checks, files and app settings, read-only) is :func:`model.
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import weakref
 from collections.abc import Iterable, Mapping
@@ -50,7 +51,7 @@ def check_fields(node: Any, schema: type, prefix: str) -> None:
     against the range its schema field declares."""
     for name, doc in field_docs(schema).items():
         if doc.check is not None and hasattr(node, name):
-            default_is_null = schema.__dataclass_fields__[name].default is None
+            default_is_null = {f.name: f for f in dataclasses.fields(schema)}[name].default is None
             check_value(f"{prefix}.{name}", getattr(node, name), doc.check, optional=default_is_null)
 
 
