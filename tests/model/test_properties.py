@@ -1,5 +1,4 @@
 """Properties that must hold on any grid (hypothesis)."""
-import math
 
 import numpy as np
 import xarray as xr
@@ -9,6 +8,7 @@ from hypothesis import strategies as st
 import model
 from model.app.config import with_values
 from model.pointwise import cell
+from tests.helpers import assert_matches_oracle
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -108,14 +108,7 @@ def test_grid_equals_the_pointwise_equations(cfg, model_name, hw, isl, n, memory
                         f"hardware.{hw}.allowed_sizes": None})
     cfg = _with(cfg, updates)
     ds = _eval(cfg, [isl], [n]).sel(model=model_name, hardware=hw, isl=isl, concurrency=n)
-    for key, expected in cell(cfg, model_name, hw, isl, n).items():
-        got = ds[key].item()
-        if isinstance(expected, bool):
-            assert bool(got) == expected, key
-        elif math.isnan(expected):
-            assert math.isnan(got), key
-        else:
-            assert math.isclose(got, expected, rel_tol=1e-12), (key, got, expected)
+    assert_matches_oracle(ds, cell(cfg, model_name, hw, isl, n))
 
 
 def test_a_swept_parameter_equals_separate_runs(cfg):

@@ -1,6 +1,5 @@
 """docs/model.md §10 serving settings in the per-cell kernel, the pointwise oracle and the lazy path:
 EP all-to-all, dp-attention, MTP, the stack's KV bits, FP4 math and the prefill busy time."""
-import math
 
 import numpy as np
 import pytest
@@ -14,7 +13,7 @@ from model import serving
 from model.app.schema import ModelAppConfig
 from model.parameters import parameters
 from model.pointwise import cell
-from tests.helpers import at
+from tests.helpers import assert_matches_oracle, at
 
 # the docs/model.md §8 hand-worked cell (tests/model/test_prefill.py): DeepSeek V3 FP8 on 8 B200, L 8,000, N 16
 CELL = [
@@ -142,14 +141,7 @@ def test_kernel_equals_the_oracle_with_the_new_terms_on(cfg, model_name, hw, isl
                         f"hardware.{hw}.allowed_sizes": None})
     cfg = _with(cfg, updates)
     ds = model.evaluate(cfg, **at(isl, n)).sel(model=model_name, hardware=hw).squeeze()
-    for key, expected in cell(cfg, model_name, hw, isl, n).items():
-        got = ds[key].item()
-        if isinstance(expected, bool):
-            assert bool(got) == expected, key
-        elif math.isnan(expected):
-            assert math.isnan(got), key
-        else:
-            assert math.isclose(got, expected, rel_tol=1e-12), (key, got, expected)
+    assert_matches_oracle(ds, cell(cfg, model_name, hw, isl, n))
 
 
 def test_lazy_equals_in_memory_with_the_new_terms_on():
