@@ -6,14 +6,13 @@ squares in log-log space, ``ln I0 = ln a - b ln P``, to the measured points of t
 """
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import xarray as xr
 
 
-def fit_power_law(active_params_b: xr.DataArray, interactivity: xr.DataArray,
-                  dim: str = "model") -> tuple[xr.DataArray, xr.DataArray]:
+def fit_power_law(active_params_b: Any, interactivity: Any, dim: str = "model") -> tuple[Any, Any]:
     """Least-squares fit of ``ln I = ln a - b ln P`` along ``dim``, skipping NaN points.
 
     Vectorized over every other dim (e.g. one fit per hardware type, or per sample).
@@ -37,8 +36,16 @@ def fit_power_law(active_params_b: xr.DataArray, interactivity: xr.DataArray,
     The seed's anchors, gpt-oss (5.1 B, 2,059 tok/s) and GLM 4.7 (32 B, 1,201 tok/s), give
     ``b = ln(2059/1201) / ln(32/5.1) = 0.2935`` and ``a = 2059 * 5.1**b = 3321.5``.
     """
-    x, y = xr.broadcast(cast(xr.DataArray, np.log(active_params_b)), cast(xr.DataArray, np.log(interactivity)))
-    valid = cast(xr.DataArray, np.isfinite(y) & np.isfinite(x))
+    log_p, log_i = np.log(active_params_b), np.log(interactivity)
+    x: Any
+    y: Any
+    if isinstance(log_p, xr.Variable) and isinstance(log_i, xr.Variable):
+        # Variables (model.parameters.derive): broadcast by dim name without aligning labels; the
+        # NaNs this spreads fall where ``valid`` is False anyway
+        x, y = log_p + 0 * log_i, log_i + 0 * log_p
+    else:
+        x, y = xr.broadcast(log_p, log_i)
+    valid = np.isfinite(y) & np.isfinite(x)
     x, y = x.where(valid), y.where(valid)
     count = valid.sum(dim)
     x_mean, y_mean = x.mean(dim), y.mean(dim)
@@ -46,8 +53,10 @@ def fit_power_law(active_params_b: xr.DataArray, interactivity: xr.DataArray,
     sxy = ((x - x_mean) * (y - y_mean)).sum(dim)
     ok = (count >= 2) & (sxx > 0)
     b = (-sxy / sxx.where(ok))
-    a = cast(xr.DataArray, np.exp(y_mean + b * x_mean))
-    return a.rename("power_law_a"), b.rename("power_law_b")
+    a = np.exp(y_mean + b * x_mean)
+    if isinstance(a, xr.DataArray):
+        return a.rename("power_law_a"), b.rename("power_law_b")
+    return a, b
 
 
 def power_law_interactivity(active_params_b: Any, a: Any, b: Any) -> Any:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import weakref
 from collections.abc import Mapping
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import xarray as xr
@@ -268,7 +268,7 @@ def apply_overrides(ds: xr.Dataset, params: Mapping[str, Any]) -> xr.Dataset:
     ``price_per_hour`` a (hardware, sample) array: ``p`` on the wafer, the catalog value elsewhere.
     A list becomes a dim named after the key (:func:`dim_name`).
     """
-    ds = ds.copy()
+    replaced: dict[str, xr.DataArray] = {}  # assigned at the end: one merge, not one per key
     for key, value in params.items():
         var, where = override_target(key, ds)
         value = as_array(value, dim_name(key))
@@ -279,13 +279,13 @@ def apply_overrides(ds: xr.Dataset, params: Mapping[str, Any]) -> xr.Dataset:
                 raise
             raise ConfigError(key, value, "must be numbers (a scalar, list, array or DataArray)") from None
         if not where:
-            ds[var] = xr.DataArray(value) if not isinstance(value, xr.DataArray) else value
+            replaced[var] = xr.DataArray(value) if not isinstance(value, xr.DataArray) else value
             continue
         mask: Any = True
         for dim, label in where.items():
-            mask = mask & (ds[dim] == label)
-        ds[var] = xr.where(mask, value, ds[var])
-    return ds
+            mask = mask & (ds.variables[dim] == label)  # a Variable: in the order of ds's labels
+        replaced[var] = xr.where(mask, value, replaced[var] if var in replaced else ds[var])
+    return ds.assign(replaced)
 
 
 def _kv_coefficients(ds: xr.Dataset) -> tuple[xr.DataArray, xr.DataArray, xr.DataArray]:
@@ -343,7 +343,23 @@ def derive(ds: xr.Dataset, isl: xr.DataArray, concurrency: xr.DataArray,
     ``price_per_mtok`` ($/Mtok).  ``cached_share``: L_c / L per cell (docs/model.md §12, ``workload.cache=trace``)
     in place of the mix's.
     """
-    out = dict(ds.data_vars)  # a dict, not a Dataset: one alignment at the end, not one per term
+    # The terms are computed on xarray Variables (dims by name, no indexes): every input shares the
+    # catalog's labels once aligned here, and a DataArray operation would align them again, term
+    # by term (most of this function's time).  The Dataset at the end puts the labels back.
+    shares = [] if cached_share is None else [cached_share]
+    aligned = cast(list[Any], xr.align(ds, isl, concurrency, *shares, join="inner", copy=False))
+    coords = {str(name): c.variable for a in aligned for name, c in a.coords.items()}
+    out = {str(name): aligned[0].variables[name] for name in aligned[0].data_vars}
+    out.update(derive_terms(VariableView(aligned[0]), aligned[1].variable, aligned[2].variable,
+                            aligned[3].variable if shares else None))
+    return xr.Dataset(out, coords=coords)
+
+
+def derive_terms(ds: Any, isl: Any, concurrency: Any, cached_share: Any = None) -> dict[str, Any]:
+    """:func:`derive`'s terms as :class:`xarray.Variable` s, from the parameters ``ds`` (a
+    :class:`VariableView`, or a Dataset), ISL, concurrency and cached share (Variables or
+    DataArrays: the same arithmetic, with or without label alignment)."""
+    out: dict[str, Any] = {}
     out["weight_bytes"] = xr.where(ds.weight_gb.notnull(), ds.weight_gb * 1e9,
                                    ds.total_params_b * 1e9 * ds.weight_bits / 8)
     per_token, window_bytes, window = _kv_coefficients(ds)
@@ -391,7 +407,7 @@ def derive(ds: xr.Dataset, isl: xr.DataArray, concurrency: xr.DataArray,
         compute = compute * (1 + ds.mtp_draft_tokens)
     out["compute_seconds"] = xr.where(has_rate | ds.peak_dense_tflops.isnull(), 0.0, compute)
     out.update(serving_terms(ds, out["weight_bytes"], has_rate))
-    price: xr.DataArray = sum(ds[f"mix_{t}"] * ds[f"price_{t}"] for t in TOKEN_TYPES)  # type: ignore[assignment]
+    price = sum(ds[f"mix_{t}"] * ds[f"price_{t}"] for t in TOKEN_TYPES)
     out["price_per_mtok"] = price
     # Per-(model, hardware) and per-ISL constants of the cell equations (model.equations).
     largest = ds.allowed_sizes.where(np.isfinite(ds.allowed_sizes)).max("size_option")
@@ -416,7 +432,24 @@ def derive(ds: xr.Dataset, isl: xr.DataArray, concurrency: xr.DataArray,
     out["tokens_per_request"] = isl + out["output_tokens"]
     out["output_share"] = out["tokens_per_request"] / out["output_tokens"]
     out.update(prefill_terms(ds, isl, per_token, window_bytes, window, cached_share))
-    return xr.Dataset(out)
+    return out
+
+
+class VariableView:
+    """A Dataset's variables by attribute or key as :class:`xarray.Variable` s (labels dropped):
+    the duck type :func:`derive` and its helpers compute on (they accept a Dataset as well)."""
+
+    def __init__(self, ds: xr.Dataset) -> None:
+        self._variables = ds.variables
+
+    def __getattr__(self, name: str) -> xr.Variable:
+        try:
+            return self._variables[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __getitem__(self, name: str) -> xr.Variable:
+        return self._variables[name]
 
 
 def math_peak_tflops(ds: xr.Dataset) -> xr.DataArray:

@@ -129,9 +129,8 @@ def assemble(config: ModelConfig, p: xr.Dataset, cells: Mapping[str, Any], dims:
         light[name] = term(name)
     if "margin_per_mtok" in cells or bool(p.price_per_mtok.notnull().any()):
         light["price_per_mtok"] = term("price_per_mtok")
-    for name, var in light.items():
-        ds[name] = var.drop_vars([c for c in var.coords if c not in var.dims and c not in ds.coords],
-                                 errors="ignore")
+    ds = ds.assign({name: var.drop_vars([c for c in var.coords if c not in var.dims and c not in ds.coords],
+                                        errors="ignore") for name, var in light.items()})  # one merge
     ds = ds[[v for v in VARIABLES if v in ds.data_vars]]
     ds = label(ds.transpose(*dims, ...))
     ds.attrs.update(
