@@ -11,19 +11,13 @@ Hydra application layer) writes files.
 The names load lazily (:mod:`model.exports`): ``import model`` loads no xarray, so the apps'
 ``--help`` and their refusals of bad input start fast.
 """
-from importlib.metadata import PackageNotFoundError, version
-
 from model.exports import lazy_exports
-
-try:
-    __version__ = version("llm-serving-economics")
-except PackageNotFoundError:  # a source tree that was never installed
-    __version__ = "0+unknown"
 
 __all__ = ["__version__", "load_config", "evaluate", "VARIABLES", "cheapest_concurrency", "cheapest_under_sla",
            "fit_power_law", "power_law_interactivity", "ConfigError", "validate"]
 
 lazy_exports(__name__, {
+    "__version__": "model.version",
     "load_config": "model.app.config", "evaluate": "model.evaluate", "VARIABLES": "model.evaluate",
     "cheapest_concurrency": "model.cheapest", "cheapest_under_sla": "model.cheapest",
     "fit_power_law": "model.interactivity", "power_law_interactivity": "model.interactivity",
