@@ -64,6 +64,16 @@ def load_points(path: str) -> xr.Dataset:
     return xr.Dataset.from_dataframe(table)
 
 
+def with_kv_bits(points: xr.Dataset, kv_bits: Mapping[str, float]) -> xr.Dataset:
+    """``points`` with ``kv_cache_bits``: the KV cache bits of each point's serving stack
+    (``calibration.stacks.kv_bits`` by :func:`stack_of` its framework), the stack facts the
+    configuration fit uses too (docs/model.md §10).  Without them the B200 TP4 FP8 SGLang point
+    (32 users of 8k prompts beside 168 GB of weights per 180 GB GPU) cannot hold its KV at BF16,
+    queues for 8 s where 0.8 s was measured, and drags the B200's efficiencies to their bound 1."""
+    bits = [float(kv_bits[stack_of(str(f))]) for f in points.framework.values]
+    return points.assign(kv_cache_bits=("point", bits))
+
+
 def point_weights(points: xr.Dataset, weights_gb: Mapping[str, Mapping[str, float]]) -> xr.DataArray:
     """Weight GB of the checkpoint each point ran (by model and precision)."""
     values = []
@@ -127,6 +137,9 @@ def predict(cfg: ModelConfig, points: xr.Dataset, weights_gb: Mapping, length_fa
             continue
         for hw, value in by_hw.items():
             params[f"hardware.{hw}.{key}"] = value
+    if "kv_cache_bits" in points:  # the KV cache bits of each point's serving stack (:func:`with_kv_bits`)
+        for hw in cfg.select.hardware:
+            params[f"hardware.{hw}.kv_cache_bits"] = points.kv_cache_bits
     params["workload.osl"] = length_factor * points.osl.astype(float)
     grid = evaluate(cfg, params, isl=length_factor * points.isl.astype(float),
                     concurrency=points.concurrency.astype(float),
@@ -299,6 +312,7 @@ def calibrate(cfg: ModelConfig, points: xr.Dataset, settings: CalibrationSetting
         return None if progress is None else (lambda done, total: progress(name, done, total))
 
     c = settings
+    points = with_kv_bits(points, c.stacks["kv_bits"])
     weights = {m: dict(by_precision) for m, by_precision in c.weights_gb.items()}
     ratios = cache_read_ratios(points, c.length_factor)
     fitted, info = fit(cfg, points, weights, c.length_factor, list(c.per_hardware), list(c.shared), stage("fit"))
@@ -450,7 +464,7 @@ CONFIG_PARAMETERS = {
 CONFIG_BOUNDS = {k: (lo, hi) for k, (lo, hi, _, _) in CONFIG_PARAMETERS.items()}
 CONFIG_START = {k: start for k, (_, _, start, _) in CONFIG_PARAMETERS.items()}
 CONFIG_SCALE = {k: scale for k, (_, _, _, scale) in CONFIG_PARAMETERS.items()}
-STACKS = ("trt", "atom", "sglang")
+STACKS = ("trt", "atom", "vllm", "sglang")
 PER_STACK = ("accepted_tokens_per_step", "prefill_stack_speed", "prefill_burst")
 
 

@@ -21,7 +21,9 @@ def cal_cfg():
 
 @pytest.fixture(scope="module")
 def points(cal_cfg):
-    return calibration.load_points(str(REPO_DIR / cal_cfg.calibration.data))
+    """The benchmark points with each one's stack KV bits, as :func:`model.calibration.calibrate` reads them."""
+    c = cal_cfg.calibration
+    return calibration.with_kv_bits(calibration.load_points(str(REPO_DIR / c.data)), c.stacks.kv_bits)
 
 
 def _weights(cal_cfg):
@@ -40,6 +42,23 @@ def test_committed_catalog_meets_the_error_bars(cal_cfg, points):
     assert stats["interactivity"]["median_abs_pct"] <= 10
     assert stats["ttft"]["median_abs_pct"] <= 20
     assert stats["throughput_per_gpu"]["median_abs_pct"] <= 30
+
+
+def test_stack_kv_bits_let_the_b200_tp4_point_hold_its_users(cal_cfg, points):
+    """Point id 12: DeepSeek-R1 FP8 on 4 B200 under SGLang, 8k/1k prompts, 32 users.  The 671 GB
+    checkpoint leaves each 180 GB GPU about 12 GB, and MLA's latent KV (61 layers x 576 values per
+    token) sits whole on every GPU under tensor parallelism: a request of ~8,700 tokens holds
+    0.31 GB at SGLang's FP8 KV (32 users: 9.8 GB, they fit) and 0.61 GB at BF16 (19.6 GB: they do
+    not).  With its stack's KV bits the point admits all 32; without, fewer, and its TTFT
+    becomes a queue (what drove the B200's fitted efficiencies to their bound 1)."""
+    cfg = benchmark_config(cal_cfg)
+    one = points.isel(point=np.flatnonzero(points.id.values == 12))
+    assert one.sizes["point"] == 1 and float(one.kv_cache_bits[0]) == 8
+    with_bits = calibration.predict(cfg, one, _weights(cal_cfg), cal_cfg.calibration.length_factor)
+    without = calibration.predict(cfg, one.drop_vars("kv_cache_bits"), _weights(cal_cfg),
+                                  cal_cfg.calibration.length_factor)
+    assert int(with_bits.admitted_requests[0]) == 32
+    assert int(without.admitted_requests[0]) < 32
 
 
 def test_committed_values_are_the_fit_of_the_data(cal_cfg, points):
