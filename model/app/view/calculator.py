@@ -28,6 +28,7 @@ from model.app.view.state import (
     one_line,
     readout_text,
 )
+from model.app.view.tabs import TabSpec
 from model.app.view.widgets import TABLE_CSS, CommandBox, ErrorAlert, section, sourced_float
 
 SECTIONS = (
@@ -518,3 +519,9 @@ class CalculatorTab:
     def _grid_netcdf(self):
         result = self.state.result
         return downloads.as_file(downloads.netcdf_bytes(result.grid, result.command))
+
+
+TAB = TabSpec(name="calculator", title="Calculator", order=10, make=CalculatorTab,
+              url_keys={"model": ("model", "value"), "hardware": ("hardware", "value"), "isl": ("isl_exact", "value"),
+                        "n": ("concurrency", "value"), "sla": ("min_interactivity", "value"),
+                        "ttft": ("max_ttft", "value")})

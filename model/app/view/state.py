@@ -15,7 +15,7 @@ from __future__ import annotations
 import enum
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
@@ -88,15 +88,17 @@ def isl_options(extra: tuple[int, ...] = ()) -> list[int]:
 
 
 @lru_cache(maxsize=64)
-def compose(overrides: tuple[str, ...] = (), app: str = "model") -> DictConfig:
-    """A validated config of one app, composed once per distinct override tuple.
+def compose(overrides: tuple[str, ...] = (),
+            load: Callable[[list[str]], DictConfig] = model.load_config) -> DictConfig:
+    """A validated config of one app, composed once per distinct (override tuple, app).
 
     Parameters
     ----------
     overrides
         Hydra override strings.
-    app
-        ``model`` (:func:`model.load_config`), ``optimize``, ``sensitivity`` or ``uncertainty``.
+    load
+        The app's ``load_config`` (:func:`model.load_config`, ``optimize.load_config``, ...):
+        each tab passes its own, so the view names no app above it.
 
     Returns
     -------
@@ -109,21 +111,7 @@ def compose(overrides: tuple[str, ...] = (), app: str = "model") -> DictConfig:
         On a bad value (one line).
     """
     with COMPOSE_LOCK:
-        if app == "model":
-            return model.load_config(list(overrides))
-        if app == "optimize":
-            import optimize
-
-            return optimize.load_config(list(overrides))
-        if app == "sensitivity":
-            import sensitivity
-
-            return sensitivity.load_config(list(overrides))
-        if app == "uncertainty":
-            import sensitivity.uncertainty
-
-            return sensitivity.uncertainty.load_config(list(overrides))
-        raise ValueError(f"unknown app {app!r}")
+        return load(list(overrides))
 
 
 @dataclass(frozen=True)

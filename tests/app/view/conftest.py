@@ -1,10 +1,10 @@
 """Fixtures of the view's tests: one calculator (its composed configs and caches) per session."""
 import pytest
 
-from model.app.view.fleet_state import Fleet
-from model.app.view.sensitivity_state import Sensitivity
 from model.app.view.state import Calculator
-from model.app.view.uncertainty_state import Uncertainty
+from optimize.view_state import Fleet
+from sensitivity.uncertainty.view_state import Uncertainty
+from sensitivity.view_state import Sensitivity
 
 
 @pytest.fixture(scope="session")

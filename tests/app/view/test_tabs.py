@@ -1,4 +1,5 @@
 """The Panel tabs without a browser: widgets in, panes and figure sources out, downloads as files."""
+import importlib.metadata
 import io
 import re
 
@@ -14,9 +15,10 @@ import sensitivity.uncertainty
 from model.app.view import create_app, url_keys
 from model.app.view.calculator import CalculatorTab
 from model.app.view.cli import parse_command
-from model.app.view.fleet import PLAN_COLUMNS, FleetTab
-from model.app.view.sensitivity_tab import SensitivityTab
-from model.app.view.uncertainty_tab import UncertaintyTab
+from model.app.view.tabs import ENTRY_POINT_GROUP, TabSpec, installed_tabs, url_tabs
+from optimize.view_tab import PLAN_COLUMNS, FleetTab
+from sensitivity.uncertainty.view_tab import UncertaintyTab
+from sensitivity.view_tab import SensitivityTab
 from tests.helpers import at
 
 
@@ -201,6 +203,47 @@ def test_create_app_has_four_tabs_and_keeps_its_inputs_in_the_url():
     assert keys["tab"] == (tabs, "active") and keys["n"] == (app.tabs["calculator"].concurrency, "value")
     for widget, parameter in keys.values():
         assert parameter in widget.param
+
+
+def test_each_app_registers_its_tab_by_entry_point():
+    """The page's tabs come from the apps' entry points (llm_serving_economics.view_tabs), each
+    built by its own package, in the page's order; a link's query keys are those the page had
+    when it named its tabs itself."""
+    specs = installed_tabs()
+    assert [(s.name, s.title, s.make.__module__) for s in specs] == [
+        ("calculator", "Calculator", "model.app.view.calculator"), ("fleet", "Fleet plan", "optimize.view_tab"),
+        ("sensitivity", "Sensitivity", "sensitivity.view_tab"),
+        ("uncertainty", "Uncertainty", "sensitivity.uncertainty.view_tab")]
+    assert url_tabs() == {
+        "model": "calculator", "hardware": "calculator", "isl": "calculator", "n": "calculator", "sla": "calculator",
+        "ttft": "calculator", "fleet_utilization": "fleet", "fleet_disaggregation": "fleet", "fleet_sla": "fleet",
+        "sens_model": "sensitivity", "sens_hardware": "sensitivity", "sens_n": "sensitivity",
+        "sens_sla": "sensitivity", "unc_hardware": "uncertainty", "unc_sla": "uncertainty", "unc_n": "uncertainty"}
+
+
+class FakeEntryPoint:
+    def __init__(self, name, target):
+        self.name, self.value, self.target = name, f"tests:{name}", target
+
+    def load(self):
+        return self.target
+
+
+@pytest.mark.parametrize("found, error", [
+    ([FakeEntryPoint("fleet", object())], "must name a TabSpec called 'fleet'"),
+    ([FakeEntryPoint("fleet", TabSpec("other", "Other", 1, object))], "must name a TabSpec called 'fleet'"),
+    ([FakeEntryPoint("a", TabSpec("a", "A", 1, object, {"n": ("x", "value")})),
+      FakeEntryPoint("b", TabSpec("b", "B", 2, object, {"n": ("y", "value")}))],
+     "'n' is claimed by the tabs 'a' and 'b'"),
+])
+def test_a_broken_tab_registration_is_refused(monkeypatch, found, error):
+    monkeypatch.setattr(importlib.metadata, "entry_points", lambda group: found if group == ENTRY_POINT_GROUP else [])
+    installed_tabs.cache_clear()
+    try:
+        with pytest.raises((TypeError, ValueError), match=re.escape(error)):
+            installed_tabs()
+    finally:
+        installed_tabs.cache_clear()
 
 
 class FakeLocation:

@@ -13,12 +13,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import panel as pn
+from bokeh.models import ColumnDataSource, FixedTicker, HoverTool, NumeralTickFormatter, Span
+from bokeh.plotting import figure
 
 from model.app.view import downloads
 from model.app.view.cli import command
-from model.app.view.figures import band_figure, hardware_colors
-from model.app.view.uncertainty_state import N_CHOICES, Uncertainty, UncertaintyInputs, UncertaintyResult
+from model.app.view.figures import finite_or_nan, hardware_colors, legend_above, responsive, style, subtitle
+from model.app.view.tabs import TabSpec
 from model.app.view.widgets import TABLE_CSS, BackgroundRun, CommandBox, ErrorAlert, section
+from sensitivity.uncertainty.view_state import N_CHOICES, Uncertainty, UncertaintyInputs, UncertaintyResult
 
 FIG_WIDTH = 380
 _shared: Uncertainty | None = None
@@ -37,6 +40,61 @@ def shared_uncertainty() -> Uncertainty:
         if _shared is None:
             _shared = Uncertainty()
         return _shared
+
+
+def band_figure(table: pd.DataFrame, colors: dict[str, str], title: str, y_label: str, note: str = "",
+                reference: dict[str, float] | None = None, width: int = 380, height: int = 330, name: str = ""):
+    """P5–P95 bands, the median and the catalog point across ISL, one colour per hardware.
+
+    Parameters
+    ----------
+    table
+        Rows of one model and one variable of
+        :meth:`sensitivity.uncertainty.view_state.UncertaintyResult.table` (columns hardware, isl,
+        p5, p50, p95, point).
+    colors
+        Color per hardware type.
+    title, y_label
+        Texts (the y label with its unit).
+    note
+        A second title line (what the band, line and marker are).
+    reference
+        A horizontal dashed line per hardware (the catalog $/hour beside a price to beat).
+    width, height
+        Least width (the figure takes its container's width) and height, pixels.
+    name
+        The figure's Bokeh name (the browser tests find it by it).
+
+    Returns
+    -------
+    bokeh.plotting.figure
+        Non-finite values (an infinite price to beat, an SLA never met) are left out.
+    """
+    fig = figure(x_axis_type="log", y_axis_type="log", width=width, height=height, title=title, name=name,
+                 x_axis_label="ISL (tokens per request)", y_axis_label=y_label,
+                 tools="pan,wheel_zoom,box_zoom,reset,save")
+    for hw, rows in table.groupby("hardware", sort=False):
+        rows = rows.sort_values("isl")
+        data = {k: finite_or_nan(rows[k].replace([np.inf, -np.inf], np.nan)) for k in ("p5", "p50", "p95", "point")}
+        src = ColumnDataSource({"isl": rows["isl"].to_numpy(float), **data}, name=f"{name}-{hw}")
+        color = colors.get(str(hw), "#777")
+        fig.varea(x="isl", y1="p5", y2="p95", source=src, fill_color=color, fill_alpha=0.18)
+        line = fig.line("isl", "p50", source=src, color=color, line_width=2.5, legend_label=str(hw))
+        fig.scatter("isl", "point", source=src, color=color, marker="diamond", size=10, line_color="black")
+        fig.add_tools(HoverTool(renderers=[line], tooltips=[("", str(hw)), ("ISL", "@isl{0,0}"),
+                                                            ("P5", "@p5{0.0000}"), ("P50", "@p50{0.0000}"),
+                                                            ("P95", "@p95{0.0000}"), ("catalog", "@point{0.0000}")]))
+        if reference and hw in reference:
+            fig.add_layout(Span(location=float(reference[hw]), dimension="width", line_color=color,
+                                line_dash="dashed", line_width=1.5))
+    fig.xaxis.ticker = FixedTicker(ticks=sorted({float(v) for v in table["isl"]}))
+    fig.xaxis.formatter = NumeralTickFormatter(format="0a")
+    style(fig)
+    responsive(fig, width)
+    legend_above(fig)
+    if note:
+        subtitle(fig, note)
+    return fig
 
 
 def number(value: float, unit: str) -> str:
@@ -242,3 +300,7 @@ class UncertaintyTab(BackgroundRun):
         if self.result is None:
             return downloads.as_file(b"")
         return downloads.as_file(downloads.netcdf_bytes(self.result.bands, self.result.command))
+
+
+TAB = TabSpec(name="uncertainty", title="Uncertainty", order=40, make=UncertaintyTab,
+              url_keys={"unc_hardware": ("hardware", "value"), "unc_sla": ("sla", "value"), "unc_n": ("n", "value")})

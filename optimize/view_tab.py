@@ -14,12 +14,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import panel as pn
+from bokeh.models import ColumnDataSource, FactorRange, HoverTool
+from bokeh.plotting import figure
 
 from model.app.view import downloads
-from model.app.view.figures import hardware_colors, plan_comparison_figure
-from model.app.view.fleet_state import ISL_KINDS, Fleet, FleetInputs, FleetResult, format_buckets, parse_buckets
+from model.app.view.figures import hardware_colors, legend_above, responsive, style
 from model.app.view.state import INPUT_ERRORS, one_line
+from model.app.view.tabs import TabSpec
 from model.app.view.widgets import TABLE_CSS, CommandBox, ErrorAlert, on_loop, section, session_doc
+from optimize.view_state import ISL_KINDS, Fleet, FleetInputs, FleetResult, format_buckets, parse_buckets
 
 _shared: Fleet | None = None
 _shared_lock = threading.Lock()
@@ -46,6 +49,51 @@ def shared_fleet() -> Fleet:
         if _shared is None:
             _shared = Fleet()
         return _shared
+
+
+PHASE_ALPHA = {"aggregated": 1.0, "decode": 0.85, "prefill": 0.45}  # one hue per hardware, lighter for prefill
+
+
+def plan_comparison_figure(costs: pd.DataFrame, colors: dict[str, str], width: int = 380, height: int = 190):
+    """$/hour of the plan against the aggregated-only plan, stacked by hardware and phase.
+
+    Parameters
+    ----------
+    costs
+        :meth:`optimize.view_state.FleetResult.cost_by_hardware_phase`: one row per plan,
+        one column per ``"<hardware> <phase>"``, $/h.
+    colors
+        Color per hardware type.
+    width, height
+        Least width (the figure takes its container's width) and height, pixels.
+
+    Returns
+    -------
+    bokeh.plotting.figure
+        Horizontal stacked bars named ``view-plan-comparison``; the total $/hour labels each bar.
+    """
+    plans = [str(p) for p in costs.index][::-1]  # the plan on top
+    fig = figure(y_range=FactorRange(factors=plans), height=height, width=width, toolbar_location=None,
+                 tools="", name="view-plan-comparison", title="$/hour by hardware and phase",
+                 x_axis_label="$/hour (fleet, at the target utilization)")
+    stackers = [str(c) for c in costs.columns]
+    data = {"plan": plans, **{c: costs.loc[plans, c].to_numpy(float) for c in stackers}}
+    source = ColumnDataSource(data, name="view-plan-comparison-source")
+    fill = [colors.get(c.split(" ")[0], "#777") for c in stackers]
+    alpha = [PHASE_ALPHA.get(c.split(" ")[-1], 1.0) for c in stackers]
+    renderers = fig.hbar_stack(stackers, y="plan", height=0.6, source=source, color=fill, fill_alpha=alpha,
+                               line_color="white", legend_label=stackers)
+    for r, name in zip(renderers, stackers):
+        fig.add_tools(HoverTool(renderers=[r], tooltips=[("", name), ("$/hour", f"@{{{name}}}{{0,0.00}}")]))
+    totals = costs.loc[plans].sum(axis=1).to_numpy(float)
+    fig.text(x=totals, y=plans, text=[f" ${t:,.2f}/h" for t in totals], text_font_size="12px",
+             text_baseline="middle")
+    fig.x_range.start = 0
+    fig.x_range.end = float(totals.max()) * 1.3 if len(totals) and totals.max() > 0 else 1.0
+    style(fig)
+    responsive(fig, width)
+    legend_above(fig)
+    return fig
 
 
 def cell(value: Any) -> str:
@@ -353,3 +401,8 @@ class FleetTab:
             return downloads.as_file(b"")
         table = self.result.plan if len(self.result.plan) else self.result.shortfalls
         return downloads.as_file(downloads.csv_bytes(table))
+
+
+TAB = TabSpec(name="fleet", title="Fleet plan", order=20, make=FleetTab,
+              url_keys={"fleet_utilization": ("utilization", "value"),
+                        "fleet_disaggregation": ("disaggregation", "value"), "fleet_sla": ("sla", "value")})

@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 from omegaconf import DictConfig
 
+import optimize
 from model.app.view.cli import command, override
 from model.app.view.state import CatalogNames, compose
 
@@ -146,7 +147,7 @@ class Fleet(CatalogNames):
     """
 
     def __init__(self, base: DictConfig | None = None) -> None:
-        self.base = compose((), "optimize") if base is None else base
+        self.base = compose((), optimize.load_config) if base is None else base
 
     def default_demand(self, name: str) -> float:
         """Requests/s of a model in the default config (``fleet.demand_default`` where null)."""
@@ -211,7 +212,7 @@ class Fleet(CatalogNames):
         model.ConfigError
             A refused input (one line).
         """
-        return compose(self.overrides(inputs), "optimize")
+        return compose(self.overrides(inputs), optimize.load_config)
 
     def plan(self, inputs: FleetInputs) -> FleetResult:
         """Run :func:`optimize.plan_fleet` on the inputs' config.
@@ -230,7 +231,6 @@ class Fleet(CatalogNames):
         model.ConfigError
             A refused input (one line).
         """
-        import optimize
         from model.app.config import with_values
         from optimize.inputs import bucket_grid
 

@@ -14,6 +14,7 @@ import pandas as pd
 import xarray as xr
 from omegaconf import DictConfig
 
+import sensitivity
 from model.app.view.cli import command, delete, override
 from model.app.view.state import CatalogNames, compose
 
@@ -154,7 +155,7 @@ class Sensitivity(CatalogNames):
     """
 
     def __init__(self, base: DictConfig | None = None) -> None:
-        self.base = compose((), "sensitivity") if base is None else base
+        self.base = compose((), sensitivity.load_config) if base is None else base
 
     @property
     def parameters(self) -> list[ParameterInfo]:
@@ -211,7 +212,7 @@ class Sensitivity(CatalogNames):
             raise ConfigError("sensitivity.n", n, f"must be a power of two <= {max(N_CHOICES):,} in the view")
         if not inputs.parameters:
             raise ConfigError("sensitivity.parameters", [], "choose at least one parameter")
-        return compose(self.overrides(inputs), "sensitivity")
+        return compose(self.overrides(inputs), sensitivity.load_config)
 
     def analyze(self, inputs: SensitivityInputs,
                 progress: Callable[[int, int], None] | None = None) -> SensitivityResult:
@@ -233,8 +234,6 @@ class Sensitivity(CatalogNames):
         model.ConfigError
             A refused input (one line).
         """
-        import sensitivity
-
         cfg = self.config(inputs)
         ds = sensitivity.analyze(cfg, progress=progress)
         return SensitivityResult(inputs=inputs, overrides=self.overrides(inputs), indices=ds)

@@ -10,19 +10,23 @@ import threading
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import panel as pn
+from bokeh.models import ColumnDataSource, FactorRange, HoverTool, Whisker
+from bokeh.plotting import figure
 
 from model.app.view import downloads
 from model.app.view.cli import command
-from model.app.view.figures import SobolFigures
-from model.app.view.sensitivity_state import (
+from model.app.view.figures import responsive, style
+from model.app.view.tabs import TabSpec
+from model.app.view.widgets import TABLE_CSS, BackgroundRun, CommandBox, ErrorAlert, section
+from sensitivity.view_state import (
     N_CHOICES,
     OUTPUT_LABELS,
     Sensitivity,
     SensitivityInputs,
     SensitivityResult,
 )
-from model.app.view.widgets import TABLE_CSS, BackgroundRun, CommandBox, ErrorAlert, section
 
 FIG_WIDTH = 270  # least width of each bar chart: three side by side beside the sidebar at 1280 px
 _shared: Sensitivity | None = None
@@ -41,6 +45,53 @@ def shared_sensitivity() -> Sensitivity:
         if _shared is None:
             _shared = Sensitivity()
         return _shared
+
+
+class SobolFigures:
+    """Total-order indices ST as horizontal bars, one figure per output, largest first.
+
+    Parameters
+    ----------
+    outputs
+        Output name -> title.
+    width, height
+        Least width of each figure (it takes its container's width) and height, pixels.
+    """
+
+    def __init__(self, outputs: dict[str, str], width: int = 400, height: int = 320) -> None:
+        self.figs: dict[str, object] = {}
+        self.sources: dict[str, ColumnDataSource] = {}
+        for name, title in outputs.items():
+            src = ColumnDataSource({"parameter": [], "ST": [], "lower": [], "upper": [], "S1": []})
+            fig = figure(y_range=FactorRange(factors=[]), width=width, height=height, title=title,
+                         x_axis_label="total-order index ST (bars), first-order S1 (dots)",
+                         tools="save", toolbar_location=None)
+            fig.hbar(y="parameter", right="ST", height=0.7, source=src, color="#4c72b0")
+            fig.scatter(x="S1", y="parameter", source=src, size=8, color="#dd8452", line_color="black")
+            fig.add_layout(Whisker(source=src, base="parameter", lower="lower", upper="upper", dimension="width",
+                                   line_color="#333"))
+            fig.add_tools(HoverTool(tooltips=[("parameter", "@parameter"), ("ST", "@ST{0.000}"), ("S1", "@S1{0.000}")]))
+            fig.x_range.start = 0
+            style(fig)
+            responsive(fig, width)
+            self.figs[name], self.sources[name] = fig, src
+
+    def update(self, name: str, ranking: pd.DataFrame) -> None:
+        """Show one output's ranking (an empty table clears the figure).
+
+        Parameters
+        ----------
+        name
+            The output.
+        ranking
+            :meth:`sensitivity.view_state.SensitivityResult.ranking`.
+        """
+        table = ranking.iloc[::-1]  # largest at the top
+        params = [str(p) for p in table.parameter]
+        st, conf = table.ST.to_numpy(float), table.ST_conf.to_numpy(float)
+        self.figs[name].y_range.factors = params
+        self.sources[name].data = {"parameter": params, "ST": st, "lower": np.maximum(st - conf, 0),
+                                   "upper": st + conf, "S1": table.S1.to_numpy(float)}
 
 
 def ranking_html(result: SensitivityResult) -> str:
@@ -264,3 +315,8 @@ class SensitivityTab(BackgroundRun):
             return downloads.as_file(b"")
         return downloads.as_file(downloads.netcdf_bytes(self.result.indices, self.result.command))
 
+
+
+TAB = TabSpec(name="sensitivity", title="Sensitivity", order=30, make=SensitivityTab,
+              url_keys={"sens_model": ("model", "value"), "sens_hardware": ("hardware", "value"),
+                        "sens_n": ("n", "value"), "sens_sla": ("sla", "value")})

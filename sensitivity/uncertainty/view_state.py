@@ -18,6 +18,7 @@ import pandas as pd
 import xarray as xr
 from omegaconf import DictConfig
 
+import sensitivity.uncertainty
 from model.app.view.cli import command, override
 from model.app.view.state import CatalogNames, compose
 
@@ -126,7 +127,7 @@ class Uncertainty(CatalogNames):
     """
 
     def __init__(self, base: DictConfig | None = None) -> None:
-        self.base = compose((), "uncertainty") if base is None else base
+        self.base = compose((), sensitivity.uncertainty.load_config) if base is None else base
 
     def defaults(self) -> UncertaintyInputs:
         """The inputs the tab opens with: the config's hardware, SLA 100 tok/s, 256 scenarios."""
@@ -161,7 +162,7 @@ class Uncertainty(CatalogNames):
             raise ConfigError("uncertainty.n", n, f"must be a power of two <= {max(N_CHOICES):,} in the view")
         if not inputs.hardware:
             raise ConfigError("select.hardware", [], "choose at least one hardware type")
-        return compose(self.overrides(inputs), "uncertainty")
+        return compose(self.overrides(inputs), sensitivity.uncertainty.load_config)
 
     def analyze(self, inputs: UncertaintyInputs,
                 progress: Callable[[int, int], None] | None = None) -> UncertaintyResult:
@@ -183,8 +184,6 @@ class Uncertainty(CatalogNames):
         model.ConfigError
             A refused input (one line).
         """
-        import sensitivity.uncertainty
-
         cfg = self.config(inputs)
         ds = sensitivity.uncertainty.analyze(cfg, progress=progress)
         prices = {str(h): float(cfg.hardware[h].price_per_hour) for h in cfg.select.hardware}
