@@ -6,7 +6,6 @@ total-order indices are drawn as horizontal bars per output, largest first.
 from __future__ import annotations
 
 import html
-import threading
 from typing import Any
 
 import numpy as np
@@ -16,10 +15,10 @@ from bokeh.models import ColumnDataSource, FactorRange, HoverTool, Whisker
 from bokeh.plotting import figure
 
 from model.app.view import downloads
-from model.app.view.cli import command
 from model.app.view.figures import responsive, style
+from model.app.view.skeleton import AppTab
 from model.app.view.tabs import TabSpec
-from model.app.view.widgets import TABLE_CSS, BackgroundRun, CommandBox, ErrorAlert, section
+from model.app.view.widgets import TABLE_CSS, section
 from sensitivity.view_state import (
     N_CHOICES,
     OUTPUT_LABELS,
@@ -29,24 +28,6 @@ from sensitivity.view_state import (
 )
 
 FIG_WIDTH = 270  # least width of each bar chart: three side by side beside the sidebar at 1280 px
-_shared: Sensitivity | None = None
-_shared_lock = threading.Lock()
-
-
-def shared_sensitivity() -> Sensitivity:
-    """One :class:`Sensitivity` for every session of the server.
-
-    Returns
-    -------
-    Sensitivity
-    """
-    global _shared
-    with _shared_lock:
-        if _shared is None:
-            _shared = Sensitivity()
-        return _shared
-
-
 class SobolFigures:
     """Total-order indices ST as horizontal bars, one figure per output, largest first.
 
@@ -151,68 +132,35 @@ def display_scale(bounds: tuple[float, float] | None) -> tuple[float, str]:
     return 1.0, ""
 
 
-class SensitivityTab(BackgroundRun):
-    """The sensitivity tab's widgets, panes and callbacks.
+class SensitivityTab(AppTab):
+    """The sensitivity tab: the :class:`~model.app.view.skeleton.AppTab` of
+    :class:`~sensitivity.view_state.Sensitivity`, its parameters with their bounds, the ST bars
+    and table."""
 
-    Parameters
-    ----------
-    sens
-        The callbacks (default: the server-wide :func:`shared_sensitivity`).
-    """
+    callbacks_class = Sensitivity
+    css = "view-sens"
+    run_label = "Run analysis"
+    callbacks: Sensitivity
+    inputs: SensitivityInputs
+    result: SensitivityResult | None
 
-    def __init__(self, sens: Sensitivity | None = None) -> None:
-        self.sens = shared_sensitivity() if sens is None else sens
-        self.inputs: SensitivityInputs = self.sens.defaults()
-        self.result: SensitivityResult | None = None
-        self.running = threading.Lock()
-        i = self.inputs
-
-        self.model = pn.widgets.Select(label="Model", options=self.sens.models, value=i.model, width=145,
-                                       css_classes=["view-sens-model"])
-        self.model.param.watch(lambda e: self.set("model", e.new), "value")
-        self.hardware = pn.widgets.Select(label="Hardware", options=self.sens.hardware, value=i.hardware, width=145,
-                                          css_classes=["view-sens-hardware"],
-                                          description="select.hardware: the parameters' hardware keys follow it")
-        self.hardware.param.watch(lambda e: self.set("hardware", e.new), "value")
+    def build(self) -> pn.Row:
+        """The sidebar (model, hardware, N, SLA, parameters) and the results (figures, table)."""
+        sens, i = self.callbacks, self.inputs
+        self.model = self.follow(pn.widgets.Select(label="Model", options=sens.models, value=i.model, width=145,
+                                                   css_classes=["view-sens-model"]), "model")
+        self.hardware = self.follow(pn.widgets.Select(
+            label="Hardware", options=sens.hardware, value=i.hardware, width=145, css_classes=["view-sens-hardware"],
+            description="select.hardware: the parameters' hardware keys follow it"), "hardware")
         self.checks: dict[str, pn.widgets.Checkbox] = {}
         self.bounds: dict[str, tuple[pn.widgets.FloatInput, pn.widgets.FloatInput]] = {}
-        rows = []
-        for p in self.sens.parameters:
-            scale, unit = display_scale(p.bounds)
-            unit = " (x catalog)" if p.relative else unit
-            check = pn.widgets.Checkbox(label=f"{p.name}", value=p.name in i.parameters, width=135,
-                                        css_classes=[f"view-sens-use-{p.name}"], margin=(24, 5, 5, 10))
-            check.param.watch(lambda e: self._parameters_changed(), "value")
-            self.checks[p.name] = check
-            tip = f"{p.key}: {p.distribution}{unit}. Source: {p.source}"
-            if p.bounds is None:
-                rows.append(pn.Row(check, pn.pane.HTML(f'<span class="note">{html.escape(p.distribution)}</span>')))
-                continue
-            low = pn.widgets.FloatInput(label=f"low{unit}", value=round(p.bounds[0] * scale, 9), width=78,
-                                        description=tip, css_classes=[f"view-sens-low-{p.name}"])
-            high = pn.widgets.FloatInput(label="high", value=round(p.bounds[1] * scale, 9), width=78,
-                                         css_classes=[f"view-sens-high-{p.name}"])
-            for w in (low, high):
-                w.param.watch(lambda e, name=p.name, k=scale: self._bounds_changed(name, k), "value")
-            self.bounds[p.name] = (low, high)
-            rows.append(pn.Row(check, low, high, margin=0))
-        self.n = pn.widgets.Select(label="N (base samples)", options=list(N_CHOICES), value=i.n, width=145,
-                                   css_classes=["view-sens-n"],
-                                   description="sensitivity.n: a power of two; N (2D + 2) model runs")
-        self.n.param.watch(lambda e: self.set("n", e.new), "value")
-        self.sla = pn.widgets.FloatInput(label="SLA: min tok/s", value=i.min_interactivity, width=145,
-                                         css_classes=["view-sens-sla"])
-        self.sla.param.watch(lambda e: self.set("min_interactivity", e.new), "value")
-        self.run_button = pn.widgets.Button(label="Run analysis", color="primary", width=140,
-                                            css_classes=["view-sens-run"])
-        self.run_button.on_click(lambda event: self.start())
-        self.progress = pn.indicators.Progress(label="progress", value=0, max=100, width=290, bar_color="primary",
-                                               css_classes=["view-sens-progress"])
-        self.progress_text = pn.pane.HTML('<span class="note">Not run yet.</span>', stylesheets=[TABLE_CSS],
-                                          css_classes=["view-sens-progress-text"], margin=(0, 10))
-
-        self.alert = ErrorAlert("view-sens-error")
-        self.command = CommandBox("view-cli-sensitivity")
+        rows = [self._parameter_row(p) for p in sens.parameters]
+        self.n = self.follow(pn.widgets.Select(label="N (base samples)", options=list(N_CHOICES), value=i.n,
+                                               width=145, css_classes=["view-sens-n"],
+                                               description="sensitivity.n: a power of two; N (2D + 2) model runs"),
+                             "n")
+        self.sla = self.follow(pn.widgets.FloatInput(label="SLA: min tok/s", value=i.min_interactivity, width=145,
+                                                     css_classes=["view-sens-sla"]), "min_interactivity")
         self.figures = SobolFigures({o: f"ST: {label}" for o, label in OUTPUT_LABELS.items()}, width=FIG_WIDTH,
                                     height=330)
         self.figure_panes = [pn.pane.Bokeh(f, margin=(5, 5), sizing_mode="stretch_width",
@@ -223,35 +171,36 @@ class SensitivityTab(BackgroundRun):
                                   styles={"overflow-x": "auto"})
         self.notes = pn.pane.HTML("", stylesheets=[TABLE_CSS], margin=(0, 10))
         self.downloads = pn.Row(
-            pn.widgets.FileDownload(callback=self._csv, filename="sobol.csv", label="Indices (CSV)",
-                                    color="primary", variant="outline", width=150),
-            pn.widgets.FileDownload(callback=self._netcdf, filename="sobol.nc", label="Indices (netCDF)",
-                                    color="primary", variant="outline", width=150), margin=(5, 5), visible=False,
-            css_classes=["view-sens-downloads"])
-        self.command.show(command("sensitivity", self.sens.overrides(self.inputs)))
-        self.panel = pn.Row(
-            pn.Column(section("What is analysed"), pn.Row(self.model, self.hardware), pn.Row(self.n, self.sla),
-                      section("Parameters", "bounds: uniform / log-uniform [low, high]"), *rows,
-                      pn.Row(self.run_button, margin=(12, 5)), self.progress, self.progress_text,
-                      width=340, styles={"background": "#f9fafb", "border-right": "1px solid #e5e7eb"}),
-            pn.Column(self.alert.pane, self.command.pane, pn.FlexBox(*self.figure_panes, flex_wrap="wrap"),
-                      self.notes, self.table, self.downloads, sizing_mode="stretch_width", styles={"min-width": "0"}),
-            sizing_mode="stretch_width", name="Sensitivity")
+            self.download("sobol.csv", "Indices (CSV)", lambda r: downloads.csv_bytes(r.table())),
+            self.download("sobol.nc", "Indices (netCDF)", lambda r: downloads.netcdf_bytes(r.indices, r.command)),
+            margin=(5, 5), visible=False, css_classes=["view-sens-downloads"])
+        return self.layout(
+            [section("What is analysed"), pn.Row(self.model, self.hardware), pn.Row(self.n, self.sla),
+             section("Parameters", "bounds: uniform / log-uniform [low, high]"), *rows,
+             pn.Row(self.run_button, margin=(12, 5)), self.progress, self.progress_text],
+            [self.alert.pane, self.command.pane, pn.FlexBox(*self.figure_panes, flex_wrap="wrap"), self.notes,
+             self.table, self.downloads], "Sensitivity")
+
+    def _parameter_row(self, p: Any) -> pn.Row:
+        scale, unit = display_scale(p.bounds)
+        unit = " (x catalog)" if p.relative else unit
+        check = pn.widgets.Checkbox(label=f"{p.name}", value=p.name in self.inputs.parameters, width=135,
+                                    css_classes=[f"view-sens-use-{p.name}"], margin=(24, 5, 5, 10))
+        check.param.watch(lambda e: self._parameters_changed(), "value")
+        self.checks[p.name] = check
+        if p.bounds is None:
+            return pn.Row(check, pn.pane.HTML(f'<span class="note">{html.escape(p.distribution)}</span>'))
+        tip = f"{p.key}: {p.distribution}{unit}. Source: {p.source}"
+        low = pn.widgets.FloatInput(label=f"low{unit}", value=round(p.bounds[0] * scale, 9), width=78,
+                                    description=tip, css_classes=[f"view-sens-low-{p.name}"])
+        high = pn.widgets.FloatInput(label="high", value=round(p.bounds[1] * scale, 9), width=78,
+                                     css_classes=[f"view-sens-high-{p.name}"])
+        for w in (low, high):
+            w.param.watch(lambda e, name=p.name, k=scale: self._bounds_changed(name, k), "value")
+        self.bounds[p.name] = (low, high)
+        return pn.Row(check, low, high, margin=0)
 
     # -- inputs ---------------------------------------------------------------------------
-    def set(self, key: str, value: Any) -> None:
-        """Change one input and show the new equivalent command.
-
-        Parameters
-        ----------
-        key
-            A :class:`SensitivityInputs` attribute (``bounds.<name>`` for one parameter).
-        value
-            The widget's new value.
-        """
-        self.inputs = self.inputs.set(key, value)
-        self.command.show(command("sensitivity", self.sens.overrides(self.inputs)))
-
     def _parameters_changed(self) -> None:
         self.set("parameters", tuple(name for name, c in self.checks.items() if c.value))
 
@@ -262,8 +211,8 @@ class SensitivityTab(BackgroundRun):
 
     # -- run ------------------------------------------------------------------------------
     def analyze(self, inputs: Any, progress: Any) -> Any:
-        """The analysis of ``inputs`` (see :class:`BackgroundRun`)."""
-        return self.sens.analyze(inputs, progress=progress)
+        """:meth:`Sensitivity.analyze` of ``inputs`` (see :class:`~model.app.view.skeleton.AppTab`)."""
+        return self.callbacks.analyze(inputs, progress=progress)
 
     def progress_note(self, done: int, total: int) -> str:
         """The progress line after ``done`` of ``total`` blocks."""
@@ -271,17 +220,8 @@ class SensitivityTab(BackgroundRun):
                 + ("; estimating the indices…" if done == total else ""))
 
     def show(self, result: SensitivityResult, seconds: float = float("nan")) -> None:
-        """Show an analysis: bars, table, notes.
-
-        Parameters
-        ----------
-        result
-            The analysis.
-        seconds
-            Its wall time.
-        """
+        """Show an analysis that took ``seconds``: bars, table, notes."""
         self.result = result
-        self.run_button.loading = False
         notes = []
         ds = result.indices
         for o in ds.output.values:
@@ -304,17 +244,6 @@ class SensitivityTab(BackgroundRun):
             self.progress.value = 100
             self.progress_text.object = (f'<span class="note" data-done="1">Done: {ds.attrs["model_runs"]:,} model '
                                          f'runs in {seconds:.1f} s.</span>')
-
-    def _csv(self):
-        if self.result is None:
-            return downloads.as_file(b"")
-        return downloads.as_file(downloads.csv_bytes(self.result.table()))
-
-    def _netcdf(self):
-        if self.result is None:
-            return downloads.as_file(b"")
-        return downloads.as_file(downloads.netcdf_bytes(self.result.indices, self.result.command))
-
 
 
 TAB = TabSpec(name="sensitivity", title="Sensitivity", order=30, make=SensitivityTab,

@@ -16,17 +16,15 @@ import numpy as np
 import panel as pn
 
 from model.app.view import downloads, sources
+from model.app.view.callbacks import one_line, shared
 from model.app.view.figures import CostFigures, FeasibilityFigure, hardware_colors
+from model.app.view.readouts import READOUTS, format_number, readout_text
 from model.app.view.state import (
     HARDWARE_FIELDS,
-    READOUTS,
     Calculator,
     CalculatorInputs,
     CalculatorResult,
     CalculatorState,
-    format_number,
-    one_line,
-    readout_text,
 )
 from model.app.view.tabs import TabSpec
 from model.app.view.widgets import TABLE_CSS, CommandBox, ErrorAlert, section, sourced_float
@@ -44,24 +42,6 @@ FIELD_LABELS = {"price_per_hour": "$/hour per system", "cache_read_ratio": "cach
 FIG_WIDTH, FIG_HEIGHT = 380, 305  # least width: the figures take the width the page has
 FEASIBILITY_DELAY_MS = 250  # the diagram is redrawn once the sliders rest this long
 PREFETCH_DELAY_MS = 300  # the slider's ISLs are evaluated once the other inputs rest this long
-
-_shared: Calculator | None = None
-_shared_lock = threading.Lock()
-
-
-def shared_calculator() -> Calculator:
-    """One :class:`Calculator` for every session of the server (its caches are shared).
-
-    Returns
-    -------
-    Calculator
-    """
-    global _shared
-    with _shared_lock:
-        if _shared is None:
-            _shared = Calculator()
-        return _shared
-
 
 def readout_html(result: CalculatorResult, colors: dict[str, str]) -> str:
     """The readout table of a result.
@@ -158,11 +138,11 @@ class CalculatorTab:
     Parameters
     ----------
     calculator
-        The callbacks (default: the server-wide :func:`shared_calculator`).
+        The callbacks (default: the server-wide one, :func:`~model.app.view.callbacks.shared`).
     """
 
     def __init__(self, calculator: Calculator | None = None) -> None:
-        self.calc = shared_calculator() if calculator is None else calculator
+        self.calc = shared(Calculator) if calculator is None else calculator
         self.state = CalculatorState(self.calc)
         self.colors = hardware_colors(self.calc.hardware)
         base, inputs = self.calc.base, self.state.inputs

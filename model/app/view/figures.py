@@ -23,7 +23,8 @@ from bokeh.models import (
 from bokeh.palettes import Category10, Viridis256
 from bokeh.plotting import figure
 
-from model.app.view.state import CalculatorResult, Feasibility
+from model.app.view.feasibility import Feasibility
+from model.app.view.state import CalculatorResult
 
 FONT = "13px"
 CONTOURS = ((32, "#ffffff"), (64, "#ffa500"), (128, "#ff3b30"))

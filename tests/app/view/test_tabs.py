@@ -105,14 +105,14 @@ def test_the_feasibility_colour_bar_is_in_systems(tab):
 
 def test_fleet_tab_plans_in_a_worker(fleet):
     tab = FleetTab(fleet)
-    assert not tab.download.visible and not tab.comparison.visible  # nothing to download before a plan
+    assert not tab.download_plan.visible and not tab.comparison.visible  # nothing to download before a plan
     tab.utilization.value = 0.7
     assert "fleet.target_utilization=0.7" in tab.command.pane.object
-    tab.start_plan(wait=True)
+    tab.start(wait=True)
     want = optimize.plan_fleet(optimize.load_config(["fleet.target_utilization=0.7"]))
     assert f'data-value="{want.totals.cost_per_hour!r}"' in tab.status.object
     assert "view-plan-table" in tab.plan_table.object and not tab.shortfalls.visible
-    assert tab.download.visible and tab.comparison.visible
+    assert tab.download_plan.visible and tab.comparison.visible
     # the chart: this plan against the best aggregated-only plan, $/hour by hardware and phase
     aggregated = optimize.plan_fleet(optimize.load_config(["fleet.target_utilization=0.7",
                                                            "fleet.disaggregation=false"]))
@@ -126,13 +126,13 @@ def test_fleet_tab_plans_in_a_worker(fleet):
     for (hw, phase), cost in by_phase.items():
         np.testing.assert_allclose(stacks[f"{hw} {phase}"][row], cost, rtol=1e-12)
     assert 'data-total="aggregated_only_cost_per_hour"' in tab.status.object
-    plan = pd.read_csv(tab._plan_csv())
+    plan = pd.read_csv(tab.download_plan.callback())
     assert len(plan) == len(want.plan)
     tab.inventory["cerebras_wse3"].value = 40
-    tab.start_plan(wait=True)
+    tab.start(wait=True)
     assert 'data-status="infeasible"' in tab.status.object and tab.shortfalls.visible
     tab.demand["gpt_oss_120b"].value = -2.0
-    tab.start_plan(wait=True)
+    tab.start(wait=True)
     assert "fleet.demand.gpt_oss_120b=-2.0" in tab.alert.pane.object and tab.shortfalls.visible
 
 
@@ -153,9 +153,9 @@ def test_sensitivity_tab_runs_with_progress(sens):
     bars = tab.figures.sources["optimal_cost_per_mtok"].data
     assert list(bars["parameter"])[::-1] == list(ranking.parameter)
     assert "hop_latency" not in list(bars["parameter"])
-    table = pd.read_csv(tab._csv())
+    table = pd.read_csv(tab.downloads.objects[0].callback())
     assert set(table.output) == {"cost_per_mtok", "optimal_cost_per_mtok", "optimal_concurrency"}
-    ds = xr.open_dataset(io.BytesIO(tab._netcdf().getvalue()), engine="h5netcdf").load()
+    ds = xr.open_dataset(io.BytesIO(tab.downloads.objects[1].callback().getvalue()), engine="h5netcdf").load()
     np.testing.assert_array_equal(ds.ST.values, tab.result.indices.ST.values)
     assert tab.downloads.visible
     tab.bounds["isl"][0].value = 900000.0
@@ -186,7 +186,7 @@ def test_uncertainty_tab_draws_the_bands_of_the_command(unc):
     band = want.optimal_cost_per_mtok.sel(model=model_name, hardware="b200")
     np.testing.assert_array_equal(src["p50"], band.sel(quantile=0.5).values)
     np.testing.assert_array_equal(src["isl"], band.isl.values.astype(float))
-    table = pd.read_csv(tab._csv())
+    table = pd.read_csv(tab.downloads.objects[0].callback())
     assert set(table.variable) == {"optimal_cost_per_mtok", "price_to_beat"} and len(table) == 2 * 5 * 2 * 5
     tab.sla.value = -1.0
     tab.start(wait=True)
