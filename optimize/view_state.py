@@ -67,8 +67,8 @@ class FleetInputs(Inputs):
 
 @dataclass(frozen=True)
 class FleetResult(AppResult):
-    """A fleet plan as the page shows it (besides :class:`~model.app.view.callbacks.AppResult`'s
-    inputs, overrides and ``serving-optimize`` command).
+    """A fleet plan as the page shows it; the :class:`~model.app.view.callbacks.AppResult` holds
+    the inputs, the overrides and the ``serving-optimize`` command.
 
     Attributes
     ----------

@@ -120,17 +120,7 @@ def table_html(table: pd.DataFrame, columns: dict[str, str], caption: str, css_c
 
 
 def totals_html(result: FleetResult) -> str:
-    """Status and totals of a plan (or of no plan), one block.
-
-    Parameters
-    ----------
-    result
-        The fleet result.
-
-    Returns
-    -------
-    str
-    """
+    """Status and totals of a fleet result (a plan, or no plan), as one HTML block."""
     s, t = result.summary, result.totals
     parts = [f'<div data-status="{result.status}"><b>Status: {html.escape(result.status)}</b>; '
              f'{s["columns"]:,} candidate columns, {s["pruned_columns"]:,} pruned; '
@@ -166,9 +156,6 @@ class FleetTab(AppTab):
     css = "view-fleet"
     run_label, busy_label, run_css = "Plan", "Planning…", "view-plan"
     with_progress = False
-    callbacks: Fleet
-    inputs: FleetInputs
-    result: FleetResult | None
 
     def build(self) -> pn.Row:
         """The sidebar (demand, ISL distribution, hardware, inventory, serving) and the results."""

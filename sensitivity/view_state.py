@@ -13,11 +13,9 @@ import pandas as pd
 import xarray as xr
 
 import sensitivity
-from model import ConfigError
-from model.app.view.callbacks import AppCallbacks, AppResult, Inputs, power_of_two
+from model.app.view.callbacks import AppCallbacks, AppResult, Inputs
 from model.app.view.cli import delete, override
 
-N_CHOICES = (64, 128, 256, 512, 1024)  # base sample sizes offered: powers of two up to 1,024
 OUTPUT_LABELS = {"cost_per_mtok": "$/Mtok at the point",
                  "optimal_cost_per_mtok": "least $/Mtok under SLA",
                  "optimal_concurrency": "its concurrency"}
@@ -82,14 +80,8 @@ class SensitivityInputs(Inputs):
 
 @dataclass(frozen=True)
 class SensitivityResult(AppResult):
-    """Sobol indices as the page shows them (besides :class:`~model.app.view.callbacks.AppResult`'s
-    inputs, overrides and ``serving-sensitivity`` command).
-
-    Attributes
-    ----------
-    indices
-        :func:`sensitivity.analyze`'s Dataset.
-    """
+    """Sobol indices (``indices``: :func:`sensitivity.analyze`'s Dataset) as the page shows them,
+    with an :class:`~model.app.view.callbacks.AppResult`'s inputs, overrides and command."""
 
     indices: xr.Dataset
     app = "sensitivity"
@@ -130,7 +122,8 @@ class Sensitivity(AppCallbacks):
     """Inputs -> Sobol indices; no Panel (the config: ``sensitivity.load_config``)."""
 
     load = staticmethod(sensitivity.load_config)
-    app = "sensitivity"
+    app, n_key = "sensitivity", "sensitivity.n"
+    required = ("parameters", "sensitivity.parameters", "choose at least one parameter")
 
     @property
     def parameters(self) -> list[ParameterInfo]:
@@ -171,12 +164,6 @@ class Sensitivity(AppCallbacks):
         if float(inputs.min_interactivity) != float(self.base.sla.min_interactivity):
             out.append(override("sla.min_interactivity", float(inputs.min_interactivity)))
         return tuple(out)
-
-    def check(self, inputs: SensitivityInputs) -> None:
-        """Refuse N above 1,024 or not a power of two, and no parameter (``model.ConfigError``)."""
-        power_of_two("sensitivity.n", inputs.n, max(N_CHOICES))
-        if not inputs.parameters:
-            raise ConfigError("sensitivity.parameters", [], "choose at least one parameter")
 
     def analyze(self, inputs: SensitivityInputs,
                 progress: Callable[[int, int], None] | None = None) -> SensitivityResult:

@@ -15,15 +15,14 @@ from bokeh.models import ColumnDataSource, FactorRange, HoverTool, Whisker
 from bokeh.plotting import figure
 
 from model.app.view import downloads
+from model.app.view.callbacks import N_CHOICES
 from model.app.view.figures import responsive, style
 from model.app.view.skeleton import AppTab
 from model.app.view.tabs import TabSpec
 from model.app.view.widgets import TABLE_CSS, section
 from sensitivity.view_state import (
-    N_CHOICES,
     OUTPUT_LABELS,
     Sensitivity,
-    SensitivityInputs,
     SensitivityResult,
 )
 
@@ -140,9 +139,6 @@ class SensitivityTab(AppTab):
     callbacks_class = Sensitivity
     css = "view-sens"
     run_label = "Run analysis"
-    callbacks: Sensitivity
-    inputs: SensitivityInputs
-    result: SensitivityResult | None
 
     def build(self) -> pn.Row:
         """The sidebar (model, hardware, N, SLA, parameters) and the results (figures, table)."""

@@ -18,11 +18,9 @@ import pandas as pd
 import xarray as xr
 
 import sensitivity.uncertainty
-from model import ConfigError
-from model.app.view.callbacks import AppCallbacks, AppResult, Inputs, power_of_two
+from model.app.view.callbacks import AppCallbacks, AppResult, Inputs
 from model.app.view.cli import override
 
-N_CHOICES = (64, 128, 256, 512, 1024)  # scenarios offered: powers of two up to 1,024
 DEFAULT_N = 256
 # The tab opens at 100 tok/s, where both default hardware types meet the SLA and so each has a
 # price to beat; at the command line's 1,000 tok/s no B200 qualifies and the wafer wins at any price.
@@ -51,19 +49,11 @@ class UncertaintyInputs(Inputs):
 
 @dataclass(frozen=True)
 class UncertaintyResult(AppResult):
-    """The bands as the page shows them (besides :class:`~model.app.view.callbacks.AppResult`'s
-    inputs, overrides and ``serving-uncertainty`` command).
+    """The bands as the page shows them, with an :class:`~model.app.view.callbacks.AppResult`'s
+    inputs, overrides and ``serving-uncertainty`` command."""
 
-    Attributes
-    ----------
-    bands
-        :func:`sensitivity.uncertainty.analyze`'s Dataset.
-    prices
-        Catalog $/hour per system of each compared hardware type.
-    """
-
-    bands: xr.Dataset
-    prices: dict[str, float]
+    bands: xr.Dataset  # sensitivity.uncertainty.analyze's Dataset
+    prices: dict[str, float]  # catalog $/hour per system of each compared hardware type
     app = "uncertainty"
 
     @property
@@ -105,7 +95,8 @@ class Uncertainty(AppCallbacks):
     """Inputs -> bands; no Panel (the config: ``sensitivity.uncertainty.load_config``)."""
 
     load = staticmethod(sensitivity.uncertainty.load_config)
-    app = "uncertainty"
+    app, n_key = "uncertainty", "uncertainty.n"
+    required = ("hardware", "select.hardware", "choose at least one hardware type")
 
     def defaults(self) -> UncertaintyInputs:
         """The inputs the tab opens with: the config's hardware, SLA 100 tok/s, 256 scenarios."""
@@ -124,12 +115,6 @@ class Uncertainty(AppCallbacks):
         if inputs.n != int(self.base.uncertainty.n):
             out.append(override("uncertainty.n", inputs.n))
         return tuple(out)
-
-    def check(self, inputs: UncertaintyInputs) -> None:
-        """Refuse more than 1,024 scenarios or not a power of two, and no hardware (``model.ConfigError``)."""
-        power_of_two("uncertainty.n", inputs.n, max(N_CHOICES))
-        if not inputs.hardware:
-            raise ConfigError("select.hardware", [], "choose at least one hardware type")
 
     def analyze(self, inputs: UncertaintyInputs,
                 progress: Callable[[int, int], None] | None = None) -> UncertaintyResult:

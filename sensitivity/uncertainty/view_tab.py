@@ -16,11 +16,12 @@ from bokeh.models import ColumnDataSource, FixedTicker, HoverTool, NumeralTickFo
 from bokeh.plotting import figure
 
 from model.app.view import downloads
+from model.app.view.callbacks import N_CHOICES
 from model.app.view.figures import finite_or_nan, hardware_colors, legend_above, responsive, style, subtitle
 from model.app.view.skeleton import AppTab
 from model.app.view.tabs import TabSpec
 from model.app.view.widgets import TABLE_CSS, section
-from sensitivity.uncertainty.view_state import N_CHOICES, Uncertainty, UncertaintyInputs, UncertaintyResult
+from sensitivity.uncertainty.view_state import Uncertainty, UncertaintyResult
 
 FIG_WIDTH = 380
 
@@ -133,9 +134,6 @@ class UncertaintyTab(AppTab):
 
     callbacks_class = Uncertainty
     css = "view-unc"
-    callbacks: Uncertainty
-    inputs: UncertaintyInputs
-    result: UncertaintyResult | None
 
     def build(self) -> pn.Row:
         """The sidebar (hardware, SLA, scenarios; the model and ISL shown) and the results."""

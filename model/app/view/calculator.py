@@ -90,17 +90,7 @@ def readout_html(result: CalculatorResult, colors: dict[str, str]) -> str:
 
 
 def spend_html(result: CalculatorResult) -> str:
-    """The token-spend table (docs/model.md §2.8) of a result: tokens, price, spend and share per type.
-
-    Parameters
-    ----------
-    result
-        The calculator's result.
-
-    Returns
-    -------
-    str
-    """
+    """The token-spend table (docs/model.md §2.8) of a calculator result: tokens, price, spend and share per type."""
     s = result.spend
     if s is None:
         return '<p class="note">No price sheet in the workload: no token-spend table.</p>'

@@ -27,6 +27,9 @@ COMPOSE_LOCK = threading.RLock()
 # errors whose first line the page shows instead of a result
 INPUT_ERRORS = (model.ConfigError, HydraException, OmegaConfBaseException)
 T = TypeVar("T")
+# sample sizes a tab offers (Sobol base samples N, uncertainty scenarios): powers of two up to 1,024,
+# so that a run in the page stays within seconds
+N_CHOICES = (64, 128, 256, 512, 1024)
 
 
 def one_line(err: BaseException) -> str:
@@ -95,18 +98,6 @@ def shared(cls: type[T]) -> T:
         return _shared[cls]
 
 
-def power_of_two(key: str, n: Any, most: int) -> None:
-    """Refuse a sample size the page does not offer: not a power of two, or above ``most``.
-
-    Raises
-    ------
-    model.ConfigError
-        Naming ``key``, ``n`` and what is allowed.
-    """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 2 or n > most or n & (n - 1):
-        raise model.ConfigError(key, n, f"must be a power of two <= {most:,} in the view")
-
-
 class Inputs:
     """``set`` for a tab's frozen inputs dataclass: a copy with one key changed.
 
@@ -167,6 +158,11 @@ class AppCallbacks:
 
     load: ClassVar[Callable[[list[str]], DictConfig]] = staticmethod(model.load_config)
     app: ClassVar[str] = "model"
+    # the config key of the inputs' sample size ``n``, which the page keeps to a power of two
+    # <= max(N_CHOICES); None: no sample size
+    n_key: ClassVar[str | None] = None
+    # (inputs field, config key, what to do) of a selection that must not be empty
+    required: ClassVar[tuple[str, str, str] | None] = None
 
     def __init__(self, base: DictConfig | None = None) -> None:
         self.base = compose((), type(self).load) if base is None else base
@@ -186,7 +182,20 @@ class AppCallbacks:
         raise TypeError(f"{type(self).__name__} must define overrides()")
 
     def check(self, inputs: Any) -> None:
-        """Refuse inputs the page does not run (beyond the config's own checks); none by default."""
+        """Refuse inputs the page does not run, beyond the config's own checks: a sample size
+        (:attr:`n_key`) that is not a power of two up to ``max(N_CHOICES)``, an empty
+        :attr:`required` selection.
+
+        Raises
+        ------
+        model.ConfigError
+            Naming the key, the value and what is allowed.
+        """
+        n, most = getattr(inputs, "n", None), max(N_CHOICES)
+        if self.n_key and (isinstance(n, bool) or not isinstance(n, int) or n < 2 or n > most or n & (n - 1)):
+            raise model.ConfigError(self.n_key, n, f"must be a power of two <= {most:,} in the view")
+        if self.required and not getattr(inputs, self.required[0]):
+            raise model.ConfigError(self.required[1], [], self.required[2])
 
     def config(self, inputs: Any) -> DictConfig:
         """The composed, validated config of ``inputs`` (cached).

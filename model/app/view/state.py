@@ -40,8 +40,6 @@ SLA_KEYS = ("sla.min_interactivity", "sla.max_ttft_s", "sla.percentile")
 ISL_RANGE = (1000, 1_000_000)  # the ISL slider's range, tokens
 ISL_STEPS_PER_DECADE = 32
 PREFETCH_MAX_HARDWARE = 4  # prefetching every slider ISL costs ~16 MB per hardware type
-__all__ = ["Calculator", "CalculatorInputs", "CalculatorResult", "CalculatorState", "INPUT_ERRORS", "isl_options",
-           "one_line"]
 
 
 def isl_options(extra: tuple[int, ...] = ()) -> list[int]:

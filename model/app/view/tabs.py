@@ -24,26 +24,14 @@ ENTRY_POINT_GROUP = "llm_serving_economics.view_tabs"
 
 @dataclass(frozen=True)
 class TabSpec:
-    """One tab of the page, as its app registers it.
+    """One tab of the page, as its app registers it: what names, titles, places and builds it,
+    and which of its inputs a link keeps."""
 
-    Attributes
-    ----------
-    name
-        The tab's id: the entry point's name, ``app.tabs[name]``.
-    title
-        What the tab's handle shows.
-    order
-        Its place in the page, smallest first (the first tab is built with the page).
-    make
-        Builds the tab (called without arguments): an object whose ``panel`` the page shows.
-    url_keys
-        Query key -> (the tab's widget attribute, the widget's parameter) of the inputs a link keeps.
-    """
-
-    name: str
-    title: str
-    order: int
-    make: Callable[[], Any]
+    name: str  # the tab's id: the entry point's name, ``app.tabs[name]``
+    title: str  # what the tab's handle shows
+    order: int  # its place in the page, smallest first (the first tab is built with the page)
+    make: Callable[[], Any]  # builds the tab (no arguments): an object whose ``panel`` the page shows
+    # query key -> (the tab's widget attribute, the widget's parameter) of the inputs a link keeps
     url_keys: Mapping[str, tuple[str, str]] = field(default_factory=dict)
 
     def url_widgets(self, tab: Any) -> dict[str, tuple[object, str]]:
