@@ -22,6 +22,7 @@ ISL_KINDS = ("p50", "lognormal", "buckets")
 class FleetInputs(Inputs):
     """What the fleet tab's widgets hold (``fleet.*`` keys of conf/fleet/default.yaml; ``set``:
     :class:`~model.app.view.callbacks.Inputs`, ``demand.<model>`` / ``inventory.<hw>`` for one entry).
+    No defaults here: :meth:`Fleet.defaults` reads every one from the composed config.
 
     Attributes
     ----------
@@ -53,16 +54,16 @@ class FleetInputs(Inputs):
 
     models: tuple[str, ...]
     hardware: tuple[str, ...]
-    demand: Mapping[str, float | None] = field(default_factory=dict)
-    isl_kind: str = "p50"
-    isl_median: float | None = None
-    isl_sigma: float = 1.0
-    isl_buckets: int = 8
-    isl_explicit: tuple[tuple[int, float], ...] = ()
-    inventory: Mapping[str, int | None] = field(default_factory=dict)
-    target_utilization: float = 0.8
-    disaggregation: bool = True
-    min_interactivity: float = 1000.0
+    demand: Mapping[str, float | None]
+    isl_kind: str
+    isl_median: float | None
+    isl_sigma: float
+    isl_buckets: int
+    isl_explicit: tuple[tuple[int, float], ...]
+    inventory: Mapping[str, int | None]
+    target_utilization: float
+    disaggregation: bool
+    min_interactivity: float
 
 
 @dataclass(frozen=True)

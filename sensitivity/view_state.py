@@ -6,14 +6,14 @@ removes it (``~sensitivity.parameters.<name>``), and its bounds are ``sensitivit
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
 import sensitivity
-from model.app.view.callbacks import AppCallbacks, AppResult, Inputs
+from model.app.view.callbacks import DEFAULT_N, AppCallbacks, AppResult, Inputs
 from model.app.view.cli import delete, override
 
 OUTPUT_LABELS = {"cost_per_mtok": "$/Mtok at the point",
@@ -73,9 +73,9 @@ class SensitivityInputs(Inputs):
     model: str
     hardware: str
     parameters: tuple[str, ...]
-    bounds: Mapping[str, tuple[float, float]] = field(default_factory=dict)
-    n: int = 256
-    min_interactivity: float = 1000.0
+    bounds: Mapping[str, tuple[float, float]]
+    n: int
+    min_interactivity: float
 
 
 @dataclass(frozen=True)
@@ -142,7 +142,7 @@ class Sensitivity(AppCallbacks):
         return SensitivityInputs(model=str(self.base.select.models[0]), hardware=str(self.base.select.hardware[0]),
                                  parameters=tuple(p.name for p in params),
                                  bounds={p.name: p.bounds for p in params if p.bounds is not None},
-                                 n=256, min_interactivity=float(self.base.sla.min_interactivity))
+                                 n=DEFAULT_N, min_interactivity=float(self.base.sla.min_interactivity))
 
     def overrides(self, inputs: SensitivityInputs) -> tuple[str, ...]:
         """The overrides of the equivalent command: keys differing from the defaults."""

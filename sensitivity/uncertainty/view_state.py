@@ -18,10 +18,9 @@ import pandas as pd
 import xarray as xr
 
 import sensitivity.uncertainty
-from model.app.view.callbacks import AppCallbacks, AppResult, Inputs
+from model.app.view.callbacks import DEFAULT_N, AppCallbacks, AppResult, Inputs
 from model.app.view.cli import override
 
-DEFAULT_N = 256
 # The tab opens at 100 tok/s, where both default hardware types meet the SLA and so each has a
 # price to beat; at the command line's 1,000 tok/s no B200 qualifies and the wafer wins at any price.
 DEFAULT_SLA = 100.0

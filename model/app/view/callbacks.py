@@ -30,6 +30,7 @@ T = TypeVar("T")
 # sample sizes a tab offers (Sobol base samples N, uncertainty scenarios): powers of two up to 1,024,
 # so that a run in the page stays within seconds
 N_CHOICES = (64, 128, 256, 512, 1024)
+DEFAULT_N = 256  # what they open with
 
 
 def one_line(err: BaseException) -> str:
