@@ -11,9 +11,12 @@ The layers, bottom up; a module may import its own layer and those below, never 
 1. ``model.app`` (but ``model.app.view``): the application layer every app stands on: Hydra's
    composition and runner (``model.app.config``, ``model.app.runner``), the apps' settings and
    checks (``model.app.schema``, ``model.app.validate``), I/O, the dask cluster, reports, plots.
-2. ``optimize``, the fleet planner app.
-3. ``sensitivity`` (with ``sensitivity.uncertainty``, whose robust plan is the planner's).
-4. ``model.app.view``, the page that shows every app.
+2. ``model.app.view``, the page: its shell, the pieces every tab uses (widgets, figures, the
+   command line) and the calculator tab.  It finds the other tabs by entry point
+   (``llm_serving_economics.view_tabs``), so it imports neither ``optimize`` nor ``sensitivity``.
+3. ``optimize``, the fleet planner app (with its tab, ``optimize.view_tab``).
+4. ``sensitivity`` (with ``sensitivity.uncertainty``, whose robust plan is the planner's; each
+   with its tab).
 5. a package's ``__main__`` (``python -m model``): a command line, the top of the stack.
 
 One door climbs on purpose, named in :data:`UPWARD_EXPORTS`: ``model.load_config`` and
@@ -29,7 +32,7 @@ from tests.helpers import ROOT
 
 PACKAGES = ("model", "optimize", "sensitivity")
 # Layer of a module: the longest prefix that names one (see the module docstring).
-LAYERS = {"model": 0, "model.app": 1, "optimize": 2, "sensitivity": 3, "model.app.view": 4}
+LAYERS = {"model": 0, "model.app": 1, "model.app.view": 2, "optimize": 3, "sensitivity": 4}
 ENTRY_LAYER = 5
 # model/__init__.py's lazy re-exports that reach up on purpose: (exporting module, target module)
 UPWARD_EXPORTS = {("model", "model.app.config"), ("model", "model.app.validate")}
@@ -150,6 +153,20 @@ def test_core_never_imports_the_app_layer(name):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in (
                 "to_netcdf", "savefig", "write_text", "write_bytes"):
             pytest.fail(f"{path}:{node.lineno} writes a file ({node.func.attr}): the core writes none")
+
+
+def test_the_view_imports_no_app_it_shows():
+    """The page sits below the apps whose tabs it shows: no module of ``model.app.view`` imports
+    ``optimize`` or ``sensitivity``, even inside a function (the tabs come by entry point)."""
+    assert layer("model.app.view.state") < layer("optimize.view_tab") < layer("sensitivity.view_tab")
+    found = []
+    for name, path in modules().items():
+        if layer(name) != LAYERS["model.app.view"]:
+            continue
+        for module, _, line in every_import(path, name if path.name == "__init__.py" else name.rpartition(".")[0]):
+            if module.split(".")[0] in ("optimize", "sensitivity"):
+                found.append(f"{path.relative_to(ROOT)}:{line} imports {module}")
+    assert not found, "the view imports an app above it (register its tab by entry point):\n" + "\n".join(found)
 
 
 def test_imports_form_no_cycle():

@@ -1,9 +1,11 @@
 """The interactive view (issue 13): a HoloViz Panel app over the toolkit's public API.
 
-Four tabs: the calculator (one model on the compared hardware at a chosen ISL and
-concurrency), the fleet plan (:func:`optimize.plan_fleet`), the Sobol analysis
-(:func:`sensitivity.analyze`) and the uncertainty bands (:func:`sensitivity.uncertainty.analyze`).
-Each shows the equivalent command line and offers its results for download once they exist.
+Each app owns its tab and registers it by entry point (:mod:`model.app.view.tabs`): the
+calculator (one model on the compared hardware at a chosen ISL and concurrency, here in
+:mod:`model.app.view.calculator`), the fleet plan (:mod:`optimize.view_tab`), the Sobol analysis
+(:mod:`sensitivity.view_tab`) and the uncertainty bands (:mod:`sensitivity.uncertainty.view_tab`).
+This package never imports ``optimize`` or ``sensitivity``.  Each tab shows the equivalent
+command line and offers its results for download once they exist.
 In a server session the page's main inputs live in the URL's query (:func:`url_keys`,
 :func:`keep_in_url`), so a link reopens the same view.  ``serving-view``
 (:mod:`model.app.view.server`) serves it; in a notebook, ``create_app()`` returns the layout.
@@ -12,9 +14,10 @@ The core (``model/*.py``) never imports this package.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
+
+from model.app.view.tabs import LazyTabs, installed_tab, installed_tabs, url_tabs
 
 if TYPE_CHECKING:  # Panel is imported when the app is made, not with the pure modules (state, cli, ...)
     import panel as pn
@@ -29,67 +32,9 @@ HEADER = (
 )
 
 
-TAB_NAMES = ("calculator", "fleet", "sensitivity", "uncertainty")  # in the page's order
-TAB_TITLES = ("Calculator", "Fleet plan", "Sensitivity", "Uncertainty")
-
-
-class LazyTabs(Mapping):
-    """The view's tab objects by name, each built on first use: the calculator with the page,
-    the others when their tab is first opened or a link names one of their inputs (a session
-    that only uses the calculator never builds the fleet, Sobol and uncertainty widgets).
-
-    Parameters
-    ----------
-    makers
-        A function building each tab (a :class:`~model.app.view.calculator.CalculatorTab`, ...).
-    holders
-        The ``panel.Column`` in the page that receives each tab's ``panel`` once built.
-    """
-
-    def __init__(self, makers: dict[str, Callable[[], Any]], holders: dict[str, Any]) -> None:
-        self._makers, self._holders = makers, holders
-        self._built: dict[str, Any] = {}
-        self.on_build: list[Callable[[str, Any], None]] = []  # called with (name, tab) after each build
-
-    def __getitem__(self, name: str) -> Any:
-        if name not in self._built:
-            tab = self._makers[name]()  # KeyError for an unknown name, as a dict
-            self._built[name] = tab
-            self._holders[name].objects = [tab.panel]
-            for hook in list(self.on_build):
-                hook(name, tab)
-        return self._built[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._makers)
-
-    def __len__(self) -> int:
-        return len(self._makers)
-
-    def built(self) -> list[str]:
-        """The names of the tabs built so far, in the page's order."""
-        return [name for name in self._makers if name in self._built]
-
-
 def tab_url_keys(name: str, tab: Any) -> dict[str, tuple[object, str]]:
-    """Query key -> (widget, parameter) of one tab's inputs kept in the URL (see :func:`url_keys`)."""
-    if name == "calculator":
-        return {"model": (tab.model, "value"), "hardware": (tab.hardware, "value"), "isl": (tab.isl_exact, "value"),
-                "n": (tab.concurrency, "value"), "sla": (tab.min_interactivity, "value"),
-                "ttft": (tab.max_ttft, "value")}
-    if name == "fleet":
-        return {"fleet_utilization": (tab.utilization, "value"), "fleet_disaggregation": (tab.disaggregation, "value"),
-                "fleet_sla": (tab.sla, "value")}
-    if name == "sensitivity":
-        return {"sens_model": (tab.model, "value"), "sens_hardware": (tab.hardware, "value"),
-                "sens_n": (tab.n, "value"), "sens_sla": (tab.sla, "value")}
-    return {"unc_hardware": (tab.hardware, "value"), "unc_sla": (tab.sla, "value"), "unc_n": (tab.n, "value")}
-
-
-URL_TABS = {"model": "calculator", "hardware": "calculator", "isl": "calculator", "n": "calculator",
-            "sla": "calculator", "ttft": "calculator", "fleet_utilization": "fleet", "fleet_disaggregation": "fleet",
-            "fleet_sla": "fleet", "sens_model": "sensitivity", "sens_hardware": "sensitivity", "sens_n": "sensitivity",
-            "sens_sla": "sensitivity", "unc_hardware": "uncertainty", "unc_sla": "uncertainty", "unc_n": "uncertainty"}
+    """Query key -> (widget, parameter) of one built tab's inputs kept in the URL (see :func:`url_keys`)."""
+    return installed_tab(name).url_widgets(tab)
 
 
 def url_keys(app: pn.Column) -> dict[str, tuple[object, str]]:
@@ -103,12 +48,13 @@ def url_keys(app: pn.Column) -> dict[str, tuple[object, str]]:
     Returns
     -------
     dict
-        ``tab`` (the open tab), the calculator's model, hardware, ISL, concurrency and SLA, the
-        fleet tab's utilization, disaggregation and SLA, the sensitivity tab's model, hardware, N
-        and SLA, and the uncertainty tab's hardware, SLA and scenarios (every tab is built).
+        ``tab`` (the open tab) and each registered tab's ``url_keys`` (every tab is built): the
+        calculator's model, hardware, ISL, concurrency and SLA, the fleet tab's utilization,
+        disaggregation and SLA, the sensitivity tab's model, hardware, N and SLA, and the
+        uncertainty tab's hardware, SLA and scenarios.
     """
     out: dict[str, tuple[object, str]] = {"tab": (app.tab_widget, "active")}
-    for name in TAB_NAMES:
+    for name in app.tabs:
         out.update(tab_url_keys(name, app.tabs[name]))
     return out
 
@@ -124,18 +70,14 @@ def create_app() -> pn.Column:
     """
     import panel as pn
 
-    from model.app.view.calculator import CalculatorTab
-    from model.app.view.fleet import FleetTab
-    from model.app.view.sensitivity_tab import SensitivityTab
-    from model.app.view.uncertainty_tab import UncertaintyTab
-
-    holders = {name: pn.Column(sizing_mode="stretch_width", margin=0) for name in TAB_NAMES}
-    lazy = LazyTabs(dict(zip(TAB_NAMES, (CalculatorTab, FleetTab, SensitivityTab, UncertaintyTab))), holders)
-    tabs = pn.Tabs(*[(title, holders[name]) for title, name in zip(TAB_TITLES, TAB_NAMES)],
+    specs = installed_tabs()
+    names = [spec.name for spec in specs]
+    holders = {name: pn.Column(sizing_mode="stretch_width", margin=0) for name in names}
+    lazy = LazyTabs({spec.name: spec.make for spec in specs}, holders)
+    tabs = pn.Tabs(*[(spec.title, holders[spec.name]) for spec in specs],
                    css_classes=["view-tabs"], sizing_mode="stretch_width", margin=(0, 5))
-    lazy["calculator"]  # the first tab is built with the page; the others when first opened
-    tabs.param.watch(lambda event: lazy[TAB_NAMES[event.new]] if 0 <= event.new < len(TAB_NAMES) else None,
-                     "active")
+    lazy[names[0]]  # the first tab is built with the page; the others when first opened
+    tabs.param.watch(lambda event: lazy[names[event.new]] if 0 <= event.new < len(names) else None, "active")
     app = pn.Column(pn.pane.HTML(HEADER, sizing_mode="stretch_width", margin=(4, 10)), tabs,
                     sizing_mode="stretch_width")
     app.tabs = lazy  # for tests and notebooks: app.tabs["fleet"] builds the fleet tab if it is not yet
@@ -199,9 +141,10 @@ def keep_in_url(app: pn.Column, location: Any, doc: Any) -> None:
     if isinstance(tabs, LazyTabs):
         tabs.on_build.append(lambda tab_name, tab: follow(tab_url_keys(tab_name, tab)))
     query = location.query_params
+    owners = url_tabs()
     for key in query:
-        if key in URL_TABS:
-            tabs[URL_TABS[key]]  # build the tab whose input the link names (its defaults recorded first)
+        if key in owners:
+            tabs[owners[key]]  # build the tab whose input the link names (its defaults recorded first)
     for key, (widget, name) in list(keys.items()):
         if key in query:
             try:

@@ -52,34 +52,12 @@ def format_value(value: Any) -> str:
 
 
 def override(key: str, value: Any) -> str:
-    """One Hydra override, ``key=value``.
-
-    Parameters
-    ----------
-    key
-        Dotted config key.
-    value
-        Its value (see :func:`format_value`).
-
-    Returns
-    -------
-    str
-    """
+    """One Hydra override, ``key=value`` (the value written as :func:`format_value` does)."""
     return f"{key}={format_value(value)}"
 
 
 def delete(key: str) -> str:
-    """The Hydra override that removes ``key`` from the config, ``~key``.
-
-    Parameters
-    ----------
-    key
-        Dotted config key.
-
-    Returns
-    -------
-    str
-    """
+    """The Hydra override that removes the dotted ``key`` from the config, ``~key``."""
     return f"~{key}"
 
 

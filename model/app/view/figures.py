@@ -10,24 +10,21 @@ from collections.abc import Sequence
 
 import contourpy
 import numpy as np
-import pandas as pd
 from bokeh.models import (
     ColorBar,
     ColumnDataSource,
-    FactorRange,
     FixedTicker,
     HoverTool,
     Label,
     LogColorMapper,
-    NumeralTickFormatter,
     Span,
     Title,
-    Whisker,
 )
 from bokeh.palettes import Category10, Viridis256
 from bokeh.plotting import figure
 
-from model.app.view.state import CalculatorResult, Feasibility
+from model.app.view.feasibility import Feasibility
+from model.app.view.state import CalculatorResult
 
 FONT = "13px"
 CONTOURS = ((32, "#ffffff"), (64, "#ffa500"), (128, "#ff3b30"))
@@ -302,150 +299,3 @@ def geometric_edges(centers: np.ndarray) -> np.ndarray:
     first = c[0] ** 2 / mids[0]
     last = c[-1] ** 2 / mids[-1]
     return np.concatenate([[first], mids, [last]])
-
-
-class SobolFigures:
-    """Total-order indices ST as horizontal bars, one figure per output, largest first.
-
-    Parameters
-    ----------
-    outputs
-        Output name -> title.
-    width, height
-        Least width of each figure (it takes its container's width) and height, pixels.
-    """
-
-    def __init__(self, outputs: dict[str, str], width: int = 400, height: int = 320) -> None:
-        self.figs: dict[str, object] = {}
-        self.sources: dict[str, ColumnDataSource] = {}
-        for name, title in outputs.items():
-            src = ColumnDataSource({"parameter": [], "ST": [], "lower": [], "upper": [], "S1": []})
-            fig = figure(y_range=FactorRange(factors=[]), width=width, height=height, title=title,
-                         x_axis_label="total-order index ST (bars), first-order S1 (dots)",
-                         tools="save", toolbar_location=None)
-            fig.hbar(y="parameter", right="ST", height=0.7, source=src, color="#4c72b0")
-            fig.scatter(x="S1", y="parameter", source=src, size=8, color="#dd8452", line_color="black")
-            fig.add_layout(Whisker(source=src, base="parameter", lower="lower", upper="upper", dimension="width",
-                                   line_color="#333"))
-            fig.add_tools(HoverTool(tooltips=[("parameter", "@parameter"), ("ST", "@ST{0.000}"), ("S1", "@S1{0.000}")]))
-            fig.x_range.start = 0
-            style(fig)
-            responsive(fig, width)
-            self.figs[name], self.sources[name] = fig, src
-
-    def update(self, name: str, ranking: pd.DataFrame) -> None:
-        """Show one output's ranking (an empty table clears the figure).
-
-        Parameters
-        ----------
-        name
-            The output.
-        ranking
-            :meth:`model.app.view.sensitivity_state.SensitivityResult.ranking`.
-        """
-        table = ranking.iloc[::-1]  # largest at the top
-        params = [str(p) for p in table.parameter]
-        st, conf = table.ST.to_numpy(float), table.ST_conf.to_numpy(float)
-        self.figs[name].y_range.factors = params
-        self.sources[name].data = {"parameter": params, "ST": st, "lower": np.maximum(st - conf, 0),
-                                   "upper": st + conf, "S1": table.S1.to_numpy(float)}
-
-
-PHASE_ALPHA = {"aggregated": 1.0, "decode": 0.85, "prefill": 0.45}  # one hue per hardware, lighter for prefill
-
-
-def plan_comparison_figure(costs: pd.DataFrame, colors: dict[str, str], width: int = 380, height: int = 190):
-    """$/hour of the plan against the aggregated-only plan, stacked by hardware and phase.
-
-    Parameters
-    ----------
-    costs
-        :meth:`model.app.view.fleet_state.FleetResult.cost_by_hardware_phase`: one row per plan,
-        one column per ``"<hardware> <phase>"``, $/h.
-    colors
-        Color per hardware type.
-    width, height
-        Least width (the figure takes its container's width) and height, pixels.
-
-    Returns
-    -------
-    bokeh.plotting.figure
-        Horizontal stacked bars named ``view-plan-comparison``; the total $/hour labels each bar.
-    """
-    plans = [str(p) for p in costs.index][::-1]  # the plan on top
-    fig = figure(y_range=FactorRange(factors=plans), height=height, width=width, toolbar_location=None,
-                 tools="", name="view-plan-comparison", title="$/hour by hardware and phase",
-                 x_axis_label="$/hour (fleet, at the target utilization)")
-    stackers = [str(c) for c in costs.columns]
-    data = {"plan": plans, **{c: costs.loc[plans, c].to_numpy(float) for c in stackers}}
-    source = ColumnDataSource(data, name="view-plan-comparison-source")
-    fill = [colors.get(c.split(" ")[0], "#777") for c in stackers]
-    alpha = [PHASE_ALPHA.get(c.split(" ")[-1], 1.0) for c in stackers]
-    renderers = fig.hbar_stack(stackers, y="plan", height=0.6, source=source, color=fill, fill_alpha=alpha,
-                               line_color="white", legend_label=stackers)
-    for r, name in zip(renderers, stackers):
-        fig.add_tools(HoverTool(renderers=[r], tooltips=[("", name), ("$/hour", f"@{{{name}}}{{0,0.00}}")]))
-    totals = costs.loc[plans].sum(axis=1).to_numpy(float)
-    fig.text(x=totals, y=plans, text=[f" ${t:,.2f}/h" for t in totals], text_font_size="12px",
-             text_baseline="middle")
-    fig.x_range.start = 0
-    fig.x_range.end = float(totals.max()) * 1.3 if len(totals) and totals.max() > 0 else 1.0
-    style(fig)
-    responsive(fig, width)
-    legend_above(fig)
-    return fig
-
-
-def band_figure(table: pd.DataFrame, colors: dict[str, str], title: str, y_label: str, note: str = "",
-                reference: dict[str, float] | None = None, width: int = 380, height: int = 330, name: str = ""):
-    """P5–P95 bands, the median and the catalog point across ISL, one colour per hardware.
-
-    Parameters
-    ----------
-    table
-        Rows of one model and one variable of
-        :meth:`model.app.view.uncertainty_state.UncertaintyResult.table` (columns hardware, isl,
-        p5, p50, p95, point).
-    colors
-        Color per hardware type.
-    title, y_label
-        Texts (the y label with its unit).
-    note
-        A second title line (what the band, line and marker are).
-    reference
-        A horizontal dashed line per hardware (the catalog $/hour beside a price to beat).
-    width, height
-        Least width (the figure takes its container's width) and height, pixels.
-    name
-        The figure's Bokeh name (the browser tests find it by it).
-
-    Returns
-    -------
-    bokeh.plotting.figure
-        Non-finite values (an infinite price to beat, an SLA never met) are left out.
-    """
-    fig = figure(x_axis_type="log", y_axis_type="log", width=width, height=height, title=title, name=name,
-                 x_axis_label="ISL (tokens per request)", y_axis_label=y_label,
-                 tools="pan,wheel_zoom,box_zoom,reset,save")
-    for hw, rows in table.groupby("hardware", sort=False):
-        rows = rows.sort_values("isl")
-        data = {k: finite_or_nan(rows[k].replace([np.inf, -np.inf], np.nan)) for k in ("p5", "p50", "p95", "point")}
-        src = ColumnDataSource({"isl": rows["isl"].to_numpy(float), **data}, name=f"{name}-{hw}")
-        color = colors.get(str(hw), "#777")
-        fig.varea(x="isl", y1="p5", y2="p95", source=src, fill_color=color, fill_alpha=0.18)
-        line = fig.line("isl", "p50", source=src, color=color, line_width=2.5, legend_label=str(hw))
-        fig.scatter("isl", "point", source=src, color=color, marker="diamond", size=10, line_color="black")
-        fig.add_tools(HoverTool(renderers=[line], tooltips=[("", str(hw)), ("ISL", "@isl{0,0}"),
-                                                            ("P5", "@p5{0.0000}"), ("P50", "@p50{0.0000}"),
-                                                            ("P95", "@p95{0.0000}"), ("catalog", "@point{0.0000}")]))
-        if reference and hw in reference:
-            fig.add_layout(Span(location=float(reference[hw]), dimension="width", line_color=color,
-                                line_dash="dashed", line_width=1.5))
-    fig.xaxis.ticker = FixedTicker(ticks=sorted({float(v) for v in table["isl"]}))
-    fig.xaxis.formatter = NumeralTickFormatter(format="0a")
-    style(fig)
-    responsive(fig, width)
-    legend_above(fig)
-    if note:
-        subtitle(fig, note)
-    return fig

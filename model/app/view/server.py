@@ -37,22 +37,8 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def port_number(text: str) -> int:
-    """A TCP port from the command line (0-65535; 0: any free port).
-
-    Parameters
-    ----------
-    text
-        The flag's value.
-
-    Returns
-    -------
-    int
-
-    Raises
-    ------
-    argparse.ArgumentTypeError
-        Not a whole number in 0-65535.
-    """
+    """The TCP port of the ``--port`` flag's text, 0-65535 (0: any free port); an
+    ``argparse.ArgumentTypeError`` names the text and the range otherwise."""
     try:
         port = int(text)
     except ValueError:
@@ -110,17 +96,7 @@ def bound_url(address: str, port: int) -> str:
 
 
 def free_port(address: str) -> int:
-    """A TCP port free on ``address`` now (for ``--port 0``: the websocket origins must name it).
-
-    Parameters
-    ----------
-    address
-        The listening address.
-
-    Returns
-    -------
-    int
-    """
+    """A TCP port free on the listening ``address`` now (for ``--port 0``: the websocket origins must name it)."""
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as s:
         s.bind((address, 0))

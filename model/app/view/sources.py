@@ -16,17 +16,8 @@ NO_SOURCE = "no source in the catalog (the schema's default)"
 
 @dataclass(frozen=True)
 class Note:
-    """The provenance of one config key.
-
-    Attributes
-    ----------
-    key
-        Dotted config key.
-    source
-        The catalog's source text (or :data:`NO_SOURCE`).
-    uncertain
-        The key's field is in its entry's ``uncertain`` list.
-    """
+    """The provenance of one config key (``key``, dotted): the catalog's ``source`` text (or
+    :data:`NO_SOURCE`) and whether the key's field is in its entry's ``uncertain`` list."""
 
     key: str
     source: str

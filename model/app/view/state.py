@@ -13,28 +13,22 @@ input is refused.
 from __future__ import annotations
 
 import enum
-import threading
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
 import xarray as xr
-from hydra.errors import HydraException
 from omegaconf import DictConfig
-from omegaconf.errors import OmegaConfBaseException
 
 import model
-from model.app.view.cli import command, override
-from model.price_to_beat import price_to_beat_from_costs
+from model.app.view.callbacks import INPUT_ERRORS, AppCallbacks, AppResult, Inputs, LastUsed, compose, one_line
+from model.app.view.cli import override
+from model.app.view.feasibility import Feasibility, feasibility_grids
+from model.app.view.readouts import readout_values
 from model.schema import TOKEN_TYPES
 from model.spend import spend_table
 from model.validate import check_value
-
-# Hydra's compose API keeps global state: one composition at a time, whichever thread asks.
-COMPOSE_LOCK = threading.RLock()
 
 DEFAULT_MODEL = "gpt_oss_120b"
 DEFAULT_HARDWARE = ("cerebras_wse3", "b200")
@@ -46,25 +40,6 @@ SLA_KEYS = ("sla.min_interactivity", "sla.max_ttft_s", "sla.percentile")
 ISL_RANGE = (1000, 1_000_000)  # the ISL slider's range, tokens
 ISL_STEPS_PER_DECADE = 32
 PREFETCH_MAX_HARDWARE = 4  # prefetching every slider ISL costs ~16 MB per hardware type
-# errors whose first line the page shows instead of a result
-INPUT_ERRORS = (model.ConfigError, HydraException, OmegaConfBaseException)
-
-
-def one_line(err: BaseException) -> str:
-    """The first line of an error, as the page's alert shows it.
-
-    Parameters
-    ----------
-    err
-        A :class:`model.ConfigError` (already one line) or a Hydra / OmegaConf composition error.
-
-    Returns
-    -------
-    str
-    """
-    text = str(err).strip() or type(err).__name__
-    line = text.splitlines()[0]
-    return line if isinstance(err, model.ConfigError) else f"{type(err).__name__}: {line}"
 
 
 def isl_options(extra: tuple[int, ...] = ()) -> list[int]:
@@ -87,48 +62,10 @@ def isl_options(extra: tuple[int, ...] = ()) -> list[int]:
     return sorted(values)
 
 
-@lru_cache(maxsize=64)
-def compose(overrides: tuple[str, ...] = (), app: str = "model") -> DictConfig:
-    """A validated config of one app, composed once per distinct override tuple.
-
-    Parameters
-    ----------
-    overrides
-        Hydra override strings.
-    app
-        ``model`` (:func:`model.load_config`), ``optimize``, ``sensitivity`` or ``uncertainty``.
-
-    Returns
-    -------
-    DictConfig
-        Read-only, shared between sessions.
-
-    Raises
-    ------
-    model.ConfigError
-        On a bad value (one line).
-    """
-    with COMPOSE_LOCK:
-        if app == "model":
-            return model.load_config(list(overrides))
-        if app == "optimize":
-            import optimize
-
-            return optimize.load_config(list(overrides))
-        if app == "sensitivity":
-            import sensitivity
-
-            return sensitivity.load_config(list(overrides))
-        if app == "uncertainty":
-            import sensitivity.uncertainty
-
-            return sensitivity.uncertainty.load_config(list(overrides))
-        raise ValueError(f"unknown app {app!r}")
-
-
 @dataclass(frozen=True)
-class CalculatorInputs:
-    """What the calculator's widgets hold.
+class CalculatorInputs(Inputs):
+    """What the calculator's widgets hold (``set``: :class:`~model.app.view.callbacks.Inputs`;
+    a dotted config key goes into :attr:`values`).
 
     Attributes
     ----------
@@ -152,78 +89,16 @@ class CalculatorInputs:
     isl: int
     concurrency: int
     values: Mapping[str, Any] = field(default_factory=dict)
-
-    def set(self, key: str, value: Any) -> CalculatorInputs:
-        """A copy with one key changed: ``model``, ``hardware``, ``isl``, ``concurrency`` or a
-        dotted key of :attr:`values`."""
-        if key in ("model", "hardware", "isl", "concurrency"):
-            return replace(self, **{key: tuple(value) if key == "hardware" else value})
-        values = dict(self.values)
-        values[key] = value
-        return replace(self, values=values)
+    extra = "values"
 
 
 @dataclass(frozen=True)
-class Readout:
-    """One row of the readout table.
+class CalculatorResult(AppResult):
+    """The numbers of one calculator state (besides :class:`~model.app.view.callbacks.AppResult`'s
+    inputs, overrides and command).
 
     Attributes
     ----------
-    name
-        Row id (``data-var`` in the page).
-    label
-        What the row shows.
-    unit
-        Its unit.
-    variable
-        The variable of :func:`model.evaluate`'s Dataset (or of the cheapest-concurrency
-        Dataset when ``at_best``).
-    scale
-        Factor from the variable's unit to the shown unit (bytes -> GB: 1e-9).
-    at_best
-        Read at the cheapest concurrency meeting the SLA instead of at the chosen point.
-    digits
-        Significant digits shown.
-    """
-
-    name: str
-    label: str
-    unit: str
-    variable: str
-    scale: float = 1.0
-    at_best: bool = False
-    digits: int = 4
-
-
-READOUTS: tuple[Readout, ...] = (
-    Readout("systems", "systems per replica", "systems", "systems"),
-    Readout("weights_gb", "memory: weights W", "GB", "weight_bytes", 1e-9),
-    Readout("kv_gb", "memory: KV cache K", "GB", "kv_cache_bytes", 1e-9),
-    Readout("layers_per_system", "layers per system", "layers", "layers_per_system"),
-    Readout("capex", "capex per replica", "$", "capex"),
-    Readout("interactivity", "interactivity", "tok/s", "interactivity"),
-    Readout("cache_read_throughput", "cache-read throughput", "tok/s", "cache_read_throughput"),
-    Readout("ttft", "time to first token", "s", "ttft"),
-    Readout("cost_per_mtok", "cost, all tokens", "$/Mtok", "cost_per_mtok"),
-    Readout("cost_per_output_mtok", "cost, output tokens", "$/Mtok", "cost_per_output_mtok"),
-    Readout("price_per_mtok", "price sheet, all tokens", "$/Mtok", "price_per_mtok"),
-    Readout("margin_per_mtok", "margin vs price sheet", "$/Mtok", "margin_per_mtok"),
-    Readout("meets_sla", "meets the SLA", "", "meets_sla"),
-    Readout("best_concurrency", "cheapest N meeting the SLA", "requests", "concurrency", at_best=True),
-    Readout("best_cost_per_mtok", "its cost, all tokens", "$/Mtok", "cost_per_mtok", at_best=True),
-    Readout("best_interactivity", "its interactivity", "tok/s", "interactivity", at_best=True),
-    Readout("price_to_beat", "$/hour to match the best other", "$/h", "price_to_beat", at_best=True),
-)
-
-
-@dataclass(frozen=True)
-class CalculatorResult:
-    """The numbers of one calculator state.
-
-    Attributes
-    ----------
-    inputs
-        The inputs they answer.
     grid
         :func:`model.evaluate` at the ISL over the whole concurrency grid (dims model, hardware,
         isl, concurrency; one model, one ISL).
@@ -232,23 +107,14 @@ class CalculatorResult:
     spend
         :func:`model.spend.spend_table` at the ISL with the edited price sheet (``None``
         without a price sheet).
-    overrides
-        Hydra overrides of the equivalent command (keys differing from the defaults).
     values
         The readouts: hardware -> :attr:`Readout.name` -> number (bools as 1.0 / 0.0).
     """
 
-    inputs: CalculatorInputs
     grid: xr.Dataset
     best: xr.Dataset
     spend: xr.Dataset | None
-    overrides: tuple[str, ...]
     values: Mapping[str, Mapping[str, float]]
-
-    @property
-    def command(self) -> str:
-        """The equivalent ``serving-model ...`` command."""
-        return command("model", self.overrides)
 
     def point(self) -> xr.Dataset:
         """The grid at the chosen (ISL, concurrency), dim hardware."""
@@ -274,54 +140,7 @@ class CalculatorResult:
                 "meets_sla": cell.meets_sla.values, "feasible": cell.feasible.values}
 
 
-@dataclass(frozen=True)
-class Feasibility:
-    """Systems per replica over ISL x total parameters on one hardware (the feasibility diagram).
-
-    Attributes
-    ----------
-    hardware, model
-        The hardware and the reference model (its bytes per parameter and KV per token).
-    concurrency
-        Concurrent requests per replica of every cell.
-    isl
-        ISL values, tokens (n).
-    params_b
-        Total parameters, B (m).
-    systems
-        Systems per replica, shape (m, n).
-    model_params_b, max_context
-        The model's total parameters and context, where its marker goes.
-    """
-
-    hardware: str
-    model: str
-    concurrency: int
-    isl: np.ndarray
-    params_b: np.ndarray
-    systems: np.ndarray
-    model_params_b: float
-    max_context: float
-
-
-class CatalogNames:
-    """The model and hardware names of the catalog in ``self.base`` (a composed config), shared by
-    the tabs' state classes."""
-
-    base: DictConfig
-
-    @property
-    def models(self) -> list[str]:
-        """Every catalog model."""
-        return [str(m) for m in self.base.models.keys()]
-
-    @property
-    def hardware(self) -> list[str]:
-        """Every catalog hardware type."""
-        return [str(h) for h in self.base.hardware.keys()]
-
-
-class Calculator(CatalogNames):
+class Calculator(AppCallbacks):
     """Inputs -> numbers for the calculator tab, with caches; no Panel.
 
     Parameters
@@ -331,14 +150,13 @@ class Calculator(CatalogNames):
     """
 
     def __init__(self, base: DictConfig | None = None) -> None:
-        self.base = compose() if base is None else base
+        super().__init__(base)
         g = self.base.grid
         self.levels = np.arange(int(g.concurrency_min), int(g.concurrency_max) + 1, int(g.concurrency_step))
         self.isl_options = isl_options((int(self.base.workload.isl),))
-        self._grids: OrderedDict[tuple, xr.Dataset] = OrderedDict()
-        self._batches: OrderedDict[tuple, xr.Dataset] = OrderedDict()
-        self._feasibility: OrderedDict[tuple, dict[str, Feasibility]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._grids: LastUsed[xr.Dataset] = LastUsed(32)
+        self._batches: LastUsed[xr.Dataset] = LastUsed(2)
+        self._feasibility: LastUsed[dict[str, Feasibility]] = LastUsed(32)
 
     # -- inputs and their defaults --------------------------------------------------------
     def default_value(self, key: str) -> Any:
@@ -460,22 +278,17 @@ class Calculator(CatalogNames):
         self.check_point(inputs)
         batch_key = self.batch_key(inputs)
         key = (*batch_key, int(inputs.isl))
-        with self._lock:
-            if key in self._grids:
-                self._grids.move_to_end(key)
-                return self._grids[key]
-            batch = self._batches.get(batch_key)
+        cached = self._grids.get(key)
+        if cached is not None:
+            return cached
+        batch = self._batches.get(batch_key)
         if batch is not None and int(inputs.isl) in batch.indexes["isl"]:
             ds = batch.sel(isl=[int(inputs.isl)])
         else:
             cfg = compose(batch_key[0])
             ds = model.evaluate(cfg, dict(batch_key[1]), isl=[int(inputs.isl)], concurrency=self.concurrency_array(),
                                 workers=1)
-        with self._lock:
-            self._grids[key] = ds
-            while len(self._grids) > 32:
-                self._grids.popitem(last=False)
-        return ds
+        return self._grids.put(key, ds)
 
     def prefetched(self, inputs: CalculatorInputs) -> bool:
         """Whether the slider's ISLs are evaluated for the inputs' config and parameters (or
@@ -486,8 +299,7 @@ class Calculator(CatalogNames):
             key = self.batch_key(inputs)
         except INPUT_ERRORS:
             return True
-        with self._lock:
-            return key in self._batches
+        return key in self._batches
 
     def prefetch(self, inputs: CalculatorInputs) -> None:
         """Evaluate every ISL of the slider (:attr:`isl_options`) in one call and keep it, so that
@@ -507,68 +319,36 @@ class Calculator(CatalogNames):
             ds = model.evaluate(cfg, dict(key[1]), isl=isl, concurrency=self.concurrency_array(), workers=1)
         except INPUT_ERRORS:
             return
-        with self._lock:
-            self._batches[key] = ds
-            while len(self._batches) > 2:
-                self._batches.popitem(last=False)
+        self._batches.put(key, ds)
 
     def compute(self, inputs: CalculatorInputs) -> CalculatorResult:
-        """The numbers the calculator shows for ``inputs``.
-
-        Parameters
-        ----------
-        inputs
-            The widgets' values.
-
-        Returns
-        -------
-        CalculatorResult
-
-        Raises
-        ------
-        model.ConfigError
-            A refused input (one line); Hydra / OmegaConf errors of a composition likewise.
-        """
+        """The numbers the calculator shows for ``inputs`` (the widgets' values): the grid at the
+        ISL, its cheapest SLA-meeting concurrency, the readouts, the token spend.  Raises
+        :class:`model.ConfigError` on a refused input (one line), Hydra / OmegaConf errors of a
+        composition likewise."""
         grid = self.grid(inputs)
         at_isl = grid.isel(model=0, isl=0)
         best = model.cheapest_concurrency(at_isl)
-        point = at_isl.sel(concurrency=int(inputs.concurrency))
-        values: dict[str, dict[str, float]] = {}
-        for hw in inputs.hardware:
-            row = {}
-            p, b = point.sel(hardware=hw), best.sel(hardware=hw)
-            for r in READOUTS:
-                source = b if r.at_best else p
-                if r.variable not in source:
-                    continue
-                row[r.name] = float(source[r.variable].values) * r.scale
-            values[hw] = row
         cfg = self.config(inputs)
-        # the price to beat (issue 14): the $/hour at which each hardware's cheapest SLA-meeting
-        # $/Mtok equals the best other compared hardware's; cost is linear in the price, so exact
         names = best.hardware.values
         price_of = {hw: inputs.values.get(f"hardware.{hw}.price_per_hour", cfg.hardware[hw].price_per_hour)
                     for hw in names}
         prices = xr.DataArray([float(price_of[hw]) for hw in names], dims="hardware", coords={"hardware": names})
-        beat = price_to_beat_from_costs(best.cost_per_mtok, prices)
-        for hw in inputs.hardware:
-            values[hw]["price_to_beat"] = float(beat.sel(hardware=hw))
+        values = readout_values(at_isl.sel(concurrency=int(inputs.concurrency)), best, inputs.hardware, prices)
         spend = None
         if cfg.workload.price_sheet is not None:
-            prices = {t: float(inputs.values.get(f"workload.price_sheet.{t}", cfg.workload.price_sheet[t]))
-                      for t in TOKEN_TYPES}
+            sheet = {t: float(inputs.values.get(f"workload.price_sheet.{t}", cfg.workload.price_sheet[t]))
+                     for t in TOKEN_TYPES}
             osl = None if cfg.workload.osl is None else float(cfg.workload.osl)
-            spend = spend_table(dict(cfg.workload.mix), prices, float(inputs.isl), osl)
+            spend = spend_table(dict(cfg.workload.mix), sheet, float(inputs.isl), osl)
         return CalculatorResult(inputs=inputs, grid=grid, best=best, spend=spend,
                                 overrides=self.overrides(inputs), values=values)
 
     def feasibility(self, inputs: CalculatorInputs, points: int = 40) -> dict[str, Feasibility]:
-        """Systems per replica over ISL x total parameters on each compared hardware at the inputs'
-        concurrency, as ``serving-model``'s feasibility.png draws it: weights scale with total
-        parameters at the model's bytes per parameter, KV per token is the model's.  One
-        :func:`model.evaluate` call, total parameters along their own dim.  Cached (thread-safe,
-        the last 32) by model, hardware, concurrency and :meth:`batch_key`: every session that
-        opens at the defaults shares the first one's grids (their arrays are read-only).
+        """:func:`~model.app.view.feasibility.feasibility_grids` of the inputs' model and compared
+        hardware at their concurrency.  Cached (thread-safe, the last 32) by model, hardware,
+        concurrency and :meth:`batch_key`: every session that opens at the defaults shares the
+        first one's grids (their arrays are read-only).
 
         Parameters
         ----------
@@ -580,46 +360,15 @@ class Calculator(CatalogNames):
         Returns
         -------
         dict
-            :class:`Feasibility` by hardware type.
+            :class:`~model.app.view.feasibility.Feasibility` by hardware type.
         """
         key = (inputs.model, tuple(inputs.hardware), int(inputs.concurrency), points, *self.batch_key(inputs))
-        with self._lock:
-            if key in self._feasibility:
-                self._feasibility.move_to_end(key)
-                return self._feasibility[key]
-        out = self._feasibility_grids(inputs, points)
-        with self._lock:
-            self._feasibility[key] = out
-            while len(self._feasibility) > 32:
-                self._feasibility.popitem(last=False)
-        return out
-
-    def _feasibility_grids(self, inputs: CalculatorInputs, points: int) -> dict[str, Feasibility]:
-        cfg = self.config(inputs)
-        name, g = inputs.model, cfg.grid
-        m = cfg.models[name]
+        cached = self._feasibility.get(key)
+        if cached is not None:
+            return cached
         grid = self.grid(replace(inputs, concurrency=int(self.levels[0])))
-        bytes_per_param = float(grid.weight_bytes.sel(model=name)) / (float(m.total_params_b) * 1e9)
-        lo, hi = (float(v) for v in cfg.plots.feasibility_params_b)
-        params_b = np.geomspace(lo, hi, points)
-        isl = np.unique(np.rint(np.geomspace(g.isl_min, max(g.isl_max, 2_000_000), points)))
-        size = xr.DataArray(params_b, dims="model_size_b", coords={"model_size_b": params_b})
-        ds = model.evaluate(cfg, {f"models.{name}.total_params_b": size,
-                                  f"models.{name}.weight_gb": size * bytes_per_param,
-                                  f"models.{name}.active_params_b": min(1.0, lo),  # <= total; unused by memory
-                                  f"models.{name}.max_context": float(isl.max())},
-                            isl=xr.DataArray(isl, dims="isl", coords={"isl": isl}),
-                            concurrency=xr.DataArray(float(inputs.concurrency)), variables=["systems"], workers=1)
-        out = {}
-        for hw in inputs.hardware:
-            systems = ds.systems.sel(model=name, hardware=hw).transpose("model_size_b", "isl")
-            arrays = [isl.astype(float), params_b.copy(), systems.values.astype(float)]
-            for a in arrays:
-                a.flags.writeable = False  # shared by every session: nobody may change them
-            out[hw] = Feasibility(hardware=hw, model=name, concurrency=int(inputs.concurrency), isl=arrays[0],
-                                  params_b=arrays[1], systems=arrays[2],
-                                  model_params_b=float(m.total_params_b), max_context=float(m.max_context))
-        return out
+        return self._feasibility.put(key, feasibility_grids(self.config(inputs), grid, inputs.model,
+                                                            tuple(inputs.hardware), int(inputs.concurrency), points))
 
 
 class CalculatorState:
@@ -640,19 +389,8 @@ class CalculatorState:
         self.error: str | None = None
 
     def update(self, inputs: CalculatorInputs) -> bool:
-        """Compute the result of ``inputs``.
-
-        Parameters
-        ----------
-        inputs
-            The widgets' values.
-
-        Returns
-        -------
-        bool
-            True if the result changed; False if the inputs were refused (``error`` holds the
-            one-line reason and ``result`` stays the last good one).
-        """
+        """Compute the result of ``inputs``: True if the result changed, False if the inputs were
+        refused (``error`` holds the one-line reason, ``result`` stays the last good one)."""
         self.inputs = inputs
         try:
             result = self.calculator.compute(inputs)
@@ -662,49 +400,4 @@ class CalculatorState:
         self.result, self.error = result, None
         return True
 
-
-def format_number(value: float, digits: int = 4) -> str:
-    """A readout as the page shows it: thousands separators, ``digits`` significant digits,
-    ``n/a`` for NaN.
-
-    Parameters
-    ----------
-    value
-        The number.
-    digits
-        Significant digits.
-
-    Returns
-    -------
-    str
-    """
-    if value is None or not np.isfinite(value):
-        return "n/a"
-    if value != 0 and abs(value) >= 10 ** digits:
-        return f"{value:,.0f}"
-    text = f"{value:,.{digits}g}"
-    return text
-
-
-def readout_text(readout: Readout, value: float | None) -> str:
-    """One readout cell's text (``yes`` / ``no`` for the SLA flag).
-
-    Parameters
-    ----------
-    readout
-        The row.
-    value
-        Its number (``None``: not computed, e.g. no price sheet).
-
-    Returns
-    -------
-    str
-    """
-    if value is None:
-        return "n/a"
-    if readout.name == "meets_sla":
-        return "yes" if value else "no"
-    if readout.name == "price_to_beat" and value == np.inf:
-        return "any"  # no other compared hardware meets the SLA
-    return format_number(value, readout.digits)
 

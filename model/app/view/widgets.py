@@ -2,16 +2,12 @@
 from __future__ import annotations
 
 import html
-import threading
-import time
 from collections.abc import Callable
-from functools import partial
 from typing import Any
 
 import panel as pn
 
 from model.app.view.sources import Note
-from model.app.view.state import one_line
 
 TABLE_CSS = """
 table.vt {border-collapse: collapse; font-family: system-ui, -apple-system, "Segoe UI", sans-serif;
@@ -161,66 +157,3 @@ def section(title: str, note: str = "") -> pn.pane.HTML:
     return pn.pane.HTML(f'<div style="font:600 14px system-ui,sans-serif;color:#111827;border-bottom:1px solid '
                         f'#e5e7eb;padding-bottom:3px">{html.escape(title)}{small}</div>',
                         sizing_mode="stretch_width", margin=(12, 10, 2, 10))
-
-
-class BackgroundRun:
-    """A tab's analysis in a worker thread, one at a time, with a progress bar and one-line failures.
-
-    The tab provides ``running`` (a lock), ``inputs``, ``run_button``, ``progress``, ``progress_text``,
-    ``alert`` and ``show(result, seconds)``, plus :meth:`analyze` and :meth:`progress_note`.
-    """
-
-    def analyze(self, inputs: Any, progress: Any) -> Any:
-        """The tab's analysis of ``inputs``, calling ``progress(done, total)`` as it goes."""
-        raise TypeError(f"{type(self).__name__} must define analyze()")
-
-    def progress_note(self, done: int, total: int) -> str:
-        """The progress line's text after ``done`` of ``total`` blocks."""
-        raise TypeError(f"{type(self).__name__} must define progress_note()")
-
-    def start(self, wait: bool = False) -> None:
-        """Run the analysis of the current inputs in a worker thread (one at a time).
-
-        Parameters
-        ----------
-        wait
-            Block until it is done (tests).
-        """
-        if not self.running.acquire(blocking=False):
-            return
-        self.run_button.loading = True
-        self.progress.value = 0
-        self.progress_text.object = '<span class="note">Composing the config…</span>'
-        worker = threading.Thread(target=self._run, args=(self.inputs, session_doc()), daemon=True)
-        worker.start()
-        if wait:
-            worker.join()
-
-    def _run(self, inputs: Any, doc: Any) -> None:
-        start = time.perf_counter()
-        shown = [-1]
-
-        def progress(done: int, total: int) -> None:
-            percent = int(100 * done / max(total, 1))
-            if percent != shown[0]:
-                shown[0] = percent
-                text = f'<span class="note">{self.progress_note(done, total)}</span>'
-                on_loop(doc, partial(self._progress, percent, text))
-
-        try:
-            result = self.analyze(inputs, progress)
-        except Exception as err:  # noqa: BLE001 - refused inputs and engine failures are shown, the page stays up
-            on_loop(doc, partial(self._failed, one_line(err)))
-            return
-        finally:
-            self.running.release()
-        on_loop(doc, partial(self.show, result, time.perf_counter() - start))
-
-    def _progress(self, percent: int, text: str) -> None:
-        self.progress.value = percent
-        self.progress_text.object = text
-
-    def _failed(self, line: str) -> None:
-        self.run_button.loading = False
-        self.alert.show(line)
-        self.progress_text.object = '<span class="note">Not run: see the message above.</span>'

@@ -1,27 +1,18 @@
-"""Fixtures of the view's tests: one calculator (its composed configs and caches) per session."""
+"""Fixtures of the view's tests: one of each tab's callbacks (its composed configs and caches) per session."""
 import pytest
 
-from model.app.view.fleet_state import Fleet
-from model.app.view.sensitivity_state import Sensitivity
 from model.app.view.state import Calculator
-from model.app.view.uncertainty_state import Uncertainty
+from optimize.view_state import Fleet
+from sensitivity.uncertainty.view_state import Uncertainty
+from sensitivity.view_state import Sensitivity
 
 
-@pytest.fixture(scope="session")
-def calculator():
-    return Calculator()
+def session_callbacks(name, cls):
+    """A session fixture ``name`` giving one ``cls()`` to every test that asks for it."""
+    return pytest.fixture(scope="session", name=name)(lambda: cls())
 
 
-@pytest.fixture(scope="session")
-def fleet():
-    return Fleet()
-
-
-@pytest.fixture(scope="session")
-def sens():
-    return Sensitivity()
-
-
-@pytest.fixture(scope="session")
-def unc():
-    return Uncertainty()
+calculator = session_callbacks("calculator", Calculator)
+fleet = session_callbacks("fleet", Fleet)
+sens = session_callbacks("sens", Sensitivity)
+unc = session_callbacks("unc", Uncertainty)

@@ -4,7 +4,7 @@ import pytest
 import model
 import optimize
 from model.app.view.cli import parse_command
-from model.app.view.fleet_state import format_buckets, parse_buckets
+from optimize.view_state import format_buckets, parse_buckets
 
 
 def test_defaults_are_the_config(fleet):

@@ -9,21 +9,6 @@ from tests.app.view.drive import ViewServer
 from tests.helpers import python_cmd
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--port", "abc"], "argument --port: invalid port 'abc': a whole number 0-65535"),
-    (["--port", "70000"], "argument --port: invalid port 70000: a whole number 0-65535"),
-    (["--bogus"], "unrecognized arguments: --bogus"),
-])
-@pytest.mark.cli
-def test_a_bad_flag_exits_2_with_one_line(args, message):
-    run = subprocess.run(python_cmd("-m", "model.app.view.server", *args), capture_output=True, text=True,
-                         timeout=120)
-    assert run.returncode == 2
-    lines = run.stderr.strip().splitlines()
-    assert len(lines) == 1 and message in lines[0] and lines[0].startswith("serving-view: error:")
-    assert run.stdout == ""
-
-
 def test_flags_and_origins():
     args = parser().parse_args([])
     assert (args.port, args.address, args.show) == (5006, "127.0.0.1", False)
@@ -67,6 +52,9 @@ def test_origins_of_an_exposed_address():
 
 
 @pytest.mark.parametrize("args, message", [
+    (["--port", "abc"], "argument --port: invalid port 'abc': a whole number 0-65535"),
+    (["--port", "70000"], "argument --port: invalid port 70000: a whole number 0-65535"),
+    (["--bogus"], "unrecognized arguments: --bogus"),
     (["--address", "0.0.0.0"], "argument --address: '0.0.0.0' is beyond loopback and the page has no "
                                "authentication; name the hosts that may open it with --allow-websocket-origin"),
     (["--address", "192.0.2.7", "--port", "0"], "argument --address: '192.0.2.7' is beyond loopback"),
@@ -77,7 +65,8 @@ def test_origins_of_an_exposed_address():
      "argument --allow-websocket-origin: invalid origin 'example.org:0': its port must be 1-65535"),
 ])
 @pytest.mark.cli
-def test_binding_beyond_loopback_needs_an_origin(args, message):
+def test_a_bad_flag_exits_2_with_one_line(args, message):
+    """A bad port, an unknown flag, an address beyond loopback without an origin, a bad origin."""
     run = subprocess.run(python_cmd("-m", "model.app.view.server", *args), capture_output=True, text=True,
                          timeout=120)
     assert run.returncode == 2

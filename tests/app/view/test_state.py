@@ -5,17 +5,11 @@ import pytest
 import xarray as xr
 
 import model
+from model.app.view.callbacks import one_line
 from model.app.view.cli import parse_command
+from model.app.view.readouts import READOUTS, format_number
 from model.app.view.sources import NO_SOURCE, note
-from model.app.view.state import (
-    ISL_RANGE,
-    READOUTS,
-    Calculator,
-    CalculatorState,
-    format_number,
-    isl_options,
-    one_line,
-)
+from model.app.view.state import ISL_RANGE, Calculator, CalculatorState, isl_options
 from model.price_to_beat import price_to_beat
 from model.spend import spend_table
 from tests.helpers import at
@@ -253,3 +247,22 @@ def test_the_sla_percentile_moves_the_cheapest_concurrency(calculator):
     assert "sla.percentile=p99" in calculator.compute(base.set("sla.percentile", "p99")).command
     assert np.isfinite(p50["best_concurrency"])
     assert p99["best_concurrency"] < p50["best_concurrency"]
+
+
+def test_inputs_set_changes_one_key_and_stays_hashable(calculator, fleet, sens):
+    """Every tab's inputs share one ``set``: a field, one entry of a mapping field, or (the
+    calculator) a dotted config key into ``values``; lists become tuples; the original is kept."""
+    c = calculator.defaults()
+    changed = c.set("hardware", ["b200"]).set("hardware.b200.price_per_hour", 5.0).set("isl", 2000)
+    assert changed.hardware == ("b200",) and changed.isl == 2000
+    assert changed.values["hardware.b200.price_per_hour"] == 5.0
+    assert c.values["hardware.b200.price_per_hour"] != 5.0 and c.hardware == ("cerebras_wse3", "b200")
+    f = fleet.defaults()
+    more = f.set("demand.gpt_oss_120b", 3.0)
+    assert more.demand["gpt_oss_120b"] == 3.0 and {k: v for k, v in more.demand.items() if k != "gpt_oss_120b"} \
+        == {k: v for k, v in f.demand.items() if k != "gpt_oss_120b"}
+    s = sens.defaults().set("bounds.isl", [2000.0, 4000.0]).set("parameters", ["isl"])
+    assert s.bounds["isl"] == (2000.0, 4000.0) and s.parameters == ("isl",)
+    hash((s.model, s.parameters, s.bounds["isl"]))
+    with pytest.raises(KeyError):
+        f.set("no_such_input", 1)

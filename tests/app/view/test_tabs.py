@@ -1,4 +1,5 @@
 """The Panel tabs without a browser: widgets in, panes and figure sources out, downloads as files."""
+import importlib.metadata
 import io
 import re
 
@@ -14,9 +15,10 @@ import sensitivity.uncertainty
 from model.app.view import create_app, url_keys
 from model.app.view.calculator import CalculatorTab
 from model.app.view.cli import parse_command
-from model.app.view.fleet import PLAN_COLUMNS, FleetTab
-from model.app.view.sensitivity_tab import SensitivityTab
-from model.app.view.uncertainty_tab import UncertaintyTab
+from model.app.view.tabs import ENTRY_POINT_GROUP, TabSpec, installed_tabs, url_tabs
+from optimize.view_tab import PLAN_COLUMNS, FleetTab
+from sensitivity.uncertainty.view_tab import UncertaintyTab
+from sensitivity.view_tab import SensitivityTab
 from tests.helpers import at
 
 
@@ -103,14 +105,14 @@ def test_the_feasibility_colour_bar_is_in_systems(tab):
 
 def test_fleet_tab_plans_in_a_worker(fleet):
     tab = FleetTab(fleet)
-    assert not tab.download.visible and not tab.comparison.visible  # nothing to download before a plan
+    assert not tab.download_plan.visible and not tab.comparison.visible  # nothing to download before a plan
     tab.utilization.value = 0.7
     assert "fleet.target_utilization=0.7" in tab.command.pane.object
-    tab.start_plan(wait=True)
+    tab.start(wait=True)
     want = optimize.plan_fleet(optimize.load_config(["fleet.target_utilization=0.7"]))
     assert f'data-value="{want.totals.cost_per_hour!r}"' in tab.status.object
     assert "view-plan-table" in tab.plan_table.object and not tab.shortfalls.visible
-    assert tab.download.visible and tab.comparison.visible
+    assert tab.download_plan.visible and tab.comparison.visible
     # the chart: this plan against the best aggregated-only plan, $/hour by hardware and phase
     aggregated = optimize.plan_fleet(optimize.load_config(["fleet.target_utilization=0.7",
                                                            "fleet.disaggregation=false"]))
@@ -124,13 +126,13 @@ def test_fleet_tab_plans_in_a_worker(fleet):
     for (hw, phase), cost in by_phase.items():
         np.testing.assert_allclose(stacks[f"{hw} {phase}"][row], cost, rtol=1e-12)
     assert 'data-total="aggregated_only_cost_per_hour"' in tab.status.object
-    plan = pd.read_csv(tab._plan_csv())
+    plan = pd.read_csv(tab.download_plan.callback())
     assert len(plan) == len(want.plan)
     tab.inventory["cerebras_wse3"].value = 40
-    tab.start_plan(wait=True)
+    tab.start(wait=True)
     assert 'data-status="infeasible"' in tab.status.object and tab.shortfalls.visible
     tab.demand["gpt_oss_120b"].value = -2.0
-    tab.start_plan(wait=True)
+    tab.start(wait=True)
     assert "fleet.demand.gpt_oss_120b=-2.0" in tab.alert.pane.object and tab.shortfalls.visible
 
 
@@ -151,9 +153,9 @@ def test_sensitivity_tab_runs_with_progress(sens):
     bars = tab.figures.sources["optimal_cost_per_mtok"].data
     assert list(bars["parameter"])[::-1] == list(ranking.parameter)
     assert "hop_latency" not in list(bars["parameter"])
-    table = pd.read_csv(tab._csv())
+    table = pd.read_csv(tab.downloads.objects[0].callback())
     assert set(table.output) == {"cost_per_mtok", "optimal_cost_per_mtok", "optimal_concurrency"}
-    ds = xr.open_dataset(io.BytesIO(tab._netcdf().getvalue()), engine="h5netcdf").load()
+    ds = xr.open_dataset(io.BytesIO(tab.downloads.objects[1].callback().getvalue()), engine="h5netcdf").load()
     np.testing.assert_array_equal(ds.ST.values, tab.result.indices.ST.values)
     assert tab.downloads.visible
     tab.bounds["isl"][0].value = 900000.0
@@ -184,7 +186,7 @@ def test_uncertainty_tab_draws_the_bands_of_the_command(unc):
     band = want.optimal_cost_per_mtok.sel(model=model_name, hardware="b200")
     np.testing.assert_array_equal(src["p50"], band.sel(quantile=0.5).values)
     np.testing.assert_array_equal(src["isl"], band.isl.values.astype(float))
-    table = pd.read_csv(tab._csv())
+    table = pd.read_csv(tab.downloads.objects[0].callback())
     assert set(table.variable) == {"optimal_cost_per_mtok", "price_to_beat"} and len(table) == 2 * 5 * 2 * 5
     tab.sla.value = -1.0
     tab.start(wait=True)
@@ -201,6 +203,47 @@ def test_create_app_has_four_tabs_and_keeps_its_inputs_in_the_url():
     assert keys["tab"] == (tabs, "active") and keys["n"] == (app.tabs["calculator"].concurrency, "value")
     for widget, parameter in keys.values():
         assert parameter in widget.param
+
+
+def test_each_app_registers_its_tab_by_entry_point():
+    """The page's tabs come from the apps' entry points (llm_serving_economics.view_tabs), each
+    built by its own package, in the page's order; a link's query keys are those the page had
+    when it named its tabs itself."""
+    specs = installed_tabs()
+    assert [(s.name, s.title, s.make.__module__) for s in specs] == [
+        ("calculator", "Calculator", "model.app.view.calculator"), ("fleet", "Fleet plan", "optimize.view_tab"),
+        ("sensitivity", "Sensitivity", "sensitivity.view_tab"),
+        ("uncertainty", "Uncertainty", "sensitivity.uncertainty.view_tab")]
+    assert url_tabs() == {
+        "model": "calculator", "hardware": "calculator", "isl": "calculator", "n": "calculator", "sla": "calculator",
+        "ttft": "calculator", "fleet_utilization": "fleet", "fleet_disaggregation": "fleet", "fleet_sla": "fleet",
+        "sens_model": "sensitivity", "sens_hardware": "sensitivity", "sens_n": "sensitivity",
+        "sens_sla": "sensitivity", "unc_hardware": "uncertainty", "unc_sla": "uncertainty", "unc_n": "uncertainty"}
+
+
+class FakeEntryPoint:
+    def __init__(self, name, target):
+        self.name, self.value, self.target = name, f"tests:{name}", target
+
+    def load(self):
+        return self.target
+
+
+@pytest.mark.parametrize("found, error", [
+    ([FakeEntryPoint("fleet", object())], "must name a TabSpec called 'fleet'"),
+    ([FakeEntryPoint("fleet", TabSpec("other", "Other", 1, object))], "must name a TabSpec called 'fleet'"),
+    ([FakeEntryPoint("a", TabSpec("a", "A", 1, object, {"n": ("x", "value")})),
+      FakeEntryPoint("b", TabSpec("b", "B", 2, object, {"n": ("y", "value")}))],
+     "'n' is claimed by the tabs 'a' and 'b'"),
+])
+def test_a_broken_tab_registration_is_refused(monkeypatch, found, error):
+    monkeypatch.setattr(importlib.metadata, "entry_points", lambda group: found if group == ENTRY_POINT_GROUP else [])
+    installed_tabs.cache_clear()
+    try:
+        with pytest.raises((TypeError, ValueError), match=re.escape(error)):
+            installed_tabs()
+    finally:
+        installed_tabs.cache_clear()
 
 
 class FakeLocation:

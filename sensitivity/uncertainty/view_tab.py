@@ -7,36 +7,78 @@ the price to beat (with each hardware's catalog $/hour as a dashed line).
 from __future__ import annotations
 
 import html
-import threading
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import panel as pn
+from bokeh.models import ColumnDataSource, FixedTicker, HoverTool, NumeralTickFormatter, Span
+from bokeh.plotting import figure
 
 from model.app.view import downloads
-from model.app.view.cli import command
-from model.app.view.figures import band_figure, hardware_colors
-from model.app.view.uncertainty_state import N_CHOICES, Uncertainty, UncertaintyInputs, UncertaintyResult
-from model.app.view.widgets import TABLE_CSS, BackgroundRun, CommandBox, ErrorAlert, section
+from model.app.view.callbacks import N_CHOICES
+from model.app.view.figures import finite_or_nan, hardware_colors, legend_above, responsive, style, subtitle
+from model.app.view.skeleton import AppTab
+from model.app.view.tabs import TabSpec
+from model.app.view.widgets import TABLE_CSS, section
+from sensitivity.uncertainty.view_state import Uncertainty, UncertaintyResult
 
 FIG_WIDTH = 380
-_shared: Uncertainty | None = None
-_shared_lock = threading.Lock()
 
 
-def shared_uncertainty() -> Uncertainty:
-    """One :class:`Uncertainty` for every session of the server.
+def band_figure(table: pd.DataFrame, colors: dict[str, str], title: str, y_label: str, note: str = "",
+                reference: dict[str, float] | None = None, width: int = 380, height: int = 330, name: str = ""):
+    """P5–P95 bands, the median and the catalog point across ISL, one colour per hardware.
+
+    Parameters
+    ----------
+    table
+        Rows of one model and one variable of
+        :meth:`sensitivity.uncertainty.view_state.UncertaintyResult.table` (columns hardware, isl,
+        p5, p50, p95, point).
+    colors
+        Color per hardware type.
+    title, y_label
+        Texts (the y label with its unit).
+    note
+        A second title line (what the band, line and marker are).
+    reference
+        A horizontal dashed line per hardware (the catalog $/hour beside a price to beat).
+    width, height
+        Least width (the figure takes its container's width) and height, pixels.
+    name
+        The figure's Bokeh name (the browser tests find it by it).
 
     Returns
     -------
-    Uncertainty
+    bokeh.plotting.figure
+        Non-finite values (an infinite price to beat, an SLA never met) are left out.
     """
-    global _shared
-    with _shared_lock:
-        if _shared is None:
-            _shared = Uncertainty()
-        return _shared
+    fig = figure(x_axis_type="log", y_axis_type="log", width=width, height=height, title=title, name=name,
+                 x_axis_label="ISL (tokens per request)", y_axis_label=y_label,
+                 tools="pan,wheel_zoom,box_zoom,reset,save")
+    for hw, rows in table.groupby("hardware", sort=False):
+        rows = rows.sort_values("isl")
+        data = {k: finite_or_nan(rows[k].replace([np.inf, -np.inf], np.nan)) for k in ("p5", "p50", "p95", "point")}
+        src = ColumnDataSource({"isl": rows["isl"].to_numpy(float), **data}, name=f"{name}-{hw}")
+        color = colors.get(str(hw), "#777")
+        fig.varea(x="isl", y1="p5", y2="p95", source=src, fill_color=color, fill_alpha=0.18)
+        line = fig.line("isl", "p50", source=src, color=color, line_width=2.5, legend_label=str(hw))
+        fig.scatter("isl", "point", source=src, color=color, marker="diamond", size=10, line_color="black")
+        fig.add_tools(HoverTool(renderers=[line], tooltips=[("", str(hw)), ("ISL", "@isl{0,0}"),
+                                                            ("P5", "@p5{0.0000}"), ("P50", "@p50{0.0000}"),
+                                                            ("P95", "@p95{0.0000}"), ("catalog", "@point{0.0000}")]))
+        if reference and hw in reference:
+            fig.add_layout(Span(location=float(reference[hw]), dimension="width", line_color=color,
+                                line_dash="dashed", line_width=1.5))
+    fig.xaxis.ticker = FixedTicker(ticks=sorted({float(v) for v in table["isl"]}))
+    fig.xaxis.formatter = NumeralTickFormatter(format="0a")
+    style(fig)
+    responsive(fig, width)
+    legend_above(fig)
+    if note:
+        subtitle(fig, note)
+    return fig
 
 
 def number(value: float, unit: str) -> str:
@@ -85,113 +127,68 @@ def bands_html(table: pd.DataFrame, model: str, isl: int) -> str:
             f'<th>SLA met</th></tr></thead><tbody>{"".join(body)}</tbody></table>')
 
 
-class UncertaintyTab(BackgroundRun):
-    """The uncertainty tab's widgets, panes and callbacks.
+class UncertaintyTab(AppTab):
+    """The uncertainty tab: the :class:`~model.app.view.skeleton.AppTab` of
+    :class:`~sensitivity.uncertainty.view_state.Uncertainty`, the bands of the chosen model across
+    ISL and their table at the chosen ISL."""
 
-    Parameters
-    ----------
-    unc
-        The callbacks (default: the server-wide :func:`shared_uncertainty`).
-    """
+    callbacks_class = Uncertainty
+    css = "view-unc"
 
-    def __init__(self, unc: Uncertainty | None = None) -> None:
-        self.unc = shared_uncertainty() if unc is None else unc
-        self.inputs: UncertaintyInputs = self.unc.defaults()
-        self.result: UncertaintyResult | None = None
-        self.running = threading.Lock()
-        self.colors = hardware_colors(self.unc.hardware)
-        i = self.inputs
-
-        self.hardware = pn.widgets.MultiChoice(label="Hardware to compare", options=self.unc.hardware,
-                                               value=list(i.hardware), width=300, css_classes=["view-unc-hardware"])
-        self.hardware.param.watch(lambda e: self.set("hardware", e.new), "value")
-        self.sla = pn.widgets.FloatInput(label="SLA: min tok/s", value=i.min_interactivity, width=145,
-                                         css_classes=["view-unc-sla"],
-                                         description="sla.min_interactivity: least output tok/s per request")
-        self.sla.param.watch(lambda e: self.set("min_interactivity", e.new), "value")
-        self.n = pn.widgets.Select(label="scenarios", options=list(N_CHOICES), value=i.n, width=145,
-                                   css_classes=["view-unc-n"], description="uncertainty.n: a power of two")
-        self.n.param.watch(lambda e: self.set("n", e.new), "value")
-        self.run_button = pn.widgets.Button(label="Run", color="primary", width=140, css_classes=["view-unc-run"])
-        self.run_button.on_click(lambda event: self.start())
-        self.progress = pn.indicators.Progress(label="progress", value=0, max=100, width=290, bar_color="primary",
-                                               css_classes=["view-unc-progress"])
-        self.progress_text = pn.pane.HTML('<span class="note">Not run yet.</span>', stylesheets=[TABLE_CSS],
-                                          css_classes=["view-unc-progress-text"], margin=(0, 10))
+    def build(self) -> pn.Row:
+        """The sidebar (hardware, SLA, scenarios; the model and ISL shown) and the results."""
+        unc, i = self.callbacks, self.inputs
+        self.colors = hardware_colors(unc.hardware)
+        self.hardware = self.follow(pn.widgets.MultiChoice(label="Hardware to compare", options=unc.hardware,
+                                                           value=list(i.hardware), width=300,
+                                                           css_classes=["view-unc-hardware"]), "hardware")
+        self.sla = self.follow(pn.widgets.FloatInput(
+            label="SLA: min tok/s", value=i.min_interactivity, width=145, css_classes=["view-unc-sla"],
+            description="sla.min_interactivity: least output tok/s per request"), "min_interactivity")
+        self.n = self.follow(pn.widgets.Select(label="scenarios", options=list(N_CHOICES), value=i.n, width=145,
+                                               css_classes=["view-unc-n"],
+                                               description="uncertainty.n: a power of two"), "n")
         self.model = pn.widgets.Select(label="Model shown", options=[], width=300, css_classes=["view-unc-model"],
                                        disabled=True)
         self.model.param.watch(lambda e: self.draw(), "value")
         self.isl = pn.widgets.Select(label="ISL of the table", options=[], width=145, css_classes=["view-unc-isl"],
                                      disabled=True)
         self.isl.param.watch(lambda e: self.draw(), "value")
-
-        self.alert = ErrorAlert("view-unc-error")
-        self.command = CommandBox("view-cli-uncertainty")
-        self.bands_pane = pn.pane.Bokeh(None, sizing_mode="stretch_width", margin=(5, 5),
-                                        styles={"flex": f"1 1 {FIG_WIDTH + 10}px"}, css_classes=["view-unc-bands"])
-        self.price_pane = pn.pane.Bokeh(None, sizing_mode="stretch_width", margin=(5, 5),
-                                        styles={"flex": f"1 1 {FIG_WIDTH + 10}px"}, css_classes=["view-unc-price"])
+        self.bands_pane, self.price_pane = (
+            pn.pane.Bokeh(None, sizing_mode="stretch_width", margin=(5, 5), styles={"flex": f"1 1 {FIG_WIDTH + 10}px"},
+                          css_classes=[css]) for css in ("view-unc-bands", "view-unc-price"))
         self.table = pn.pane.HTML('<div class="note">Press <b>Run</b> to draw the scenarios.</div>',
                                   stylesheets=[TABLE_CSS], css_classes=["view-unc-table"], margin=(5, 10),
                                   sizing_mode="stretch_width", styles={"overflow-x": "auto"})
         self.downloads = pn.Row(
-            pn.widgets.FileDownload(callback=self._csv, filename="bands.csv", label="Bands (CSV)",
-                                    color="primary", variant="outline", width=150),
-            pn.widgets.FileDownload(callback=self._netcdf, filename="bands.nc", label="Bands (netCDF)",
-                                    color="primary", variant="outline", width=150),
+            self.download("bands.csv", "Bands (CSV)", lambda r: downloads.csv_bytes(r.table())),
+            self.download("bands.nc", "Bands (netCDF)", lambda r: downloads.netcdf_bytes(r.bands, r.command)),
             margin=(5, 5), visible=False, css_classes=["view-unc-downloads"])
-        self.command.show(command("uncertainty", self.unc.overrides(self.inputs)))
         note = pn.pane.HTML(
             '<span class="note">Every uncertain catalog value is drawn from its distribution '
             '(conf/uncertainty/default.yaml, each with a source) together with the GPU model\'s calibration '
             'error; each scenario is the cost model at the cheapest SLA-meeting concurrency. The price to beat '
             'is the $/hour per system at which a hardware ties the best other. The command line also plans a '
             'robust fleet.</span>', stylesheets=[TABLE_CSS], margin=(0, 10))
-        self.panel = pn.Row(
-            pn.Column(section("What is drawn"), note, self.hardware, pn.Row(self.sla, self.n),
-                      pn.Row(self.run_button, margin=(12, 5)), self.progress, self.progress_text,
-                      section("What is shown"), self.model, self.isl,
-                      width=340, styles={"background": "#f9fafb", "border-right": "1px solid #e5e7eb"}),
-            pn.Column(self.alert.pane, self.command.pane,
-                      pn.FlexBox(self.bands_pane, self.price_pane, flex_wrap="wrap"), self.table, self.downloads,
-                      sizing_mode="stretch_width", styles={"min-width": "0"}),
-            sizing_mode="stretch_width", name="Uncertainty")
-
-    # -- inputs ---------------------------------------------------------------------------
-    def set(self, key: str, value: Any) -> None:
-        """Change one input and show the new equivalent command.
-
-        Parameters
-        ----------
-        key
-            A :class:`UncertaintyInputs` attribute.
-        value
-            The widget's new value.
-        """
-        self.inputs = self.inputs.set(key, value)
-        self.command.show(command("uncertainty", self.unc.overrides(self.inputs)))
+        return self.layout(
+            [section("What is drawn"), note, self.hardware, pn.Row(self.sla, self.n),
+             pn.Row(self.run_button, margin=(12, 5)), self.progress, self.progress_text,
+             section("What is shown"), self.model, self.isl],
+            [self.alert.pane, self.command.pane, pn.FlexBox(self.bands_pane, self.price_pane, flex_wrap="wrap"),
+             self.table, self.downloads], "Uncertainty")
 
     # -- run ------------------------------------------------------------------------------
     def analyze(self, inputs: Any, progress: Any) -> Any:
-        """The analysis of ``inputs`` (see :class:`BackgroundRun`)."""
-        return self.unc.analyze(inputs, progress=progress)
+        """:meth:`Uncertainty.analyze` of ``inputs`` (see :class:`~model.app.view.skeleton.AppTab`)."""
+        return self.callbacks.analyze(inputs, progress=progress)
 
     def progress_note(self, done: int, total: int) -> str:
         """The progress line after ``done`` of ``total`` blocks."""
         return f"Evaluating the scenarios: block {done:,} of {total:,}"
 
     def show(self, result: UncertaintyResult, seconds: float = float("nan")) -> None:
-        """Show an analysis: the model and ISL choices, the two charts, the table.
-
-        Parameters
-        ----------
-        result
-            The analysis.
-        seconds
-            Its wall time.
-        """
+        """Show an analysis that took ``seconds``: the model and ISL choices, the two charts, the table."""
         self.result = result
-        self.run_button.loading = False
         isl = [int(v) for v in result.bands.isl.values]
         first = self.model.disabled  # the first result: show the workload's ISL, not the smallest
         chosen_model, chosen_isl = (None, None) if first else (self.model.value, self.isl.value)
@@ -200,7 +197,7 @@ class UncertaintyTab(BackgroundRun):
             self.command.show(result.command)
             self.model.options = result.models
             self.model.value = chosen_model if chosen_model in result.models else result.models[0]
-            workload_isl = int(self.unc.base.workload.isl)
+            workload_isl = int(self.callbacks.base.workload.isl)
             self.isl.options = isl
             self.isl.value = chosen_isl if chosen_isl in isl else (workload_isl if workload_isl in isl else isl[0])
             self.model.disabled = self.isl.disabled = False
@@ -232,13 +229,6 @@ class UncertaintyTab(BackgroundRun):
         if self.isl.value is not None:
             self.table.object = bands_html(table, self.model.value, int(self.isl.value))
 
-    # -- downloads ------------------------------------------------------------------------
-    def _csv(self):
-        if self.result is None:
-            return downloads.as_file(b"")
-        return downloads.as_file(downloads.csv_bytes(self.result.table()))
 
-    def _netcdf(self):
-        if self.result is None:
-            return downloads.as_file(b"")
-        return downloads.as_file(downloads.netcdf_bytes(self.result.bands, self.result.command))
+TAB = TabSpec(name="uncertainty", title="Uncertainty", order=40, make=UncertaintyTab,
+              url_keys={"unc_hardware": ("hardware", "value"), "unc_sla": ("sla", "value"), "unc_n": ("n", "value")})

@@ -10,19 +10,17 @@ MILP per calibration step); the equivalent command runs it too.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import xarray as xr
-from omegaconf import DictConfig
 
-from model.app.view.cli import command, override
-from model.app.view.state import CatalogNames, compose
+import sensitivity.uncertainty
+from model.app.view.callbacks import DEFAULT_N, AppCallbacks, AppResult, Inputs
+from model.app.view.cli import override
 
-N_CHOICES = (64, 128, 256, 512, 1024)  # scenarios offered: powers of two up to 1,024
-DEFAULT_N = 256
 # The tab opens at 100 tok/s, where both default hardware types meet the SLA and so each has a
 # price to beat; at the command line's 1,000 tok/s no B200 qualifies and the wafer wins at any price.
 DEFAULT_SLA = 100.0
@@ -30,8 +28,8 @@ BANDED = {"optimal_cost_per_mtok": "$/Mtok", "price_to_beat": "$/h"}
 
 
 @dataclass(frozen=True)
-class UncertaintyInputs:
-    """What the uncertainty tab's widgets hold.
+class UncertaintyInputs(Inputs):
+    """What the uncertainty tab's widgets hold (``set``: :class:`~model.app.view.callbacks.Inputs`).
 
     Attributes
     ----------
@@ -47,38 +45,15 @@ class UncertaintyInputs:
     min_interactivity: float = DEFAULT_SLA
     n: int = DEFAULT_N
 
-    def set(self, key: str, value: Any) -> UncertaintyInputs:
-        """A copy with one attribute changed."""
-        if key == "hardware":
-            value = tuple(value)
-        return replace(self, **{key: value})
-
 
 @dataclass(frozen=True)
-class UncertaintyResult:
-    """The bands as the page shows them.
+class UncertaintyResult(AppResult):
+    """The bands as the page shows them, with an :class:`~model.app.view.callbacks.AppResult`'s
+    inputs, overrides and ``serving-uncertainty`` command."""
 
-    Attributes
-    ----------
-    inputs
-        The inputs they answer.
-    overrides
-        Hydra overrides of the equivalent ``serving-uncertainty`` command.
-    bands
-        :func:`sensitivity.uncertainty.analyze`'s Dataset.
-    prices
-        Catalog $/hour per system of each compared hardware type.
-    """
-
-    inputs: UncertaintyInputs
-    overrides: tuple[str, ...]
-    bands: xr.Dataset
-    prices: dict[str, float]
-
-    @property
-    def command(self) -> str:
-        """The equivalent ``serving-uncertainty ...`` command."""
-        return command("uncertainty", self.overrides)
+    bands: xr.Dataset  # sensitivity.uncertainty.analyze's Dataset
+    prices: dict[str, float]  # catalog $/hour per system of each compared hardware type
+    app = "uncertainty"
 
     @property
     def models(self) -> list[str]:
@@ -115,18 +90,12 @@ class UncertaintyResult:
         return table[["model", "hardware", "isl", "variable", "unit", *quantiles, "point", "defined"]]
 
 
-class Uncertainty(CatalogNames):
-    """Inputs -> bands; no Panel.
+class Uncertainty(AppCallbacks):
+    """Inputs -> bands; no Panel (the config: ``sensitivity.uncertainty.load_config``)."""
 
-    Parameters
-    ----------
-    base
-        The default uncertainty config (``sensitivity.uncertainty.load_config()``); composed here
-        if not given.
-    """
-
-    def __init__(self, base: DictConfig | None = None) -> None:
-        self.base = compose((), "uncertainty") if base is None else base
+    load = staticmethod(sensitivity.uncertainty.load_config)
+    app, n_key = "uncertainty", "uncertainty.n"
+    required = ("hardware", "select.hardware", "choose at least one hardware type")
 
     def defaults(self) -> UncertaintyInputs:
         """The inputs the tab opens with: the config's hardware, SLA 100 tok/s, 256 scenarios."""
@@ -146,45 +115,10 @@ class Uncertainty(CatalogNames):
             out.append(override("uncertainty.n", inputs.n))
         return tuple(out)
 
-    def config(self, inputs: UncertaintyInputs) -> DictConfig:
-        """The composed, validated config of ``inputs``.
-
-        Raises
-        ------
-        model.ConfigError
-            A refused input (one line), or more than 1,024 scenarios.
-        """
-        from model import ConfigError
-
-        n = inputs.n
-        if isinstance(n, bool) or not isinstance(n, int) or n < 2 or n > max(N_CHOICES) or n & (n - 1):
-            raise ConfigError("uncertainty.n", n, f"must be a power of two <= {max(N_CHOICES):,} in the view")
-        if not inputs.hardware:
-            raise ConfigError("select.hardware", [], "choose at least one hardware type")
-        return compose(self.overrides(inputs), "uncertainty")
-
     def analyze(self, inputs: UncertaintyInputs,
                 progress: Callable[[int, int], None] | None = None) -> UncertaintyResult:
-        """Run :func:`sensitivity.uncertainty.analyze` on the inputs' config.
-
-        Parameters
-        ----------
-        inputs
-            The widgets' values.
-        progress
-            Called as ``(done, total)`` blocks of the scenario evaluation finish.
-
-        Returns
-        -------
-        UncertaintyResult
-
-        Raises
-        ------
-        model.ConfigError
-            A refused input (one line).
-        """
-        import sensitivity.uncertainty
-
+        """:func:`sensitivity.uncertainty.analyze` of the inputs' config, calling ``progress(done,
+        total)`` as blocks of scenarios finish (``model.ConfigError``: a refused input, one line)."""
         cfg = self.config(inputs)
         ds = sensitivity.uncertainty.analyze(cfg, progress=progress)
         prices = {str(h): float(cfg.hardware[h].price_per_hour) for h in cfg.select.hardware}

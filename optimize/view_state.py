@@ -6,21 +6,23 @@ inputs (those differing from ``conf/optimize.yaml``), exactly as ``serving-optim
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
-from omegaconf import DictConfig
 
-from model.app.view.cli import command, override
-from model.app.view.state import CatalogNames, compose
+import optimize
+from model.app.view.callbacks import AppCallbacks, AppResult, Inputs
+from model.app.view.cli import override
 
 ISL_KINDS = ("p50", "lognormal", "buckets")
 
 
 @dataclass(frozen=True)
-class FleetInputs:
-    """What the fleet tab's widgets hold (``fleet.*`` keys of conf/fleet/default.yaml).
+class FleetInputs(Inputs):
+    """What the fleet tab's widgets hold (``fleet.*`` keys of conf/fleet/default.yaml; ``set``:
+    :class:`~model.app.view.callbacks.Inputs`, ``demand.<model>`` / ``inventory.<hw>`` for one entry).
+    No defaults here: :meth:`Fleet.defaults` reads every one from the composed config.
 
     Attributes
     ----------
@@ -52,39 +54,25 @@ class FleetInputs:
 
     models: tuple[str, ...]
     hardware: tuple[str, ...]
-    demand: Mapping[str, float | None] = field(default_factory=dict)
-    isl_kind: str = "p50"
-    isl_median: float | None = None
-    isl_sigma: float = 1.0
-    isl_buckets: int = 8
-    isl_explicit: tuple[tuple[int, float], ...] = ()
-    inventory: Mapping[str, int | None] = field(default_factory=dict)
-    target_utilization: float = 0.8
-    disaggregation: bool = True
-    min_interactivity: float = 1000.0
-
-    def set(self, key: str, value: Any) -> FleetInputs:
-        """A copy with one attribute changed (``demand.<model>`` / ``inventory.<hw>`` for one entry)."""
-        if key.startswith(("demand.", "inventory.")):
-            name, entry = key.split(".", 1)
-            values = dict(getattr(self, name))
-            values[entry] = value
-            return replace(self, **{name: values})
-        if key in ("models", "hardware", "isl_explicit"):
-            value = tuple(value)
-        return replace(self, **{key: value})
+    demand: Mapping[str, float | None]
+    isl_kind: str
+    isl_median: float | None
+    isl_sigma: float
+    isl_buckets: int
+    isl_explicit: tuple[tuple[int, float], ...]
+    inventory: Mapping[str, int | None]
+    target_utilization: float
+    disaggregation: bool
+    min_interactivity: float
 
 
 @dataclass(frozen=True)
-class FleetResult:
-    """A fleet plan as the page shows it.
+class FleetResult(AppResult):
+    """A fleet plan as the page shows it; the :class:`~model.app.view.callbacks.AppResult` holds
+    the inputs, the overrides and the ``serving-optimize`` command.
 
     Attributes
     ----------
-    inputs
-        The inputs it answers.
-    overrides
-        Hydra overrides of the equivalent ``serving-optimize`` command.
     status
         ``optimal``, ``time_limit``, ``infeasible`` or ``no_solution``.
     plan
@@ -101,8 +89,6 @@ class FleetResult:
         disaggregation is off.
     """
 
-    inputs: FleetInputs
-    overrides: tuple[str, ...]
     status: str
     plan: pd.DataFrame
     totals: dict[str, Any]
@@ -110,6 +96,7 @@ class FleetResult:
     summary: dict[str, Any]
     aggregated_only_plan: pd.DataFrame = field(default_factory=pd.DataFrame)
     aggregated_only_totals: dict[str, Any] = field(default_factory=dict)
+    app = "optimize"
 
     def cost_by_hardware_phase(self) -> pd.DataFrame:
         """$/hour of this plan and of the aggregated-only plan by (hardware, phase).
@@ -130,23 +117,12 @@ class FleetResult:
         out.index.name = "plan"
         return out.reindex(columns=sorted(out.columns))
 
-    @property
-    def command(self) -> str:
-        """The equivalent ``serving-optimize ...`` command."""
-        return command("optimize", self.overrides)
 
+class Fleet(AppCallbacks):
+    """Inputs -> fleet plan; no Panel (the config: ``optimize.load_config``)."""
 
-class Fleet(CatalogNames):
-    """Inputs -> fleet plan; no Panel.
-
-    Parameters
-    ----------
-    base
-        The default optimizer config (``optimize.load_config()``); composed here if not given.
-    """
-
-    def __init__(self, base: DictConfig | None = None) -> None:
-        self.base = compose((), "optimize") if base is None else base
+    load = staticmethod(optimize.load_config)
+    app = "optimize"
 
     def default_demand(self, name: str) -> float:
         """Requests/s of a model in the default config (``fleet.demand_default`` where null)."""
@@ -203,34 +179,9 @@ class Fleet(CatalogNames):
             out.append(override("sla.min_interactivity", float(inputs.min_interactivity)))
         return tuple(out)
 
-    def config(self, inputs: FleetInputs) -> DictConfig:
-        """The composed, validated optimizer config of ``inputs``.
-
-        Raises
-        ------
-        model.ConfigError
-            A refused input (one line).
-        """
-        return compose(self.overrides(inputs), "optimize")
-
     def plan(self, inputs: FleetInputs) -> FleetResult:
-        """Run :func:`optimize.plan_fleet` on the inputs' config.
-
-        Parameters
-        ----------
-        inputs
-            The widgets' values.
-
-        Returns
-        -------
-        FleetResult
-
-        Raises
-        ------
-        model.ConfigError
-            A refused input (one line).
-        """
-        import optimize
+        """:func:`optimize.plan_fleet` of the inputs' config, and the best aggregated-only plan
+        beside a disaggregated one (``model.ConfigError``: a refused input, one line)."""
         from model.app.config import with_values
         from optimize.inputs import bucket_grid
 

@@ -7,22 +7,21 @@ input shows its one line and keeps the previous plan.
 from __future__ import annotations
 
 import html
-import threading
-from functools import partial
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import panel as pn
+from bokeh.models import ColumnDataSource, FactorRange, HoverTool
+from bokeh.plotting import figure
 
 from model.app.view import downloads
-from model.app.view.figures import hardware_colors, plan_comparison_figure
-from model.app.view.fleet_state import ISL_KINDS, Fleet, FleetInputs, FleetResult, format_buckets, parse_buckets
-from model.app.view.state import INPUT_ERRORS, one_line
-from model.app.view.widgets import TABLE_CSS, CommandBox, ErrorAlert, on_loop, section, session_doc
-
-_shared: Fleet | None = None
-_shared_lock = threading.Lock()
+from model.app.view.callbacks import INPUT_ERRORS, one_line
+from model.app.view.figures import hardware_colors, legend_above, responsive, style
+from model.app.view.skeleton import AppTab
+from model.app.view.tabs import TabSpec
+from model.app.view.widgets import TABLE_CSS, section
+from optimize.view_state import ISL_KINDS, Fleet, FleetInputs, FleetResult, format_buckets, parse_buckets
 
 # What the page shows of the plan, most-read first, so that the table fits beside the sidebar at
 # 1280 px with TTFT in view; plan.csv (the download) has every column.
@@ -34,18 +33,49 @@ PLAN_CSS = "table.view-plan-table th {white-space: normal; vertical-align: botto
 WRAPPED = ("detail",)
 
 
-def shared_fleet() -> Fleet:
-    """One :class:`Fleet` for every session of the server.
+PHASE_ALPHA = {"aggregated": 1.0, "decode": 0.85, "prefill": 0.45}  # one hue per hardware, lighter for prefill
+
+
+def plan_comparison_figure(costs: pd.DataFrame, colors: dict[str, str], width: int = 380, height: int = 190):
+    """$/hour of the plan against the aggregated-only plan, stacked by hardware and phase.
+
+    Parameters
+    ----------
+    costs
+        :meth:`optimize.view_state.FleetResult.cost_by_hardware_phase`: one row per plan,
+        one column per ``"<hardware> <phase>"``, $/h.
+    colors
+        Color per hardware type.
+    width, height
+        Least width (the figure takes its container's width) and height, pixels.
 
     Returns
     -------
-    Fleet
+    bokeh.plotting.figure
+        Horizontal stacked bars named ``view-plan-comparison``; the total $/hour labels each bar.
     """
-    global _shared
-    with _shared_lock:
-        if _shared is None:
-            _shared = Fleet()
-        return _shared
+    plans = [str(p) for p in costs.index][::-1]  # the plan on top
+    fig = figure(y_range=FactorRange(factors=plans), height=height, width=width, toolbar_location=None,
+                 tools="", name="view-plan-comparison", title="$/hour by hardware and phase",
+                 x_axis_label="$/hour (fleet, at the target utilization)")
+    stackers = [str(c) for c in costs.columns]
+    data = {"plan": plans, **{c: costs.loc[plans, c].to_numpy(float) for c in stackers}}
+    source = ColumnDataSource(data, name="view-plan-comparison-source")
+    fill = [colors.get(c.split(" ")[0], "#777") for c in stackers]
+    alpha = [PHASE_ALPHA.get(c.split(" ")[-1], 1.0) for c in stackers]
+    renderers = fig.hbar_stack(stackers, y="plan", height=0.6, source=source, color=fill, fill_alpha=alpha,
+                               line_color="white", legend_label=stackers)
+    for r, name in zip(renderers, stackers):
+        fig.add_tools(HoverTool(renderers=[r], tooltips=[("", name), ("$/hour", f"@{{{name}}}{{0,0.00}}")]))
+    totals = costs.loc[plans].sum(axis=1).to_numpy(float)
+    fig.text(x=totals, y=plans, text=[f" ${t:,.2f}/h" for t in totals], text_font_size="12px",
+             text_baseline="middle")
+    fig.x_range.start = 0
+    fig.x_range.end = float(totals.max()) * 1.3 if len(totals) and totals.max() > 0 else 1.0
+    style(fig)
+    responsive(fig, width)
+    legend_above(fig)
+    return fig
 
 
 def cell(value: Any) -> str:
@@ -90,17 +120,7 @@ def table_html(table: pd.DataFrame, columns: dict[str, str], caption: str, css_c
 
 
 def totals_html(result: FleetResult) -> str:
-    """Status and totals of a plan (or of no plan), one block.
-
-    Parameters
-    ----------
-    result
-        The fleet result.
-
-    Returns
-    -------
-    str
-    """
+    """Status and totals of a fleet result (a plan, or no plan), as one HTML block."""
     s, t = result.summary, result.totals
     parts = [f'<div data-status="{result.status}"><b>Status: {html.escape(result.status)}</b>; '
              f'{s["columns"]:,} candidate columns, {s["pruned_columns"]:,} pruned; '
@@ -127,133 +147,98 @@ def totals_html(result: FleetResult) -> str:
     return f'<div style="font-family:system-ui,sans-serif;font-size:13.5px">{"".join(parts)}</div>'
 
 
-class FleetTab:
-    """The fleet tab's widgets, panes and callbacks.
+class FleetTab(AppTab):
+    """The fleet tab: the :class:`~model.app.view.skeleton.AppTab` of
+    :class:`~optimize.view_state.Fleet`, the plan's totals, its comparison with the best
+    aggregated-only plan, the plan table and, when the demand cannot be met, the shortfalls."""
 
-    Parameters
-    ----------
-    fleet
-        The callbacks (default: the server-wide :func:`shared_fleet`).
-    """
+    callbacks_class = Fleet
+    css = "view-fleet"
+    run_label, busy_label, run_css = "Plan", "Planning…", "view-plan"
+    with_progress = False
 
-    def __init__(self, fleet: Fleet | None = None) -> None:
-        self.fleet = shared_fleet() if fleet is None else fleet
-        self.inputs: FleetInputs = self.fleet.defaults()
-        self.result: FleetResult | None = None
-        self.running = threading.Lock()
-        i = self.inputs
-
-        self.models = pn.widgets.MultiChoice(label="Models with demand", options=self.fleet.models,
+    def build(self) -> pn.Row:
+        """The sidebar (demand, ISL distribution, hardware, inventory, serving) and the results."""
+        fleet, i = self.callbacks, self.inputs
+        self.models = pn.widgets.MultiChoice(label="Models with demand", options=fleet.models,
                                              value=list(i.models), width=300, css_classes=["view-fleet-models"])
         self.demand = {m: self._number(f"demand.{m}", f"{m} (req/s)", i.demand[m], f"view-fleet-demand-{m}",
                                        "fleet.demand: requests/s of this model")
-                       for m in self.fleet.models}
+                       for m in fleet.models}
         self.demand_box = pn.GridBox(*[self.demand[m] for m in i.models], ncols=2)
-        self.isl_kind = pn.widgets.Select(label="ISL distribution", options=list(ISL_KINDS), value=i.isl_kind,
-                                          width=140, css_classes=["view-fleet-isl-kind"],
-                                          description="fleet.isl.kind: p50 = one bucket at workload.isl; lognormal "
-                                                      "= equal-probability buckets; buckets = listed")
+        self.isl_kind = self.follow(pn.widgets.Select(
+            label="ISL distribution", options=list(ISL_KINDS), value=i.isl_kind, width=140,
+            css_classes=["view-fleet-isl-kind"], description="fleet.isl.kind: p50 = one bucket at workload.isl; "
+                                                             "lognormal = equal-probability buckets; buckets = listed"),
+            "isl_kind")
         self.isl_median = self._number("isl_median", "median ISL (tokens)", i.isl_median, "view-fleet-isl-median",
                                        "fleet.isl.median (empty: workload.isl)", placeholder="workload.isl")
         self.isl_sigma = self._number("isl_sigma", "sigma of ln ISL", i.isl_sigma, "view-fleet-isl-sigma",
                                       "fleet.isl.sigma")
-        self.isl_buckets = pn.widgets.IntInput(label="buckets", value=i.isl_buckets, width=140,
-                                               css_classes=["view-fleet-isl-buckets"],
-                                               description="fleet.isl.buckets: equal-probability buckets")
-        self.isl_buckets.param.watch(lambda e: self.set("isl_buckets", e.new), "value")
+        self.isl_buckets = self.follow(pn.widgets.IntInput(
+            label="buckets", value=i.isl_buckets, width=140, css_classes=["view-fleet-isl-buckets"],
+            description="fleet.isl.buckets: equal-probability buckets"), "isl_buckets")
         self.isl_explicit = pn.widgets.TextInput(label="buckets isl:weight, ...", value=format_buckets(i.isl_explicit),
                                                  placeholder="32000:0.5, 200000:0.5", width=290,
                                                  css_classes=["view-fleet-isl-explicit"])
         self.isl_explicit.param.watch(self._explicit_changed, "value")
-        self.hardware = pn.widgets.MultiChoice(label="Hardware on offer", options=self.fleet.hardware,
+        self.hardware = pn.widgets.MultiChoice(label="Hardware on offer", options=fleet.hardware,
                                                value=list(i.hardware), width=300, css_classes=["view-fleet-hardware"])
         self.inventory = {h: self._integer(f"inventory.{h}", f"{h} (systems)", i.inventory[h],
                                            f"view-fleet-inventory-{h}")
-                          for h in self.fleet.hardware}
+                          for h in fleet.hardware}
         self.inventory_box = pn.GridBox(*[self.inventory[h] for h in i.hardware], ncols=2)
-        self.utilization = pn.widgets.FloatSlider(label="Target utilization", start=0.05, end=1.0, step=0.05,
-                                                  value=i.target_utilization, width=280,
-                                                  css_classes=["view-fleet-utilization"])
-        self.utilization.param.watch(lambda e: self.set("target_utilization", e.new), "value")
-        self.disaggregation = pn.widgets.Checkbox(label="Disaggregated serving (prefill and decode replicas)",
-                                                  value=i.disaggregation, css_classes=["view-fleet-disaggregation"])
-        self.disaggregation.param.watch(lambda e: self.set("disaggregation", e.new), "value")
+        self.utilization = self.follow(pn.widgets.FloatSlider(
+            label="Target utilization", start=0.05, end=1.0, step=0.05, value=i.target_utilization, width=280,
+            css_classes=["view-fleet-utilization"]), "target_utilization")
+        self.disaggregation = self.follow(pn.widgets.Checkbox(
+            label="Disaggregated serving (prefill and decode replicas)", value=i.disaggregation,
+            css_classes=["view-fleet-disaggregation"]), "disaggregation")
         self.sla = self._number("min_interactivity", "SLA: min tok/s", i.min_interactivity, "view-fleet-sla",
                                 "sla.min_interactivity: least output tok/s per request")
         self.models.param.watch(self._models_changed, "value")
         self.hardware.param.watch(self._hardware_changed, "value")
-        self.isl_kind.param.watch(lambda e: self.set("isl_kind", e.new), "value")
-        self.plan_button = pn.widgets.Button(label="Plan", color="primary", width=140,
-                                             css_classes=["view-plan"])
-        self.plan_button.on_click(lambda event: self.start_plan())
-
-        self.alert = ErrorAlert("view-fleet-error")
-        self.command = CommandBox("view-cli-optimize")
         self.status = pn.pane.HTML('<div class="note">Press <b>Plan</b> to solve the fleet problem.</div>',
                                    css_classes=["view-fleet-status"], stylesheets=[TABLE_CSS],
                                    sizing_mode="stretch_width", margin=(5, 10))
         self.plan_table = pn.pane.HTML("", css_classes=["view-fleet-plan"], stylesheets=[TABLE_CSS, PLAN_CSS],
-                                       margin=(5, 10),
-                                       sizing_mode="stretch_width", styles={"overflow-x": "auto"})
+                                       margin=(5, 10), sizing_mode="stretch_width", styles={"overflow-x": "auto"})
         self.shortfalls = pn.pane.HTML("", css_classes=["view-fleet-shortfalls"], stylesheets=[TABLE_CSS],
                                        margin=(5, 10), visible=False, sizing_mode="stretch_width")
-        self.download = pn.widgets.FileDownload(callback=self._plan_csv, filename="plan.csv", label="Plan (CSV)",
-                                                color="primary", variant="outline", width=150, visible=False,
-                                                css_classes=["view-plan-download"])
-        self.colors = hardware_colors(self.fleet.hardware)
+        self.download_plan = self.download("plan.csv", "Plan (CSV)", lambda r: downloads.csv_bytes(
+            r.plan if len(r.plan) else r.shortfalls))
+        self.download_plan.param.update(visible=False, css_classes=["view-plan-download"])
+        self.colors = hardware_colors(fleet.hardware)
         self.comparison = pn.pane.Bokeh(None, css_classes=["view-plan-comparison"], visible=False,
                                         sizing_mode="stretch_width", margin=(5, 10))
-        self._show_isl_inputs()
-        self.command.show(self.fleet_command())
-        self.panel = self._layout()
+        self.inputs_changed("isl_kind")
+        return self.layout(
+            [section("Demand"), self.models, self.demand_box,
+             section("ISL distribution"), self.isl_kind, pn.Row(self.isl_median, self.isl_sigma),
+             self.isl_buckets, self.isl_explicit,
+             section("Hardware"), self.hardware, section("Inventory", "empty: no cap"), self.inventory_box,
+             section("Serving"), self.utilization, self.disaggregation, self.sla],
+            # the Plan button and the download sit at the top of the results, visible without scrolling
+            [pn.Row(self.run_button, self.download_plan, margin=(8, 5)), self.alert.pane, self.command.pane,
+             self.status, self.comparison, self.shortfalls, self.plan_table], "Fleet")
 
     def _number(self, key: str, label: str, value: Any, css: str, description: str, **params: Any):
-        w = pn.widgets.FloatInput(label=label, value=value, width=140, css_classes=[css], description=description,
-                                  **params)
-        w.param.watch(lambda e: self.set(key, e.new), "value")
-        return w
+        return self.follow(pn.widgets.FloatInput(label=label, value=value, width=140, css_classes=[css],
+                                                 description=description, **params), key)
 
     def _integer(self, key: str, label: str, value: Any, css: str):
-        w = pn.widgets.IntInput(label=label, value=value, width=140, css_classes=[css], placeholder="no cap",
-                                description=f"fleet.{key}: most systems available (empty: no cap)")
-        w.param.watch(lambda e: self.set(key, e.new), "value")
-        return w
-
-    def _layout(self) -> pn.Row:
-        sidebar = pn.Column(
-            section("Demand"), self.models, self.demand_box,
-            section("ISL distribution"), self.isl_kind, pn.Row(self.isl_median, self.isl_sigma),
-            self.isl_buckets, self.isl_explicit,
-            section("Hardware"), self.hardware, section("Inventory", "empty: no cap"), self.inventory_box,
-            section("Serving"), self.utilization, self.disaggregation, self.sla,
-            width=340, styles={"background": "#f9fafb", "border-right": "1px solid #e5e7eb"})
-        # The Plan button and the download sit at the top of the results, visible without scrolling.
-        main = pn.Column(pn.Row(self.plan_button, self.download, margin=(8, 5)), self.alert.pane,
-                         self.command.pane, self.status, self.comparison, self.shortfalls, self.plan_table,
-                         sizing_mode="stretch_width", styles={"min-width": "0"})
-        return pn.Row(sidebar, main, sizing_mode="stretch_width", name="Fleet")
+        return self.follow(pn.widgets.IntInput(label=label, value=value, width=140, css_classes=[css],
+                                               placeholder="no cap",
+                                               description=f"fleet.{key}: most systems available (empty: no cap)"),
+                           key)
 
     # -- inputs ---------------------------------------------------------------------------
-    def set(self, key: str, value: Any) -> None:
-        """Change one input and show the new equivalent command.
-
-        Parameters
-        ----------
-        key
-            A :class:`FleetInputs` attribute (``demand.<model>``, ``inventory.<hw>`` for one entry).
-        value
-            The widget's new value.
-        """
-        self.inputs = self.inputs.set(key, value)
+    def inputs_changed(self, key: str) -> None:
+        """Show the ISL inputs of the chosen distribution (median, sigma, buckets; or the list)."""
         if key == "isl_kind":
-            self._show_isl_inputs()
-        self.command.show(self.fleet_command())
-
-    def fleet_command(self) -> str:
-        """The equivalent ``serving-optimize`` command of the current inputs."""
-        from model.app.view.cli import command
-
-        return command("optimize", self.fleet.overrides(self.inputs))
+            kind = self.inputs.isl_kind
+            self.isl_median.visible = self.isl_sigma.visible = self.isl_buckets.visible = kind == "lognormal"
+            self.isl_explicit.visible = kind == "buckets"
 
     def _explicit_changed(self, event) -> None:
         try:
@@ -272,56 +257,13 @@ class FleetTab:
         self.inventory_box[:] = [self.inventory[h] for h in event.new]
         self.set("hardware", tuple(event.new))
 
-    def _show_isl_inputs(self) -> None:
-        kind = self.inputs.isl_kind
-        self.isl_median.visible = self.isl_sigma.visible = self.isl_buckets.visible = kind == "lognormal"
-        self.isl_explicit.visible = kind == "buckets"
-
     # -- plan -----------------------------------------------------------------------------
-    def start_plan(self, wait: bool = False) -> None:
-        """Solve the plan of the current inputs in a worker thread (one at a time).
+    def analyze(self, inputs: FleetInputs, progress: Any) -> FleetResult:
+        """:meth:`Fleet.plan` of ``inputs`` (see :class:`~model.app.view.skeleton.AppTab`; no progress)."""
+        return self.callbacks.plan(inputs)
 
-        Parameters
-        ----------
-        wait
-            Block until it is done (tests).
-        """
-        if not self.running.acquire(blocking=False):
-            return
-        inputs = self.inputs
-        self.plan_button.loading = True
-        self.plan_button.label = "Planning…"
-        worker = threading.Thread(target=self._plan, args=(inputs, session_doc()), daemon=True)
-        worker.start()
-        if wait:
-            worker.join()
-
-    def _plan(self, inputs: FleetInputs, doc: Any) -> None:
-        try:
-            result = self.fleet.plan(inputs)
-        except Exception as err:  # noqa: BLE001 - refused inputs and solver failures are shown, the page stays up
-            on_loop(doc, partial(self._done, None, one_line(err)))
-            return
-        finally:
-            self.running.release()
-        on_loop(doc, partial(self._done, result, None))
-
-    def _done(self, result: FleetResult | None, error: str | None) -> None:
-        self.plan_button.loading = False
-        self.plan_button.label = "Plan"
-        if result is None:
-            self.alert.show(error)
-        else:
-            self.show(result)
-
-    def show(self, result: FleetResult) -> None:
-        """Show a plan (or its shortfall report).
-
-        Parameters
-        ----------
-        result
-            The fleet result.
-        """
+    def show(self, result: FleetResult, seconds: float = float("nan")) -> None:
+        """Show a plan (or its shortfall report)."""
         self.result = result
         with pn.io.hold():
             self.alert.show(None)
@@ -338,7 +280,7 @@ class FleetTab:
             self.comparison.visible = bool(len(costs))  # before the object: a Bokeh pane keeps it then
             if len(costs):
                 self.comparison.object = plan_comparison_figure(costs, self.colors)
-            self.download.visible = True  # offered once there is a plan or a shortfall report
+            self.download_plan.visible = True  # offered once there is a plan or a shortfall report
             if len(result.shortfalls):
                 cols = {c: c.replace("_", " ") for c in result.shortfalls.columns}
                 self.shortfalls.object = table_html(result.shortfalls, cols,
@@ -348,8 +290,7 @@ class FleetTab:
             else:
                 self.shortfalls.object, self.shortfalls.visible = "", False
 
-    def _plan_csv(self):
-        if self.result is None:
-            return downloads.as_file(b"")
-        table = self.result.plan if len(self.result.plan) else self.result.shortfalls
-        return downloads.as_file(downloads.csv_bytes(table))
+
+TAB = TabSpec(name="fleet", title="Fleet plan", order=20, make=FleetTab,
+              url_keys={"fleet_utilization": ("utilization", "value"),
+                        "fleet_disaggregation": ("disaggregation", "value"), "fleet_sla": ("sla", "value")})

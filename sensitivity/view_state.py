@@ -6,18 +6,16 @@ removes it (``~sensitivity.parameters.<name>``), and its bounds are ``sensitivit
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import xarray as xr
-from omegaconf import DictConfig
 
-from model.app.view.cli import command, delete, override
-from model.app.view.state import CatalogNames, compose
+import sensitivity
+from model.app.view.callbacks import DEFAULT_N, AppCallbacks, AppResult, Inputs
+from model.app.view.cli import delete, override
 
-N_CHOICES = (64, 128, 256, 512, 1024)  # base sample sizes offered: powers of two up to 1,024
 OUTPUT_LABELS = {"cost_per_mtok": "$/Mtok at the point",
                  "optimal_cost_per_mtok": "least $/Mtok under SLA",
                  "optimal_concurrency": "its concurrency"}
@@ -52,8 +50,9 @@ class ParameterInfo:
 
 
 @dataclass(frozen=True)
-class SensitivityInputs:
-    """What the sensitivity tab's widgets hold.
+class SensitivityInputs(Inputs):
+    """What the sensitivity tab's widgets hold (``set``: :class:`~model.app.view.callbacks.Inputs`,
+    ``bounds.<name>`` for one parameter's bounds).
 
     Attributes
     ----------
@@ -74,43 +73,18 @@ class SensitivityInputs:
     model: str
     hardware: str
     parameters: tuple[str, ...]
-    bounds: Mapping[str, tuple[float, float]] = field(default_factory=dict)
-    n: int = 256
-    min_interactivity: float = 1000.0
-
-    def set(self, key: str, value: Any) -> SensitivityInputs:
-        """A copy with one attribute changed (``bounds.<name>`` for one parameter's bounds)."""
-        if key.startswith("bounds."):
-            bounds = dict(self.bounds)
-            bounds[key.split(".", 1)[1]] = tuple(value)
-            return replace(self, bounds=bounds)
-        if key == "parameters":
-            value = tuple(value)
-        return replace(self, **{key: value})
+    bounds: Mapping[str, tuple[float, float]]
+    n: int
+    min_interactivity: float
 
 
 @dataclass(frozen=True)
-class SensitivityResult:
-    """Sobol indices as the page shows them.
+class SensitivityResult(AppResult):
+    """Sobol indices (``indices``: :func:`sensitivity.analyze`'s Dataset) as the page shows them,
+    with an :class:`~model.app.view.callbacks.AppResult`'s inputs, overrides and command."""
 
-    Attributes
-    ----------
-    inputs
-        The inputs they answer.
-    overrides
-        Hydra overrides of the equivalent ``serving-sensitivity`` command.
-    indices
-        :func:`sensitivity.analyze`'s Dataset.
-    """
-
-    inputs: SensitivityInputs
-    overrides: tuple[str, ...]
     indices: xr.Dataset
-
-    @property
-    def command(self) -> str:
-        """The equivalent ``serving-sensitivity ...`` command."""
-        return command("sensitivity", self.overrides)
+    app = "sensitivity"
 
     def ranking(self, output: str) -> pd.DataFrame:
         """Parameters ranked by total-order index ST for one output.
@@ -144,17 +118,12 @@ class SensitivityResult:
         return table[["output", "parameter", "key", "ST", "ST_conf", "S1", "S1_conf"]]
 
 
-class Sensitivity(CatalogNames):
-    """Inputs -> Sobol indices; no Panel.
+class Sensitivity(AppCallbacks):
+    """Inputs -> Sobol indices; no Panel (the config: ``sensitivity.load_config``)."""
 
-    Parameters
-    ----------
-    base
-        The default sensitivity config (``sensitivity.load_config()``); composed here if not given.
-    """
-
-    def __init__(self, base: DictConfig | None = None) -> None:
-        self.base = compose((), "sensitivity") if base is None else base
+    load = staticmethod(sensitivity.load_config)
+    app, n_key = "sensitivity", "sensitivity.n"
+    required = ("parameters", "sensitivity.parameters", "choose at least one parameter")
 
     @property
     def parameters(self) -> list[ParameterInfo]:
@@ -173,7 +142,7 @@ class Sensitivity(CatalogNames):
         return SensitivityInputs(model=str(self.base.select.models[0]), hardware=str(self.base.select.hardware[0]),
                                  parameters=tuple(p.name for p in params),
                                  bounds={p.name: p.bounds for p in params if p.bounds is not None},
-                                 n=256, min_interactivity=float(self.base.sla.min_interactivity))
+                                 n=DEFAULT_N, min_interactivity=float(self.base.sla.min_interactivity))
 
     def overrides(self, inputs: SensitivityInputs) -> tuple[str, ...]:
         """The overrides of the equivalent command: keys differing from the defaults."""
@@ -196,45 +165,10 @@ class Sensitivity(CatalogNames):
             out.append(override("sla.min_interactivity", float(inputs.min_interactivity)))
         return tuple(out)
 
-    def config(self, inputs: SensitivityInputs) -> DictConfig:
-        """The composed, validated sensitivity config of ``inputs``.
-
-        Raises
-        ------
-        model.ConfigError
-            A refused input (one line), or N above 1,024 or not a power of two.
-        """
-        from model import ConfigError
-
-        n = inputs.n
-        if isinstance(n, bool) or not isinstance(n, int) or n < 2 or n > max(N_CHOICES) or n & (n - 1):
-            raise ConfigError("sensitivity.n", n, f"must be a power of two <= {max(N_CHOICES):,} in the view")
-        if not inputs.parameters:
-            raise ConfigError("sensitivity.parameters", [], "choose at least one parameter")
-        return compose(self.overrides(inputs), "sensitivity")
-
     def analyze(self, inputs: SensitivityInputs,
                 progress: Callable[[int, int], None] | None = None) -> SensitivityResult:
-        """Run :func:`sensitivity.analyze` on the inputs' config.
-
-        Parameters
-        ----------
-        inputs
-            The widgets' values.
-        progress
-            Called as ``(done, total)`` blocks of the evaluation finish.
-
-        Returns
-        -------
-        SensitivityResult
-
-        Raises
-        ------
-        model.ConfigError
-            A refused input (one line).
-        """
-        import sensitivity
-
+        """:func:`sensitivity.analyze` of the inputs' config, calling ``progress(done, total)`` as
+        blocks finish (``model.ConfigError``: a refused input, one line)."""
         cfg = self.config(inputs)
         ds = sensitivity.analyze(cfg, progress=progress)
         return SensitivityResult(inputs=inputs, overrides=self.overrides(inputs), indices=ds)
