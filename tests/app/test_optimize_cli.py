@@ -45,9 +45,11 @@ def test_cli_main_job_and_infeasible_exit(tmp_path):
     lines = result.stdout.splitlines()
     head = "\n".join(lines[:15])
     totals = json.loads((run_dir / "plan.json").read_text())["totals"]
-    wafers, gpus = totals["systems"]["cerebras_wse3"], totals["systems"]["b200"]
-    cost = totals["cost_per_hour"]
-    assert lines[0] == f"Fleet plan: ${cost:,.2f}/h for {wafers} cerebras_wse3 + {gpus} b200 (optimal)"
+    systems = totals["systems"]
+    assert systems["cerebras_wse3"] > 0 and systems["b200"] > 0  # the default plan uses both
+    largest_first = sorted(systems, key=lambda hw: -systems[hw])
+    used = " + ".join(f"{systems[hw]} {hw}" for hw in largest_first)
+    assert lines[0] == f"Fleet plan: ${totals['cost_per_hour']:,.2f}/h for {used} (optimal)"
     assert f"prefill {totals['systems_by_phase']['prefill']['b200']} b200 $" in head
     assert "saving from disaggregation: $" in head and "SLA: at least 1,000 output tok/s per request" in head
     assert all(len(line) <= 100 for line in lines if not line.startswith("wrote "))
@@ -59,7 +61,7 @@ def test_cli_main_job_and_infeasible_exit(tmp_path):
     assert list(summary["totals"]) == ["cost_per_hour", "systems", "tokens_per_second", "cost_per_mtok",
                                        "cost_per_hour_by_phase", "systems_by_phase", "target_utilization"]
     # docs/model.md §9: prefill offloaded, the saving against the best aggregated-only plan, both plans recorded
-    assert {r["phase"] for r in summary["plan"]} == {"prefill", "decode"}
+    assert {"prefill", "decode"} <= {r["phase"] for r in summary["plan"]}  # DeepSeek V4 stays aggregated
     only = summary["aggregated_only"]
     assert {r["phase"] for r in only["plan"]} == {"aggregated"}
     assert summary["saving_per_hour"] == pytest.approx(only["totals"]["cost_per_hour"]

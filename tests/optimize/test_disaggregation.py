@@ -224,9 +224,9 @@ def test_prefill_at_ten_times_its_price_is_not_bought():
 
 
 def test_decode_link_near_zero_buys_no_disaggregated_columns(ocfg):
-    """The default plan decodes on wafers fed by B200 prefill; with the wafer's KV link at
-    1 MB/s no request can move to it, and the plan is the aggregated-only one."""
-    assert phases(plan_fleet(ocfg)) == {"prefill", "decode"}
+    """The default plan decodes on wafers fed by B200 prefill (DeepSeek V4 stays aggregated); with
+    the wafer's KV link at 1 MB/s no request can move to it, and the plan is the aggregated-only one."""
+    assert phases(plan_fleet(ocfg)) == {"aggregated", "prefill", "decode"}
     slow = plan_fleet(optimize.load_config(["hardware.cerebras_wse3.interconnect_gb_s=0.001"]))
     assert slow.status == SolveStatus.optimal and phases(slow) == {"aggregated"}
     aggregated = plan_fleet(optimize.load_config(["fleet.disaggregation=false"]))

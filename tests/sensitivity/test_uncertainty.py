@@ -128,8 +128,8 @@ def test_scenarios_are_a_scrambled_sobol_design_mapped_by_inverse_cdf(cfg):
 
 
 def test_model_error_scales_decode_step_and_prefill_time_exactly(cfg):
-    """f_I divides the decode step, f_T multiplies the prefill time, on B200 (physical prefill,
-    prefill_efficiency at its bound 1: f_T < 1 must pass through peak_dense_tflops) and in ratio mode."""
+    """f_I divides the decode step, f_T multiplies the prefill time, on B200 (physical prefill: f_T < 1
+    passes through peak_dense_tflops, as an efficiency may not exceed 1) and in ratio mode."""
     variables = ["step_time", "prefill_time", "prefill_capacity", "interactivity", "ttft"]
     at = {"isl": [32000], "concurrency": [1, 8, 64]}
     for mode in ("physical", "ratio"):
