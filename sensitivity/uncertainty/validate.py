@@ -8,7 +8,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from model.errors import ConfigError
 from model.parameters import override_target, raw_parameters
-from model.validate import check_fields
+from model.validate import check_fields, check_known
 from sensitivity.schema import Distribution
 from sensitivity.sobol import is_integer, is_real
 from sensitivity.uncertainty.schema import ErrorSpread
@@ -123,9 +123,7 @@ def validate_uncertainty(cfg: DictConfig) -> None:
     for factor in ("interactivity", "ttft"):
         check_fields(e[factor], ErrorSpread, f"uncertainty.model_error.{factor}")
     for name in e.hardware:
-        if name not in cfg.hardware:
-            raise ConfigError("uncertainty.model_error.hardware", name,
-                              f"unknown hardware; allowed: {', '.join(cfg.hardware.keys())}")
+        check_known("uncertainty.model_error.hardware", name, cfg.hardware, "hardware")
     r = u.robust
     if not (_is_finite(r.q) and 0 < r.q < 1):
         raise ConfigError("uncertainty.robust.q", r.q, "must be in (0, 1)")
