@@ -36,21 +36,9 @@ def label(ds: xr.Dataset) -> xr.Dataset:
 
 
 def run(cfg: DictConfig, out: Path) -> JobResult:
-    """Analyse, write :data:`OUTPUTS` to ``out``, then print the ranking and convergence (files
-    first, so that a closed stdout, e.g. ``| head``, cannot lose them).
-
-    Parameters
-    ----------
-    cfg
-        A validated sensitivity config.
-    out
-        The run directory (Hydra's); must not hold earlier outputs.
-
-    Returns
-    -------
-    JobResult
-        Exit code 0 and the headline ``S1`` and ``ST``.
-    """
+    """The sensitivity app's job (:data:`model.app.runner.Job`): analyse ``cfg``, write :data:`OUTPUTS` to
+    ``out``, then print the ranking and convergence (files first, so that a closed stdout, e.g. ``| head``,
+    cannot lose them); exit code 0 and the headline ``S1`` and ``ST``."""
     io.check_fresh(out, OUTPUTS)
     with progress_bar("evaluating samples") as progress:
         ds = label(analyze(cfg, progress=progress))
