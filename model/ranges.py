@@ -12,7 +12,8 @@ from numpy.typing import ArrayLike, NDArray
 
 
 def _whole(v: NDArray[np.float64]) -> NDArray[np.bool_]:
-    return np.isfinite(v) & (v == np.floor(v))
+    whole: NDArray[np.bool_] = np.isfinite(v) & (v == np.floor(v))
+    return whole
 
 
 # rule (a key of model.fields.CHECKS) -> elementwise test on float64 values; NaN fails every rule
