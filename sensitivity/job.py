@@ -9,18 +9,17 @@ from omegaconf import DictConfig, OmegaConf
 from model.app import io
 from model.app.progress import progress_bar
 from model.app.runner import JobResult
+from model.app.sweep import LABELS as SWEEP_LABELS
 from model.app.tables import fit_lines, summary_width
 from sensitivity.analysis import analyze
 from sensitivity.plots import indices_bar_chart
 from sensitivity.report import convergence_table, convergence_warnings, ranking, summary_text
 
 OUTPUTS = ("sobol.nc", "sobol.csv", "convergence.csv", "sobol.png")
-# units and long names of sobol.nc's coordinates and of the ``key`` variable (the indices carry theirs)
+# units and long names of sobol.nc's coordinates and of the ``key`` variable (the indices carry theirs); the
+# coordinates a sweep's headline has too are labelled as the sweep labels them
 LABELS = {
-    "output": ("", "output of the cost model whose variance is decomposed"),
-    "model": ("", "model name"),
-    "parameter": ("", "uncertain input parameter"),
-    "parameter_2": ("", "second uncertain input parameter (S2)"),
+    **{name: SWEEP_LABELS[name] for name in ("output", "model", "parameter", "parameter_2")},
     "n_base": ("samples", "base samples N of the prefix of the Sobol design"),
     "key": ("", "dotted config key of the parameter"),
 }
