@@ -19,15 +19,8 @@ ENGINE_ARGUMENTS = ("n", "seed", "conf_level", "num_resamples")
 
 
 def check_engine_argument(cfg: DictConfig, name: str) -> None:
-    """The engine's rule for ``sensitivity.<name>``, raised as a :class:`ConfigError` naming the key.
-
-    Parameters
-    ----------
-    cfg
-        A sensitivity config.
-    name
-        One of :data:`ENGINE_ARGUMENTS`.
-    """
+    """The engine's rule for ``sensitivity.<name>`` of the sensitivity config ``cfg`` (``name`` one of
+    :data:`ENGINE_ARGUMENTS`), raised as a :class:`ConfigError` naming the key."""
     value = cfg.sensitivity[name]
     allowed = argument_violation(name, value)
     if allowed is not None:
