@@ -17,27 +17,17 @@ Times are the median of ``--repeats`` runs after one warm-up run.
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 import tracemalloc
 
 import numpy as np
+from timing import timed
 
 import model
 from model.pointwise import cell
 from model.results import CELL_OUTPUTS
 
 SPEC8_OUTPUTS = ("prefill_time", "ttft", "implied_cache_read_ratio", "admitted_requests")
-
-
-def timed(func, repeats: int) -> float:
-    func()  # warm-up: imports, caches, first touch of memory
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:

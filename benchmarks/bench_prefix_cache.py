@@ -14,27 +14,17 @@ Times are the median of ``--repeats`` runs after one warm-up run.
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
+from timing import timed
 
 from model.app.traces import read_trace
 from model.prefix_cache import BlockTrace, cached_tokens, default_capacities, hit_rate_curve
 
 TRACE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "traces" / "mooncake-conversation.jsonl"
-
-
-def timed(func, repeats: int) -> float:
-    func()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def plain_lru(blocks: BlockTrace, capacity_tokens: float) -> int:

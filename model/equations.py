@@ -41,6 +41,7 @@ there without a separate masking pass; ``systems``, ``layers_per_system`` and me
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import NamedTuple
 
 import numpy as np
 
@@ -126,8 +127,48 @@ def _admitted(n: np.ndarray, buildable: np.ndarray, p: Mapping[str, np.ndarray])
     return np.where(admit, fit, n), admit
 
 
+class Replica(NamedTuple):
+    """What the memory phase of :func:`cell_kernel` decides for a block (see the module docstring)."""
+
+    n: np.ndarray  # requests admitted (``asked`` but where a pinned replica admits fewer)
+    asked: np.ndarray  # requests asked (the concurrency)
+    waiting: bool  # some cell of the block admits fewer than it was asked
+    kv: np.ndarray  # KV bytes of the admitted requests
+    systems: np.ndarray  # the built size, or the memory need where no allowed size fits
+    feasible: np.ndarray
+    countless: np.ndarray  # NaN, inf or past what int64 and float64 count exactly
+
+
+# the outputs the memory phase fills by itself: a block asking only these stops there
+SIZE_OUTPUTS = frozenset({"systems", "layers_per_system", "feasible", "admitted_requests"})
+
+
 def cell_kernel(p: Mapping[str, np.ndarray], out: Mapping[str, np.ndarray]) -> None:
-    """Fill the requested outputs of one block from the inputs ``p`` (see module docstring)."""
+    """Fill the requested outputs of one block from the inputs ``p`` (see module docstring).
+
+    The phases, in order: systems per replica and admission (:func:`replica_size`), the decode step
+    (:func:`decode_step`), prefill (:func:`prefill_rates`), request rates and throughput
+    (:func:`request_rates`), cost (:func:`costs`), the SLA (:func:`meets_sla`).
+    """
+    rep = replica_size(p, out)
+    write_sizes(rep, p, out)
+    if not out.keys() - SIZE_OUTPUTS:
+        return
+    systems = rep.systems
+    if not rep.feasible.all():
+        # NaN systems make every rate and cost below NaN on infeasible cells
+        systems = np.where(rep.feasible, systems, np.nan)
+    step = decode_step(rep, systems, p, out)
+    rates = prefill_rates(rep.n, step, systems, p, out)
+    ttft, throughput = request_rates(rep, rates, p, out)
+    costs(systems, throughput, p, out)
+    if "meets_sla" in out:
+        meets_sla(rep.n, rates, ttft, p, out["meets_sla"])
+
+
+def replica_size(p: Mapping[str, np.ndarray], out: Mapping[str, np.ndarray]) -> Replica:
+    """Systems per replica for weights + KV, rounded up to an allowed size, the requests a pinned
+    replica admits, and where the cell is feasible (into ``out["feasible"]`` where it has it)."""
     n = p["concurrent_requests"]
     kv = n * p["kv_bytes_per_request"]
     raw, kv_fits = _systems(kv, p)
@@ -152,32 +193,34 @@ def cell_kernel(p: Mapping[str, np.ndarray], out: Mapping[str, np.ndarray]) -> N
     countless = ~(systems < MAX_SYSTEMS)  # NaN, inf or past what int64 and float64 count exactly
     if countless.any():
         feasible = _inplace(np.logical_and, feasible, ~countless)
-    if "systems" in out:
-        unknown = countless  # no size can be said: 0 rather than a wrapped integer
-        np.copyto(out["systems"], np.where(unknown, 0.0, systems) if unknown.any() else systems, casting="unsafe")
-    if "layers_per_system" in out:
-        np.divide(p["layers"], systems, out=out["layers_per_system"])
-    if "admitted_requests" in out:
-        np.copyto(out["admitted_requests"], np.broadcast_to(n, out["admitted_requests"].shape), casting="unsafe")
-    if not out.keys() - {"systems", "layers_per_system", "feasible", "admitted_requests"}:
-        return
-    if not feasible.all():
-        # NaN systems make every rate and cost below NaN on infeasible cells
-        systems = np.where(feasible, systems, np.nan)
+    return Replica(n, asked, waiting, kv, systems, feasible, countless)
 
+
+def write_sizes(rep: Replica, p: Mapping[str, np.ndarray], out: Mapping[str, np.ndarray]) -> None:
+    """``systems``, ``layers_per_system`` and ``admitted_requests`` where ``out`` has them."""
+    if "systems" in out:
+        unknown = rep.countless  # no size can be said: 0 rather than a wrapped integer
+        np.copyto(out["systems"], np.where(unknown, 0.0, rep.systems) if unknown.any() else rep.systems,
+                  casting="unsafe")
+    if "layers_per_system" in out:
+        np.divide(p["layers"], rep.systems, out=out["layers_per_system"])
+    if "admitted_requests" in out:
+        np.copyto(out["admitted_requests"], np.broadcast_to(rep.n, out["admitted_requests"].shape), casting="unsafe")
+
+
+def decode_step(rep: Replica, systems: np.ndarray, p: Mapping[str, np.ndarray],
+                out: Mapping[str, np.ndarray]) -> np.ndarray:
+    """The time per output token of a request (into ``out["step_time"]`` where it has it): hops, weights
+    and KV read at the replica's bandwidth, the compute bound, the EP all-to-all, MTP."""
+    n = rep.n
     step = np.multiply(systems, p["hop_latency_s"], out=out.get("step_time"))
     step = _inplace(np.add, step, p["step_constant"])  # t_base - hop * S0
+    kv = rep.kv
     shards = p["kv_shards"]
     if np.isfinite(shards).any():  # a GPU reads K / min(S, kv_shards): scale K to keep one division below
         kv = kv * systems / np.minimum(systems, shards)
-    streamed = p["streamed_bytes"]
-    drafting = (p["mtp_tokens"] != 1).any()
-    if waiting:  # an admitted batch touches the experts of its own size
-        touched = 1 - p["expert_untouched"] ** (n * p["mtp_tokens"] if drafting else n)
-        streamed = np.where(n < asked, p["dense_bytes"] + touched * p["routed_bytes"], streamed)
-    if (p["attention_bytes"] > 0).any():  # docs/model.md §10 dp-attention: attention weights whole on every GPU
-        streamed = streamed + p["attention_bytes"] * (systems - 1)
-    kv = _inplace(np.add, kv, streamed)
+    drafting = bool((p["mtp_tokens"] != 1).any())
+    kv = _inplace(np.add, kv, _streamed(rep, systems, drafting, p))
     kv = _inplace(np.divide, kv, systems * p["effective_bandwidth"])
     step = _inplace(np.add, step, kv)
     if (p["compute_seconds"] > 0).any():
@@ -187,18 +230,45 @@ def cell_kernel(p: Mapping[str, np.ndarray], out: Mapping[str, np.ndarray]) -> N
         step = _inplace(np.add, step, ep_seconds(n, systems, p))
     if drafting or (p["mtp_step_factor"] != 1).any():  # MTP: the time per output token of a request
         step = _inplace(np.multiply, step, p["mtp_step_factor"])
+    return step
+
+
+def _streamed(rep: Replica, systems: np.ndarray, drafting: bool, p: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Weight bytes one decode step streams, summed over the replica's systems."""
+    streamed = p["streamed_bytes"]
+    if rep.waiting:  # an admitted batch touches the experts of its own size
+        n = rep.n
+        touched = 1 - p["expert_untouched"] ** (n * p["mtp_tokens"] if drafting else n)
+        streamed = np.where(n < rep.asked, p["dense_bytes"] + touched * p["routed_bytes"], streamed)
+    if (p["attention_bytes"] > 0).any():  # docs/model.md §10 dp-attention: attention weights whole on every GPU
+        streamed = streamed + p["attention_bytes"] * (systems - 1)
+    return streamed
+
+
+def prefill_rates(n: np.ndarray, step: np.ndarray, systems: np.ndarray, p: Mapping[str, np.ndarray],
+                  out: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Interactivity, request time, prefill time and TTFT of each cell's prefill mode (into ``out``
+    where it has them); ``prefill_busy`` too where any cell is in the physical mode."""
     physical = p["prefill_physical"]
     if not physical.any():
-        rates = _ratio_prefill(step, p, out)
-    elif physical.all():
-        rates = _physical_prefill(n, step, systems, p, out)
-    else:  # both modes in one block: compute both, keep each cell's own
-        ratio, phys = _ratio_prefill(step, p, {}), _physical_prefill(n, step, systems, p, {})
-        rates = {k: np.where(physical, phys[k], ratio[k]) for k in ratio}
-        rates["prefill_busy"] = phys["prefill_busy"]
-        for name, value in rates.items():
-            if name in out:
-                np.copyto(out[name], value)
+        return _ratio_prefill(step, p, out)
+    if physical.all():
+        return _physical_prefill(n, step, systems, p, out)
+    # both modes in one block: compute both, keep each cell's own
+    ratio, phys = _ratio_prefill(step, p, {}), _physical_prefill(n, step, systems, p, {})
+    rates = {k: np.where(physical, phys[k], ratio[k]) for k in ratio}
+    rates["prefill_busy"] = phys["prefill_busy"]
+    for name, value in rates.items():
+        if name in out:
+            np.copyto(out[name], value)
+    return rates
+
+
+def request_rates(rep: Replica, rates: Mapping[str, np.ndarray], p: Mapping[str, np.ndarray],
+                  out: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Prefill capacity, requests per second, the TTFT of waiting requests, cache-read and token
+    throughputs (into ``out`` where it has them); returns the TTFT and the throughput."""
+    n, physical = rep.n, p["prefill_physical"]
     interactivity, request_time, prefill, ttft = (rates[k] for k in ("interactivity", "request_time",
                                                                       "prefill_time", "ttft"))
     if "prefill_capacity" in out:
@@ -206,22 +276,34 @@ def cell_kernel(p: Mapping[str, np.ndarray], out: Mapping[str, np.ndarray]) -> N
         if physical.any():  # physical: one prefill at a time, the fixed overhead overlapping the next
             np.copyto(out["prefill_capacity"], 1 / rates["prefill_busy"], where=physical)
     rps = np.divide(n, request_time, out=out.get("requests_per_second"))
-    if waiting:  # the requests a pinned replica could not admit wait for a place
-        ttft = ttft + (asked - n) / rps  # a new array: ttft may share memory with prefill_time
+    if rep.waiting:  # the requests a pinned replica could not admit wait for a place
+        ttft = ttft + (rep.asked - n) / rps  # a new array: ttft may share memory with prefill_time
         if "ttft" in out:
             np.copyto(out["ttft"], ttft)
     if "cache_read_throughput" in out:
-        if physical.any():
-            np.divide(p["input_length"], prefill, out=out["cache_read_throughput"])
-            if not physical.all():
-                np.copyto(out["cache_read_throughput"], interactivity * p["cache_read_ratio"], where=~physical)
-        else:
-            np.multiply(interactivity, p["cache_read_ratio"], out=out["cache_read_throughput"])
+        _cache_read_throughput(interactivity, prefill, physical, p, out["cache_read_throughput"])
     if "implied_cache_read_ratio" in out:
         np.divide(np.divide(p["input_length"], prefill), interactivity, out=out["implied_cache_read_ratio"])
     throughput = np.multiply(rps, p["tokens_per_request"], out=out.get("throughput"))
     if "output_throughput" in out:
         np.multiply(rps, p["output_tokens"], out=out["output_throughput"])
+    return ttft, throughput
+
+
+def _cache_read_throughput(interactivity: np.ndarray, prefill: np.ndarray, physical: np.ndarray,
+                           p: Mapping[str, np.ndarray], into: np.ndarray) -> None:
+    """Cached tokens read per second: ``L / t_pf`` in the physical mode, ``cache_read_ratio * I`` in the ratio mode."""
+    if physical.any():
+        np.divide(p["input_length"], prefill, out=into)
+        if not physical.all():
+            np.copyto(into, interactivity * p["cache_read_ratio"], where=~physical)
+    else:
+        np.multiply(interactivity, p["cache_read_ratio"], out=into)
+
+
+def costs(systems: np.ndarray, throughput: np.ndarray, p: Mapping[str, np.ndarray],
+          out: Mapping[str, np.ndarray]) -> None:
+    """Capex, cost per hour, per Mtok (all tokens and output tokens) and the margin, where ``out`` has them."""
     if "capex" in out:
         np.multiply(systems, p["capex_per_system"], out=out["capex"])
     cost = np.multiply(systems, p["price_per_hour"], out=out.get("cost_per_hour"))
@@ -232,13 +314,19 @@ def cell_kernel(p: Mapping[str, np.ndarray], out: Mapping[str, np.ndarray]) -> N
             np.multiply(cost, p["output_share"], out=out["cost_per_output_mtok"])
         if "margin_per_mtok" in out:
             np.subtract(p["price_per_mtok"], cost, out=out["margin_per_mtok"])
-    if "meets_sla" in out:
-        if physical.any() and (p["sla_quantile"] > 0.5).any():  # docs/model.md §10: the SLA at p90 / p99
-            interactivity, ttft = at_percentile(n, interactivity, ttft, request_time, rates["prefill_busy"],
-                                                physical, p)
-        meets = np.greater_equal(interactivity, p["min_interactivity"], out=out["meets_sla"])
-        if np.isfinite(p["max_ttft_s"]).any():
-            np.logical_and(meets, np.less_equal(ttft, p["max_ttft_s"]), out=meets)
+
+
+def meets_sla(n: np.ndarray, rates: Mapping[str, np.ndarray], ttft: np.ndarray, p: Mapping[str, np.ndarray],
+              into: np.ndarray) -> None:
+    """Whether the interactivity and the TTFT, at the SLA's percentile, meet ``sla.min_interactivity`` and
+    ``sla.max_ttft_s`` (into ``into``)."""
+    interactivity, physical = rates["interactivity"], p["prefill_physical"]
+    if physical.any() and (p["sla_quantile"] > 0.5).any():  # docs/model.md §10: the SLA at p90 / p99
+        interactivity, ttft = at_percentile(n, interactivity, ttft, rates["request_time"], rates["prefill_busy"],
+                                            physical, p)
+    meets = np.greater_equal(interactivity, p["min_interactivity"], out=into)
+    if np.isfinite(p["max_ttft_s"]).any():
+        np.logical_and(meets, np.less_equal(ttft, p["max_ttft_s"]), out=meets)
 
 
 def ep_seconds(n: np.ndarray, systems: np.ndarray, p: Mapping[str, np.ndarray]) -> np.ndarray:

@@ -37,7 +37,7 @@ import xarray as xr
 from model.cheapest import cheapest_under_sla
 from model.evaluate import evaluate
 from model.parameters import apply_overrides, raw_parameters
-from model.results import label_coords
+from model.results import COORD_ATTRS, label_coords
 from model.schema import ModelConfig
 
 NONE = "none"  # the cheapest hardware where no hardware meets the SLA
@@ -269,7 +269,7 @@ def sla_switch_points(cfg: ModelConfig, params: Mapping[str, Any] | None = None,
                 rows["cheapest_above"].append(labels[winner[j + 1]])
                 rows["cost_up_to"].append(float(best[j]))
                 rows["cost_above"].append(float(best[j + 1]) if np.isfinite(best[j + 1]) else np.nan)
-    attrs = {"model": ("", "model name"), "isl": ("tokens", "input sequence length L per request"),
+    attrs = {"model": COORD_ATTRS["model"], "isl": COORD_ATTRS["isl"],
              "min_interactivity": ("tok/s", "SLA at which the cheapest hardware changes: cheapest_up_to for "
                                             "SLAs up to it, cheapest_above above it"),
              "cheapest_up_to": ("", "cheapest SLA-meeting hardware for SLAs up to min_interactivity"),

@@ -85,12 +85,15 @@ def label(ds: xr.Dataset) -> xr.Dataset:
     return label_coords(ds)
 
 
+# units and long name of each grid coordinate, wherever a result has one
+COORD_ATTRS = {"isl": ("tokens", "input sequence length L per request"),
+               "concurrency": ("requests", "concurrent requests N per replica"),
+               "model": ("", "model name"), "hardware": ("", "hardware name")}
+
+
 def label_coords(ds: xr.Dataset) -> xr.Dataset:
-    """``units`` and ``long_name`` of the grid coordinates."""
-    coord_attrs = {"isl": ("tokens", "input sequence length L per request"),
-                   "concurrency": ("requests", "concurrent requests N per replica"),
-                   "model": ("", "model name"), "hardware": ("", "hardware name")}
-    for name, (units, long_name) in coord_attrs.items():
+    """``units`` and ``long_name`` of the grid coordinates (:data:`COORD_ATTRS`)."""
+    for name, (units, long_name) in COORD_ATTRS.items():
         if name in ds.coords:
             ds[name].attrs.update(units=units, long_name=long_name)
     return ds

@@ -88,6 +88,23 @@ class Sourced:
     uncertain: List[str] = spec(factory=list, doc="fields whose values are estimates or assumptions")
 
 
+
+# Kinds of per-hardware quantity (array parameters of the cost model): each unit and range once
+def seconds(default: Any, doc: str) -> Any:
+    """A per-hardware time in seconds, >= 0."""
+    return spec(default, unit="s", check=">= 0", array=True, doc=doc)
+
+
+def fraction(default: Any, doc: str) -> Any:
+    """A per-hardware share in (0, 1]."""
+    return spec(default, unit="1", check="(0, 1]", array=True, doc=doc)
+
+
+def system_count(default: Any, doc: str) -> Any:
+    """A per-hardware number of systems, >= 1 (null where the default is)."""
+    return spec(default, unit="systems", check=">= 1", array=True, doc=doc)
+
+
 @dataclass
 class HardwareSpec(Sourced):
     """One system type: a Cerebras wafer or a single GPU (``hardware.<name>.<field>``)."""
@@ -99,23 +116,17 @@ class HardwareSpec(Sourced):
     price_per_hour: float = spec(MISSING, unit="$/h", check="> 0", array=True, doc="cost of one system-hour")
     capex_per_system: Optional[float] = spec(None, unit="$", check="> 0", array=True,
                                              doc="purchase cost of one system (null: unknown, capex NaN)")
-    usable_memory_fraction: float = spec(1.0, unit="1", check="(0, 1]", array=True,
-                                         doc="fraction of memory usable for weights and KV")
-    bandwidth_efficiency: float = spec(1.0, unit="1", check="(0, 1]", array=True,
-                                       doc="fraction of peak bandwidth achieved")
-    hop_latency_s: float = spec(0.0, unit="s", check=">= 0", array=True,
-                                doc="pipeline hop latency per system beyond those the weights need")
-    step_overhead_s: float = spec(0.0, unit="s", check=">= 0", array=True,
-                                  doc="fixed time per decode step (GPU roofline)")
+    usable_memory_fraction: float = fraction(1.0, doc="fraction of memory usable for weights and KV")
+    bandwidth_efficiency: float = fraction(1.0, doc="fraction of peak bandwidth achieved")
+    hop_latency_s: float = seconds(0.0, doc="pipeline hop latency per system beyond those the weights need")
+    step_overhead_s: float = seconds(0.0, doc="fixed time per decode step (GPU roofline)")
     # GPU decode (docs/model.md §2.3 extended): a fixed cost per layer per step and a compute bound
-    layer_overhead_s: float = spec(0.0, unit="s", check=">= 0", array=True,
-                                   doc="fixed time per layer per decode step: launches, all-reduce (GPU)")
+    layer_overhead_s: float = seconds(0.0, doc="fixed time per layer per decode step: launches, all-reduce (GPU)")
     peak_dense_tflops: Optional[float] = spec(None, unit="TFLOP/s", check="> 0", array=True,
                                               doc="peak dense FP8 tensor throughput per system "
                                                   "(null: no compute bound)")
-    compute_efficiency: float = spec(1.0, unit="1", check="(0, 1]", array=True,
-                                     doc="fraction of peak FLOP/s achieved in decode")
-    min_systems: int = spec(1, unit="systems", check=">= 1", array=True, doc="smallest replica (pins e.g. TP8)")
+    compute_efficiency: float = fraction(1.0, doc="fraction of peak FLOP/s achieved in decode")
+    min_systems: int = system_count(1, doc="smallest replica (pins e.g. TP8)")
     cache_read_ratio: float = spec(10.0, unit="1", check="> 0", array=True,
                                    doc="cache-read token rate / output decode rate")
     # True where weights stay resident in on-chip SRAM: the decode rate then comes from the
@@ -131,10 +142,8 @@ class HardwareSpec(Sourced):
     # Prefill (docs/model.md §8)
     prefill_mode: PrefillMode = spec(PrefillMode.ratio, doc="ratio: L / (cache_read_ratio * I); physical: "
                                      "new-token FLOPs on the replica's compute plus the cached prefix's load")
-    prefill_efficiency: float = spec(0.5, unit="1", check="(0, 1]", array=True,
-                                     doc="fraction of peak dense FLOP/s achieved in prefill (physical mode)")
-    prefill_overhead_s: float = spec(0.0, unit="s", check=">= 0", array=True,
-                                     doc="fixed time per prefill: scheduling, launches (physical mode)")
+    prefill_efficiency: float = fraction(0.5, doc="fraction of peak dense FLOP/s achieved in prefill (physical mode)")
+    prefill_overhead_s: float = seconds(0.0, doc="fixed time per prefill: scheduling, launches (physical mode)")
     kv_load_bandwidth_gb_s: Optional[float] = spec(None, unit="GB/s", check="> 0", array=True,
                                                    doc="host-to-device bandwidth per system for a cached prefix's KV "
                                                        "(workload.kv_tier=host; null: no load cost)")
@@ -160,13 +169,11 @@ class HardwareSpec(Sourced):
     scaleup_gb_s: Optional[float] = spec(None, unit="GB/s", check="> 0", array=True,
                                          doc="scale-up link (NVLink, Infinity Fabric) bandwidth per GPU and "
                                              "direction: the EP all-to-all within scaleup_domain")
-    scaleup_domain: Optional[int] = spec(None, unit="systems", check=">= 1", array=True,
-                                         doc="GPUs in one scale-up domain; EP wider than it uses interconnect_gb_s")
-    ep: int = spec(1, unit="systems", check=">= 1", array=True,
-                   doc="expert-parallel width of a replica (capped at its systems); > 1 adds the all-to-all")
-    ep_latency_s: float = spec(0.0, unit="s", check=">= 0", array=True,
-                               doc="fixed time per peer (ep - 1 of them) and MoE layer of one EP "
-                                   "all-to-all (dispatch + combine)")
+    scaleup_domain: Optional[int] = system_count(
+        None, doc="GPUs in one scale-up domain; EP wider than it uses interconnect_gb_s")
+    ep: int = system_count(1, doc="expert-parallel width of a replica (capped at its systems); > 1 adds the all-to-all")
+    ep_latency_s: float = seconds(0.0, doc="fixed time per peer (ep - 1 of them) and MoE layer of one EP "
+                                           "all-to-all (dispatch + combine)")
     ep_activation_bytes: float = spec(1.5, unit="bytes", check="> 0", array=True,
                                       doc="bytes per hidden value an EP all-to-all moves: 1.5, dispatch in FP8 "
                                           "(1 B) and combine in BF16 (2 B) as DeepEP's low-latency kernels do "
@@ -182,12 +189,10 @@ class HardwareSpec(Sourced):
     fp4_compute: bool = spec(False, unit="bool", array=True,
                              doc="run the math at peak_fp4_tflops where the model's checkpoint is FP4 "
                                  "(models.<name>.fp4_checkpoint) and the GPU has FP4 units")
-    prefill_busy_s: float = spec(0.0, unit="s", check=">= 0", array=True,
-                                 doc="fixed time per prefill the replica is busy (physical mode); "
-                                     "prefill_overhead_s is latency the replica spends on others")
+    prefill_busy_s: float = seconds(0.0, doc="fixed time per prefill the replica is busy (physical mode); "
+                                             "prefill_overhead_s is latency the replica spends on others")
     allowed_sizes: Optional[List[int]] = spec(None, unit="systems", doc="replica sizes that can be built (null: any)")
-    max_systems: Optional[int] = spec(None, unit="systems", check=">= 1", array=True,
-                                      doc="largest replica (null: no limit)")
+    max_systems: Optional[int] = system_count(None, doc="largest replica (null: no limit)")
     power_kw: Optional[float] = spec(None, unit="kW", check="> 0",
                                      doc="electrical power per system, IT load (fleet.power_cap_mw; null: unknown)")
     # Capacity tiers (docs/model.md §11): price_per_hour is the reserved tier (committed for the horizon)

@@ -55,14 +55,18 @@ def check_fields(node: Any, schema: type, prefix: str) -> None:
             check_value(f"{prefix}.{name}", getattr(node, name), doc.check, optional=default_is_null)
 
 
+def check_known(key: str, name: Any, catalog: Mapping[str, Any], what: str) -> None:
+    """Raise :class:`ConfigError` unless ``name`` is a key of ``catalog`` (a ``what``: "model", "hardware")."""
+    if name not in catalog:
+        raise ConfigError(key, name, f"unknown {what}; allowed: {', '.join(catalog.keys())}")
+
+
 def _names(key: str, names: Iterable[str], catalog: Mapping[str, Any], what: str) -> None:
     names = list(names)
     if not names:
         raise ConfigError(key, names, f"select at least one {what}")
-    known = list(catalog.keys())
     for name in names:
-        if name not in catalog:
-            raise ConfigError(key, name, f"unknown {what}; allowed: {', '.join(known)}")
+        check_known(key, name, catalog, what)
     if len(set(names)) != len(names):
         raise ConfigError(key, names, f"each {what} at most once")
 
@@ -90,6 +94,15 @@ def validate_model(name: str, m: ModelSpec, hardware: Mapping[str, HardwareSpec]
     if m.active_params_b > m.total_params_b:
         raise ConfigError(f"{k}.active_params_b", m.active_params_b,
                           f"must be <= total_params_b ({m.total_params_b})")
+    _check_attention(k, m)
+    _check_moe(k, m)
+    for hw_name, point in m.interactivity.items():
+        check_known(f"{k}.interactivity", hw_name, hardware, "hardware")
+        check_fields(point, InteractivityPoint, f"{k}.interactivity.{hw_name}")
+
+
+def _check_attention(k: str, m: ModelSpec) -> None:
+    """The fields the model's attention layout (GQA, MLA or a given KV size per token) needs."""
     if m.attention == Attention.gqa:
         for field in ("kv_heads", "head_dim"):
             value = getattr(m, field)
@@ -111,24 +124,24 @@ def validate_model(name: str, m: ModelSpec, hardware: Mapping[str, HardwareSpec]
             raise ConfigError(f"{k}.kv_lora_rank", rank, "kv_lora_rank + qk_rope_head_dim must be >= 1")
     else:
         check_value(f"{k}.kv_bytes_per_token", m.kv_bytes_per_token, "> 0")
+
+
+def _check_moe(k: str, m: ModelSpec) -> None:
+    """MoE fields: all three or none, and consistent with the total and active parameters."""
     experts, chosen, routed = m.routed_experts, m.experts_per_token, m.routed_expert_params_b
-    if experts is not None or chosen is not None or routed is not None:
-        if experts is None or chosen is None or routed is None:
-            raise ConfigError(f"{k}.routed_experts", [experts, chosen, routed],
-                              "MoE needs routed_experts, experts_per_token and routed_expert_params_b together")
-        if not 1 <= chosen <= experts:
-            raise ConfigError(f"{k}.experts_per_token", chosen, f"must be between 1 and routed_experts ({experts})")
-        check_value(f"{k}.routed_expert_params_b", routed, "> 0")
-        dense = m.active_params_b - chosen / experts * routed
-        if dense < 0 or routed > m.total_params_b:
-            raise ConfigError(f"{k}.routed_expert_params_b", routed,
-                              "inconsistent with total_params_b and active_params_b: need "
-                              "active - k/E * routed >= 0 and routed <= total")
-    for hw_name, point in m.interactivity.items():
-        if hw_name not in hardware:
-            raise ConfigError(f"{k}.interactivity", hw_name,
-                              f"unknown hardware; allowed: {', '.join(hardware.keys())}")
-        check_fields(point, InteractivityPoint, f"{k}.interactivity.{hw_name}")
+    if experts is None and chosen is None and routed is None:
+        return
+    if experts is None or chosen is None or routed is None:
+        raise ConfigError(f"{k}.routed_experts", [experts, chosen, routed],
+                          "MoE needs routed_experts, experts_per_token and routed_expert_params_b together")
+    if not 1 <= chosen <= experts:
+        raise ConfigError(f"{k}.experts_per_token", chosen, f"must be between 1 and routed_experts ({experts})")
+    check_value(f"{k}.routed_expert_params_b", routed, "> 0")
+    dense = m.active_params_b - chosen / experts * routed
+    if dense < 0 or routed > m.total_params_b:
+        raise ConfigError(f"{k}.routed_expert_params_b", routed,
+                          "inconsistent with total_params_b and active_params_b: need "
+                          "active - k/E * routed >= 0 and routed <= total")
 
 
 def validate_workload(w: WorkloadSpec) -> None:

@@ -5,11 +5,9 @@ import enum
 from dataclasses import dataclass
 from typing import Dict, List, Optional
 
-from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
-from model.app.schema import ModelAppConfig
-from model.app.schema import register_schemas as model_register_schemas
+from model.app.schema import ModelAppConfig, schema_registrar
 from model.fields import Section, spec
 
 
@@ -152,10 +150,7 @@ class OptimizeAppConfig(ModelAppConfig):
     fleet: FleetSpec = spec(factory=FleetSpec, doc="the fleet problem")
 
 
-def register_schemas() -> None:
-    """Put this app's schema (and the cost model's) in Hydra's ConfigStore; call before composing."""
-    model_register_schemas()
-    ConfigStore.instance().store(name="optimize_schema", node=OptimizeAppConfig)
+register_schemas = schema_registrar("optimize_schema", OptimizeAppConfig)
 
 
 FLEET_SECTION = Section(order=10, config_name="optimize", prefix="fleet", schema=FleetSpec,

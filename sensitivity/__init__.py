@@ -9,52 +9,12 @@ one call), :mod:`sensitivity.sobol` (the generic estimators, which need no cost 
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from omegaconf import DictConfig
-
+from model.app.loading import app_config_api
 from model.exports import lazy_exports
 from sensitivity.schema import register_schemas
 
-
-def validate(cfg: DictConfig) -> DictConfig:
-    """Validate the cost-model part of a composed config, then ``sensitivity``.
-
-    Parameters
-    ----------
-    cfg
-        A composed sensitivity config.
-
-    Returns
-    -------
-    DictConfig
-        The validated config (as :func:`model.validate` returns it).
-    """
-    from model.app.validate import validate as validate_model
-    from sensitivity.validate import validate_sensitivity
-
-    cfg = validate_model(cfg)
-    validate_sensitivity(cfg)
-    return cfg
-
-
-def load_config(overrides: Sequence[str] = ()) -> DictConfig:
-    """Compose ``conf/sensitivity.yaml`` (as ``python -m sensitivity`` does) and validate it.
-
-    Parameters
-    ----------
-    overrides
-        Hydra overrides, e.g. ``["sensitivity.n=1024"]``.
-
-    Returns
-    -------
-    DictConfig
-    """
-    from model.app.config import compose_config
-
-    register_schemas()
-    return validate(compose_config("sensitivity", overrides))
-
+# the cost model's checks, then the app's own
+validate, load_config = app_config_api("sensitivity", register_schemas, ("sensitivity.validate:validate_sensitivity",))
 
 __all__ = ["sobol", "estimate", "indices", "problem", "analyze", "load_config", "validate", "register_schemas"]
 

@@ -31,33 +31,14 @@ SEPARATOR = "|"  # between output and model in the flat column names of Y
 
 
 def model_names(cfg: DictConfig) -> list[str]:
-    """The analysed models: every catalog model with ``sensitivity.all_models``, else ``select.models``.
-
-    Parameters
-    ----------
-    cfg
-        A sensitivity config.
-
-    Returns
-    -------
-    list of str
-    """
+    """The models the sensitivity config ``cfg`` analyses: every catalog model with
+    ``sensitivity.all_models``, else ``select.models``."""
     return list(cfg.models.keys()) if cfg.sensitivity.all_models else list(cfg.select.models)
 
 
 def output_names(cfg: DictConfig) -> list[str]:
-    """Names of the columns of :func:`evaluate_design`'s ``Y``: ``output|model``, output-major.
-
-    Parameters
-    ----------
-    cfg
-        A sensitivity config.
-
-    Returns
-    -------
-    list of str
-        ``len(OUTPUTS) x len(model_names(cfg))`` names.
-    """
+    """Names of the columns of :func:`evaluate_design`'s ``Y`` for the sensitivity config ``cfg``:
+    ``output|model``, output-major (``len(OUTPUTS) x len(model_names(cfg))`` names)."""
     return [f"{o}{SEPARATOR}{m}" for o in OUTPUTS for m in model_names(cfg)]
 
 

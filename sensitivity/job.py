@@ -9,18 +9,17 @@ from omegaconf import DictConfig, OmegaConf
 from model.app import io
 from model.app.progress import progress_bar
 from model.app.runner import JobResult
+from model.app.sweep import LABELS as SWEEP_LABELS
 from model.app.tables import fit_lines, summary_width
 from sensitivity.analysis import analyze
 from sensitivity.plots import indices_bar_chart
 from sensitivity.report import convergence_table, convergence_warnings, ranking, summary_text
 
 OUTPUTS = ("sobol.nc", "sobol.csv", "convergence.csv", "sobol.png")
-# units and long names of sobol.nc's coordinates and of the ``key`` variable (the indices carry theirs)
+# units and long names of sobol.nc's coordinates and of the ``key`` variable (the indices carry theirs); the
+# coordinates a sweep's headline has too are labelled as the sweep labels them
 LABELS = {
-    "output": ("", "output of the cost model whose variance is decomposed"),
-    "model": ("", "model name"),
-    "parameter": ("", "uncertain input parameter"),
-    "parameter_2": ("", "second uncertain input parameter (S2)"),
+    **{name: SWEEP_LABELS[name] for name in ("output", "model", "parameter", "parameter_2")},
     "n_base": ("samples", "base samples N of the prefix of the Sobol design"),
     "key": ("", "dotted config key of the parameter"),
 }
@@ -36,21 +35,9 @@ def label(ds: xr.Dataset) -> xr.Dataset:
 
 
 def run(cfg: DictConfig, out: Path) -> JobResult:
-    """Analyse, write :data:`OUTPUTS` to ``out``, then print the ranking and convergence (files
-    first, so that a closed stdout, e.g. ``| head``, cannot lose them).
-
-    Parameters
-    ----------
-    cfg
-        A validated sensitivity config.
-    out
-        The run directory (Hydra's); must not hold earlier outputs.
-
-    Returns
-    -------
-    JobResult
-        Exit code 0 and the headline ``S1`` and ``ST``.
-    """
+    """The sensitivity app's job (:data:`model.app.runner.Job`): analyse ``cfg``, write :data:`OUTPUTS` to
+    ``out``, then print the ranking and convergence (files first, so that a closed stdout, e.g. ``| head``,
+    cannot lose them); exit code 0 and the headline ``S1`` and ``ST``."""
     io.check_fresh(out, OUTPUTS)
     with progress_bar("evaluating samples") as progress:
         ds = label(analyze(cfg, progress=progress))

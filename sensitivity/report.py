@@ -14,18 +14,8 @@ TOP = 4  # parameters named per (output, model) in the summary
 
 
 def ranking(ds: xr.Dataset) -> str:
-    """Per output and model: parameters ranked by ST, with S1 and their confidence intervals.
-
-    Parameters
-    ----------
-    ds
-        :func:`sensitivity.analyze`'s result.
-
-    Returns
-    -------
-    str
-        The table, then a note per model with samples beyond its context.
-    """
+    """Per output and model of ``ds`` (:func:`sensitivity.analyze`'s result): parameters ranked by ST, with
+    S1 and their confidence intervals; the table, then a note per model with samples beyond its context."""
     name_width = max(len("parameter"), *(len(str(p)) for p in ds.parameter.values)) + 2
     key_width = max(len("key"), *(len(str(k)) for k in ds.key.values)) + 2
     lines = [f"Sobol indices, N = {ds.attrs['n']:,} base samples ({ds.attrs['model_runs']:,} model runs), "
@@ -101,19 +91,9 @@ def convergence_warnings(ds: xr.Dataset, tolerance: float) -> list[str]:
 
 
 def summary_text(ds: xr.Dataset) -> str:
-    """The answer first: what was analysed (and what was left out of scope, and why), then per
-    output and model the parameters that matter most, by total index ST.
-
-    Parameters
-    ----------
-    ds
-        :func:`sensitivity.analyze`'s result.
-
-    Returns
-    -------
-    str
-        At most 100 columns a line.
-    """
+    """The answer first, at most 100 columns a line, from ``ds`` (:func:`sensitivity.analyze`'s result): what
+    was analysed (and what was left out of scope, and why), then per output and model the parameters that
+    matter most, by total index ST."""
     lines = [f"Sobol sensitivity on {ds.attrs['hardware']}: N = {ds.attrs['n']:,} base samples "
              f"({ds.attrs['model_runs']:,} model runs), {100 * ds.attrs['conf_level']:g}% intervals"]
     lines += [f"  scope: {note}" for note in str(ds.attrs.get("scope_notes", "")).splitlines() if note]

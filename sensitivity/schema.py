@@ -5,11 +5,9 @@ import enum
 from dataclasses import dataclass
 from typing import Dict, List, Optional
 
-from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
-from model.app.schema import ModelAppConfig
-from model.app.schema import register_schemas as model_register_schemas
+from model.app.schema import ModelAppConfig, schema_registrar
 from model.fields import Section, spec
 
 
@@ -33,6 +31,11 @@ class ParameterSpec:
     source: str = spec("", doc="where the range comes from")
 
 
+# the ``parameters`` table of the Sobol analysis and of the uncertainty app: one ParameterSpec per name
+PARAMETERS_DOC = ("name: {key, distribution (uniform, loguniform, triangular, normal), bounds [low, high], relative, "
+                  "mode, mean, sd, source}")
+
+
 @dataclass
 class SensitivitySpec:
     n: int = spec(4096, unit="samples",
@@ -45,9 +48,7 @@ class SensitivitySpec:
                             doc="analyse every catalog model (a model dim) instead of select.models")
     convergence_tolerance: float = spec(0.05, unit="1", check="> 0",
                                         doc="warn when an ST moves more than this between N/2 and N")
-    parameters: Dict[str, ParameterSpec] = spec(factory=dict, doc="name: {key, distribution (uniform, loguniform, "
-                                                "triangular, normal), bounds [low, high], relative, mode, mean, sd, "
-                                                "source}")
+    parameters: Dict[str, ParameterSpec] = spec(factory=dict, doc=PARAMETERS_DOC)
 
 
 @dataclass
@@ -55,10 +56,7 @@ class SensitivityAppConfig(ModelAppConfig):
     sensitivity: SensitivitySpec = spec(factory=SensitivitySpec, doc="the Sobol analysis")
 
 
-def register_schemas() -> None:
-    """Put this app's schema (and the cost model's) in Hydra's ConfigStore; call before composing."""
-    model_register_schemas()
-    ConfigStore.instance().store(name="sensitivity_schema", node=SensitivityAppConfig)
+register_schemas = schema_registrar("sensitivity_schema", SensitivityAppConfig)
 
 
 SENSITIVITY_SECTION = Section(order=20, config_name="sensitivity", prefix="sensitivity", schema=SensitivitySpec,

@@ -75,15 +75,8 @@ def argument_violation(name: str, value: Any) -> str | None:
 
 
 def check_argument(name: str, value: Any) -> None:
-    """Raise a one-line :class:`ValueError` ``name=value: rule`` if ``value`` breaks the rule of ``name``.
-
-    Parameters
-    ----------
-    name
-        One of ``n``, ``seed``, ``conf_level``, ``num_resamples``.
-    value
-        The value to check.
-    """
+    """Raise a one-line :class:`ValueError` ``name=value: rule`` if ``value`` breaks the rule of ``name``
+    (the arguments of :func:`argument_violation`)."""
     allowed = argument_violation(name, value)
     if allowed is not None:
         raise ValueError(f"{name}={_show(value)}: {allowed}")

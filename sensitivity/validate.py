@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -10,7 +11,7 @@ from model.evaluate import available_memory
 from model.parameters import check_parameter, override_target, raw_parameters
 from model.validate import check_fields
 from sensitivity.schema import Distribution, SensitivitySpec
-from sensitivity.sobol import argument_violation
+from sensitivity.sobol import argument_violation, is_real
 
 GRID_KEYS = ("workload.isl", "workload.concurrency")
 # sensitivity.<name> values the generic engine checks itself (with a plain ValueError)
@@ -18,15 +19,8 @@ ENGINE_ARGUMENTS = ("n", "seed", "conf_level", "num_resamples")
 
 
 def check_engine_argument(cfg: DictConfig, name: str) -> None:
-    """The engine's rule for ``sensitivity.<name>``, raised as a :class:`ConfigError` naming the key.
-
-    Parameters
-    ----------
-    cfg
-        A sensitivity config.
-    name
-        One of :data:`ENGINE_ARGUMENTS`.
-    """
+    """The engine's rule for ``sensitivity.<name>`` of the sensitivity config ``cfg`` (``name`` one of
+    :data:`ENGINE_ARGUMENTS`), raised as a :class:`ConfigError` naming the key."""
     value = cfg.sensitivity[name]
     allowed = argument_violation(name, value)
     if allowed is not None:
@@ -100,26 +94,43 @@ def check_sampled_parameter(cfg: DictConfig, k: str, p, raw) -> None:
     if p.key.startswith("workload.mix."):
         raise ConfigError(f"{k}.key", p.key, "sampling one token fraction breaks their sum to 1; "
                           "sample workload.osl, or sweep whole mixes with --multirun")
+    variable = p.key.split(".")[-1] if p.key in GRID_KEYS else override_target(p.key, raw)[0]
+    check_distribution(cfg, k, p, variable)
+
+
+def is_finite(value: Any) -> bool:
+    """A finite real number (Python or numpy), not a bool."""
+    return is_real(value) and math.isfinite(value)
+
+
+def check_distribution(cfg: DictConfig, k: str, p: Any, variable: str, points: bool = False) -> None:
+    """A declared parameter ``p`` at ``k`` (config key ``p.key``, the cost model's ``variable``): its
+    distribution's parameters, and samples that stay in the key's allowed range (one-line
+    :class:`ConfigError`).  ``points``: a zero sd or equal bounds are a point (the uncertainty app);
+    without, they are refused (the Sobol analysis needs a spread)."""
     value = OmegaConf.select(cfg, p.key)
-    if p.relative and not isinstance(value, (int, float)):
+    if p.relative and not is_finite(value):
         raise ConfigError(f"{k}.relative", True, f"{p.key} has no numeric value ({value}) to scale")
     scale = float(value) if p.relative else 1.0
-    variable = p.key.split(".")[-1] if p.key in GRID_KEYS else override_target(p.key, raw)[0]
-    if p.distribution == Distribution.normal:
-        if p.mean is None or p.sd is None or not p.sd > 0:
-            raise ConfigError(f"{k}.sd", p.sd, "normal needs mean and sd > 0")
-        # the samples must stay in the key's allowed range: checked to three standard deviations
+    distribution = Distribution(p.distribution)
+    if distribution == Distribution.normal:
+        if not (is_finite(p.mean) and is_finite(p.sd) and (p.sd >= 0 if points else p.sd > 0)):
+            raise ConfigError(f"{k}.sd", p.sd, "normal needs a mean and an sd >= 0 (0: a point)" if points
+                              else "normal needs mean and sd > 0")
+        # samples are truncated at mean ± 3 sd (uncertainty) or checked to three standard deviations (Sobol):
+        # that reach must stay in the key's allowed range
         reach = [(p.mean - 3 * p.sd) * scale, (p.mean + 3 * p.sd) * scale]
         check_range(f"{k} (mean ± 3 sd)", p.key, variable, reach)
         return
     if p.bounds is None or len(p.bounds) != 2:
         raise ConfigError(f"{k}.bounds", p.bounds, "must be [low, high]")
     low, high = p.bounds
-    if not (math.isfinite(low) and math.isfinite(high)) or low >= high:
-        raise ConfigError(f"{k}.bounds", list(p.bounds), "lower bound must be < upper bound")
-    if p.distribution == Distribution.loguniform and low <= 0:
+    if not (is_finite(low) and is_finite(high)) or (low > high if points else low >= high):
+        raise ConfigError(f"{k}.bounds", list(p.bounds), "must be finite with low <= high (equal: a point)" if points
+                          else "lower bound must be < upper bound")
+    if distribution == Distribution.loguniform and low <= 0:
         raise ConfigError(f"{k}.bounds", list(p.bounds), "loguniform needs bounds > 0")
-    if p.distribution == Distribution.triangular and p.mode is not None and not low <= p.mode <= high:
+    if distribution == Distribution.triangular and p.mode is not None and not low <= p.mode <= high:
         raise ConfigError(f"{k}.mode", p.mode, f"must lie within the bounds [{low:g}, {high:g}]")
     check_range(f"{k}.bounds", p.key, variable, [low * scale, high * scale])
 

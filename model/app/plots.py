@@ -2,7 +2,8 @@
 choose the backend."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import matplotlib.colors
 import matplotlib.pyplot as plt
@@ -20,10 +21,12 @@ from model.evaluate import evaluate
 from model.parameters import derive, raw_parameters
 
 
-def model_axes(n: int, axes: Sequence[Axes] | None) -> tuple[Figure, list[Axes], bool]:
-    """``axes`` (one per model) and their figure, or a new figure's panels; and whether they are new."""
+def model_axes(n: int, axes: Sequence[Axes] | None, width: float = 4.2,
+               height: float = 3.4) -> tuple[Figure, list[Axes], bool]:
+    """``axes`` (one per model) and their figure, or a new figure's panels (``width`` x ``height``
+    inches each); and whether they are new."""
     if axes is None:
-        fig, new = panels(n, layout="constrained")
+        fig, new = panels(n, width, height, layout="constrained")
         return fig, new, True
     axes = list(np.asarray(axes, dtype=object).ravel())
     if len(axes) != n:
@@ -38,10 +41,7 @@ def cost_vs_concurrency(ds: xr.Dataset, isl: int, sla: float, axes: Sequence[Axe
     at = ds.sel(isl=isl)
     best = cheapest_concurrency(at)
     fig, axes, own = model_axes(at.sizes["model"], axes)
-    for ax, model in zip(axes, at.model.values):
-        if not bool(at.feasible.sel(model=model).any()):
-            nothing_served(ax, str(model), isl)
-            continue
+    for ax, model in served_panels(at, axes, isl):
         for i, hw in enumerate(at.hardware.values):
             cell = at.sel(model=model, hardware=hw)
             color = f"C{i}"
@@ -71,6 +71,16 @@ def cost_vs_concurrency(ds: xr.Dataset, isl: int, sla: float, axes: Sequence[Axe
     return fig
 
 
+def served_panels(at: xr.Dataset, axes: Sequence[Axes], isl: int) -> Iterator[tuple[Axes, Any]]:
+    """Each model of ``at`` (one ISL) with a cell that can be served, and its axes; the other models'
+    panels say why they are empty (:func:`nothing_served`)."""
+    for ax, model in zip(axes, at.model.values):
+        if bool(at.feasible.sel(model=model).any()):
+            yield ax, model
+        else:
+            nothing_served(ax, str(model), isl)
+
+
 def nothing_served(ax, model: str, isl: int) -> None:
     """A panel that says why it is empty (ISL beyond the context, or no buildable replica)."""
     ax.text(0.5, 0.5, f"{model}: no cell can be served\nat ISL {isl:,}", ha="center", va="center",
@@ -83,10 +93,7 @@ def interactivity_vs_concurrency(ds: xr.Dataset, isl: int, sla: float, axes: Seq
     per model to draw on (default: a new figure's panels, with the key below them and a title)."""
     at = ds.sel(isl=isl)
     fig, axes, own = model_axes(at.sizes["model"], axes)
-    for ax, model in zip(axes, at.model.values):
-        if not bool(at.feasible.sel(model=model).any()):
-            nothing_served(ax, str(model), isl)
-            continue
+    for ax, model in served_panels(at, axes, isl):
         for i, hw in enumerate(at.hardware.values):
             cell = at.sel(model=model, hardware=hw)
             ax.plot(cell.concurrency, cell.interactivity, color=f"C{i}", label=str(hw))
@@ -145,14 +152,7 @@ def feasibility_diagram(cfg: DictConfig, catalog: xr.Dataset, axes: Sequence[Axe
     hw = cfg.plots.feasibility_hardware
     models = [str(m) for m in catalog.model.values]
     grids = {m: feasibility_grid(cfg, model=m).systems for m in models}
-    own = axes is None
-    if own:
-        fig, axes = panels(len(models), 4.6, 3.8, layout="constrained")
-    else:
-        axes = list(np.asarray(axes, dtype=object).ravel())
-        if len(axes) != len(models):
-            raise ValueError(f"axes has {len(axes)} axes: needs one per model ({len(models)})")
-        fig = axes[0].figure
+    fig, axes, own = model_axes(len(models), axes, 4.6, 3.8)
     values = np.concatenate([g.values.astype(float).ravel() for g in grids.values()])
     finite = values[np.isfinite(values) & (values > 0)]
     lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (1.0, 2.0)

@@ -77,6 +77,8 @@ def write_error(err: OSError) -> str:
         reason = (err.strerror or text).splitlines()[0]
     return f"could not write {err.filename or 'the run directory'}: {reason}"
 
+# An app's job, ``run(cfg, out)``: ``cfg`` the validated config, ``out`` the run directory (Hydra's), which
+# must not hold earlier outputs; it returns the exit code and the headline (:class:`JobResult`).
 Job = Callable[[DictConfig, Path], "JobResult"]
 
 

@@ -7,6 +7,7 @@ configs in Hydra's ConfigStore; :mod:`model.app.config` composes them.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional
 
@@ -108,6 +109,18 @@ def register_schemas() -> None:
     store = ConfigStore.instance()
     store.store(name="model_schema", node=ModelAppConfig)
     store.store(name="calibrate_schema", node=CalibrateAppConfig)
+
+
+def schema_registrar(name: str, node: type, base: Callable[[], None] = register_schemas) -> Callable[[], None]:
+    """An app's ``register_schemas``: the schemas ``base`` puts in Hydra's ConfigStore (the cost model's by
+    default), then ``node`` under ``name`` (idempotent); call before composing."""
+    def register() -> None:
+        base()
+        ConfigStore.instance().store(name=name, node=node)
+
+    register.__doc__ = (f"Put the ``{name}`` schema (and those it builds on) in Hydra's ConfigStore; "
+                        "call before composing.")
+    return register
 
 
 # The config reference (docs/config.md, written by model.app.docs) lists these; pyproject.toml names them.

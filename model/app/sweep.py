@@ -36,6 +36,7 @@ from omegaconf import DictConfig
 
 from model.app import io
 from model.app.progress import progress_bar
+from model.results import COORD_ATTRS
 
 HEADLINE, STATUS = "headline.nc", "job.json"
 OUTPUTS = ("sweep.nc", "sweep.csv", "sweep.png")
@@ -45,8 +46,8 @@ LABELS = {
     "job_status": ("", "job status: ok, infeasible or failed"),
     "job_error": ("", "the failed job's error (empty if none)"),
     "job_num": ("", "Hydra job number (-1: not a number)"),
-    "model": ("", "model name"),
-    "hardware": ("", "hardware name"),
+    "model": COORD_ATTRS["model"],
+    "hardware": COORD_ATTRS["hardware"],
     "phase": ("", "serving phase (aggregated, prefill, decode)"),
     "output": ("", "output of the cost model whose variance is decomposed"),
     "parameter": ("", "uncertain input parameter"),

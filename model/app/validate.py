@@ -15,7 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 from model.app.schema import CalibrationSpec, DaskSpec
 from model.errors import ConfigError
 from model.schema import FIT_BOUNDS, HardwareSpec, ModelSpec
-from model.validate import check_config, check_fields, check_value, mark_valid
+from model.validate import check_config, check_fields, check_known, check_value, mark_valid
 
 CONF_REPO = Path(__file__).resolve().parents[2]  # the repository: calibration.data is relative to it
 # calibration.write=true replaces these files, and no others (relative to the repository)
@@ -68,37 +68,19 @@ def _check_trace_file(cfg: DictConfig) -> None:
 
 def _check_plots(cfg: DictConfig) -> None:
     p = cfg.plots
-    if p.feasibility_hardware not in cfg.hardware:
-        raise ConfigError("plots.feasibility_hardware", p.feasibility_hardware,
-                          f"unknown hardware; allowed: {', '.join(cfg.hardware.keys())}")
-    if p.feasibility_reference_model not in cfg.models:
-        raise ConfigError("plots.feasibility_reference_model", p.feasibility_reference_model,
-                          f"unknown model; allowed: {', '.join(cfg.models.keys())}")
+    check_known("plots.feasibility_hardware", p.feasibility_hardware, cfg.hardware, "hardware")
+    check_known("plots.feasibility_reference_model", p.feasibility_reference_model, cfg.models, "model")
     lo_hi = list(p.feasibility_params_b)
     if len(lo_hi) != 2 or not 0 < lo_hi[0] < lo_hi[1]:
         raise ConfigError("plots.feasibility_params_b", lo_hi, "must be [low, high] with 0 < low < high")
 
 
 def _check_calibration(cfg: DictConfig) -> None:
-    """The GPU calibration's inputs: known keys to fit, known hardware to inherit, positive weights."""
+    """The GPU calibration's inputs: known keys to fit, known hardware to inherit, positive weights,
+    files that exist and hold what they should, and the only targets it may write."""
     c = cfg.calibration
     check_fields(c, CalibrationSpec, "calibration")
-    fittable = sorted(FIT_BOUNDS)
-    for group in ("per_hardware", "shared"):
-        for key in c[group]:
-            if key not in FIT_BOUNDS:
-                raise ConfigError(f"calibration.{group}", key, f"not a fitted key; allowed: {', '.join(fittable)}")
-    for child, parent in c.inherit.items():
-        for role, name in (("", child), (f".{child}", parent)):
-            if name not in cfg.hardware:
-                raise ConfigError(f"calibration.inherit{role}", name,
-                                  f"unknown hardware; allowed: {', '.join(cfg.hardware.keys())}")
-    for m, by_precision in c.weights_gb.items():
-        if m not in cfg.models:
-            raise ConfigError(f"calibration.weights_gb.{m}", m,
-                              f"unknown model; allowed: {', '.join(cfg.models.keys())}")
-        for precision, gb in by_precision.items():
-            check_value(f"calibration.weights_gb.{m}.{precision}", gb, "> 0")
+    _check_fit_keys(cfg)
     if not (CONF_REPO / c.data).is_file():
         raise ConfigError("calibration.data", c.data, f"no such file under {CONF_REPO}")
     _check_benchmark_tables(cfg)
@@ -110,11 +92,26 @@ def _check_calibration(cfg: DictConfig) -> None:
     if c.configurations:
         if not (CONF_REPO / c.configurations).is_file():
             raise ConfigError("calibration.configurations", c.configurations, f"no such file under {CONF_REPO}")
-        if c.configurations_model not in cfg.models:
-            raise ConfigError("calibration.configurations_model", c.configurations_model,
-                              f"unknown model; allowed: {', '.join(cfg.models.keys())}")
+        check_known("calibration.configurations_model", c.configurations_model, cfg.models, "model")
         for precision, bits in c.routed_bits.items():
             check_value(f"calibration.routed_bits.{precision}", bits, "> 0")
+
+
+def _check_fit_keys(cfg: DictConfig) -> None:
+    """The keys the calibration fits, the hardware it inherits and the models it weighs are known."""
+    c = cfg.calibration
+    fittable = sorted(FIT_BOUNDS)
+    for group in ("per_hardware", "shared"):
+        for key in c[group]:
+            if key not in FIT_BOUNDS:
+                raise ConfigError(f"calibration.{group}", key, f"not a fitted key; allowed: {', '.join(fittable)}")
+    for child, parent in c.inherit.items():
+        for role, name in (("", child), (f".{child}", parent)):
+            check_known(f"calibration.inherit{role}", name, cfg.hardware, "hardware")
+    for m, by_precision in c.weights_gb.items():
+        check_known(f"calibration.weights_gb.{m}", m, cfg.models, "model")
+        for precision, gb in by_precision.items():
+            check_value(f"calibration.weights_gb.{m}.{precision}", gb, "> 0")
 
 
 def _check_benchmark_tables(cfg: DictConfig) -> None:

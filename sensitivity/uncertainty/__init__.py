@@ -10,54 +10,13 @@ sensitivity.uncertainty`` (``serving-uncertainty``) runs it all.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from omegaconf import DictConfig
-
+from model.app.loading import app_config_api
 from model.exports import lazy_exports
 from sensitivity.uncertainty.schema import register_schemas
 
-
-def validate(cfg: DictConfig) -> DictConfig:
-    """Validate the cost-model part of a composed config, then ``fleet`` and ``uncertainty``.
-
-    Parameters
-    ----------
-    cfg
-        A composed uncertainty config.
-
-    Returns
-    -------
-    DictConfig
-        The validated config (as :func:`model.validate` returns it).
-    """
-    from model.app.validate import validate as validate_model
-    from optimize.validate import validate_fleet
-    from sensitivity.uncertainty.validate import validate_uncertainty
-
-    cfg = validate_model(cfg)
-    validate_fleet(cfg)
-    validate_uncertainty(cfg)
-    return cfg
-
-
-def load_config(overrides: Sequence[str] = ()) -> DictConfig:
-    """Compose ``conf/uncertainty.yaml`` (as ``python -m sensitivity.uncertainty`` does) and validate it.
-
-    Parameters
-    ----------
-    overrides
-        Hydra overrides, e.g. ``["uncertainty.n=256"]``.
-
-    Returns
-    -------
-    DictConfig
-    """
-    from model.app.config import compose_config
-
-    register_schemas()
-    return validate(compose_config("uncertainty", overrides))
-
+# the cost model's checks, then the fleet's and the uncertainty app's
+validate, load_config = app_config_api("uncertainty", register_schemas, (
+    "optimize.validate:validate_fleet", "sensitivity.uncertainty.validate:validate_uncertainty"))
 
 __all__ = ["analyze", "draw", "scenario_params", "win_probability", "isl_values", "load_config", "validate",
            "register_schemas"]

@@ -24,17 +24,8 @@ from sensitivity.uncertainty.win import win_probability
 
 
 def isl_values(cfg: DictConfig) -> list[int]:
-    """The ISLs of the bands: ``workload.isl`` and ``uncertainty.isl``, sorted, each once.
-
-    Parameters
-    ----------
-    cfg
-        An uncertainty config.
-
-    Returns
-    -------
-    list of int
-    """
+    """The ISLs of the bands in the uncertainty config ``cfg``: ``workload.isl`` and ``uncertainty.isl``,
+    sorted, each once."""
     return sorted({int(cfg.workload.isl), *(int(v) for v in cfg.uncertainty.isl)})
 
 

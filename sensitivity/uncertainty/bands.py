@@ -23,6 +23,7 @@ import numpy as np
 import xarray as xr
 from omegaconf import DictConfig
 
+from model.cheapest import ATTRS as CHEAPEST_ATTRS
 from model.cheapest import cheapest_under_sla
 from model.engine import BLOCK_CELLS, Progress
 from model.evaluate import check_memory, evaluate
@@ -38,9 +39,9 @@ ATTRS = {
     "cost_per_mtok": ("$/Mtok", "hardware cost per Mtok at the workload's concurrency"),
     "optimal_cost_per_mtok": ("$/Mtok", "least cost per Mtok over the concurrency grid meeting the SLA"),
     "optimal_concurrency": ("requests", "concurrency of that least cost"),
-    "optimal_systems": ("systems", "systems per replica at that concurrency"),
+    "optimal_systems": CHEAPEST_ATTRS["systems"],
     "optimal_replica_capex": ("$", "capital cost of one replica at that concurrency, systems x capex_per_system"),
-    "sla_met": ("1", "some concurrency meets the SLA"),
+    "sla_met": CHEAPEST_ATTRS["sla_met"],
     "max_interactivity": ("tok/s", "best interactivity over feasible concurrencies"),
     "price_to_beat": ("$/h", "price per system-hour at which the hardware's least SLA-meeting $/Mtok equals the "
                              "best other hardware's (inf: no other meets the SLA; NaN: it does not)"),

@@ -90,21 +90,9 @@ def headline(ds: xr.Dataset, comparison: RobustComparison | None, isl: int) -> x
 
 
 def run(cfg: DictConfig, out: Path) -> JobResult:
-    """Analyse, write :data:`OUTPUTS` to ``out``, then print the report.
-
-    Parameters
-    ----------
-    cfg
-        A validated uncertainty config.
-    out
-        The run directory (Hydra's); must not hold earlier outputs.
-
-    Returns
-    -------
-    JobResult
-        Exit code 0 (a robust plan that cannot be made is reported, not an error) and the
-        :func:`headline`.
-    """
+    """The uncertainty app's job (:data:`model.app.runner.Job`): analyse ``cfg``, write :data:`OUTPUTS` to
+    ``out``, then print the report; exit code 0 (a robust plan that cannot be made is reported, not an
+    error) and the :func:`headline`."""
     io.check_fresh(out, OUTPUTS)
     u = cfg.uncertainty
     with progress_bar("evaluating scenarios") as progress:

@@ -86,17 +86,8 @@ def win_text(ds: xr.Dataset) -> str:
 
 
 def robust_text(comparison: RobustComparison) -> str:
-    """The robust and the point plan side by side: cost, shares of scenarios met, premium.
-
-    Parameters
-    ----------
-    comparison
-        :func:`optimize.robust.compare_plans`' result.
-
-    Returns
-    -------
-    str
-    """
+    """The robust and the point plan of ``comparison`` (:func:`optimize.robust.compare_plans`' result) side
+    by side: cost, shares of scenarios met, premium."""
     s = comparison.summary()
     lines = [f"Robust fleet plan at q = {comparison.q:g} (columns at their {comparison.column_confidence:.3f} "
              f"order statistic, capacity for {comparison.capacity_margin:.3g}x the demand) against the plan on "
@@ -122,18 +113,9 @@ def robust_text(comparison: RobustComparison) -> str:
 
 
 def robust_table(comparison: RobustComparison) -> pd.DataFrame:
-    """``robust_plan.csv``: each plan's rows, then its total row with the scenario evaluation.
-
-    Parameters
-    ----------
-    comparison
-        :func:`optimize.robust.compare_plans`' result.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns :data:`PLAN_COLUMNS` (those present); ``row`` is ``column`` or ``total``.
-    """
+    """``robust_plan.csv`` from ``comparison`` (:func:`optimize.robust.compare_plans`' result): each plan's
+    rows, then its total row with the scenario evaluation; columns :data:`PLAN_COLUMNS` (those present),
+    ``row`` is ``column`` or ``total``."""
     summary = comparison.summary()
     parts = []
     for name, plan in (("robust", comparison.robust), ("point", comparison.point)):

@@ -60,49 +60,20 @@ FACTORS = ("interactivity", "ttft")  # the model-error factors f_I, f_T
 
 
 def parameter_names(cfg: DictConfig) -> list[str]:
-    """The declared parameters' names, in declaration order.
-
-    Parameters
-    ----------
-    cfg
-        An uncertainty config.
-
-    Returns
-    -------
-    list of str
-    """
+    """The names of the parameters the uncertainty config ``cfg`` declares, in declaration order."""
     return list(cfg.uncertainty.parameters.keys())
 
 
 def error_hardware(cfg: DictConfig) -> list[str]:
-    """The catalog hardware the GPU model-error factors apply to (``model_error.hardware``
-    present in the catalog; a sigma of 0 makes its factors exactly 1).
-
-    Parameters
-    ----------
-    cfg
-        An uncertainty config.
-
-    Returns
-    -------
-    list of str
-    """
+    """The catalog hardware the GPU model-error factors of the uncertainty config ``cfg`` apply to
+    (``model_error.hardware`` present in the catalog; a sigma of 0 makes its factors exactly 1)."""
     e = cfg.uncertainty.model_error
     return [str(h) for h in e.hardware if h in cfg.hardware]
 
 
 def dimensions(cfg: DictConfig) -> int:
-    """Columns of the Sobol design: one per parameter, two (f_I, f_T) per model-error draw.
-
-    Parameters
-    ----------
-    cfg
-        An uncertainty config.
-
-    Returns
-    -------
-    int
-    """
+    """Columns of the Sobol design of the uncertainty config ``cfg``: one per parameter, two (f_I, f_T)
+    per model-error draw."""
     draws = len(error_hardware(cfg)) if cfg.uncertainty.model_error_independent else min(1, len(error_hardware(cfg)))
     return len(parameter_names(cfg)) + len(FACTORS) * draws
 

@@ -9,13 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, List
 
-from hydra.core.config_store import ConfigStore
-
-from model.app.schema import ModelAppConfig
+from model.app.schema import ModelAppConfig, schema_registrar
 from model.fields import Section, spec
 from optimize.schema import FleetSpec
 from optimize.schema import register_schemas as optimize_register_schemas
-from sensitivity.schema import ParameterSpec
+from sensitivity.schema import PARAMETERS_DOC, ParameterSpec
 
 
 @dataclass
@@ -74,9 +72,7 @@ class UncertaintySpec:
                                        "calibration)")
     robust: RobustSpec = spec(factory=RobustSpec, doc="the robust fleet plan")
     price_to_beat: PriceToBeatSpec = spec(factory=PriceToBeatSpec, doc="the price to beat")
-    parameters: Dict[str, ParameterSpec] = spec(factory=dict, doc="name: {key, distribution (uniform, loguniform, "
-                                                "triangular, normal), bounds [low, high], relative, mode, mean, sd, "
-                                                "source}; bounds may be equal (a point)")
+    parameters: Dict[str, ParameterSpec] = spec(factory=dict, doc=PARAMETERS_DOC + "; bounds may be equal (a point)")
 
 
 @dataclass
@@ -85,10 +81,7 @@ class UncertaintyAppConfig(ModelAppConfig):
     uncertainty: UncertaintySpec = spec(factory=UncertaintySpec, doc="decisions under uncertainty")
 
 
-def register_schemas() -> None:
-    """Put this app's schema (and the cost model's and optimizer's) in Hydra's ConfigStore; call before composing."""
-    optimize_register_schemas()
-    ConfigStore.instance().store(name="uncertainty_schema", node=UncertaintyAppConfig)
+register_schemas = schema_registrar("uncertainty_schema", UncertaintyAppConfig, optimize_register_schemas)
 
 
 UNCERTAINTY_SECTION = Section(order=30, config_name="uncertainty", prefix="uncertainty", schema=UncertaintySpec,

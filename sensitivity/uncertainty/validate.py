@@ -1,26 +1,20 @@
 """Value checks of the uncertainty app (one-line :class:`~model.errors.ConfigError`)."""
 from __future__ import annotations
 
-import math
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from model.errors import ConfigError
 from model.parameters import override_target, raw_parameters
-from model.validate import check_fields
-from sensitivity.schema import Distribution
-from sensitivity.sobol import is_integer, is_real
+from model.validate import check_fields, check_known
+from sensitivity.sobol import is_integer
 from sensitivity.uncertainty.schema import ErrorSpread
-from sensitivity.validate import check_range
+from sensitivity.validate import check_distribution, is_finite
 
 SCENARIOS = {"uncertainty.n": (16, 65536), "uncertainty.robust.n": (16, 4096)}  # allowed range of each count
 ALLOWED_KEYS = ("hardware.<name>.<numeric field>, models.<name>.<numeric field>, "
                 "models.<name>.interactivity.<hardware>.tok_s, workload.osl, workload.price_sheet.<type>")
-
-
-def _is_finite(value: Any) -> bool:
-    return is_real(value) and math.isfinite(value)
 
 
 def check_scenarios(key: str, value: Any) -> None:
@@ -66,28 +60,7 @@ def validate_parameters(cfg: DictConfig) -> None:
         if p.key in seen:
             raise ConfigError(f"{k}.key", p.key, f"already declared by uncertainty.parameters.{seen[p.key]}")
         seen[p.key] = name
-        value = OmegaConf.select(cfg, p.key)
-        if p.relative and not _is_finite(value):
-            raise ConfigError(f"{k}.relative", True, f"{p.key} has no numeric value ({value}) to scale")
-        scale = float(value) if p.relative else 1.0
-        distribution = Distribution(p.distribution)
-        if distribution == Distribution.normal:
-            if not (_is_finite(p.mean) and _is_finite(p.sd) and p.sd >= 0):
-                raise ConfigError(f"{k}.sd", p.sd, "normal needs a mean and an sd >= 0 (0: a point)")
-            # samples are truncated at mean ± 3 sd: that reach must stay in the key's allowed range
-            reach = [(p.mean - 3 * p.sd) * scale, (p.mean + 3 * p.sd) * scale]
-            check_range(f"{k} (mean ± 3 sd)", p.key, variable, reach)
-            continue
-        if p.bounds is None or len(p.bounds) != 2:
-            raise ConfigError(f"{k}.bounds", p.bounds, "must be [low, high]")
-        low, high = p.bounds
-        if not (_is_finite(low) and _is_finite(high)) or low > high:
-            raise ConfigError(f"{k}.bounds", list(p.bounds), "must be finite with low <= high (equal: a point)")
-        if distribution == Distribution.loguniform and low <= 0:
-            raise ConfigError(f"{k}.bounds", list(p.bounds), "loguniform needs bounds > 0")
-        if distribution == Distribution.triangular and p.mode is not None and not low <= p.mode <= high:
-            raise ConfigError(f"{k}.mode", p.mode, f"must lie within the bounds [{low:g}, {high:g}]")
-        check_range(f"{k}.bounds", p.key, variable, [low * scale, high * scale])
+        check_distribution(cfg, k, p, variable, points=True)
 
 
 def validate_uncertainty(cfg: DictConfig) -> None:
@@ -111,7 +84,7 @@ def validate_uncertainty(cfg: DictConfig) -> None:
         if not (is_integer(value) and value >= 1):
             raise ConfigError("uncertainty.isl", value, "each ISL must be a whole number of tokens >= 1")
     levels = list(u.quantiles)
-    in_unit = all(_is_finite(v) and 0 < v < 1 for v in levels)
+    in_unit = all(is_finite(v) and 0 < v < 1 for v in levels)
     if len(levels) != 3 or not in_unit or not levels[0] < levels[1] < levels[2]:
         raise ConfigError("uncertainty.quantiles", levels, "must be three increasing levels in (0, 1): the lower "
                           "edge, the middle and the upper edge of the bands")
@@ -123,18 +96,16 @@ def validate_uncertainty(cfg: DictConfig) -> None:
     for factor in ("interactivity", "ttft"):
         check_fields(e[factor], ErrorSpread, f"uncertainty.model_error.{factor}")
     for name in e.hardware:
-        if name not in cfg.hardware:
-            raise ConfigError("uncertainty.model_error.hardware", name,
-                              f"unknown hardware; allowed: {', '.join(cfg.hardware.keys())}")
+        check_known("uncertainty.model_error.hardware", name, cfg.hardware, "hardware")
     r = u.robust
-    if not (_is_finite(r.q) and 0 < r.q < 1):
+    if not (is_finite(r.q) and 0 < r.q < 1):
         raise ConfigError("uncertainty.robust.q", r.q, "must be in (0, 1)")
     check_scenarios("uncertainty.robust.n", r.n)
     slas = list(u.price_to_beat.min_interactivity)
     if not slas:
         raise ConfigError("uncertainty.price_to_beat.min_interactivity", slas, "list at least one SLA (tok/s)")
     for value in slas:
-        if not (_is_finite(value) and value >= 0):
+        if not (is_finite(value) and value >= 0):
             raise ConfigError("uncertainty.price_to_beat.min_interactivity", value, "each must be a finite tok/s >= 0")
     for name in u.price_to_beat.hardware:
         if name not in hardware:

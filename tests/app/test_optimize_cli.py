@@ -32,6 +32,20 @@ def without_units(value, units, path="") -> list[str]:
                 for p in ([f"{path}.{k}"] if k not in units else without_units(v, units[k], f"{path}.{k}"))]
     return [path] if numeric(value) else []
 
+
+def infeasible_run(run_dir, override: str, kind: str) -> tuple[subprocess.CompletedProcess, dict]:
+    """``python -m optimize override`` into ``run_dir``: exit 1, the infeasible report on stdout and in
+    ``plan.json`` naming the one shortfall ``kind``, no traceback; the process and ``plan.json``."""
+    bad = subprocess.run(python_cmd("-m", "optimize", override, "plots.enabled=false", f"hydra.run.dir={run_dir}"),
+                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 1
+    assert bad.stdout.startswith("No fleet plan (infeasible): demand that cannot be served")
+    assert kind in bad.stdout
+    assert "Traceback" not in bad.stderr + bad.stdout
+    summary = json.loads((run_dir / "plan.json").read_text())
+    assert {r["kind"] for r in summary["shortfalls"]} == {kind}
+    return bad, summary
+
 pytestmark = pytest.mark.cli
 
 
@@ -80,29 +94,13 @@ def test_cli_main_job_and_infeasible_exit(tmp_path):
     assert shares.tolist() == pytest.approx([1.0] * 5)
     assert_labelled(run_dir / "best_concurrency.nc")
 
-    bad = subprocess.run(python_cmd("-m", "optimize", "sla.min_interactivity=3000", "plots.enabled=false",
-                                    f"hydra.run.dir={tmp_path / 'bad'}"), cwd=ROOT, capture_output=True,
-                         text=True, timeout=300)
-    assert bad.returncode == 1
-    assert bad.stdout.startswith("No fleet plan (infeasible): demand that cannot be served")
-    assert "sla_unreachable" in bad.stdout
-    assert "Traceback" not in bad.stderr + bad.stdout
-    bad_summary = json.loads((tmp_path / "bad" / "plan.json").read_text())
+    _, bad_summary = infeasible_run(tmp_path / "bad", "sla.min_interactivity=3000", "sla_unreachable")
     assert bad_summary["status"] == "infeasible" and bad_summary["totals"]["cost_per_hour"] is None
-    assert {r["kind"] for r in bad_summary["shortfalls"]} == {"sla_unreachable"}
 
 
 def test_cli_ttft_sla_below_every_column_exits_1(tmp_path):
-    bad = subprocess.run(python_cmd("-m", "optimize", "sla.max_ttft_s=0.05", "plots.enabled=false",
-                                    f"hydra.run.dir={tmp_path / 'ttft'}"), cwd=ROOT, capture_output=True,
-                         text=True, timeout=300)
-    assert bad.returncode == 1
-    assert bad.stdout.startswith("No fleet plan (infeasible): demand that cannot be served")
-    assert "ttft_unreachable" in bad.stdout
+    bad, _ = infeasible_run(tmp_path / "ttft", "sla.max_ttft_s=0.05", "ttft_unreachable")
     assert "least TTFT on offer" in " ".join(bad.stdout.split())  # the summary wraps at 100 columns
-    assert "Traceback" not in bad.stderr + bad.stdout
-    summary = json.loads((tmp_path / "ttft" / "plan.json").read_text())
-    assert {r["kind"] for r in summary["shortfalls"]} == {"ttft_unreachable"}
 
 
 def test_files_are_written_before_the_report_reaches_a_closed_stdout(tmp_path):

@@ -16,6 +16,20 @@ ROUND_MIX = ["workload.mix.cache_read=0.5", "workload.mix.cache_write=0.1", "wor
              "workload.mix.output=0.2"]
 
 
+def assert_aggregated_cell(ds: xr.Dataset, n: int, busy: float, step: float, overhead: float = 0.1,
+                           output_tokens: int = 2000) -> None:
+    """One cell's docs/model.md §8 aggregated-serving rates from its worked busy time and decode step:
+    ``t_pf = overhead + busy``, ``T = O step + N busy``, ``queued = busy (1 + (N - 1) busy / (2 T))``,
+    requests/s ``= N / T``, ``ttft = overhead + queued + step / 2``, ``I = O / (T - queued)``."""
+    assert float(ds.prefill_time) == pytest.approx(overhead + busy, rel=1e-12)
+    assert float(ds.step_time) == pytest.approx(step, rel=1e-12)
+    request_time = output_tokens * step + n * busy
+    queued = busy * (1 + (n - 1) * busy / (2 * request_time))
+    assert float(ds.requests_per_second) == pytest.approx(n / request_time, rel=1e-12)
+    assert float(ds.ttft) == pytest.approx(overhead + queued + step / 2, rel=1e-12)
+    assert float(ds.interactivity) == pytest.approx(output_tokens / (request_time - queued), rel=1e-12)
+
+
 def test_physical_cell_gqa_on_one_b200():
     """gpt-oss-120b on one B200 (pinned TP1), physical prefill, L = 8,000, N = 8, the round mix:
     L_c = 5,000 cached, L_n = 3,000 new, O = 2,000; prefill_efficiency 0.5, overhead 0.1 s,
@@ -45,14 +59,8 @@ def test_physical_cell_gqa_on_one_b200():
     assert float(ds.prefill_flops) == pytest.approx(flops, rel=1e-12)
     assert round(flops / 1e13, 4) == 3.6464
     busy = flops / (4500e12 * 0.5) + (5000 * kv_token + window) / 64e9
-    assert float(ds.prefill_time) == pytest.approx(0.1 + busy, rel=1e-12)
     step = 36 * 1e-4 + (60e9 * 5.1 / 117 + 8 * (8000 * kv_token + window)) / (8e12 * 0.5)
-    assert float(ds.step_time) == pytest.approx(step, rel=1e-12)
-    request_time = 2000 * step + 8 * busy
-    queued = busy * (1 + 7 * busy / (2 * request_time))
-    assert float(ds.requests_per_second) == pytest.approx(8 / request_time, rel=1e-12)
-    assert float(ds.ttft) == pytest.approx(0.1 + queued + step / 2, rel=1e-12)
-    assert float(ds.interactivity) == pytest.approx(2000 / (request_time - queued), rel=1e-12)
+    assert_aggregated_cell(ds, 8, busy, step)
     assert round(float(ds.prefill_time) * 1e3, 3) == 119.160
     assert round(float(ds.ttft) * 1e3, 3) == 121.717
     assert round(float(ds.interactivity), 2) == 203.25
@@ -85,17 +93,11 @@ def test_physical_cell_mla_on_eight_b200():
     flops = 3000 * (2 * 37e9 + 2 * 128 * 320 * 61 * 6500)
     assert float(ds.prefill_flops) == pytest.approx(flops, rel=1e-12)
     busy = flops / (8 * 4500e12 * 0.5)
-    assert float(ds.prefill_time) == pytest.approx(0.1 + busy, rel=1e-12)
     touched = 1 - (31 / 32) ** 16
     streamed = (37 - 653.9 * 8 / 256 + touched * 653.9) * 1e9
     kv = 16 * 8000 * 70272
     step = 61e-4 + streamed / (8 * 4e12) + kv / 4e12
-    assert float(ds.step_time) == pytest.approx(step, rel=1e-12)
-    request_time = 2000 * step + 16 * busy
-    queued = busy * (1 + 15 * busy / (2 * request_time))
-    assert float(ds.requests_per_second) == pytest.approx(16 / request_time, rel=1e-12)
-    assert float(ds.ttft) == pytest.approx(0.1 + queued + step / 2, rel=1e-12)
-    assert float(ds.interactivity) == pytest.approx(2000 / (request_time - queued), rel=1e-12)
+    assert_aggregated_cell(ds, 16, busy, step)
     assert round(float(ds.step_time) * 1e3, 3) == 17.005
     assert round(float(ds.ttft) * 1e3, 3) == 126.318
     assert round(float(ds.interactivity), 2) == 58.35

@@ -13,16 +13,8 @@ from model import serving
 from model.app.schema import ModelAppConfig
 from model.parameters import parameters
 from model.pointwise import cell
+from tests.helpers import HAND_WORKED_CELL as CELL
 from tests.helpers import assert_matches_oracle, at
-
-# the docs/model.md §8 hand-worked cell (tests/model/test_prefill.py): DeepSeek V3 FP8 on 8 B200, L 8,000, N 16
-CELL = [
-    "workload.mix.cache_read=0.5", "workload.mix.cache_write=0.1", "workload.mix.input=0.2",
-    "workload.mix.output=0.2", "workload.kv_tier=device", "hardware.b200.min_systems=8",
-    "hardware.b200.max_systems=8", "hardware.b200.prefill_efficiency=0.5", "hardware.b200.prefill_overhead_s=0.1",
-    "hardware.b200.bandwidth_efficiency=0.5", "hardware.b200.layer_overhead_s=1e-4",
-    "hardware.b200.peak_dense_tflops=4500", "hardware.b200.compute_efficiency=1.0",
-    "select.models=[deepseek_v3]", "select.hardware=[b200]"]
 
 
 def _cell(*extra, isl=8000, n=16):
