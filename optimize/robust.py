@@ -28,14 +28,15 @@ plan meets demand and the SLA in a share ``q`` of its scenarios; held-out scenar
 hardware, concurrency) to every scenario: a row serves only if its cell is feasible, fits in the
 replica size bought, and meets the SLA there (aggregated: interactivity and TTFT; decode: the
 decode interactivity; a disaggregated pair: its TTFT within the limit).  A (model, bucket) is
-served when ``aggregated + min(decode, prefill)`` capacity at the target utilization covers its
-demand, the constraint the MILP imposes.  The plan's $/hour in a scenario is its systems at that
-scenario's prices.
+served when the plan's coverage matrix (:class:`optimize.coverage.CoverageMatrix`, the rows the
+MILP imposed) at the scenario's capacities covers its demand at the target utilization:
+aggregated capacity plus the maximum flow from prefill to decode capacity.  The plan's $/hour
+in a scenario is its systems at that scenario's prices.
 """
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -51,7 +52,7 @@ from model.parameters import SLA_QUANTILE, grid_concurrency
 from model.schema import PrefillMode, SlaPercentile
 from optimize.columns import CELL_ORDER, at_sla_percentile, cells, disaggregated_cells
 from optimize.concurrency import sla_by_model
-from optimize.constants import Phase, ShortfallKind, SolveStatus
+from optimize.constants import PHASE_CODE, Phase, ShortfallKind, SolveStatus
 from optimize.fleet import plan_fleet
 from optimize.inputs import (
     COLUMN_VARIABLES,
@@ -431,7 +432,9 @@ def evaluate_plan(cfg: DictConfig, plan: FleetPlan, params: Mapping[str, Any]) -
     if plan.status not in (SolveStatus.optimal, SolveStatus.time_limit) or table.empty:
         false = np.zeros(n, dtype=bool)
         return _plan_dataset(false, false, false, np.full(n, np.nan), coords, false)
-    levels = np.unique(table.concurrency.to_numpy().astype(np.int64))
+    cols, matrix = plan.assignment.columns, plan.assignment.coverage  # in the plan table's row order
+    labels = cols.labels()
+    levels = np.unique(labels.concurrency.to_numpy().astype(np.int64))
     at = xr.DataArray(levels, dims="concurrency", coords={"concurrency": levels})
     grid = scenario_grid(cfg, params, at)
     if SCENARIO not in grid.dims:
@@ -442,16 +445,15 @@ def evaluate_plan(cfg: DictConfig, plan: FleetPlan, params: Mapping[str, Any]) -
     # every scenario at once: (scenario, concurrency) stacked into one "concurrency" dim of the cell functions
     flat = grid.stack(cell=(SCENARIO, "concurrency")).transpose(..., "cell")
     flat = flat.drop_vars(["cell", SCENARIO, "concurrency"]).rename({"cell": "concurrency"})
-    models, hardware = list(first.model.values), [str(x) for x in first.hardware.values]
-    m = np.array([models.index(x) for x in table.model])[:, None]
-    b = np.array([int(np.flatnonzero(first.bucket_isl.values == x)[0]) for x in table.bucket_isl])[:, None]
-    h = np.array([hardware.index(x) for x in table.hardware])
-    c = np.searchsorted(levels, table.concurrency.to_numpy().astype(np.int64))[:, None]
+    # the plan's columns in this grid, by their labels
+    m = first.indexes["model"].get_indexer(labels.model)[:, None]
+    b = pd.Index(first.bucket_isl.values).get_indexer(labels.bucket_isl)[:, None]
+    h = first.indexes["hardware"].get_indexer(labels.hardware)
+    c = np.searchsorted(levels, labels.concurrency.to_numpy().astype(np.int64))[:, None]
     at_cell = (m, b, h[:, None], np.arange(n)[None, :] * len(levels) + c)   # (plan rows, scenarios)
-    phase = table.phase.astype(str).to_numpy()[:, None]
-    agg, pre, dec = (phase == p.value for p in (Phase.aggregated, Phase.prefill, Phase.decode))
-    replicas = table.replicas.to_numpy(dtype=float)[:, None]
-    bought = table.systems_per_replica.to_numpy(dtype=float)[:, None]
+    agg, pre, dec = (matrix.kind[:, None] == PHASE_CODE[p] for p in Phase)
+    replicas = table.replicas.to_numpy(dtype=float)
+    bought = cols.systems[:, None]
     row = rows.row_of_cell[m[:, 0], b[:, 0]]
     sla, limit = options.min_interactivity[m], options.max_ttft[m]
     d = {k: v[at_cell] for k, v in disaggregated_cells(flat, options).items()}
@@ -473,23 +475,20 @@ def evaluate_plan(cfg: DictConfig, plan: FleetPlan, params: Mapping[str, Any]) -
                  + np.max(np.where(used, d["link_time"], 0.0), axis=0))
         meets &= ~(here & ~(worst <= limit[here[:, 0]][0, 0])[None, :])
     need = rows.requests_per_second[:, None] * (1 - DEMAND_TOLERANCE)
+    # the plan's coverage matrix (phases and TTFT tiers, as the MILP saw them) on this config's demand rows
+    coverage = replace(matrix, row=row, n_rows=len(rows))
 
     def served(mask: np.ndarray, utilization: float) -> np.ndarray:
-        capacity = replicas * rate * utilization
-        by_phase = []
-        for kind in (agg, dec, pre):
-            total = np.zeros((len(rows), n))
-            np.add.at(total, row, np.where(kind & mask, capacity, 0.0))
-            by_phase.append(total)
-        return by_phase[0] + np.minimum(by_phase[1], by_phase[2])
+        return coverage.served(replicas, np.where(mask, rate * utilization, 0.0))
 
     u = options.target_utilization
     ok = np.all(served(meets, u) >= need, axis=0)
     ok_full = np.all(served(meets, 1.0) >= need, axis=0)
     meets_sla = np.all(meets, axis=0)
     meets_demand = np.all(served(np.ones_like(meets), u) >= need, axis=0)
+    hardware = [str(x) for x in first.hardware.values]
     price = _scenario_price(cfg, params, hardware, n)
-    cost = (replicas[:, 0] * bought[:, 0]) @ price[h]
+    cost = (replicas * bought[:, 0]) @ price[h]
     return _plan_dataset(ok, meets_sla, meets_demand, cost, coords, ok_full)
 
 
