@@ -30,13 +30,14 @@ from omegaconf import DictConfig
 from model.app.config import with_values
 from model.app.validate import validate as validate_model
 from model.trace import Trace
-from optimize.columns import PHASES, Columns, candidate_columns, concat, prune_dominated
+from optimize.columns import PHASES, Columns, candidate_columns, concat
 from optimize.constants import SolveStatus
 from optimize.coverage import CoverageMatrix
 from optimize.demand import demand_profile
 from optimize.inputs import DemandRows, bucket_grid, column_options, demand_by_model, inventory_by_hardware, isl_buckets
 from optimize.periods import DayProblem, DaySolution, solve_day, solve_day_by_block
 from optimize.plan import PLAN_COLUMNS, assign_solution
+from optimize.pruning import prune_dominated
 from optimize.schema import DemandProfile, IslBucket
 from optimize.shortfalls import no_column_shortfalls
 from optimize.tiers import ON_DEMAND, RESERVED, SPOT, TIERS, TierPrices, tier_prices
@@ -92,7 +93,7 @@ def offers(candidates: Columns, prices: TierPrices, hardware: list[str], uncappe
 
     A replica bought in a tier costs ``systems x price`` of that tier; a spot replica carries
     its requests/s times the hardware's ``spot_availability``.  Pruning within a tier
-    (:func:`optimize.columns.prune_dominated` on that tier's costs and rates) keeps the optimum:
+    (:func:`optimize.pruning.prune_dominated` on that tier's costs and rates) keeps the optimum:
     each offer's variables enter the MILP only through its own coverage, cost, systems and power,
     so an offer another one of its tier replaces at no more cost can go.  ``uncapped`` (per
     hardware: no inventory cap and no power cap) allows replacements across hardware.

@@ -16,12 +16,13 @@ import numpy as np
 import xarray as xr
 from omegaconf import DictConfig
 
-from optimize.columns import candidate_columns, prune_dominated
+from optimize.columns import candidate_columns
 from optimize.constants import Phase, SolveStatus
 from optimize.coverage import CoverageMatrix
 from optimize.inputs import bucket_grid, column_options, demand_by_model, demand_rows, inventory_by_hardware
 from optimize.milp import build_model, solve_model
 from optimize.plan import FleetPlan, assign_solution
+from optimize.pruning import prune_dominated
 from optimize.shortfalls import inventory_shortfalls, no_column_shortfalls
 
 

@@ -3,11 +3,12 @@ import numpy as np
 import pytest
 
 import optimize
-from optimize.columns import Columns, candidate_columns, prune_dominated
+from optimize.columns import Columns, candidate_columns
 from optimize.constants import SolveStatus
 from optimize.coverage import CoverageMatrix
 from optimize.fleet import plan_fleet
 from optimize.inputs import bucket_grid, demand_by_model, demand_rows
+from optimize.pruning import prune_dominated
 
 
 def test_prune_dominated_by_hand():

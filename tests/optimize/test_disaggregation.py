@@ -7,12 +7,13 @@ import pytest
 
 import optimize
 from model.errors import ConfigError
-from optimize.columns import Columns, cells, concat, prune_dominated, transfer_bytes
+from optimize.columns import Columns, cells, concat, transfer_bytes
 from optimize.constants import PHASE_CODE, Phase, SolveStatus
 from optimize.coverage import CoverageMatrix
 from optimize.fleet import plan_fleet
 from optimize.inputs import bucket_grid, column_options
 from optimize.milp import build_model, solve_model
+from optimize.pruning import prune_dominated
 from optimize.ttft import ttft_filter
 
 # One model, one bucket, the wafer decoding and a B200 (not on offer) prefilling, with round numbers.
