@@ -12,15 +12,32 @@ coupling exact with one Hall row per decode tier present.  Without a limit there
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol, Self, TypeVar
 
 import numpy as np
 
 from optimize.constants import Phase
 from optimize.milp import positions_by_key
 
-if TYPE_CHECKING:
-    from optimize.columns import Columns
+
+class PairColumns(Protocol):
+    """What the TTFT coupling reads of a set of columns (:class:`optimize.columns.Columns`, which
+    imports this module: the coupling names no class of its own)."""
+
+    row: np.ndarray
+    ttft: np.ndarray
+    t_kv: np.ndarray
+
+    def take(self, keep: np.ndarray) -> Self: ...
+
+    def assign(self, **values: np.ndarray) -> Self: ...
+
+    def phase(self, kind: Phase) -> np.ndarray: ...
+
+    def __len__(self) -> int: ...
+
+
+Columns = TypeVar("Columns", bound=PairColumns)
 
 
 def row_tiers(prefill_row: np.ndarray, prefill_ttft: np.ndarray, decode_row: np.ndarray,
@@ -80,7 +97,7 @@ def ttft_filter(prefill: Columns, decode: Columns, max_ttft_of_row: np.ndarray) 
     return prefill.assign(tier=prefill_tier), decode.assign(tier=tier)
 
 
-def column_tiers(cols: Columns, max_ttft_of_row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def column_tiers(cols: PairColumns, max_ttft_of_row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per column its prefill level and decode tier (:func:`row_tiers`; 0 for other kinds)."""
     pre, dec = np.flatnonzero(cols.phase(Phase.prefill)), np.flatnonzero(cols.phase(Phase.decode))
     allowance = max_ttft_of_row[cols.row[dec]] - cols.t_kv[dec]
