@@ -363,10 +363,8 @@ def candidate_columns(grid: xr.Dataset, rows: DemandRows, options: ColumnOptions
 
     Parameters
     ----------
-    grid
-        A :func:`optimize.inputs.bucket_grid`.
-    rows
-        Its demand rows (:func:`optimize.inputs.demand_rows`).
+    grid, rows
+        As :func:`aggregated_columns`.
     options
         :func:`optimize.inputs.column_options` (default: aggregated columns on every grid hardware).
 

@@ -1,13 +1,13 @@
 """Does a fleet plan meet demand and the SLA in each scenario, and what does it cost there (issue 14)?
 
-:func:`evaluate_plan` takes a plan's rows (replicas per model, bucket, phase,
-hardware, concurrency) to every scenario: a row serves only if its cell is feasible, fits in the
-replica size bought, and meets the SLA there (aggregated: interactivity and TTFT; decode: the
-decode interactivity; a disaggregated pair: its TTFT within the limit).  A (model, bucket) is
-served when the plan's coverage matrix (:class:`optimize.coverage.CoverageMatrix`, the rows the
-MILP imposed) at the scenario's capacities covers its demand at the target utilization:
-aggregated capacity plus the maximum flow from prefill to decode capacity.  The plan's $/hour
-in a scenario is its systems at that scenario's prices.
+:func:`evaluate_plan` takes a plan's rows (replicas per model, bucket, phase, hardware,
+concurrency) to every scenario: a row serves only if its cell is feasible, fits in the replica
+size bought, and meets the SLA there (aggregated: interactivity and TTFT; decode: the decode
+interactivity; a disaggregated pair: its TTFT within the limit). A (model, bucket) is served
+when the plan's coverage matrix (:class:`optimize.coverage.CoverageMatrix`, the rows the MILP
+imposed) at the scenario's capacities covers its demand at the target utilization: aggregated
+capacity plus the maximum flow from prefill to decode capacity. The plan's $/hour in a scenario
+is its systems at that scenario's prices.
 """
 from __future__ import annotations
 
@@ -27,7 +27,6 @@ from optimize.plan import FleetPlan
 from optimize.scenario_grid import SCENARIO, scenario_count, scenario_grid
 
 DEMAND_TOLERANCE = 1e-9      # relative: capacity covering demand up to rounding
-
 
 
 def _scenario_price(cfg: DictConfig, params: Mapping[str, Any], hardware: list[str], n: int) -> np.ndarray:

@@ -42,21 +42,8 @@ from optimize.scenario_grid import (
 
 
 def robust_plan(cfg: DictConfig, params: Mapping[str, Any], q: float) -> FleetPlan:
-    """The cheapest fleet whose every column serves at its pessimistic quantile (module docstring).
-
-    Parameters
-    ----------
-    cfg
-        Validated config with ``fleet``.
-    params
-        Dotted key -> value, DataArrays along ``scenario``.
-    q
-        Confidence in (0, 1).
-
-    Returns
-    -------
-    FleetPlan
-    """
+    """The cheapest fleet whose every column serves at its pessimistic quantile: :func:`optimize.plan_fleet`
+    on :func:`optimize.scenario_grid.quantile_grid` ``(cfg, params, q)``."""
     return plan_fleet(cfg, grid=quantile_grid(cfg, params, q))
 
 
@@ -218,8 +205,6 @@ def compare_plans(cfg: DictConfig, params: Mapping[str, Any], q: float, *, joint
     -------
     RobustComparison
     """
-    if not 0 < q < 1:
-        raise ValueError(f"q={q}: must be in (0, 1)")
     n = scenario_count(params)
     first = order_index(n, q)
     ks = sorted({int(np.floor(first * step)) for step in CALIBRATION_STEPS}, reverse=True) if joint else [first]

@@ -1,20 +1,20 @@
 """The fleet's grid over scenarios, reduced to its pessimistic order statistics: the grid a robust
 plan is made on (issue 14).
 
-The cost model is evaluated on the fleet's grid
-(:func:`optimize.inputs.bucket_grid`) once per scenario (the scenarios are ``params`` along a
-``scenario`` dim, e.g. from :func:`sensitivity.uncertainty.scenarios.scenario_params`).  Each
-cell (model, bucket, hardware, concurrency) is then reduced to its pessimistic order statistic
-over the scenarios (:func:`quantile_grid`): what a replica carries or reaches
-(``requests_per_second``, ``interactivity``, ``prefill_capacity``, ``admitted_requests``) at the
-``1 - q`` quantile, what it takes (``ttft``, ``prefill_time``, ``step_time``, ``systems`` and the
-KV bytes it moves) at the ``q`` quantile.  A scenario where the cell cannot be served counts as
-the worst value, so a cell infeasible in more than ``1 - q`` of the scenarios is infeasible.
-The order statistics are numpy's ``lower`` (``1 - q``) and ``higher`` (``q``) quantiles: at
-least a share ``q`` of the scenarios does at least as well.  ``meets_sla`` is recomputed from
-the quantiles, and ``cost_per_hour`` is the quantile systems at the catalog $/hour (prices do
-not change what a plan can serve, only what it costs; the scenarios' prices enter the
-evaluation).  :func:`optimize.plan_fleet` plans on that grid as on any other.
+The cost model is evaluated on the fleet's grid (:func:`optimize.inputs.bucket_grid`) once per
+scenario (the scenarios are ``params`` along a ``scenario`` dim, e.g. from
+:func:`sensitivity.uncertainty.scenarios.scenario_params`). Each cell (model, bucket, hardware,
+concurrency) is then reduced to its pessimistic order statistic over the scenarios
+(:func:`quantile_grid`): what a replica carries or reaches (``requests_per_second``,
+``interactivity``, ``prefill_capacity``, ``admitted_requests``) at the ``1 - q`` quantile, what
+it takes (``ttft``, ``prefill_time``, ``step_time``, ``systems`` and the KV bytes it moves) at
+the ``q`` quantile. A scenario where the cell cannot be served counts as the worst value, so a
+cell infeasible in more than ``1 - q`` of the scenarios is infeasible. The order statistics are
+numpy's ``lower`` (``1 - q``) and ``higher`` (``q``) quantiles: at least a share ``q`` of the
+scenarios does at least as well. ``meets_sla`` is recomputed from the quantiles, and
+``cost_per_hour`` is the quantile systems at the catalog $/hour (prices do not change what a
+plan can serve, only what it costs; the scenarios' prices enter the evaluation).
+:func:`optimize.plan_fleet` plans on that grid as on any other.
 """
 from __future__ import annotations
 
@@ -25,15 +25,13 @@ import numpy as np
 import xarray as xr
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from model.app.config import with_values
-from model.app.validate import validate as validate_model
 from model.equations import MTOK_PER_HOUR
-from model.evaluate import check_memory, evaluate
+from model.evaluate import check_memory
 from model.parameters import SLA_QUANTILE, grid_concurrency
 from model.schema import PrefillMode, SlaPercentile
 from optimize.columns import CELL_ORDER, at_sla_percentile
 from optimize.concurrency import sla_by_model
-from optimize.inputs import COLUMN_VARIABLES, grid_hardware, isl_buckets
+from optimize.inputs import COLUMN_VARIABLES, bucket_grid, grid_hardware, isl_buckets
 
 SCENARIO = "scenario"
 # what a cell carries or reaches (pessimistic: small) and what it takes (pessimistic: large); any
@@ -54,17 +52,8 @@ def selected_catalog(cfg: DictConfig, params: Mapping[str, Any]) -> tuple[DictCo
     is the power-law fit over the measured points, which are kept, so the selection's numbers are
     the same (a test checks it).
 
-    Parameters
-    ----------
-    cfg
-        A validated config.
-    params
-        Dotted key -> value.
-
-    Returns
-    -------
-    tuple
-        The trimmed config (not re-validated: a subset of a valid one) and the kept params.
+    Returns the trimmed config (not re-validated: a subset of the valid ``cfg``) and the kept
+    ``params`` (dotted key -> value).
     """
     keep = set(cfg.select.hardware)
     # the power-law fit runs over the measured points of the whole model catalog: keep those models
@@ -94,37 +83,11 @@ def selected_catalog(cfg: DictConfig, params: Mapping[str, Any]) -> tuple[DictCo
 
 
 def scenario_grid(cfg: DictConfig, params: Mapping[str, Any], concurrency: Any = None) -> xr.Dataset:
-    """:func:`optimize.inputs.bucket_grid` with ``params`` (along ``scenario``) applied.
-
-    Parameters
-    ----------
-    cfg
-        Validated optimizer (or uncertainty) config with ``fleet``.
-    params
-        Dotted key -> value, DataArrays along ``scenario``.
-    concurrency
-        Concurrency levels (default: the config's grid).
-
-    Returns
-    -------
-    xarray.Dataset
-        :data:`optimize.inputs.COLUMN_VARIABLES` and the light terms on (model, hardware,
-        [scenario,] bucket, concurrency), coordinates ``bucket_isl`` and ``bucket_weight``.
-    """
-    isl, weight = isl_buckets(cfg)
-    bucket = xr.DataArray(isl, dims="bucket", coords={"bucket": np.arange(len(isl))})
-    values: dict[str, Any] = {}
-    hardware = grid_hardware(cfg)
-    if hardware != list(cfg.select.hardware):
-        values["select.hardware"] = hardware
-    if cfg.sla.max_ttft_s is not None:
-        values["sla.max_ttft_s"] = None
-    if values:
-        cfg = with_values(cfg, values, validate_model)
-    cfg, params = selected_catalog(cfg, params)
-    grid = evaluate(cfg, {**params, "sla.min_interactivity": sla_by_model(cfg)}, isl=bucket, concurrency=concurrency,
-                    variables=COLUMN_VARIABLES)
-    return grid.assign_coords(bucket_isl=("bucket", isl), bucket_weight=("bucket", weight))
+    """:func:`optimize.inputs.bucket_grid` of a config with ``fleet`` (optimizer or uncertainty),
+    with ``params`` (dotted key -> value, DataArrays along ``scenario``) applied on the catalog
+    trimmed to the selection (:func:`selected_catalog`), at ``concurrency`` (default: the
+    config's grid): the light terms too, on (model, hardware, [scenario,] bucket, concurrency)."""
+    return bucket_grid(cfg, params, concurrency, trim=selected_catalog)
 
 
 def order_index(n: int, q: float) -> int:
@@ -145,7 +108,14 @@ def order_index(n: int, q: float) -> int:
     -------
     int
         In ``[0, n - 1]``.
+
+    Raises
+    ------
+    ValueError
+        ``q`` outside (0, 1).
     """
+    if not 0 < q < 1:
+        raise ValueError(f"q={q}: must be in (0, 1)")
     return int(np.floor(round((n - 1) * (1 - q), 9)))
 
 
@@ -267,10 +237,8 @@ def quantile_grids(cfg: DictConfig, params: Mapping[str, Any], ks: Sequence[int]
 
     Parameters
     ----------
-    cfg
-        Validated config with ``fleet``.
-    params
-        Dotted key -> value, DataArrays along ``scenario``.
+    cfg, params
+        As :func:`scenario_grid`.
     ks
         Order indices (:func:`order_index`).
 
@@ -322,23 +290,7 @@ def column_confidence(n: int, k: int) -> float:
 
 
 def quantile_grid(cfg: DictConfig, params: Mapping[str, Any], q: float) -> xr.Dataset:
-    """The grid :func:`optimize.plan_fleet` plans on at confidence ``q``: every cell at its
-    pessimistic order statistic :func:`order_index` ``(n, q)`` (module docstring).
-
-    Parameters
-    ----------
-    cfg
-        Validated config with ``fleet``.
-    params
-        Dotted key -> value, DataArrays along ``scenario``.
-    q
-        Confidence in (0, 1).
-
-    Returns
-    -------
-    xarray.Dataset
-        As :func:`optimize.inputs.bucket_grid` returns it.
-    """
-    if not 0 < q < 1:
-        raise ValueError(f"q={q}: must be in (0, 1)")
+    """The grid :func:`optimize.plan_fleet` plans on at confidence ``q`` in (0, 1): every cell at
+    its pessimistic order statistic :func:`order_index` ``(n, q)`` over the ``n`` scenarios of
+    ``params`` (module docstring); one of :func:`quantile_grids`."""
     return quantile_grids(cfg, params, [order_index(scenario_count(params), q)])[0]
