@@ -23,11 +23,12 @@ from typing import TypeVar
 import numpy as np
 
 import optimize
-from optimize.columns import candidate_columns, prune_dominated
+from optimize.columns import candidate_columns
 from optimize.constants import Phase
 from optimize.fleet import plan_fleet
 from optimize.inputs import bucket_grid, column_options, demand_by_model, demand_rows, inventory_by_hardware
 from optimize.plan import FleetPlan
+from optimize.pruning import prune_dominated
 
 OVERRIDES = ["select.hardware=[cerebras_wse3,h100_sxm,h200,b200,mi300x,mi355x]", "sla.min_interactivity=0",
              "fleet.isl.kind=lognormal", "fleet.isl.median=32000", "fleet.isl.sigma=0.8", "fleet.isl.buckets=8"]

@@ -1,8 +1,8 @@
 """Candidate columns of the fleet MILP: the replica configurations a plan may buy (docs/model.md §5, §9).
 
 A column is one (model, ISL bucket, hardware, concurrency) cell of the evaluated grid, of one of
-three kinds (:class:`optimize.constants.Phase`), flattened into :class:`Columns` (pure numpy
-masking, no Python loop over cells):
+three kinds (:class:`optimize.constants.Phase`): a row of the labelled table :class:`Columns`,
+built once from the pre-masked cells (pure numpy masking, no Python loop over cells):
 
 - ``aggregated``: a replica that prefills and decodes its own requests (docs/model.md §8), where the cell
   meets its model's SLA (interactivity and TTFT, ``meets_sla``), on hardware on offer;
@@ -33,55 +33,71 @@ that of the slowest stage alone, whose service time is ``s = 1 / capacity_p``.  
 replica prefills N requests at once; treating it as one server N times as fast gives the
 ``s = t_pf / N`` above, which bounds the wait of N parallel servers from above.
 
-A TTFT limit (``fleet.max_ttft_s``, else ``sla.max_ttft_s``) couples a prefill column to the
-decode columns it may feed: p may feed d iff ``TTFT_p + a_p <= limit`` (a filter on p alone) and
-``TTFT_p <= limit - a_d`` (``allowance_d``).  :func:`ttft_filter` drops the columns no partner
-can use and ranks the rest in *tiers* per (model, bucket): the prefill columns' distinct TTFTs
-``tau_1 < ... < tau_K``; a decode column's tier is the number of them within its allowance, a
-prefill column's level the rank of its own.  p may feed d iff ``level_p <= tier_d``, so the sets
-of usable prefill columns are nested and :func:`covering` makes the coupling exact with one
-Hall row per decode tier present.  Without a limit there is one tier.
-
-Other pieces: :func:`prune_dominated` drops the columns that other columns of the same row,
-kind and tier replace at no more cost (one column with no more systems and as many requests/s,
-one on uncapped hardware with no more $/hour, or ``k >= 2`` copies of a cheaper one); :func:`covering` turns
-columns into the MILP's sparse coverage triplets, with one continuous flow variable per
-(row, decode tier): the requests/s of that tier's decode columns that are served.
+The TTFT limit on pairs is :mod:`optimize.ttft`, the dominance pruning :mod:`optimize.pruning`;
+the coverage matrix the MILP, the plan and the robust check read is :mod:`optimize.coverage`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 from model import serving
 from optimize.constants import PHASE_CODE, Phase
 from optimize.inputs import ColumnOptions, DemandRows
-from optimize.milp import Coverage
+from optimize.ttft import ttft_filter
 
 AGGREGATED, PREFILL, DECODE = (PHASE_CODE[p] for p in Phase)
+PHASES = [p.value for p in Phase]
 CELL_ORDER = ("model", "bucket", "hardware", "concurrency")
+
+
+LABELS = ("model", "bucket_isl", "phase", "hardware", "concurrency")  # the table's index, the plan's order
+VALUES = ("row", "requests_per_second", "systems", "cost_per_hour", "interactivity", "ttft", "t_kv", "tier")
+
+
+class TableColumn:
+    """A column of :attr:`Columns.table` read as a numpy array (``cols.systems``)."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Columns, owner: type | None = None) -> np.ndarray:
+        return obj.table[self.name].to_numpy()
+
+
+class LabelCodes:
+    """The codes of one label of :attr:`Columns.table`'s index: each column's position in the grid's
+    coordinate (``cols.model``, ``cols.hardware``)."""
+
+    def __init__(self, label: str) -> None:
+        self.position = LABELS.index(label)
+
+    def __get__(self, obj: Columns, owner: type | None = None) -> np.ndarray:
+        return obj.table.index.codes[self.position].astype(np.int64)
 
 
 @dataclass(frozen=True)
 class Columns:
-    """Candidate replica configurations, flattened: one entry per (model, bucket, hardware, N, kind).
+    """Candidate replica configurations: a table with one row per (model, bucket_isl, phase,
+    hardware, concurrency), built once from the grid's pre-masked cells (:func:`flatten`).
 
-    Attributes
-    ----------
-    model, bucket, hardware
-        Index into the grid's coordinate of the same name.
-    concurrency
-        Concurrency N (requests in flight per replica); a physical-mode prefill column stands
-        for the replica size ``systems`` of the cell, whose capacity does not depend on N.
+    The index (:data:`LABELS`) is a ``pandas.MultiIndex`` whose levels are the grid's whole
+    coordinates (and the phases, in :class:`optimize.constants.Phase` order), so that its codes
+    are the cells' grid positions: the numpy steps (pruning, coverage, the MILP) read the codes,
+    the plan table reads the labels, and nothing is flattened or rebuilt in between.
+
+    Columns of :attr:`table` (:data:`VALUES`)
+    ------------------------------------------
     row
         Index of the demand row of the column's (model, bucket).
     requests_per_second, systems, cost_per_hour, interactivity
         Of one replica: requests/s at full use (its capacity), systems occupied, $/hour,
         output tok/s per request (``1 / step`` for decode, NaN for prefill columns).
-    kind
-        :data:`optimize.constants.PHASE_CODE` of the column's phase (default: aggregated).
     ttft
         Aggregated: the cell's TTFT (s).  Prefill: ``TTFT_p``, its own part of a request's TTFT
         (prefill time and queueing wait).  Decode: NaN (the TTFT depends on the prefill partner).
@@ -89,34 +105,82 @@ class Columns:
         Disaggregated: the seconds this side's link takes to move one request's KV (``a_p`` or
         ``a_d``); aggregated: NaN.
     tier
-        The TTFT tier (decode) or level (prefill) of :func:`ttft_filter`, the pruning group.
+        The TTFT tier (decode) or level (prefill) of :func:`optimize.ttft.ttft_filter`, the
+        pruning group.
+
+    A physical-mode prefill column's ``concurrency`` is the grid level it was read at; its
+    capacity does not depend on N (it stands for the replica size ``systems`` of the cell).
     """
 
-    model: np.ndarray
-    bucket: np.ndarray
-    hardware: np.ndarray
-    concurrency: np.ndarray
-    row: np.ndarray
-    requests_per_second: np.ndarray
-    systems: np.ndarray
-    cost_per_hour: np.ndarray
-    interactivity: np.ndarray
-    kind: np.ndarray | None = None
-    ttft: np.ndarray | None = None
-    t_kv: np.ndarray | None = None
-    tier: np.ndarray | None = None
+    table: pd.DataFrame
+    model = LabelCodes("model")
+    bucket = LabelCodes("bucket_isl")
+    kind = LabelCodes("phase")  # the PHASE_CODE of each column's phase
+    hardware = LabelCodes("hardware")
+    row = TableColumn()
+    requests_per_second = TableColumn()
+    systems = TableColumn()
+    cost_per_hour = TableColumn()
+    interactivity = TableColumn()
+    ttft = TableColumn()
+    t_kv = TableColumn()
+    tier = TableColumn()
 
-    def __post_init__(self) -> None:
-        n = len(self.model)
-        defaults = {"kind": np.full(n, AGGREGATED, dtype=np.int8), "ttft": np.full(n, np.nan),
-                    "t_kv": np.full(n, np.nan), "tier": np.zeros(n, dtype=np.int64)}
-        for name, value in defaults.items():
-            if getattr(self, name) is None:
-                object.__setattr__(self, name, value)
+    @classmethod
+    def from_codes(cls, levels: Mapping[str, Sequence[Any]], codes: Mapping[str, np.ndarray],
+                   values: Mapping[str, np.ndarray]) -> Columns:
+        """The table of columns at ``codes`` (positions into ``levels``, per label of
+        :data:`LABELS`) with ``values`` (per name of :data:`VALUES`; ``ttft``, ``t_kv`` default
+        to NaN, ``tier`` to 0)."""
+        n = len(codes["model"])
+        defaults = {"ttft": np.full(n, np.nan), "t_kv": np.full(n, np.nan), "tier": np.zeros(n, dtype=np.int64)}
+        index = pd.MultiIndex(levels=[list(levels[k]) for k in LABELS],
+                              codes=[np.asarray(codes[k], dtype=np.int64) for k in LABELS], names=list(LABELS),
+                              verify_integrity=False)
+        data = {k: np.asarray(values[k]) if k in values else defaults[k] for k in VALUES}
+        return cls(pd.DataFrame(data, index=index))
+
+    @classmethod
+    def from_arrays(cls, *, model: np.ndarray, bucket: np.ndarray, hardware: np.ndarray, concurrency: np.ndarray,
+                    kind: np.ndarray | None = None, levels: Mapping[str, Sequence[Any]] | None = None,
+                    **values: np.ndarray) -> Columns:
+        """Columns of grid positions ``model``, ``bucket``, ``hardware``, phase code ``kind``
+        (default: aggregated) and concurrency values, labelled by ``levels`` (per label; by
+        default the positions themselves): a table without a grid, e.g. a worked example."""
+        n = len(model)
+        kind = np.full(n, AGGREGATED, dtype=np.int64) if kind is None else kind
+        levels_n, codes_n = np.unique(np.asarray(concurrency), return_inverse=True)
+
+        def positions(codes: np.ndarray) -> range:
+            return range(int(np.max(codes, initial=0)) + 1)
+
+        levels = {"model": positions(model), "bucket_isl": positions(bucket), "phase": PHASES,
+                  "hardware": positions(hardware), "concurrency": levels_n, **(levels or {})}
+        codes = {"model": model, "bucket_isl": bucket, "phase": kind, "hardware": hardware, "concurrency": codes_n}
+        return cls.from_codes(levels, codes, values)
+
+    @property
+    def concurrency(self) -> np.ndarray:
+        """Per column: concurrency N (requests in flight per replica)."""
+        return self.table.index.get_level_values("concurrency").to_numpy()
+
+    def labels(self) -> pd.DataFrame:
+        """The columns' labels (:data:`LABELS`) as a frame, one row per column."""
+        return self.table.index.to_frame(index=False)
 
     def take(self, keep: np.ndarray) -> Columns:
         """The columns selected by a boolean mask or an index array."""
-        return Columns(**{f.name: getattr(self, f.name)[keep] for f in fields(self)})
+        return Columns(self.table.iloc[keep])
+
+    def assign(self, **values: np.ndarray) -> Columns:
+        """The columns with some :data:`VALUES` replaced."""
+        return Columns(self.table.assign(**values))
+
+    def relabel(self, label: str, names: Sequence[Any], codes: np.ndarray) -> Columns:
+        """The columns with one label's level replaced by ``names`` and its codes by ``codes``."""
+        index = self.table.index.set_levels(list(names), level=label, verify_integrity=False)
+        index = index.set_codes(np.asarray(codes, dtype=np.int64), level=label, verify_integrity=False)
+        return Columns(self.table.set_axis(index, axis=0))
 
     def dominance_group(self) -> np.ndarray:
         """An integer key per column, equal for columns that may dominate one another: same row
@@ -132,12 +196,22 @@ class Columns:
         return self.kind == PHASE_CODE[kind]
 
     def __len__(self) -> int:
-        return len(self.model)
+        return len(self.table)
 
 
 def concat(*parts: Columns) -> Columns:
-    """The columns of ``parts``, one after the other."""
-    return Columns(**{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(Columns)})
+    """The columns of ``parts``, one after the other (each label's level: the first part's,
+    then the labels the others add, so that every column keeps its labels)."""
+    levels, codes = {}, {}
+    for i, label in enumerate(LABELS):
+        level = parts[0].table.index.levels[i]
+        for p in parts[1:]:
+            level = level.append(p.table.index.levels[i].difference(level, sort=False))
+        levels[label] = level
+        codes[label] = np.concatenate([level.get_indexer(p.table.index.levels[i])[p.table.index.codes[i]]
+                                       if len(p) else np.zeros(0, dtype=np.int64) for p in parts])
+    values = {k: np.concatenate([p.table[k].to_numpy() for p in parts]) for k in VALUES}
+    return Columns.from_codes(levels, codes, values)
 
 
 def cells(grid: xr.Dataset, name: str) -> np.ndarray:
@@ -149,23 +223,20 @@ def cells(grid: xr.Dataset, name: str) -> np.ndarray:
     return var.transpose(*CELL_ORDER).values
 
 
-def positions_by_key(keys: np.ndarray, n_keys: int) -> list[np.ndarray]:
-    """Positions of each key value ``0 .. n_keys - 1`` in ``keys``, in their original order."""
-    order = np.argsort(keys, kind="stable")
-    edges = np.searchsorted(keys[order], np.arange(n_keys + 1))
-    return [order[edges[i]:edges[i + 1]] for i in range(n_keys)]
+def grid_levels(grid: xr.Dataset) -> dict[str, Sequence[Any]]:
+    """The levels of a grid's columns: its coordinates, by label of :data:`LABELS`."""
+    return {"model": grid.model.values, "bucket_isl": grid.bucket_isl.values, "phase": PHASES,
+            "hardware": grid.hardware.values, "concurrency": grid.concurrency.values}
 
 
-def _flatten(grid: xr.Dataset, rows: DemandRows, ok: np.ndarray, kind: int, values: dict[str, np.ndarray]) -> Columns:
+def flatten(grid: xr.Dataset, rows: DemandRows, ok: np.ndarray, kind: int, values: dict[str, np.ndarray]) -> Columns:
     """The cells where ``ok`` holds as columns of one kind (values: 4-d arrays by field name)."""
     m, b, h, n = np.nonzero(ok)
-    levels = grid.concurrency.values
-    return Columns(model=m, bucket=b, hardware=h, concurrency=levels[n], row=rows.row_of_cell[m, b],
-                   requests_per_second=values["requests_per_second"][ok],
-                   systems=cells(grid, "systems")[ok].astype(float),
-                   cost_per_hour=cells(grid, "cost_per_hour")[ok],
-                   interactivity=values["interactivity"][ok], kind=np.full(len(m), kind, dtype=np.int8),
-                   ttft=values["ttft"][ok], t_kv=values["t_kv"][ok], tier=np.zeros(len(m), dtype=np.int64))
+    codes = {"model": m, "bucket_isl": b, "phase": np.full(len(m), kind), "hardware": h, "concurrency": n}
+    return Columns.from_codes(grid_levels(grid), codes, {
+        "row": rows.row_of_cell[m, b], "requests_per_second": values["requests_per_second"][ok],
+        "systems": cells(grid, "systems")[ok].astype(float), "cost_per_hour": cells(grid, "cost_per_hour")[ok],
+        "interactivity": values["interactivity"][ok], "ttft": values["ttft"][ok], "t_kv": values["t_kv"][ok]})
 
 
 def aggregated_columns(grid: xr.Dataset, rows: DemandRows, options: ColumnOptions | None = None) -> Columns:
@@ -187,7 +258,7 @@ def aggregated_columns(grid: xr.Dataset, rows: DemandRows, options: ColumnOption
     ttft = at_sla_percentile(grid, options.sla_quantile, options.physical)[1] if "ttft" in grid else nan
     if np.isfinite(options.max_ttft).any():
         ok &= ttft <= options.max_ttft[:, None, None, None]
-    return _flatten(grid, rows, ok, AGGREGATED, {"requests_per_second": cells(grid, "requests_per_second"),
+    return flatten(grid, rows, ok, AGGREGATED, {"requests_per_second": cells(grid, "requests_per_second"),
                                                  "interactivity": cells(grid, "interactivity"), "ttft": ttft,
                                                  "t_kv": nan})
 
@@ -271,7 +342,7 @@ def disaggregated_columns(grid: xr.Dataset, rows: DemandRows, options: ColumnOpt
         shape = tuple(grid.sizes[d] for d in CELL_ORDER)
         none = {k: np.zeros(shape) for k in ("requests_per_second", "interactivity", "ttft", "t_kv")}
         empty = np.zeros(shape, dtype=bool)
-        return _flatten(grid, rows, empty, PREFILL, none), _flatten(grid, rows, empty, DECODE, none)
+        return flatten(grid, rows, empty, PREFILL, none), flatten(grid, rows, empty, DECODE, none)
     c = disaggregated_cells(grid, options)
     base = cells(grid, "feasible") & (rows.row_of_cell >= 0)[:, :, None, None]
     ok_p = base & wanted_p[None, None, :, None] & np.isfinite(c["prefill_rate"]) & (c["prefill_rate"] > 0)
@@ -279,69 +350,12 @@ def disaggregated_columns(grid: xr.Dataset, rows: DemandRows, options: ColumnOpt
     ok_d = (base & wanted_d[None, None, :, None] & meets & np.isfinite(c["decode_rate"])
             & (c["decode_rate"] > 0))
     nan = np.full(ok_p.shape, np.nan)
-    prefill = _flatten(grid, rows, ok_p, PREFILL, {"requests_per_second": c["prefill_rate"], "interactivity": nan,
+    prefill = flatten(grid, rows, ok_p, PREFILL, {"requests_per_second": c["prefill_rate"], "interactivity": nan,
                                                    "ttft": c["prefill_ttft"], "t_kv": c["link_time"]})
-    decode = _flatten(grid, rows, ok_d, DECODE, {"requests_per_second": c["decode_rate"],
+    decode = flatten(grid, rows, ok_d, DECODE, {"requests_per_second": c["decode_rate"],
                                                  "interactivity": c["decode_interactivity"], "ttft": nan,
                                                  "t_kv": c["link_time"]})
     return prefill, decode
-
-
-def row_tiers(prefill_row: np.ndarray, prefill_ttft: np.ndarray, decode_row: np.ndarray,
-              decode_allowance: np.ndarray, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per prefill column its level and per decode column its tier within its row (module
-    docstring): with ``tau`` the row's sorted distinct prefill TTFTs, ``level = rank of TTFT_p``
-    (1-based) and ``tier = #{tau <= allowance_d}``; p may feed d iff ``level_p <= tier_d``."""
-    level = np.zeros(len(prefill_row), dtype=np.int64)
-    tier = np.zeros(len(decode_row), dtype=np.int64)
-    by_row_p, by_row_d = positions_by_key(prefill_row, n_rows), positions_by_key(decode_row, n_rows)
-    for p, d in zip(by_row_p, by_row_d):
-        if len(p) == 0:
-            continue
-        tau = np.unique(prefill_ttft[p])
-        level[p] = np.searchsorted(tau, prefill_ttft[p], side="left") + 1
-        tier[d] = np.searchsorted(tau, decode_allowance[d], side="right")
-    return level, tier
-
-
-def ttft_filter(prefill: Columns, decode: Columns, max_ttft_of_row: np.ndarray) -> tuple[Columns, Columns]:
-    """Drop the disaggregated columns that no partner can use within the TTFT limit, and set
-    their tiers (the pruning groups).
-
-    A prefill column stays if ``TTFT_p + a_p <= limit`` and some decode column of its row has
-    ``allowance_d = limit - a_d >= TTFT_p``; a decode column stays if some remaining prefill
-    column of its row has ``TTFT_p <= allowance_d``.  Decode tiers are those of
-    :func:`row_tiers`; a prefill column's tier is the least decode tier present that may use it,
-    so that two prefill columns of one tier feed the same decode columns.
-
-    Parameters
-    ----------
-    prefill, decode
-        From :func:`disaggregated_columns`.
-    max_ttft_of_row
-        The TTFT limit of each demand row, s (``inf``: none).
-    """
-    n_rows = len(max_ttft_of_row)
-    prefill = prefill.take(prefill.ttft + prefill.t_kv <= max_ttft_of_row[prefill.row])
-    least = np.full(n_rows, np.inf)
-    np.minimum.at(least, prefill.row, prefill.ttft)
-    has_prefill = np.zeros(n_rows, dtype=bool)
-    has_prefill[prefill.row] = True
-    allowance = max_ttft_of_row[decode.row] - decode.t_kv
-    keep_d = has_prefill[decode.row] & (allowance >= least[decode.row])
-    decode, allowance = decode.take(keep_d), allowance[keep_d]
-    most = np.full(n_rows, -np.inf)
-    np.maximum.at(most, decode.row, allowance)
-    keep_p = prefill.ttft <= most[prefill.row]
-    prefill = prefill.take(keep_p)
-    level, tier = row_tiers(prefill.row, prefill.ttft, decode.row, allowance, n_rows)
-    # a prefill column's tier: the least decode tier of its row that it may feed (level_p <= tier;
-    # one exists, as the row's decode column of most allowance may use it)
-    span = int(tier.max(initial=0)) + 1
-    present = np.unique(decode.row.astype(np.int64) * span + tier)  # sorted by (row, tier)
-    key = prefill.row.astype(np.int64) * span + level
-    prefill_tier = present[np.searchsorted(present, key)] % span if len(prefill) else level
-    return replace(prefill, tier=prefill_tier), replace(decode, tier=tier)
 
 
 def candidate_columns(grid: xr.Dataset, rows: DemandRows, options: ColumnOptions | None = None) -> Columns:
@@ -349,10 +363,8 @@ def candidate_columns(grid: xr.Dataset, rows: DemandRows, options: ColumnOptions
 
     Parameters
     ----------
-    grid
-        A :func:`optimize.inputs.bucket_grid`.
-    rows
-        Its demand rows (:func:`optimize.inputs.demand_rows`).
+    grid, rows
+        As :func:`aggregated_columns`.
     options
         :func:`optimize.inputs.column_options` (default: aggregated columns on every grid hardware).
 
@@ -369,253 +381,3 @@ def candidate_columns(grid: xr.Dataset, rows: DemandRows, options: ColumnOptions
     prefill, decode = disaggregated_columns(grid, rows, options)
     prefill, decode = ttft_filter(prefill, decode, options.max_ttft[rows.model])
     return concat(aggregated, prefill, decode)
-
-
-def undominated(group: np.ndarray, size: np.ndarray, rps: np.ndarray,
-                can_dominate: np.ndarray | None = None) -> np.ndarray:
-    """Mask of the entries no other entry of their group dominates: no larger ``size`` and at
-    least as many requests/s, and ``can_dominate`` (of equal pairs the first is kept).
-
-    Sort each group by size (ascending), then requests/s (descending); an entry survives if it
-    serves strictly more requests/s than every entry before it that may dominate.  Vectorized:
-    a cumulative maximum over groups offset so that each group starts above all earlier ones
-    (entries that may not dominate enter it just below their group's range).
-    """
-    if len(group) == 0:
-        return np.zeros(0, dtype=bool)
-    order = np.lexsort((-rps, size, group))
-    g, r = group[order], rps[order]
-    _, dense = np.unique(g, return_inverse=True)
-    offset = dense * 2.0 * (r.max() + 1.0)
-    value = r + offset
-    feed = value if can_dominate is None else np.where(can_dominate[order], value, offset - 1.0)
-    running = np.maximum.accumulate(feed)
-    previous = np.concatenate([[-np.inf], running[:-1]])
-    keep = np.zeros(len(group), dtype=bool)
-    keep[order[value > previous]] = True
-    return keep
-
-
-def dominated_by_multiples(group: np.ndarray, cost: np.ndarray, rps: np.ndarray, hardware: np.ndarray,
-                           uncapped_hardware: np.ndarray | None = None, block: int = 512) -> np.ndarray:
-    """Mask of the entries that ``k >= 2`` copies of another entry of their group replace at no
-    more cost: ``k = floor(cost_j / cost_i) >= 2`` and ``k * rps_i >= rps_j``, where i is on the
-    same hardware as j (then ``k`` copies use no more systems) or on hardware without an
-    inventory cap.  Dominance by strictly cheaper entries is acyclic, so every dominated entry
-    can go at once.  Pairwise within each group, in blocks of ``block`` dominated entries."""
-    drop = np.zeros(len(group), dtype=bool)
-    if len(group) == 0:
-        return drop
-    free = np.zeros(int(hardware.max()) + 1, dtype=bool) if uncapped_hardware is None else \
-        np.asarray(uncapped_hardware, dtype=bool)
-    _, dense = np.unique(group, return_inverse=True)
-    for idx in positions_by_key(dense, int(dense.max()) + 1):
-        if len(idx) < 2:
-            continue
-        c, r, h = cost[idx], rps[idx], hardware[idx]
-        for lo in range(0, len(idx), block):
-            j = slice(lo, lo + block)
-            k = np.floor(c[None, j] / c[:, None])
-            may = free[h][:, None] | (h[:, None] == h[None, j])
-            drop[idx[j]] = (may & (k >= 2) & (k * r[:, None] >= r[None, j])).any(0)
-    return drop
-
-
-def prune_dominated(cols: Columns, uncapped_hardware: np.ndarray | None = None) -> Columns:
-    """Drop the columns that other columns replace at no more cost and no more capped inventory
-    (of equal pairs the first is kept).
-
-    1. Within a dominance group (:meth:`Columns.dominance_group`: one row, kind, hardware and
-       TTFT tier): no more systems and at least as many requests/s.
-    2. With ``uncapped_hardware`` (per hardware: no inventory cap), across hardware within one
-       row, kind and tier: no more $/hour and at least as many requests/s, where only a column
-       on uncapped hardware may dominate (replacing a column by it uses no capped inventory).
-    3. Multiples (:func:`dominated_by_multiples`): ``k >= 2`` replicas of a cheaper column of the
-       same row, kind and tier that cost no more and carry at least as much (same hardware, or
-       uncapped hardware).  On the wafer, where any number of systems makes a replica, this
-       drops most large replicas.
-
-    A column of one kind and tier serves the same MILP rows as any other of that kind and tier
-    in its row, with coefficients proportional to its requests/s, so a replacement serves every
-    row at least as well; the optimum is unchanged.
-
-    Parameters
-    ----------
-    cols
-        Candidate columns.
-    uncapped_hardware
-        Per grid hardware: True where it has no inventory cap (default: all capped, so steps 2
-        and 3 compare columns of one hardware only).
-
-    Returns
-    -------
-    Columns
-        The undominated columns, in their original order.
-    """
-    if len(cols) == 0:
-        return cols
-    cols = cols.take(undominated(cols.dominance_group(), cols.systems, cols.requests_per_second))
-    n_tier = int(cols.tier.max()) + 1
-    group = (cols.row.astype(np.int64) * len(Phase) + cols.kind) * n_tier + cols.tier
-    if uncapped_hardware is not None:
-        keep = undominated(group, cols.cost_per_hour, cols.requests_per_second,
-                           np.asarray(uncapped_hardware)[cols.hardware])
-        cols, group = cols.take(keep), group[keep]
-    drop = dominated_by_multiples(group, cols.cost_per_hour, cols.requests_per_second, cols.hardware,
-                                  uncapped_hardware)
-    return cols.take(~drop)
-
-
-@dataclass(frozen=True)
-class Covering:
-    """The covering rows of the MILP over its columns and flow variables.
-
-    Rows: the ``R`` demand rows, then one capacity row per flow, then one Hall row per flow.
-    Variables: the columns (integer replicas), then the flows (continuous requests/s).
-
-    Attributes
-    ----------
-    coverage
-        Sparse (row, variable, coefficient) triplets.
-    demand
-        Right-hand side per row: requests/s of the demand rows, 0 for the others.
-    flows
-        Number of flow variables, one per (demand row, decode tier present).
-    flow_row, flow_tier
-        Per flow: its demand row and decode tier.
-    """
-
-    coverage: Coverage
-    demand: np.ndarray
-    flows: int
-    flow_row: np.ndarray
-    flow_tier: np.ndarray
-
-
-def _expand(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For ranges ``[starts[i], ends[i])``: (i, position) for every position of every range."""
-    counts = np.maximum(ends - starts, 0)
-    owner = np.repeat(np.arange(len(starts)), counts)
-    within = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-    return owner, np.repeat(starts, counts) + within
-
-
-def column_tiers(cols: Columns, max_ttft_of_row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per column its prefill level and decode tier (:func:`row_tiers`; 0 for other kinds)."""
-    pre, dec = np.flatnonzero(cols.phase(Phase.prefill)), np.flatnonzero(cols.phase(Phase.decode))
-    allowance = max_ttft_of_row[cols.row[dec]] - cols.t_kv[dec]
-    level, tier = row_tiers(cols.row[pre], cols.ttft[pre], cols.row[dec], allowance, len(max_ttft_of_row))
-    level_of, tier_of = np.zeros(len(cols), dtype=np.int64), np.zeros(len(cols), dtype=np.int64)
-    level_of[pre], tier_of[dec] = level, tier
-    return level_of, tier_of
-
-
-def covering(cols: Columns, target_utilization: float, demand: np.ndarray,
-             max_ttft_of_row: np.ndarray | None = None) -> Covering:
-    """The MILP's covering rows (docs/model.md §9), with ``x`` the replicas, ``z`` the flows, ``u`` the
-    target utilization and ``c`` a replica's requests/s::
-
-        demand row r:            Σ_agg c u x + Σ_{tiers t of r} z_rt      >= demand_r
-        capacity row (r, t):     Σ_{decode d of tier t} c_d u x_d - z_rt  >= 0
-        Hall row (r, t):         Σ_{prefill p, level_p <= t} c_p u y_p - Σ_{t' <= t} z_rt' >= 0
-
-    The flow ``z_rt`` is the requests/s the decode columns of tier t serve; prefill capacity
-    must cover the flows of every set of tiers it may feed (Hall's condition, which for nested
-    sets needs only the prefixes).  Decode capacity bought beyond what demand needs draws no
-    prefill capacity.  With aggregated columns only this is one row per demand row.
-
-    Parameters
-    ----------
-    cols
-        The columns of the MILP, in variable order.
-    target_utilization
-        Largest share of a replica's requests/s that demand may use.
-    demand
-        Requests/s per demand row.
-    max_ttft_of_row
-        TTFT limit per demand row, s (default: none).
-    """
-    n_rows, n_cols = len(demand), len(cols)
-    max_ttft_of_row = np.full(n_rows, np.inf) if max_ttft_of_row is None else max_ttft_of_row
-    carry = cols.requests_per_second * target_utilization
-    agg = np.flatnonzero(cols.phase(Phase.aggregated))
-    dec, pre = np.flatnonzero(cols.phase(Phase.decode)), np.flatnonzero(cols.phase(Phase.prefill))
-    if len(dec) == 0:
-        cover = Coverage(row=cols.row[agg], column=agg, coefficient=carry[agg])
-        return Covering(coverage=cover, demand=np.asarray(demand, dtype=float), flows=0,
-                        flow_row=np.zeros(0, dtype=np.int64), flow_tier=np.zeros(0, dtype=np.int64))
-    level, tier = column_tiers(cols, max_ttft_of_row)
-    span = int(max(tier.max(), level.max())) + 2
-    flow_key = np.unique(cols.row[dec].astype(np.int64) * span + tier[dec])  # sorted by (row, tier)
-    flow_row, flow_tier = flow_key // span, flow_key % span
-    n_flows = len(flow_key)
-    capacity_row, hall_row = n_rows + np.arange(n_flows), n_rows + n_flows + np.arange(n_flows)
-    row_end = np.searchsorted(flow_key, (flow_row + 1) * span, side="left")  # end of each flow's row
-    flow_var = n_cols + np.arange(n_flows)
-    # decode columns: into their tier's capacity row
-    dec_flow = np.searchsorted(flow_key, cols.row[dec].astype(np.int64) * span + tier[dec])
-    # prefill columns: into the Hall rows of every tier of their row that they may feed
-    pre_start = np.searchsorted(flow_key, cols.row[pre].astype(np.int64) * span + level[pre], side="left")
-    pre_end = np.searchsorted(flow_key, (cols.row[pre].astype(np.int64) + 1) * span, side="left")
-    pre_owner, pre_flow = _expand(pre_start, pre_end)
-    # flows: +1 in their demand row, -1 in their capacity row, -1 in the Hall rows of their tier and above
-    hall_owner, hall_flow = _expand(np.arange(n_flows), row_end)
-    rows = [cols.row[agg], flow_row, capacity_row[dec_flow], capacity_row, hall_row[pre_flow], hall_row[hall_flow]]
-    columns = [agg, flow_var, dec, flow_var, pre[pre_owner], flow_var[hall_owner]]
-    coefficients = [carry[agg], np.ones(n_flows), carry[dec], -np.ones(n_flows), carry[pre[pre_owner]],
-                    -np.ones(len(hall_owner))]
-    cover = Coverage(row=np.concatenate(rows).astype(np.int64), column=np.concatenate(columns).astype(np.int64),
-                     coefficient=np.concatenate(coefficients).astype(float))
-    rhs = np.concatenate([np.asarray(demand, dtype=float), np.zeros(2 * n_flows)])
-    return Covering(coverage=cover, demand=rhs, flows=n_flows, flow_row=flow_row, flow_tier=flow_tier)
-
-
-def coverage(cols: Columns, target_utilization: float) -> Coverage:
-    """The coverage triplets of :func:`covering` for demand rows ``0 .. max(cols.row)`` (an
-    aggregated column covers its own demand row by the requests/s it may carry at the target
-    utilization).
-
-    Parameters
-    ----------
-    cols
-        The columns of the MILP, in variable order.
-    target_utilization
-        Largest share of a replica's requests/s that demand may use.
-    """
-    n_rows = int(cols.row.max()) + 1 if len(cols) else 0
-    return covering(cols, target_utilization, np.zeros(n_rows)).coverage
-
-
-def disaggregated_capacity(cols: Columns, replicas: np.ndarray, target_utilization: float,
-                           max_ttft_of_row: np.ndarray) -> np.ndarray:
-    """Most requests/s the bought prefill and decode replicas can serve together, per demand row.
-
-    The maximum flow from prefill to decode capacity (both at the target utilization) where p
-    may feed d iff ``level_p <= tier_d``: for nested sets the least cut is a prefix of tiers,
-    ``min(Σ_t C_t, min_t (P_{<=t} + Σ_{t' > t} C_t'))`` with ``C_t`` the decode capacity of tier
-    t and ``P_{<=t}`` the prefill capacity that tier t may use.
-
-    Parameters
-    ----------
-    cols
-        The columns of the MILP.
-    replicas
-        Whole replicas per column.
-    target_utilization
-        Largest share of a replica's requests/s that demand may use.
-    max_ttft_of_row
-        TTFT limit per demand row, s (``inf``: none).
-    """
-    n_rows = len(max_ttft_of_row)
-    level, tier = column_tiers(cols, max_ttft_of_row)
-    bought = cols.requests_per_second * target_utilization * replicas
-    dec, pre = cols.phase(Phase.decode) & (replicas > 0), cols.phase(Phase.prefill) & (replicas > 0)
-    flow = np.zeros(n_rows)
-    for r in np.unique(cols.row[dec]):
-        in_row_d, in_row_p = dec & (cols.row == r), pre & (cols.row == r)
-        tiers = np.unique(tier[in_row_d])
-        decode_cap = np.array([bought[in_row_d & (tier == t)].sum() for t in tiers])
-        prefill_cap = np.array([bought[in_row_p & (level <= t)].sum() for t in tiers])
-        above = np.concatenate([np.cumsum(decode_cap[::-1])[::-1][1:], [0.0]])
-        flow[r] = min(decode_cap.sum(), float(np.min(prefill_cap + above)))
-    return flow

@@ -30,12 +30,14 @@ from omegaconf import DictConfig
 from model.app.config import with_values
 from model.app.validate import validate as validate_model
 from model.trace import Trace
-from optimize.columns import Columns, candidate_columns, concat, covering, prune_dominated
+from optimize.columns import PHASES, Columns, candidate_columns, concat
 from optimize.constants import SolveStatus
+from optimize.coverage import CoverageMatrix
 from optimize.demand import demand_profile
 from optimize.inputs import DemandRows, bucket_grid, column_options, demand_by_model, inventory_by_hardware, isl_buckets
 from optimize.periods import DayProblem, DaySolution, solve_day, solve_day_by_block
-from optimize.plan import PHASES, PLAN_COLUMNS, assign_solution
+from optimize.plan import PLAN_COLUMNS, assign_solution
+from optimize.pruning import prune_dominated
 from optimize.schema import DemandProfile, IslBucket
 from optimize.shortfalls import no_column_shortfalls
 from optimize.tiers import ON_DEMAND, RESERVED, SPOT, TIERS, TierPrices, tier_prices
@@ -71,15 +73,18 @@ TIER_SEPARATOR = "@"
 class Offers:
     """The MILP's offers: candidate columns, each bought in one tier.
 
-    ``cols.hardware`` encodes (tier, hardware) as ``tier * n_hardware + hardware`` so that the
-    plan table of :func:`optimize.plan.assign_solution` keeps them apart (``names`` are
-    ``hardware@tier``); ``hardware`` and ``tier`` hold the plain indices.
+    The columns' hardware label is (hardware, tier), ``hardware@tier`` (``names``, in the order
+    ``tier * n_hardware + hardware``), so that the plan table of
+    :func:`optimize.plan.assign_solution` keeps them apart; ``hardware`` and ``tier`` hold the
+    plain indices; ``coverage`` is their
+    coverage matrix once the MILP's utilization and TTFT limits are known.
     """
 
     cols: Columns
     hardware: np.ndarray
     tier: np.ndarray
     names: list[str]
+    coverage: CoverageMatrix | None = None
 
 
 def offers(candidates: Columns, prices: TierPrices, hardware: list[str], uncapped: np.ndarray | None,
@@ -88,7 +93,7 @@ def offers(candidates: Columns, prices: TierPrices, hardware: list[str], uncappe
 
     A replica bought in a tier costs ``systems x price`` of that tier; a spot replica carries
     its requests/s times the hardware's ``spot_availability``.  Pruning within a tier
-    (:func:`optimize.columns.prune_dominated` on that tier's costs and rates) keeps the optimum:
+    (:func:`optimize.pruning.prune_dominated` on that tier's costs and rates) keeps the optimum:
     each offer's variables enter the MILP only through its own coverage, cost, systems and power,
     so an offer another one of its tier replaces at no more cost can go.  ``uncapped`` (per
     hardware: no inventory cap and no power cap) allows replacements across hardware.
@@ -108,24 +113,24 @@ def offers(candidates: Columns, prices: TierPrices, hardware: list[str], uncappe
     """
     parts, hw_parts, tier_parts = [], [], []
     n_hw = len(hardware)
+    names = [f"{h}{TIER_SEPARATOR}{t}" for t in TIERS for h in hardware]
     for k in range(len(TIERS)):
         sells = np.isfinite(prices.price[:, k])
         chosen = candidates.take(sells[candidates.hardware])
         if len(chosen) == 0:
             continue
         if k != RESERVED:  # reserved keeps the grid's own cost_per_hour: today's numbers, bit for bit
-            chosen = replace(chosen, cost_per_hour=chosen.systems * prices.price[chosen.hardware, k])
+            chosen = chosen.assign(cost_per_hour=chosen.systems * prices.price[chosen.hardware, k])
         if k == SPOT:
-            chosen = replace(chosen, requests_per_second=chosen.requests_per_second
-                             * prices.availability[chosen.hardware])
+            chosen = chosen.assign(requests_per_second=chosen.requests_per_second
+                                   * prices.availability[chosen.hardware])
         if prune:
             chosen = prune_dominated(chosen, uncapped)
-        hw_parts.append(chosen.hardware.copy())
+        hw_parts.append(chosen.hardware)
         tier_parts.append(np.full(len(chosen), k))
-        parts.append(replace(chosen, hardware=chosen.hardware + k * n_hw))
-    names = [f"{h}{TIER_SEPARATOR}{t}" for t in TIERS for h in hardware]
+        parts.append(chosen.relabel("hardware", names, chosen.hardware + k * n_hw))
     if not parts:
-        empty = candidates.take(np.zeros(len(candidates), dtype=bool))
+        empty = candidates.take(np.zeros(len(candidates), dtype=bool)).relabel("hardware", names, np.zeros(0))
         return Offers(empty, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), names)
     return Offers(concat(*parts), np.concatenate(hw_parts), np.concatenate(tier_parts), names)
 
@@ -236,7 +241,8 @@ def plan_day(cfg: DictConfig, trace: Trace | None = None, baselines: bool = True
 
     def problem(p: TierPrices, rhs: np.ndarray, period_hours: np.ndarray) -> tuple[DayProblem, Offers, np.ndarray]:
         o = offers(candidates, p, hardware, uncapped, bool(f.prune))
-        cover = covering(o.cols, utilization, np.zeros(len(rows)), max_ttft_of_row)
+        o = replace(o, coverage=CoverageMatrix.of(o.cols, utilization, max_ttft_of_row))
+        cover = o.coverage.milp_rows(np.zeros(len(rows)))
         full = np.zeros((len(cover.demand), rhs.shape[1]))
         full[:len(rows)] = rhs
         power_mw = o.cols.systems * p.power_kw[o.hardware] / 1e3
@@ -258,7 +264,7 @@ def plan_day(cfg: DictConfig, trace: Trace | None = None, baselines: bool = True
     if result.replicas is None:
         return DayPlan(result.solution.status, pd.DataFrame(), None, {}, pd.DataFrame(), profile, seconds,
                        notes=("the solver stopped (time limit) before finding any plan",))
-    plan = with_cell_times(day_table(result, o, rows, mean, grid, profile, utilization, max_ttft_of_row), grid)
+    plan = with_cell_times(day_table(result, o, rows, mean, grid, profile), grid)
     periods = period_dataset(result, dp, o, rows, mean, need, profile, hardware)
     totals = day_totals(periods)
     if baselines:
@@ -288,13 +294,12 @@ def baseline_totals(cost_per_day: float, peak: DaySolution, every: DaySolution, 
 
 
 def day_table(result: DaySolution, o: Offers, rows: DemandRows, mean: np.ndarray, grid: xr.Dataset,
-              profile: xr.Dataset, utilization: float, max_ttft_of_row: np.ndarray) -> pd.DataFrame:
+              profile: xr.Dataset) -> pd.DataFrame:
     """The plan table: :func:`optimize.plan.assign_solution` on each period's replicas (reserved
     plus that period's on-demand and spot), with the period and tier added."""
     tables = []
     for t in range(result.replicas.shape[1]):
-        table, _ = assign_solution(result.replicas[:, t], o.cols, _rows_of_period(rows, mean, t), grid, o.names,
-                                   utilization, max_ttft_of_row)
+        table = assign_solution(result.replicas[:, t], o.cols, o.coverage, _rows_of_period(rows, mean, t), grid).plan
         if len(table) == 0:
             continue
         split = table.hardware.str.split(TIER_SEPARATOR, n=1, expand=True)

@@ -2,8 +2,9 @@
 concurrency) of three kinds: aggregated, prefill and decode.
 
 :func:`plan_fleet` runs the steps in order: inputs (:mod:`optimize.inputs`), candidate columns
-and pruning (:mod:`optimize.columns`), build and solve (:mod:`optimize.milp`), the plan table
-(:mod:`optimize.plan`), or the report of why there is none (:mod:`optimize.shortfalls`).  An
+and pruning (:mod:`optimize.columns`), their coverage matrix (:mod:`optimize.coverage`), build
+and solve (:mod:`optimize.milp`), the plan table (:mod:`optimize.plan`), or the report of why
+there is none (:mod:`optimize.shortfalls`).  An
 infeasible problem is a result: the plan carries a report naming each (model, bucket) that
 cannot be served and by how much.
 """
@@ -15,11 +16,13 @@ import numpy as np
 import xarray as xr
 from omegaconf import DictConfig
 
-from optimize.columns import candidate_columns, covering, prune_dominated
+from optimize.columns import candidate_columns
 from optimize.constants import Phase, SolveStatus
+from optimize.coverage import CoverageMatrix
 from optimize.inputs import bucket_grid, column_options, demand_by_model, demand_rows, inventory_by_hardware
 from optimize.milp import build_model, solve_model
 from optimize.plan import FleetPlan, assign_solution
+from optimize.pruning import prune_dominated
 from optimize.shortfalls import inventory_shortfalls, no_column_shortfalls
 
 
@@ -67,8 +70,8 @@ def plan_fleet(cfg: DictConfig, prune: bool | None = None, grid: xr.Dataset | No
         return FleetPlan.infeasible(shortfalls=missing, **counts, columns_by_phase=kinds)
 
     utilization = float(fleet.target_utilization)
-    max_ttft_of_row = options.max_ttft[rows.model]
-    cover = covering(cols, utilization, rows.requests_per_second, max_ttft_of_row)
+    matrix = CoverageMatrix.of(cols, utilization, options.max_ttft[rows.model])
+    cover = matrix.milp_rows(rows.requests_per_second)
     problem = {"cost": cols.cost_per_hour, "coverage": cover.coverage, "demand": cover.demand,
                "systems": cols.systems, "hardware": cols.hardware, "inventory": inventory, "flows": cover.flows}
     solver_options = {"time_limit": float(fleet.solver.time_limit_s), "mip_rel_gap": float(fleet.solver.mip_rel_gap),
@@ -87,6 +90,6 @@ def plan_fleet(cfg: DictConfig, prune: bool | None = None, grid: xr.Dataset | No
         return FleetPlan.infeasible(shortfalls=shortfalls, **counts, **timings, columns_by_phase=kinds)
     if solution.status in (SolveStatus.no_solution, SolveStatus.unverified):
         return FleetPlan.no_solution(**counts, **timings, columns_by_phase=kinds, status=solution.status)
-    plan, totals = assign_solution(solution.replicas, cols, rows, grid, hardware, utilization, max_ttft_of_row)
-    return FleetPlan.solved(status=solution.status, plan=plan, totals=totals, mip_gap=solution.mip_gap,
+    assignment = assign_solution(solution.replicas, cols, matrix, rows, grid)
+    return FleetPlan.solved(status=solution.status, assignment=assignment, mip_gap=solution.mip_gap,
                             **counts, **timings, columns_by_phase=kinds)

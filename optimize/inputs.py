@@ -9,8 +9,9 @@ rows (one per (model, bucket) with demand), the inventory cap per hardware type 
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -25,6 +26,8 @@ from model.schema import PrefillMode, SlaPercentile
 from optimize.concurrency import sla_by_model, ttft_by_model
 from optimize.schema import IslKind
 
+# a config and its params -> the same, trimmed (optimize.scenario_grid.selected_catalog)
+Trim = Callable[[DictConfig, Mapping[str, Any]], tuple[DictConfig, dict[str, Any]]]
 MAX_BUCKET_ISL = 1e9  # tokens: the "[1, 1e9]" rule of workload.isl and of explicit buckets
 
 # the per-cell variables of the cost model that candidate columns and shortfall reports read
@@ -82,18 +85,8 @@ def isl_buckets(cfg: DictConfig) -> tuple[np.ndarray, np.ndarray]:
 
 
 def demand_by_model(cfg: DictConfig) -> xr.DataArray:
-    """Requests/s of each selected model: ``fleet.demand``, else ``fleet.demand_default``.
-
-    Parameters
-    ----------
-    cfg
-        Validated optimizer config.
-
-    Returns
-    -------
-    xarray.DataArray
-        Dim ``model``, requests per second.
-    """
+    """Requests/s of each selected model of a validated optimizer config: ``fleet.demand``, else
+    ``fleet.demand_default`` (a DataArray on ``model``, 1/s)."""
     models = list(cfg.select.models)
     demand = cfg.fleet.demand
     values = [float(cfg.fleet.demand_default if demand.get(m) is None else demand[m]) for m in models]
@@ -102,15 +95,8 @@ def demand_by_model(cfg: DictConfig) -> xr.DataArray:
 
 
 def inventory_by_hardware(cfg: DictConfig, hardware: Sequence[str]) -> np.ndarray:
-    """Most systems available per hardware type, in the order of ``hardware`` (``inf``: no cap).
-
-    Parameters
-    ----------
-    cfg
-        Validated optimizer config.
-    hardware
-        Hardware names (the grid's ``hardware`` coordinate).
-    """
+    """Most systems available per hardware type of a validated optimizer config, in the order of
+    ``hardware`` (names, e.g. the grid's ``hardware`` coordinate; ``inf``: no cap)."""
     inventory = cfg.fleet.inventory
     return np.array([np.inf if inventory.get(h) is None else float(inventory[h]) for h in hardware])
 
@@ -130,7 +116,8 @@ def grid_hardware(cfg: DictConfig) -> list[str]:
     return offered + [h for h in prefill_hardware(cfg) if h not in offered]
 
 
-def bucket_grid(cfg: DictConfig) -> xr.Dataset:
+def bucket_grid(cfg: DictConfig, params: Mapping[str, Any] | None = None, concurrency: Any = None,
+                trim: Trim | None = None) -> xr.Dataset:
     """The cost model on dims (model, hardware, bucket, concurrency) with each model's SLA.
 
     The hardware is :func:`grid_hardware`: the hardware on offer (``select.hardware``) and any
@@ -143,6 +130,13 @@ def bucket_grid(cfg: DictConfig) -> xr.Dataset:
     ----------
     cfg
         Validated optimizer config.
+    params
+        Dotted key -> value applied to the evaluation (e.g. DataArrays along ``scenario``).
+    concurrency
+        Concurrency levels (default: the config's grid).
+    trim
+        Applied to the grid's config and ``params`` before the evaluation (e.g.
+        :func:`optimize.scenario_grid.selected_catalog`).
 
     Returns
     -------
@@ -151,7 +145,7 @@ def bucket_grid(cfg: DictConfig) -> xr.Dataset:
     """
     isl, weight = isl_buckets(cfg)
     bucket = xr.DataArray(isl, dims="bucket", coords={"bucket": np.arange(len(isl))})
-    values = {}
+    values: dict[str, Any] = {}
     hardware = grid_hardware(cfg)
     if hardware != list(cfg.select.hardware):
         values["select.hardware"] = hardware
@@ -159,7 +153,11 @@ def bucket_grid(cfg: DictConfig) -> xr.Dataset:
         values["sla.max_ttft_s"] = None
     if values:
         cfg = with_values(cfg, values, validate_model)
-    grid = evaluate(cfg, {"sla.min_interactivity": sla_by_model(cfg)}, isl=bucket, variables=COLUMN_VARIABLES)
+    params = dict(params or {})
+    if trim is not None:
+        cfg, params = trim(cfg, params)
+    grid = evaluate(cfg, {**params, "sla.min_interactivity": sla_by_model(cfg)}, isl=bucket, concurrency=concurrency,
+                    variables=COLUMN_VARIABLES)
     return grid.assign_coords(bucket_isl=("bucket", isl), bucket_weight=("bucket", weight))
 
 

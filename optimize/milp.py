@@ -87,11 +87,11 @@ class Solution:
     flows: np.ndarray | None = None
 
 
-def _groups(keys: np.ndarray, n_groups: int) -> list[np.ndarray]:
-    """Positions of each key value ``0 .. n_groups - 1``, in their original order."""
+def positions_by_key(keys: np.ndarray, n_keys: int) -> list[np.ndarray]:
+    """Positions of each key value ``0 .. n_keys - 1`` in ``keys``, in their original order."""
     order = np.argsort(keys, kind="stable")
-    edges = np.searchsorted(keys[order], np.arange(n_groups + 1))
-    return [order[edges[i]:edges[i + 1]] for i in range(n_groups)]
+    edges = np.searchsorted(keys[order], np.arange(n_keys + 1))
+    return [order[edges[i]:edges[i + 1]] for i in range(n_keys)]
 
 
 def normalize(termination: TerminationCondition, solution: SolutionStatus) -> SolveStatus:
@@ -152,7 +152,7 @@ def build_model(cost: np.ndarray, coverage: Coverage, demand: np.ndarray, system
     m.flow = pyo.Var(range(flows), domain=pyo.NonNegativeReals)
     replicas = [m.replicas[j] for j in range(n_columns)]
     variables_of = replicas + [m.flow[k] for k in range(flows)]
-    entries_of_row = _groups(coverage.row, n_rows)
+    entries_of_row = positions_by_key(coverage.row, n_rows)
     short_rows = [r for r in range(n_rows) if demand[r] > 0] if elastic else []
     if elastic:
         m.shortfall = pyo.Var(short_rows, domain=pyo.NonNegativeReals)
@@ -168,7 +168,7 @@ def build_model(cost: np.ndarray, coverage: Coverage, demand: np.ndarray, system
 
     m.cover = pyo.Constraint(range(n_rows), rule=cover)
     capped = [h for h in range(len(inventory)) if np.isfinite(inventory[h])]
-    columns_on_hardware = _groups(hardware, len(inventory))
+    columns_on_hardware = positions_by_key(hardware, len(inventory))
 
     def cap(m: pyo.ConcreteModel, h: int):
         columns = columns_on_hardware[h]

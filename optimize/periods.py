@@ -6,7 +6,7 @@ one integer variable per period; the flows of disaggregated serving (docs/model.
 continuous variable per period.  With ``h_t`` the hours of period t and ``H = Σ h_t``::
 
     min  Σ_{reserved o} H c_o x_o + Σ_t h_t Σ_{per-period o} c_o x_ot
-    s.t. every covering row r of :func:`optimize.columns.covering`, in every period t:
+    s.t. every covering row r of :meth:`optimize.coverage.CoverageMatrix.milp_rows`, in every period t:
              Σ_o a_ro x_o(t) + Σ_k b_rk z_kt >= rhs_rt        (rhs: demand x burst, 0 for the flow rows)
          Σ_{o on hardware h} systems_o x_o(t) <= inventory_h   per capped h and period
          Σ_o systems_o power_o x_o(t) <= power_cap              per period (MW, power at the wall)
@@ -261,7 +261,7 @@ def solve_day_by_block(p: DayProblem, block_of_offer: np.ndarray, block_of_flow:
 
     Without an inventory or power cap, a demand row (model, ISL bucket) shares no variable and
     no constraint with another: its offers, its flows and its capacity and Hall rows are its own
-    (:func:`optimize.columns.covering`).  The MILP is then the sum of one MILP per row, and
+    (:meth:`optimize.coverage.CoverageMatrix.milp_rows`).  The MILP is then the sum of one MILP per row, and
     solving each alone gives the same optimum, much faster than one MILP with every period of
     every row (HiGHS spends its time on root cuts of the joint model).  With a cap, this is
     :func:`solve_day` on the whole problem.

@@ -7,7 +7,6 @@ returns, made by one named constructor per outcome.  Plan rows carry their ``pha
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,16 +14,16 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from optimize.columns import Columns, column_tiers, disaggregated_capacity
+from optimize.columns import PHASES, Columns
 from optimize.constants import PHASE_CODE, Phase, SolveStatus
+from optimize.coverage import CoverageMatrix
 from optimize.inputs import DemandRows
 from optimize.shortfalls import empty_shortfalls
 
 NO_SOLUTION_NOTE = "the solver stopped (time limit) before finding any plan"
 UNVERIFIED_NOTE = ("the solver's plan, in whole replicas, does not meet every model's demand (numbers the solver "
                    "cannot carry exactly?): no plan is reported")
-PLAN_ORDER = ["model", "bucket_isl", "phase", "hardware", "concurrency"]
-PHASES = [p.value for p in Phase]
+PLAN_ORDER = ["model", "bucket_isl", "phase", "hardware", "concurrency"]  # the labels of optimize.columns.Columns
 # columns of the plan table: (units, meaning); plan.csv puts the units in its header, plan.json in "units"
 PLAN_COLUMNS: dict[str, tuple[str, str]] = {
     "model": ("", "model name"),
@@ -115,6 +114,27 @@ class FleetTotals:
 
 
 @dataclass(frozen=True)
+class Assignment:
+    """A MILP solution read back (:func:`assign_solution`).
+
+    Attributes
+    ----------
+    plan
+        The plan table (:data:`PLAN_COLUMNS`), one row per chosen column.
+    totals
+        :class:`FleetTotals`.
+    columns, coverage
+        The chosen columns (with their labels) and their coverage matrix, in the plan table's
+        row order: what :func:`optimize.evaluation.evaluate_plan` takes to other scenarios.
+    """
+
+    plan: pd.DataFrame
+    totals: FleetTotals
+    columns: Columns
+    coverage: CoverageMatrix
+
+
+@dataclass(frozen=True)
 class FleetPlan:
     """A fleet plan, or the report of why there is none.
 
@@ -141,6 +161,8 @@ class FleetPlan:
         Remarks printed under the plan.
     columns_by_phase
         Per phase: (candidate columns, columns left after pruning).
+    assignment
+        With a plan: its :class:`Assignment` (the plan's columns and coverage matrix).
     """
 
     status: SolveStatus
@@ -154,15 +176,17 @@ class FleetPlan:
     pruned_columns: int
     notes: tuple[str, ...] = field(default_factory=tuple)
     columns_by_phase: dict[str, tuple[int, int]] = field(default_factory=dict)
+    assignment: Assignment | None = None
 
     @classmethod
-    def solved(cls, *, status: SolveStatus, plan: pd.DataFrame, totals: FleetTotals, mip_gap: float | None,
+    def solved(cls, *, status: SolveStatus, assignment: Assignment, mip_gap: float | None,
                build_seconds: float, solve_seconds: float, columns: int, pruned_columns: int,
                columns_by_phase: dict[str, tuple[int, int]] | None = None) -> FleetPlan:
         """A plan that serves all demand (status ``optimal`` or ``time_limit``)."""
-        return cls(status=status, plan=plan, totals=totals, shortfalls=empty_shortfalls(), mip_gap=mip_gap,
-                   build_seconds=build_seconds, solve_seconds=solve_seconds, columns=columns,
-                   pruned_columns=pruned_columns, columns_by_phase=dict(columns_by_phase or {}))
+        return cls(status=status, plan=assignment.plan, totals=assignment.totals, shortfalls=empty_shortfalls(),
+                   mip_gap=mip_gap, build_seconds=build_seconds, solve_seconds=solve_seconds, columns=columns,
+                   pruned_columns=pruned_columns, columns_by_phase=dict(columns_by_phase or {}),
+                   assignment=assignment)
 
     @classmethod
     def infeasible(cls, *, shortfalls: pd.DataFrame, columns: int, pruned_columns: int,
@@ -195,49 +219,51 @@ class FleetPlan:
                                      for k, (c, kept) in self.columns_by_phase.items()}}
 
 
-def _pair_times(cols: Columns, chosen: np.ndarray, max_ttft_of_row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _pair_times(cols: Columns, matrix: CoverageMatrix, chosen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per chosen column: the worst TTFT and KV transfer time a request may see over the plan's
     partners it may be paired with (aggregated: the cell's TTFT, no transfer).
 
-    A prefill column p and a decode column d of one row pair if p may feed d (TTFT tiers); the
-    request then sees ``TTFT_p + max(a_p, a_d)`` and a transfer of ``max(a_p, a_d)``.
+    A prefill column p and a decode column d of one row pair if p may feed d (``level_p <=
+    tier_d`` in the coverage matrix); the request then sees ``TTFT_p + max(a_p, a_d)`` and a
+    transfer of ``max(a_p, a_d)``.
     """
-    ttft, t_kv = cols.ttft[chosen].copy(), np.full(len(chosen), np.nan)
-    level, tier = column_tiers(cols, max_ttft_of_row)
-    pre = chosen[cols.kind[chosen] == PHASE_CODE[Phase.prefill]]
-    dec = chosen[cols.kind[chosen] == PHASE_CODE[Phase.decode]]
+    kind, row, level, tier = matrix.kind, matrix.row, matrix.level, matrix.tier
+    own_ttft, own_t_kv = cols.ttft, cols.t_kv
+    ttft, t_kv = own_ttft[chosen].copy(), np.full(len(chosen), np.nan)
+    pre = chosen[kind[chosen] == PHASE_CODE[Phase.prefill]]
+    dec = chosen[kind[chosen] == PHASE_CODE[Phase.decode]]
     for i, j in enumerate(chosen):
-        if cols.kind[j] == PHASE_CODE[Phase.aggregated]:
+        if kind[j] == PHASE_CODE[Phase.aggregated]:
             continue
-        if cols.kind[j] == PHASE_CODE[Phase.decode]:
-            partners = pre[(cols.row[pre] == cols.row[j]) & (level[pre] <= tier[j])]
+        if kind[j] == PHASE_CODE[Phase.decode]:
+            partners = pre[(row[pre] == row[j]) & (level[pre] <= tier[j])]
             p_side, d_side = partners, np.full(len(partners), j)
         else:
-            partners = dec[(cols.row[dec] == cols.row[j]) & (tier[dec] >= level[j])]
+            partners = dec[(row[dec] == row[j]) & (tier[dec] >= level[j])]
             p_side, d_side = np.full(len(partners), j), partners
         if len(partners) == 0:
             ttft[i] = np.nan
             continue
-        transfer = np.maximum(cols.t_kv[p_side], cols.t_kv[d_side])
-        t_kv[i], ttft[i] = transfer.max(), (cols.ttft[p_side] + transfer).max()
+        transfer = np.maximum(own_t_kv[p_side], own_t_kv[d_side])
+        t_kv[i], ttft[i] = transfer.max(), (own_ttft[p_side] + transfer).max()
     return ttft, t_kv
 
 
-def assign_solution(replicas: np.ndarray, cols: Columns, rows: DemandRows, grid: xr.Dataset,
-                    hardware: Sequence[str], target_utilization: float,
-                    max_ttft_of_row: np.ndarray | None = None) -> tuple[pd.DataFrame, FleetTotals]:
+def assign_solution(replicas: np.ndarray, cols: Columns, matrix: CoverageMatrix, rows: DemandRows,
+                    grid: xr.Dataset) -> Assignment:
     """The plan table and totals of a MILP solution.
 
     Each demand row's requests are split between its aggregated columns and its disaggregated
     path in proportion to what each may carry at the target utilization (the disaggregated path
     carries at most the maximum flow from its prefill to its decode capacity,
-    :func:`optimize.columns.disaggregated_capacity`), and a phase's share between its columns
-    in proportion to their capacity.  ``load_rps`` is what passes through a row (a disaggregated
-    request loads a prefill and a decode row), ``served_rps`` counts each request once (on its
-    aggregated or decode row, 0 on prefill rows), so that it sums to the demand;
+    :meth:`optimize.coverage.CoverageMatrix.disaggregated`), and a phase's share between its
+    columns in proportion to their capacity.  ``load_rps`` is what passes through a row (a
+    disaggregated request loads a prefill and a decode row), ``served_rps`` counts each request
+    once (on its aggregated or decode row, 0 on prefill rows), so that it sums to the demand;
     ``demand_share`` is ``served_rps`` over the (model, bucket)'s demand and
     ``bucket_demand_rps`` that demand, on the (model, bucket)'s first row only (see
-    :data:`PLAN_COLUMNS` for every column's units).
+    :data:`PLAN_COLUMNS` for every column's units).  The labels (model, bucket ISL, phase,
+    hardware, concurrency) are the columns' own.
 
     Parameters
     ----------
@@ -245,42 +271,40 @@ def assign_solution(replicas: np.ndarray, cols: Columns, rows: DemandRows, grid:
         Whole replicas per column (:attr:`optimize.milp.Solution.replicas`).
     cols
         The columns of the MILP, in variable order.
+    matrix
+        Their coverage matrix (target utilization, which prefill and decode columns pair).
     rows
         The demand rows the columns serve.
     grid
-        The evaluated grid (model names, bucket ISLs and weights).
-    hardware
-        Hardware names of the grid (every one gets a systems total, 0 if unused).
-    target_utilization
-        Largest share of capacity the demand may use.
-    max_ttft_of_row
-        TTFT limit per demand row, s (default: none); decides which prefill and decode columns pair.
+        The evaluated grid (bucket weights).
 
     Returns
     -------
-    tuple of (pandas.DataFrame, FleetTotals)
-        One row per chosen column, sorted by model, bucket ISL, phase, hardware and
-        concurrency, with ``ttft_s`` (the worst over the column's possible partners) and
-        ``t_kv_s`` (disaggregated columns); and the fleet's totals.
+    Assignment
+        The plan table, one row per chosen column, sorted by model, bucket ISL, phase, hardware
+        and concurrency, with ``ttft_s`` (the worst over the column's possible partners) and
+        ``t_kv_s`` (disaggregated columns); the fleet's totals (every hardware of the columns
+        gets a systems total, 0 if unused); the chosen columns and their coverage in the table's
+        order.
     """
-    max_ttft_of_row = np.full(len(rows), np.inf) if max_ttft_of_row is None else max_ttft_of_row
+    target_utilization = matrix.target_utilization
     chosen = np.flatnonzero(replicas > 0)
     bought = replicas[chosen]
     capacity = cols.requests_per_second[chosen] * bought
-    kind = cols.kind[chosen]
+    kind = matrix.kind[chosen]
+    row = matrix.row[chosen]
     n_rows = len(rows)
     by_phase = {}
     for phase in Phase:
         cap = np.zeros(n_rows)
-        np.add.at(cap, cols.row[chosen][kind == PHASE_CODE[phase]], capacity[kind == PHASE_CODE[phase]])
+        np.add.at(cap, row[kind == PHASE_CODE[phase]], capacity[kind == PHASE_CODE[phase]])
         by_phase[phase] = cap
     demand = rows.requests_per_second
     aggregated = by_phase[Phase.aggregated] * target_utilization
-    disaggregated = disaggregated_capacity(cols, replicas, target_utilization, max_ttft_of_row)
+    disaggregated = matrix.disaggregated(replicas)
     with np.errstate(invalid="ignore", divide="ignore"):
         share_dis = np.where(aggregated + disaggregated > 0, demand * disaggregated / (aggregated + disaggregated), 0.0)
     share = {Phase.aggregated: demand - share_dis, Phase.prefill: share_dis, Phase.decode: share_dis}
-    row = cols.row[chosen]
     load = np.zeros(len(chosen))
     for phase in Phase:
         here = kind == PHASE_CODE[phase]
@@ -291,36 +315,36 @@ def assign_solution(replicas: np.ndarray, cols: Columns, rows: DemandRows, grid:
     served = np.where(kind == PHASE_CODE[Phase.prefill], 0.0, load)  # a request counted once, where it completes
     with np.errstate(invalid="ignore", divide="ignore"):
         demand_share = np.where(demand[row] > 0, served / demand[row], 0.0)
-    ttft, t_kv = _pair_times(cols, chosen, max_ttft_of_row)
-    models = grid.model.values
-    phase_names = np.array(PHASES)[kind] if len(kind) else np.array([], dtype=str)
-    plan = pd.DataFrame({
-        "model": [models[i] for i in cols.model[chosen]],
-        "bucket_isl": grid.bucket_isl.values[cols.bucket[chosen]],
-        "bucket_weight": grid.bucket_weight.values[cols.bucket[chosen]],
-        "phase": pd.Categorical(phase_names, categories=PHASES, ordered=True),
-        "hardware": [hardware[i] for i in cols.hardware[chosen]],
-        "concurrency": cols.concurrency[chosen],
-        "replicas": bought,
-        "systems_per_replica": cols.systems[chosen].astype(int),
-        "systems": (cols.systems[chosen] * bought).astype(int),
-        "cost_per_hour": cols.cost_per_hour[chosen] * bought,
-        "bucket_demand_rps": demand[row],
-        "capacity_rps": capacity,
-        "load_rps": load,
-        "served_rps": served,
-        "demand_share": demand_share,
-        "utilization": load / capacity,
-        "interactivity": cols.interactivity[chosen],
-        "ttft_s": ttft,
-        "t_kv_s": t_kv,
-    }).sort_values(PLAN_ORDER).reset_index(drop=True)
+    ttft, t_kv = _pair_times(cols, matrix, chosen)
+    picked = cols.take(chosen)
+    labels = picked.labels()
+    systems = picked.systems
+    plan = labels.assign(
+        bucket_weight=grid.bucket_weight.values[picked.bucket],
+        phase=pd.Categorical(labels.phase, categories=PHASES, ordered=True),
+        replicas=bought,
+        systems_per_replica=systems.astype(int),
+        systems=(systems * bought).astype(int),
+        cost_per_hour=picked.cost_per_hour * bought,
+        bucket_demand_rps=demand[row],
+        capacity_rps=capacity,
+        load_rps=load,
+        served_rps=served,
+        demand_share=demand_share,
+        utilization=load / capacity,
+        interactivity=picked.interactivity,
+        ttft_s=ttft,
+        t_kv_s=t_kv,
+    ).sort_values(PLAN_ORDER)
+    order = plan.index.to_numpy()
+    plan = plan.reset_index(drop=True)
     plan["phase"] = plan.phase.astype(str)
     repeated = plan.duplicated(["model", "bucket_isl"])
     plan["bucket_demand_rps"] = plan.bucket_demand_rps.where(~repeated)  # once per (model, bucket): sums to demand
     plan = plan[[c for c in PLAN_COLUMNS if c in plan.columns]]
     tokens_per_second = float(rows.requests_per_second @ rows.tokens_per_request)
     cost = float(plan.cost_per_hour.sum())
+    hardware = list(cols.table.index.levels[PLAN_ORDER.index("hardware")])
 
     def systems_of(table: pd.DataFrame) -> dict[str, int]:
         return {str(h): int(table.systems[table.hardware == h].sum()) for h in hardware}
@@ -334,4 +358,4 @@ def assign_solution(replicas: np.ndarray, cols: Columns, rows: DemandRows, grid:
         cost_per_hour_by_phase={p: float(plan.cost_per_hour[plan.phase == p].sum()) for p in PHASES},
         systems_by_phase={p: systems_of(plan[plan.phase == p]) for p in PHASES},
     )
-    return plan, totals
+    return Assignment(plan=plan, totals=totals, columns=picked.take(order), coverage=matrix.take(chosen[order]))

@@ -139,6 +139,19 @@ def simulate(fleet: Fleet, requests: Requests, seed: int = 0) -> pd.DataFrame:
     at_engine = np.zeros(len(fleet))
     per_slot = 1.0 / np.maximum(fleet.slots, 1)
 
+    def prefill(p: int, k: int):
+        """Request k waits for replica p's prefill engine and holds it for its busy time; the
+        engine's start time is the generator's value."""
+        with engines[p].request() as engine:
+            queued = env.now
+            yield engine
+            wait[k] = env.now - queued
+            start = env.now
+            yield env.timeout(fleet.prefill_busy_s[p])
+            busy[p] += fleet.prefill_busy_s[p]
+            service[k] = fleet.prefill_busy_s[p]
+        return start
+
     def serve(i: int, k: int):
         arrival, out = float(requests.arrival_s[k]), int(requests.output_tokens[k])
         t = int(requests.period[k])
@@ -146,14 +159,7 @@ def simulate(fleet: Fleet, requests: Requests, seed: int = 0) -> pd.DataFrame:
         if fleet.kind[rep] == AGGREGATED:
             with slots[rep].request() as slot:
                 yield slot
-                with engines[rep].request() as engine:
-                    queued = env.now
-                    yield engine
-                    wait[k] = env.now - queued
-                    start = env.now
-                    yield env.timeout(fleet.prefill_busy_s[rep])
-                    busy[rep] += fleet.prefill_busy_s[rep]
-                    service[k] = fleet.prefill_busy_s[rep]
+                start = yield from prefill(rep, k)
                 yield env.timeout(max(start + fleet.prefill_latency_s[rep] - env.now, 0.0))
                 ttft[k] = env.now - arrival
                 yield env.timeout(max(out - 1, 0) * fleet.tpot_s[rep])
@@ -164,14 +170,7 @@ def simulate(fleet: Fleet, requests: Requests, seed: int = 0) -> pd.DataFrame:
             return
         p = int(pre[np.argmin(at_engine[pre])])
         at_engine[p] += 1
-        with engines[p].request() as engine:
-            queued = env.now
-            yield engine
-            wait[k] = env.now - queued
-            start = env.now
-            yield env.timeout(fleet.prefill_busy_s[p])
-            busy[p] += fleet.prefill_busy_s[p]
-            service[k] = fleet.prefill_busy_s[p]
+        start = yield from prefill(p, k)
         at_engine[p] -= 1
         ready = start + fleet.prefill_latency_s[p]
         with slots[rep].request() as slot:

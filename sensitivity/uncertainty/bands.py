@@ -29,7 +29,7 @@ from model.engine import BLOCK_CELLS, Progress
 from model.evaluate import check_memory, evaluate
 from model.price_to_beat import price_to_beat_from_costs
 from model.results import label_coords
-from optimize.robust import selected_catalog
+from optimize.scenario_grid import selected_catalog
 from sensitivity.uncertainty.scenarios import SCENARIO
 
 CHUNK_BYTES = 512 * 2 ** 20   # budget of the scenario-dependent parameter terms of one chunk

@@ -3,18 +3,21 @@ import numpy as np
 import pytest
 
 import optimize
-from optimize.columns import Columns, candidate_columns, coverage, prune_dominated
+from optimize.columns import Columns, candidate_columns
 from optimize.constants import SolveStatus
+from optimize.coverage import CoverageMatrix
 from optimize.fleet import plan_fleet
 from optimize.inputs import bucket_grid, demand_by_model, demand_rows
+from optimize.pruning import prune_dominated
 
 
 def test_prune_dominated_by_hand():
     """Same (model, bucket, hardware): (systems, rps) = (4, 5), (6, 8), (6, 4), (4, 5), (8, 8):
     (6, 4) is dominated by (6, 8) and by (4, 5); the second (4, 5) by the first; (8, 8) by (6, 8)."""
-    cols = Columns(model=np.zeros(5, int), bucket=np.zeros(5, int), hardware=np.zeros(5, int),
-                   concurrency=np.arange(5), row=np.zeros(5, int), requests_per_second=np.array([5.0, 8, 4, 5, 8]),
-                   systems=np.array([4.0, 6, 6, 4, 8]), cost_per_hour=np.ones(5), interactivity=np.ones(5))
+    cols = Columns.from_arrays(model=np.zeros(5, int), bucket=np.zeros(5, int), hardware=np.zeros(5, int),
+                               concurrency=np.arange(5), row=np.zeros(5, int),
+                               requests_per_second=np.array([5.0, 8, 4, 5, 8]), systems=np.array([4.0, 6, 6, 4, 8]),
+                               cost_per_hour=np.ones(5), interactivity=np.ones(5))
     assert sorted(prune_dominated(cols).concurrency.tolist()) == [0, 1]
 
 
@@ -43,6 +46,6 @@ def test_columns_know_their_demand_row(ocfg):
     meets = grid.meets_sla.transpose("model", "bucket", "hardware", "concurrency").values
     level = np.searchsorted(grid.concurrency.values, cols.concurrency)
     assert meets[cols.model, cols.bucket, cols.hardware, level].all()
-    cover = coverage(cols, 0.8)
+    cover = CoverageMatrix.of(cols, 0.8, np.full(len(rows), np.inf)).milp_rows(rows.requests_per_second).coverage
     assert cover.row.tolist() == cols.row.tolist() and cover.column.tolist() == list(range(len(cols)))
     assert cover.coefficient == pytest.approx(0.8 * cols.requests_per_second)

@@ -7,11 +7,14 @@ import pytest
 
 import optimize
 from model.errors import ConfigError
-from optimize.columns import Columns, cells, concat, covering, prune_dominated, transfer_bytes, ttft_filter
+from optimize.columns import Columns, cells, concat, transfer_bytes
 from optimize.constants import PHASE_CODE, Phase, SolveStatus
+from optimize.coverage import CoverageMatrix
 from optimize.fleet import plan_fleet
 from optimize.inputs import bucket_grid, column_options
 from optimize.milp import build_model, solve_model
+from optimize.pruning import prune_dominated
+from optimize.ttft import ttft_filter
 
 # One model, one bucket, the wafer decoding and a B200 (not on offer) prefilling, with round numbers.
 HAND_WORKED = [
@@ -93,7 +96,7 @@ TOP = 5  # caps >= 1 req/s and demand <= 4 req/s: no column of an optimal plan n
 
 def columns(kind, row, hardware, capacity, systems, price, ttft=None, t_kv=None):
     n = len(row)
-    return Columns(model=np.zeros(n, int), bucket=np.asarray(row), hardware=np.asarray(hardware),
+    return Columns.from_arrays(model=np.zeros(n, int), bucket=np.asarray(row), hardware=np.asarray(hardware),
                    concurrency=np.zeros(n, int), row=np.asarray(row), requests_per_second=np.asarray(capacity),
                    systems=np.asarray(systems, float), cost_per_hour=np.asarray(systems) * np.asarray(price),
                    interactivity=np.ones(n), kind=np.full(n, PHASE_CODE[kind], dtype=np.int8),
@@ -120,7 +123,7 @@ def random_instance(rng, n_rows):
                                        price[hw], **timing))
     agg, pre, dec = (concat(*parts[k]) for k in Phase)
     # aggregated columns cost more per req/s than a disaggregated pair usually does
-    agg = Columns(**{**agg.__dict__, "cost_per_hour": agg.cost_per_hour * rng.uniform(1, 4)})
+    agg = agg.assign(cost_per_hour=agg.cost_per_hour * rng.uniform(1, 4))
     max_ttft = np.array([np.inf if rng.random() < 0.25 else rng.uniform(0.5, 1.3) for _ in range(n_rows)]).round(3)
     demand = rng.uniform(1, 4, n_rows).round(2)
     inventory = np.array([np.inf if rng.random() < 0.5 else float(rng.integers(2, 12)), np.inf, np.inf])
@@ -159,12 +162,13 @@ def test_random_instances_match_brute_force(seed):
     rng = np.random.default_rng(seed)
     agg, pre, dec, max_ttft, demand, inventory = random_instance(rng, 2 if seed % 3 == 0 else 1)
     everything = concat(agg, pre, dec)
-    everything = Columns(**{**everything.__dict__, "concurrency": np.arange(len(everything))})  # column ids
+    ids = np.arange(len(everything))
+    everything = everything.relabel("concurrency", ids, ids)  # column ids
     agg, pre, dec = (everything.take(everything.kind == PHASE_CODE[k]) for k in Phase)
     pre, dec = ttft_filter(pre, dec, max_ttft)
     cols = concat(agg, pre, dec)
     cols = prune_dominated(cols, ~np.isfinite(inventory)) if seed % 2 == 0 else cols
-    cover = covering(cols, U, demand, max_ttft)
+    cover = CoverageMatrix.of(cols, U, max_ttft).milp_rows(demand)
     model = build_model(cols.cost_per_hour, cover.coverage, cover.demand, cols.systems, cols.hardware, inventory,
                         flows=cover.flows)
     result = solve_model(model, mip_rel_gap=0.0)
@@ -194,7 +198,7 @@ def test_ttft_tiers_couple_each_decode_column_to_its_prefill():
     pre, dec = ttft_filter(pre, dec, max_ttft)
     assert dec.tier.tolist() == [1, 2] and pre.tier.tolist() == [1, 2]
     cols = concat(agg, pre, dec)
-    cover = covering(cols, 1.0, demand, max_ttft)
+    cover = CoverageMatrix.of(cols, 1.0, max_ttft).milp_rows(demand)
     assert cover.flows == 2 and cover.flow_tier.tolist() == [1, 2]
     model = build_model(cols.cost_per_hour, cover.coverage, cover.demand, cols.systems, cols.hardware,
                         np.array([np.inf, 1.0, np.inf]), flows=cover.flows)

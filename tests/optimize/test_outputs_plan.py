@@ -8,6 +8,7 @@ import xarray as xr
 
 import optimize
 from optimize.columns import Columns
+from optimize.coverage import CoverageMatrix
 from optimize.fleet import plan_fleet
 from optimize.inputs import DemandRows, demand_by_model
 from optimize.plan import PLAN_COLUMNS, assign_solution, plan_csv
@@ -60,11 +61,12 @@ def test_two_configurations_of_one_row_share_its_demand_by_capacity():
                               "bucket_weight": ("bucket", [1.0])})
     rows = DemandRows(model=np.array([0]), bucket=np.array([0]), requests_per_second=np.array([4.0]),
                       tokens_per_request=np.array([1000.0]), row_of_cell=np.array([[0]]))
-    cols = Columns(model=np.array([0, 0]), bucket=np.zeros(2, int), hardware=np.array([0, 1]),
-                   concurrency=np.array([8, 16]), row=np.array([0, 0]),
-                   requests_per_second=np.array([2.5, 5.0]), systems=np.array([2.0, 4.0]),
-                   cost_per_hour=np.array([10.0, 30.0]), interactivity=np.array([100.0, 50.0]))
-    plan, _ = assign_solution(np.array([2, 1]), cols, rows, grid, ["x", "y"], 0.8)
+    cols = Columns.from_arrays(model=np.array([0, 0]), bucket=np.zeros(2, int), hardware=np.array([0, 1]),
+                               concurrency=np.array([8, 16]), row=np.array([0, 0]),
+                               requests_per_second=np.array([2.5, 5.0]), systems=np.array([2.0, 4.0]),
+                               cost_per_hour=np.array([10.0, 30.0]), interactivity=np.array([100.0, 50.0]),
+                               levels={"model": ["a"], "bucket_isl": [900], "hardware": ["x", "y"]})
+    plan = assign_solution(np.array([2, 1]), cols, CoverageMatrix.of(cols, 0.8, np.full(1, np.inf)), rows, grid).plan
     assert plan.served_rps.tolist() == pytest.approx([2.0, 2.0])
     assert plan.demand_share.tolist() == pytest.approx([0.5, 0.5])
     assert plan.utilization.tolist() == pytest.approx([0.4, 0.4])

@@ -7,8 +7,9 @@ import xarray as xr
 
 from optimize.columns import Columns
 from optimize.constants import SolveStatus
+from optimize.coverage import CoverageMatrix
 from optimize.inputs import DemandRows
-from optimize.plan import FleetPlan, FleetTotals, assign_solution
+from optimize.plan import Assignment, FleetPlan, FleetTotals, assign_solution
 
 SOLVED_KEYS = ["cost_per_hour", "systems", "tokens_per_second", "cost_per_mtok", "cost_per_hour_by_phase",
                "systems_by_phase", "target_utilization"]
@@ -24,11 +25,14 @@ def test_assign_solution_by_hand():
                               "bucket_weight": ("bucket", [1.0])})
     rows = DemandRows(model=np.array([0, 1]), bucket=np.array([0, 0]), requests_per_second=np.array([4.0, 1.0]),
                       tokens_per_request=np.array([1000.0, 1000.0]), row_of_cell=np.array([[0], [1]]))
-    cols = Columns(model=np.array([0, 0, 1]), bucket=np.zeros(3, int), hardware=np.array([0, 1, 1]),
-                   concurrency=np.array([8, 16, 4]), row=np.array([0, 0, 1]),
-                   requests_per_second=np.array([2.5, 5.0, 2.0]), systems=np.array([2.0, 4.0, 1.0]),
-                   cost_per_hour=np.array([10.0, 30.0, 3.0]), interactivity=np.array([100.0, 50.0, 200.0]))
-    plan, totals = assign_solution(np.array([2, 0, 1]), cols, rows, grid, ["x", "y"], 0.8)
+    cols = Columns.from_arrays(model=np.array([0, 0, 1]), bucket=np.zeros(3, int), hardware=np.array([0, 1, 1]),
+                               concurrency=np.array([8, 16, 4]), row=np.array([0, 0, 1]),
+                               requests_per_second=np.array([2.5, 5.0, 2.0]), systems=np.array([2.0, 4.0, 1.0]),
+                               cost_per_hour=np.array([10.0, 30.0, 3.0]), interactivity=np.array([100.0, 50.0, 200.0]),
+                               levels={"model": ["a", "b"], "bucket_isl": [900], "hardware": ["x", "y"]})
+    matrix = CoverageMatrix.of(cols, 0.8, np.full(2, np.inf))
+    assigned = assign_solution(np.array([2, 0, 1]), cols, matrix, rows, grid)
+    plan, totals = assigned.plan, assigned.totals
     assert plan[["model", "hardware", "concurrency", "replicas", "systems"]].values.tolist() == \
         [["a", "x", 8, 2, 4], ["b", "y", 4, 1, 1]]
     assert plan.utilization.tolist() == pytest.approx([0.8, 0.5])
@@ -58,9 +62,13 @@ def test_named_constructors():
     assert stopped.status == SolveStatus.no_solution and len(stopped.shortfalls) == 0
     assert stopped.notes == ("the solver stopped (time limit) before finding any plan",)
 
-    solved = FleetPlan.solved(status=SolveStatus.time_limit, plan=pd.DataFrame({"model": ["a"]}),
-                              totals=FleetTotals.empty(), mip_gap=0.01, build_seconds=1.0, solve_seconds=2.0,
-                              **counts)
+    nothing = Columns.from_arrays(model=np.zeros(0, int), bucket=np.zeros(0, int), hardware=np.zeros(0, int),
+                                  concurrency=np.zeros(0, int), row=np.zeros(0, int), requests_per_second=np.zeros(0),
+                                  systems=np.zeros(0), cost_per_hour=np.zeros(0), interactivity=np.zeros(0))
+    assignment = Assignment(plan=pd.DataFrame({"model": ["a"]}), totals=FleetTotals.empty(), columns=nothing,
+                            coverage=CoverageMatrix.of(nothing, 0.8, np.zeros(0)))
+    solved = FleetPlan.solved(status=SolveStatus.time_limit, assignment=assignment, mip_gap=0.01, build_seconds=1.0,
+                              solve_seconds=2.0, **counts)
     summary = solved.summary()
     assert list(summary) == SUMMARY_KEYS
     assert summary["status"] == "time_limit" and summary["shortfalls"] == [] and summary["notes"] == []

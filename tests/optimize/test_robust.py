@@ -1,4 +1,5 @@
-"""Robust fleet plans (optimize.robust): order statistics, plan evaluation on scenarios, confidence."""
+"""Robust fleet plans (optimize.robust, optimize.scenario_grid, optimize.evaluation): order statistics, plan
+evaluation on scenarios, confidence."""
 import numpy as np
 import pytest
 import xarray as xr
@@ -6,7 +7,8 @@ from omegaconf import OmegaConf
 
 import sensitivity.uncertainty as U
 from model.app.config import with_values
-from optimize import robust
+from optimize import robust, scenario_grid
+from optimize.evaluation import evaluate_plan
 from optimize.fleet import plan_fleet
 from optimize.inputs import bucket_grid
 from sensitivity.uncertainty.scenarios import draw, scenario_params
@@ -41,7 +43,7 @@ def point_cfg(cfg):
 def test_order_index_is_the_pessimistic_order_statistic():
     values = np.arange(256.0)
     for q in (0.5, 0.9, 0.95, 0.99):
-        k = robust.order_index(256, q)
+        k = scenario_grid.order_index(256, q)
         assert k == int(np.floor(255 * (1 - q) + 1e-9))
         assert np.mean(values >= values[k]) >= q and np.mean(values <= values[255 - k]) >= q
         assert values[k] == np.quantile(values, 1 - q, method="lower")
@@ -59,16 +61,16 @@ def test_reduce_scenarios_takes_each_side_and_counts_infeasible_as_worst():
     })
     grid["cost_per_hour"] = grid.requests_per_second * 0
     price, sla = xr.DataArray(2.0), xr.DataArray(150.0)
-    k = robust.order_index(n, 0.8)  # floor(9 * 0.2) = 1: the second worst of each
+    k = scenario_grid.order_index(n, 0.8)  # floor(9 * 0.2) = 1: the second worst of each
     assert k == 1
-    (out,) = robust.reduce_scenarios(grid, [k], price, sla)
+    (out,) = scenario_grid.reduce_scenarios(grid, [k], price, sla)
     # capacities: the infeasible scenario sorts first (worst), the second worst is rate 1
     assert float(out.requests_per_second) == 1.0 and float(out.interactivity) == 100.0
     # times: the infeasible scenario sorts last (worst), the second worst is rate 1's
     assert float(out.ttft) == 1.0 and float(out.step_time) == 1.0
     assert bool(out.feasible) and not bool(out.meets_sla)  # 100 tok/s < 150
     assert float(out.cost_per_hour) == 4 * 2.0
-    (worst,) = robust.reduce_scenarios(grid, [0], price, sla)  # k = 0: the worst scenario, infeasible
+    (worst,) = scenario_grid.reduce_scenarios(grid, [0], price, sla)  # k = 0: the worst scenario, infeasible
     assert np.isnan(worst.requests_per_second) and not bool(worst.feasible)
 
 
@@ -91,7 +93,7 @@ def test_collapsed_scenarios_give_the_point_plan(point_cfg):
 
 def test_quantile_grid_of_a_point_equals_the_point_grid(point_cfg):
     params = scenario_params(point_cfg, draw(point_cfg, 16))
-    grid, reference = robust.quantile_grid(point_cfg, params, 0.9), bucket_grid(point_cfg)
+    grid, reference = scenario_grid.quantile_grid(point_cfg, params, 0.9), bucket_grid(point_cfg)
     for name in ("requests_per_second", "interactivity", "ttft", "systems", "cost_per_hour", "meets_sla", "feasible",
                  "prefill_capacity", "prefill_time", "step_time", "admitted_requests"):
         xr.testing.assert_equal(grid[name].transpose(*reference[name].dims), reference[name])
@@ -101,17 +103,17 @@ def test_evaluation_fails_a_plan_short_of_demand(point_cfg):
     """The point plan meets its own (point) scenarios; asked to carry twice the demand it cannot."""
     params = scenario_params(point_cfg, draw(point_cfg, 16))
     plan = plan_fleet(point_cfg, grid=bucket_grid(point_cfg))
-    assert bool(robust.evaluate_plan(point_cfg, plan, params).meets_demand_and_sla.all())
+    assert bool(evaluate_plan(point_cfg, plan, params).meets_demand_and_sla.all())
     double = with_values(point_cfg, {"fleet.demand_default": 20.0}, U.validate)
-    shortfall = robust.evaluate_plan(double, plan, params)
+    shortfall = evaluate_plan(double, plan, params)
     assert not bool(shortfall.meets_demand.any()) and bool(shortfall.meets_sla.all())
 
 
 def test_chunked_quantile_grid_equals_one_chunk(cfg, monkeypatch):
     params = scenario_params(cfg, draw(cfg, 16))
-    whole = robust.quantile_grid(cfg, params, 0.9)
-    monkeypatch.setattr(robust, "CHUNK_BYTES", 1)  # one concurrency level per chunk
-    xr.testing.assert_identical(robust.quantile_grid(cfg, params, 0.9).drop_attrs(), whole.drop_attrs())
+    whole = scenario_grid.quantile_grid(cfg, params, 0.9)
+    monkeypatch.setattr(scenario_grid, "CHUNK_BYTES", 1)  # one concurrency level per chunk
+    xr.testing.assert_identical(scenario_grid.quantile_grid(cfg, params, 0.9).drop_attrs(), whole.drop_attrs())
 
 
 def test_robust_plan_meets_demand_and_sla_in_q_of_its_scenarios(cfg):
@@ -149,7 +151,7 @@ def p99_cfg(cfg):
 def test_quantile_grid_judges_the_sla_at_the_percentile(p99_cfg):
     """The robust plan's grid meets the SLA where the kernel does at p99, not where the median does."""
     params = scenario_params(p99_cfg, draw(p99_cfg, 16))
-    grid, reference = robust.quantile_grid(p99_cfg, params, 0.9), bucket_grid(p99_cfg)
+    grid, reference = scenario_grid.quantile_grid(p99_cfg, params, 0.9), bucket_grid(p99_cfg)
     xr.testing.assert_equal(grid.meets_sla.transpose(*reference.meets_sla.dims), reference.meets_sla)
     p50 = bucket_grid(with_values(p99_cfg, {"sla.percentile": "p50"}, U.validate))
     assert int(reference.meets_sla.sum()) < int(p50.meets_sla.sum())
@@ -161,7 +163,7 @@ def test_a_plan_chosen_at_p50_is_judged_at_p99(p99_cfg):
     p50_cfg = with_values(p99_cfg, {"sla.percentile": "p50"}, U.validate)
     params = scenario_params(p50_cfg, draw(p50_cfg, 16))
     plan = plan_fleet(p50_cfg, grid=bucket_grid(p50_cfg))
-    assert bool(robust.evaluate_plan(p50_cfg, plan, params).meets_sla.all())
-    assert not bool(robust.evaluate_plan(p99_cfg, plan, params).meets_sla.any())
+    assert bool(evaluate_plan(p50_cfg, plan, params).meets_sla.all())
+    assert not bool(evaluate_plan(p99_cfg, plan, params).meets_sla.any())
     plan99 = plan_fleet(p99_cfg, grid=bucket_grid(p99_cfg))
-    assert bool(robust.evaluate_plan(p99_cfg, plan99, params).meets_sla.all())
+    assert bool(evaluate_plan(p99_cfg, plan99, params).meets_sla.all())
