@@ -96,6 +96,7 @@ class CalibrationSettings(Protocol):
     shared: Sequence[str]
     inherit: Mapping[str, str]
     cross_validate: bool
+    stacks: Mapping[str, Any]   # per serving-stack family: kv_bits, ... (docs/model.md §10)
 
 
 def predict(cfg: ModelConfig, points: xr.Dataset, weights_gb: Mapping, length_factor: float,

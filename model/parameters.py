@@ -16,8 +16,9 @@ import numpy as np
 import xarray as xr
 
 from model.errors import ConfigError
-from model.fields import CHECKS, array_fields, field_docs, passes
+from model.fields import CHECKS, array_fields, field_docs
 from model.interactivity import fit_power_law, power_law_interactivity
+from model.ranges import meets
 from model.schema import (
     TOKEN_TYPES,
     Attention,
@@ -248,16 +249,9 @@ def check_parameter(key: str, var: str, value: Any) -> None:
         return
     values = np.asarray(value.values if isinstance(value, xr.DataArray) else value, dtype=float).ravel()
     known = values[~np.isnan(values)]
-    finite = np.isfinite(known)
-    ok = {"> 0": finite & (known > 0), ">= 0": finite & (known >= 0), "(0, 1]": (known > 0) & (known <= 1),
-          "[0, 1)": (known >= 0) & (known < 1), ">= 1": (known >= 1) & (known == np.floor(known)),
-          "finite": finite, "[0, 1e6]": finite & (known >= 0) & (known <= 1e6),
-          "[1, 1e9]": finite & (known >= 1) & (known <= 1e9) & (known == np.floor(known)),
-          "[0, 2]": finite & (known >= 0) & (known <= 2)}[rule]
+    ok = meets(rule, known)  # the rule's one statement, which model.fields.passes applies to one value
     if not ok.all():
-        bad = float(known[np.argmin(ok)])
-        assert not passes(rule, bad)  # the vectorized rule says what the scalar one says
-        raise ConfigError(key, bad, CHECKS[rule])
+        raise ConfigError(key, float(known[np.argmin(ok)]), CHECKS[rule])
 
 
 def apply_overrides(ds: xr.Dataset, params: Mapping[str, Any]) -> xr.Dataset:

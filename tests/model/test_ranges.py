@@ -42,8 +42,6 @@ def test_booleans_and_text_are_not_numbers():
     assert not any(passes("finite", v) for v in (True, False, "1", None))
 
 
-@pytest.mark.xfail(strict=True, reason="model.parameters.check_parameter keeps its own vector rules (an infinite "
-                   "whole number passes them) until it tests with model.ranges.meets")
 def test_the_api_refuses_the_infinite_replica_size_the_config_refuses():
     cfg = model.load_config(["select.models=[gpt_oss_120b]", "select.hardware=[b200]"])
     assert not passes(">= 1", math.inf)  # hardware.b200.min_systems=inf on the command line: refused
