@@ -20,12 +20,7 @@ def indices_bar(cell: xr.Dataset, ax: Axes | None = None) -> Axes:
         One (output, model) of :func:`sensitivity.analyze`'s result (``S1``, ``S1_conf``, ``ST``,
         ``ST_conf`` over ``parameter``; scalar ``output`` and ``model`` coords for the title).
     ax
-        Axes to draw on (default: a new figure's).
-
-    Returns
-    -------
-    matplotlib.axes.Axes
-        ``ax``.
+        Axes to draw on (default: a new figure's); the function returns it.
     """
     if ax is None:
         _, ax = plt.subplots()

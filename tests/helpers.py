@@ -41,3 +41,18 @@ def assert_matches_oracle(ds, expected: dict) -> None:
             assert math.isnan(got), key
         else:
             assert math.isclose(got, value, rel_tol=1e-12), (key, got, value)
+
+
+def point_overrides(cfg) -> list[str]:
+    """Overrides that collapse every declared uncertainty distribution and the GPU model error of
+    ``cfg`` (an uncertainty config) to the catalog value: its scenarios are all the catalog point."""
+    from omegaconf import OmegaConf
+
+    out = ["uncertainty.model_error.interactivity.sigma=0", "uncertainty.model_error.ttft.sigma=0"]
+    for name, p in cfg.uncertainty.parameters.items():
+        k = f"uncertainty.parameters.{name}"
+        value = 1.0 if p.relative else float(OmegaConf.select(cfg, p.key))
+        out.append(f"{k}.bounds=[{value!r},{value!r}]")
+        if p.mode is not None:
+            out.append(f"{k}.mode=null")
+    return out

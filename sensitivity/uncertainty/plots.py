@@ -143,28 +143,10 @@ def bands_figure(ds: xr.Dataset, variable: str = "optimal_cost_per_mtok") -> Fig
 
 def price_to_beat_panel(ds: xr.Dataset, model: str, hardware: list[str], isl: int,
                         switches: xr.Dataset | None = None, ax: Axes | None = None) -> Axes:
-    """One model's price to beat across the SLA for some hardware, with their catalog prices.
-
-    Parameters
-    ----------
-    ds
-        :func:`model.price_to_beat.price_to_beat`'s result.
-    model
-        A model name of ``ds``.
-    hardware
-        Hardware of ``ds`` to draw.
-    isl
-        The ISL drawn.
-    switches
-        :func:`model.price_to_beat.sla_switch_points`, marked as vertical lines (optional).
-    ax
-        Axes to draw on (default: a new figure's).
-
-    Returns
-    -------
-    matplotlib.axes.Axes
-        ``ax``.
-    """
+    """One model's price to beat across the SLA for ``hardware`` at ``isl``, from ``ds``
+    (:func:`model.price_to_beat.price_to_beat`'s result), with their catalog prices and, if given,
+    ``switches`` (:func:`model.price_to_beat.sla_switch_points`) as vertical lines; drawn on ``ax``
+    (default: a new figure's), which it returns."""
     if ax is None:
         _, ax = plt.subplots()
     colours = hardware_colours(list(ds.hardware.values))

@@ -3,7 +3,6 @@ evaluation on scenarios, confidence."""
 import numpy as np
 import pytest
 import xarray as xr
-from omegaconf import OmegaConf
 
 import sensitivity.uncertainty as U
 from model.app.config import with_values
@@ -12,22 +11,11 @@ from optimize.evaluation import evaluate_plan
 from optimize.fleet import plan_fleet
 from optimize.inputs import bucket_grid
 from sensitivity.uncertainty.scenarios import draw, scenario_params
+from tests.helpers import point_overrides
 
 # a 64-level concurrency grid holds every column the default plans buy (wafer decode at N <= 11,
 # B200 prefill at N = 1) and keeps each evaluation of 128 scenarios to about a second
 SMALL = ["grid.concurrency_max=64"]
-
-
-def point_overrides(cfg) -> list[str]:
-    """Overrides that collapse every declared distribution and the model error to the catalog value."""
-    out = ["uncertainty.model_error.interactivity.sigma=0", "uncertainty.model_error.ttft.sigma=0"]
-    for name, p in cfg.uncertainty.parameters.items():
-        k = f"uncertainty.parameters.{name}"
-        value = 1.0 if p.relative else float(OmegaConf.select(cfg, p.key))
-        out.append(f"{k}.bounds=[{value!r},{value!r}]")
-        if p.mode is not None:
-            out.append(f"{k}.mode=null")
-    return out
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
-from omegaconf import OmegaConf
 from scipy.stats import qmc, triang, truncnorm
 
 import sensitivity
@@ -25,24 +24,9 @@ from sensitivity.uncertainty.scenarios import (
     unit_design,
 )
 from sensitivity.uncertainty.win import win_probability
-from tests.helpers import ROOT, python_cmd
+from tests.helpers import ROOT, point_overrides, python_cmd
 
 SMALL = ["uncertainty.n=16", "grid.concurrency_max=128", "uncertainty.isl=[32000]"]
-
-
-def point_overrides(cfg) -> list[str]:
-    """Overrides that collapse every declared distribution and the model error to the catalog value."""
-    out = ["uncertainty.model_error.interactivity.sigma=0", "uncertainty.model_error.ttft.sigma=0"]
-    for name, p in cfg.uncertainty.parameters.items():
-        k = f"uncertainty.parameters.{name}"
-        if p.relative:
-            out.append(f"{k}.bounds=[1.0,1.0]")
-        else:
-            value = float(OmegaConf.select(cfg, p.key))
-            out.append(f"{k}.bounds=[{value!r},{value!r}]")
-        if p.mode is not None:
-            out.append(f"{k}.mode=null")
-    return out
 
 
 @pytest.fixture(scope="module")
