@@ -443,7 +443,7 @@ CONFIG_PARAMETERS = {
     "prefill_burst": (0.0, 1.0, 0.1, 0.1),
     "prefill_burst_disaggregated": (0.0, 1.0, 0.1, 0.1),
     "prefill_busy_share": (0.0, 1.0, 0.2, 0.2),
-    "memory_reserve_gb": (0.0, 60.0, 5.0, 5.0),
+    "memory_reserve_gb": (0.0, 60.0, 8.0, 3.0),
     "pool_latency_share": (0.02, 3.0, 1.0, 0.3),
     "prefill_stack_speed": (0.2, 5.0, 1.0, 0.3),
 }
@@ -654,7 +654,8 @@ def predict_configurations(x: ConfigurationInputs, params: Mapping[str, np.ndarr
     pool_latency = latency * params["pool_latency_share"]
     capacity = kv_capacity(x, params)
     rps_a, ttft_a, inter_a, queue_a = serving.aggregated(x.users, x.output_tokens, step_of, accepted,
-                                                         busy, latency, params["prefill_burst"], capacity, own)
+                                                         busy, latency, params["prefill_burst"], capacity, own,
+                                                         np.where(x.dp_attention, x.decode_gpus, 1.0))
     kv_seconds = x.kv_bytes_input / (x.decode_gpus * x.scaleout_bytes_s)
     rps_d, ttft_d, inter_d, queue_d, _ = serving.disaggregated(x.users, x.output_tokens, step_of, accepted, busy,
                                                                pool_latency, x.prefill_workers, x.decode_workers,

@@ -197,3 +197,19 @@ def test_each_prefill_forward_streams_the_weights_once():
     busy, alone = serving.prefill_weight_passes(np.array([1024.0, 20000.0]), 0.01, 8192.0)
     assert busy.tolist() == pytest.approx([0.00125, 0.01], rel=1e-12)
     assert alone.tolist() == pytest.approx([0.01, 0.03], rel=1e-12)
+
+
+def test_attention_dp_worker_waits_for_a_request_on_every_rank():
+    """64 users on an aggregated worker (step 20 ms, 1,000 output tokens, 10 ms prefill busy):
+    T = 20 + 0.64 = 20.64 s, X = 64 / 20.64 = 3.10078 req/s.  With 8 attention-DP ranks prefilling
+    together an arrival waits for the 7 others, 7 / (2 X) = 7 x 20.64 / 128 = 1.12875 s more TTFT;
+    the rate and the interactivity do not change."""
+    def step_of(n):
+        return 0.02 + 0.0 * n
+
+    assert float(serving.rank_balance_wait(8.0, 64 / 20.64)) == pytest.approx(1.12875, rel=1e-12)
+    dp = serving.aggregated(64.0, 1000.0, step_of, 1.0, 0.01, 0.05, ranks=8.0)
+    tp = serving.aggregated(64.0, 1000.0, step_of, 1.0, 0.01, 0.05)
+    assert float(dp[1] - tp[1]) == pytest.approx(1.12875, rel=1e-12)
+    assert float(dp[3] - tp[3]) == pytest.approx(1.12875, rel=1e-12)
+    assert (float(dp[0]), float(dp[2])) == (float(tp[0]), float(tp[2]))
