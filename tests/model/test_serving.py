@@ -129,21 +129,22 @@ def test_disaggregated_closed_loop_holds_the_users(runs):
 
 
 def test_configuration_fit_in_sample_errors(runs):
-    """Regression guard at the figures this fit reaches (docs/accuracy.md): aggregated runs
-    median |error| <= 12% interactivity, <= 11.5% output tok/s per GPU and <= 25% TTFT (targets
-    10%, 12%, 20%); disaggregated runs <= 15.5% interactivity, <= 16% output tok/s per GPU and
-    <= 46% TTFT (targets 12%, 15%, 25%); no parameter at a bound."""
+    """Regression guard at the figures this fit reaches (docs/accuracy.md: 10.2 / 19.5 / 10.2% and
+    14.5 / 40.8 / 15.8%): aggregated runs median |error| <= 10.5% interactivity, <= 10.5% output
+    tok/s per GPU and <= 20% TTFT (targets 10%, 12%, 20%); disaggregated runs <= 15% interactivity,
+    <= 16.5% output tok/s per GPU and <= 41.5% TTFT (targets 12%, 15%, 25%); no parameter at a
+    bound.  The soft-L1 fit alone (no Cauchy stage) gives 10.9 / 21.8% and 44.2%: it fails here."""
     table, x = runs
     names, values, info = calibration.fit_configurations(x, table)
     pred = calibration.predict_configurations(x, calibration.expand_parameters(x, names, values))
     err = calibration.configuration_errors(table, pred).abs()
     agg = x.aggregated
-    assert err["intvty_err_%"][agg].median() <= 12.0
-    assert err["tput_gpu_err_%"][agg].median() <= 11.5
-    assert err["ttft_err_%"][agg].median() <= 25.0
-    assert err["intvty_err_%"][~agg].median() <= 15.5
-    assert err["tput_gpu_err_%"][~agg].median() <= 16.0
-    assert err["ttft_err_%"][~agg].median() <= 46.0
+    assert err["intvty_err_%"][agg].median() <= 10.5
+    assert err["tput_gpu_err_%"][agg].median() <= 10.5
+    assert err["ttft_err_%"][agg].median() <= 20.0
+    assert err["intvty_err_%"][~agg].median() <= 15.0
+    assert err["tput_gpu_err_%"][~agg].median() <= 16.5
+    assert err["ttft_err_%"][~agg].median() <= 41.5
     assert info["at_bound"] == []
     assert info["evaluations"] < 400
 
