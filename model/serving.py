@@ -46,6 +46,8 @@ Equations (why each is the simplest form the data support is in ``docs/accuracy.
   ``queue = b (N - 1) b / (2 T) + burst (N - 1) b`` (the Poisson wait of §8 plus the share
   ``burst`` of the other requests' prefills that closed-loop arrivals, bunched, wait for),
   ``ttft = prefill_latency_s + b + queue + step / 2``, interactivity ``O / (T - b - b (N - 1) b / (2 T))``.
+  A worker of ``g`` data-parallel-attention ranks that prefills on all ranks together
+  (:func:`rank_balance_wait`) adds ``(g - 1) / (2 X)`` to the queue, ``X = N / T`` its request rate.
 - **Disaggregated** (:func:`disaggregated`): the decode batch per worker ``n`` is solved for
   (bisection) so that the closed loop holds ``N`` users:
   ``X = w_d n / D`` (Little's law on the decode pool, ``D = O step(n) / a + t_kv``),
@@ -163,7 +165,18 @@ def kv_capacity(memory_bytes, reserve_bytes, weight_bytes_gpu, kv_bytes_request,
     return free / (kv_bytes_request / np.where(dp_attention, gpus, 1.0))
 
 
-def aggregated(n, output_tokens, step_of, accepted, busy, latency, burst=0.0, capacity=np.inf, own=None):
+def rank_balance_wait(ranks, rate):
+    """Mean wait of a new request on a data-parallel-attention worker of ``ranks`` ranks that
+    schedules prefills on all its ranks together (one request per rank, every rank stepping in
+    lock-step): requests arriving at ``rate`` fill a round of ``ranks`` in ``ranks / rate``, and an
+    arrival at a uniform place in the round waits for the ``ranks - 1`` others on average half
+    of it, ``(ranks - 1) / (2 rate)``."""
+    with np.errstate(divide="ignore"):
+        return (ranks - 1.0) / (2.0 * rate)
+
+
+def aggregated(n, output_tokens, step_of, accepted, busy, latency, burst=0.0, capacity=np.inf, own=None,
+               ranks=1.0):
     """One worker prefilling and decoding its own ``n`` users (docs/model.md §8, overhead split).
 
     ``step_of(r)`` is the decode step at ``r`` running requests.  At most ``capacity`` requests
@@ -171,7 +184,9 @@ def aggregated(n, output_tokens, step_of, accepted, busy, latency, burst=0.0, ca
     more TTFT at the worker's request rate ``X``.  ``burst`` is the share of the other ``r - 1``
     requests' prefills an arrival waits for beyond the Poisson wait ``b (r - 1) b / (2 T)``:
     closed-loop users with similar lengths arrive together.  ``own`` is a request's own prefill
-    time (:func:`prefill_own`; default ``busy``).  Returns ``(requests_per_second, ttft,
+    time (:func:`prefill_own`; default ``busy``).  ``ranks`` is the worker's data-parallel-attention
+    ranks where it schedules prefills on all of them together (:func:`rank_balance_wait`; 1
+    otherwise).  Returns ``(requests_per_second, ttft,
     interactivity, queue)`` (queue: the mean wait behind other prefills and for a place, s).
     """
     own = busy if own is None else own
@@ -182,7 +197,7 @@ def aggregated(n, output_tokens, step_of, accepted, busy, latency, burst=0.0, ca
     request_time = decode + n * busy
     poisson = busy * (n - 1.0) * busy / (2.0 * request_time)
     rate = n / request_time
-    queue = poisson + burst * (n - 1.0) * busy + (users - n) / rate
+    queue = poisson + burst * (n - 1.0) * busy + (users - n) / rate + rank_balance_wait(ranks, rate)
     ttft = latency + own + queue + 0.5 * step
     interactivity = output_tokens / (request_time - busy - poisson)
     return rate, ttft, interactivity, queue

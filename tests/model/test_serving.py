@@ -129,21 +129,22 @@ def test_disaggregated_closed_loop_holds_the_users(runs):
 
 
 def test_configuration_fit_in_sample_errors(runs):
-    """Regression guard at the figures this fit reaches (docs/accuracy.md): aggregated runs
-    median |error| <= 12% interactivity, <= 11.5% output tok/s per GPU and <= 25% TTFT (targets
-    10%, 12%, 20%); disaggregated runs <= 15.5% interactivity, <= 16% output tok/s per GPU and
-    <= 46% TTFT (targets 12%, 15%, 25%); no parameter at a bound."""
+    """Regression guard at the figures this fit reaches (docs/accuracy.md: 10.2 / 19.5 / 10.2% and
+    14.5 / 40.8 / 15.8%): aggregated runs median |error| <= 10.5% interactivity, <= 10.5% output
+    tok/s per GPU and <= 20% TTFT (targets 10%, 12%, 20%); disaggregated runs <= 15% interactivity,
+    <= 16.5% output tok/s per GPU and <= 41.5% TTFT (targets 12%, 15%, 25%); no parameter at a
+    bound.  The soft-L1 fit alone (no Cauchy stage) gives 10.9 / 21.8% and 44.2%: it fails here."""
     table, x = runs
     names, values, info = calibration.fit_configurations(x, table)
     pred = calibration.predict_configurations(x, calibration.expand_parameters(x, names, values))
     err = calibration.configuration_errors(table, pred).abs()
     agg = x.aggregated
-    assert err["intvty_err_%"][agg].median() <= 12.0
-    assert err["tput_gpu_err_%"][agg].median() <= 11.5
-    assert err["ttft_err_%"][agg].median() <= 25.0
-    assert err["intvty_err_%"][~agg].median() <= 15.5
-    assert err["tput_gpu_err_%"][~agg].median() <= 16.0
-    assert err["ttft_err_%"][~agg].median() <= 46.0
+    assert err["intvty_err_%"][agg].median() <= 10.5
+    assert err["tput_gpu_err_%"][agg].median() <= 10.5
+    assert err["ttft_err_%"][agg].median() <= 20.0
+    assert err["intvty_err_%"][~agg].median() <= 15.0
+    assert err["tput_gpu_err_%"][~agg].median() <= 16.5
+    assert err["ttft_err_%"][~agg].median() <= 41.5
     assert info["at_bound"] == []
     assert info["evaluations"] < 400
 
@@ -197,3 +198,19 @@ def test_each_prefill_forward_streams_the_weights_once():
     busy, alone = serving.prefill_weight_passes(np.array([1024.0, 20000.0]), 0.01, 8192.0)
     assert busy.tolist() == pytest.approx([0.00125, 0.01], rel=1e-12)
     assert alone.tolist() == pytest.approx([0.01, 0.03], rel=1e-12)
+
+
+def test_attention_dp_worker_waits_for_a_request_on_every_rank():
+    """64 users on an aggregated worker (step 20 ms, 1,000 output tokens, 10 ms prefill busy):
+    T = 20 + 0.64 = 20.64 s, X = 64 / 20.64 = 3.10078 req/s.  With 8 attention-DP ranks prefilling
+    together an arrival waits for the 7 others, 7 / (2 X) = 7 x 20.64 / 128 = 1.12875 s more TTFT;
+    the rate and the interactivity do not change."""
+    def step_of(n):
+        return 0.02 + 0.0 * n
+
+    assert float(serving.rank_balance_wait(8.0, 64 / 20.64)) == pytest.approx(1.12875, rel=1e-12)
+    dp = serving.aggregated(64.0, 1000.0, step_of, 1.0, 0.01, 0.05, ranks=8.0)
+    tp = serving.aggregated(64.0, 1000.0, step_of, 1.0, 0.01, 0.05)
+    assert float(dp[1] - tp[1]) == pytest.approx(1.12875, rel=1e-12)
+    assert float(dp[3] - tp[3]) == pytest.approx(1.12875, rel=1e-12)
+    assert (float(dp[0]), float(dp[2])) == (float(tp[0]), float(tp[2]))
