@@ -1,7 +1,7 @@
 """Serving configurations as the benchmarks run them (docs/model.md §10): the equations, per point.
 
 Pure numpy: every argument is a number or an array, all broadcast against each other, and every
-function is elementwise (no Python loop over points).  :mod:`model.calibration` predicts the
+function is elementwise (no Python loop over points).  :mod:`model.configurations` predicts the
 measured DeepSeek-R1 runs with these functions, aggregated and disaggregated alike.
 
 A *worker* is one model replica of ``g`` GPUs; a configuration is one aggregated worker, or a
@@ -263,7 +263,7 @@ def ttft_percentile(ttft, queue, q):
 def plan_columns(step, prefill_time, prefill_capacity, link_time, output_tokens, admitted, utilization,
                  quantile=0.5):
     """A prefill and a decode replica as the fleet plan buys them (docs/model.md §9): the optimizer's
-    columns (:func:`optimize.columns.disaggregated_cells`) and :func:`model.calibration.plan_columns`
+    columns (:func:`optimize.columns.disaggregated_cells`) and :func:`model.configurations.plan_columns`
     both call this, so a plan's TTFT and capacity are the calibrated ones.
 
     ``link_time`` is the seconds this replica's link moves one request's KV (``a``).  Returns

@@ -103,12 +103,12 @@ def run(cfg: DictConfig, out: Path) -> JobResult:
 def print_configurations(cfg: DictConfig, out: Path) -> None:
     """docs/model.md §10: fit model.serving to the configuration runs, write their tables and print the
     median and p90 |error| per regime, in sample and (with cross_validate) out of sample."""
-    from model import calibration
+    from model import configurations
     from model.app.plots import configurations_vs_measured
 
     c = cfg.calibration
-    known = calibration.serving_catalog(OmegaConf.to_container(cfg, resolve=True))
-    result = calibration.calibrate_configurations(known, str(REPO_DIR / c.configurations), bool(c.cross_validate))
+    known = configurations.serving_catalog(OmegaConf.to_container(cfg, resolve=True))
+    result = configurations.calibrate_configurations(known, str(REPO_DIR / c.configurations), bool(c.cross_validate))
     io.write_text(result.table.to_csv(index=False), out / "configurations.csv")
     io.write_text(result.regimes.to_csv(), out / "regimes.csv")
     if cfg.plots.enabled:

@@ -4,7 +4,7 @@ import pytest
 from omegaconf import OmegaConf
 
 import model
-from model import calibration, serving
+from model import configurations, serving
 from model.app.config import load_config
 from tests.helpers import ROOT, at
 
@@ -96,9 +96,9 @@ def test_p50_ttft_is_todays_ttft_where_the_new_terms_are_off():
 
 @pytest.fixture(scope="module")
 def runs():
-    c = calibration.serving_catalog(OmegaConf.to_container(load_config(config_name="calibrate"), resolve=True))
-    table = calibration.load_configurations(str(ROOT / "model/data/inferencex/inferencex-dsr1.csv"))
-    return table, calibration.configuration_inputs(table, c, 0.9)
+    c = configurations.serving_catalog(OmegaConf.to_container(load_config(config_name="calibrate"), resolve=True))
+    table = configurations.load_configurations(str(ROOT / "model/data/inferencex/inferencex-dsr1.csv"))
+    return table, configurations.configuration_inputs(table, c, 0.9)
 
 
 def test_percentiles_are_ordered_on_every_run(runs):
@@ -106,8 +106,8 @@ def test_percentiles_are_ordered_on_every_run(runs):
     rng = np.random.default_rng(7)
     for _ in range(5):
         params = {k: rng.uniform(lo if lo > 0 else hi / 100, hi, len(table))
-                  for k, (lo, hi) in calibration.CONFIG_BOUNDS.items()}
-        pred = calibration.predict_configurations(x, params)
+                  for k, (lo, hi) in configurations.CONFIG_BOUNDS.items()}
+        pred = configurations.predict_configurations(x, params)
         assert np.isfinite(pred["ttft_p50"]).all() and (pred["ttft_p50"] > 0).all()
         assert (pred["ttft_p99"] >= pred["ttft_p90"]).all() and (pred["ttft_p90"] >= pred["ttft_p50"]).all()
         assert np.array_equal(pred["ttft_p50"], pred["ttft"])
@@ -118,8 +118,8 @@ def test_percentiles_are_ordered_on_every_run(runs):
 def test_disaggregated_closed_loop_holds_the_users(runs):
     """The solved decode batch keeps N users in the loop: X (TTFT + decode time) = N."""
     table, x = runs
-    params = {k: np.full(len(table), v) for k, v in calibration.CONFIG_START.items()}
-    pred = calibration.predict_configurations(x, params)
+    params = {k: np.full(len(table), v) for k, v in configurations.CONFIG_START.items()}
+    pred = configurations.predict_configurations(x, params)
     rps = pred["output_tput_per_gpu_all"] * x.total_gpus / x.output_tokens
     dis = ~x.aggregated
     # interactivity = accepted / step, so decode time is O / interactivity (plus the KV move)
@@ -135,9 +135,9 @@ def test_configuration_fit_in_sample_errors(runs):
     <= 16.5% output tok/s per GPU and <= 41.5% TTFT (targets 12%, 15%, 25%); no parameter at a
     bound.  The soft-L1 fit alone (no Cauchy stage) gives 10.9 / 21.8% and 44.2%: it fails here."""
     table, x = runs
-    names, values, info = calibration.fit_configurations(x, table)
-    pred = calibration.predict_configurations(x, calibration.expand_parameters(x, names, values))
-    err = calibration.configuration_errors(table, pred).abs()
+    names, values, info = configurations.fit_configurations(x, table)
+    pred = configurations.predict_configurations(x, configurations.expand_parameters(x, names, values))
+    err = configurations.configuration_errors(table, pred).abs()
     agg = x.aggregated
     assert err["intvty_err_%"][agg].median() <= 10.5
     assert err["tput_gpu_err_%"][agg].median() <= 10.5

@@ -1,11 +1,11 @@
 """One prediction path (docs/model.md §10): a disaggregated benchmark configuration predicted through
-model.calibration equals the optimizer's prefill and decode column values for the same replicas."""
+model.configurations equals the optimizer's prefill and decode column values for the same replicas."""
 import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
 import optimize
-from model import calibration
+from model import configurations
 from model.app.config import load_config
 from optimize.columns import disaggregated_cells
 from optimize.inputs import bucket_grid, column_options
@@ -22,13 +22,13 @@ def test_disaggregated_run_through_calibration_equals_the_optimizer_columns():
     """Run 1241: DeepSeek-R1 FP8 on MI355X (SGLang, no EP, no DP attention, no MTP), a prefill
     worker of 8 GPUs and two decode workers of 8, 64 users (32 per decode worker), 1k/1k
     (nominal lengths here: length factor 1)."""
-    c = calibration.serving_catalog(OmegaConf.to_container(load_config(config_name="calibrate"), resolve=True))
+    c = configurations.serving_catalog(OmegaConf.to_container(load_config(config_name="calibrate"), resolve=True))
     c["stacks"]["kv_bits"]["sglang"] = 16  # the same replicas: the grid below keeps the model's BF16 KV
     c["stacks"]["prefill_chunk_tokens"] = float("inf")  # and the kernel's prefill has no weight pass per forward
-    table = calibration.load_configurations(str(ROOT / "model/data/inferencex/inferencex-dsr1.csv"))
+    table = configurations.load_configurations(str(ROOT / "model/data/inferencex/inferencex-dsr1.csv"))
     run = table[table.id == 1241]
     assert not bool(run.aggregated.item())
-    x = calibration.configuration_inputs(run, c, 1.0)
+    x = configurations.configuration_inputs(run, c, 1.0)
     assert (x.decode_gpus.item(), x.decode_workers.item(), x.prefill_gpus.item(), x.users.item()) == (8, 2, 8, 64)
     cfg = optimize.load_config([
         "select.models=[deepseek_r1]", "select.hardware=[mi355x]", "workload.isl=1024", "workload.osl=1024",
@@ -43,7 +43,7 @@ def test_disaggregated_run_through_calibration_equals_the_optimizer_columns():
     grid = bucket_grid(cfg)
     assert int(grid.systems.squeeze()) == 8 and int(grid.admitted_requests.squeeze()) == 32
     optimizer = {k: float(np.squeeze(v)) for k, v in disaggregated_cells(grid, column_options(cfg, grid)).items()}
-    ours = calibration.plan_columns(x, PARAMS, 0.8, transfer_bytes=x.kv_bytes_request)
+    ours = configurations.plan_columns(x, PARAMS, 0.8, transfer_bytes=x.kv_bytes_request)
     for key in ("decode_interactivity", "decode_rate", "prefill_rate", "prefill_ttft"):
         assert float(ours[key][0]) == pytest.approx(optimizer[key], rel=1e-9), key
     # and the decode side is what the calibration is judged on: accepted / step of model.serving
