@@ -2,7 +2,7 @@
 
 Every catalog number becomes a variable on dim ``hardware`` or ``model`` (or both), named as
 its config key.  Any of them can be replaced by an array along extra dims (a ``sample`` dim of a
-sensitivity design, a swept key): :func:`apply_overrides` addresses them by dotted config key and
+sensitivity design, a swept key): :func:`model.overrides.apply_overrides` addresses them by dotted config key and
 everything derived afterwards broadcasts by name.
 """
 from __future__ import annotations
@@ -15,27 +15,27 @@ from typing import Any, cast
 import numpy as np
 import xarray as xr
 
-from model.errors import ConfigError
-from model.fields import CHECKS, array_fields, field_docs
 from model.interactivity import fit_power_law, power_law_interactivity
-from model.ranges import meets
+from model.overrides import (
+    HARDWARE_FIELDS,
+    MODEL_FIELDS,
+    apply_overrides,
+    as_array,
+    check_catalog_dims,
+    check_parameter,
+)
 from model.schema import (
     TOKEN_TYPES,
     Attention,
     DecodeContext,
-    HardwareSpec,
     KvTier,
     ModelConfig,
-    ModelSpec,
     Parallelism,
     PrefillMode,
     SlaPercentile,
 )
 from model.validate import validation_stamp
 
-# The catalog numbers that become parameter arrays, as declared in the schema.
-HARDWARE_FIELDS = array_fields(HardwareSpec)
-MODEL_FIELDS = array_fields(ModelSpec)
 # The quantile of each SLA percentile (docs/model.md §10)
 SLA_QUANTILE = {SlaPercentile.p50: 0.5, SlaPercentile.p90: 0.9, SlaPercentile.p99: 0.99}
 # Fields whose absence (null) means "no limit" rather than "unknown".
@@ -146,140 +146,6 @@ def read_catalog(cfg: ModelConfig) -> xr.Dataset:
     data["decode_context_mean"] = DecodeContext(w.decode_context) == DecodeContext.mean
     data["attention"] = ("model", [Attention(mdl[m].attention).value for m in model_names])
     return xr.Dataset(data, coords={"hardware": hw_names, "model": model_names})
-
-
-def override_target(key: str, ds: xr.Dataset) -> tuple[str, dict[str, str]]:
-    """Map a dotted config key to (variable, selection) in :func:`raw_parameters`' Dataset.
-
-    Raises
-    ------
-    ConfigError
-        If the key names no array-valued parameter, or an unknown model or hardware.
-    """
-    parts = key.split(".")
-    allowed = ("hardware.<name>.<field>, models.<name>.<field>, "
-               "models.<name>.interactivity.<hardware>.tok_s, workload.mix.<type>, "
-               "workload.price_sheet.<type>, workload.osl, sla.min_interactivity, sla.max_ttft_s")
-    if len(parts) == 3 and parts[0] == "hardware" and parts[2] in HARDWARE_FIELDS:
-        if parts[1] not in ds.hardware:
-            raise ConfigError(key, parts[1], f"unknown hardware; allowed: {', '.join(ds.hardware.values)}")
-        return parts[2], {"hardware": parts[1]}
-    if len(parts) == 3 and parts[0] == "models" and parts[2] in MODEL_FIELDS:
-        if parts[1] not in ds.model:
-            raise ConfigError(key, parts[1], f"unknown model; allowed: {', '.join(ds.model.values)}")
-        return parts[2], {"model": parts[1]}
-    if len(parts) == 5 and parts[0] == "models" and parts[2] == "interactivity" and parts[4] == "tok_s":
-        if parts[1] not in ds.model or parts[3] not in ds.hardware:
-            raise ConfigError(key, key, "unknown model or hardware name")
-        return "base_interactivity", {"model": parts[1], "hardware": parts[3]}
-    if len(parts) == 3 and parts[0] == "workload" and parts[1] in ("mix", "price_sheet") \
-            and parts[2] in TOKEN_TYPES:
-        return f"{'mix' if parts[1] == 'mix' else 'price'}_{parts[2]}", {}
-    if key == "workload.osl":
-        return "osl", {}
-    if key == "sla.min_interactivity":
-        return "min_interactivity", {}
-    if key == "sla.max_ttft_s":
-        return "max_ttft_s", {}
-    raise ConfigError("params", key, f"not an array-valued parameter; allowed: {allowed}")
-
-
-# The allowed range of every array-valued parameter besides the catalog fields (their schema's).
-OTHER_CHECKS = {"isl": "> 0", "concurrency": "> 0", "base_interactivity": "> 0", "osl": "> 0",
-                "min_interactivity": ">= 0", "max_ttft_s": "> 0",
-                **{f"mix_{t}": "[0, 1)" for t in TOKEN_TYPES}, **{f"price_{t}": ">= 0" for t in TOKEN_TYPES}}
-
-
-def dim_name(key: str) -> str:
-    """A Python-identifier dim name for a dotted key (``hardware.b200.price_per_hour`` ->
-    ``hardware_b200_price_per_hour``), so that ``.sel(**{name: ...})`` works."""
-    return "".join(c if c.isalnum() else "_" for c in key)
-
-
-def as_array(value: Any, dim: str) -> Any:
-    """A number stays a number and a DataArray keeps its dims (along ``dim`` itself, a 1-d
-    DataArray without a coordinate gets its values as one, so ``isl=xr.DataArray([50000], dims="isl")``
-    can be selected by ISL; other dims, such as a design's ``sample``, stay positional); a list,
-    tuple or 1-d array becomes a DataArray along ``dim`` with its values as the coordinate."""
-    if isinstance(value, xr.DataArray):
-        if value.dims == (dim,) and dim not in value.coords:
-            return value.assign_coords({dim: value.values})
-        return value
-    if isinstance(value, (list, tuple, np.ndarray)):
-        values = np.asarray(value)
-        if values.ndim == 0:
-            return values.item()
-        if values.ndim != 1:
-            raise ConfigError(dim, f"an array of shape {values.shape}", "give a list, a 1-d array or a DataArray")
-        return xr.DataArray(values, dims=dim, coords={dim: values})
-    return value
-
-
-def check_catalog_dims(key: str, value: Any, cfg: ModelConfig) -> None:
-    """An input along ``model`` or ``hardware`` must label every selected name on that dim.
-
-    Parameters
-    ----------
-    key
-        The input's name in the error (``isl``, or a dotted parameter key).
-    value
-        A number or DataArray.
-    cfg
-        The config whose ``select.models`` and ``select.hardware`` make the grid.
-    """
-    if not isinstance(value, xr.DataArray):
-        return
-    for dim, selected in (("model", cfg.select.models), ("hardware", cfg.select.hardware)):
-        if dim not in value.dims:
-            continue
-        if dim not in value.coords:
-            raise ConfigError(key, f"a DataArray along {dim!r} without labels",
-                              f"label it, e.g. coords={{{dim!r}: {list(selected)}}}")
-        missing = [name for name in selected if name not in set(value[dim].values.tolist())]
-        if missing:
-            raise ConfigError(key, f"a DataArray along {dim!r} without {missing}",
-                              f"label every selected {dim}: {list(selected)}")
-
-
-def check_parameter(key: str, var: str, value: Any) -> None:
-    """Refuse values outside the parameter's declared range (NaN passes: it marks a cell infeasible)."""
-    rule = OTHER_CHECKS.get(var) or next((d.check for cls in (HardwareSpec, ModelSpec)
-                                          for name, d in field_docs(cls).items() if name == var), None)
-    if rule is None:
-        return
-    values = np.asarray(value.values if isinstance(value, xr.DataArray) else value, dtype=float).ravel()
-    known = values[~np.isnan(values)]
-    ok = meets(rule, known)  # the rule's one statement, which model.fields.passes applies to one value
-    if not ok.all():
-        raise ConfigError(key, float(known[np.argmin(ok)]), CHECKS[rule])
-
-
-def apply_overrides(ds: xr.Dataset, params: Mapping[str, Any]) -> xr.Dataset:
-    """Replace catalog values by numbers, lists, arrays or DataArrays along extra dims, by dotted
-    config key; each value checked against the key's declared range (:class:`ConfigError`).
-
-    ``{"hardware.cerebras_wse3.price_per_hour": xr.DataArray(p, dims="sample")}`` makes
-    ``price_per_hour`` a (hardware, sample) array: ``p`` on the wafer, the catalog value elsewhere.
-    A list becomes a dim named after the key (:func:`dim_name`).
-    """
-    replaced: dict[str, xr.DataArray] = {}  # assigned at the end: one merge, not one per key
-    for key, value in params.items():
-        var, where = override_target(key, ds)
-        value = as_array(value, dim_name(key))
-        try:
-            check_parameter(key, var, value)
-        except (TypeError, ValueError) as err:
-            if isinstance(err, ConfigError):
-                raise
-            raise ConfigError(key, value, "must be numbers (a scalar, list, array or DataArray)") from None
-        if not where:
-            replaced[var] = xr.DataArray(value) if not isinstance(value, xr.DataArray) else value
-            continue
-        mask: Any = True
-        for dim, label in where.items():
-            mask = mask & (ds.variables[dim] == label)  # a Variable: in the order of ds's labels
-        replaced[var] = xr.where(mask, value, replaced[var] if var in replaced else ds[var])
-    return ds.assign(replaced)
 
 
 def _kv_coefficients(ds: xr.Dataset) -> tuple[xr.DataArray, xr.DataArray, xr.DataArray]:

@@ -36,7 +36,8 @@ import xarray as xr
 
 from model.cheapest import cheapest_under_sla
 from model.evaluate import evaluate
-from model.parameters import apply_overrides, raw_parameters
+from model.overrides import apply_overrides
+from model.parameters import raw_parameters
 from model.results import COORD_ATTRS, label_coords
 from model.schema import ModelConfig
 

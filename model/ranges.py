@@ -1,5 +1,5 @@
 """The allowed ranges of :data:`model.fields.CHECKS` as tests on numbers, each stated once: for one
-config value (:func:`model.fields.passes`) and for parameter arrays (:func:`model.parameters.check_parameter`).
+config value (:func:`model.fields.passes`) and for parameter arrays (:func:`model.overrides.check_parameter`).
 
 Kept apart from :mod:`model.fields`, which the apps import to print ``--help`` without numpy.
 """

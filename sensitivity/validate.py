@@ -8,7 +8,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from model.errors import ConfigError
 from model.evaluate import available_memory
-from model.parameters import check_parameter, override_target, raw_parameters
+from model.overrides import check_parameter, override_target
+from model.parameters import raw_parameters
 from model.validate import check_fields
 from sensitivity.schema import Distribution, SensitivitySpec
 from sensitivity.sobol import argument_violation, is_real

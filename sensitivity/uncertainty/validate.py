@@ -6,7 +6,8 @@ from typing import Any
 from omegaconf import DictConfig
 
 from model.errors import ConfigError
-from model.parameters import override_target, raw_parameters
+from model.overrides import override_target
+from model.parameters import raw_parameters
 from model.validate import check_fields, check_known
 from sensitivity.sobol import is_integer
 from sensitivity.uncertainty.schema import ErrorSpread

@@ -1,5 +1,5 @@
 """Each allowed range stated once (issue 20): :data:`model.ranges.RANGE_TESTS` tests one config value
-(:func:`model.fields.passes`) and the parameter arrays alike (``model.parameters.check_parameter``)."""
+(:func:`model.fields.passes`) and the parameter arrays alike (``model.overrides.check_parameter``)."""
 import math
 
 import numpy as np
@@ -8,7 +8,8 @@ import pytest
 import model
 from model.errors import ConfigError
 from model.fields import CHECKS, passes
-from model.parameters import apply_overrides, raw_parameters
+from model.overrides import apply_overrides
+from model.parameters import raw_parameters
 from model.ranges import RANGE_TESTS, meets
 
 
