@@ -18,9 +18,13 @@ from tests.helpers import ROOT, python_cmd
 
 
 def read_available(fd: int, wait_s: float = 0.2) -> str:
-    chunks = []
-    while select.select([fd], [], [], wait_s)[0]:
+    """What ``fd`` has to read within ``wait_s`` seconds (a bar redrawn faster than ``wait_s`` must not
+    keep the caller reading until the stage ends)."""
+    chunks, deadline = [], time.monotonic() + wait_s
+    while select.select([fd], [], [], max(deadline - time.monotonic(), 0))[0]:
         chunks.append(os.read(fd, 4096))
+        if time.monotonic() >= deadline:
+            break
     return b"".join(chunks).decode(errors="replace")
 
 
