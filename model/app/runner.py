@@ -166,6 +166,8 @@ def run_job(job: Job, cfg: DictConfig, validate: Callable[[DictConfig], DictConf
     marker = out / io.INCOMPLETE
     try:
         io.mark_incomplete(marker)
+        if io.STOP_REQUESTED.is_set():  # a signal swallowed while the app started: stop before any work
+            raise KeyboardInterrupt
         cfg = validate(cfg)
         hit_rates = prefix.write_hit_rates(cfg, out)  # docs/model.md §12: any app run with workload.trace
         cfg = prefix.attach_curve(cfg)  # workload.cache=trace: h(C) for the cost model
@@ -361,6 +363,9 @@ def hydra_main(config_name: str, job: Job, validate: Callable[[DictConfig], Dict
     """
     signal.signal(signal.SIGTERM, stop_on_signal)
     signal.signal(signal.SIGINT, stop_on_signal)
+    # from here a signal may land inside a weakref callback while the app imports: Python would print
+    # the swallowed interrupt as "Exception ignored in ..."; the flag keeps the request instead
+    sys.unraisablehook = quiet_interrupts
     if not isinstance(sys.stdout, ClosedPipeSafe):
         sys.stdout = ClosedPipeSafe(sys.stdout)
     args = sys.argv[1:]
