@@ -5,6 +5,7 @@ cluster that computes it, so the core starts no processes.
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -41,17 +42,26 @@ def dask_client(address: str | None = None, n_workers: int = 2,
     """
     from distributed import Client, LocalCluster
 
-    if address is None or address == "local":
-        with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                          dashboard_address=None) as cluster, Client(cluster) as client:
-            yield client
-    else:
-        try:
-            client = Client(address, timeout=connect_timeout_s)
-        except (OSError, ValueError, TypeError) as err:  # refused, timed out, or not an address
-            raise ConfigError("dask.address", address,
-                              f"no dask scheduler answered within {connect_timeout_s:g} s "
-                              f"({type(err).__name__}); give tcp://host:port of a running scheduler, "
-                              "or null for a local cluster") from None
-        with client:
-            yield client
+    # distributed logs every scheduler, nanny and client event at INFO, and Hydra's job logging
+    # prints INFO to the console: 33 lines around a two-job sweep's answer.  Its warnings and
+    # errors still show; the level is put back when the block ends.
+    quiet = logging.getLogger("distributed")
+    level = quiet.level
+    quiet.setLevel(logging.WARNING)
+    try:
+        if address is None or address == "local":
+            with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
+                              dashboard_address=None) as cluster, Client(cluster) as client:
+                yield client
+        else:
+            try:
+                client = Client(address, timeout=connect_timeout_s)
+            except (OSError, ValueError, TypeError) as err:  # refused, timed out, or not an address
+                raise ConfigError("dask.address", address,
+                                  f"no dask scheduler answered within {connect_timeout_s:g} s "
+                                  f"({type(err).__name__}); give tcp://host:port of a running scheduler, "
+                                  "or null for a local cluster") from None
+            with client:
+                yield client
+    finally:
+        quiet.setLevel(level)

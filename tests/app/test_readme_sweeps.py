@@ -43,6 +43,8 @@ def test_readme_sweep_runs_as_typed_outside_the_repository(index, tmp_path):
     result = subprocess.run(as_typed(command), cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Traceback" not in result.stderr
+    # the answer, not the dask cluster's INFO log of every scheduler and nanny event (33 lines)
+    assert "[distributed." not in result.stdout + result.stderr
     sweeps = list(tmp_path.glob("multirun/*/*/*/sweep.nc"))
     assert len(sweeps) == 1, sorted(str(p) for p in tmp_path.rglob("*"))[:50]
     app = shlex.split(command)[0].rsplit("/", 1)[-1].removeprefix("serving-")
