@@ -50,8 +50,10 @@ def dask_client(address: str | None = None, n_workers: int = 2,
     quiet.setLevel(logging.WARNING)
     try:
         if address is None or address == "local":
+            # its worker processes log errors only: a heartbeat a loaded machine answers late is
+            # a warning with a traceback, and the client raises whatever does fail
             with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                              dashboard_address=None) as cluster, Client(cluster) as client:
+                              dashboard_address=None, silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
                 yield client
         else:
             try:

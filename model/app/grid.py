@@ -36,11 +36,8 @@ def headline(at_workload: xr.Dataset, isl: int, n: int) -> xr.Dataset:
 def _write_on_dask(cfg: DictConfig, path: Path) -> tuple[xr.Dataset, str]:
     """Evaluate the grid lazily on a dask cluster and write it to ``path`` chunk by chunk;
     the grid and a line saying where it ran."""
-    import logging
-
     from model.app.cluster import dask_client
 
-    logging.getLogger("distributed").setLevel(logging.WARNING)  # not the cluster's chatter
     with dask_client(cfg.dask.address, int(cfg.dask.n_workers), float(cfg.dask.connect_timeout_s)) as client:
         grid = evaluate(cfg, chunks={d: n for d, n in cfg.dask.chunks.items() if n is not None})
         grid.attrs["config"] = OmegaConf.to_yaml(cfg, resolve=True)

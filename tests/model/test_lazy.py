@@ -63,11 +63,15 @@ def test_lazy_equals_in_memory(cfg, grid, chunks):
 def test_default_chunks():
     sizes = {"model": 5, "hardware": 7, "isl": 561, "concurrency": 2048}
     chunks = resolve_chunks(list(sizes), sizes)
-    assert chunks["model"] == (1,) * 5 and chunks["hardware"] == (1,) * 7
+    assert chunks["model"] == (1,) * 5 and chunks["hardware"] == (1,) * 7  # isl is cut: all before it get 1
     assert chunks["concurrency"] == (2048,)
     assert sum(chunks["isl"]) == 561 and max(chunks["isl"]) - min(chunks["isl"]) <= 1
     cells_per_chunk = max(chunks["isl"]) * 2048
     assert 2 ** 16 <= cells_per_chunk <= 2 ** 20
+    # Short inner dims leave room for several hardware types per chunk (512k cells at most):
+    # 100 x 1,024 cells per (model, hardware), so 5 of the 7 hardware types, evened out to 4 + 3.
+    small = resolve_chunks(list(sizes), {**sizes, "isl": 100, "concurrency": 1024})
+    assert small == {"model": (1,) * 5, "hardware": (4, 3), "isl": (100,), "concurrency": (1024,)}
     # A long last dim is cut itself.
     wide = resolve_chunks(["model", "concurrency"], {"model": 2, "concurrency": 10_000_000})
     assert 2 ** 16 <= max(wide["concurrency"]) <= 2 ** 20
@@ -99,7 +103,7 @@ def test_extra_dims_and_variable_subsets(cfg):
 
 def test_write_netcdf_chunked_round_trip(tmp_path):
     cfg = model.load_config(["grid.isl_points=30"])  # 1.1 M cells
-    lazy = model.evaluate(cfg, chunks={"hardware": -1, "isl": 7, "concurrency": 300})
+    lazy = model.evaluate(cfg, chunks={"model": 1, "hardware": -1, "isl": 7, "concurrency": 300})
     path = tmp_path / "grid.nc"
     write_netcdf_chunked(lazy, path)
     with h5py.File(path, "r") as f:
