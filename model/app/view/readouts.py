@@ -7,8 +7,6 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
-from model.price_to_beat import price_to_beat_from_costs
-
 
 @dataclass(frozen=True)
 class Readout:
@@ -66,7 +64,7 @@ READOUTS: tuple[Readout, ...] = (
 
 
 def readout_values(point: xr.Dataset, best: xr.Dataset, hardware: Sequence[str],
-                   prices: xr.DataArray) -> dict[str, dict[str, float]]:
+                   beat: xr.DataArray) -> dict[str, dict[str, float]]:
     """The readouts of each compared hardware: hardware -> :attr:`Readout.name` -> number.
 
     Parameters
@@ -77,17 +75,17 @@ def readout_values(point: xr.Dataset, best: xr.Dataset, hardware: Sequence[str],
         Its cheapest SLA-meeting concurrency (:func:`model.cheapest_concurrency`), dim hardware.
     hardware
         The compared hardware, in order.
-    prices
-        $/hour per system of every hardware of ``best`` (dim hardware).
+    beat
+        The price to beat of every hardware of ``best`` (dim hardware,
+        :func:`model.price_to_beat.price_to_beat_from_costs` of its cost at the $/hour per system):
+        the $/hour at which each hardware's cheapest SLA-meeting $/Mtok equals the best other
+        compared hardware's (issue 14); cost is linear in the price, so it is exact.
 
     Returns
     -------
     dict
-        Every :data:`READOUTS` row whose variable exists (bools as 1.0 / 0.0), and the price to
-        beat (issue 14): the $/hour at which each hardware's cheapest SLA-meeting $/Mtok equals
-        the best other compared hardware's; cost is linear in the price, so it is exact.
+        Every :data:`READOUTS` row whose variable exists (bools as 1.0 / 0.0), and the price to beat.
     """
-    beat = price_to_beat_from_costs(best.cost_per_mtok, prices)
     values: dict[str, dict[str, float]] = {}
     for hw in hardware:
         p, b = point.sel(hardware=hw), best.sel(hardware=hw)
