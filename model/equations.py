@@ -15,7 +15,8 @@ Equations (units: bytes, seconds, tokens, $):
   ``kv_shards`` GPUs ``S = ceil(W / (capacity - K / kv_shards))``, and no size fits once one
   GPU's share of the KV alone fills it.
 - Admission (docs/model.md §8): a pinned replica (``min_systems == max_systems``) whose memory cannot
-  hold all N requests admits the ``N_fit`` that fit (``N_fit >= 1``); the others wait.
+  hold all N requests admits the ``N_fit`` that fit (``N_fit >= 1``; :func:`model.serving.kv_capacity`,
+  ``capacity`` net of ``memory_reserve_gb``); the others wait ``(N - N_fit) / X``.
 - ``step = max(t_base + hop * (S - S0) + (streamed(N) + K_read) / (S * B), N * compute_seconds / S)``
   with ``K_read = K * S / min(S, kv_shards)`` (KV bytes one system reads, times S);
   ``S >= S0`` always, so docs/model.md §2.3's ``max(0, S - S0)`` is ``S - S0``.  On the GPU path
@@ -118,11 +119,14 @@ def _systems(kv: np.ndarray, p: Mapping[str, np.ndarray]) -> tuple[np.ndarray, n
 
 
 def _admitted(n: np.ndarray, buildable: np.ndarray, p: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Requests a pinned replica admits (docs/model.md §8) and where admission makes a cell buildable."""
+    """Requests a pinned replica admits (docs/model.md §8) and where admission makes a cell buildable:
+    the whole requests :func:`model.serving.kv_capacity` holds (the calibration's cap, one rule;
+    ``memory_capacity`` is already net of ``memory_reserve_gb``)."""
     pinned = p["pinned_systems"]
     kv_share = np.minimum(pinned, p["kv_shards"])  # systems over which one request's KV splits
-    with np.errstate(invalid="ignore"):
-        fit = np.floor((p["memory_capacity"] - p["weight_bytes"] / pinned) * kv_share / p["kv_bytes_per_request"])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        fit = np.floor(serving.kv_capacity(p["memory_capacity"], 0.0, p["weight_bytes"] / pinned,
+                                           p["kv_bytes_per_request"], kv_share, True))
         admit = ~buildable & np.isfinite(pinned) & (fit >= 1) & (n > fit)
     return np.where(admit, fit, n), admit
 

@@ -196,7 +196,8 @@ def derive(ds: xr.Dataset, isl: xr.DataArray, concurrency: xr.DataArray,
 
     Adds ``weight_bytes`` (bytes), ``kv_bytes_per_token`` (bytes per context token),
     ``kv_bytes_per_request`` (bytes, context = ISL), ``osl`` (tokens), ``memory_capacity``
-    (usable bytes per system), ``effective_bandwidth`` (bytes/s per system),
+    (usable bytes per system for weights and KV, after ``memory_reserve_gb``),
+    ``effective_bandwidth`` (bytes/s per system),
     ``systems_for_weights`` (S0), ``decode_base_time`` (t_base, s), ``streamed_bytes``
     (weight bytes read per decode step, by concurrency), ``compute_seconds`` (decode FLOPs of
     one token over one system's achieved FLOP/s, s), the fitted power law and
@@ -231,7 +232,8 @@ def derive_terms(ds: Any, isl: Any, concurrency: Any, cached_share: Any = None) 
     # KV of one request: its context is L (docs/model.md §2), or the mean over the decode, L + O / 2
     context = xr.where(ds.decode_context_mean, isl + out["output_tokens"] / 2, isl)
     out["kv_bytes_per_request"] = context * per_token + window_bytes * np.minimum(window, context)
-    out["memory_capacity"] = ds.memory_gb * 1e9 * ds.usable_memory_fraction
+    # docs/model.md §10: the stack's own reserve is neither weights nor KV (model.serving.kv_capacity)
+    out["memory_capacity"] = ds.memory_gb * 1e9 * ds.usable_memory_fraction - ds.memory_reserve_gb * 1e9
     out["effective_bandwidth"] = ds.memory_bandwidth_tb_s * 1e12 * ds.bandwidth_efficiency
     s0 = np.maximum(ds.min_systems, np.ceil(out["weight_bytes"] / out["memory_capacity"]))
     out["systems_for_weights"] = round_up_to_allowed(s0, ds)

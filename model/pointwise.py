@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import statistics
 
+from model import serving
 from model.schema import HardwareSpec, ModelConfig, ModelSpec
 
 
@@ -127,7 +128,8 @@ def cell(cfg: ModelConfig, model: str, hardware: str, isl: int, concurrency: int
     kv_bits = hw.kv_cache_bits  # docs/model.md §10: the stack's KV bits (null: the model's)
     per_request = kv_bytes_per_request(m, context, kv_bits)
     K = n * per_request
-    capacity = hw.memory_gb * 1e9 * hw.usable_memory_fraction
+    usable = hw.memory_gb * 1e9 * hw.usable_memory_fraction
+    capacity = usable - hw.memory_reserve_gb * 1e9  # docs/model.md §10: the stack's reserve holds no KV
     shards = kv_shards(m, hw)
     need, kv_fits = systems_needed(W, K, capacity, shards)
     raw = max(float(hw.min_systems), need)
@@ -139,7 +141,8 @@ def cell(cfg: ModelConfig, model: str, hardware: str, isl: int, concurrency: int
     if not buildable and hw.max_systems is not None and hw.min_systems == hw.max_systems:
         # a pinned replica admits the requests whose KV fits; the others wait (docs/model.md §8)
         pinned = float(hw.max_systems)
-        fit = math.floor((capacity - W / pinned) * min(pinned, shards) / per_request)
+        fit = math.floor(serving.kv_capacity(usable, hw.memory_reserve_gb * 1e9, W / pinned, per_request,
+                                             min(pinned, shards), True))
         if 1 <= fit < n:
             n, built, raw, buildable = float(fit), pinned, pinned, True
             K = n * per_request

@@ -191,6 +191,10 @@ class HardwareSpec(Sourced):
                                  "(models.<name>.fp4_checkpoint) and the GPU has FP4 units")
     prefill_busy_s: float = seconds(0.0, doc="fixed time per prefill the replica is busy (physical mode); "
                                              "prefill_overhead_s is latency the replica spends on others")
+    memory_reserve_gb: float = spec(0.0, unit="GB", check=">= 0", array=True,
+                                    doc="memory per system the stack keeps for itself (activations, graphs): "
+                                        "neither weights nor KV (model.serving.kv_capacity); a pinned replica "
+                                        "admits the requests whose KV fits the rest, the others wait")
     allowed_sizes: Optional[List[int]] = spec(None, unit="systems", doc="replica sizes that can be built (null: any)")
     max_systems: Optional[int] = system_count(None, doc="largest replica (null: no limit)")
     power_kw: Optional[float] = spec(None, unit="kW", check="> 0",

@@ -88,6 +88,37 @@ def test_fp4_math_and_kv_bits_and_prefill_busy_time():
     assert float(busy.prefill_time) == pytest.approx(float(_cell().prefill_time) + 0.05, rel=1e-12)
 
 
+def test_memory_reserve_caps_the_kv_a_pinned_replica_holds():
+    """DeepSeek V3 (671 GB FP8) on the pinned 8 B200 (180 GB each), L = 100,000, N = 64: one
+    request's MLA KV is 100,000 x 61 x 576 x 2 B = 7.0272 GB, whole on every GPU under TP.  A GPU
+    keeps 180 - 671 / 8 = 96.125 GB for KV: 13.68, 13 requests.  A 20 GB reserve leaves 76.125 GB:
+    10.83, 10 requests (model.serving.kv_capacity, the calibration's cap); the other 54 users wait
+    54 / X, X the replica's request rate at 10."""
+    assert serving.kv_capacity(180e9, 20e9, 671e9 / 8, 7.0272e9, 8, False) == pytest.approx(76.125 / 7.0272,
+                                                                                           rel=1e-12)
+    off = _cell(isl=100_000, n=64)
+    on = _cell("hardware.b200.memory_reserve_gb=20", isl=100_000, n=64)
+    assert float(on.kv_bytes_per_request) == 7.0272e9
+    assert (int(off.admitted_requests), int(on.admitted_requests)) == (13, 10)
+    ten = _cell("hardware.b200.memory_reserve_gb=20", isl=100_000, n=10)
+    assert int(ten.admitted_requests) == 10 and float(ten.step_time) == float(on.step_time)
+    assert float(on.ttft) == pytest.approx(float(ten.ttft) + 54 / float(ten.requests_per_second), rel=1e-12)
+    # under dp-attention the latent KV splits 8 ways: 76.125 / (7.0272 / 8) = 86.7, all 64 fit
+    dp = _cell("hardware.b200.memory_reserve_gb=20", "hardware.b200.attention_data_parallel=true",
+               isl=100_000, n=64)
+    assert int(dp.admitted_requests) == 64
+    # a replica free to grow grows: 2 requests' KV, 14.0544 GB, is on every GPU, so without a reserve
+    # ceil(671 / (180 - 14.0544)) = 5 GPUs, built as 8 (B200's allowed sizes); a 100 GB reserve leaves
+    # 80 GB: ceil(671 / 65.9456) = 11, built as 16
+    free = model.load_config(CELL + ["hardware.b200.max_systems=null", "hardware.b200.min_systems=1"])
+    grown = model.load_config(CELL + ["hardware.b200.max_systems=null", "hardware.b200.min_systems=1",
+                                      "hardware.b200.memory_reserve_gb=100"])
+    sizes = [int(model.evaluate(c, **at(100_000, 2)).systems.squeeze()) for c in (free, grown)]
+    assert sizes == [8, 16]
+    with pytest.raises(model.ConfigError, match="memory_reserve_gb"):
+        model.load_config(CELL + ["hardware.b200.memory_reserve_gb=180"])
+
+
 def test_percentiles_are_ordered_with_the_new_terms_on():
     """p99 >= p90 >= p50 in TTFT and TPOT: the cells meeting an SLA at p99 are among those meeting
     it at p90, and those among p50's."""
@@ -118,15 +149,17 @@ GPUS = ["h100_sxm", "b200", "gb200_nvl72", "mi355x", "b300", "gb300_nvl72", "mi3
        accepted=st.floats(0, 1), kv_bits=st.sampled_from([None, 8, 16]), fp4=st.booleans(),
        busy=st.sampled_from([0.0, 0.003, 0.2]), mode=st.sampled_from(["ratio", "physical"]),
        pinned=st.sampled_from([None, 8, 16]), percentile=st.sampled_from(["p50", "p90", "p99"]),
-       max_ttft=st.sampled_from([None, 0.5, 30.0]))
+       max_ttft=st.sampled_from([None, 0.5, 30.0]), reserve=st.sampled_from([0.0, 5.0, 40.0]))
 def test_kernel_equals_the_oracle_with_the_new_terms_on(cfg, model_name, hw, isl, n, ep, dp, draft, accepted,
-                                                       kv_bits, fp4, busy, mode, pinned, percentile, max_ttft):
+                                                       kv_bits, fp4, busy, mode, pinned, percentile, max_ttft,
+                                                       reserve):
     updates = {f"hardware.{hw}.ep": ep, f"hardware.{hw}.attention_data_parallel": dp,
                f"hardware.{hw}.mtp_draft_tokens": draft,
                f"hardware.{hw}.accepted_tokens_per_step": 1 + accepted * draft,
                f"hardware.{hw}.kv_cache_bits": kv_bits, f"hardware.{hw}.fp4_compute": fp4,
                f"hardware.{hw}.prefill_busy_s": busy, f"hardware.{hw}.prefill_mode": mode,
-               "sla.percentile": percentile, "sla.max_ttft_s": max_ttft, "sla.min_interactivity": 20.0,
+               f"hardware.{hw}.memory_reserve_gb": reserve, "sla.percentile": percentile,
+               "sla.max_ttft_s": max_ttft, "sla.min_interactivity": 20.0,
                "select.models": [model_name], "select.hardware": [hw]}
     if pinned is not None:
         updates.update({f"hardware.{hw}.min_systems": pinned, f"hardware.{hw}.max_systems": pinned,
@@ -141,6 +174,7 @@ def test_lazy_equals_in_memory_with_the_new_terms_on():
         "hardware.b200.ep=8", "hardware.b200.mtp_draft_tokens=3", "hardware.b200.accepted_tokens_per_step=2.3",
         "hardware.b200.attention_data_parallel=true", "hardware.b200.kv_cache_bits=8",
         "hardware.b200.fp4_compute=true", "hardware.b200.prefill_busy_s=0.01", "hardware.gb200_nvl72.ep=72",
+        "hardware.b200.memory_reserve_gb=12", "hardware.gb200_nvl72.memory_reserve_gb=30",
         "hardware.gb200_nvl72.mtp_draft_tokens=1", "sla.percentile=p90", "sla.max_ttft_s=3",
         "grid.isl_points=6", "grid.concurrency_max=300", "grid.concurrency_step=7"])
     eager = model.evaluate(cfg)
