@@ -28,6 +28,10 @@ Equations (units: bytes, seconds, tokens, $):
 - ``physical`` prefill (docs/model.md §8, aggregated serving): ``t_pf = prefill_overhead_s +
   F_seconds / S + load_seconds / min(S, kv_shards)``, ``T = O * step + N * t_pf``,
   ``ttft = t_pf * (1 + (N - 1) * t_pf / (2 T))``, ``I = O / (T - ttft)``, ``R = L / t_pf``.
+- A disaggregated prefill pool's replica (docs/model.md §10, :func:`model.configurations.plan_columns`):
+  its compute at ``prefill_stack_speed`` times the aggregated replica's, its fixed latency
+  ``pool_latency_share * prefill_overhead_s``: ``pool_prefill_time`` and ``pool_prefill_capacity``
+  (the aggregated ``prefill_time`` and ``prefill_capacity`` in the ratio mode, or where both are 1).
 - ``requests_per_second = N / T`` (N admitted); a waiting request's ``ttft`` adds
   ``(N_asked - N) / requests_per_second``
 - ``X = requests_per_second * (L + O)``; ``output_throughput = requests_per_second * O``
@@ -65,7 +69,7 @@ INPUTS = (
     # docs/model.md §10
     "sla_quantile", "prefill_busy_s", "mtp_step_factor", "mtp_tokens", "attention_bytes", "ep_width",
     "experts_per_token", "hidden_size", "ep_activation_bytes", "moe_layers", "scaleup_bytes_s", "scaleup_domain",
-    "scaleout_bytes_s", "ep_latency_s",
+    "scaleout_bytes_s", "ep_latency_s", "prefill_stack_speed", "pool_latency_share",
 )
 
 
@@ -262,6 +266,8 @@ def prefill_rates(n: np.ndarray, step: np.ndarray, systems: np.ndarray, p: Mappi
     ratio, phys = _ratio_prefill(step, p, {}), _physical_prefill(n, step, systems, p, {})
     rates = {k: np.where(physical, phys[k], ratio[k]) for k in ratio}
     rates["prefill_busy"] = phys["prefill_busy"]
+    rates["pool_prefill_busy"] = phys["pool_prefill_busy"]
+    rates["pool_prefill_time"] = np.where(physical, phys["pool_prefill_time"], ratio["prefill_time"])
     for name, value in rates.items():
         if name in out:
             np.copyto(out[name], value)
@@ -275,10 +281,14 @@ def request_rates(rep: Replica, rates: Mapping[str, np.ndarray], p: Mapping[str,
     n, physical = rep.n, p["prefill_physical"]
     interactivity, request_time, prefill, ttft = (rates[k] for k in ("interactivity", "request_time",
                                                                       "prefill_time", "ttft"))
-    if "prefill_capacity" in out:
-        np.divide(n, rates["prefill_time"], out=out["prefill_capacity"])
-        if physical.any():  # physical: one prefill at a time, the fixed overhead overlapping the next
-            np.copyto(out["prefill_capacity"], 1 / rates["prefill_busy"], where=physical)
+    for name, busy, time in (("prefill_capacity", "prefill_busy", "prefill_time"),
+                             ("pool_prefill_capacity", "pool_prefill_busy", "pool_prefill_time")):
+        if name in out:
+            np.divide(n, rates["prefill_time"], out=out[name])
+            if physical.any():  # physical: one prefill at a time, the fixed overhead overlapping the next
+                np.copyto(out[name], 1 / rates[busy], where=physical)
+        if time != "prefill_time" and time in out:
+            np.copyto(out[time], rates.get(time, rates["prefill_time"]))
     rps = np.divide(n, request_time, out=out.get("requests_per_second"))
     if rep.waiting:  # the requests a pinned replica could not admit wait for a place
         ttft = ttft + (rep.asked - n) / rps  # a new array: ttft may share memory with prefill_time
@@ -391,12 +401,7 @@ def _physical_prefill(n: np.ndarray, step: np.ndarray, systems: np.ndarray, p: M
     ``t_pf = overhead + b``, ``T = O * step + N * b``, ``ttft = overhead + b (1 + (N - 1) b / (2 T))``,
     ``I = O / (T - ttft + overhead)``.
     """
-    busy = np.divide(p["prefill_compute_seconds"], systems)
-    # the cached prefix loads back, or is recomputed where that is faster
-    busy = _inplace(np.add, busy, np.minimum(p["prefix_load_seconds"] / np.minimum(systems, p["kv_shards"]),
-                                             p["prefix_compute_seconds"] / systems))
-    if (p["prefill_busy_s"] > 0).any():  # docs/model.md §10: the fixed work of a prefill, on the replica
-        busy = _inplace(np.add, busy, p["prefill_busy_s"])
+    busy = _prefill_busy(systems, p, 1.0)
     request_time = np.multiply(n, busy, out=out.get("request_time"))
     request_time = _inplace(np.add, request_time, p["output_tokens"] * step)
     # an arriving request waits, on average, for half the other requests' prefills in progress
@@ -408,5 +413,23 @@ def _physical_prefill(n: np.ndarray, step: np.ndarray, systems: np.ndarray, p: M
     prefill = np.add(busy, p["prefill_overhead_s"], out=out.get("prefill_time"))
     ttft = np.add(queued, p["prefill_overhead_s"], out=out.get("ttft"))
     ttft = _inplace(np.add, ttft, 0.5 * step)
+    pool_busy, pool_time = busy, prefill
+    speed, share = p["prefill_stack_speed"], p["pool_latency_share"]
+    if (speed != 1).any() or (share != 1).any():  # docs/model.md §10: a disaggregated prefill pool's replica
+        pool_busy = _prefill_busy(systems, p, speed)
+        pool_time = pool_busy + p["prefill_overhead_s"] * share
     return {"interactivity": interactivity, "request_time": request_time, "prefill_time": prefill, "ttft": ttft,
-            "prefill_busy": busy}
+            "prefill_busy": busy, "pool_prefill_busy": pool_busy, "pool_prefill_time": pool_time}
+
+
+def _prefill_busy(systems: np.ndarray, p: Mapping[str, np.ndarray], speed) -> np.ndarray:
+    """Seconds the replica is busy per prefill, its compute ``speed`` times the aggregated
+    replica's (1 there; ``prefill_stack_speed`` in a disaggregated prefill pool)."""
+    compute = systems if np.all(speed == 1) else systems * speed
+    busy = np.divide(p["prefill_compute_seconds"], compute)
+    # the cached prefix loads back, or is recomputed where that is faster
+    busy = _inplace(np.add, busy, np.minimum(p["prefix_load_seconds"] / np.minimum(systems, p["kv_shards"]),
+                                             p["prefix_compute_seconds"] / compute))
+    if (p["prefill_busy_s"] > 0).any():  # docs/model.md §10: the fixed work of a prefill, on the replica
+        busy = _inplace(np.add, busy, p["prefill_busy_s"])
+    return busy

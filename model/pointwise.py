@@ -10,7 +10,7 @@ import math
 import statistics
 
 from model import serving
-from model.schema import HardwareSpec, ModelConfig, ModelSpec
+from model.schema import HardwareSpec, ModelConfig, ModelSpec, WorkloadSpec
 
 
 def kv_bytes_per_request(m: ModelSpec, isl: float, kv_bits: float | None = None) -> float:
@@ -117,6 +117,22 @@ def ep_alltoall_s(m: ModelSpec, hw: HardwareSpec, tokens: float, systems: float)
     return m.moe_layers * (sent / link + (e - 1) * hw.ep_latency_s)
 
 
+def prefill_busy(m: ModelSpec, hw: HardwareSpec, w: WorkloadSpec, L: float, cached: float, systems: float,
+                 kv_bits: float | None, speed: float = 1.0) -> float:
+    """Seconds a replica of ``systems`` is busy per prefill (docs/model.md §8, §10), its compute
+    ``speed`` times the aggregated replica's (``prefill_stack_speed`` in a disaggregated pool)."""
+    peak = math_peak_tflops(m, hw)
+    flops = prefill_flops(m, cached, L - cached)
+    busy = flops / (systems * peak * 1e12 * hw.prefill_efficiency * speed)
+    if w.kv_tier.value == "host" and hw.kv_load_bandwidth_gb_s is not None and cached > 0:
+        load = kv_bytes_per_request(m, cached, kv_bits) / (min(systems, kv_shards(m, hw)) * hw.kv_load_bandwidth_gb_s
+                                                           * 1e9)
+        # a stack loads the cached prefix back only where that beats recomputing it
+        recompute = (prefill_flops(m, 0.0, L) - flops) / (systems * peak * 1e12 * hw.prefill_efficiency * speed)
+        busy += min(load, recompute)
+    return busy + hw.prefill_busy_s  # docs/model.md §10: fixed prefill work on the replica (overhead: latency)
+
+
 def cell(cfg: ModelConfig, model: str, hardware: str, isl: int, concurrency: int) -> dict:
     """Every docs/model.md §2 and §8 quantity of one (model, hardware, ISL, concurrency) cell."""
     hw, m, w = cfg.hardware[hardware], cfg.models[model], cfg.workload
@@ -191,16 +207,15 @@ def cell(cfg: ModelConfig, model: str, hardware: str, isl: int, concurrency: int
         prefill = ttft = L / cache_read
         request_time = L / cache_read + osl / interactivity
         capacity = n / prefill
+        result.update(pool_prefill_time=prefill, pool_prefill_capacity=capacity)
     else:
         flops = prefill_flops(m, cached, new)
         result["prefill_flops"] = flops
-        busy = flops / (systems * peak * 1e12 * hw.prefill_efficiency)
-        if w.kv_tier.value == "host" and hw.kv_load_bandwidth_gb_s is not None and cached > 0:
-            load = kv_bytes_per_request(m, cached, kv_bits) / (min(systems, shards) * hw.kv_load_bandwidth_gb_s * 1e9)
-            # a stack loads the cached prefix back only where that beats recomputing it
-            recompute = (prefill_flops(m, 0.0, L) - flops) / (systems * peak * 1e12 * hw.prefill_efficiency)
-            busy += min(load, recompute)
-        busy += hw.prefill_busy_s  # docs/model.md §10: fixed prefill work on the replica (overhead: latency)
+        busy = prefill_busy(m, hw, w, L, cached, systems, kv_bits)
+        # docs/model.md §10: the same replica in a disaggregated prefill pool
+        pool_busy = prefill_busy(m, hw, w, L, cached, systems, kv_bits, hw.prefill_stack_speed)
+        result.update(pool_prefill_time=pool_busy + hw.pool_latency_share * hw.prefill_overhead_s,
+                      pool_prefill_capacity=1 / pool_busy)
         request_time = osl * step + n * busy
         queued = busy * (1 + (n - 1) * busy / (2 * request_time))
         interactivity = osl / (request_time - queued)
@@ -240,6 +255,7 @@ def cell(cfg: ModelConfig, model: str, hardware: str, isl: int, concurrency: int
         result.update(price_per_mtok=price, margin_per_mtok=price - result["cost_per_mtok"])
     if not feasible:
         for key in ("step_time", "interactivity", "cache_read_throughput", "prefill_time", "ttft", "prefill_capacity",
+                    "pool_prefill_time", "pool_prefill_capacity",
                     "implied_cache_read_ratio", "request_time", "requests_per_second", "throughput",
                     "output_throughput", "cost_per_hour", "capex", "cost_per_mtok", "cost_per_output_mtok",
                     "margin_per_mtok"):

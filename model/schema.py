@@ -191,6 +191,12 @@ class HardwareSpec(Sourced):
                                  "(models.<name>.fp4_checkpoint) and the GPU has FP4 units")
     prefill_busy_s: float = seconds(0.0, doc="fixed time per prefill the replica is busy (physical mode); "
                                              "prefill_overhead_s is latency the replica spends on others")
+    prefill_stack_speed: float = spec(1.0, unit="1", check="> 0", array=True,
+                                      doc="prefill compute of this hardware's replica in a disaggregated prefill "
+                                          "pool, relative to the same replica prefilling in aggregated serving")
+    pool_latency_share: float = spec(1.0, unit="1", check=">= 0", array=True,
+                                     doc="fixed prefill latency of a disaggregated prefill pool's request, as a "
+                                         "share of prefill_overhead_s")
     memory_reserve_gb: float = spec(0.0, unit="GB", check=">= 0", array=True,
                                     doc="memory per system the stack keeps for itself (activations, graphs): "
                                         "neither weights nor KV (model.serving.kv_capacity); a pinned replica "

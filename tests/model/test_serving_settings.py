@@ -13,6 +13,7 @@ from model import serving
 from model.app.schema import ModelAppConfig
 from model.parameters import parameters
 from model.pointwise import cell
+from model.results import CELL_OUTPUTS
 from tests.helpers import HAND_WORKED_CELL as CELL
 from tests.helpers import assert_matches_oracle, at
 
@@ -119,6 +120,29 @@ def test_memory_reserve_caps_the_kv_a_pinned_replica_holds():
         model.load_config(CELL + ["hardware.b200.memory_reserve_gb=180"])
 
 
+def test_prefill_pool_speed_and_latency_share():
+    """DeepSeek V3 on the 8 B200 at L = 8,000 (5,000 cached, 3,000 new): the new tokens' FLOPs are
+    3,000 x (2 x 37e9 + 4,997,120 x 6,500) = 3.1944384e14 (A = 2 x 128 x (192 + 128) x 61), busy
+    3.1944384e14 / (8 x 4,500e12 x 0.5) = 17.74688 ms, t_pf = 0.1 + 0.01774688 s.  The same replica
+    in a disaggregated prefill pool at prefill_stack_speed 2 is busy 8.87344 ms (capacity
+    112.6959 req/s) and its fixed latency is 0.4 x 0.1 s: pool t_pf = 0.04887344 s.  The aggregated
+    replica's outputs do not move; both pool outputs are the aggregated ones at 1 and 1."""
+    names = ["prefill_time", "prefill_capacity", "pool_prefill_time", "pool_prefill_capacity", "ttft"]
+
+    def pool(*extra):
+        return model.evaluate(model.load_config(CELL + list(extra)), variables=names, **at(8000, 16)).squeeze()
+
+    off, on = pool(), pool("hardware.b200.prefill_stack_speed=2", "hardware.b200.pool_latency_share=0.4")
+    assert float(off.prefill_time) == pytest.approx(0.11774688, rel=1e-12)
+    assert (float(off.pool_prefill_time), float(off.pool_prefill_capacity)) == \
+        (float(off.prefill_time), float(off.prefill_capacity))
+    assert float(on.pool_prefill_time) == pytest.approx(0.04887344, rel=1e-12)
+    assert 1 / float(on.pool_prefill_capacity) == pytest.approx(0.00887344, rel=1e-12)
+    for name in ("prefill_time", "prefill_capacity", "ttft"):
+        assert float(on[name]) == float(off[name])
+    assert "pool_prefill_time" not in model.evaluate(model.load_config(CELL), **at(8000, 16))  # asked for by name
+
+
 def test_percentiles_are_ordered_with_the_new_terms_on():
     """p99 >= p90 >= p50 in TTFT and TPOT: the cells meeting an SLA at p99 are among those meeting
     it at p90, and those among p50's."""
@@ -149,23 +173,25 @@ GPUS = ["h100_sxm", "b200", "gb200_nvl72", "mi355x", "b300", "gb300_nvl72", "mi3
        accepted=st.floats(0, 1), kv_bits=st.sampled_from([None, 8, 16]), fp4=st.booleans(),
        busy=st.sampled_from([0.0, 0.003, 0.2]), mode=st.sampled_from(["ratio", "physical"]),
        pinned=st.sampled_from([None, 8, 16]), percentile=st.sampled_from(["p50", "p90", "p99"]),
-       max_ttft=st.sampled_from([None, 0.5, 30.0]), reserve=st.sampled_from([0.0, 5.0, 40.0]))
+       max_ttft=st.sampled_from([None, 0.5, 30.0]), reserve=st.sampled_from([0.0, 5.0, 40.0]),
+       speed=st.sampled_from([1.0, 0.4, 2.5]), share=st.sampled_from([1.0, 0.0, 0.3]))
 def test_kernel_equals_the_oracle_with_the_new_terms_on(cfg, model_name, hw, isl, n, ep, dp, draft, accepted,
                                                        kv_bits, fp4, busy, mode, pinned, percentile, max_ttft,
-                                                       reserve):
+                                                       reserve, speed, share):
     updates = {f"hardware.{hw}.ep": ep, f"hardware.{hw}.attention_data_parallel": dp,
                f"hardware.{hw}.mtp_draft_tokens": draft,
                f"hardware.{hw}.accepted_tokens_per_step": 1 + accepted * draft,
                f"hardware.{hw}.kv_cache_bits": kv_bits, f"hardware.{hw}.fp4_compute": fp4,
                f"hardware.{hw}.prefill_busy_s": busy, f"hardware.{hw}.prefill_mode": mode,
-               f"hardware.{hw}.memory_reserve_gb": reserve, "sla.percentile": percentile,
+               f"hardware.{hw}.memory_reserve_gb": reserve, f"hardware.{hw}.prefill_stack_speed": speed,
+               f"hardware.{hw}.pool_latency_share": share, "sla.percentile": percentile,
                "sla.max_ttft_s": max_ttft, "sla.min_interactivity": 20.0,
                "select.models": [model_name], "select.hardware": [hw]}
     if pinned is not None:
         updates.update({f"hardware.{hw}.min_systems": pinned, f"hardware.{hw}.max_systems": pinned,
                         f"hardware.{hw}.allowed_sizes": None})
     cfg = _with(cfg, updates)
-    ds = model.evaluate(cfg, **at(isl, n)).sel(model=model_name, hardware=hw).squeeze()
+    ds = model.evaluate(cfg, variables=list(CELL_OUTPUTS), **at(isl, n)).sel(model=model_name, hardware=hw).squeeze()
     assert_matches_oracle(ds, cell(cfg, model_name, hw, isl, n))
 
 
@@ -175,10 +201,11 @@ def test_lazy_equals_in_memory_with_the_new_terms_on():
         "hardware.b200.attention_data_parallel=true", "hardware.b200.kv_cache_bits=8",
         "hardware.b200.fp4_compute=true", "hardware.b200.prefill_busy_s=0.01", "hardware.gb200_nvl72.ep=72",
         "hardware.b200.memory_reserve_gb=12", "hardware.gb200_nvl72.memory_reserve_gb=30",
+        "hardware.b200.prefill_stack_speed=1.7", "hardware.b200.pool_latency_share=0.3",
         "hardware.gb200_nvl72.mtp_draft_tokens=1", "sla.percentile=p90", "sla.max_ttft_s=3",
         "grid.isl_points=6", "grid.concurrency_max=300", "grid.concurrency_step=7"])
-    eager = model.evaluate(cfg)
-    lazy = model.evaluate(cfg, chunks={"isl": 2, "concurrency": 11}).compute()
+    eager = model.evaluate(cfg, variables=list(CELL_OUTPUTS))
+    lazy = model.evaluate(cfg, variables=list(CELL_OUTPUTS), chunks={"isl": 2, "concurrency": 11}).compute()
     xr.testing.assert_identical(lazy, eager)
     off = model.evaluate(model.load_config(["grid.isl_points=6", "grid.concurrency_max=300",
                                             "grid.concurrency_step=7"]))
