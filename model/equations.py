@@ -28,6 +28,9 @@ Equations (units: bytes, seconds, tokens, $):
 - ``physical`` prefill (docs/model.md §8, aggregated serving): ``t_pf = prefill_overhead_s +
   F_seconds / S + load_seconds / min(S, kv_shards)``, ``T = O * step + N * t_pf``,
   ``ttft = t_pf * (1 + (N - 1) * t_pf / (2 T))``, ``I = O / (T - ttft)``, ``R = L / t_pf``.
+- Weight pass per prefill forward (docs/model.md §10, finite ``prefill_chunk_tokens`` C): the
+  weights ``(dense + routed) / (S B_eff)`` once per forward of at most C new tokens; ``b`` carries
+  ``min(L_n / C, 1)`` of it, the request's own prefill ``ceil(L_n / C)`` (``t_pf`` and ``ttft``).
 - A disaggregated prefill pool's replica (docs/model.md §10, :func:`model.configurations.plan_columns`):
   its compute at ``prefill_stack_speed`` times the aggregated replica's, its fixed latency
   ``pool_latency_share * prefill_overhead_s``: ``pool_prefill_time`` and ``pool_prefill_capacity``
@@ -69,7 +72,8 @@ INPUTS = (
     # docs/model.md §10
     "sla_quantile", "prefill_busy_s", "mtp_step_factor", "mtp_tokens", "attention_bytes", "ep_width",
     "experts_per_token", "hidden_size", "ep_activation_bytes", "moe_layers", "scaleup_bytes_s", "scaleup_domain",
-    "scaleout_bytes_s", "ep_latency_s", "prefill_stack_speed", "pool_latency_share",
+    "scaleout_bytes_s", "ep_latency_s", "prefill_stack_speed", "pool_latency_share", "prefill_chunk_tokens",
+    "new_tokens",
 )
 
 
@@ -401,7 +405,7 @@ def _physical_prefill(n: np.ndarray, step: np.ndarray, systems: np.ndarray, p: M
     ``t_pf = overhead + b``, ``T = O * step + N * b``, ``ttft = overhead + b (1 + (N - 1) b / (2 T))``,
     ``I = O / (T - ttft + overhead)``.
     """
-    busy = _prefill_busy(systems, p, 1.0)
+    busy, own = _busy_and_own(systems, p, 1.0)
     request_time = np.multiply(n, busy, out=out.get("request_time"))
     request_time = _inplace(np.add, request_time, p["output_tokens"] * step)
     # an arriving request waits, on average, for half the other requests' prefills in progress
@@ -410,16 +414,33 @@ def _physical_prefill(n: np.ndarray, step: np.ndarray, systems: np.ndarray, p: M
     queued = _inplace(np.add, queued, 1.0)
     queued = _inplace(np.multiply, queued, busy)
     interactivity = np.divide(p["output_tokens"], request_time - queued, out=out.get("interactivity"))
-    prefill = np.add(busy, p["prefill_overhead_s"], out=out.get("prefill_time"))
+    prefill = np.add(own, p["prefill_overhead_s"], out=out.get("prefill_time"))
     ttft = np.add(queued, p["prefill_overhead_s"], out=out.get("ttft"))
+    if own is not busy:  # docs/model.md §10: the request's own prefill in place of its share of the worker's
+        ttft = _inplace(np.add, ttft, own - busy)
     ttft = _inplace(np.add, ttft, 0.5 * step)
     pool_busy, pool_time = busy, prefill
     speed, share = p["prefill_stack_speed"], p["pool_latency_share"]
     if (speed != 1).any() or (share != 1).any():  # docs/model.md §10: a disaggregated prefill pool's replica
-        pool_busy = _prefill_busy(systems, p, speed)
-        pool_time = pool_busy + p["prefill_overhead_s"] * share
+        pool_busy, pool_own = _busy_and_own(systems, p, speed)
+        pool_time = pool_own + p["prefill_overhead_s"] * share
     return {"interactivity": interactivity, "request_time": request_time, "prefill_time": prefill, "ttft": ttft,
             "prefill_busy": busy, "pool_prefill_busy": pool_busy, "pool_prefill_time": pool_time}
+
+
+def _busy_and_own(systems: np.ndarray, p: Mapping[str, np.ndarray], speed: np.ndarray | float
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """The replica's busy seconds per prefill and one request's own prefill seconds, its compute
+    ``speed`` times the aggregated replica's.  With a finite ``prefill_chunk_tokens`` C every forward
+    of at most C new tokens streams the weights once (:func:`model.serving.prefill_weight_passes`):
+    the busy time carries ``min(L_n / C, 1)`` of a pass, the request's own ``ceil(L_n / C)``."""
+    busy = _prefill_busy(systems, p, speed)
+    own = busy
+    if np.isfinite(p["prefill_chunk_tokens"]).any():
+        weights = (p["dense_bytes"] + p["routed_bytes"]) / (systems * p["effective_bandwidth"])
+        shared, alone = serving.prefill_weight_passes(p["new_tokens"], weights, p["prefill_chunk_tokens"])
+        own, busy = busy + alone, busy + shared
+    return busy, own
 
 
 def _prefill_busy(systems: np.ndarray, p: Mapping[str, np.ndarray], speed) -> np.ndarray:

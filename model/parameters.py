@@ -39,7 +39,7 @@ from model.validate import validation_stamp
 # The quantile of each SLA percentile (docs/model.md §10)
 SLA_QUANTILE = {SlaPercentile.p50: 0.5, SlaPercentile.p90: 0.9, SlaPercentile.p99: 0.99}
 # Fields whose absence (null) means "no limit" rather than "unknown".
-_NULL_IS_INF = {"max_systems", "max_ttft_s"}
+_NULL_IS_INF = {"max_systems", "max_ttft_s", "prefill_chunk_tokens"}
 
 
 def _value(x: Any, field: str) -> float:

@@ -117,6 +117,18 @@ def ep_alltoall_s(m: ModelSpec, hw: HardwareSpec, tokens: float, systems: float)
     return m.moe_layers * (sent / link + (e - 1) * hw.ep_latency_s)
 
 
+def streamed_all(m: ModelSpec, W: float, rate: float | None) -> float:
+    """Weight bytes a prefill forward streams: the dense part and every routed expert (an MoE
+    prompt touches them all), at the checkpoint's bytes per parameter; none where the decode rate
+    is measured (weights resident on chip)."""
+    if rate is not None:
+        return 0.0
+    if m.routed_experts is None:
+        return W * m.active_params_b / m.total_params_b
+    dense = m.active_params_b - m.experts_per_token / m.routed_experts * m.routed_expert_params_b
+    return W * (dense + m.routed_expert_params_b) / m.total_params_b
+
+
 def prefill_busy(m: ModelSpec, hw: HardwareSpec, w: WorkloadSpec, L: float, cached: float, systems: float,
                  kv_bits: float | None, speed: float = 1.0) -> float:
     """Seconds a replica of ``systems`` is busy per prefill (docs/model.md §8, §10), its compute
@@ -211,16 +223,21 @@ def cell(cfg: ModelConfig, model: str, hardware: str, isl: int, concurrency: int
     else:
         flops = prefill_flops(m, cached, new)
         result["prefill_flops"] = flops
+        # docs/model.md §10: each forward of at most prefill_chunk_tokens new tokens streams the weights once
+        chunk = math.inf if hw.prefill_chunk_tokens is None else hw.prefill_chunk_tokens
+        pass_s = streamed_all(m, W, rate) / (systems * bandwidth)
+        shared, alone = (float(v) for v in serving.prefill_weight_passes(new, pass_s, chunk))
         busy = prefill_busy(m, hw, w, L, cached, systems, kv_bits)
+        own, busy = busy + alone, busy + shared
         # docs/model.md §10: the same replica in a disaggregated prefill pool
         pool_busy = prefill_busy(m, hw, w, L, cached, systems, kv_bits, hw.prefill_stack_speed)
-        result.update(pool_prefill_time=pool_busy + hw.pool_latency_share * hw.prefill_overhead_s,
-                      pool_prefill_capacity=1 / pool_busy)
+        result.update(pool_prefill_time=pool_busy + alone + hw.pool_latency_share * hw.prefill_overhead_s,
+                      pool_prefill_capacity=1 / (pool_busy + shared))
         request_time = osl * step + n * busy
         queued = busy * (1 + (n - 1) * busy / (2 * request_time))
         interactivity = osl / (request_time - queued)
-        prefill = hw.prefill_overhead_s + busy
-        ttft = hw.prefill_overhead_s + queued + step / 2
+        prefill = hw.prefill_overhead_s + own
+        ttft = hw.prefill_overhead_s + queued + (own - busy) + step / 2
         cache_read = L / prefill
         capacity = 1 / busy
     rps = n / request_time

@@ -195,8 +195,10 @@ class HardwareSpec(Sourced):
                                       doc="prefill compute of this hardware's replica in a disaggregated prefill "
                                           "pool, relative to the same replica prefilling in aggregated serving")
     pool_latency_share: float = spec(1.0, unit="1", check=">= 0", array=True,
-                                     doc="fixed prefill latency of a disaggregated prefill pool's request, as a "
-                                         "share of prefill_overhead_s")
+                                     doc="a disaggregated prefill pool's fixed latency / prefill_overhead_s")
+    prefill_chunk_tokens: Optional[float] = spec(
+        None, unit="tokens", check="> 0", array=True,
+        doc="new tokens per prefill forward (the stack's chunk), each streaming all the weights (null: none counted)")
     memory_reserve_gb: float = spec(0.0, unit="GB", check=">= 0", array=True,
                                     doc="memory per system the stack keeps for itself (activations, graphs): "
                                         "neither weights nor KV (model.serving.kv_capacity); a pinned replica "

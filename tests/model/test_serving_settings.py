@@ -143,6 +143,31 @@ def test_prefill_pool_speed_and_latency_share():
     assert "pool_prefill_time" not in model.evaluate(model.load_config(CELL), **at(8000, 16))  # asked for by name
 
 
+def test_weight_pass_per_prefill_forward():
+    """DeepSeek V3's weights, dense + routed = (37 - 8/256 x 653.9) + 653.9 = 670.465625 B params at
+    1 byte, streamed by the 8 B200 at 8 TB/s x 0.5: W = 670.465625e9 / 32e12 = 20.952050781 ms per
+    forward.  The 3,000 new tokens of L = 8,000 in chunks of C = 2,048: the busy time carries
+    min(3,000 / 2,048, 1) = 1 pass, 17.74688 + 20.952051 = 38.698931 ms; the request's own prefill
+    ceil(3,000 / 2,048) = 2 passes, t_pf = 0.1 + 0.01774688 + 0.041904102 = 0.159650982 s.  With
+    C = 8,192: busy 17.74688 + 3,000 / 8,192 x 20.952051 ms, t_pf 0.1 + 0.01774688 + 0.020952051 s.
+    T = O step + N b (O = 2,000)."""
+    names = ["prefill_time", "prefill_capacity", "request_time", "step_time", "ttft"]
+
+    def chunked(*extra):
+        return model.evaluate(model.load_config(CELL + list(extra)), variables=names, **at(8000, 16)).squeeze()
+
+    w = 670.465625e9 / 32e12
+    for chunk, shared, alone in ((2048, w, 2 * w), (8192, 3000 / 8192 * w, w)):
+        on = chunked(f"hardware.b200.prefill_chunk_tokens={chunk}")
+        assert 1 / float(on.prefill_capacity) == pytest.approx(0.01774688 + shared, rel=1e-12)
+        assert float(on.prefill_time) == pytest.approx(0.1 + 0.01774688 + alone, rel=1e-12)
+        assert float(on.request_time) == pytest.approx(2000 * float(on.step_time) + 16 * (0.01774688 + shared),
+                                                       rel=1e-12)
+    assert float(chunked("hardware.b200.prefill_chunk_tokens=2048").prefill_time) == \
+        pytest.approx(0.15965098156, rel=1e-10)
+    assert float(chunked().prefill_time) == pytest.approx(0.11774688, rel=1e-12)  # null: no weight pass
+
+
 def test_percentiles_are_ordered_with_the_new_terms_on():
     """p99 >= p90 >= p50 in TTFT and TPOT: the cells meeting an SLA at p99 are among those meeting
     it at p90, and those among p50's."""
@@ -174,17 +199,19 @@ GPUS = ["h100_sxm", "b200", "gb200_nvl72", "mi355x", "b300", "gb300_nvl72", "mi3
        busy=st.sampled_from([0.0, 0.003, 0.2]), mode=st.sampled_from(["ratio", "physical"]),
        pinned=st.sampled_from([None, 8, 16]), percentile=st.sampled_from(["p50", "p90", "p99"]),
        max_ttft=st.sampled_from([None, 0.5, 30.0]), reserve=st.sampled_from([0.0, 5.0, 40.0]),
-       speed=st.sampled_from([1.0, 0.4, 2.5]), share=st.sampled_from([1.0, 0.0, 0.3]))
+       speed=st.sampled_from([1.0, 0.4, 2.5]), share=st.sampled_from([1.0, 0.0, 0.3]),
+       chunk=st.sampled_from([None, 512, 8192]))
 def test_kernel_equals_the_oracle_with_the_new_terms_on(cfg, model_name, hw, isl, n, ep, dp, draft, accepted,
                                                        kv_bits, fp4, busy, mode, pinned, percentile, max_ttft,
-                                                       reserve, speed, share):
+                                                       reserve, speed, share, chunk):
     updates = {f"hardware.{hw}.ep": ep, f"hardware.{hw}.attention_data_parallel": dp,
                f"hardware.{hw}.mtp_draft_tokens": draft,
                f"hardware.{hw}.accepted_tokens_per_step": 1 + accepted * draft,
                f"hardware.{hw}.kv_cache_bits": kv_bits, f"hardware.{hw}.fp4_compute": fp4,
                f"hardware.{hw}.prefill_busy_s": busy, f"hardware.{hw}.prefill_mode": mode,
                f"hardware.{hw}.memory_reserve_gb": reserve, f"hardware.{hw}.prefill_stack_speed": speed,
-               f"hardware.{hw}.pool_latency_share": share, "sla.percentile": percentile,
+               f"hardware.{hw}.pool_latency_share": share, f"hardware.{hw}.prefill_chunk_tokens": chunk,
+               "sla.percentile": percentile,
                "sla.max_ttft_s": max_ttft, "sla.min_interactivity": 20.0,
                "select.models": [model_name], "select.hardware": [hw]}
     if pinned is not None:
@@ -202,6 +229,7 @@ def test_lazy_equals_in_memory_with_the_new_terms_on():
         "hardware.b200.fp4_compute=true", "hardware.b200.prefill_busy_s=0.01", "hardware.gb200_nvl72.ep=72",
         "hardware.b200.memory_reserve_gb=12", "hardware.gb200_nvl72.memory_reserve_gb=30",
         "hardware.b200.prefill_stack_speed=1.7", "hardware.b200.pool_latency_share=0.3",
+        "hardware.b200.prefill_chunk_tokens=4096", "hardware.gb200_nvl72.prefill_chunk_tokens=16384",
         "hardware.gb200_nvl72.mtp_draft_tokens=1", "sla.percentile=p90", "sla.max_ttft_s=3",
         "grid.isl_points=6", "grid.concurrency_max=300", "grid.concurrency_step=7"])
     eager = model.evaluate(cfg, variables=list(CELL_OUTPUTS))
