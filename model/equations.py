@@ -31,6 +31,9 @@ Equations (units: bytes, seconds, tokens, $):
 - Weight pass per prefill forward (docs/model.md §10, finite ``prefill_chunk_tokens`` C): the
   weights ``(dense + routed) / (S B_eff)`` once per forward of at most C new tokens; ``b`` carries
   ``min(L_n / C, 1)`` of it, the request's own prefill ``ceil(L_n / C)`` (``t_pf`` and ``ttft``).
+- DP-attention prefill (docs/model.md §10, ``attention_data_parallel``): the request's own
+  prefill runs its attention on one rank, ``+ (1 - 1/S) F_attn / (peak eta_p)``
+  (:func:`model.serving.prefill_own`); the busy time ``b`` is unchanged.
 - A disaggregated prefill pool's replica (docs/model.md §10, :func:`model.configurations.plan_columns`):
   its compute at ``prefill_stack_speed`` times the aggregated replica's, its fixed latency
   ``pool_latency_share * prefill_overhead_s``: ``pool_prefill_time`` and ``pool_prefill_capacity``
@@ -73,7 +76,7 @@ INPUTS = (
     "sla_quantile", "prefill_busy_s", "mtp_step_factor", "mtp_tokens", "attention_bytes", "ep_width",
     "experts_per_token", "hidden_size", "ep_activation_bytes", "moe_layers", "scaleup_bytes_s", "scaleup_domain",
     "scaleout_bytes_s", "ep_latency_s", "prefill_stack_speed", "pool_latency_share", "prefill_chunk_tokens",
-    "new_tokens",
+    "new_tokens", "attention_data_parallel", "prefill_attention_coefficient", "prefill_flops_per_s",
 )
 
 
@@ -430,16 +433,22 @@ def _physical_prefill(n: np.ndarray, step: np.ndarray, systems: np.ndarray, p: M
 
 def _busy_and_own(systems: np.ndarray, p: Mapping[str, np.ndarray], speed: np.ndarray | float
                   ) -> tuple[np.ndarray, np.ndarray]:
-    """The replica's busy seconds per prefill and one request's own prefill seconds, its compute
-    ``speed`` times the aggregated replica's.  With a finite ``prefill_chunk_tokens`` C every forward
-    of at most C new tokens streams the weights once (:func:`model.serving.prefill_weight_passes`):
-    the busy time carries ``min(L_n / C, 1)`` of a pass, the request's own ``ceil(L_n / C)``."""
+    """The replica's busy seconds per prefill and one request's own prefill seconds (under
+    dp-attention its attention on one rank), its compute ``speed`` times the aggregated replica's.
+    With a finite ``prefill_chunk_tokens`` C every forward of at most C new tokens streams the
+    weights once (:func:`model.serving.prefill_weight_passes`): the busy time carries
+    ``min(L_n / C, 1)`` of a pass, the request's own ``ceil(L_n / C)``."""
     busy = _prefill_busy(systems, p, speed)
     own = busy
     if np.isfinite(p["prefill_chunk_tokens"]).any():
         weights = (p["dense_bytes"] + p["routed_bytes"]) / (systems * p["effective_bandwidth"])
         shared, alone = serving.prefill_weight_passes(p["new_tokens"], weights, p["prefill_chunk_tokens"])
         own, busy = busy + alone, busy + shared
+    dp = p["attention_data_parallel"]
+    if dp.any():  # the request's attention on its one rank (the worker's throughput still sees b)
+        own = serving.prefill_own(own, p["new_tokens"], gpus=systems, dp_attention=dp,
+                                  attention_flops=p["prefill_attention_coefficient"],
+                                  peak_flops=p["prefill_flops_per_s"], prefill_efficiency=speed)
     return busy, own
 
 

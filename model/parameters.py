@@ -382,6 +382,7 @@ def prefill_terms(ds: xr.Dataset, isl: xr.DataArray, per_token: xr.DataArray, wi
     sliding = xr.where(ds.attention == "gqa", ds.sliding_window_layers, 0.0)
     pair_flops = 2 * ds.attention_heads * (ds.qk_head_dim + ds.v_head_dim)
     seen = cached + new / 2
+    attention = new * (pair_flops * (ds.layers - sliding) * seen + pair_flops * sliding * np.minimum(window, seen))
     flops = new * (2 * ds.active_params_b * 1e9 + pair_flops * (ds.layers - sliding) * seen
                    + pair_flops * sliding * np.minimum(window, seen))
     # recomputing the cached prefix instead: the whole prompt's FLOPs less the new tokens'
@@ -395,6 +396,10 @@ def prefill_terms(ds: xr.Dataset, isl: xr.DataArray, per_token: xr.DataArray, wi
         "cached_tokens": cached, "new_tokens": new, "prefill_flops": flops, "prefix_kv_bytes": prefix_kv,
         "prefill_compute_seconds": flops / (math_peak_tflops(ds) * 1e12 * ds.prefill_efficiency),
         "prefix_load_seconds": load,
+        # docs/model.md §10 dp-attention prefill (model.serving.prefill_own): the new tokens' attention FLOPs
+        # as A L_n^2 / 2, and the FLOP/s one GPU prefills at
+        "prefill_attention_coefficient": xr.where(new > 0, 2 * attention / new ** 2, 0.0),
+        "prefill_flops_per_s": math_peak_tflops(ds) * 1e12 * ds.prefill_efficiency,
         "prefix_compute_seconds": xr.where(cached > 0, (whole - flops) / (math_peak_tflops(ds) * 1e12
                                                                           * ds.prefill_efficiency), 0.0),
         "kv_shards": kv_shards(ds),

@@ -117,6 +117,27 @@ def ep_alltoall_s(m: ModelSpec, hw: HardwareSpec, tokens: float, systems: float)
     return m.moe_layers * (sent / link + (e - 1) * hw.ep_latency_s)
 
 
+def attention_flops(m: ModelSpec, cached: float, new: float) -> float:
+    """The attention part of :func:`prefill_flops`: the ``new`` tokens meeting the earlier ones."""
+    sliding = m.sliding_window_layers if m.attention.value == "gqa" else 0
+    per_pair = 2 * m.attention_heads * (m.qk_head_dim + m.v_head_dim)
+    seen = cached + new / 2
+    window = min(m.sliding_window, seen) if sliding else 0.0
+    return new * (per_pair * (m.layers - sliding) * seen + per_pair * sliding * window)
+
+
+def dp_own(m: ModelSpec, hw: HardwareSpec, own: float, cached: float, new: float, systems: float,
+           speed: float) -> float:
+    """docs/model.md §10: a request's own prefill under dp-attention, its attention on one rank
+    (:func:`model.serving.prefill_own` with the new tokens' attention FLOPs as ``A L_n^2 / 2``)."""
+    if not hw.attention_data_parallel:
+        return own
+    coefficient = 2 * attention_flops(m, cached, new) / new ** 2 if new > 0 else 0.0
+    return float(serving.prefill_own(own, new, gpus=systems, dp_attention=True, attention_flops=coefficient,
+                                     peak_flops=math_peak_tflops(m, hw) * 1e12 * hw.prefill_efficiency,
+                                     prefill_efficiency=speed))
+
+
 def streamed_all(m: ModelSpec, W: float, rate: float | None) -> float:
     """Weight bytes a prefill forward streams: the dense part and every routed expert (an MoE
     prompt touches them all), at the checkpoint's bytes per parameter; none where the decode rate
@@ -228,10 +249,11 @@ def cell(cfg: ModelConfig, model: str, hardware: str, isl: int, concurrency: int
         pass_s = streamed_all(m, W, rate) / (systems * bandwidth)
         shared, alone = (float(v) for v in serving.prefill_weight_passes(new, pass_s, chunk))
         busy = prefill_busy(m, hw, w, L, cached, systems, kv_bits)
-        own, busy = busy + alone, busy + shared
+        own, busy = dp_own(m, hw, busy + alone, cached, new, systems, 1.0), busy + shared
         # docs/model.md §10: the same replica in a disaggregated prefill pool
         pool_busy = prefill_busy(m, hw, w, L, cached, systems, kv_bits, hw.prefill_stack_speed)
-        result.update(pool_prefill_time=pool_busy + alone + hw.pool_latency_share * hw.prefill_overhead_s,
+        pool_own = dp_own(m, hw, pool_busy + alone, cached, new, systems, hw.prefill_stack_speed)
+        result.update(pool_prefill_time=pool_own + hw.pool_latency_share * hw.prefill_overhead_s,
                       pool_prefill_capacity=1 / (pool_busy + shared))
         request_time = osl * step + n * busy
         queued = busy * (1 + (n - 1) * busy / (2 * request_time))

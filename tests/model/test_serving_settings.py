@@ -168,6 +168,27 @@ def test_weight_pass_per_prefill_forward():
     assert float(chunked().prefill_time) == pytest.approx(0.11774688, rel=1e-12)  # null: no weight pass
 
 
+def test_dp_attention_prefill_runs_the_request_attention_on_one_rank():
+    """DeepSeek V3 at L = 8,000 (5,000 cached, 3,000 new) on the 8 B200: the new tokens' attention
+    is 3,000 x 4,997,120 x (5,000 + 1,500) = 9.744384e13 FLOPs.  Under dp-attention a request's
+    attention runs on its one rank at 4,500e12 x 0.5 FLOP/s, 43.308373 ms, instead of on all 8:
+    its own prefill (t_pf) takes (1 - 1/8) x 43.308373 = 37.894827 ms more (model.serving.prefill_own),
+    while the replica's busy time (1 / prefill_capacity) is unchanged: the other ranks prefill other
+    requests meanwhile.  The TTFT carries the same 37.894827 ms at N = 1 (no queue)."""
+    names = ["prefill_time", "prefill_capacity", "ttft", "step_time"]
+
+    def dp(flag, n=16):
+        return model.evaluate(model.load_config(CELL + [f"hardware.b200.attention_data_parallel={flag}"]),
+                              variables=names, **at(8000, n)).squeeze()
+
+    extra = 0.875 * 9.744384e13 / 2.25e15
+    assert float(dp(True).prefill_time - dp(False).prefill_time) == pytest.approx(extra, rel=1e-9)
+    assert float(dp(True).prefill_capacity) == float(dp(False).prefill_capacity)
+    one_on, one_off = dp(True, 1), dp(False, 1)
+    assert float(one_on.ttft - 0.5 * one_on.step_time) - float(one_off.ttft - 0.5 * one_off.step_time) == \
+        pytest.approx(extra, rel=1e-9)
+
+
 def test_percentiles_are_ordered_with_the_new_terms_on():
     """p99 >= p90 >= p50 in TTFT and TPOT: the cells meeting an SLA at p99 are among those meeting
     it at p90, and those among p50's."""
