@@ -34,6 +34,9 @@ Equations (units: bytes, seconds, tokens, $):
 - DP-attention prefill (docs/model.md §10, ``attention_data_parallel``): the request's own
   prefill runs its attention on one rank, ``+ (1 - 1/S) F_attn / (peak eta_p)``
   (:func:`model.serving.prefill_own`); the busy time ``b`` is unchanged.
+- Attention-DP rank wait (docs/model.md §10, ``attention_data_parallel``, physical mode): the
+  ``S`` ranks of an aggregated replica prefill a round together, ``ttft += (S - 1) / (2 X)``,
+  ``X = N / T`` (:func:`model.serving.rank_balance_wait`), a queue the percentiles spread.
 - A disaggregated prefill pool's replica (docs/model.md §10, :func:`model.configurations.plan_columns`):
   its compute at ``prefill_stack_speed`` times the aggregated replica's, its fixed latency
   ``pool_latency_share * prefill_overhead_s``: ``pool_prefill_time`` and ``pool_prefill_capacity``
@@ -178,7 +181,7 @@ def cell_kernel(p: Mapping[str, np.ndarray], out: Mapping[str, np.ndarray]) -> N
     ttft, throughput = request_rates(rep, rates, p, out)
     costs(systems, throughput, p, out)
     if "meets_sla" in out:
-        meets_sla(rep.n, rates, ttft, p, out["meets_sla"])
+        meets_sla(rep.n, rates, ttft, p, out["meets_sla"], systems)
 
 
 def replica_size(p: Mapping[str, np.ndarray], out: Mapping[str, np.ndarray]) -> Replica:
@@ -338,13 +341,13 @@ def costs(systems: np.ndarray, throughput: np.ndarray, p: Mapping[str, np.ndarra
 
 
 def meets_sla(n: np.ndarray, rates: Mapping[str, np.ndarray], ttft: np.ndarray, p: Mapping[str, np.ndarray],
-              into: np.ndarray) -> None:
+              into: np.ndarray, systems: np.ndarray | float = 1.0) -> None:
     """Whether the interactivity and the TTFT, at the SLA's percentile, meet ``sla.min_interactivity`` and
     ``sla.max_ttft_s`` (into ``into``)."""
     interactivity, physical = rates["interactivity"], p["prefill_physical"]
     if physical.any() and (p["sla_quantile"] > 0.5).any():  # docs/model.md §10: the SLA at p90 / p99
         interactivity, ttft = at_percentile(n, interactivity, ttft, rates["request_time"], rates["prefill_busy"],
-                                            physical, p)
+                                            physical, p, systems)
     meets = np.greater_equal(interactivity, p["min_interactivity"], out=into)
     if np.isfinite(p["max_ttft_s"]).any():
         np.logical_and(meets, np.less_equal(ttft, p["max_ttft_s"]), out=meets)
@@ -361,7 +364,8 @@ def ep_seconds(n: np.ndarray, systems: np.ndarray, p: Mapping[str, np.ndarray]) 
 
 
 def at_percentile(n: np.ndarray, interactivity: np.ndarray, ttft: np.ndarray, request_time: np.ndarray,
-                  busy: np.ndarray, physical: np.ndarray, p: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+                  busy: np.ndarray, physical: np.ndarray, p: Mapping[str, np.ndarray],
+                  systems: np.ndarray | float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """Interactivity and TTFT at the SLA's quantile ``q = sla_quantile`` (docs/model.md §10), from the queue
     the physical mode already has (ratio-mode cells and q = 0.5 keep their values).
 
@@ -374,6 +378,8 @@ def at_percentile(n: np.ndarray, interactivity: np.ndarray, ttft: np.ndarray, re
     """
     q = p["sla_quantile"]
     queue = busy * (n - 1.0) * busy / (2.0 * request_time)
+    if p["attention_data_parallel"].any():  # the wait for a round of DP-attention ranks is a queue too
+        queue = queue + rank_wait(n, request_time, systems, p)
     tpot = serving.tpot_percentile(1.0 / interactivity, busy, serving.interruptions(n, busy, request_time),
                                    p["output_tokens"], q)
     later = q > 0.5
@@ -422,6 +428,8 @@ def _physical_prefill(n: np.ndarray, step: np.ndarray, systems: np.ndarray, p: M
     if own is not busy:  # docs/model.md §10: the request's own prefill in place of its share of the worker's
         ttft = _inplace(np.add, ttft, own - busy)
     ttft = _inplace(np.add, ttft, 0.5 * step)
+    if p["attention_data_parallel"].any():  # docs/model.md §10: a round of one prefill per DP-attention rank
+        ttft = _inplace(np.add, ttft, rank_wait(n, request_time, systems, p))
     pool_busy, pool_time = busy, prefill
     speed, share = p["prefill_stack_speed"], p["pool_latency_share"]
     if (speed != 1).any() or (share != 1).any():  # docs/model.md §10: a disaggregated prefill pool's replica
@@ -429,6 +437,15 @@ def _physical_prefill(n: np.ndarray, step: np.ndarray, systems: np.ndarray, p: M
         pool_time = pool_own + p["prefill_overhead_s"] * share
     return {"interactivity": interactivity, "request_time": request_time, "prefill_time": prefill, "ttft": ttft,
             "prefill_busy": busy, "pool_prefill_busy": pool_busy, "pool_prefill_time": pool_time}
+
+
+def rank_wait(n: np.ndarray, request_time: np.ndarray, systems: np.ndarray | float,
+              p: Mapping[str, np.ndarray]) -> np.ndarray:
+    """The wait of a new request on an aggregated replica whose ``S`` data-parallel-attention ranks
+    prefill together, ``(S - 1) / (2 X)`` at its request rate ``X = N / T``
+    (:func:`model.serving.rank_balance_wait`); 0 without dp-attention."""
+    ranks = np.where(p["attention_data_parallel"], systems, 1.0)
+    return serving.rank_balance_wait(ranks, n / request_time)
 
 
 def _busy_and_own(systems: np.ndarray, p: Mapping[str, np.ndarray], speed: np.ndarray | float

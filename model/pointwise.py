@@ -260,6 +260,10 @@ def cell(cfg: ModelConfig, model: str, hardware: str, isl: int, concurrency: int
         interactivity = osl / (request_time - queued)
         prefill = hw.prefill_overhead_s + own
         ttft = hw.prefill_overhead_s + queued + (own - busy) + step / 2
+        # docs/model.md §10: the DP-attention ranks prefill a round together
+        rank_wait = float(serving.rank_balance_wait(systems if hw.attention_data_parallel else 1.0,
+                                                    n / request_time))
+        ttft += rank_wait
         cache_read = L / prefill
         capacity = 1 / busy
     rps = n / request_time
@@ -273,7 +277,7 @@ def cell(cfg: ModelConfig, model: str, hardware: str, isl: int, concurrency: int
     q = {"p50": 0.5, "p90": 0.9, "p99": 0.99}[str(getattr(cfg.sla.percentile, "value", cfg.sla.percentile))]
     sla_interactivity, sla_ttft = interactivity, ttft
     if hw.prefill_mode.value != "ratio" and q > 0.5:
-        queue = busy * (n - 1) * busy / (2 * request_time)
+        queue = busy * (n - 1) * busy / (2 * request_time) + rank_wait
         interruptions = max((n - 1) * (1 - busy / (2 * request_time)), 0.0)
         z = statistics.NormalDist().inv_cdf(q)
         sla_interactivity = 1 / (1 / interactivity + z * busy * math.sqrt(interruptions) / osl)

@@ -174,8 +174,9 @@ def test_dp_attention_prefill_runs_the_request_attention_on_one_rank():
     attention runs on its one rank at 4,500e12 x 0.5 FLOP/s, 43.308373 ms, instead of on all 8:
     its own prefill (t_pf) takes (1 - 1/8) x 43.308373 = 37.894827 ms more (model.serving.prefill_own),
     while the replica's busy time (1 / prefill_capacity) is unchanged: the other ranks prefill other
-    requests meanwhile.  The TTFT carries the same 37.894827 ms at N = 1 (no queue)."""
-    names = ["prefill_time", "prefill_capacity", "ttft", "step_time"]
+    requests meanwhile.  The TTFT carries the same 37.894827 ms at N = 1 (no Poisson queue; beside
+    the ranks' round, 7 / (2 X))."""
+    names = ["prefill_time", "prefill_capacity", "ttft", "step_time", "request_time"]
 
     def dp(flag, n=16):
         return model.evaluate(model.load_config(CELL + [f"hardware.b200.attention_data_parallel={flag}"]),
@@ -185,8 +186,36 @@ def test_dp_attention_prefill_runs_the_request_attention_on_one_rank():
     assert float(dp(True).prefill_time - dp(False).prefill_time) == pytest.approx(extra, rel=1e-9)
     assert float(dp(True).prefill_capacity) == float(dp(False).prefill_capacity)
     one_on, one_off = dp(True, 1), dp(False, 1)
-    assert float(one_on.ttft - 0.5 * one_on.step_time) - float(one_off.ttft - 0.5 * one_off.step_time) == \
-        pytest.approx(extra, rel=1e-9)
+    rank_wait = 7 / (2 / float(one_on.request_time))  # test_attention_dp_rank_wait_on_an_aggregated_replica
+    assert float(one_on.ttft - 0.5 * one_on.step_time) - rank_wait - float(one_off.ttft - 0.5 * one_off.step_time) \
+        == pytest.approx(extra, rel=1e-9)
+
+
+def test_attention_dp_rank_wait_on_an_aggregated_replica():
+    """The 8 B200 under dp-attention, N = 16, L = 8,000: O = 2,000 tokens at step 17.531315 ms plus
+    16 prefills of b = 17.74688 ms make T = 35.346580 s, X = 16 / T = 0.452660 req/s.  The 8 ranks
+    prefill a round together: a new request waits (8 - 1) / (2 X) = 7 T / 32 = 7.732064 s
+    (model.serving.rank_balance_wait).  TTFT = 0.1 + own 0.055641707 + Poisson wait
+    b^2 15 / (2 T) = 6.6828e-5 + step / 2 + 7.732064 = 7.896538 s.  At p90 the whole queue
+    (Poisson + rank wait) spreads by 2 x 0.9 - 1 = 0.8 of itself."""
+    names = ["prefill_time", "prefill_capacity", "ttft", "step_time", "request_time", "requests_per_second"]
+    on = model.evaluate(model.load_config(CELL + ["hardware.b200.attention_data_parallel=true"]),
+                        variables=names, **at(8000, 16)).squeeze()
+    t, b = float(on.request_time), 1 / float(on.prefill_capacity)
+    assert t == pytest.approx(2000 * float(on.step_time) + 16 * 0.01774688, rel=1e-12)
+    wait = 7 / (2 * float(on.requests_per_second))
+    assert wait == pytest.approx(7 * t / 32, rel=1e-12) and wait == pytest.approx(7.732064, rel=1e-6)
+    own = float(on.prefill_time) - 0.1
+    assert float(on.ttft) == pytest.approx(0.1 + own + b * 15 * b / (2 * t) + float(on.step_time) / 2 + wait,
+                                           rel=1e-12)
+    assert float(on.ttft) == pytest.approx(7.896538, rel=1e-6)
+    # at p90 the SLA sees ttft + 0.8 (Poisson + rank wait): a limit between the two splits them
+    limit = float(on.ttft) + 0.5 * 0.8 * (b * 15 * b / (2 * t) + wait)
+    meets = {q: bool(model.evaluate(model.load_config(CELL + [
+        "hardware.b200.attention_data_parallel=true", f"sla.percentile={q}", f"sla.max_ttft_s={limit}",
+        "sla.min_interactivity=1"]), variables=["meets_sla"], **at(8000, 16)).meets_sla.squeeze())
+        for q in ("p50", "p90")}
+    assert meets == {"p50": True, "p90": False}
 
 
 def test_percentiles_are_ordered_with_the_new_terms_on():
