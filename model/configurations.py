@@ -468,14 +468,16 @@ def plan_columns(x: ConfigurationInputs, params: Mapping[str, np.ndarray], utili
                  transfer_bytes: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """The prefill and decode replicas of every run as the fleet plan would buy them: the
     optimizer's column values (:func:`model.serving.plan_columns`) for a decode replica of the
-    run's decode GPUs at its share of the users (``N / decode workers``) and a prefill replica of
+    run's decode GPUs at its share of the users (``N / decode workers``, at most the whole requests
+    its KV cache holds, :func:`kv_capacity`) and a prefill replica of
     its prefill GPUs, at ``utilization``.
 
     ``transfer_bytes`` is the KV one request moves (default: its input context's).
     """
     params = {k: np.broadcast_to(v, x.users.shape) for k, v in params.items()}
     accepted, step_of, busy, own = _step_and_busy(x, params)
-    n = x.users / x.decode_workers
+    # a decode replica runs the whole requests its KV cache holds (kv_capacity: the kernel's admission)
+    n = np.minimum(x.users / x.decode_workers, np.maximum(np.floor(kv_capacity(x, params)), 1.0))
     step = step_of(n)
     moved = x.kv_bytes_input if transfer_bytes is None else transfer_bytes
     link_time = moved / (x.decode_gpus * x.scaleout_bytes_s)

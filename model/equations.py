@@ -15,7 +15,8 @@ Equations (units: bytes, seconds, tokens, $):
   ``kv_shards`` GPUs ``S = ceil(W / (capacity - K / kv_shards))``, and no size fits once one
   GPU's share of the KV alone fills it.
 - Admission (docs/model.md §8): a pinned replica (``min_systems == max_systems``) whose memory cannot
-  hold all N requests admits the ``N_fit`` that fit (``N_fit >= 1``); the others wait.
+  hold all N requests admits the ``N_fit`` that fit (``N_fit >= 1``; :func:`model.serving.kv_capacity`,
+  ``capacity`` net of ``memory_reserve_gb``); the others wait ``(N - N_fit) / X``.
 - ``step = max(t_base + hop * (S - S0) + (streamed(N) + K_read) / (S * B), N * compute_seconds / S)``
   with ``K_read = K * S / min(S, kv_shards)`` (KV bytes one system reads, times S);
   ``S >= S0`` always, so docs/model.md §2.3's ``max(0, S - S0)`` is ``S - S0``.  On the GPU path
@@ -27,6 +28,19 @@ Equations (units: bytes, seconds, tokens, $):
 - ``physical`` prefill (docs/model.md §8, aggregated serving): ``t_pf = prefill_overhead_s +
   F_seconds / S + load_seconds / min(S, kv_shards)``, ``T = O * step + N * t_pf``,
   ``ttft = t_pf * (1 + (N - 1) * t_pf / (2 T))``, ``I = O / (T - ttft)``, ``R = L / t_pf``.
+- Weight pass per prefill forward (docs/model.md §10, finite ``prefill_chunk_tokens`` C): the
+  weights ``(dense + routed) / (S B_eff)`` once per forward of at most C new tokens; ``b`` carries
+  ``min(L_n / C, 1)`` of it, the request's own prefill ``ceil(L_n / C)`` (``t_pf`` and ``ttft``).
+- DP-attention prefill (docs/model.md §10, ``attention_data_parallel``): the request's own
+  prefill runs its attention on one rank, ``+ (1 - 1/S) F_attn / (peak eta_p)``
+  (:func:`model.serving.prefill_own`); the busy time ``b`` is unchanged.
+- Attention-DP rank wait (docs/model.md §10, ``attention_data_parallel``, physical mode): the
+  ``S`` ranks of an aggregated replica prefill a round together, ``ttft += (S - 1) / (2 X)``,
+  ``X = N / T`` (:func:`model.serving.rank_balance_wait`), a queue the percentiles spread.
+- A disaggregated prefill pool's replica (docs/model.md §10, :func:`model.configurations.plan_columns`):
+  its compute at ``prefill_stack_speed`` times the aggregated replica's, its fixed latency
+  ``pool_latency_share * prefill_overhead_s``: ``pool_prefill_time`` and ``pool_prefill_capacity``
+  (the aggregated ``prefill_time`` and ``prefill_capacity`` in the ratio mode, or where both are 1).
 - ``requests_per_second = N / T`` (N admitted); a waiting request's ``ttft`` adds
   ``(N_asked - N) / requests_per_second``
 - ``X = requests_per_second * (L + O)``; ``output_throughput = requests_per_second * O``
@@ -64,7 +78,8 @@ INPUTS = (
     # docs/model.md §10
     "sla_quantile", "prefill_busy_s", "mtp_step_factor", "mtp_tokens", "attention_bytes", "ep_width",
     "experts_per_token", "hidden_size", "ep_activation_bytes", "moe_layers", "scaleup_bytes_s", "scaleup_domain",
-    "scaleout_bytes_s", "ep_latency_s",
+    "scaleout_bytes_s", "ep_latency_s", "prefill_stack_speed", "pool_latency_share", "prefill_chunk_tokens",
+    "new_tokens", "attention_data_parallel", "prefill_attention_coefficient", "prefill_flops_per_s",
 )
 
 
@@ -118,11 +133,14 @@ def _systems(kv: np.ndarray, p: Mapping[str, np.ndarray]) -> tuple[np.ndarray, n
 
 
 def _admitted(n: np.ndarray, buildable: np.ndarray, p: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Requests a pinned replica admits (docs/model.md §8) and where admission makes a cell buildable."""
+    """Requests a pinned replica admits (docs/model.md §8) and where admission makes a cell buildable:
+    the whole requests :func:`model.serving.kv_capacity` holds (the calibration's cap, one rule;
+    ``memory_capacity`` is already net of ``memory_reserve_gb``)."""
     pinned = p["pinned_systems"]
     kv_share = np.minimum(pinned, p["kv_shards"])  # systems over which one request's KV splits
-    with np.errstate(invalid="ignore"):
-        fit = np.floor((p["memory_capacity"] - p["weight_bytes"] / pinned) * kv_share / p["kv_bytes_per_request"])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        fit = np.floor(serving.kv_capacity(p["memory_capacity"], 0.0, p["weight_bytes"] / pinned,
+                                           p["kv_bytes_per_request"], kv_share, True))
         admit = ~buildable & np.isfinite(pinned) & (fit >= 1) & (n > fit)
     return np.where(admit, fit, n), admit
 
@@ -163,7 +181,7 @@ def cell_kernel(p: Mapping[str, np.ndarray], out: Mapping[str, np.ndarray]) -> N
     ttft, throughput = request_rates(rep, rates, p, out)
     costs(systems, throughput, p, out)
     if "meets_sla" in out:
-        meets_sla(rep.n, rates, ttft, p, out["meets_sla"])
+        meets_sla(rep.n, rates, ttft, p, out["meets_sla"], systems)
 
 
 def replica_size(p: Mapping[str, np.ndarray], out: Mapping[str, np.ndarray]) -> Replica:
@@ -258,6 +276,8 @@ def prefill_rates(n: np.ndarray, step: np.ndarray, systems: np.ndarray, p: Mappi
     ratio, phys = _ratio_prefill(step, p, {}), _physical_prefill(n, step, systems, p, {})
     rates = {k: np.where(physical, phys[k], ratio[k]) for k in ratio}
     rates["prefill_busy"] = phys["prefill_busy"]
+    rates["pool_prefill_busy"] = phys["pool_prefill_busy"]
+    rates["pool_prefill_time"] = np.where(physical, phys["pool_prefill_time"], ratio["prefill_time"])
     for name, value in rates.items():
         if name in out:
             np.copyto(out[name], value)
@@ -271,10 +291,14 @@ def request_rates(rep: Replica, rates: Mapping[str, np.ndarray], p: Mapping[str,
     n, physical = rep.n, p["prefill_physical"]
     interactivity, request_time, prefill, ttft = (rates[k] for k in ("interactivity", "request_time",
                                                                       "prefill_time", "ttft"))
-    if "prefill_capacity" in out:
-        np.divide(n, rates["prefill_time"], out=out["prefill_capacity"])
-        if physical.any():  # physical: one prefill at a time, the fixed overhead overlapping the next
-            np.copyto(out["prefill_capacity"], 1 / rates["prefill_busy"], where=physical)
+    for name, busy, time in (("prefill_capacity", "prefill_busy", "prefill_time"),
+                             ("pool_prefill_capacity", "pool_prefill_busy", "pool_prefill_time")):
+        if name in out:
+            np.divide(n, rates["prefill_time"], out=out[name])
+            if physical.any():  # physical: one prefill at a time, the fixed overhead overlapping the next
+                np.copyto(out[name], 1 / rates[busy], where=physical)
+        if time != "prefill_time" and time in out:
+            np.copyto(out[time], rates.get(time, rates["prefill_time"]))
     rps = np.divide(n, request_time, out=out.get("requests_per_second"))
     if rep.waiting:  # the requests a pinned replica could not admit wait for a place
         ttft = ttft + (rep.asked - n) / rps  # a new array: ttft may share memory with prefill_time
@@ -317,13 +341,13 @@ def costs(systems: np.ndarray, throughput: np.ndarray, p: Mapping[str, np.ndarra
 
 
 def meets_sla(n: np.ndarray, rates: Mapping[str, np.ndarray], ttft: np.ndarray, p: Mapping[str, np.ndarray],
-              into: np.ndarray) -> None:
+              into: np.ndarray, systems: np.ndarray | float = 1.0) -> None:
     """Whether the interactivity and the TTFT, at the SLA's percentile, meet ``sla.min_interactivity`` and
     ``sla.max_ttft_s`` (into ``into``)."""
     interactivity, physical = rates["interactivity"], p["prefill_physical"]
     if physical.any() and (p["sla_quantile"] > 0.5).any():  # docs/model.md §10: the SLA at p90 / p99
         interactivity, ttft = at_percentile(n, interactivity, ttft, rates["request_time"], rates["prefill_busy"],
-                                            physical, p)
+                                            physical, p, systems)
     meets = np.greater_equal(interactivity, p["min_interactivity"], out=into)
     if np.isfinite(p["max_ttft_s"]).any():
         np.logical_and(meets, np.less_equal(ttft, p["max_ttft_s"]), out=meets)
@@ -340,7 +364,8 @@ def ep_seconds(n: np.ndarray, systems: np.ndarray, p: Mapping[str, np.ndarray]) 
 
 
 def at_percentile(n: np.ndarray, interactivity: np.ndarray, ttft: np.ndarray, request_time: np.ndarray,
-                  busy: np.ndarray, physical: np.ndarray, p: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+                  busy: np.ndarray, physical: np.ndarray, p: Mapping[str, np.ndarray],
+                  systems: np.ndarray | float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """Interactivity and TTFT at the SLA's quantile ``q = sla_quantile`` (docs/model.md §10), from the queue
     the physical mode already has (ratio-mode cells and q = 0.5 keep their values).
 
@@ -353,6 +378,8 @@ def at_percentile(n: np.ndarray, interactivity: np.ndarray, ttft: np.ndarray, re
     """
     q = p["sla_quantile"]
     queue = busy * (n - 1.0) * busy / (2.0 * request_time)
+    if p["attention_data_parallel"].any():  # the wait for a round of DP-attention ranks is a queue too
+        queue = queue + rank_wait(n, request_time, systems, p)
     tpot = serving.tpot_percentile(1.0 / interactivity, busy, serving.interruptions(n, busy, request_time),
                                    p["output_tokens"], q)
     later = q > 0.5
@@ -387,12 +414,7 @@ def _physical_prefill(n: np.ndarray, step: np.ndarray, systems: np.ndarray, p: M
     ``t_pf = overhead + b``, ``T = O * step + N * b``, ``ttft = overhead + b (1 + (N - 1) b / (2 T))``,
     ``I = O / (T - ttft + overhead)``.
     """
-    busy = np.divide(p["prefill_compute_seconds"], systems)
-    # the cached prefix loads back, or is recomputed where that is faster
-    busy = _inplace(np.add, busy, np.minimum(p["prefix_load_seconds"] / np.minimum(systems, p["kv_shards"]),
-                                             p["prefix_compute_seconds"] / systems))
-    if (p["prefill_busy_s"] > 0).any():  # docs/model.md §10: the fixed work of a prefill, on the replica
-        busy = _inplace(np.add, busy, p["prefill_busy_s"])
+    busy, own = _busy_and_own(systems, p, 1.0)
     request_time = np.multiply(n, busy, out=out.get("request_time"))
     request_time = _inplace(np.add, request_time, p["output_tokens"] * step)
     # an arriving request waits, on average, for half the other requests' prefills in progress
@@ -401,8 +423,60 @@ def _physical_prefill(n: np.ndarray, step: np.ndarray, systems: np.ndarray, p: M
     queued = _inplace(np.add, queued, 1.0)
     queued = _inplace(np.multiply, queued, busy)
     interactivity = np.divide(p["output_tokens"], request_time - queued, out=out.get("interactivity"))
-    prefill = np.add(busy, p["prefill_overhead_s"], out=out.get("prefill_time"))
+    prefill = np.add(own, p["prefill_overhead_s"], out=out.get("prefill_time"))
     ttft = np.add(queued, p["prefill_overhead_s"], out=out.get("ttft"))
+    if own is not busy:  # docs/model.md §10: the request's own prefill in place of its share of the worker's
+        ttft = _inplace(np.add, ttft, own - busy)
     ttft = _inplace(np.add, ttft, 0.5 * step)
+    if p["attention_data_parallel"].any():  # docs/model.md §10: a round of one prefill per DP-attention rank
+        ttft = _inplace(np.add, ttft, rank_wait(n, request_time, systems, p))
+    pool_busy, pool_time = busy, prefill
+    speed, share = p["prefill_stack_speed"], p["pool_latency_share"]
+    if (speed != 1).any() or (share != 1).any():  # docs/model.md §10: a disaggregated prefill pool's replica
+        pool_busy, pool_own = _busy_and_own(systems, p, speed)
+        pool_time = pool_own + p["prefill_overhead_s"] * share
     return {"interactivity": interactivity, "request_time": request_time, "prefill_time": prefill, "ttft": ttft,
-            "prefill_busy": busy}
+            "prefill_busy": busy, "pool_prefill_busy": pool_busy, "pool_prefill_time": pool_time}
+
+
+def rank_wait(n: np.ndarray, request_time: np.ndarray, systems: np.ndarray | float,
+              p: Mapping[str, np.ndarray]) -> np.ndarray:
+    """The wait of a new request on an aggregated replica whose ``S`` data-parallel-attention ranks
+    prefill together, ``(S - 1) / (2 X)`` at its request rate ``X = N / T``
+    (:func:`model.serving.rank_balance_wait`); 0 without dp-attention."""
+    ranks = np.where(p["attention_data_parallel"], systems, 1.0)
+    return serving.rank_balance_wait(ranks, n / request_time)
+
+
+def _busy_and_own(systems: np.ndarray, p: Mapping[str, np.ndarray], speed: np.ndarray | float
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """The replica's busy seconds per prefill and one request's own prefill seconds (under
+    dp-attention its attention on one rank), its compute ``speed`` times the aggregated replica's.
+    With a finite ``prefill_chunk_tokens`` C every forward of at most C new tokens streams the
+    weights once (:func:`model.serving.prefill_weight_passes`): the busy time carries
+    ``min(L_n / C, 1)`` of a pass, the request's own ``ceil(L_n / C)``."""
+    busy = _prefill_busy(systems, p, speed)
+    own = busy
+    if np.isfinite(p["prefill_chunk_tokens"]).any():
+        weights = (p["dense_bytes"] + p["routed_bytes"]) / (systems * p["effective_bandwidth"])
+        shared, alone = serving.prefill_weight_passes(p["new_tokens"], weights, p["prefill_chunk_tokens"])
+        own, busy = busy + alone, busy + shared
+    dp = p["attention_data_parallel"]
+    if dp.any():  # the request's attention on its one rank (the worker's throughput still sees b)
+        own = serving.prefill_own(own, p["new_tokens"], gpus=systems, dp_attention=dp,
+                                  attention_flops=p["prefill_attention_coefficient"],
+                                  peak_flops=p["prefill_flops_per_s"], prefill_efficiency=speed)
+    return busy, own
+
+
+def _prefill_busy(systems: np.ndarray, p: Mapping[str, np.ndarray], speed) -> np.ndarray:
+    """Seconds the replica is busy per prefill, its compute ``speed`` times the aggregated
+    replica's (1 there; ``prefill_stack_speed`` in a disaggregated prefill pool)."""
+    compute = systems if np.all(speed == 1) else systems * speed
+    busy = np.divide(p["prefill_compute_seconds"], compute)
+    # the cached prefix loads back, or is recomputed where that is faster
+    busy = _inplace(np.add, busy, np.minimum(p["prefix_load_seconds"] / np.minimum(systems, p["kv_shards"]),
+                                             p["prefix_compute_seconds"] / compute))
+    if (p["prefill_busy_s"] > 0).any():  # docs/model.md §10: the fixed work of a prefill, on the replica
+        busy = _inplace(np.add, busy, p["prefill_busy_s"])
+    return busy

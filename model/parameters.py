@@ -39,7 +39,7 @@ from model.validate import validation_stamp
 # The quantile of each SLA percentile (docs/model.md §10)
 SLA_QUANTILE = {SlaPercentile.p50: 0.5, SlaPercentile.p90: 0.9, SlaPercentile.p99: 0.99}
 # Fields whose absence (null) means "no limit" rather than "unknown".
-_NULL_IS_INF = {"max_systems", "max_ttft_s"}
+_NULL_IS_INF = {"max_systems", "max_ttft_s", "prefill_chunk_tokens"}
 
 
 def _value(x: Any, field: str) -> float:
@@ -196,7 +196,8 @@ def derive(ds: xr.Dataset, isl: xr.DataArray, concurrency: xr.DataArray,
 
     Adds ``weight_bytes`` (bytes), ``kv_bytes_per_token`` (bytes per context token),
     ``kv_bytes_per_request`` (bytes, context = ISL), ``osl`` (tokens), ``memory_capacity``
-    (usable bytes per system), ``effective_bandwidth`` (bytes/s per system),
+    (usable bytes per system for weights and KV, after ``memory_reserve_gb``),
+    ``effective_bandwidth`` (bytes/s per system),
     ``systems_for_weights`` (S0), ``decode_base_time`` (t_base, s), ``streamed_bytes``
     (weight bytes read per decode step, by concurrency), ``compute_seconds`` (decode FLOPs of
     one token over one system's achieved FLOP/s, s), the fitted power law and
@@ -231,7 +232,8 @@ def derive_terms(ds: Any, isl: Any, concurrency: Any, cached_share: Any = None) 
     # KV of one request: its context is L (docs/model.md §2), or the mean over the decode, L + O / 2
     context = xr.where(ds.decode_context_mean, isl + out["output_tokens"] / 2, isl)
     out["kv_bytes_per_request"] = context * per_token + window_bytes * np.minimum(window, context)
-    out["memory_capacity"] = ds.memory_gb * 1e9 * ds.usable_memory_fraction
+    # docs/model.md §10: the stack's own reserve is neither weights nor KV (model.serving.kv_capacity)
+    out["memory_capacity"] = ds.memory_gb * 1e9 * ds.usable_memory_fraction - ds.memory_reserve_gb * 1e9
     out["effective_bandwidth"] = ds.memory_bandwidth_tb_s * 1e12 * ds.bandwidth_efficiency
     s0 = np.maximum(ds.min_systems, np.ceil(out["weight_bytes"] / out["memory_capacity"]))
     out["systems_for_weights"] = round_up_to_allowed(s0, ds)
@@ -380,6 +382,7 @@ def prefill_terms(ds: xr.Dataset, isl: xr.DataArray, per_token: xr.DataArray, wi
     sliding = xr.where(ds.attention == "gqa", ds.sliding_window_layers, 0.0)
     pair_flops = 2 * ds.attention_heads * (ds.qk_head_dim + ds.v_head_dim)
     seen = cached + new / 2
+    attention = new * (pair_flops * (ds.layers - sliding) * seen + pair_flops * sliding * np.minimum(window, seen))
     flops = new * (2 * ds.active_params_b * 1e9 + pair_flops * (ds.layers - sliding) * seen
                    + pair_flops * sliding * np.minimum(window, seen))
     # recomputing the cached prefix instead: the whole prompt's FLOPs less the new tokens'
@@ -393,6 +396,10 @@ def prefill_terms(ds: xr.Dataset, isl: xr.DataArray, per_token: xr.DataArray, wi
         "cached_tokens": cached, "new_tokens": new, "prefill_flops": flops, "prefix_kv_bytes": prefix_kv,
         "prefill_compute_seconds": flops / (math_peak_tflops(ds) * 1e12 * ds.prefill_efficiency),
         "prefix_load_seconds": load,
+        # docs/model.md §10 dp-attention prefill (model.serving.prefill_own): the new tokens' attention FLOPs
+        # as A L_n^2 / 2, and the FLOP/s one GPU prefills at
+        "prefill_attention_coefficient": xr.where(new > 0, 2 * attention / new ** 2, 0.0),
+        "prefill_flops_per_s": math_peak_tflops(ds) * 1e12 * ds.prefill_efficiency,
         "prefix_compute_seconds": xr.where(cached > 0, (whole - flops) / (math_peak_tflops(ds) * 1e12
                                                                           * ds.prefill_efficiency), 0.0),
         "kv_shards": kv_shards(ds),

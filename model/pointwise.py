@@ -9,7 +9,8 @@ from __future__ import annotations
 import math
 import statistics
 
-from model.schema import HardwareSpec, ModelConfig, ModelSpec
+from model import serving
+from model.schema import HardwareSpec, ModelConfig, ModelSpec, WorkloadSpec
 
 
 def kv_bytes_per_request(m: ModelSpec, isl: float, kv_bits: float | None = None) -> float:
@@ -116,6 +117,55 @@ def ep_alltoall_s(m: ModelSpec, hw: HardwareSpec, tokens: float, systems: float)
     return m.moe_layers * (sent / link + (e - 1) * hw.ep_latency_s)
 
 
+def attention_flops(m: ModelSpec, cached: float, new: float) -> float:
+    """The attention part of :func:`prefill_flops`: the ``new`` tokens meeting the earlier ones."""
+    sliding = m.sliding_window_layers if m.attention.value == "gqa" else 0
+    per_pair = 2 * m.attention_heads * (m.qk_head_dim + m.v_head_dim)
+    seen = cached + new / 2
+    window = min(m.sliding_window, seen) if sliding else 0.0
+    return new * (per_pair * (m.layers - sliding) * seen + per_pair * sliding * window)
+
+
+def dp_own(m: ModelSpec, hw: HardwareSpec, own: float, cached: float, new: float, systems: float,
+           speed: float) -> float:
+    """docs/model.md §10: a request's own prefill under dp-attention, its attention on one rank
+    (:func:`model.serving.prefill_own` with the new tokens' attention FLOPs as ``A L_n^2 / 2``)."""
+    if not hw.attention_data_parallel:
+        return own
+    coefficient = 2 * attention_flops(m, cached, new) / new ** 2 if new > 0 else 0.0
+    return float(serving.prefill_own(own, new, gpus=systems, dp_attention=True, attention_flops=coefficient,
+                                     peak_flops=math_peak_tflops(m, hw) * 1e12 * hw.prefill_efficiency,
+                                     prefill_efficiency=speed))
+
+
+def streamed_all(m: ModelSpec, W: float, rate: float | None) -> float:
+    """Weight bytes a prefill forward streams: the dense part and every routed expert (an MoE
+    prompt touches them all), at the checkpoint's bytes per parameter; none where the decode rate
+    is measured (weights resident on chip)."""
+    if rate is not None:
+        return 0.0
+    if m.routed_experts is None:
+        return W * m.active_params_b / m.total_params_b
+    dense = m.active_params_b - m.experts_per_token / m.routed_experts * m.routed_expert_params_b
+    return W * (dense + m.routed_expert_params_b) / m.total_params_b
+
+
+def prefill_busy(m: ModelSpec, hw: HardwareSpec, w: WorkloadSpec, L: float, cached: float, systems: float,
+                 kv_bits: float | None, speed: float = 1.0) -> float:
+    """Seconds a replica of ``systems`` is busy per prefill (docs/model.md §8, §10), its compute
+    ``speed`` times the aggregated replica's (``prefill_stack_speed`` in a disaggregated pool)."""
+    peak = math_peak_tflops(m, hw)
+    flops = prefill_flops(m, cached, L - cached)
+    busy = flops / (systems * peak * 1e12 * hw.prefill_efficiency * speed)
+    if w.kv_tier.value == "host" and hw.kv_load_bandwidth_gb_s is not None and cached > 0:
+        load = kv_bytes_per_request(m, cached, kv_bits) / (min(systems, kv_shards(m, hw)) * hw.kv_load_bandwidth_gb_s
+                                                           * 1e9)
+        # a stack loads the cached prefix back only where that beats recomputing it
+        recompute = (prefill_flops(m, 0.0, L) - flops) / (systems * peak * 1e12 * hw.prefill_efficiency * speed)
+        busy += min(load, recompute)
+    return busy + hw.prefill_busy_s  # docs/model.md §10: fixed prefill work on the replica (overhead: latency)
+
+
 def cell(cfg: ModelConfig, model: str, hardware: str, isl: int, concurrency: int) -> dict:
     """Every docs/model.md §2 and §8 quantity of one (model, hardware, ISL, concurrency) cell."""
     hw, m, w = cfg.hardware[hardware], cfg.models[model], cfg.workload
@@ -127,7 +177,8 @@ def cell(cfg: ModelConfig, model: str, hardware: str, isl: int, concurrency: int
     kv_bits = hw.kv_cache_bits  # docs/model.md §10: the stack's KV bits (null: the model's)
     per_request = kv_bytes_per_request(m, context, kv_bits)
     K = n * per_request
-    capacity = hw.memory_gb * 1e9 * hw.usable_memory_fraction
+    usable = hw.memory_gb * 1e9 * hw.usable_memory_fraction
+    capacity = usable - hw.memory_reserve_gb * 1e9  # docs/model.md §10: the stack's reserve holds no KV
     shards = kv_shards(m, hw)
     need, kv_fits = systems_needed(W, K, capacity, shards)
     raw = max(float(hw.min_systems), need)
@@ -139,7 +190,8 @@ def cell(cfg: ModelConfig, model: str, hardware: str, isl: int, concurrency: int
     if not buildable and hw.max_systems is not None and hw.min_systems == hw.max_systems:
         # a pinned replica admits the requests whose KV fits; the others wait (docs/model.md §8)
         pinned = float(hw.max_systems)
-        fit = math.floor((capacity - W / pinned) * min(pinned, shards) / per_request)
+        fit = math.floor(serving.kv_capacity(usable, hw.memory_reserve_gb * 1e9, W / pinned, per_request,
+                                             min(pinned, shards), True))
         if 1 <= fit < n:
             n, built, raw, buildable = float(fit), pinned, pinned, True
             K = n * per_request
@@ -188,21 +240,30 @@ def cell(cfg: ModelConfig, model: str, hardware: str, isl: int, concurrency: int
         prefill = ttft = L / cache_read
         request_time = L / cache_read + osl / interactivity
         capacity = n / prefill
+        result.update(pool_prefill_time=prefill, pool_prefill_capacity=capacity)
     else:
         flops = prefill_flops(m, cached, new)
         result["prefill_flops"] = flops
-        busy = flops / (systems * peak * 1e12 * hw.prefill_efficiency)
-        if w.kv_tier.value == "host" and hw.kv_load_bandwidth_gb_s is not None and cached > 0:
-            load = kv_bytes_per_request(m, cached, kv_bits) / (min(systems, shards) * hw.kv_load_bandwidth_gb_s * 1e9)
-            # a stack loads the cached prefix back only where that beats recomputing it
-            recompute = (prefill_flops(m, 0.0, L) - flops) / (systems * peak * 1e12 * hw.prefill_efficiency)
-            busy += min(load, recompute)
-        busy += hw.prefill_busy_s  # docs/model.md §10: fixed prefill work on the replica (overhead: latency)
+        # docs/model.md §10: each forward of at most prefill_chunk_tokens new tokens streams the weights once
+        chunk = math.inf if hw.prefill_chunk_tokens is None else hw.prefill_chunk_tokens
+        pass_s = streamed_all(m, W, rate) / (systems * bandwidth)
+        shared, alone = (float(v) for v in serving.prefill_weight_passes(new, pass_s, chunk))
+        busy = prefill_busy(m, hw, w, L, cached, systems, kv_bits)
+        own, busy = dp_own(m, hw, busy + alone, cached, new, systems, 1.0), busy + shared
+        # docs/model.md §10: the same replica in a disaggregated prefill pool
+        pool_busy = prefill_busy(m, hw, w, L, cached, systems, kv_bits, hw.prefill_stack_speed)
+        pool_own = dp_own(m, hw, pool_busy + alone, cached, new, systems, hw.prefill_stack_speed)
+        result.update(pool_prefill_time=pool_own + hw.pool_latency_share * hw.prefill_overhead_s,
+                      pool_prefill_capacity=1 / (pool_busy + shared))
         request_time = osl * step + n * busy
         queued = busy * (1 + (n - 1) * busy / (2 * request_time))
         interactivity = osl / (request_time - queued)
-        prefill = hw.prefill_overhead_s + busy
-        ttft = hw.prefill_overhead_s + queued + step / 2
+        prefill = hw.prefill_overhead_s + own
+        ttft = hw.prefill_overhead_s + queued + (own - busy) + step / 2
+        # docs/model.md §10: the DP-attention ranks prefill a round together
+        rank_wait = float(serving.rank_balance_wait(systems if hw.attention_data_parallel else 1.0,
+                                                    n / request_time))
+        ttft += rank_wait
         cache_read = L / prefill
         capacity = 1 / busy
     rps = n / request_time
@@ -216,7 +277,7 @@ def cell(cfg: ModelConfig, model: str, hardware: str, isl: int, concurrency: int
     q = {"p50": 0.5, "p90": 0.9, "p99": 0.99}[str(getattr(cfg.sla.percentile, "value", cfg.sla.percentile))]
     sla_interactivity, sla_ttft = interactivity, ttft
     if hw.prefill_mode.value != "ratio" and q > 0.5:
-        queue = busy * (n - 1) * busy / (2 * request_time)
+        queue = busy * (n - 1) * busy / (2 * request_time) + rank_wait
         interruptions = max((n - 1) * (1 - busy / (2 * request_time)), 0.0)
         z = statistics.NormalDist().inv_cdf(q)
         sla_interactivity = 1 / (1 / interactivity + z * busy * math.sqrt(interruptions) / osl)
@@ -237,6 +298,7 @@ def cell(cfg: ModelConfig, model: str, hardware: str, isl: int, concurrency: int
         result.update(price_per_mtok=price, margin_per_mtok=price - result["cost_per_mtok"])
     if not feasible:
         for key in ("step_time", "interactivity", "cache_read_throughput", "prefill_time", "ttft", "prefill_capacity",
+                    "pool_prefill_time", "pool_prefill_capacity",
                     "implied_cache_read_ratio", "request_time", "requests_per_second", "throughput",
                     "output_throughput", "cost_per_hour", "capex", "cost_per_mtok", "cost_per_output_mtok",
                     "margin_per_mtok"):

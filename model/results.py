@@ -44,6 +44,10 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "implied_cache_read_ratio": ("1", "(L / prefill_time) / interactivity: the seed's ratio this cell implies"),
     "prefill_capacity": ("1/s", "requests/s a replica prefills when it does nothing else: 1 / busy prefill time "
                          "(physical), N / t_pf (ratio)"),
+    "pool_prefill_time": ("s", "prefill time t_pf of this replica in a disaggregated prefill pool: compute at "
+                          "prefill_stack_speed, latency pool_latency_share * prefill_overhead_s (docs/model.md §10)"),
+    "pool_prefill_capacity": ("1/s", "requests/s this replica prefills in a disaggregated prefill pool: "
+                              "1 / its busy time there (physical), prefill_capacity (ratio)"),
     "admitted_requests": ("requests", "requests a replica serves at once (< N where a pinned replica is full)"),
     "request_time": ("s", "wall time of one request: L/R + O/I (ratio mode), O * step + N * t_pf (physical)"),
     "requests_per_second": ("1/s", "completed requests per second per replica, N / T"),
@@ -60,13 +64,16 @@ CELL_OUTPUTS: dict[str, type] = {
     "systems": np.int64, "layers_per_system": np.float64, "capex": np.float64,
     "step_time": np.float64, "interactivity": np.float64, "cache_read_throughput": np.float64,
     "prefill_time": np.float64, "ttft": np.float64, "implied_cache_read_ratio": np.float64,
-    "prefill_capacity": np.float64,
+    "prefill_capacity": np.float64, "pool_prefill_time": np.float64, "pool_prefill_capacity": np.float64,
     "admitted_requests": np.int64,
     "request_time": np.float64, "requests_per_second": np.float64, "throughput": np.float64,
     "output_throughput": np.float64, "cost_per_hour": np.float64, "cost_per_mtok": np.float64,
     "cost_per_output_mtok": np.float64, "margin_per_mtok": np.float64, "feasible": np.bool_,
     "meets_sla": np.bool_,
 }
+
+# computed only when asked for by name (the optimizer's disaggregated prefill columns), not by default
+ON_REQUEST = frozenset({"pool_prefill_time", "pool_prefill_capacity"})
 
 
 def kernel_inputs(p: xr.Dataset) -> dict[str, xr.DataArray]:
@@ -100,14 +107,15 @@ def label_coords(ds: xr.Dataset) -> xr.Dataset:
 
 
 def cell_outputs(p: xr.Dataset, variables: Any = None) -> dict[str, type]:
-    """The per-cell outputs to compute: ``variables`` (default all), without the margin when
-    there is no price sheet."""
+    """The per-cell outputs to compute: ``variables`` (default all but :data:`ON_REQUEST`), without
+    the margin when there is no price sheet."""
     if isinstance(variables, str):
         variables = [variables]
     unknown = [v for v in (variables or []) if v not in CELL_OUTPUTS]
     if unknown:
         raise ConfigError("variables", unknown[0], f"not a per-cell output; allowed: {', '.join(CELL_OUTPUTS)}")
-    wanted = dict(CELL_OUTPUTS) if variables is None else {v: CELL_OUTPUTS[v] for v in variables}
+    wanted = ({k: v for k, v in CELL_OUTPUTS.items() if k not in ON_REQUEST} if variables is None
+              else {v: CELL_OUTPUTS[v] for v in variables})
     if not bool(p.price_per_mtok.notnull().any()):
         wanted.pop("margin_per_mtok", None)
     return wanted

@@ -191,6 +191,18 @@ class HardwareSpec(Sourced):
                                  "(models.<name>.fp4_checkpoint) and the GPU has FP4 units")
     prefill_busy_s: float = seconds(0.0, doc="fixed time per prefill the replica is busy (physical mode); "
                                              "prefill_overhead_s is latency the replica spends on others")
+    prefill_stack_speed: float = spec(1.0, unit="1", check="> 0", array=True,
+                                      doc="prefill compute of this hardware's replica in a disaggregated prefill "
+                                          "pool, relative to the same replica prefilling in aggregated serving")
+    pool_latency_share: float = spec(1.0, unit="1", check=">= 0", array=True,
+                                     doc="a disaggregated prefill pool's fixed latency / prefill_overhead_s")
+    prefill_chunk_tokens: Optional[float] = spec(
+        None, unit="tokens", check="> 0", array=True,
+        doc="new tokens per prefill forward (the stack's chunk), each streaming all the weights (null: none counted)")
+    memory_reserve_gb: float = spec(0.0, unit="GB", check=">= 0", array=True,
+                                    doc="memory per system the stack keeps for itself (activations, graphs): "
+                                        "neither weights nor KV (model.serving.kv_capacity); a pinned replica "
+                                        "admits the requests whose KV fits the rest, the others wait")
     allowed_sizes: Optional[List[int]] = spec(None, unit="systems", doc="replica sizes that can be built (null: any)")
     max_systems: Optional[int] = system_count(None, doc="largest replica (null: no limit)")
     power_kw: Optional[float] = spec(None, unit="kW", check="> 0",

@@ -62,6 +62,8 @@ Equations (why each is the simplest form the data support is in ``docs/accuracy.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 PERCENTILES = {"p50": 0.5, "p90": 0.9, "p99": 0.99}
@@ -123,7 +125,7 @@ def prefill_busy(input_tokens, *, gpus, flops_per_token, attention_flops, peak_f
     return flops / (gpus * peak_flops * prefill_efficiency) + prefill_busy_s
 
 
-def prefill_weight_passes(input_tokens, weight_seconds, chunk_tokens):
+def prefill_weight_passes(input_tokens: Any, weight_seconds: Any, chunk_tokens: Any) -> tuple[Any, Any]:
     """The weights a prefill streams, as ``(busy, own)`` seconds to add: every forward of at most
     ``chunk_tokens`` tokens reads all the weights once (``weight_seconds``: an MoE prompt of a few
     hundred tokens already touches every expert).  Alone, a prompt takes ``ceil(L / C)`` forwards;
@@ -133,7 +135,8 @@ def prefill_weight_passes(input_tokens, weight_seconds, chunk_tokens):
             weight_seconds * np.ceil(input_tokens / chunk_tokens))
 
 
-def prefill_own(busy, input_tokens, *, gpus, dp_attention, attention_flops, peak_flops, prefill_efficiency):
+def prefill_own(busy: Any, input_tokens: Any, *, gpus: Any, dp_attention: Any,
+                attention_flops: Any, peak_flops: Any, prefill_efficiency: Any) -> Any:
     """Seconds one request's own prefill takes: the busy time ``b``, and under DP attention its
     attention on its one rank instead of on all ``g`` GPUs:
     ``b + (1 - 1/g) A L^2 / 2 / (peak eta_p)``.  The worker's throughput still sees ``b`` (the other
@@ -156,7 +159,8 @@ def tpot_percentile(tpot, busy, interrupting, output_tokens, q):
     return tpot + ndtri(q) * busy * np.sqrt(interrupting) / output_tokens
 
 
-def kv_capacity(memory_bytes, reserve_bytes, weight_bytes_gpu, kv_bytes_request, gpus, dp_attention):
+def kv_capacity(memory_bytes: Any, reserve_bytes: Any, weight_bytes_gpu: Any,
+                kv_bytes_request: Any, gpus: Any, dp_attention: Any) -> Any:
     """Requests a worker's KV cache holds at once: the memory left for KV on one GPU,
     ``memory - weights_gpu - reserve`` (the reserve: activations, graphs, the stack's own), over one
     request's KV on that GPU (MLA's latent KV whole on every GPU under TP, split ``g`` ways under
@@ -165,7 +169,7 @@ def kv_capacity(memory_bytes, reserve_bytes, weight_bytes_gpu, kv_bytes_request,
     return free / (kv_bytes_request / np.where(dp_attention, gpus, 1.0))
 
 
-def rank_balance_wait(ranks, rate):
+def rank_balance_wait(ranks: Any, rate: Any) -> Any:
     """Mean wait of a new request on a data-parallel-attention worker of ``ranks`` ranks that
     schedules prefills on all its ranks together (one request per rank, every rank stepping in
     lock-step): requests arriving at ``rate`` fill a round of ``ranks`` in ``ranks / rate``, and an

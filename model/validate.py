@@ -285,7 +285,12 @@ def _check_replica_sizes(cfg: ModelConfig) -> None:
     the outputs can count (``memory_gb=1e-300`` once wrapped ``systems`` to -9.2e18)."""
     for hw_name in cfg.select.hardware:
         hw = cfg.hardware[hw_name]
-        capacity = float(hw.memory_gb) * 1e9 * float(getattr(hw, "usable_memory_fraction", 1.0) or 1.0)
+        usable = float(hw.memory_gb) * 1e9 * float(getattr(hw, "usable_memory_fraction", 1.0) or 1.0)
+        reserve = float(getattr(hw, "memory_reserve_gb", 0.0) or 0.0) * 1e9
+        if reserve >= usable:
+            raise ConfigError(f"hardware.{hw_name}.memory_reserve_gb", hw.memory_reserve_gb,
+                              f"must be below the usable memory per system, {usable / 1e9:.6g} GB")
+        capacity = usable - reserve
         for m_name in cfg.select.models:
             weights = weight_bytes(cfg.models[m_name])
             if weights / capacity >= MAX_SYSTEMS_PER_REPLICA:

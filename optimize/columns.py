@@ -8,8 +8,9 @@ built once from the pre-masked cells (pure numpy masking, no Python loop over ce
   meets its model's SLA (interactivity and TTFT, ``meets_sla``), on hardware on offer;
 - ``prefill``: a replica of the cell's size ``S_p`` (the systems that hold the cell's N requests)
   on prefill hardware, which only prefills and hands each request's KV to a decode replica.
-  Requests/s ``min(prefill_capacity, S_p * link_p / bytes)``: its compute (``prefill_capacity``,
-  ``1 / busy`` in physical mode, ``N / t_pf`` in ratio mode) or its KV link, whichever is slower;
+  Requests/s ``min(pool_prefill_capacity, S_p * link_p / bytes)``: its compute
+  (``pool_prefill_capacity``, ``1 / busy`` in physical mode at ``prefill_stack_speed``, ``N / t_pf``
+  in ratio mode) or its KV link, whichever is slower;
 - ``decode``: a replica at concurrency N on hardware on offer that only decodes.  Requests/s
   ``min(N / (O * step + t_kv), S_d * link_d / bytes)`` with ``t_kv = bytes / (S_d * link_d)``
   (the decode slot is held while the KV arrives); interactivity ``1 / step`` (no prefill
@@ -22,7 +23,7 @@ system (hardware without it makes no disaggregated columns).
 **TTFT** of a disaggregated request served by prefill column p and decode column d::
 
     TTFT = TTFT_p + max(a_p, a_d)           a_p = bytes / (S_p link_p), a_d = bytes / (S_d link_d)
-    TTFT_p = t_pf + W_q                     t_pf = prefill_time (overhead + busy, or L / R)
+    TTFT_p = t_pf + W_q                     t_pf = pool_prefill_time (share x overhead + busy, or L / R)
     W_q = u s / (2 (1 - u))                 s = 1 / capacity_p, u = fleet.target_utilization
 
 The KV moves at the slower of the two links, so the transfer takes ``max(a_p, a_d)``.  ``W_q``
@@ -310,7 +311,9 @@ def disaggregated_cells(grid: xr.Dataset, options: ColumnOptions) -> dict[str, n
     with np.errstate(divide="ignore", invalid="ignore"):
         link_time = moved / (systems * link[None, None, :, None])  # a = bytes / (S * link)
     # the same function model.calibration predicts the disaggregated benchmark runs with
-    c = serving.plan_columns(cells(grid, "step_time"), cells(grid, "prefill_time"), cells(grid, "prefill_capacity"),
+    # a prefill replica as a disaggregated pool runs it (docs/model.md §10: its stack's speed and latency share)
+    c = serving.plan_columns(cells(grid, "step_time"), cells(grid, "pool_prefill_time"),
+                             cells(grid, "pool_prefill_capacity"),
                              link_time, cells(grid, "osl"), cells(grid, "admitted_requests").astype(float),
                              options.target_utilization, options.sla_quantile)
     return {"link_time": link_time, **c}

@@ -31,7 +31,7 @@ from model.app.config import with_values
 from model.app.validate import validate as validate_model
 from model.trace import Trace
 from optimize.columns import PHASES, Columns, candidate_columns, concat
-from optimize.constants import SolveStatus
+from optimize.constants import Phase, SolveStatus
 from optimize.coverage import CoverageMatrix
 from optimize.demand import demand_profile
 from optimize.inputs import DemandRows, bucket_grid, column_options, demand_by_model, inventory_by_hardware, isl_buckets
@@ -326,8 +326,11 @@ def with_cell_times(plan: pd.DataFrame, grid: xr.Dataset) -> pd.DataFrame:
           "bucket": xr.DataArray(bucket, dims="row"),
           "concurrency": xr.DataArray(plan.concurrency.to_numpy(), dims="row")}
     osl = grid.osl.broadcast_like(grid.systems)
-    return plan.assign(prefill_time_s=grid.prefill_time.sel(**at).values,
-                       prefill_busy_s=1.0 / grid.prefill_capacity.sel(**at).values, osl=osl.sel(**at).values)
+    # a prefill row's replica is in a disaggregated prefill pool (docs/model.md §10)
+    pool = (plan.phase == Phase.prefill.value).to_numpy()
+    time = np.where(pool, grid.pool_prefill_time.sel(**at).values, grid.prefill_time.sel(**at).values)
+    capacity = np.where(pool, grid.pool_prefill_capacity.sel(**at).values, grid.prefill_capacity.sel(**at).values)
+    return plan.assign(prefill_time_s=time, prefill_busy_s=1.0 / capacity, osl=osl.sel(**at).values)
 
 
 def period_dataset(result: DaySolution, dp: DayProblem, o: Offers, rows: DemandRows, mean: np.ndarray,

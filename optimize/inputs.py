@@ -34,7 +34,7 @@ MAX_BUCKET_ISL = 1e9  # tokens: the "[1, 1e9]" rule of workload.isl and of expli
 # (the disaggregated columns of docs/model.md §9 read the decode step, the prefill terms and the TTFT)
 COLUMN_VARIABLES = ["requests_per_second", "systems", "cost_per_hour", "interactivity", "cost_per_mtok",
                     "meets_sla", "feasible", "step_time", "prefill_time", "prefill_capacity", "ttft",
-                    "admitted_requests"]
+                    "admitted_requests", "pool_prefill_time", "pool_prefill_capacity"]
 
 
 def isl_buckets(cfg: DictConfig) -> tuple[np.ndarray, np.ndarray]:

@@ -36,8 +36,10 @@ from optimize.inputs import COLUMN_VARIABLES, bucket_grid, grid_hardware, isl_bu
 SCENARIO = "scenario"
 # what a cell carries or reaches (pessimistic: small) and what it takes (pessimistic: large); any
 # other variable with a scenario dim (none that the plan reads) is taken at its median
-LOW = ("requests_per_second", "interactivity", "prefill_capacity", "admitted_requests", "base_interactivity")
-HIGH = ("ttft", "prefill_time", "step_time", "systems", "kv_bytes_per_request", "prefix_kv_bytes", "osl",
+LOW = ("requests_per_second", "interactivity", "prefill_capacity", "admitted_requests", "base_interactivity",
+       "pool_prefill_capacity")
+HIGH = ("ttft", "prefill_time", "step_time", "pool_prefill_time", "systems", "kv_bytes_per_request",
+        "prefix_kv_bytes", "osl",
         "kv_cache_bytes", "memory_bytes", "weight_bytes", "prefill_flops", "systems_for_weights")
 INTEGER = ("systems", "admitted_requests")
 CHUNK_BYTES = 256 * 2 ** 20  # budget of one concurrency chunk of the scenario grid
@@ -179,10 +181,12 @@ def _complete(out: xr.Dataset, grid: xr.Dataset, price_per_hour: xr.DataArray,
               min_interactivity: xr.DataArray, quantile: float = 0.5, physical: np.ndarray | None = None) -> xr.Dataset:
     """Feasibility, SLA and cost of a reduced grid from its order statistics."""
     feasible = out.requests_per_second.notnull() & out.interactivity.notnull()
-    for name in ("ttft", "prefill_time", "step_time", "prefill_capacity"):
+    times = [n for n in ("ttft", "prefill_time", "step_time", "prefill_capacity", "pool_prefill_time",
+                         "pool_prefill_capacity") if n in grid]  # the pool's: where the grid has them
+    for name in times:
         if SCENARIO in grid[name].dims:
             feasible = feasible & out[name].notnull()
-    for name in ("requests_per_second", "interactivity", "ttft", "prefill_time", "step_time", "prefill_capacity"):
+    for name in ["requests_per_second", "interactivity", *times]:
         out[name] = out[name].where(feasible)
     for name in INTEGER:  # order statistics of whole numbers are whole (never NaN: filled on infeasible cells)
         out[name] = out[name].astype(np.int64)

@@ -13,6 +13,7 @@ from model import serving
 from model.app.schema import ModelAppConfig
 from model.parameters import parameters
 from model.pointwise import cell
+from model.results import CELL_OUTPUTS
 from tests.helpers import HAND_WORKED_CELL as CELL
 from tests.helpers import assert_matches_oracle, at
 
@@ -88,6 +89,135 @@ def test_fp4_math_and_kv_bits_and_prefill_busy_time():
     assert float(busy.prefill_time) == pytest.approx(float(_cell().prefill_time) + 0.05, rel=1e-12)
 
 
+def test_memory_reserve_caps_the_kv_a_pinned_replica_holds():
+    """DeepSeek V3 (671 GB FP8) on the pinned 8 B200 (180 GB each), L = 100,000, N = 64: one
+    request's MLA KV is 100,000 x 61 x 576 x 2 B = 7.0272 GB, whole on every GPU under TP.  A GPU
+    keeps 180 - 671 / 8 = 96.125 GB for KV: 13.68, 13 requests.  A 20 GB reserve leaves 76.125 GB:
+    10.83, 10 requests (model.serving.kv_capacity, the calibration's cap); the other 54 users wait
+    54 / X, X the replica's request rate at 10."""
+    assert serving.kv_capacity(180e9, 20e9, 671e9 / 8, 7.0272e9, 8, False) == pytest.approx(76.125 / 7.0272,
+                                                                                           rel=1e-12)
+    off = _cell(isl=100_000, n=64)
+    on = _cell("hardware.b200.memory_reserve_gb=20", isl=100_000, n=64)
+    assert float(on.kv_bytes_per_request) == 7.0272e9
+    assert (int(off.admitted_requests), int(on.admitted_requests)) == (13, 10)
+    ten = _cell("hardware.b200.memory_reserve_gb=20", isl=100_000, n=10)
+    assert int(ten.admitted_requests) == 10 and float(ten.step_time) == float(on.step_time)
+    assert float(on.ttft) == pytest.approx(float(ten.ttft) + 54 / float(ten.requests_per_second), rel=1e-12)
+    # under dp-attention the latent KV splits 8 ways: 76.125 / (7.0272 / 8) = 86.7, all 64 fit
+    dp = _cell("hardware.b200.memory_reserve_gb=20", "hardware.b200.attention_data_parallel=true",
+               isl=100_000, n=64)
+    assert int(dp.admitted_requests) == 64
+    # a replica free to grow grows: 2 requests' KV, 14.0544 GB, is on every GPU, so without a reserve
+    # ceil(671 / (180 - 14.0544)) = 5 GPUs, built as 8 (B200's allowed sizes); a 100 GB reserve leaves
+    # 80 GB: ceil(671 / 65.9456) = 11, built as 16
+    free = model.load_config(CELL + ["hardware.b200.max_systems=null", "hardware.b200.min_systems=1"])
+    grown = model.load_config(CELL + ["hardware.b200.max_systems=null", "hardware.b200.min_systems=1",
+                                      "hardware.b200.memory_reserve_gb=100"])
+    sizes = [int(model.evaluate(c, **at(100_000, 2)).systems.squeeze()) for c in (free, grown)]
+    assert sizes == [8, 16]
+    with pytest.raises(model.ConfigError, match="memory_reserve_gb"):
+        model.load_config(CELL + ["hardware.b200.memory_reserve_gb=180"])
+
+
+def test_prefill_pool_speed_and_latency_share():
+    """DeepSeek V3 on the 8 B200 at L = 8,000 (5,000 cached, 3,000 new): the new tokens' FLOPs are
+    3,000 x (2 x 37e9 + 4,997,120 x 6,500) = 3.1944384e14 (A = 2 x 128 x (192 + 128) x 61), busy
+    3.1944384e14 / (8 x 4,500e12 x 0.5) = 17.74688 ms, t_pf = 0.1 + 0.01774688 s.  The same replica
+    in a disaggregated prefill pool at prefill_stack_speed 2 is busy 8.87344 ms (capacity
+    112.6959 req/s) and its fixed latency is 0.4 x 0.1 s: pool t_pf = 0.04887344 s.  The aggregated
+    replica's outputs do not move; both pool outputs are the aggregated ones at 1 and 1."""
+    names = ["prefill_time", "prefill_capacity", "pool_prefill_time", "pool_prefill_capacity", "ttft"]
+
+    def pool(*extra):
+        return model.evaluate(model.load_config(CELL + list(extra)), variables=names, **at(8000, 16)).squeeze()
+
+    off, on = pool(), pool("hardware.b200.prefill_stack_speed=2", "hardware.b200.pool_latency_share=0.4")
+    assert float(off.prefill_time) == pytest.approx(0.11774688, rel=1e-12)
+    assert (float(off.pool_prefill_time), float(off.pool_prefill_capacity)) == \
+        (float(off.prefill_time), float(off.prefill_capacity))
+    assert float(on.pool_prefill_time) == pytest.approx(0.04887344, rel=1e-12)
+    assert 1 / float(on.pool_prefill_capacity) == pytest.approx(0.00887344, rel=1e-12)
+    for name in ("prefill_time", "prefill_capacity", "ttft"):
+        assert float(on[name]) == float(off[name])
+    assert "pool_prefill_time" not in model.evaluate(model.load_config(CELL), **at(8000, 16))  # asked for by name
+
+
+def test_weight_pass_per_prefill_forward():
+    """DeepSeek V3's weights, dense + routed = (37 - 8/256 x 653.9) + 653.9 = 670.465625 B params at
+    1 byte, streamed by the 8 B200 at 8 TB/s x 0.5: W = 670.465625e9 / 32e12 = 20.952050781 ms per
+    forward.  The 3,000 new tokens of L = 8,000 in chunks of C = 2,048: the busy time carries
+    min(3,000 / 2,048, 1) = 1 pass, 17.74688 + 20.952051 = 38.698931 ms; the request's own prefill
+    ceil(3,000 / 2,048) = 2 passes, t_pf = 0.1 + 0.01774688 + 0.041904102 = 0.159650982 s.  With
+    C = 8,192: busy 17.74688 + 3,000 / 8,192 x 20.952051 ms, t_pf 0.1 + 0.01774688 + 0.020952051 s.
+    T = O step + N b (O = 2,000)."""
+    names = ["prefill_time", "prefill_capacity", "request_time", "step_time", "ttft"]
+
+    def chunked(*extra):
+        return model.evaluate(model.load_config(CELL + list(extra)), variables=names, **at(8000, 16)).squeeze()
+
+    w = 670.465625e9 / 32e12
+    for chunk, shared, alone in ((2048, w, 2 * w), (8192, 3000 / 8192 * w, w)):
+        on = chunked(f"hardware.b200.prefill_chunk_tokens={chunk}")
+        assert 1 / float(on.prefill_capacity) == pytest.approx(0.01774688 + shared, rel=1e-12)
+        assert float(on.prefill_time) == pytest.approx(0.1 + 0.01774688 + alone, rel=1e-12)
+        assert float(on.request_time) == pytest.approx(2000 * float(on.step_time) + 16 * (0.01774688 + shared),
+                                                       rel=1e-12)
+    assert float(chunked("hardware.b200.prefill_chunk_tokens=2048").prefill_time) == \
+        pytest.approx(0.15965098156, rel=1e-10)
+    assert float(chunked().prefill_time) == pytest.approx(0.11774688, rel=1e-12)  # null: no weight pass
+
+
+def test_dp_attention_prefill_runs_the_request_attention_on_one_rank():
+    """DeepSeek V3 at L = 8,000 (5,000 cached, 3,000 new) on the 8 B200: the new tokens' attention
+    is 3,000 x 4,997,120 x (5,000 + 1,500) = 9.744384e13 FLOPs.  Under dp-attention a request's
+    attention runs on its one rank at 4,500e12 x 0.5 FLOP/s, 43.308373 ms, instead of on all 8:
+    its own prefill (t_pf) takes (1 - 1/8) x 43.308373 = 37.894827 ms more (model.serving.prefill_own),
+    while the replica's busy time (1 / prefill_capacity) is unchanged: the other ranks prefill other
+    requests meanwhile.  The TTFT carries the same 37.894827 ms at N = 1 (no Poisson queue; beside
+    the ranks' round, 7 / (2 X))."""
+    names = ["prefill_time", "prefill_capacity", "ttft", "step_time", "request_time"]
+
+    def dp(flag, n=16):
+        return model.evaluate(model.load_config(CELL + [f"hardware.b200.attention_data_parallel={flag}"]),
+                              variables=names, **at(8000, n)).squeeze()
+
+    extra = 0.875 * 9.744384e13 / 2.25e15
+    assert float(dp(True).prefill_time - dp(False).prefill_time) == pytest.approx(extra, rel=1e-9)
+    assert float(dp(True).prefill_capacity) == float(dp(False).prefill_capacity)
+    one_on, one_off = dp(True, 1), dp(False, 1)
+    rank_wait = 7 / (2 / float(one_on.request_time))  # test_attention_dp_rank_wait_on_an_aggregated_replica
+    assert float(one_on.ttft - 0.5 * one_on.step_time) - rank_wait - float(one_off.ttft - 0.5 * one_off.step_time) \
+        == pytest.approx(extra, rel=1e-9)
+
+
+def test_attention_dp_rank_wait_on_an_aggregated_replica():
+    """The 8 B200 under dp-attention, N = 16, L = 8,000: O = 2,000 tokens at step 17.531315 ms plus
+    16 prefills of b = 17.74688 ms make T = 35.346580 s, X = 16 / T = 0.452660 req/s.  The 8 ranks
+    prefill a round together: a new request waits (8 - 1) / (2 X) = 7 T / 32 = 7.732064 s
+    (model.serving.rank_balance_wait).  TTFT = 0.1 + own 0.055641707 + Poisson wait
+    b^2 15 / (2 T) = 6.6828e-5 + step / 2 + 7.732064 = 7.896538 s.  At p90 the whole queue
+    (Poisson + rank wait) spreads by 2 x 0.9 - 1 = 0.8 of itself."""
+    names = ["prefill_time", "prefill_capacity", "ttft", "step_time", "request_time", "requests_per_second"]
+    on = model.evaluate(model.load_config(CELL + ["hardware.b200.attention_data_parallel=true"]),
+                        variables=names, **at(8000, 16)).squeeze()
+    t, b = float(on.request_time), 1 / float(on.prefill_capacity)
+    assert t == pytest.approx(2000 * float(on.step_time) + 16 * 0.01774688, rel=1e-12)
+    wait = 7 / (2 * float(on.requests_per_second))
+    assert wait == pytest.approx(7 * t / 32, rel=1e-12) and wait == pytest.approx(7.732064, rel=1e-6)
+    own = float(on.prefill_time) - 0.1
+    assert float(on.ttft) == pytest.approx(0.1 + own + b * 15 * b / (2 * t) + float(on.step_time) / 2 + wait,
+                                           rel=1e-12)
+    assert float(on.ttft) == pytest.approx(7.896538, rel=1e-6)
+    # at p90 the SLA sees ttft + 0.8 (Poisson + rank wait): a limit between the two splits them
+    limit = float(on.ttft) + 0.5 * 0.8 * (b * 15 * b / (2 * t) + wait)
+    meets = {q: bool(model.evaluate(model.load_config(CELL + [
+        "hardware.b200.attention_data_parallel=true", f"sla.percentile={q}", f"sla.max_ttft_s={limit}",
+        "sla.min_interactivity=1"]), variables=["meets_sla"], **at(8000, 16)).meets_sla.squeeze())
+        for q in ("p50", "p90")}
+    assert meets == {"p50": True, "p90": False}
+
+
 def test_percentiles_are_ordered_with_the_new_terms_on():
     """p99 >= p90 >= p50 in TTFT and TPOT: the cells meeting an SLA at p99 are among those meeting
     it at p90, and those among p50's."""
@@ -118,21 +248,27 @@ GPUS = ["h100_sxm", "b200", "gb200_nvl72", "mi355x", "b300", "gb300_nvl72", "mi3
        accepted=st.floats(0, 1), kv_bits=st.sampled_from([None, 8, 16]), fp4=st.booleans(),
        busy=st.sampled_from([0.0, 0.003, 0.2]), mode=st.sampled_from(["ratio", "physical"]),
        pinned=st.sampled_from([None, 8, 16]), percentile=st.sampled_from(["p50", "p90", "p99"]),
-       max_ttft=st.sampled_from([None, 0.5, 30.0]))
+       max_ttft=st.sampled_from([None, 0.5, 30.0]), reserve=st.sampled_from([0.0, 5.0, 40.0]),
+       speed=st.sampled_from([1.0, 0.4, 2.5]), share=st.sampled_from([1.0, 0.0, 0.3]),
+       chunk=st.sampled_from([None, 512, 8192]))
 def test_kernel_equals_the_oracle_with_the_new_terms_on(cfg, model_name, hw, isl, n, ep, dp, draft, accepted,
-                                                       kv_bits, fp4, busy, mode, pinned, percentile, max_ttft):
+                                                       kv_bits, fp4, busy, mode, pinned, percentile, max_ttft,
+                                                       reserve, speed, share, chunk):
     updates = {f"hardware.{hw}.ep": ep, f"hardware.{hw}.attention_data_parallel": dp,
                f"hardware.{hw}.mtp_draft_tokens": draft,
                f"hardware.{hw}.accepted_tokens_per_step": 1 + accepted * draft,
                f"hardware.{hw}.kv_cache_bits": kv_bits, f"hardware.{hw}.fp4_compute": fp4,
                f"hardware.{hw}.prefill_busy_s": busy, f"hardware.{hw}.prefill_mode": mode,
-               "sla.percentile": percentile, "sla.max_ttft_s": max_ttft, "sla.min_interactivity": 20.0,
+               f"hardware.{hw}.memory_reserve_gb": reserve, f"hardware.{hw}.prefill_stack_speed": speed,
+               f"hardware.{hw}.pool_latency_share": share, f"hardware.{hw}.prefill_chunk_tokens": chunk,
+               "sla.percentile": percentile,
+               "sla.max_ttft_s": max_ttft, "sla.min_interactivity": 20.0,
                "select.models": [model_name], "select.hardware": [hw]}
     if pinned is not None:
         updates.update({f"hardware.{hw}.min_systems": pinned, f"hardware.{hw}.max_systems": pinned,
                         f"hardware.{hw}.allowed_sizes": None})
     cfg = _with(cfg, updates)
-    ds = model.evaluate(cfg, **at(isl, n)).sel(model=model_name, hardware=hw).squeeze()
+    ds = model.evaluate(cfg, variables=list(CELL_OUTPUTS), **at(isl, n)).sel(model=model_name, hardware=hw).squeeze()
     assert_matches_oracle(ds, cell(cfg, model_name, hw, isl, n))
 
 
@@ -141,10 +277,13 @@ def test_lazy_equals_in_memory_with_the_new_terms_on():
         "hardware.b200.ep=8", "hardware.b200.mtp_draft_tokens=3", "hardware.b200.accepted_tokens_per_step=2.3",
         "hardware.b200.attention_data_parallel=true", "hardware.b200.kv_cache_bits=8",
         "hardware.b200.fp4_compute=true", "hardware.b200.prefill_busy_s=0.01", "hardware.gb200_nvl72.ep=72",
+        "hardware.b200.memory_reserve_gb=12", "hardware.gb200_nvl72.memory_reserve_gb=30",
+        "hardware.b200.prefill_stack_speed=1.7", "hardware.b200.pool_latency_share=0.3",
+        "hardware.b200.prefill_chunk_tokens=4096", "hardware.gb200_nvl72.prefill_chunk_tokens=16384",
         "hardware.gb200_nvl72.mtp_draft_tokens=1", "sla.percentile=p90", "sla.max_ttft_s=3",
         "grid.isl_points=6", "grid.concurrency_max=300", "grid.concurrency_step=7"])
-    eager = model.evaluate(cfg)
-    lazy = model.evaluate(cfg, chunks={"isl": 2, "concurrency": 11}).compute()
+    eager = model.evaluate(cfg, variables=list(CELL_OUTPUTS))
+    lazy = model.evaluate(cfg, variables=list(CELL_OUTPUTS), chunks={"isl": 2, "concurrency": 11}).compute()
     xr.testing.assert_identical(lazy, eager)
     off = model.evaluate(model.load_config(["grid.isl_points=6", "grid.concurrency_max=300",
                                             "grid.concurrency_step=7"]))

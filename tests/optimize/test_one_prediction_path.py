@@ -1,5 +1,6 @@
 """One prediction path (docs/model.md §10): a disaggregated benchmark configuration predicted through
-model.configurations equals the optimizer's prefill and decode column values for the same replicas."""
+model.configurations equals the optimizer's prefill and decode column values for the same replicas,
+with the docs/model.md §10 terms off and on."""
 import numpy as np
 import pytest
 from omegaconf import OmegaConf
@@ -11,11 +12,23 @@ from optimize.columns import disaggregated_cells
 from optimize.inputs import bucket_grid, column_options
 from tests.helpers import ROOT
 
-# fitted-looking values, the same on both sides (no prefill busy overhead: the kernel has none)
+# fitted-looking values, the same on both sides, with the docs/model.md §10 terms off (TERMS_ON below: on)
 PARAMS = {"bandwidth_efficiency": 0.62, "layer_overhead_s": 1.3e-4, "prefill_efficiency": 0.11,
           "prefill_latency_s": 0.09, "prefill_busy_s": 0.0, "compute_efficiency": 0.5, "ep_latency_s": 0.0,
           "prefill_burst": 0.0, "accepted_tokens_per_step": 1.0, "prefill_stack_speed": 1.0,
           "pool_latency_share": 1.0, "memory_reserve_gb": 0.0}
+
+# run 1241's replicas on the optimizer's grid, at the PARAMS values
+RUN_1241 = [
+    "select.models=[deepseek_r1]", "select.hardware=[mi355x]", "workload.isl=1024", "workload.osl=1024",
+    "workload.mix.cache_read=0", "workload.mix.cache_write=0", "workload.mix.input=0.5",
+    "workload.mix.output=0.5", "workload.decode_context=mean", "workload.kv_tier=device",
+    "grid.concurrency_min=32", "grid.concurrency_max=32", "hardware.mi355x.min_systems=8",
+    "hardware.mi355x.max_systems=8", "models.deepseek_r1.weight_gb=671", "sla.min_interactivity=1",
+    "hardware.mi355x.bandwidth_efficiency=0.62", "hardware.mi355x.layer_overhead_s=1.3e-4",
+    "hardware.mi355x.prefill_efficiency=0.11", "hardware.mi355x.prefill_overhead_s=0.09",
+    "hardware.mi355x.compute_efficiency=0.5", "hardware.mi355x.peak_dense_tflops=5000",
+    "hardware.mi355x.interconnect_gb_s=50", "fleet.target_utilization=0.8"]
 
 
 def test_disaggregated_run_through_calibration_equals_the_optimizer_columns():
@@ -30,16 +43,7 @@ def test_disaggregated_run_through_calibration_equals_the_optimizer_columns():
     assert not bool(run.aggregated.item())
     x = configurations.configuration_inputs(run, c, 1.0)
     assert (x.decode_gpus.item(), x.decode_workers.item(), x.prefill_gpus.item(), x.users.item()) == (8, 2, 8, 64)
-    cfg = optimize.load_config([
-        "select.models=[deepseek_r1]", "select.hardware=[mi355x]", "workload.isl=1024", "workload.osl=1024",
-        "workload.mix.cache_read=0", "workload.mix.cache_write=0", "workload.mix.input=0.5",
-        "workload.mix.output=0.5", "workload.decode_context=mean", "workload.kv_tier=device",
-        "grid.concurrency_min=32", "grid.concurrency_max=32", "hardware.mi355x.min_systems=8",
-        "hardware.mi355x.max_systems=8", "models.deepseek_r1.weight_gb=671", "sla.min_interactivity=1",
-        "hardware.mi355x.bandwidth_efficiency=0.62", "hardware.mi355x.layer_overhead_s=1.3e-4",
-        "hardware.mi355x.prefill_efficiency=0.11", "hardware.mi355x.prefill_overhead_s=0.09",
-        "hardware.mi355x.compute_efficiency=0.5", "hardware.mi355x.peak_dense_tflops=5000",
-        "hardware.mi355x.interconnect_gb_s=50", "fleet.target_utilization=0.8"])
+    cfg = optimize.load_config(RUN_1241)
     grid = bucket_grid(cfg)
     assert int(grid.systems.squeeze()) == 8 and int(grid.admitted_requests.squeeze()) == 32
     optimizer = {k: float(np.squeeze(v)) for k, v in disaggregated_cells(grid, column_options(cfg, grid)).items()}
@@ -48,6 +52,48 @@ def test_disaggregated_run_through_calibration_equals_the_optimizer_columns():
         assert float(ours[key][0]) == pytest.approx(optimizer[key], rel=1e-9), key
     # and the decode side is what the calibration is judged on: accepted / step of model.serving
     assert optimizer["decode_interactivity"] > 30
+
+
+# the five docs/model.md §10 terms on: a memory reserve, the pool's speed and latency share, the prefill busy
+# time; the stack's real KV bits and prefill chunk come from the calibration's stacks (SGLang: FP8 KV, 8,192)
+TERMS_ON = {**PARAMS, "prefill_busy_s": 0.012, "prefill_stack_speed": 1.6, "pool_latency_share": 0.45,
+            "memory_reserve_gb": 14.0}
+
+
+@pytest.mark.parametrize("reserve", [14.0, 202.5])
+def test_the_optimizer_columns_equal_the_calibration_with_the_terms_on(reserve):
+    """Run 1241 as above with the terms on.  The calibration counts the weights as DeepSeek-R1's
+    dense + routed parameters, 670.465625 B at 1 byte (the catalog's total is 671 B): the grid's
+    replica takes that weight.  With a 14 GB reserve a decode worker's KV holds 3,524 requests and
+    all 32 users fit; with 202.5 GB each MI355X keeps 288 - 670.465625 / 8 - 202.5 = 1.6918 GB for
+    KV; one request's FP8 latent KV at the mean context 1,536 is 1,536 x 61 x 576 B = 53.97 MB
+    (whole on every GPU under TP): 31.35, so 31 requests run, both in the calibration's decode
+    column and in the kernel's admission (one rule, :func:`model.serving.kv_capacity`)."""
+    c = configurations.serving_catalog(OmegaConf.to_container(load_config(config_name="calibrate"), resolve=True))
+    kv_bits, chunk = c["stacks"]["kv_bits"]["sglang"], c["stacks"]["prefill_chunk_tokens"]
+    assert (kv_bits, chunk) == (8, 8192)
+    table = configurations.load_configurations(str(ROOT / "model/data/inferencex/inferencex-dsr1.csv"))
+    x = configurations.configuration_inputs(table[table.id == 1241], c, 1.0)
+    params = {**TERMS_ON, "memory_reserve_gb": reserve}
+    cfg = optimize.load_config(RUN_1241 + [
+        f"hardware.mi355x.kv_cache_bits={kv_bits}", f"hardware.mi355x.prefill_chunk_tokens={chunk}",
+        f"hardware.mi355x.prefill_busy_s={params['prefill_busy_s']}",
+        f"hardware.mi355x.prefill_stack_speed={params['prefill_stack_speed']}",
+        f"hardware.mi355x.pool_latency_share={params['pool_latency_share']}",
+        f"hardware.mi355x.memory_reserve_gb={reserve}", "models.deepseek_r1.weight_gb=670.465625",
+        "models.deepseek_r1.total_params_b=670.465625"])
+    grid = bucket_grid(cfg)
+    admitted = 32 if reserve < 100 else 31
+    assert int(grid.systems.squeeze()) == 8 and int(grid.admitted_requests.squeeze()) == admitted
+    held = int(np.floor(configurations.kv_capacity(x, params)[0]))  # the calibration's cap, whole requests
+    assert held == (31 if reserve > 100 else 3524)
+    optimizer = {k: float(np.squeeze(v)) for k, v in disaggregated_cells(grid, column_options(cfg, grid)).items()}
+    ours = configurations.plan_columns(x, params, 0.8, transfer_bytes=x.kv_bytes_request)
+    for key in ("decode_interactivity", "decode_rate", "prefill_rate", "prefill_ttft"):
+        assert float(ours[key][0]) == pytest.approx(optimizer[key], rel=1e-9), key
+    # the terms moved the columns: the prefill pool is faster and waits less than with them off
+    off = configurations.plan_columns(x, {**PARAMS}, 0.8, transfer_bytes=x.kv_bytes_request)
+    assert float(ours["prefill_ttft"][0]) != pytest.approx(float(off["prefill_ttft"][0]), rel=1e-3)
 
 
 def test_fleet_prefill_ttft_at_p99_by_hand():
