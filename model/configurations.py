@@ -245,8 +245,9 @@ def kv_capacity(x: ConfigurationInputs, params: Mapping[str, np.ndarray]) -> np.
 
 
 def predict_configurations(x: ConfigurationInputs, params: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Median interactivity (tok/s per user), TTFT at p50/p90/p99 (s) and output tok/s per GPU
-    of every run, aggregated or disaggregated, through :mod:`model.serving`.
+    """Median interactivity (tok/s per user), TTFT at p50/p90/p99 (s), output tok/s per GPU and
+    the requests in decode per decode worker (``decode_batch``) of every run, aggregated or
+    disaggregated, through :mod:`model.serving`.
 
     ``params`` holds per-run arrays (or scalars) of the fitted keys (:data:`CONFIG_BOUNDS`).
     """
@@ -258,7 +259,7 @@ def predict_configurations(x: ConfigurationInputs, params: Mapping[str, np.ndarr
                                                          busy, latency, params["prefill_burst"], capacity, own,
                                                          np.where(x.dp_attention, x.decode_gpus, 1.0))
     kv_seconds = x.kv_bytes_input / (x.decode_gpus * x.scaleout_bytes_s)
-    rps_d, ttft_d, inter_d, queue_d, _ = serving.disaggregated(x.users, x.output_tokens, step_of, accepted, busy,
+    rps_d, ttft_d, inter_d, queue_d, batch_d = serving.disaggregated(x.users, x.output_tokens, step_of, accepted, busy,
                                                                pool_latency, x.prefill_workers, x.decode_workers,
                                                                kv_seconds, params["prefill_burst_disaggregated"],
                                                                capacity, own)
@@ -269,7 +270,8 @@ def predict_configurations(x: ConfigurationInputs, params: Mapping[str, np.ndarr
     queue = np.where(agg, queue_a, queue_d)
     out = {"interactivity": np.where(agg, inter_a, inter_d), "ttft": ttft,
            "output_tput_per_gpu": rps * x.output_tokens / x.measured_gpus,
-           "output_tput_per_gpu_all": rps * x.output_tokens / x.total_gpus}
+           "output_tput_per_gpu_all": rps * x.output_tokens / x.total_gpus,
+           "decode_batch": np.where(agg, np.minimum(x.users, np.maximum(capacity, 1.0)), batch_d)}
     for name, q in serving.PERCENTILES.items():
         out[f"ttft_{name}"] = serving.ttft_percentile(ttft, queue, q)
         out[f"tpot_{name}"] = serving.tpot_percentile(1.0 / out["interactivity"], busy, interrupting,
@@ -373,6 +375,14 @@ def fit_configurations(x: ConfigurationInputs, table: pd.DataFrame, start: np.nd
     return names, values, {"at_bound": at_bound, "cost": float(solution.cost), "evaluations": evaluations}
 
 
+def measured_running(x: ConfigurationInputs, table: pd.DataFrame) -> np.ndarray:
+    """Requests in decode per decode worker on each measured run, by Little's law
+    (:func:`model.serving.requests_in_decode`): the run's request rate, output tok/s per GPU x the
+    GPUs it is divided by / O, times ``(O - 1)`` x its median TPOT, over its decode workers."""
+    rate = table.output_tput_per_gpu.to_numpy(float) * x.measured_gpus / x.output_tokens
+    return serving.requests_in_decode(rate, x.output_tokens, table.median_tpot.to_numpy(float)) / x.decode_workers
+
+
 def configuration_errors(table: pd.DataFrame, pred: Mapping[str, np.ndarray], prefix: str = "") -> pd.DataFrame:
     """% error (predicted / measured - 1) of interactivity, median TTFT, TTFT p90/p99 and output
     tok/s per GPU, per run."""
@@ -457,6 +467,8 @@ def calibrate_configurations(calibration: Mapping, path: str, cross_validate: bo
     out["intvty_pred"] = pred["interactivity"]
     out["ttft_pred"] = pred["ttft"]
     out["tput_gpu_pred"] = pred["output_tput_per_gpu"]
+    out["running_per_worker"] = measured_running(x, table)
+    out["running_per_worker_pred"] = pred["decode_batch"]
     out = out.join(errors)
     fitted: dict = {}
     for (k, g), v in zip(names, values):

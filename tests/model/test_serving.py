@@ -214,3 +214,33 @@ def test_attention_dp_worker_waits_for_a_request_on_every_rank():
     assert float(dp[1] - tp[1]) == pytest.approx(1.12875, rel=1e-12)
     assert float(dp[3] - tp[3]) == pytest.approx(1.12875, rel=1e-12)
     assert (float(dp[0]), float(dp[2])) == (float(tp[0]), float(tp[2]))
+
+
+def test_requests_in_decode_by_littles_law():
+    """Id 319 (B200 SGLang, 1 prefill TP8 + 5 dp-attention decode workers of 8, 1k/1k at 0.9 x
+    1,024 = 921.6 output tokens, 4,096 users): 678.231902 output tok/s per decode GPU x 40 GPUs
+    / 921.6 = 29.43715 req/s, each decoding 920.6 tokens at a median TPOT of 18.458 ms:
+    29.43715 x 920.6 x 0.018458 = 500.209 requests in decode, 100.04 per worker: the other
+    3,596 users wait for a first token (TTFT 122 s)."""
+    rate = 678.231902 * 40 / 921.6
+    assert round(rate, 5) == 29.43715
+    assert round(float(serving.requests_in_decode(rate, 921.6, 0.018458)), 3) == 500.209
+
+
+def test_the_run_table_carries_measured_and_predicted_requests_in_decode(runs):
+    """``configurations.csv``'s ``running_per_worker`` is the Little's-law count per decode worker
+    (:func:`model.configurations.measured_running`; id 319: 100.04, the test above) and
+    ``running_per_worker_pred`` the model's decode batch: at most the users per worker, and in a
+    disaggregated run the batch the loop solves for, X D per worker (D the decode time with the
+    KV move)."""
+    table, x = runs
+    params = {k: np.full(len(table), v) for k, v in configurations.CONFIG_START.items()}
+    pred = configurations.predict_configurations(x, params)
+    assert (pred["decode_batch"] <= x.users / x.decode_workers * (1 + 1e-9)).all()
+    assert (pred["decode_batch"] > 0).all()
+    rate = pred["output_tput_per_gpu"] * x.measured_gpus / x.output_tokens
+    dis = ~x.aggregated
+    decode = x.output_tokens / pred["interactivity"] + x.kv_bytes_input / (x.decode_gpus * x.scaleout_bytes_s)
+    assert (rate * decode / x.decode_workers)[dis] == pytest.approx(pred["decode_batch"][dis], rel=1e-6)
+    running = configurations.measured_running(x, table)
+    assert round(float(running[(table.id == 319).to_numpy()][0]), 2) == 100.04
