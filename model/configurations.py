@@ -43,6 +43,8 @@ CONFIG_PARAMETERS = {
     "memory_reserve_gb": (0.0, 60.0, 8.0, 3.0),
     "pool_latency_share": (0.02, 3.0, 1.0, 0.3),
     "prefill_stack_speed": (0.2, 5.0, 1.0, 0.3),
+    "pool_latency_factor": (0.1, 10.0, 1.0, 0.3),
+    "dp_prefill_speed": (0.2, 5.0, 1.0, 0.3),
 }
 CONFIG_BOUNDS = {k: (lo, hi) for k, (lo, hi, _, _) in CONFIG_PARAMETERS.items()}
 CONFIG_START = {k: start for k, (_, _, start, _) in CONFIG_PARAMETERS.items()}
@@ -50,7 +52,13 @@ CONFIG_SCALE = {k: scale for k, (_, _, _, scale) in CONFIG_PARAMETERS.items()}
 # the fit's losses on log residuals, in turn: soft-L1 (scale 0.1, near L1) from the starts, then
 # Cauchy (scale 0.2), which stops pulling at runs far off (warm-up outliers) as the median |error|
 # the targets judge does; a warm start (leave-one-out) runs only the last
-FIT_STAGES = (("soft_l1", 0.1, 1e-8), ("cauchy", 0.2, 1e-6))
+# then a last stage (Cauchy) of the prefill pools' speed, bunching and latency alone (POOL_STAGE: no
+# aggregated run sees them), all else held.  POOL_ONLY stay at their starts (1: the pool the joint
+# stages see) until then, so the disaggregated runs' per-recipe scatter (docs/accuracy.md) does not
+# pull the physics the aggregated runs share through them.
+FIT_STAGES = (("soft_l1", 0.1, 1e-8, "joint"), ("cauchy", 0.2, 1e-6, "joint"), ("cauchy", 0.2, 1e-6, "pool"))
+POOL_ONLY = ("pool_latency_factor", "dp_prefill_speed")
+POOL_STAGE = POOL_ONLY + ("prefill_stack_speed", "prefill_burst_disaggregated")
 STACKS = ("trt", "atom", "vllm", "sglang")
 PER_STACK = ("accepted_tokens_per_step", "prefill_stack_speed", "prefill_burst")
 
@@ -219,10 +227,12 @@ def _step_and_busy(x: ConfigurationInputs, params: Mapping[str, np.ndarray]):
             layer_overhead_s=params["layer_overhead_s"], ep_latency_s=params["ep_latency_s"],
             scaleup_bytes_s=x.scaleup_bytes_s, scaleup_domain=x.scaleup_domain, scaleout_bytes_s=x.scaleout_bytes_s)
 
+    pool_speed = serving.pool_prefill_speed(params["prefill_stack_speed"], x.prefill_dp_attention,
+                                            params["dp_prefill_speed"])
     busy = serving.prefill_busy(x.input_tokens, gpus=x.prefill_gpus, flops_per_token=c["flops_per_token"],
                                 attention_flops=c["attention_flops"], peak_flops=x.peak_flops,
                                 prefill_efficiency=params["prefill_efficiency"]
-                                * np.where(x.aggregated, 1.0, params["prefill_stack_speed"]),
+                                * np.where(x.aggregated, 1.0, pool_speed),
                                 prefill_busy_s=busy_seconds(params))
     # every prefill forward streams the weights once (all experts: a prompt touches them all)
     weight_seconds = (x.dense_bytes + x.routed_bytes) / (x.prefill_gpus * x.bandwidth_bytes_s
@@ -231,7 +241,7 @@ def _step_and_busy(x: ConfigurationInputs, params: Mapping[str, np.ndarray]):
     own = serving.prefill_own(busy + alone, x.input_tokens, gpus=x.prefill_gpus, dp_attention=x.prefill_dp_attention,
                               attention_flops=c["attention_flops"], peak_flops=x.peak_flops,
                               prefill_efficiency=params["prefill_efficiency"]
-                              * np.where(x.aggregated, 1.0, params["prefill_stack_speed"]))
+                              * np.where(x.aggregated, 1.0, pool_speed))
     return accepted, step_of, busy + shared, own
 
 
@@ -253,7 +263,7 @@ def predict_configurations(x: ConfigurationInputs, params: Mapping[str, np.ndarr
     """
     accepted, step_of, busy, own = _step_and_busy(x, params)
     latency = params["prefill_latency_s"]
-    pool_latency = latency * params["pool_latency_share"]
+    pool_latency = serving.pool_latency(latency, params["pool_latency_share"], params["pool_latency_factor"])
     capacity = kv_capacity(x, params)
     rps_a, ttft_a, inter_a, queue_a = serving.aggregated(x.users, x.output_tokens, step_of, accepted,
                                                          busy, latency, params["prefill_burst"], capacity, own,
@@ -289,7 +299,10 @@ def parameter_names(x: ConfigurationInputs) -> list[tuple[str, str | None]]:
     return ([(k, g) for g in gpus for k in CONFIG_PER_GPU] + shared
             + [("accepted_tokens_per_step", s) for s in stacks]
             + [("prefill_stack_speed", s) for s in prefill_stacks]
-            + [("prefill_burst", s) for s in sorted(set(x.stack[x.aggregated]))])
+            + [("prefill_burst", s) for s in sorted(set(x.stack[x.aggregated]))]
+            # the pool's own latency per GPU type, and its speed where its workers run dp-attention
+            + [("pool_latency_factor", g) for g in sorted(set(x.gpu[~x.aggregated]))]
+            + ([("dp_prefill_speed", None)] if (x.prefill_dp_attention & ~x.aggregated).any() else []))
 
 
 def expand_parameters(x: ConfigurationInputs, names: list, values: np.ndarray) -> dict[str, np.ndarray]:
@@ -359,15 +372,22 @@ def fit_configurations(x: ConfigurationInputs, table: pd.DataFrame, start: np.nd
     lower = np.array([CONFIG_BOUNDS[k][0] for k, _ in names])
     upper = np.array([CONFIG_BOUNDS[k][1] for k, _ in names])
     scale = np.array([CONFIG_SCALE[k] for k, _ in names])
-    residuals = _residual_function(x, table, names, free, values)
     values = values.copy()
     evaluations = 0
-    for loss, f_scale, tol in (FIT_STAGES[1:] if start is not None else FIT_STAGES):
-        solution = least_squares(residuals, np.clip(values[free], lower[free], upper[free]),
-                                 bounds=(lower[free], upper[free]), x_scale=scale[free],
-                                 jac_sparsity=_sparsity(x, names, free), loss=loss, f_scale=f_scale,
-                                 ftol=tol, xtol=tol, gtol=tol)
-        values[free] = solution.x
+    held = np.array([k in POOL_ONLY for k, _ in names])
+    pool = np.array([k in POOL_STAGE for k, _ in names])
+    for loss, f_scale, tol, part in (FIT_STAGES[1:] if start is not None else FIT_STAGES):
+        stage = free & (pool if part == "pool" else ~held)
+        if not stage.any():
+            continue
+        residuals = _residual_function(x, table, names, stage, values)
+        solution = least_squares(residuals, np.clip(values[stage], lower[stage], upper[stage]),
+                                 bounds=(lower[stage], upper[stage]), x_scale=scale[stage],
+                                 # one free parameter: a dense Jacobian (scipy's sparse trust-region
+                                 # step needs two)
+                                 jac_sparsity=_sparsity(x, names, stage) if stage.sum() > 1 else None,
+                                 loss=loss, f_scale=f_scale, ftol=tol, xtol=tol, gtol=tol)
+        values[stage] = solution.x
         evaluations += int(solution.nfev)
     span = upper - lower
     at_bound = [(n, float(v)) for n, v, lo, sp in zip(names, values, lower, span)
@@ -491,6 +511,7 @@ def plan_columns(x: ConfigurationInputs, params: Mapping[str, np.ndarray], utili
     step = step_of(n)
     moved = x.kv_bytes_input if transfer_bytes is None else transfer_bytes
     link_time = moved / (x.decode_gpus * x.scaleout_bytes_s)
-    prefill_time = own + params["prefill_latency_s"] * params["pool_latency_share"]
+    prefill_time = own + serving.pool_latency(params["prefill_latency_s"], params["pool_latency_share"],
+                                              params["pool_latency_factor"])
     return serving.plan_columns(step / accepted, prefill_time, 1.0 / busy, link_time,
                                 x.output_tokens, n, utilization)
