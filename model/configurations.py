@@ -43,6 +43,8 @@ CONFIG_PARAMETERS = {
     "memory_reserve_gb": (0.0, 60.0, 8.0, 3.0),
     "pool_latency_share": (0.02, 3.0, 1.0, 0.3),
     "prefill_stack_speed": (0.2, 5.0, 1.0, 0.3),
+    "pool_latency_factor": (0.1, 10.0, 1.0, 0.3),
+    "dp_prefill_speed": (0.2, 5.0, 1.0, 0.3),
 }
 CONFIG_BOUNDS = {k: (lo, hi) for k, (lo, hi, _, _) in CONFIG_PARAMETERS.items()}
 CONFIG_START = {k: start for k, (_, _, start, _) in CONFIG_PARAMETERS.items()}
@@ -50,7 +52,13 @@ CONFIG_SCALE = {k: scale for k, (_, _, _, scale) in CONFIG_PARAMETERS.items()}
 # the fit's losses on log residuals, in turn: soft-L1 (scale 0.1, near L1) from the starts, then
 # Cauchy (scale 0.2), which stops pulling at runs far off (warm-up outliers) as the median |error|
 # the targets judge does; a warm start (leave-one-out) runs only the last
-FIT_STAGES = (("soft_l1", 0.1, 1e-8), ("cauchy", 0.2, 1e-6))
+# then a last stage (Cauchy) of the prefill pools' speed, bunching and latency alone (POOL_STAGE: no
+# aggregated run sees them), all else held.  POOL_ONLY stay at their starts (1: the pool the joint
+# stages see) until then, so the disaggregated runs' per-recipe scatter (docs/accuracy.md) does not
+# pull the physics the aggregated runs share through them.
+FIT_STAGES = (("soft_l1", 0.1, 1e-8, "joint"), ("cauchy", 0.2, 1e-6, "joint"), ("cauchy", 0.2, 1e-6, "pool"))
+POOL_ONLY = ("pool_latency_factor", "dp_prefill_speed")
+POOL_STAGE = POOL_ONLY + ("prefill_stack_speed", "prefill_burst_disaggregated")
 STACKS = ("trt", "atom", "vllm", "sglang")
 PER_STACK = ("accepted_tokens_per_step", "prefill_stack_speed", "prefill_burst")
 
@@ -219,10 +227,12 @@ def _step_and_busy(x: ConfigurationInputs, params: Mapping[str, np.ndarray]):
             layer_overhead_s=params["layer_overhead_s"], ep_latency_s=params["ep_latency_s"],
             scaleup_bytes_s=x.scaleup_bytes_s, scaleup_domain=x.scaleup_domain, scaleout_bytes_s=x.scaleout_bytes_s)
 
+    pool_speed = serving.pool_prefill_speed(params["prefill_stack_speed"], x.prefill_dp_attention,
+                                            params["dp_prefill_speed"])
     busy = serving.prefill_busy(x.input_tokens, gpus=x.prefill_gpus, flops_per_token=c["flops_per_token"],
                                 attention_flops=c["attention_flops"], peak_flops=x.peak_flops,
                                 prefill_efficiency=params["prefill_efficiency"]
-                                * np.where(x.aggregated, 1.0, params["prefill_stack_speed"]),
+                                * np.where(x.aggregated, 1.0, pool_speed),
                                 prefill_busy_s=busy_seconds(params))
     # every prefill forward streams the weights once (all experts: a prompt touches them all)
     weight_seconds = (x.dense_bytes + x.routed_bytes) / (x.prefill_gpus * x.bandwidth_bytes_s
@@ -231,7 +241,7 @@ def _step_and_busy(x: ConfigurationInputs, params: Mapping[str, np.ndarray]):
     own = serving.prefill_own(busy + alone, x.input_tokens, gpus=x.prefill_gpus, dp_attention=x.prefill_dp_attention,
                               attention_flops=c["attention_flops"], peak_flops=x.peak_flops,
                               prefill_efficiency=params["prefill_efficiency"]
-                              * np.where(x.aggregated, 1.0, params["prefill_stack_speed"]))
+                              * np.where(x.aggregated, 1.0, pool_speed))
     return accepted, step_of, busy + shared, own
 
 
@@ -245,20 +255,21 @@ def kv_capacity(x: ConfigurationInputs, params: Mapping[str, np.ndarray]) -> np.
 
 
 def predict_configurations(x: ConfigurationInputs, params: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Median interactivity (tok/s per user), TTFT at p50/p90/p99 (s) and output tok/s per GPU
-    of every run, aggregated or disaggregated, through :mod:`model.serving`.
+    """Median interactivity (tok/s per user), TTFT at p50/p90/p99 (s), output tok/s per GPU and
+    the requests in decode per decode worker (``decode_batch``) of every run, aggregated or
+    disaggregated, through :mod:`model.serving`.
 
     ``params`` holds per-run arrays (or scalars) of the fitted keys (:data:`CONFIG_BOUNDS`).
     """
     accepted, step_of, busy, own = _step_and_busy(x, params)
     latency = params["prefill_latency_s"]
-    pool_latency = latency * params["pool_latency_share"]
+    pool_latency = serving.pool_latency(latency, params["pool_latency_share"], params["pool_latency_factor"])
     capacity = kv_capacity(x, params)
     rps_a, ttft_a, inter_a, queue_a = serving.aggregated(x.users, x.output_tokens, step_of, accepted,
                                                          busy, latency, params["prefill_burst"], capacity, own,
                                                          np.where(x.dp_attention, x.decode_gpus, 1.0))
     kv_seconds = x.kv_bytes_input / (x.decode_gpus * x.scaleout_bytes_s)
-    rps_d, ttft_d, inter_d, queue_d, _ = serving.disaggregated(x.users, x.output_tokens, step_of, accepted, busy,
+    rps_d, ttft_d, inter_d, queue_d, batch_d = serving.disaggregated(x.users, x.output_tokens, step_of, accepted, busy,
                                                                pool_latency, x.prefill_workers, x.decode_workers,
                                                                kv_seconds, params["prefill_burst_disaggregated"],
                                                                capacity, own)
@@ -269,7 +280,8 @@ def predict_configurations(x: ConfigurationInputs, params: Mapping[str, np.ndarr
     queue = np.where(agg, queue_a, queue_d)
     out = {"interactivity": np.where(agg, inter_a, inter_d), "ttft": ttft,
            "output_tput_per_gpu": rps * x.output_tokens / x.measured_gpus,
-           "output_tput_per_gpu_all": rps * x.output_tokens / x.total_gpus}
+           "output_tput_per_gpu_all": rps * x.output_tokens / x.total_gpus,
+           "decode_batch": np.where(agg, np.minimum(x.users, np.maximum(capacity, 1.0)), batch_d)}
     for name, q in serving.PERCENTILES.items():
         out[f"ttft_{name}"] = serving.ttft_percentile(ttft, queue, q)
         out[f"tpot_{name}"] = serving.tpot_percentile(1.0 / out["interactivity"], busy, interrupting,
@@ -287,7 +299,10 @@ def parameter_names(x: ConfigurationInputs) -> list[tuple[str, str | None]]:
     return ([(k, g) for g in gpus for k in CONFIG_PER_GPU] + shared
             + [("accepted_tokens_per_step", s) for s in stacks]
             + [("prefill_stack_speed", s) for s in prefill_stacks]
-            + [("prefill_burst", s) for s in sorted(set(x.stack[x.aggregated]))])
+            + [("prefill_burst", s) for s in sorted(set(x.stack[x.aggregated]))]
+            # the pool's own latency per GPU type, and its speed where its workers run dp-attention
+            + [("pool_latency_factor", g) for g in sorted(set(x.gpu[~x.aggregated]))]
+            + ([("dp_prefill_speed", None)] if (x.prefill_dp_attention & ~x.aggregated).any() else []))
 
 
 def expand_parameters(x: ConfigurationInputs, names: list, values: np.ndarray) -> dict[str, np.ndarray]:
@@ -357,20 +372,35 @@ def fit_configurations(x: ConfigurationInputs, table: pd.DataFrame, start: np.nd
     lower = np.array([CONFIG_BOUNDS[k][0] for k, _ in names])
     upper = np.array([CONFIG_BOUNDS[k][1] for k, _ in names])
     scale = np.array([CONFIG_SCALE[k] for k, _ in names])
-    residuals = _residual_function(x, table, names, free, values)
     values = values.copy()
     evaluations = 0
-    for loss, f_scale, tol in (FIT_STAGES[1:] if start is not None else FIT_STAGES):
-        solution = least_squares(residuals, np.clip(values[free], lower[free], upper[free]),
-                                 bounds=(lower[free], upper[free]), x_scale=scale[free],
-                                 jac_sparsity=_sparsity(x, names, free), loss=loss, f_scale=f_scale,
-                                 ftol=tol, xtol=tol, gtol=tol)
-        values[free] = solution.x
+    held = np.array([k in POOL_ONLY for k, _ in names])
+    pool = np.array([k in POOL_STAGE for k, _ in names])
+    for loss, f_scale, tol, part in (FIT_STAGES[1:] if start is not None else FIT_STAGES):
+        stage = free & (pool if part == "pool" else ~held)
+        if not stage.any():
+            continue
+        residuals = _residual_function(x, table, names, stage, values)
+        solution = least_squares(residuals, np.clip(values[stage], lower[stage], upper[stage]),
+                                 bounds=(lower[stage], upper[stage]), x_scale=scale[stage],
+                                 # one free parameter: a dense Jacobian (scipy's sparse trust-region
+                                 # step needs two)
+                                 jac_sparsity=_sparsity(x, names, stage) if stage.sum() > 1 else None,
+                                 loss=loss, f_scale=f_scale, ftol=tol, xtol=tol, gtol=tol)
+        values[stage] = solution.x
         evaluations += int(solution.nfev)
     span = upper - lower
     at_bound = [(n, float(v)) for n, v, lo, sp in zip(names, values, lower, span)
                 if min(v - lo, lo + sp - v) < 1e-4 * sp]
     return names, values, {"at_bound": at_bound, "cost": float(solution.cost), "evaluations": evaluations}
+
+
+def measured_running(x: ConfigurationInputs, table: pd.DataFrame) -> np.ndarray:
+    """Requests in decode per decode worker on each measured run, by Little's law
+    (:func:`model.serving.requests_in_decode`): the run's request rate, output tok/s per GPU x the
+    GPUs it is divided by / O, times ``(O - 1)`` x its median TPOT, over its decode workers."""
+    rate = table.output_tput_per_gpu.to_numpy(float) * x.measured_gpus / x.output_tokens
+    return serving.requests_in_decode(rate, x.output_tokens, table.median_tpot.to_numpy(float)) / x.decode_workers
 
 
 def configuration_errors(table: pd.DataFrame, pred: Mapping[str, np.ndarray], prefix: str = "") -> pd.DataFrame:
@@ -457,6 +487,8 @@ def calibrate_configurations(calibration: Mapping, path: str, cross_validate: bo
     out["intvty_pred"] = pred["interactivity"]
     out["ttft_pred"] = pred["ttft"]
     out["tput_gpu_pred"] = pred["output_tput_per_gpu"]
+    out["running_per_worker"] = measured_running(x, table)
+    out["running_per_worker_pred"] = pred["decode_batch"]
     out = out.join(errors)
     fitted: dict = {}
     for (k, g), v in zip(names, values):
@@ -481,6 +513,7 @@ def plan_columns(x: ConfigurationInputs, params: Mapping[str, np.ndarray], utili
     step = step_of(n)
     moved = x.kv_bytes_input if transfer_bytes is None else transfer_bytes
     link_time = moved / (x.decode_gpus * x.scaleout_bytes_s)
-    prefill_time = own + params["prefill_latency_s"] * params["pool_latency_share"]
+    prefill_time = own + serving.pool_latency(params["prefill_latency_s"], params["pool_latency_share"],
+                                              params["pool_latency_factor"])
     return serving.plan_columns(step / accepted, prefill_time, 1.0 / busy, link_time,
                                 x.output_tokens, n, utilization)

@@ -54,6 +54,12 @@ Equations (why each is the simplest form the data support is in ``docs/accuracy.
   ``ttft = prefill_latency_s + b + t_kv + W_q`` with ``W_q = rho s / (2 (1 - rho))``, the M/D/1
   wait of the prefill pool (service ``s = b / w_p``, load ``rho = X s``; the optimizer's
   formula, docs/model.md §9), and ``X (ttft + D) = N``.
+- **Prefill pool** (:func:`pool_prefill_speed`, :func:`pool_latency`): a disaggregated prefill
+  worker prefills at ``eta_p x stack_speed x (dp_speed where it runs DP attention, else 1)`` and a
+  request waits ``share x factor[gpu] x prefill_latency_s`` there.
+- **Requests in decode** (:func:`requests_in_decode`, Little's law): ``running = X (O - 1) tpot``
+  on a measured run (``X`` its request rate); the users beyond it wait for a first token.  The
+  calibration compares it with the decode batch the model solves for (docs/accuracy.md).
 - **Percentiles** (:func:`ttft_percentile`, :func:`tpot_percentile`): the wait behind other
   prefills is taken as uniform on ``[0, 2 queue]``, so the q-quantile TTFT adds ``(2 q - 1) queue``
   to the median; a request's decode is interrupted by a Poisson number of other prefills, mean
@@ -205,6 +211,31 @@ def aggregated(n, output_tokens, step_of, accepted, busy, latency, burst=0.0, ca
     ttft = latency + own + queue + 0.5 * step
     interactivity = output_tokens / (request_time - busy - poisson)
     return rate, ttft, interactivity, queue
+
+
+def pool_latency(latency, share, factor):
+    """Fixed latency a request sees in a disaggregated prefill pool: ``share x factor x latency``,
+    the GPU type's aggregated prefill latency scaled by the pools' shared ``share`` and the GPU
+    type's own ``factor`` (the router, the KV hand-off and the pool's scheduling differ per system:
+    fitted 0.53 on B200 to 1.06 on B300, docs/accuracy.md)."""
+    return latency * share * factor
+
+
+def pool_prefill_speed(stack_speed, dp_attention, dp_speed):
+    """A disaggregated prefill worker's prefill efficiency relative to the same GPUs prefilling
+    beside decode: the stack's ``stack_speed``, times ``dp_speed`` where the worker runs
+    data-parallel attention (each rank prefills its own requests' attention with no tensor-parallel
+    all-reduce between the ranks)."""
+    return stack_speed * np.where(dp_attention, dp_speed, 1.0)
+
+
+def requests_in_decode(rate, output_tokens, tpot):
+    """Requests a worker or pool holds in decode, by Little's law: each of the ``rate`` requests
+    per second spends ``(O - 1) tpot`` decoding after its first token, so
+    ``running = rate (O - 1) tpot``.  On a measured run ``rate`` is output tok/s over ``O``;
+    ``N - running`` users are then waiting for their first token (a prefill queue or a cap on
+    the decode batch)."""
+    return rate * (output_tokens - 1.0) * tpot
 
 
 def md1_wait(rate, service):
