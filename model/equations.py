@@ -45,27 +45,13 @@ from typing import NamedTuple
 
 import numpy as np
 
-from model import serving
+from model import quantities, serving
 
 MTOK_PER_HOUR = 3600 / 1e6
 ALLOWED_SIZE = "allowed_size_"
 
-INPUTS = (
-    "concurrent_requests", "kv_bytes_per_request", "weight_bytes", "memory_capacity",
-    "sizes_restricted", "max_buildable", "context_ok", "step_constant", "hop_latency_s",
-    "streamed_bytes", "compute_seconds", "min_systems", "effective_bandwidth", "cache_read_ratio", "time_per_step",
-    "tokens_per_request", "output_tokens", "output_share", "price_per_hour", "capex_per_system",
-    "layers", "min_interactivity", "price_per_mtok",
-    # docs/model.md §8
-    "input_length", "max_ttft_s", "kv_shards", "pinned_systems", "prefill_physical", "prefill_overhead_s",
-    "prefill_compute_seconds", "prefix_load_seconds", "prefix_compute_seconds", "ratio_prefill_steps",
-    "routed_bytes", "expert_untouched",
-    "dense_bytes",
-    # docs/model.md §10
-    "sla_quantile", "prefill_busy_s", "mtp_step_factor", "mtp_tokens", "attention_bytes", "ep_width",
-    "experts_per_token", "hidden_size", "ep_activation_bytes", "moe_layers", "scaleup_bytes_s", "scaleup_domain",
-    "scaleout_bytes_s", "ep_latency_s",
-)
+# the arrays cell_kernel reads, declared with their units and sources in model.quantities
+INPUTS = tuple(quantities.INPUTS)
 
 
 def _round_up(raw: np.ndarray, p: Mapping[str, np.ndarray]) -> np.ndarray:
