@@ -26,8 +26,16 @@ from typing import Any
 
 import numpy as np
 
-from model.fields import CHECKS, field_docs
-from model.schema import HardwareSpec, ModelSpec, SlaSpec
+from model.fields import CHECKS, FieldDoc, array_fields, field_docs
+from model.schema import (
+    HardwareSpec,
+    InteractivityPoint,
+    ModelSpec,
+    PriceSheet,
+    SlaSpec,
+    TokenMix,
+    WorkloadSpec,
+)
 
 GRID_DIMS = ("model", "hardware", "isl", "concurrency")
 H, M, HM = ("hardware",), ("model",), ("model", "hardware")
@@ -223,8 +231,8 @@ _OUTPUTS: tuple[Quantity, ...] = (
 )
 
 COORDINATES: tuple[Quantity, ...] = (
-    Quantity("isl", ISL, "tokens", "input sequence length L per request"),
-    Quantity("concurrency", ("concurrency",), "requests", "concurrent requests N per replica"),
+    Quantity("isl", ISL, "tokens", "input sequence length L per request", valid="> 0"),
+    Quantity("concurrency", ("concurrency",), "requests", "concurrent requests N per replica", valid="> 0"),
     Quantity("model", M, "", "model name"),
     Quantity("hardware", H, "", "hardware name"),
 )
@@ -234,6 +242,32 @@ QUANTITIES: dict[str, Quantity] = {q.name: q for q in (*_INPUTS, *_OUTPUTS)}
 INPUTS: dict[str, Quantity] = {q.name: q for q in _INPUTS}
 OUTPUTS: dict[str, Quantity] = {q.name: q for q in _OUTPUTS}
 CELL_OUTPUTS: dict[str, type] = {q.name: q.dtype for q in _OUTPUTS if q.dtype is not None}
+
+
+def _by_type(cls: type, doc: str) -> FieldDoc:
+    """The one unit and range every token type's field of ``cls`` declares, with ``doc``."""
+    docs = set((d.unit, d.check) for d in field_docs(cls).values())
+    if len(docs) != 1:
+        raise ValueError(f"{cls.__name__}: token types with different units or ranges")
+    unit, check = docs.pop()
+    return FieldDoc(unit, doc, check)
+
+
+# The config keys model.overrides.apply_overrides replaces by arrays, in the order its error lists them:
+# pattern -> (parameter replaced, the field's declaration).  <name>: a catalog entry, <hardware>: a
+# hardware name, <type>: a token type (model.schema.TOKEN_TYPES), <field>: an array field of the catalog.
+OVERRIDE_KEYS: dict[str, tuple[str, FieldDoc]] = {
+    "hardware.<name>.<field>": ("<field>", FieldDoc("", "a number of the hardware catalog: "
+                                                      + ", ".join(array_fields(HardwareSpec)))),
+    "models.<name>.<field>": ("<field>", FieldDoc("", "a number of the model catalog: "
+                                                    + ", ".join(array_fields(ModelSpec)))),
+    "models.<name>.interactivity.<hardware>.tok_s": ("base_interactivity", field_docs(InteractivityPoint)["tok_s"]),
+    "workload.mix.<type>": ("mix_<type>", _by_type(TokenMix, "fraction of all tokens of the type")),
+    "workload.price_sheet.<type>": ("price_<type>", _by_type(PriceSheet, "selling price of the type")),
+    "workload.osl": ("osl", field_docs(WorkloadSpec)["osl"]),
+    "sla.min_interactivity": ("min_interactivity", field_docs(SlaSpec)["min_interactivity"]),
+    "sla.max_ttft_s": ("max_ttft_s", field_docs(SlaSpec)["max_ttft_s"]),
+}
 
 
 def check_table() -> None:

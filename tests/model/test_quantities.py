@@ -137,3 +137,39 @@ def test_a_config_input_states_its_fields_unit_and_range():
     assert QUANTITIES["hop_latency_s"].valid == ">= 0"
     assert QUANTITIES["min_interactivity"].doc == field_docs(SlaSpec)["min_interactivity"].doc
     assert QUANTITIES["min_interactivity"].dims == ()
+
+
+@pytest.mark.parametrize("key, variable, bad, allowed", [
+    ("models.deepseek_v3.interactivity.b200.tok_s", "base_interactivity", 0.0, "must be a finite number > 0"),
+    ("workload.mix.cache_write", "mix_cache_write", 1.0, "must be a fraction in [0, 1)"),
+    ("workload.price_sheet.output", "price_output", -1.0, "must be a finite number >= 0"),
+    ("workload.osl", "osl", 0.0, "must be a finite number > 0"),
+    ("sla.min_interactivity", "min_interactivity", -1.0, "must be a finite number >= 0"),
+    ("sla.max_ttft_s", "max_ttft_s", 0.0, "must be a finite number > 0"),
+    ("hardware.b200.hop_latency_s", "hop_latency_s", -1.0, "must be a finite number >= 0"),
+    ("models.deepseek_v3.layers", "layers", 0.5, "must be a whole number >= 1"),
+])
+def test_each_override_key_reaches_its_parameter_and_refuses_values_outside_its_range(cfg, key, variable, bad,
+                                                                                      allowed):
+    from model.errors import ConfigError
+    from model.quantities import OVERRIDE_KEYS
+
+    raw = raw_parameters(cfg)
+    assert override_target(key, raw)[0] == variable
+    listed = [p for p in OVERRIDE_KEYS if len(p.split(".")) == len(key.split("."))
+              and all(a == b or a.startswith("<") for a, b in zip(p.split("."), key.split(".")))]
+    assert len(listed) == 1  # the key is listed (docs/config.md shows the list)
+    with pytest.raises(ConfigError) as err:
+        model.evaluate(cfg, {key: bad}, variables=["systems"])
+    assert str(err.value) == f"{key}={bad!r}: {allowed}"
+
+
+def test_an_unknown_override_key_lists_the_declared_ones(cfg):
+    from model.errors import ConfigError
+
+    with pytest.raises(ConfigError) as err:
+        override_target("workload.mix.reasoning", raw_parameters(cfg))
+    assert str(err.value).endswith(  # as before the keys were declared in model.quantities
+        "not an array-valued parameter; allowed: hardware.<name>.<field>, models.<name>.<field>, "
+        "models.<name>.interactivity.<hardware>.tok_s, workload.mix.<type>, workload.price_sheet.<type>, "
+        "workload.osl, sla.min_interactivity, sla.max_ttft_s")
