@@ -18,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from model.app.config import compose_config
 from model.fields import CHECKS, ENTRY_POINT_GROUP, FieldDoc, Section, field_docs
 from model.quantities import INPUTS, OUTPUTS, OVERRIDE_KEYS, Quantity
+from model.rules import SECTION_RULES
 from model.schema import HardwareSpec, ModelSpec
 
 START, END = "<!-- config-reference:start -->", "<!-- config-reference:end -->"
@@ -78,6 +79,18 @@ def field_meanings() -> str:
     for schema in (HardwareSpec, ModelSpec):
         out += [f"| `{name}` | {d.unit} | {d.doc}{_allowed(d)} |"
                 for name, d in field_docs(schema).items() if name not in META_FIELDS]
+    return "\n".join(out)
+
+
+def rule_reference() -> str:
+    """The rules that tie fields of one section together (model/rules.py), in the order they are applied."""
+    out = ["Rules tying fields of a section together (model/rules.py), applied in this order after each field's "
+           "own range; `{field}` in a message is that field's value. The checks across catalog entries (the "
+           "selection's names, decode rates, replica sizes, power-law and physical-prefill inputs of the selected "
+           "pairs) are in model/validate.py.", "",
+           "| key | reads | applies where | refused with |", "|---|---|---|---|"]
+    out += [f"| `{prefix}.{r.key}` | {', '.join(r.fields)} | {r.applies or 'always'} | {r.message} |"
+            for prefix, rules in SECTION_RULES.items() for r in rules]
     return "\n".join(out)
 
 
@@ -177,7 +190,7 @@ def readme_reference() -> str:
             parts.append(field_meanings() + "\n" + catalogs(cfg))
         parts.append(key_table(cfg, section_keys(section.schema, section.prefix, section.exclude), section.title))
         if section.config_name == "model" and not section.prefix:
-            parts.append(quantity_reference())
+            parts += [rule_reference(), quantity_reference()]
     return "\n\n".join(parts)
 
 
