@@ -66,7 +66,7 @@ class Quantity:
 
 
 # (unit, display unit) -> factor from the one to the other
-DISPLAY_SCALES = {("bytes", "GB"): 1e-9}
+DISPLAY_SCALES = {("bytes", "GB"): 1e-9, ("s", "µs"): 1e6}
 
 
 def display_scale(q: Quantity) -> float:
@@ -80,12 +80,12 @@ _SECTIONS = {"hardware": (HardwareSpec, "hardware.<name>.", H), "models": (Model
              "sla": (SlaSpec, "sla.", ())}
 
 
-def from_field(section: str, name: str) -> Quantity:
+def from_field(section: str, name: str, display_unit: str = "") -> Quantity:
     """A quantity whose value is a config field's, as it is: unit, meaning and range from the field's
     declaration (:func:`model.fields.spec`), dims from its section (a hardware field varies by hardware)."""
     cls, prefix, dims = _SECTIONS[section]
     d = field_docs(cls)[name]
-    return Quantity(name, dims, d.unit, d.doc, source=prefix + name, valid=d.check)
+    return Quantity(name, dims, d.unit, d.doc, source=prefix + name, valid=d.check, display_unit=display_unit)
 
 
 def derived(name: str, dims: tuple[str, ...], unit: str, doc: str, function: str, **extra: Any) -> Quantity:
@@ -123,7 +123,7 @@ _INPUTS: tuple[Quantity, ...] = tuple(_in(q) for q in (
     derived("context_ok", ("model", "hardware", "isl"), "bool", "ISL <= max_context and every input the cell "
             "needs is known", _D),
     derived("step_constant", HM, "s", "t_base - hop_latency_s * S0: the decode step less its hops", _D),
-    from_field("hardware", "hop_latency_s"),
+    from_field("hardware", "hop_latency_s", display_unit="µs"),
     derived("streamed_bytes", ("model", "hardware", "concurrency"), "bytes",
             "weight bytes read per decode step of N requests (MoE-aware; 0 with a measured rate)", _D),
     derived("compute_seconds", HM, "s", "decode FLOPs of one token over one system's achieved FLOP/s "
