@@ -27,7 +27,7 @@ from timing import timed
 
 import model
 from model.pointwise import cell
-from model.results import CELL_OUTPUTS
+from model.quantities import CELL_OUTPUTS
 
 SPEC8_OUTPUTS = ("prefill_time", "ttft", "implied_cache_read_ratio", "admitted_requests")
 

@@ -59,28 +59,13 @@ from typing import NamedTuple
 
 import numpy as np
 
-from model import serving
+from model import quantities, serving
 
 MTOK_PER_HOUR = 3600 / 1e6
 ALLOWED_SIZE = "allowed_size_"
 
-INPUTS = (
-    "concurrent_requests", "kv_bytes_per_request", "weight_bytes", "memory_capacity",
-    "sizes_restricted", "max_buildable", "context_ok", "step_constant", "hop_latency_s",
-    "streamed_bytes", "compute_seconds", "min_systems", "effective_bandwidth", "cache_read_ratio", "time_per_step",
-    "tokens_per_request", "output_tokens", "output_share", "price_per_hour", "capex_per_system",
-    "layers", "min_interactivity", "price_per_mtok",
-    # docs/model.md §8
-    "input_length", "max_ttft_s", "kv_shards", "pinned_systems", "prefill_physical", "prefill_overhead_s",
-    "prefill_compute_seconds", "prefix_load_seconds", "prefix_compute_seconds", "ratio_prefill_steps",
-    "routed_bytes", "expert_untouched",
-    "dense_bytes",
-    # docs/model.md §10
-    "sla_quantile", "prefill_busy_s", "mtp_step_factor", "mtp_tokens", "attention_bytes", "ep_width",
-    "experts_per_token", "hidden_size", "ep_activation_bytes", "moe_layers", "scaleup_bytes_s", "scaleup_domain",
-    "scaleout_bytes_s", "ep_latency_s", "prefill_stack_speed", "pool_latency_share", "prefill_chunk_tokens",
-    "new_tokens", "attention_data_parallel", "prefill_attention_coefficient", "prefill_flops_per_s",
-)
+# the arrays cell_kernel reads, declared with their units and sources in model.quantities
+INPUTS = tuple(quantities.INPUTS)
 
 
 def _round_up(raw: np.ndarray, p: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -284,6 +269,16 @@ def prefill_rates(n: np.ndarray, step: np.ndarray, systems: np.ndarray, p: Mappi
     return rates
 
 
+def _prefill_capacity(target: np.ndarray, n: np.ndarray, prefill_time: np.ndarray, busy: np.ndarray | None,
+                      physical: np.ndarray) -> None:
+    """Requests/s a replica prefills into ``target``: ``N / t_pf`` (ratio mode), ``1 / busy`` where
+    prefill is physical (one prefill at a time, the fixed overhead overlapping the next; ``busy`` is
+    None where no cell is physical)."""
+    np.divide(n, prefill_time, out=target)
+    if busy is not None and physical.any():
+        np.copyto(target, 1 / busy, where=physical)
+
+
 def request_rates(rep: Replica, rates: Mapping[str, np.ndarray], p: Mapping[str, np.ndarray],
                   out: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Prefill capacity, requests per second, the TTFT of waiting requests, cache-read and token
@@ -291,14 +286,15 @@ def request_rates(rep: Replica, rates: Mapping[str, np.ndarray], p: Mapping[str,
     n, physical = rep.n, p["prefill_physical"]
     interactivity, request_time, prefill, ttft = (rates[k] for k in ("interactivity", "request_time",
                                                                       "prefill_time", "ttft"))
-    for name, busy, time in (("prefill_capacity", "prefill_busy", "prefill_time"),
-                             ("pool_prefill_capacity", "pool_prefill_busy", "pool_prefill_time")):
-        if name in out:
-            np.divide(n, rates["prefill_time"], out=out[name])
-            if physical.any():  # physical: one prefill at a time, the fixed overhead overlapping the next
-                np.copyto(out[name], 1 / rates[busy], where=physical)
-        if time != "prefill_time" and time in out:
-            np.copyto(out[time], rates.get(time, rates["prefill_time"]))
+    # written by literal name, so that the outputs the kernel writes can be read off its source
+    # (tests/model/test_quantities.py checks them against model.quantities)
+    if "prefill_capacity" in out:
+        _prefill_capacity(out["prefill_capacity"], n, rates["prefill_time"], rates.get("prefill_busy"), physical)
+    if "pool_prefill_capacity" in out:
+        _prefill_capacity(out["pool_prefill_capacity"], n, rates["prefill_time"], rates.get("pool_prefill_busy"),
+                          physical)
+    if "pool_prefill_time" in out:
+        np.copyto(out["pool_prefill_time"], rates.get("pool_prefill_time", rates["prefill_time"]))
     rps = np.divide(n, request_time, out=out.get("requests_per_second"))
     if rep.waiting:  # the requests a pinned replica could not admit wait for a place
         ttft = ttft + (rep.asked - n) / rps  # a new array: ttft may share memory with prefill_time

@@ -18,7 +18,8 @@ from model.equations import cell_kernel
 from model.errors import ConfigError
 from model.parameters import grid_sizes, parameters
 from model.prefix_cache import cell_cached_share, replica_cache_tokens
-from model.results import CELL_OUTPUTS, VARIABLES, assemble, cell_outputs, kernel_inputs
+from model.quantities import CELL_OUTPUTS
+from model.results import VARIABLES, assemble, cell_outputs, kernel_inputs
 from model.schema import ModelConfig
 from model.validate import ensure_valid
 

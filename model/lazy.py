@@ -27,7 +27,8 @@ from model import engine
 from model.equations import cell_kernel
 from model.errors import ConfigError
 from model.parameters import parameters
-from model.results import CELL_OUTPUTS, assemble, cell_outputs, kernel_inputs
+from model.quantities import CELL_OUTPUTS
+from model.results import assemble, cell_outputs, kernel_inputs
 from model.schema import ModelConfig
 
 CHUNK_CELLS = 1 << 19  # default cells per chunk: 4 MB per float64 variable

@@ -15,6 +15,7 @@ import xarray as xr
 
 from model.errors import ConfigError
 from model.fields import CHECKS, array_fields, field_docs
+from model.quantities import COORDINATES, OVERRIDE_KEYS
 from model.ranges import meets
 from model.schema import TOKEN_TYPES, HardwareSpec, ModelConfig, ModelSpec
 
@@ -32,9 +33,7 @@ def override_target(key: str, ds: xr.Dataset) -> tuple[str, dict[str, str]]:
         If the key names no array-valued parameter, or an unknown model or hardware.
     """
     parts = key.split(".")
-    allowed = ("hardware.<name>.<field>, models.<name>.<field>, "
-               "models.<name>.interactivity.<hardware>.tok_s, workload.mix.<type>, "
-               "workload.price_sheet.<type>, workload.osl, sla.min_interactivity, sla.max_ttft_s")
+    allowed = ", ".join(OVERRIDE_KEYS)
     if len(parts) == 3 and parts[0] == "hardware" and parts[2] in HARDWARE_FIELDS:
         if parts[1] not in ds.hardware:
             raise ConfigError(key, parts[1], f"unknown hardware; allowed: {', '.join(ds.hardware.values)}")
@@ -47,22 +46,20 @@ def override_target(key: str, ds: xr.Dataset) -> tuple[str, dict[str, str]]:
         if parts[1] not in ds.model or parts[3] not in ds.hardware:
             raise ConfigError(key, key, "unknown model or hardware name")
         return "base_interactivity", {"model": parts[1], "hardware": parts[3]}
-    if len(parts) == 3 and parts[0] == "workload" and parts[1] in ("mix", "price_sheet") \
-            and parts[2] in TOKEN_TYPES:
-        return f"{'mix' if parts[1] == 'mix' else 'price'}_{parts[2]}", {}
-    if key == "workload.osl":
-        return "osl", {}
-    if key == "sla.min_interactivity":
-        return "min_interactivity", {}
-    if key == "sla.max_ttft_s":
-        return "max_ttft_s", {}
+    for pattern, (variable, _) in OVERRIDE_KEYS.items():  # the workload's and the SLA's keys
+        expected = pattern.split(".")
+        if expected[0] != "models" and len(parts) == len(expected) and all(
+                e == k or (e == "<type>" and k in TOKEN_TYPES) for e, k in zip(expected, parts)):
+            return variable.replace("<type>", parts[-1]), {}
     raise ConfigError("params", key, f"not an array-valued parameter; allowed: {allowed}")
 
 
-# The allowed range of every array-valued parameter besides the catalog fields (their schema's).
-OTHER_CHECKS = {"isl": "> 0", "concurrency": "> 0", "base_interactivity": "> 0", "osl": "> 0",
-                "min_interactivity": ">= 0", "max_ttft_s": "> 0",
-                **{f"mix_{t}": "[0, 1)" for t in TOKEN_TYPES}, **{f"price_{t}": ">= 0" for t in TOKEN_TYPES}}
+# The allowed range of every array-valued parameter besides the catalog fields (their schema's): the
+# grid's coordinates and the override keys' fields (model.quantities)
+OTHER_CHECKS: dict[str, str] = {
+    **{q.name: q.valid for q in COORDINATES if q.valid},
+    **{variable.replace("<type>", t): doc.check for variable, doc in OVERRIDE_KEYS.values() if doc.check
+       for t in (TOKEN_TYPES if "<type>" in variable else ("",))}}
 
 
 def dim_name(key: str) -> str:

@@ -158,7 +158,7 @@ def check_fleet_memory(cfg: DictConfig) -> None:
     # the grid's code (numpy, xarray, scipy) loads only once the values above have passed
     from model.evaluate import check_memory, result_bytes
     from model.parameters import grid_sizes
-    from model.results import CELL_OUTPUTS
+    from model.quantities import CELL_OUTPUTS
     from optimize.inputs import COLUMN_VARIABLES, grid_hardware
 
     d = cfg.fleet.isl

@@ -14,8 +14,9 @@ import pandas as pd
 import optimize
 from model.app.view.callbacks import AppCallbacks, AppResult, Inputs
 from model.app.view.cli import override
+from optimize.schema import IslKind
 
-ISL_KINDS = ("p50", "lognormal", "buckets")
+ISL_KINDS = tuple(kind.value for kind in IslKind)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,8 @@ from model.app.view.callbacks import INPUT_ERRORS, one_line
 from model.app.view.figures import hardware_colors, legend_above, responsive, style
 from model.app.view.skeleton import AppTab
 from model.app.view.tabs import TabSpec
-from model.app.view.widgets import TABLE_CSS, section
+from model.app.view.widgets import TABLE_CSS, declared, section
+from optimize.schema import IslDistribution
 from optimize.view_state import ISL_KINDS, Fleet, FleetInputs, FleetResult, format_buckets, parse_buckets
 
 # What the page shows of the plan, most-read first, so that the table fits beside the sidebar at
@@ -171,8 +172,9 @@ class FleetTab(AppTab):
             css_classes=["view-fleet-isl-kind"], description="fleet.isl.kind: p50 = one bucket at workload.isl; "
                                                              "lognormal = equal-probability buckets; buckets = listed"),
             "isl_kind")
-        self.isl_median = self._number("isl_median", "median ISL (tokens)", i.isl_median, "view-fleet-isl-median",
-                                       "fleet.isl.median (empty: workload.isl)", placeholder="workload.isl")
+        median = declared("fleet.isl.median", "median ISL", schema=IslDistribution)
+        self.isl_median = self._number("isl_median", median["label"], i.isl_median, "view-fleet-isl-median",
+                                       median["description"], placeholder="workload.isl")
         self.isl_sigma = self._number("isl_sigma", "sigma of ln ISL", i.isl_sigma, "view-fleet-isl-sigma",
                                       "fleet.isl.sigma")
         self.isl_buckets = self.follow(pn.widgets.IntInput(
@@ -194,8 +196,9 @@ class FleetTab(AppTab):
         self.disaggregation = self.follow(pn.widgets.Checkbox(
             label="Disaggregated serving (prefill and decode replicas)", value=i.disaggregation,
             css_classes=["view-fleet-disaggregation"]), "disaggregation")
-        self.sla = self._number("min_interactivity", "SLA: min tok/s", i.min_interactivity, "view-fleet-sla",
-                                "sla.min_interactivity: least output tok/s per request")
+        sla = declared("sla.min_interactivity", "SLA: min")
+        self.sla = self._number("min_interactivity", sla["label"], i.min_interactivity, "view-fleet-sla",
+                                sla["description"])
         self.models.param.watch(self._models_changed, "value")
         self.hardware.param.watch(self._hardware_changed, "value")
         self.status = pn.pane.HTML('<div class="note">Press <b>Plan</b> to solve the fleet problem.</div>',

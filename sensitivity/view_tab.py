@@ -19,7 +19,7 @@ from model.app.view.callbacks import N_CHOICES
 from model.app.view.figures import responsive, style
 from model.app.view.skeleton import AppTab
 from model.app.view.tabs import TabSpec
-from model.app.view.widgets import TABLE_CSS, section
+from model.app.view.widgets import TABLE_CSS, declared, section
 from sensitivity.view_state import (
     OUTPUT_LABELS,
     Sensitivity,
@@ -155,7 +155,8 @@ class SensitivityTab(AppTab):
                                                width=145, css_classes=["view-sens-n"],
                                                description="sensitivity.n: a power of two; N (2D + 2) model runs"),
                              "n")
-        self.sla = self.follow(pn.widgets.FloatInput(label="SLA: min tok/s", value=i.min_interactivity, width=145,
+        self.sla = self.follow(pn.widgets.FloatInput(**declared("sla.min_interactivity", "SLA: min"),
+                                                     value=i.min_interactivity, width=145,
                                                      css_classes=["view-sens-sla"]), "min_interactivity")
         self.figures = SobolFigures({o: f"ST: {label}" for o, label in OUTPUT_LABELS.items()}, width=FIG_WIDTH,
                                     height=330)

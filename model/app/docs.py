@@ -17,6 +17,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from model.app.config import compose_config
 from model.fields import CHECKS, ENTRY_POINT_GROUP, FieldDoc, Section, field_docs
+from model.quantities import INPUTS, OUTPUTS, OVERRIDE_KEYS, Quantity
+from model.rules import SECTION_RULES
 from model.schema import HardwareSpec, ModelSpec
 
 START, END = "<!-- config-reference:start -->", "<!-- config-reference:end -->"
@@ -40,6 +42,35 @@ def _allowed(doc: FieldDoc) -> str:
     return f" ({CHECKS[doc.check].removeprefix('must be ')})" if doc.check else ""
 
 
+def _range(check: str | None) -> str:
+    return CHECKS[check].removeprefix("must be ") if check else ""
+
+
+def _dims(q: Quantity) -> str:
+    return ", ".join(q.dims) or "(scalar)"
+
+
+def quantity_reference() -> str:
+    """The outputs of the cost model, the cell kernel's inputs and the override keys (model/quantities.py)."""
+    out = ["Outputs of `model.evaluate` and `serving-model`'s grid.nc, in their order (model/quantities.py; "
+           "`units` and `long_name` are the netCDF attributes; the range holds for every known value of a "
+           "feasible cell):", "",
+           "| variable | dims | units | shown in | long_name | range |", "|---|---|---|---|---|---|"]
+    out += [f"| `{name}` | {_dims(q)} | {q.unit} | {q.shown_unit} | {q.doc} | {_range(q.valid)} |"
+            for name, q in OUTPUTS.items()]
+    out += ["", "Inputs of the cell kernel (`model.equations.cell_kernel`), each a config key's value as it is "
+            "or derived from the config by a function of `model.parameters`:", "",
+            "| input | dims | unit | from | meaning |", "|---|---|---|---|---|"]
+    out += [f"| `{name}` | {_dims(q)} | {q.unit} | `{q.source}` | {q.doc} |" for name, q in INPUTS.items()]
+    out += ["", "Override keys: the dotted keys `model.evaluate(cfg, params)`, a sweep and the sensitivity and "
+            "uncertainty apps replace by numbers or arrays (`model.overrides`):", "",
+            "| key | parameter | unit | meaning | allowed |", "|---|---|---|---|---|"]
+    catalog = "the field's range (field meanings above)"
+    out += [f"| `{key}` | `{variable}` | {doc.unit} | {doc.doc} | {_range(doc.check) or catalog} |"
+            for key, (variable, doc) in OVERRIDE_KEYS.items()]
+    return "\n".join(out)
+
+
 def field_meanings() -> str:
     """One table of the catalog fields (hardware.<name>.<field>, models.<name>.<field>)."""
     out = ["Field meanings (hardware.<name>.<field>, models.<name>.<field>; every entry also has "
@@ -48,6 +79,18 @@ def field_meanings() -> str:
     for schema in (HardwareSpec, ModelSpec):
         out += [f"| `{name}` | {d.unit} | {d.doc}{_allowed(d)} |"
                 for name, d in field_docs(schema).items() if name not in META_FIELDS]
+    return "\n".join(out)
+
+
+def rule_reference() -> str:
+    """The rules that tie fields of one section together (model/rules.py), in the order they are applied."""
+    out = ["Rules tying fields of a section together (model/rules.py), applied in this order after each field's "
+           "own range; `{field}` in a message is that field's value. The checks across catalog entries (the "
+           "selection's names, decode rates, replica sizes, power-law and physical-prefill inputs of the selected "
+           "pairs) are in model/validate.py.", "",
+           "| key | reads | applies where | refused with |", "|---|---|---|---|"]
+    out += [f"| `{prefix}.{r.key}` | {', '.join(r.fields)} | {r.applies or 'always'} | {r.message} |"
+            for prefix, rules in SECTION_RULES.items() for r in rules]
     return "\n".join(out)
 
 
@@ -146,6 +189,8 @@ def readme_reference() -> str:
         if section.config_name == "model" and not section.prefix:
             parts.append(field_meanings() + "\n" + catalogs(cfg))
         parts.append(key_table(cfg, section_keys(section.schema, section.prefix, section.exclude), section.title))
+        if section.config_name == "model" and not section.prefix:
+            parts += [rule_reference(), quantity_reference()]
     return "\n\n".join(parts)
 
 

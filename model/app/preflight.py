@@ -17,7 +17,7 @@ from model.app.validate import validate
 from model.errors import ConfigError
 from model.evaluate import check_memory, result_bytes
 from model.parameters import grid_sizes
-from model.results import CELL_OUTPUTS
+from model.quantities import CELL_OUTPUTS
 
 
 def check_scheduler(address: str, timeout_s: float) -> None:

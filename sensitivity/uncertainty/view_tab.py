@@ -20,7 +20,7 @@ from model.app.view.callbacks import N_CHOICES
 from model.app.view.figures import finite_or_nan, hardware_colors, legend_above, responsive, style, subtitle
 from model.app.view.skeleton import AppTab
 from model.app.view.tabs import TabSpec
-from model.app.view.widgets import TABLE_CSS, section
+from model.app.view.widgets import TABLE_CSS, declared, section
 from sensitivity.uncertainty.view_state import Uncertainty, UncertaintyResult
 
 FIG_WIDTH = 380
@@ -143,8 +143,8 @@ class UncertaintyTab(AppTab):
                                                            value=list(i.hardware), width=300,
                                                            css_classes=["view-unc-hardware"]), "hardware")
         self.sla = self.follow(pn.widgets.FloatInput(
-            label="SLA: min tok/s", value=i.min_interactivity, width=145, css_classes=["view-unc-sla"],
-            description="sla.min_interactivity: least output tok/s per request"), "min_interactivity")
+            **declared("sla.min_interactivity", "SLA: min"), value=i.min_interactivity, width=145,
+            css_classes=["view-unc-sla"]), "min_interactivity")
         self.n = self.follow(pn.widgets.Select(label="scenarios", options=list(N_CHOICES), value=i.n, width=145,
                                                css_classes=["view-unc-n"],
                                                description="uncertainty.n: a power of two"), "n")

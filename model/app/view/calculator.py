@@ -27,10 +27,12 @@ from model.app.view.state import (
 )
 from model.app.view.tables import readout_html, spend_html
 from model.app.view.tabs import TabSpec
-from model.app.view.widgets import TABLE_CSS, CommandBox, ErrorAlert, section, sourced_float
+from model.app.view.widgets import TABLE_CSS, CommandBox, ErrorAlert, declared, section, sourced_float
+from model.quantities import QUANTITIES, display_scale
+from model.schema import PrefillMode, SlaPercentile
 
 FIELD_LABELS = {"price_per_hour": "$/hour per system", "cache_read_ratio": "cache-read ratio",
-                "prefill_mode": "prefill mode", "hop_latency_s": "hop latency (µs)",
+                "prefill_mode": "prefill mode", "hop_latency_s": "hop latency",
                 "interactivity_multiplier": "interactivity x"}
 FIG_WIDTH, FIG_HEIGHT = 380, 305  # least width: the figures take the width the page has
 FEASIBILITY_DELAY_MS = 250  # the diagram is redrawn once the sliders rest this long
@@ -94,18 +96,14 @@ class CalculatorTab:
             css_classes=["view-concurrency"], width=280)
         self.concurrency_source = pn.widgets.TooltipIcon(value=n_note.tooltip(), margin=(18, 0, 0, 0))
         self.min_interactivity = pn.widgets.FloatInput(
-            label="SLA: min tok/s", value=inputs.values["sla.min_interactivity"], css_classes=["view-sla-min"],
-            width=110, description="sla.min_interactivity: least output tok/s per request that meets the SLA "
-                                   "(conf/sla/default.yaml)")
+            **declared("sla.min_interactivity", "SLA: min", " (conf/sla/default.yaml)"),
+            value=inputs.values["sla.min_interactivity"], css_classes=["view-sla-min"], width=110)
         self.max_ttft = pn.widgets.FloatInput(
-            label="max TTFT (s)", value=inputs.values["sla.max_ttft_s"], placeholder="no limit",
-            css_classes=["view-sla-ttft"], width=100,
-            description="sla.max_ttft_s: longest time to first token that meets the SLA (empty: no limit)")
+            **declared("sla.max_ttft_s", "max TTFT", "; empty: no limit"), value=inputs.values["sla.max_ttft_s"],
+            placeholder="no limit", css_classes=["view-sla-ttft"], width=100)
         self.percentile = pn.widgets.Select(
-            name="at", value=inputs.values["sla.percentile"], options=["p50", "p90", "p99"], width=70,
-            css_classes=["view-sla-percentile"],
-            description="sla.percentile: the percentile of TTFT and of TPOT both SLA kinds hold at "
-                        "(docs/model.md §10)")
+            name="at", value=inputs.values["sla.percentile"], options=[p.value for p in SlaPercentile], width=70,
+            css_classes=["view-sla-percentile"], description=declared("sla.percentile", "")["description"])
         self.hw_inputs = BuiltOnUse(self._hardware_inputs, self.calc.hardware)  # compared now, others when added
         self.hw_tabs = pn.Tabs(*[(h, self.hw_inputs[h]) for h in inputs.hardware], width=320,
                                css_classes=["view-hw-tabs"], margin=(0, 10))
@@ -157,12 +155,14 @@ class CalculatorTab:
             note = sources.note(base, key)
             css = f"view-{f.replace('_', '-')}-{hw}"
             if f == "prefill_mode":
-                w = pn.widgets.Select(label=note.label(FIELD_LABELS[f]), options=["ratio", "physical"],
+                w = pn.widgets.Select(label=note.label(FIELD_LABELS[f]), options=[m.value for m in PrefillMode],
                                       value=values[key], description=note.tooltip(), css_classes=[css], width=140)
                 w.param.watch(lambda e, k=key: self.set(k, e.new), "value")
-            elif f == "hop_latency_s":
-                w = sourced_float(FIELD_LABELS[f], round(float(values[key]) * 1e6, 9), note, css,
-                                  lambda v, k=key: self.set(k, None if v is None else v / 1e6), width=140)
+            elif f in QUANTITIES and display_scale(QUANTITIES[f]) != 1:  # shown in its display unit
+                scale = display_scale(QUANTITIES[f])
+                w = sourced_float(f"{FIELD_LABELS[f]} ({QUANTITIES[f].shown_unit})",
+                                  round(float(values[key]) * scale, 9), note, css,
+                                  lambda v, k=key, s=scale: self.set(k, None if v is None else v / s), width=140)
             else:
                 w = sourced_float(FIELD_LABELS[f], values[key], note, css, lambda v, k=key: self.set(k, v),
                                   width=140)

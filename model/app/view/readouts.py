@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
+from model.quantities import COORDINATES, OUTPUTS, display_scale
+
 
 @dataclass(frozen=True)
 class Readout:
@@ -40,23 +42,34 @@ class Readout:
     digits: int = 4
 
 
+def readout(name: str, label: str, variable: str = "", at_best: bool = False) -> Readout:
+    """A row of a variable of :func:`model.evaluate` (``variable``, default ``name``): its unit and the
+    factor to it are the variable's display unit and scale, declared in :mod:`model.quantities` (a flag
+    shows no unit)."""
+    variable = variable or name
+    q = OUTPUTS.get(variable) or next(c for c in COORDINATES if c.name == variable)
+    unit = "" if q.dtype is np.bool_ else q.shown_unit
+    return Readout(name, label, unit, variable, display_scale(q), at_best)
+
+
 READOUTS: tuple[Readout, ...] = (
-    Readout("systems", "systems per replica", "systems", "systems"),
-    Readout("weights_gb", "memory: weights W", "GB", "weight_bytes", 1e-9),
-    Readout("kv_gb", "memory: KV cache K", "GB", "kv_cache_bytes", 1e-9),
-    Readout("layers_per_system", "layers per system", "layers", "layers_per_system"),
-    Readout("capex", "capex per replica", "$", "capex"),
-    Readout("interactivity", "interactivity", "tok/s", "interactivity"),
-    Readout("cache_read_throughput", "cache-read throughput", "tok/s", "cache_read_throughput"),
-    Readout("ttft", "time to first token", "s", "ttft"),
-    Readout("cost_per_mtok", "cost, all tokens", "$/Mtok", "cost_per_mtok"),
-    Readout("cost_per_output_mtok", "cost, output tokens", "$/Mtok", "cost_per_output_mtok"),
-    Readout("price_per_mtok", "price sheet, all tokens", "$/Mtok", "price_per_mtok"),
-    Readout("margin_per_mtok", "margin vs price sheet", "$/Mtok", "margin_per_mtok"),
-    Readout("meets_sla", "meets the SLA", "", "meets_sla"),
-    Readout("best_concurrency", "cheapest N meeting the SLA", "requests", "concurrency", at_best=True),
-    Readout("best_cost_per_mtok", "its cost, all tokens", "$/Mtok", "cost_per_mtok", at_best=True),
-    Readout("best_interactivity", "its interactivity", "tok/s", "interactivity", at_best=True),
+    readout("systems", "systems per replica"),
+    readout("weights_gb", "memory: weights W", "weight_bytes"),
+    readout("kv_gb", "memory: KV cache K", "kv_cache_bytes"),
+    readout("layers_per_system", "layers per system"),
+    readout("capex", "capex per replica"),
+    readout("interactivity", "interactivity"),
+    readout("cache_read_throughput", "cache-read throughput"),
+    readout("ttft", "time to first token"),
+    readout("cost_per_mtok", "cost, all tokens"),
+    readout("cost_per_output_mtok", "cost, output tokens"),
+    readout("price_per_mtok", "price sheet, all tokens"),
+    readout("margin_per_mtok", "margin vs price sheet"),
+    readout("meets_sla", "meets the SLA"),
+    readout("best_concurrency", "cheapest N meeting the SLA", "concurrency", at_best=True),
+    readout("best_cost_per_mtok", "its cost, all tokens", "cost_per_mtok", at_best=True),
+    readout("best_interactivity", "its interactivity", "interactivity", at_best=True),
+    # not a variable of model.evaluate: model.price_to_beat's $/hour per system
     Readout("price_to_beat", "$/hour to match the best other", "$/h", "price_to_beat", at_best=True),
 )
 

@@ -8,6 +8,8 @@ from typing import Any
 import panel as pn
 
 from model.app.view.sources import Note
+from model.fields import field_docs
+from model.schema import GridSpec, HardwareSpec, ModelSpec, SlaSpec, WorkloadSpec
 
 TABLE_CSS = """
 table.vt {border-collapse: collapse; font-family: system-ui, -apple-system, "Segoe UI", sans-serif;
@@ -106,6 +108,29 @@ class CommandBox:
         extra = f" {html.escape(note)}" if note else ""
         self.pane.object = (f'<div class="cli">Equivalent command (keys that differ from the defaults){extra}:'
                             f'<code data-command="{html.escape(line)}">{html.escape(line)}</code></div>')
+
+
+def declared(key: str, label: str, note: str = "", schema: type | None = None) -> dict[str, str]:
+    """A widget's ``label`` (with the field's declared unit) and ``description`` (the dotted key and the
+    field's declared meaning, then ``note``), from the field's one declaration (:func:`model.fields.spec`).
+
+    Parameters
+    ----------
+    key
+        The dotted config key, e.g. ``sla.min_interactivity``.
+    label
+        The label's text before the unit.
+    note
+        Appended to the description.
+    schema
+        The dataclass declaring the field (default: the cost model's section the key starts with).
+    """
+    parts = key.split(".")
+    cls = schema or {"sla": SlaSpec, "workload": WorkloadSpec, "grid": GridSpec, "hardware": HardwareSpec,
+                     "models": ModelSpec}[parts[0]]
+    doc = field_docs(cls)[parts[-1]]
+    unit = f" ({doc.unit})" if doc.unit and label else ""
+    return {"label": label + unit, "description": f"{key}: {doc.doc}{note}"}
 
 
 def sourced_float(label: str, value: Any, note: Note, css_class: str, on_change: Callable[[Any], None],

@@ -82,6 +82,25 @@ def test_catalog_inputs_show_source_and_uncertain_mark(tab):
     assert "⚠" not in tab.hw_inputs["cerebras_wse3"].objects[0].label
 
 
+def test_declared_inputs_show_the_fields_unit_and_meaning(tab):
+    """The SLA inputs say the field's declared unit and meaning (model.schema.SlaSpec); the hop latency
+    is shown in its declared display unit (model.quantities: µs) and set back in seconds."""
+    from model.fields import field_docs
+    from model.schema import SlaSpec
+
+    sla = field_docs(SlaSpec)
+    assert tab.min_interactivity.label == f"SLA: min ({sla['min_interactivity'].unit})" == "SLA: min (tok/s)"
+    assert sla["min_interactivity"].doc in str(tab.min_interactivity.description)
+    assert tab.max_ttft.label == "max TTFT (s)" and sla["max_ttft_s"].doc in str(tab.max_ttft.description)
+    assert tab.percentile.options == ["p50", "p90", "p99"]
+    hop = next(w for w in tab.hw_inputs["cerebras_wse3"].objects if "hop latency" in w.label)
+    assert hop.label.startswith("hop latency (µs)")
+    catalog = float(tab.state.inputs.values["hardware.cerebras_wse3.hop_latency_s"])
+    assert hop.value == pytest.approx(catalog * 1e6, rel=1e-12)
+    hop.value = 2.0
+    assert tab.state.inputs.values["hardware.cerebras_wse3.hop_latency_s"] == pytest.approx(2e-6, rel=1e-12)
+
+
 def test_grid_downloads(tab):
     csv = pd.read_csv(tab._grid_csv())
     assert len(csv) == 2 * 1024 and "cost_per_mtok [$/Mtok]" in csv.columns
