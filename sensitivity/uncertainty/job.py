@@ -56,22 +56,10 @@ def price_to_beat_dataset(cfg: DictConfig) -> tuple[xr.Dataset, xr.Dataset]:
 
 
 def headline(ds: xr.Dataset, comparison: RobustComparison | None, isl: int) -> xr.Dataset:
-    """The job's headline for sweeps: the middle band of the optimal $/Mtok and the win
-    probabilities at the workload's ISL, the robust plan's premium and share of scenarios met.
-
-    Parameters
-    ----------
-    ds
-        :func:`sensitivity.uncertainty.analyze`'s result.
-    comparison
-        The robust plan comparison (None: not run).
-    isl
-        The workload's ISL.
-
-    Returns
-    -------
-    xarray.Dataset
-    """
+    """The job's headline for sweeps, a Dataset: the middle band of the optimal $/Mtok and the win
+    probabilities of ``ds`` (:func:`sensitivity.uncertainty.analyze`'s result) at the workload's ISL
+    ``isl``, and the premium and share of scenarios met of the robust plan ``comparison`` (None: not
+    run)."""
     middle = float(ds["quantile"].values[1])
     out = xr.Dataset({
         "optimal_cost_per_mtok_p50": ds.optimal_cost_per_mtok.sel(isl=isl, quantile=middle, drop=True),
