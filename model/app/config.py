@@ -7,6 +7,7 @@ is :func:`load_config`.
 """
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -30,6 +31,10 @@ CONF_DIR = Path(_conf_package.__file__).resolve().parent
 REPO_DIR = CONF_DIR.parent  # data/ and the calibration target are relative to it
 
 
+# the key OmegaConf writes into the message of an error raised on a config node
+_OMEGACONF_KEY = re.compile(r"^\s*full_key: (\S+)$", re.M)
+
+
 def compose_config(config_name: str, overrides: Sequence[str] = ()) -> DictConfig:
     """Compose a primary config of ``conf/`` with Hydra's compose API (not validated).
 
@@ -41,6 +46,14 @@ def compose_config(config_name: str, overrides: Sequence[str] = ()) -> DictConfi
         with _COMPOSE_LOCK, initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
             return compose(config_name=config_name, overrides=list(overrides))
     except (HydraException, OmegaConfBaseException) as err:
+        raise composition_error(err, overrides) from None
+    except (AttributeError, TypeError, KeyError, ValueError) as err:
+        # OmegaConf raises some merge failures as the builtin error, its message annotated with
+        # the node's key (a dict override into a null Optional[Dict] field: "'NoneType' object
+        # has no attribute 'get' / full_key: workload.cache_curve"); any other is a bug, not the
+        # input's fault, and is raised as it is
+        if _OMEGACONF_KEY.search(str(err)) is None:
+            raise
         raise composition_error(err, overrides) from None
     except yaml.YAMLError as err:  # a malformed YAML file in conf/ or a --config-dir
         mark = getattr(err, "problem_mark", None)
@@ -55,7 +68,8 @@ def composition_error(err: Exception, overrides: Sequence[str]) -> ConfigError:
     Parameters
     ----------
     err
-        The ``HydraException`` or ``OmegaConfBaseException`` raised by ``compose``.
+        The ``HydraException`` or ``OmegaConfBaseException`` raised by ``compose``, or a builtin
+        error whose message OmegaConf annotated with the key it failed on (``full_key: ...``).
     overrides
         The overrides composed, to recover the value given for the key.
 
@@ -65,7 +79,11 @@ def composition_error(err: Exception, overrides: Sequence[str]) -> ConfigError:
     """
     cause = err.__cause__ if isinstance(err.__cause__, OmegaConfBaseException) else err
     key = getattr(cause, "full_key", None) or getattr(err, "full_key", None)
+    if not key and (found := _OMEGACONF_KEY.search(str(err))):
+        key = found.group(1)
     text = str(cause).splitlines()[0].strip()
+    if not isinstance(err, (HydraException, OmegaConfBaseException)):  # a builtin error from a merge
+        text = f"cannot be set to this value by an override (OmegaConf: {type(err).__name__}: {text})"
     if not key:
         return ConfigError("overrides", list(overrides), text)
     given = {o.lstrip("+~").partition("=")[0]: o.partition("=")[2] for o in overrides}

@@ -58,6 +58,8 @@ CASES = [
     ("model", "workload.isl=-96300", "workload.isl"),
     ("model", "workload.concurrency=0", "workload.concurrency"),
     ("model", "workload.kv_tier=disk", "workload.kv_tier"),
+    # a dict into a null Optional[Dict]: OmegaConf raised a bare AttributeError from the merge ({{ }}: format)
+    ("model", "workload.cache_curve={{capacity_tokens:[1,2],prefix_aware:[0.1,0.2]}}", "workload.cache_curve"),
     ("model", "workload.price_sheet.output=-1", "workload.price_sheet.output"),
     ("model", "sla.max_ttft_s=0", "sla.max_ttft_s"),
     ("model", "sla.percentile=p75", "sla.percentile"),
@@ -170,6 +172,8 @@ API_CASES = [
     (lambda c: model.cheapest_under_sla(c, {"hardware.b200.price_per_hour": -1}), "hardware.b200.price_per_hour"),
     (lambda c: model.load_config(["hardware.b200.prce_per_hour=3"]), "hardware.b200.prce_per_hour"),
     (lambda c: model.load_config(["workload.isl=abc"]), "workload.isl"),
+    (lambda c: model.load_config(["workload.cache_curve={capacity_tokens:[1,2],prefix_aware:[0.1,0.2]}"]),
+     "workload.cache_curve"),
     (lambda c: optimize.load_config(["fleet.demand_default=0"]), "fleet.demand_default"),
     (lambda c: optimize.load_config(["fleet.target_utilization=0"]), "fleet.target_utilization"),
     (lambda c: sensitivity.load_config(["sensitivity.n=3"]), "sensitivity.n"),
