@@ -5,8 +5,9 @@
 
 The calculator tab's default (gpt_oss_120b on cerebras_wse3 and b200), evaluated as
 ``model.app.view.state.Calculator.grid`` does for an ISL off the slider's positions (``workers=1``),
-at ISLs no cache holds; and the part of it that reads the catalog into arrays
-(``model.parameters.raw_parameters``, cached per validated config).  Prints medians and p90s in ms
+at ISLs no cache holds; the part of it that reads the catalog into arrays
+(``model.parameters.raw_parameters``, cached per validated config); and the calculator state's
+update per move (the page's Python side: readouts, cheapest concurrency, price to beat).  Prints medians and p90s in ms
 and the CPU time of the evaluations (user + system: what a machine busy with other work inflates
 least).  The browser's figure (readout and plot updated) is ``benchmarks/bench_view.py``'s.
 """
@@ -49,6 +50,21 @@ def main(argv: list[str] | None = None) -> int:
     print(f"typed ISL, model.evaluate: median {statistics.median(wall):.1f} ms, p90 {np.percentile(wall, 90):.1f} ms "
           f"wall; median {statistics.median(cpu):.1f} ms CPU (n = {len(wall)})")
     print(f"  of which the catalog's arrays (raw_parameters): median {statistics.median(raw):.2f} ms")
+    # what the page's server computes per move (model.app.view.state.CalculatorState.update): the
+    # evaluation above for a typed ISL, the readouts alone for a concurrency move
+    from model.app.view.calculator import CalculatorTab
+
+    state = CalculatorTab().state
+    moves: dict[str, list[float]] = {"concurrency move": [], "typed ISL": []}
+    for i in range(args.isls):
+        for name, key, value in (("concurrency move", "concurrency", 100 + 7 * i),
+                                 ("typed ISL", "isl", 150001 + 991 * i)):
+            start = time.perf_counter()
+            state.update(state.inputs.set(key, value))
+            moves[name].append(1000 * (time.perf_counter() - start))
+    for name, times in moves.items():
+        print(f"page state update, {name}: median {statistics.median(times):.1f} ms, "
+              f"p90 {np.percentile(times, 90):.1f} ms")
     return 0
 
 
