@@ -368,6 +368,18 @@ def hydra_main(config_name: str, job: Job, validate: Callable[[DictConfig], Dict
     sys.unraisablehook = quiet_interrupts
     if not isinstance(sys.stdout, ClosedPipeSafe):
         sys.stdout = ClosedPipeSafe(sys.stdout)
+    try:
+        _start_and_run(config_name, job, validate, register)
+    except KeyboardInterrupt:  # a signal between the stages' own handlers (a few statements wide)
+        end_start()
+        print("error: interrupted: the run stopped; files not yet complete were removed", file=sys.stderr)
+        sys.exit(EXIT_INTERRUPTED)
+
+
+def _start_and_run(config_name: str, job: Job, validate: Callable[[DictConfig], DictConfig],
+                   register: Callable[[], None]) -> None:
+    """:func:`hydra_main` once its signal handlers are in place: the flags that only print, the
+    config check, then Hydra and the job, each stage ending an interrupt with its own line."""
     args = sys.argv[1:]
     try:
         if "--version" in args:
