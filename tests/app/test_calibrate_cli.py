@@ -23,6 +23,7 @@ def test_calibrate_command_prints_the_error_table_and_leaves_the_catalog_alone(t
     assert result.returncode == 0, result.stderr
     assert "interactivity: median |error|" in result.stdout and "ttft: median |error|" in result.stdout
     assert "throughput_per_gpu: median |error|" in result.stdout
+    assert "compute_efficiency: not identified by the data: catalog value kept" in result.stdout
     # the answer first (issue 19): errors and fitted values; the 22 points' table waits for output.detail=true
     lines = result.stdout.splitlines()
     points = (run_dir / "calibration.csv").read_text().count("\n") - 1  # a header, then a row per point

@@ -61,21 +61,14 @@ def test_stack_kv_bits_let_the_b200_tp4_point_hold_its_users(cal_cfg, points):
     assert int(without.admitted_requests[0]) < 32
 
 
-def test_committed_values_are_the_fit_of_the_data(cal_cfg, points):
-    """Refitting reproduces conf/hardware/gpu_calibration.yaml to the last character: values,
-    sources and the uncertain lists (what calibration.write=true would write)."""
+def test_committed_cache_read_ratios_are_those_of_the_data(cal_cfg, points):
+    """The catalog's GPU cache_read_ratio values are the data's (calibration.cache_read_ratios).
+    That a refit reproduces conf/hardware/gpu_calibration.yaml to the last character is checked
+    by the calibrate command's test and, from a built wheel, by tests/app/test_signals_cli.py."""
     c = cal_cfg.calibration
-    result = calibration.calibrate(benchmark_config(cal_cfg), points, c)
-    committed = (REPO_DIR / c.target).read_text()
-    assert calibration.calibration_yaml(result.catalog) == committed
-    fitted, info = result.fitted, result.info
-    for key in c.per_hardware:
-        for hw, value in fitted[key].items():
-            assert float(cal_cfg.hardware[hw][key]) == pytest.approx(value, rel=1e-5), (key, hw)
     ratios = calibration.cache_read_ratios(points, c.length_factor)
     for hw, ratio in ratios.cache_read_ratio.items():
         assert float(cal_cfg.hardware[hw].cache_read_ratio) == pytest.approx(ratio, rel=1e-3)
-    assert not info["compute_efficiency"]["identified"]
 
 
 def test_cache_read_ratio_of_b200_by_hand(points):

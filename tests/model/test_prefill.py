@@ -146,7 +146,7 @@ def test_ratio_mode_prefill_is_l_over_r(cfg):
     np.testing.assert_allclose(ds.implied_cache_read_ratio, 10, rtol=1e-12)
 
 
-SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+SETTINGS = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 GPUS = st.sampled_from(["h100_sxm", "h200", "b200", "gb200_nvl72", "mi300x", "mi355x"])
 MODELS = st.sampled_from(["deepseek_v4", "kimi_k2_6", "gpt_oss_120b", "glm_4_7", "deepseek_v3"])
 

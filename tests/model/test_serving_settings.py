@@ -80,12 +80,12 @@ def test_fp4_math_and_kv_bits_and_prefill_busy_time():
     not to the fixed latency."""
     oss = ["select.models=[gpt_oss_120b]"]
     fp8, fp4 = _cell(*oss), _cell(*oss, "hardware.b200.fp4_compute=true")
-    assert 1 / float(fp4.prefill_capacity) == pytest.approx(0.5 / float(fp8.prefill_capacity), rel=1e-12)
+    assert pytest.approx(0.5 / float(fp8.prefill_capacity), rel=1e-12) == 1 / float(fp4.prefill_capacity)
     assert float(_cell("hardware.b200.fp4_compute=true").step_time) == float(_cell().step_time)
     assert float(_cell("hardware.b200.kv_cache_bits=8").kv_bytes_per_request) == \
         float(_cell().kv_bytes_per_request) / 2
     busy = _cell("hardware.b200.prefill_busy_s=0.05")
-    assert 1 / float(busy.prefill_capacity) == pytest.approx(1 / float(_cell().prefill_capacity) + 0.05, rel=1e-12)
+    assert pytest.approx(1 / float(_cell().prefill_capacity) + 0.05, rel=1e-12) == 1 / float(busy.prefill_capacity)
     assert float(busy.prefill_time) == pytest.approx(float(_cell().prefill_time) + 0.05, rel=1e-12)
 
 
@@ -137,7 +137,7 @@ def test_prefill_pool_speed_and_latency_share():
     assert (float(off.pool_prefill_time), float(off.pool_prefill_capacity)) == \
         (float(off.prefill_time), float(off.prefill_capacity))
     assert float(on.pool_prefill_time) == pytest.approx(0.04887344, rel=1e-12)
-    assert 1 / float(on.pool_prefill_capacity) == pytest.approx(0.00887344, rel=1e-12)
+    assert pytest.approx(0.00887344, rel=1e-12) == 1 / float(on.pool_prefill_capacity)
     for name in ("prefill_time", "prefill_capacity", "ttft"):
         assert float(on[name]) == float(off[name])
     assert "pool_prefill_time" not in model.evaluate(model.load_config(CELL), **at(8000, 16))  # asked for by name
@@ -159,7 +159,7 @@ def test_weight_pass_per_prefill_forward():
     w = 670.465625e9 / 32e12
     for chunk, shared, alone in ((2048, w, 2 * w), (8192, 3000 / 8192 * w, w)):
         on = chunked(f"hardware.b200.prefill_chunk_tokens={chunk}")
-        assert 1 / float(on.prefill_capacity) == pytest.approx(0.01774688 + shared, rel=1e-12)
+        assert pytest.approx(0.01774688 + shared, rel=1e-12) == 1 / float(on.prefill_capacity)
         assert float(on.prefill_time) == pytest.approx(0.1 + 0.01774688 + alone, rel=1e-12)
         assert float(on.request_time) == pytest.approx(2000 * float(on.step_time) + 16 * (0.01774688 + shared),
                                                        rel=1e-12)
@@ -241,7 +241,8 @@ def _with(cfg, updates):
 GPUS = ["h100_sxm", "b200", "gb200_nvl72", "mi355x", "b300", "gb300_nvl72", "mi325x"]
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# 30 random cells: each evaluates the kernel and the oracle with every §10 setting drawn (~0.6 s a cell)
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(model_name=st.sampled_from(["deepseek_v4", "kimi_k2_6", "gpt_oss_120b", "glm_4_7", "deepseek_v3"]),
        hw=st.sampled_from(GPUS), isl=st.integers(1, 300_000), n=st.integers(1, 2048),
        ep=st.sampled_from([1, 2, 8, 16, 72]), dp=st.booleans(), draft=st.integers(0, 3),
