@@ -284,12 +284,13 @@ class Calculator(AppCallbacks):
         """What a grid depends on besides the ISL: the composed config and the parameters."""
         return self.structural(inputs), tuple(sorted(self.params(inputs).items()))
 
-    def grid(self, inputs: CalculatorInputs) -> xr.Dataset:
+    def grid(self, inputs: CalculatorInputs, batch_key: tuple | None = None) -> xr.Dataset:
         """:func:`model.evaluate` at the inputs' ISL over the concurrency grid (cached; taken from
         a :meth:`prefetch` of the slider's ISLs when there is one: the same numbers, as every
         cell is evaluated on its own)."""
         self.check_point(inputs)
-        batch_key = self.batch_key(inputs)
+        if batch_key is None:  # compute passes the one it also keys the readouts by
+            batch_key = self.batch_key(inputs)
         key = (*batch_key, int(inputs.isl))
         cached = self._grids.get(key)
         if cached is not None:
@@ -339,7 +340,9 @@ class Calculator(AppCallbacks):
         ISL, its cheapest SLA-meeting concurrency, the readouts, the token spend.  Raises
         :class:`model.ConfigError` on a refused input (one line), Hydra / OmegaConf errors of a
         composition likewise."""
-        grid = self.grid(inputs)
+        self.check_point(inputs)  # refused before the values are read, as grid() does
+        batch_key = self.batch_key(inputs)
+        grid = self.grid(inputs, batch_key)
         at_isl = grid.isel(model=0, isl=0)
         cfg = self.config(inputs)
         names = [str(hw) for hw in at_isl.hardware.values]
@@ -347,7 +350,7 @@ class Calculator(AppCallbacks):
                        for hw in names)
         # the cheapest concurrency and the price to beat depend on the grid and the prices, not on
         # the chosen concurrency: a concurrency move reuses them (they were 2/3 of its Python time)
-        key = (*self.batch_key(inputs), int(inputs.isl), prices)
+        key = (*batch_key, int(inputs.isl), prices)
         cached = self._best.get(key)
         if cached is None:
             best = model.cheapest_concurrency(at_isl)
