@@ -24,7 +24,8 @@ CONFIG_COLUMNS = ("gpu", "precision", "spec_method", "framework", "disagg", "pre
                   "prefill_dp_attention", "prefill_num_workers", "decode_tp", "decode_ep", "decode_dp_attention",
                   "decode_num_workers", "num_prefill_gpu", "num_decode_gpu", "isl", "osl")
 # fitted per GPU type / once for all; bounds wide enough that a sound form ends inside them
-CONFIG_PER_GPU = ("bandwidth_efficiency", "layer_overhead_s", "prefill_efficiency", "prefill_latency_s")
+CONFIG_PER_GPU = ("bandwidth_efficiency", "layer_overhead_s", "prefill_efficiency", "prefill_latency_s",
+                  "decode_attention_efficiency")
 CONFIG_SHARED = ("compute_efficiency", "ep_latency_s", "prefill_burst_disaggregated",
                  "prefill_busy_share", "memory_reserve_gb", "pool_latency_share")
 # name: (lower bound, upper bound, start, scale) of each fitted key, declared once
@@ -33,6 +34,7 @@ CONFIG_PARAMETERS = {
     "layer_overhead_s": (0.0, 2e-3, 1e-4, 5e-5),
     "prefill_efficiency": (0.01, 1.0, 0.3, 0.3),
     "prefill_latency_s": (0.0, 5.0, 0.05, 0.05),
+    "decode_attention_efficiency": (0.005, 1.0, 0.3, 0.2),
     "prefill_busy_s": (0.0, 1.0, 0.01, 0.01),
     "compute_efficiency": (0.02, 1.0, 0.4, 0.3),
     "ep_latency_s": (0.0, 1e-3, 2e-5, 1e-5),
@@ -106,6 +108,7 @@ class ConfigurationInputs:
     measured_gpus: np.ndarray      # the GPUs the benchmark divides output tok/s by (decode GPUs)
     kv_bytes_request: np.ndarray   # at the mean decode context L + O / 2
     kv_bytes_input: np.ndarray     # the context a disaggregated request moves (L)
+    decode_context: np.ndarray     # the mean context a decoded token attends to, L + O / 2 (tokens)
     dense_bytes: np.ndarray
     attention_bytes: np.ndarray
     routed_bytes: np.ndarray
@@ -177,6 +180,8 @@ def configuration_inputs(table: pd.DataFrame, calibration: Mapping, length_facto
     constants = {
         "expert_share": share, "flops_per_token": 2 * arch["active_params_b"] * 1e9,
         "attention_flops": 2 * arch["attention_heads"] * (arch["qk_head_dim"] + arch["v_head_dim"]) * arch["layers"],
+        "decode_attention_flops": serving.decode_attention_flops(arch["attention_heads"], arch["kv_lora_rank"],
+                                                                 arch["qk_rope_head_dim"], arch["layers"]),
         "layers": float(arch["layers"]), "moe_layers": float(arch["moe_layers"]),
         "experts_per_token": float(arch["experts_per_token"]), "hidden_size": float(arch["hidden_size"]),
     }
@@ -191,6 +196,7 @@ def configuration_inputs(table: pd.DataFrame, calibration: Mapping, length_facto
         prefill_chunk_tokens=np.full(len(table), float(stacks["prefill_chunk_tokens"])),
         measured_gpus=np.where(agg, tp, table.num_decode_gpu.to_numpy(float)),
         kv_bytes_request=(input_tokens + output_tokens / 2) * kv_token, kv_bytes_input=input_tokens * kv_token,
+        decode_context=input_tokens + output_tokens / 2,
         dense_bytes=np.full(len(table), dense_params * arch["other_bits"] / 8),
         attention_bytes=np.full(len(table), arch["attention_params_b"] * 1e9 * arch["other_bits"] / 8),
         routed_bytes=arch["routed_expert_params_b"] * 1e9 * routed_bits / 8,
@@ -225,7 +231,9 @@ def _step_and_busy(x: ConfigurationInputs, params: Mapping[str, np.ndarray]):
             activation_bytes=x.activation_bytes, bandwidth_bytes_s=x.bandwidth_bytes_s, peak_flops=x.peak_flops,
             bandwidth_efficiency=params["bandwidth_efficiency"], compute_efficiency=params["compute_efficiency"],
             layer_overhead_s=params["layer_overhead_s"], ep_latency_s=params["ep_latency_s"],
-            scaleup_bytes_s=x.scaleup_bytes_s, scaleup_domain=x.scaleup_domain, scaleout_bytes_s=x.scaleout_bytes_s)
+            scaleup_bytes_s=x.scaleup_bytes_s, scaleup_domain=x.scaleup_domain, scaleout_bytes_s=x.scaleout_bytes_s,
+            attention_flops_token=c["decode_attention_flops"] * x.decode_context,
+            attention_efficiency=params["decode_attention_efficiency"])
 
     pool_speed = serving.pool_prefill_speed(params["prefill_stack_speed"], x.prefill_dp_attention,
                                             params["dp_prefill_speed"])

@@ -29,7 +29,15 @@ Equations (why each is the simplest form the data support is in ``docs/accuracy.
                                                                    DP-attention rank
       memory  = (w_gpu + kv_gpu) / (bandwidth eta_b)
       compute = n m flops_token / (g peak eta_c)                    peak of the precision the math runs at
-      step    = (layers layer_overhead_s + max(memory, compute) + a2a) (1 + mtp draft / layers)
+      attn    = n m F_dec ctx / (g peak eta_a)                      decode attention (absorbed MLA)
+      step    = (layers layer_overhead_s + max(memory, compute) + attn + a2a) (1 + mtp draft / layers)
+
+  ``F_dec = 2 heads (2 kv_lora_rank + rope) layers`` FLOPs per verified token per context token
+  (:func:`decode_attention_flops`: MLA decodes in the absorbed form, every head scoring and
+  weighting the ``kv_lora_rank + rope`` latent of each cached token), ``ctx = L + O / 2`` the mean
+  context; ``eta_a`` is fitted per GPU type (the attention kernels differ by vendor and
+  generation).  It is serial to the weight and KV reads, not overlapped with them: a form that
+  overlapped it (inside the max) fitted worse (docs/accuracy.md).
 
   The draft model (DeepSeek's MTP module: one layer) runs ``draft`` times per step, each about
   one layer's share of the step.
@@ -100,15 +108,27 @@ def weight_bytes_read(n_tokens, dense_bytes, routed_bytes, expert_share):
     return dense_bytes + (1.0 - (1.0 - expert_share) ** n_tokens) * routed_bytes
 
 
+def decode_attention_flops(heads: Any, kv_lora_rank: Any, rope_dim: Any, layers: Any) -> Any:
+    """FLOPs one decoded token spends on attention per token of its context, MLA in the absorbed
+    form DeepSeek's decode kernels use: each of the ``heads`` query heads scores the cached latent
+    (``kv_lora_rank + rope`` values) and weights the ``kv_lora_rank`` part, 2 FLOPs a
+    multiply-add: ``2 heads (2 kv_lora_rank + rope) layers`` (DeepSeek-R1: 2 x 128 x 1,088 x 61
+    = 16.99 M, about 1.5e11 FLOPs per token at 8,700 tokens of context, twice its
+    ``2 x 37 B`` weight FLOPs)."""
+    return 2.0 * heads * (2.0 * kv_lora_rank + rope_dim) * layers
+
+
 def decode_step(n, *, gpus, dp_attention, ep, tokens_per_step, mtp_draft, kv_bytes_request, dense_bytes,
                 attention_bytes, routed_bytes, expert_share, flops_per_token, layers, moe_layers, experts_per_token,
                 hidden_size, activation_bytes, bandwidth_bytes_s, peak_flops, bandwidth_efficiency,
                 compute_efficiency, layer_overhead_s, ep_latency_s, scaleup_bytes_s, scaleup_domain,
-                scaleout_bytes_s):
+                scaleout_bytes_s, attention_flops_token=0.0, attention_efficiency=1.0):
     """Seconds of one decode step of a worker with ``n`` requests (module docstring).
 
     ``tokens_per_step`` is ``m`` (tokens verified per request per step); ``mtp_draft`` the draft
-    depth where MTP runs (0 otherwise).
+    depth where MTP runs (0 otherwise); ``attention_flops_token`` a verified token's attention
+    FLOPs over its whole context (``F_dec ctx``; 0: no attention term) at ``attention_efficiency``
+    of the peak.
     """
     tokens = n * tokens_per_step
     weights = weight_bytes_read(tokens, dense_bytes, routed_bytes, expert_share)
@@ -120,7 +140,10 @@ def decode_step(n, *, gpus, dp_attention, ep, tokens_per_step, mtp_draft, kv_byt
     compute = tokens * flops_per_token / (gpus * peak_flops * compute_efficiency)
     a2a = ep_alltoall_seconds(tokens / gpus, experts_per_token, hidden_size, activation_bytes, ep, moe_layers,
                               scaleup_bytes_s, scaleup_domain, scaleout_bytes_s, ep_latency_s)
-    return (layers * layer_overhead_s + np.maximum(memory, compute) + a2a) * (1.0 + mtp_draft / layers)
+    # the attention of every verified token over its context: each GPU scores its heads (TP) or its
+    # own requests (DP attention), n m F_dec ctx / g either way
+    attention = tokens * attention_flops_token / (gpus * peak_flops * attention_efficiency)
+    return (layers * layer_overhead_s + np.maximum(memory, compute) + attention + a2a) * (1.0 + mtp_draft / layers)
 
 
 def prefill_busy(input_tokens, *, gpus, flops_per_token, attention_flops, peak_flops, prefill_efficiency,
