@@ -256,7 +256,8 @@ def aggregated_columns(grid: xr.Dataset, rows: DemandRows, options: ColumnOption
     options = ColumnOptions.aggregated_only(grid) if options is None else options
     ok = cells(grid, "meets_sla") & (rows.row_of_cell >= 0)[:, :, None, None] & options.offered[None, None, :, None]
     nan = np.full(ok.shape, np.nan)
-    ttft = at_sla_percentile(grid, options.sla_quantile, options.physical)[1] if "ttft" in grid else nan
+    ttft = (at_sla_percentile(grid, options.sla_quantile, options.physical, options.data_parallel)[1]
+            if "ttft" in grid else nan)
     if np.isfinite(options.max_ttft).any():
         ok &= ttft <= options.max_ttft[:, None, None, None]
     return flatten(grid, rows, ok, AGGREGATED, {"requests_per_second": cells(grid, "requests_per_second"),
@@ -264,13 +265,15 @@ def aggregated_columns(grid: xr.Dataset, rows: DemandRows, options: ColumnOption
                                                  "t_kv": nan})
 
 
-def at_sla_percentile(grid: xr.Dataset, quantile: float,
-                      physical: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+def at_sla_percentile(grid: xr.Dataset, quantile: float, physical: np.ndarray | None,
+                      data_parallel: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Interactivity and TTFT of every aggregated cell at ``sla.percentile`` (docs/model.md §10), as
     the kernel's ``meets_sla`` judges them (:func:`model.equations.at_percentile`): the TTFT adds
-    ``(2q - 1)`` times the mean wait behind the other prefills, the TPOT ``z_q b sqrt(lam) / O``
-    for the prefills interrupting a decode.  ``physical`` says per grid hardware whether it has a
-    prefill queue (``ColumnOptions.physical``); cells in ratio mode, and p50, keep their values."""
+    ``(2q - 1)`` times the mean wait behind the other prefills (and, where the hardware runs
+    attention-DP, for its round of ranks, :func:`model.serving.rank_balance_wait`), the TPOT
+    ``z_q b sqrt(lam) / O`` for the prefills interrupting a decode.  ``physical`` and
+    ``data_parallel`` say per grid hardware whether it has a prefill queue and whether it runs
+    attention-DP (``ColumnOptions``); cells in ratio mode, and p50, keep their values."""
     interactivity, ttft = cells(grid, "interactivity"), cells(grid, "ttft")
     q = quantile
     if q <= 0.5 or physical is None:
@@ -280,6 +283,9 @@ def at_sla_percentile(grid: xr.Dataset, quantile: float,
         n = cells(grid, "admitted_requests").astype(float)
         queue = busy * (n - 1.0) * busy / (2.0 * n / cells(grid, "requests_per_second"))
         request_time = n / cells(grid, "requests_per_second")
+        if data_parallel is not None and data_parallel.any():  # the wait for a round of ranks is a queue too
+            ranks = np.where(data_parallel[None, None, :, None], cells(grid, "systems"), 1.0)
+            queue = queue + serving.rank_balance_wait(ranks, n / request_time)
         tpot = serving.tpot_percentile(1.0 / interactivity, busy, serving.interruptions(n, busy, request_time),
                                        cells(grid, "osl"), q)
         spread = physical[None, None, :, None]

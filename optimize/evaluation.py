@@ -93,7 +93,7 @@ def evaluate_plan(cfg: DictConfig, plan: FleetPlan, params: Mapping[str, Any]) -
     d = {k: v[at_cell] for k, v in disaggregated_cells(flat, options).items()}
     cell = {k: cells(flat, k)[at_cell] for k in ("feasible", "systems", "requests_per_second")}
     # docs/model.md §10: an aggregated row is judged at sla.percentile, as the plan chose it
-    spread = at_sla_percentile(flat, options.sla_quantile, options.physical)
+    spread = at_sla_percentile(flat, options.sla_quantile, options.physical, options.data_parallel)
     cell["interactivity"], cell["ttft"] = (v[at_cell] for v in spread)
     feasible = cell["feasible"] & (cell["systems"] <= bought)
     rate = np.where(agg, cell["requests_per_second"], np.where(pre, d["prefill_rate"], d["decode_rate"]))

@@ -184,6 +184,9 @@ class ColumnOptions:
     sla_quantile, physical
         The quantile of ``sla.percentile`` (0.5: the median, as before) and, per grid hardware,
         whether it prefills in the physical mode (has a prefill queue to spread; docs/model.md §10).
+    data_parallel
+        Per grid hardware, whether it runs attention-DP (its rank wait is a queue the percentiles
+        spread too).
     """
 
     offered: np.ndarray
@@ -195,6 +198,7 @@ class ColumnOptions:
     decode_keeps_prefix: bool = False
     sla_quantile: float = 0.5
     physical: np.ndarray | None = None
+    data_parallel: np.ndarray | None = None
 
     @classmethod
     def aggregated_only(cls, grid: xr.Dataset, target_utilization: float = 1.0) -> ColumnOptions:
@@ -228,7 +232,8 @@ def column_options(cfg: DictConfig, grid: xr.Dataset) -> ColumnOptions:
         target_utilization=float(cfg.fleet.target_utilization),
         decode_keeps_prefix=bool(cfg.fleet.decode_keeps_prefix),
         sla_quantile=SLA_QUANTILE[SlaPercentile(cfg.sla.percentile)],
-        physical=np.array([PrefillMode(cfg.hardware[h].prefill_mode) == PrefillMode.physical for h in hardware]))
+        physical=np.array([PrefillMode(cfg.hardware[h].prefill_mode) == PrefillMode.physical for h in hardware]),
+        data_parallel=np.array([bool(cfg.hardware[h].attention_data_parallel) for h in hardware]))
 
 
 @dataclass(frozen=True)
