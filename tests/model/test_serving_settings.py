@@ -339,6 +339,16 @@ def test_lazy_equals_in_memory_with_the_new_terms_on():
         assert known.any() and (longer[known] > shorter[known]).all()
 
 
+def test_decode_attention_needs_the_attention_shape():
+    """The decode attention of a model without attention_heads is an unknown input: the cell is
+    infeasible with the setting on (kernel and oracle), and served without it."""
+    shapeless = CELL + ["hardware.b200.prefill_mode=ratio", "models.deepseek_v3.attention_heads=null"]
+    for extra, served in (([], True), (["hardware.b200.decode_attention_efficiency=0.2"], False)):
+        cfg = model.load_config(shapeless + extra)
+        assert bool(model.evaluate(cfg, **at(8000, 16)).feasible.squeeze()) is served
+        assert cell(cfg, "deepseek_v3", "b200", 8000, 16)["feasible"] is served
+
+
 def test_ep_needs_the_model_and_link_terms():
     """EP > 1 on a MoE model without hidden_size is an unknown input: the cell is infeasible."""
     cfg = model.load_config(CELL + ["hardware.b200.ep=8", "models.deepseek_v3.hidden_size=null"])
