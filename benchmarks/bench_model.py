@@ -8,7 +8,7 @@ Reports, for the same grid:
 - the same with the docs/model.md §10 serving settings on every GPU (EP 8, MTP, dp-attention, FP4,
   8-bit KV, prefill busy time): what the new kernel terms cost; and with the configuration fit's
   terms on too (memory reserve, prefill pool speed and latency share, weight pass per prefill
-  forward), every cell output computed (the pool's prefill time and capacity as well);
+  forward, decode attention), every cell output computed (the pool's prefill time and capacity as well);
 - the same with every hardware type in the ratio mode and pipeline-style KV (the docs/model.md §2 kernel
   path), and with only the variables that existed before docs/model.md §8: what the prefill phase costs;
 - ``evaluate`` in one block (full-size temporaries, the straightforward numpy way);
@@ -60,15 +60,16 @@ def main() -> None:
                                                     "attention_data_parallel=true", "fp4_compute=true",
                                                     "kv_cache_bits=8", "prefill_busy_s=0.01")])
     serving_terms = timed(lambda: model.evaluate(terms_cfg, workers=args.workers), args.repeats)
-    # and the five configuration-fit terms (memory reserve, prefill pool speed and latency share, weight pass
-    # per prefill forward; dp-attention's prefill and rank wait come with attention_data_parallel above), with
-    # the pool's prefill outputs the optimizer asks for
+    # and the configuration-fit terms (memory reserve, prefill pool speed and latency share, weight pass per
+    # prefill forward, decode attention; dp-attention's prefill and rank wait come with attention_data_parallel
+    # above), with the pool's prefill outputs the optimizer asks for
     fit_cfg = model.load_config([f"grid.isl_points={args.isl_points}"] + [
         f"hardware.{h}.{k}" for h in gpus for k in ("ep=8", "mtp_draft_tokens=3", "accepted_tokens_per_step=2.2",
                                                     "attention_data_parallel=true", "fp4_compute=true",
                                                     "kv_cache_bits=8", "prefill_busy_s=0.01", "memory_reserve_gb=4.4",
                                                     "prefill_stack_speed=0.85", "pool_latency_share=2.43",
-                                                    "prefill_chunk_tokens=8192")])
+                                                    "prefill_chunk_tokens=8192",
+                                                    "decode_attention_efficiency=0.3")])
     fit_terms = timed(lambda: model.evaluate(fit_cfg, variables=list(CELL_OUTPUTS), workers=args.workers),
                       args.repeats)
     before = [v for v in CELL_OUTPUTS if v not in SPEC8_OUTPUTS]
@@ -101,7 +102,7 @@ def main() -> None:
     rows = [
         ("evaluate, blocked (default)", blocked),
         ("evaluate, §10 terms on every GPU (EP, MTP, ...)", serving_terms),
-        ("  and the five fit terms, pool outputs too", fit_terms),
+        ("  and the fit terms, pool outputs too", fit_terms),
         ("evaluate, every hardware in ratio mode", ratio_mode),
         ("  and only the pre-§8 cell outputs", spec2_outputs),
         ("evaluate, one block (full-size temporaries)", one_block),

@@ -23,6 +23,13 @@ Equations (units: bytes, seconds, tokens, $):
   ``t_base = step_overhead_s + layers * layer_overhead_s`` and ``streamed(N)`` is the MoE-aware
   weight read of :func:`model.parameters.streamed_weight_bytes`; with a measured rate
   ``t_base = 1 / I0``, ``streamed = 0`` and ``compute_seconds = 0``.
+- Decode attention (docs/model.md §10, ``decode_attention_efficiency`` set):
+  ``step += N m a / S`` after the max, before the MTP factor, with ``m`` the tokens a step
+  verifies per request and ``a = F_dec ctx / (peak eta_a)`` one verified token's attention on one
+  GPU (:func:`model.parameters.decode_attention_seconds`: MLA absorbed ``2 heads (2 kv_lora_rank +
+  rope) layers``, other models ``2 heads (qk_head_dim + v_head_dim)`` per layer, sliding-window
+  layers over ``min(window, ctx)``; ``ctx`` the decode context), the placement of
+  :func:`model.serving.decode_step`.  0 without the setting or with a measured rate.
 - ``ratio`` prefill (docs/model.md §2): ``I = 1 / step``, ``R = cache_read_ratio * I``,
   ``t_pf = ttft = L / R``, ``T = L / R + O / I = (L / cache_read_ratio + O) * step``.
 - ``physical`` prefill (docs/model.md §8, aggregated serving): ``t_pf = prefill_overhead_s +
@@ -214,7 +221,8 @@ def write_sizes(rep: Replica, p: Mapping[str, np.ndarray], out: Mapping[str, np.
 def decode_step(rep: Replica, systems: np.ndarray, p: Mapping[str, np.ndarray],
                 out: Mapping[str, np.ndarray]) -> np.ndarray:
     """The time per output token of a request (into ``out["step_time"]`` where it has it): hops, weights
-    and KV read at the replica's bandwidth, the compute bound, the EP all-to-all, MTP."""
+    and KV read at the replica's bandwidth, the compute bound, the decode attention, the EP all-to-all,
+    MTP."""
     n = rep.n
     step = np.multiply(systems, p["hop_latency_s"], out=out.get("step_time"))
     step = _inplace(np.add, step, p["step_constant"])  # t_base - hop * S0
@@ -229,6 +237,10 @@ def decode_step(rep: Replica, systems: np.ndarray, p: Mapping[str, np.ndarray],
     if (p["compute_seconds"] > 0).any():
         bound = n * p["compute_seconds"]
         step = _inplace(np.maximum, step, _inplace(np.divide, bound, systems))
+    attention = p["decode_attention_seconds"]
+    if (attention > 0).any():  # docs/model.md §10: every verified token's attention, serial to the reads
+        tokens = n * p["mtp_tokens"] if drafting else n
+        step = _inplace(np.add, step, _inplace(np.divide, tokens * attention, systems))
     if (p["ep_width"] > 1).any():  # docs/model.md §10: the EP all-to-all of every MoE layer
         step = _inplace(np.add, step, ep_seconds(n, systems, p))
     if drafting or (p["mtp_step_factor"] != 1).any():  # MTP: the time per output token of a request

@@ -15,6 +15,7 @@ from typing import Any, cast
 import numpy as np
 import xarray as xr
 
+from model import serving
 from model.interactivity import fit_power_law, power_law_interactivity
 from model.overrides import (
     HARDWARE_FIELDS,
@@ -268,6 +269,7 @@ def derive_terms(ds: Any, isl: Any, concurrency: Any, cached_share: Any = None) 
     if drafting:
         compute = compute * (1 + ds.mtp_draft_tokens)
     out["compute_seconds"] = xr.where(has_rate | ds.peak_dense_tflops.isnull(), 0.0, compute)
+    out["decode_attention_seconds"] = decode_attention_seconds(ds, context, window, has_rate)
     out.update(serving_terms(ds, out["weight_bytes"], has_rate))
     price = sum(ds[f"mix_{t}"] * ds[f"price_{t}"] for t in TOKEN_TYPES)
     out["price_per_mtok"] = price
@@ -281,6 +283,7 @@ def derive_terms(ds: Any, isl: Any, concurrency: Any, cached_share: Any = None) 
     # and an outer product with a design's sample dim would cost far more than the kernel)
     needed = [out["weight_bytes"], out["kv_bytes_per_request"], out["memory_capacity"], out["effective_bandwidth"],
               out["decode_base_time"], out["dense_bytes"], out["routed_bytes"], out["output_tokens"],
+              out["decode_attention_seconds"],
               ds.price_per_hour, ds.cache_read_ratio, ds.min_interactivity, ds.hop_latency_s, ds.min_systems]
     known = True
     for term in needed:
@@ -324,6 +327,36 @@ def math_peak_tflops(ds: xr.Dataset) -> xr.DataArray:
         return dense
     peak: xr.DataArray = xr.where(fp4, ds.peak_fp4_tflops, dense)
     return peak
+
+
+def decode_attention_seconds(ds: Any, context: Any, window: Any, has_rate: Any) -> Any:
+    """docs/model.md §10: the seconds one verified decode token's attention over its context costs one
+    GPU, ``F_dec ctx / (peak eta_a)``.  The kernel adds ``n m`` of them over the replica's ``S`` GPUs to
+    the step, serial to the reads, inside the MTP factor, as :func:`model.serving.decode_step` does
+    (``m`` tokens verified per request per step).
+
+    ``F_dec`` are the FLOPs per context token.  An MLA model decodes in the absorbed form,
+    ``2 heads (2 kv_lora_rank + rope) layers`` (:func:`model.serving.decode_attention_flops`).  The
+    others (GQA, MHA, an explicit KV layout) score and weight every cached token at the prefill's
+    pair FLOPs, ``2 heads (qk_head_dim + v_head_dim)`` per layer (:func:`prefill_terms`), a GQA
+    model's sliding-window layers over ``min(window, ctx)`` tokens.  ``ctx`` is the decode context
+    the KV per request is sized at (``workload.decode_context``: L, or L + O / 2), ``peak`` the math
+    peak of the step's compute bound (:func:`math_peak_tflops`), ``eta_a`` the hardware's
+    ``decode_attention_efficiency``.  0 where that is null (no term) or the decode rate is measured
+    (its step already holds the attention); NaN, an unknown input that makes the cell infeasible,
+    where the model's attention shape is unknown.
+    """
+    efficiency = ds.decode_attention_efficiency
+    if not bool(efficiency.notnull().any()):
+        return xr.zeros_like(efficiency)
+    mla = ds.attention == "mla"
+    sliding = xr.where(ds.attention == "gqa", ds.sliding_window_layers, 0.0)
+    pair_flops = 2 * ds.attention_heads * (ds.qk_head_dim + ds.v_head_dim)
+    flops = xr.where(mla, serving.decode_attention_flops(ds.attention_heads, ds.kv_lora_rank, ds.qk_rope_head_dim,
+                                                         ds.layers) * context,
+                     pair_flops * ((ds.layers - sliding) * context + sliding * np.minimum(window, context)))
+    seconds = flops / (math_peak_tflops(ds) * 1e12 * efficiency)
+    return xr.where(efficiency.isnull() | has_rate, 0.0, seconds)
 
 
 def serving_terms(ds: xr.Dataset, weight_bytes: xr.DataArray, has_rate: xr.DataArray) -> dict[str, xr.DataArray]:

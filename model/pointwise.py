@@ -138,6 +138,31 @@ def dp_own(m: ModelSpec, hw: HardwareSpec, own: float, cached: float, new: float
                                      prefill_efficiency=speed))
 
 
+def decode_attention_s(m: ModelSpec, hw: HardwareSpec, context: float, rate: float | None) -> float:
+    """docs/model.md §10: seconds one verified decode token's attention over ``context`` tokens costs
+    one GPU, ``F ctx / (peak eta_a)``: MLA in the absorbed form, ``F = 2 heads (2 kv_lora_rank +
+    rope) layers``; other models ``2 heads (qk_head_dim + v_head_dim)`` per layer and context token,
+    a GQA model's sliding-window layers over at most ``window`` tokens.  0 without
+    ``decode_attention_efficiency`` or with a measured decode rate; NaN where the attention shape is
+    unknown."""
+    if hw.decode_attention_efficiency is None or rate is not None:
+        return 0.0
+    peak = math_peak_tflops(m, hw)
+    mla = m.attention.value == "mla"
+    shape = (m.attention_heads, m.kv_lora_rank, m.qk_rope_head_dim) if mla else \
+        (m.attention_heads, m.qk_head_dim, m.v_head_dim)
+    if peak is None or None in shape:
+        return math.nan
+    if mla:
+        flops = 2 * m.attention_heads * (2 * m.kv_lora_rank + m.qk_rope_head_dim) * m.layers * context
+    else:
+        sliding = m.sliding_window_layers if m.attention.value == "gqa" else 0
+        window = min(m.sliding_window, context) if sliding else 0.0
+        flops = 2 * m.attention_heads * (m.qk_head_dim + m.v_head_dim) * ((m.layers - sliding) * context
+                                                                          + sliding * window)
+    return flops / (peak * 1e12 * hw.decode_attention_efficiency)
+
+
 def streamed_all(m: ModelSpec, W: float, rate: float | None) -> float:
     """Weight bytes a prefill forward streams: the dense part and every routed expert (an MoE
     prompt touches them all), at the checkpoint's bytes per parameter; none where the decode rate
@@ -198,7 +223,8 @@ def cell(cfg: ModelConfig, model: str, hardware: str, isl: int, concurrency: int
     rate = _base_rate(cfg, model, hardware)
     ep = 1 if rate is not None or m.routed_experts is None else hw.ep
     ep_known = ep <= 1 or None not in (m.hidden_size, m.moe_layers, hw.interconnect_gb_s)
-    feasible = buildable and L <= m.max_context and ep_known
+    attention = decode_attention_s(m, hw, context, rate)
+    feasible = buildable and L <= m.max_context and ep_known and not math.isnan(attention)
     systems = built if math.isfinite(built) else raw
     result = {"weight_bytes": W, "kv_cache_bytes": asked * per_request, "memory_bytes": W + asked * per_request,
               "osl": osl, "systems": systems, "systems_for_weights": s0, "layers_per_system": m.layers / systems,
@@ -227,6 +253,8 @@ def cell(cfg: ModelConfig, model: str, hardware: str, isl: int, concurrency: int
     kv_read = K / min(systems, shards)  # KV bytes one system reads per step
     step = t_base + hw.hop_latency_s * max(0.0, systems - s0) + streamed / (systems * bandwidth) + kv_read / bandwidth
     step = max(step, compute)
+    # docs/model.md §10: the attention of the n (1 + draft) verified tokens, spread over the replica's GPUs
+    step += n * (1 + draft) * attention / systems
     if ep > 1 and ep_known:
         step += ep_alltoall_s(m, hw, n * (1 + draft), systems)
     # MTP: the draft costs one layer's share per drafted token; a step emits accepted tokens per request

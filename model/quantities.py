@@ -188,6 +188,11 @@ _INPUTS: tuple[Quantity, ...] = tuple(_in(q) for q in (
             "A in the new tokens' attention FLOPs A L_n^2 / 2 (model.serving.prefill_own; 0 without new tokens)", _P),
     derived("prefill_flops_per_s", H, "FLOP/s", "one system's achieved prefill FLOP/s: math peak * 1e12 * "
             "prefill_efficiency", _P),
+    derived("decode_attention_seconds", ("model", "hardware", "isl"), "s",
+            "one GPU's time for one verified decode token's attention over its context, F_dec ctx / (math peak "
+            "* 1e12 * decode_attention_efficiency) (0: the setting null, or a measured rate; NaN: the "
+            "attention shape unknown)",
+            "decode_attention_seconds"),
 ))
 
 # The outputs in the order of model.evaluate's Dataset; those read by the kernel are above.

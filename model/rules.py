@@ -64,6 +64,10 @@ HARDWARE_RULES: tuple[Rule, ...] = (
          and sorted(set(h.allowed_sizes)) == list(h.allowed_sizes),
          "must be a non-empty increasing list of whole numbers >= 1, or null", "allowed_sizes set",
          when=lambda h: h.allowed_sizes is not None, value=lambda h: list(h.allowed_sizes)),
+    Rule("decode_attention_efficiency", ("decode_attention_efficiency", "peak_dense_tflops"),
+         lambda h: h.peak_dense_tflops is not None,
+         "is a share of the peak: set peak_dense_tflops too, or leave it null", "decode_attention_efficiency set",
+         when=lambda h: h.decode_attention_efficiency is not None),
 )
 
 

@@ -203,6 +203,10 @@ class HardwareSpec(Sourced):
                                     doc="memory per system the stack keeps for itself (activations, graphs): "
                                         "neither weights nor KV (model.serving.kv_capacity); a pinned replica "
                                         "admits the requests whose KV fits the rest, the others wait")
+    decode_attention_efficiency: Optional[float] = fraction(
+        None, doc="share of the math peak a decode step's attention over the context achieves: n m F_dec ctx "
+                  "/ (S peak eta_a) serial to the reads (model.serving.decode_step); fitted on the §10 "
+                  "DeepSeek-R1 runs (serving-calibrate, configurations.json) (null: no term)")
     allowed_sizes: Optional[List[int]] = spec(None, unit="systems", doc="replica sizes that can be built (null: any)")
     max_systems: Optional[int] = system_count(None, doc="largest replica (null: no limit)")
     power_kw: Optional[float] = spec(None, unit="kW", check="> 0",

@@ -25,6 +25,9 @@ CASES = [
      'hardware.b200.allowed_sizes=[4, 2]: must be a non-empty increasing list of whole numbers >= 1, or null'),
     (['hardware.b200.allowed_sizes=[]'],
      'hardware.b200.allowed_sizes=[]: must be a non-empty increasing list of whole numbers >= 1, or null'),
+    (['hardware.b200.peak_dense_tflops=null', 'hardware.b200.decode_attention_efficiency=0.3'],
+     'hardware.b200.decode_attention_efficiency=0.3: is a share of the peak: set peak_dense_tflops too, or leave '
+     'it null'),
     (['models.deepseek_v3.active_params_b=1000'],
      'models.deepseek_v3.active_params_b=1000.0: must be <= total_params_b (671.0)'),
     (['models.gpt_oss_120b.kv_heads=0'],

@@ -1,5 +1,6 @@
 """docs/model.md §10 serving settings in the per-cell kernel, the pointwise oracle and the lazy path:
-EP all-to-all, dp-attention, MTP, the stack's KV bits, FP4 math and the prefill busy time."""
+EP all-to-all, dp-attention, MTP, the stack's KV bits, FP4 math, the prefill busy time, the memory
+reserve, the prefill pool's speed and latency, the prefill chunk and the decode attention."""
 
 import numpy as np
 import pytest
@@ -168,6 +169,42 @@ def test_weight_pass_per_prefill_forward():
     assert float(chunked().prefill_time) == pytest.approx(0.11774688, rel=1e-12)  # null: no weight pass
 
 
+def test_decode_attention_by_hand():
+    """DeepSeek V3 (MLA: 128 heads, kv_lora_rank 512, rope 64, 61 layers) on the 8 B200, L = 8,000
+    (the decode context, workload.decode_context = isl), N = 16.  Absorbed MLA scores and weights
+    each cached latent: F_dec = 2 x 128 x (2 x 512 + 64) x 61 = 16,990,208 FLOPs per context token,
+    1.35921664e11 per verified token over 8,000 tokens.  At 0.2 of the 4,500 TFLOP/s FP8 peak one
+    GPU takes 1.35921664e11 / 9e14 = 151.024071 µs per token; the 16 requests' tokens spread over
+    the 8 GPUs, + 2 x 151.024071 = 302.048142 µs serial to the reads: the step goes from 17.005181
+    ms (memory-bound; the compute bound is 16 x 74e9 / 3.6e16 = 32.9 µs) to 17.307229 ms.  With MTP
+    (3 drafted, 4 verified per request, 1 accepted) the term counts 4 tokens per request and sits
+    inside the draft factor: + 4 x 302.048142 µs x (1 + 3/61) = 1.267612 ms.  At the mean context
+    (L + O / 2 = 9,000) it is 9/8 as large.  gpt-oss-120b (GQA, 64 heads of 64 + 64, 36 layers, 18
+    of them over a 128-token window): 2 x 64 x 128 = 16,384 FLOPs per layer and context token,
+    16,384 x (18 x 8,000 + 18 x 128) = 2,397,044,736 per token, 2.663383 µs at 9e14 FLOP/s: + 2 x
+    2.663383 µs.  The wafer's decode rate is measured (its step holds the attention): no change."""
+    on = "hardware.b200.decode_attention_efficiency=0.2"
+    per_token = 16_990_208 * 8000 / 9e14
+    assert per_token == pytest.approx(151.024071e-6, rel=1e-8)
+    off = _cell()
+    assert float(off.step_time) == pytest.approx(17.005181e-3, rel=1e-7)
+    assert float(_cell(on).step_time) == pytest.approx(17.307229e-3, rel=1e-7)
+    assert float(_cell(on).step_time - off.step_time) == pytest.approx(2 * per_token, rel=1e-9)
+    mtp = "hardware.b200.mtp_draft_tokens=3"
+    assert float(_cell(mtp, on).step_time - _cell(mtp).step_time) == \
+        pytest.approx(4 * 2 * per_token * (1 + 3 / 61), rel=1e-9)
+    assert 4 * 2 * per_token * (1 + 3 / 61) == pytest.approx(1.267612e-3, rel=1e-6)
+    mean = "workload.decode_context=mean"
+    assert float(_cell(mean, on).step_time - _cell(mean).step_time) == pytest.approx(2 * per_token * 9 / 8, rel=1e-9)
+    oss = "select.models=[gpt_oss_120b]"
+    assert float(_cell(oss, on).step_time - _cell(oss).step_time) == pytest.approx(2 * 2_397_044_736 / 9e14,
+                                                                                   rel=1e-9)
+    wafer = ["select.hardware=[cerebras_wse3]", "hardware.cerebras_wse3.decode_attention_efficiency=0.2"]
+    steps = [float(model.evaluate(model.load_config(["select.models=[deepseek_v3]", *extra]), **at(8000, 16))
+                   .step_time.squeeze()) for extra in (wafer[:1], wafer)]
+    assert steps[0] == steps[1]
+
+
 def test_dp_attention_prefill_runs_the_request_attention_on_one_rank():
     """DeepSeek V3 at L = 8,000 (5,000 cached, 3,000 new) on the 8 B200: the new tokens' attention
     is 3,000 x 4,997,120 x (5,000 + 1,500) = 9.744384e13 FLOPs.  Under dp-attention a request's
@@ -251,10 +288,11 @@ GPUS = ["h100_sxm", "b200", "gb200_nvl72", "mi355x", "b300", "gb300_nvl72", "mi3
        pinned=st.sampled_from([None, 8, 16]), percentile=st.sampled_from(["p50", "p90", "p99"]),
        max_ttft=st.sampled_from([None, 0.5, 30.0]), reserve=st.sampled_from([0.0, 5.0, 40.0]),
        speed=st.sampled_from([1.0, 0.4, 2.5]), share=st.sampled_from([1.0, 0.0, 0.3]),
-       chunk=st.sampled_from([None, 512, 8192]))
+       chunk=st.sampled_from([None, 512, 8192]), attention=st.sampled_from([None, 0.03, 0.7]),
+       context=st.sampled_from(["isl", "mean"]))
 def test_kernel_equals_the_oracle_with_the_new_terms_on(cfg, model_name, hw, isl, n, ep, dp, draft, accepted,
                                                        kv_bits, fp4, busy, mode, pinned, percentile, max_ttft,
-                                                       reserve, speed, share, chunk):
+                                                       reserve, speed, share, chunk, attention, context):
     updates = {f"hardware.{hw}.ep": ep, f"hardware.{hw}.attention_data_parallel": dp,
                f"hardware.{hw}.mtp_draft_tokens": draft,
                f"hardware.{hw}.accepted_tokens_per_step": 1 + accepted * draft,
@@ -262,6 +300,7 @@ def test_kernel_equals_the_oracle_with_the_new_terms_on(cfg, model_name, hw, isl
                f"hardware.{hw}.prefill_busy_s": busy, f"hardware.{hw}.prefill_mode": mode,
                f"hardware.{hw}.memory_reserve_gb": reserve, f"hardware.{hw}.prefill_stack_speed": speed,
                f"hardware.{hw}.pool_latency_share": share, f"hardware.{hw}.prefill_chunk_tokens": chunk,
+               f"hardware.{hw}.decode_attention_efficiency": attention, "workload.decode_context": context,
                "sla.percentile": percentile,
                "sla.max_ttft_s": max_ttft, "sla.min_interactivity": 20.0,
                "select.models": [model_name], "select.hardware": [hw]}
@@ -274,7 +313,9 @@ def test_kernel_equals_the_oracle_with_the_new_terms_on(cfg, model_name, hw, isl
 
 
 def test_lazy_equals_in_memory_with_the_new_terms_on():
-    cfg = model.load_config([
+    attention = ["hardware.b200.decode_attention_efficiency=0.3",
+                 "hardware.gb200_nvl72.decode_attention_efficiency=0.05"]
+    terms = [
         "hardware.b200.ep=8", "hardware.b200.mtp_draft_tokens=3", "hardware.b200.accepted_tokens_per_step=2.3",
         "hardware.b200.attention_data_parallel=true", "hardware.b200.kv_cache_bits=8",
         "hardware.b200.fp4_compute=true", "hardware.b200.prefill_busy_s=0.01", "hardware.gb200_nvl72.ep=72",
@@ -282,13 +323,30 @@ def test_lazy_equals_in_memory_with_the_new_terms_on():
         "hardware.b200.prefill_stack_speed=1.7", "hardware.b200.pool_latency_share=0.3",
         "hardware.b200.prefill_chunk_tokens=4096", "hardware.gb200_nvl72.prefill_chunk_tokens=16384",
         "hardware.gb200_nvl72.mtp_draft_tokens=1", "sla.percentile=p90", "sla.max_ttft_s=3",
-        "grid.isl_points=6", "grid.concurrency_max=300", "grid.concurrency_step=7"])
+        "grid.isl_points=6", "grid.concurrency_max=300", "grid.concurrency_step=7"]
+    cfg = model.load_config(terms + attention)
     eager = model.evaluate(cfg, variables=list(CELL_OUTPUTS))
     lazy = model.evaluate(cfg, variables=list(CELL_OUTPUTS), chunks={"isl": 2, "concurrency": 11}).compute()
     xr.testing.assert_identical(lazy, eager)
     off = model.evaluate(model.load_config(["grid.isl_points=6", "grid.concurrency_max=300",
                                             "grid.concurrency_step=7"]))
     assert not np.array_equal(off.step_time.sel(hardware="b200").values, eager.step_time.sel(hardware="b200").values)
+    # the decode attention is among the terms: every feasible GPU cell's step is longer with it
+    without = model.evaluate(model.load_config(terms), variables=["step_time"])
+    for hw in ("b200", "gb200_nvl72"):
+        longer, shorter = eager.step_time.sel(hardware=hw).values, without.step_time.sel(hardware=hw).values
+        known = np.isfinite(shorter)
+        assert known.any() and (longer[known] > shorter[known]).all()
+
+
+def test_decode_attention_needs_the_attention_shape():
+    """The decode attention of a model without attention_heads is an unknown input: the cell is
+    infeasible with the setting on (kernel and oracle), and served without it."""
+    shapeless = CELL + ["hardware.b200.prefill_mode=ratio", "models.deepseek_v3.attention_heads=null"]
+    for extra, served in (([], True), (["hardware.b200.decode_attention_efficiency=0.2"], False)):
+        cfg = model.load_config(shapeless + extra)
+        assert bool(model.evaluate(cfg, **at(8000, 16)).feasible.squeeze()) is served
+        assert cell(cfg, "deepseek_v3", "b200", 8000, 16)["feasible"] is served
 
 
 def test_ep_needs_the_model_and_link_terms():
