@@ -13,13 +13,18 @@ Equations (units: bytes, seconds, tokens, $):
   infeasible if none fits, ``S > max_systems`` or ``L > max_context``.  Under tensor
   parallelism a GPU holds ``W / S + K / min(S, kv_shards)`` (MLA: ``kv_shards = 1``), so past
   ``kv_shards`` GPUs ``S = ceil(W / (capacity - K / kv_shards))``, and no size fits once one
-  GPU's share of the KV alone fills it.
+  GPU's share of the KV alone fills it.  Under dp-attention (docs/model.md §10, ``A =
+  attention_bytes > 0``) a GPU holds ``(W - A) / S + A + K / S`` (the attention weights whole,
+  the KV split over all S: ``kv_shards`` is inf there), so ``S = ceil((W - A + K) / (capacity - A))``,
+  and no size fits where ``capacity <= A``; ``A = 0`` elsewhere, the first form.
 - Admission (docs/model.md §8): a pinned replica (``min_systems == max_systems``) whose memory cannot
   hold all N requests admits the ``N_fit`` that fit (``N_fit >= 1``; :func:`model.serving.kv_capacity`,
-  ``capacity`` net of ``memory_reserve_gb``); the others wait ``(N - N_fit) / X``.
+  ``capacity`` net of ``memory_reserve_gb``, weights per GPU ``(W - A) / S + A``, the calibration's
+  :func:`model.configurations.kv_capacity`); the others wait ``(N - N_fit) / X``.
 - ``step = max(t_base + hop * (S - S0) + (streamed(N) + K_read) / (S * B), N * compute_seconds / S)``
   with ``K_read = K * S / min(S, kv_shards)`` (KV bytes one system reads, times S);
-  ``S >= S0`` always, so docs/model.md §2.3's ``max(0, S - S0)`` is ``S - S0``.  On the GPU path
+  ``S >= S0`` always (``S0 = ceil((W - A) / (capacity - A))``, the weights alone), so docs/model.md
+  §2.3's ``max(0, S - S0)`` is ``S - S0``.  On the GPU path
   ``t_base = step_overhead_s + layers * layer_overhead_s`` and ``streamed(N)`` is the MoE-aware
   weight read of :func:`model.parameters.streamed_weight_bytes`; with a measured rate
   ``t_base = 1 / I0``, ``streamed = 0`` and ``compute_seconds = 0``.
@@ -111,17 +116,32 @@ def _systems(kv: np.ndarray, p: Mapping[str, np.ndarray]) -> tuple[np.ndarray, n
     """Systems per replica for weights + KV (before rounding), and where the KV fits at all
     (None: everywhere)."""
     raw = kv + p["weight_bytes"]
-    raw = _inplace(np.divide, raw, p["memory_capacity"])
+    attention, fits = p["attention_bytes"], None
+    if (attention > 0).any():
+        # docs/model.md §10 dp-attention: every GPU holds the attention weights A whole, the rest and
+        # the KV split over the S GPUs: (W - A + K) / S + A <= capacity (A = 0 elsewhere: W + K over S)
+        room = p["memory_capacity"] - attention
+        with np.errstate(divide="ignore", invalid="ignore"):
+            split = np.divide(raw - attention, room)
+        lacking = ~(room > 0)  # where A > 0: A alone fills a GPU, no size fits
+        if lacking.any():  # (A = 0 there: capacity <= 0, the same quotient)
+            fits = ~lacking | (attention == 0)
+            split = np.where(fits, split, raw / p["memory_capacity"])  # the need as if A split
+        raw = split
+    else:
+        raw = _inplace(np.divide, raw, p["memory_capacity"])
     np.ceil(raw, out=raw)
     shards = p["kv_shards"]
     if not np.isfinite(shards).any():
-        return raw, None
-    # Tensor parallelism: past kv_shards GPUs the KV stops splitting (docs/model.md §8)
+        return raw, fits
+    # Tensor parallelism: past kv_shards GPUs the KV stops splitting (docs/model.md §8); never with
+    # dp-attention (kv_shards is inf there: the KV splits over all S GPUs), so A plays no part here
     spare = p["memory_capacity"] - kv / shards
     with np.errstate(divide="ignore", invalid="ignore"):
         beyond = np.ceil(p["weight_bytes"] / spare)
-    fits = (raw <= shards) | (spare > 0)
-    return np.where(raw <= shards, raw, np.where(spare > 0, beyond, raw)), fits
+    kv_fits = (raw <= shards) | (spare > 0)
+    return (np.where(raw <= shards, raw, np.where(spare > 0, beyond, raw)),
+            kv_fits if fits is None else kv_fits & fits)
 
 
 def _admitted(n: np.ndarray, buildable: np.ndarray, p: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -130,8 +150,10 @@ def _admitted(n: np.ndarray, buildable: np.ndarray, p: Mapping[str, np.ndarray])
     ``memory_capacity`` is already net of ``memory_reserve_gb``)."""
     pinned = p["pinned_systems"]
     kv_share = np.minimum(pinned, p["kv_shards"])  # systems over which one request's KV splits
+    attention = p["attention_bytes"]  # dp-attention: whole on every GPU (0 elsewhere)
     with np.errstate(invalid="ignore", divide="ignore"):
-        fit = np.floor(serving.kv_capacity(p["memory_capacity"], 0.0, p["weight_bytes"] / pinned,
+        weights_gpu = (p["weight_bytes"] - attention) / pinned + attention
+        fit = np.floor(serving.kv_capacity(p["memory_capacity"], 0.0, weights_gpu,
                                            p["kv_bytes_per_request"], kv_share, True))
         admit = ~buildable & np.isfinite(pinned) & (fit >= 1) & (n > fit)
     return np.where(admit, fit, n), admit

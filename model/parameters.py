@@ -172,6 +172,17 @@ def round_up_to_allowed(systems: xr.DataArray, ds: xr.Dataset) -> xr.DataArray:
     return out
 
 
+def systems_for_weights(weight_bytes: Any, attention_bytes: Any, capacity: Any) -> Any:
+    """S0, the systems a replica's weights alone need (before ``min_systems`` and rounding):
+    ``ceil((W - A) / (capacity - A))``, every GPU holding the ``A`` attention bytes whole under
+    dp-attention (docs/model.md §10; ``A = 0`` elsewhere: ``ceil(W / capacity)``).  Where
+    ``capacity <= A`` no size holds them: ``ceil(W / capacity)``, as if A split (the kernel finds
+    such a cell infeasible)."""
+    lacking = (attention_bytes > 0) & ~(capacity > attention_bytes)
+    split = np.ceil((weight_bytes - attention_bytes) / (capacity - attention_bytes))
+    return xr.where(lacking, np.ceil(weight_bytes / capacity), split)
+
+
 def streamed_weight_bytes(ds: xr.Dataset, weight_bytes: xr.DataArray,
                           concurrency: xr.DataArray) -> xr.DataArray:
     """Weight bytes read from HBM per decode step of N concurrent requests (GPU path).
@@ -236,8 +247,6 @@ def derive_terms(ds: Any, isl: Any, concurrency: Any, cached_share: Any = None) 
     # docs/model.md §10: the stack's own reserve is neither weights nor KV (model.serving.kv_capacity)
     out["memory_capacity"] = ds.memory_gb * 1e9 * ds.usable_memory_fraction - ds.memory_reserve_gb * 1e9
     out["effective_bandwidth"] = ds.memory_bandwidth_tb_s * 1e12 * ds.bandwidth_efficiency
-    s0 = np.maximum(ds.min_systems, np.ceil(out["weight_bytes"] / out["memory_capacity"]))
-    out["systems_for_weights"] = round_up_to_allowed(s0, ds)
 
     measured = ds.base_interactivity.where(ds.interactivity_measured)
     fit_a, fit_b = fit_power_law(ds.active_params_b, measured, dim="model")
@@ -271,6 +280,9 @@ def derive_terms(ds: Any, isl: Any, concurrency: Any, cached_share: Any = None) 
     out["compute_seconds"] = xr.where(has_rate | ds.peak_dense_tflops.isnull(), 0.0, compute)
     out["decode_attention_seconds"] = decode_attention_seconds(ds, context, window, has_rate)
     out.update(serving_terms(ds, out["weight_bytes"], has_rate))
+    out["systems_for_weights"] = round_up_to_allowed(
+        np.maximum(ds.min_systems, systems_for_weights(out["weight_bytes"], out["attention_bytes"],
+                                                       out["memory_capacity"])), ds)
     price = sum(ds[f"mix_{t}"] * ds[f"price_{t}"] for t in TOKEN_TYPES)
     out["price_per_mtok"] = price
     # Per-(model, hardware) and per-ISL constants of the cell equations (model.equations).

@@ -74,8 +74,16 @@ def kv_shards(m: ModelSpec, hw: HardwareSpec) -> float:
     return {"gqa": float(m.kv_heads or 0), "mla": 1.0}.get(m.attention.value, math.inf)
 
 
-def systems_needed(W: float, K: float, capacity: float, shards: float) -> tuple[float, bool]:
-    """Fewest systems whose memory holds W / S + K / min(S, shards) each, and whether any does."""
+def systems_needed(W: float, K: float, capacity: float, shards: float, attention: float = 0.0) -> tuple[float, bool]:
+    """Fewest systems whose memory holds W / S + K / min(S, shards) each, and whether any does.
+
+    Under dp-attention (docs/model.md §10) each holds the ``attention`` bytes whole and the KV
+    splits over all of them (``shards`` inf): ``(W - A) / S + A + K / S``; none does where
+    ``capacity <= A`` (the need is then given as if A split, ``ceil((W + K) / capacity)``)."""
+    if attention > 0:
+        if capacity <= attention:
+            return float(math.ceil((W + K) / capacity)), False
+        return float(math.ceil((W - attention + K) / (capacity - attention))), True
     s = float(math.ceil((W + K) / capacity))
     if s <= shards:
         return s, True
@@ -205,22 +213,25 @@ def cell(cfg: ModelConfig, model: str, hardware: str, isl: int, concurrency: int
     usable = hw.memory_gb * 1e9 * hw.usable_memory_fraction
     capacity = usable - hw.memory_reserve_gb * 1e9  # docs/model.md §10: the stack's reserve holds no KV
     shards = kv_shards(m, hw)
-    need, kv_fits = systems_needed(W, K, capacity, shards)
+    rate = _base_rate(cfg, model, hardware)
+    # dp-attention (docs/model.md §10): every GPU holds the whole attention weights, the rest split over the S GPUs
+    A = W * m.attention_params_b / m.total_params_b \
+        if hw.attention_data_parallel and m.attention_params_b is not None and rate is None else 0.0
+    need, kv_fits = systems_needed(W, K, capacity, shards, A)
     raw = max(float(hw.min_systems), need)
     built = _round_up(raw, hw)
-    s0_raw = max(float(hw.min_systems), math.ceil(W / capacity))
+    s0_raw = max(float(hw.min_systems), systems_needed(W, 0.0, capacity, math.inf, A)[0])
     s0 = _round_up(s0_raw, hw) if math.isfinite(_round_up(s0_raw, hw)) else s0_raw
     max_systems = math.inf if hw.max_systems is None else hw.max_systems
     buildable = math.isfinite(built) and built <= max_systems and kv_fits
     if not buildable and hw.max_systems is not None and hw.min_systems == hw.max_systems:
         # a pinned replica admits the requests whose KV fits; the others wait (docs/model.md §8)
         pinned = float(hw.max_systems)
-        fit = math.floor(serving.kv_capacity(usable, hw.memory_reserve_gb * 1e9, W / pinned, per_request,
+        fit = math.floor(serving.kv_capacity(usable, hw.memory_reserve_gb * 1e9, (W - A) / pinned + A, per_request,
                                              min(pinned, shards), True))
         if 1 <= fit < n:
             n, built, raw, buildable = float(fit), pinned, pinned, True
             K = n * per_request
-    rate = _base_rate(cfg, model, hardware)
     ep = 1 if rate is not None or m.routed_experts is None else hw.ep
     ep_known = ep <= 1 or None not in (m.hidden_size, m.moe_layers, hw.interconnect_gb_s)
     attention = decode_attention_s(m, hw, context, rate)
@@ -243,9 +254,8 @@ def cell(cfg: ModelConfig, model: str, hardware: str, isl: int, concurrency: int
         else:
             params = m.active_params_b
         streamed = W * params / m.total_params_b
-        if hw.attention_data_parallel and m.attention_params_b is not None:
-            # dp-attention: every GPU reads the whole attention weights (the rest split over the S GPUs)
-            streamed += (systems - 1) * W * m.attention_params_b / m.total_params_b
+        # dp-attention: every GPU reads the whole attention weights (the rest split over the S GPUs)
+        streamed += (systems - 1) * A
         if hw.peak_dense_tflops is not None:
             flops = n * (1 + draft) * 2 * m.active_params_b * 1e9
             compute = flops / (systems * peak * 1e12 * hw.compute_efficiency)

@@ -121,6 +121,45 @@ def test_memory_reserve_caps_the_kv_a_pinned_replica_holds():
         model.load_config(CELL + ["hardware.b200.memory_reserve_gb=180"])
 
 
+def test_dp_attention_holds_the_whole_attention_weights_on_every_gpu():
+    """DeepSeek V3 (671 GB FP8, 1 byte a parameter: its 11.4 B attention parameters are A = 11.4 GB)
+    on B200 (180 GB), L = 100,000: one request's MLA KV is 7.0272 GB, split 8 ways under
+    dp-attention, 0.8784 GB per GPU of 8.  Every GPU holds A whole and (W - A) / S of the rest.
+
+    - The pinned 8 at N = 128: a GPU holds (671 - 11.4) / 8 = 82.45 GB of the rest + 11.4 GB of
+      attention = 93.85 GB of weights, 86.15 GB for KV: 86.15 / 0.8784 = 98.08, 98 requests
+      (with the attention split like the rest, 671 / 8 = 83.875 GB, 96.125 / 0.8784 = 109.43: 109).
+    - A free replica (sizes unrestricted) at N = 100, 702.72 GB of KV:
+      S = ceil((671 - 11.4 + 702.72) / (180 - 11.4)) = ceil(8.080) = 9 GPUs, each 73.29 + 11.4 +
+      78.08 = 162.77 GB (ceil((671 + 702.72) / 180) = 8 before, but 8 GPUs would each hold 82.45 +
+      11.4 + 87.84 = 181.69 GB > 180).
+    - The weights alone with a 12 GB reserve (168 GB a GPU): S0 = ceil(659.6 / 156.6) = ceil(4.212) = 5
+      (ceil(671 / 168) = ceil(3.994) = 4 before: 4 GPUs would each hold 164.9 + 11.4 = 176.3 GB > 168).
+    - A 170 GB reserve leaves 10 GB a GPU, less than A: no size fits (68 GPUs before).
+    The kernel equals the pointwise oracle on each."""
+    dp = "hardware.b200.attention_data_parallel=true"
+    free = ["hardware.b200.max_systems=null", "hardware.b200.min_systems=1", "hardware.b200.allowed_sizes=null"]
+
+    def both(*extra, n):
+        cfg = model.load_config(CELL + [dp, *extra])
+        ds = model.evaluate(cfg, variables=list(CELL_OUTPUTS), **at(100_000, n)).squeeze()
+        assert_matches_oracle(ds, cell(cfg, "deepseek_v3", "b200", 100_000, n))
+        return ds
+
+    pinned = both(n=128)
+    assert float(pinned.kv_bytes_per_request) == 7.0272e9
+    assert serving.kv_capacity(180e9, 0.0, (671e9 - 11.4e9) / 8 + 11.4e9, 7.0272e9, 8, True) == \
+        pytest.approx(86.15 / 0.8784, rel=1e-12)
+    assert int(pinned.admitted_requests) == 98 and bool(pinned.feasible)
+    grown = both(*free, n=100)
+    assert (int(grown.systems), int(grown.systems_for_weights)) == (9, 4) and bool(grown.feasible)
+    assert int(both(*free, "hardware.b200.memory_reserve_gb=12", n=1).systems_for_weights) == 5
+    full = both(*free, "hardware.b200.memory_reserve_gb=170", n=1)
+    assert not bool(full.feasible)
+    # without dp-attention nothing changes: the tensor-parallel replica keeps W / S (its own test above)
+    assert int(model.evaluate(model.load_config(CELL + free), **at(100_000, 1)).systems.squeeze()) == 4
+
+
 def test_prefill_pool_speed_and_latency_share():
     """DeepSeek V3 on the 8 B200 at L = 8,000 (5,000 cached, 3,000 new): the new tokens' FLOPs are
     3,000 x (2 x 37e9 + 4,997,120 x 6,500) = 3.1944384e14 (A = 2 x 128 x (192 + 128) x 61), busy

@@ -45,12 +45,7 @@ def test_disaggregated_run_through_calibration_equals_the_optimizer_columns():
     x = configurations.configuration_inputs(run, c, 1.0)
     assert (x.decode_gpus.item(), x.decode_workers.item(), x.prefill_gpus.item(), x.users.item()) == (8, 2, 8, 64)
     cfg = optimize.load_config(RUN_1241)
-    grid = bucket_grid(cfg)
-    assert int(grid.systems.squeeze()) == 8 and int(grid.admitted_requests.squeeze()) == 32
-    optimizer = {k: float(np.squeeze(v)) for k, v in disaggregated_cells(grid, column_options(cfg, grid)).items()}
-    ours = configurations.plan_columns(x, PARAMS, 0.8, transfer_bytes=x.kv_bytes_request)
-    for key in ("decode_interactivity", "decode_rate", "prefill_rate", "prefill_ttft"):
-        assert float(ours[key][0]) == pytest.approx(optimizer[key], rel=1e-9), key
+    optimizer, _ = _assert_columns_equal(cfg, x, PARAMS, admitted=32)
     # and the decode side is what the calibration is judged on: accepted / step of model.serving
     assert optimizer["decode_interactivity"] > 30
 
@@ -60,6 +55,30 @@ def test_disaggregated_run_through_calibration_equals_the_optimizer_columns():
 # (SGLang: FP8 KV, 8,192)
 TERMS_ON = {**PARAMS, "prefill_busy_s": 0.012, "prefill_stack_speed": 1.6, "pool_latency_share": 0.45,
             "memory_reserve_gb": 14.0, "decode_attention_efficiency": 0.2}
+
+
+def _terms_on_overrides(params: dict, kv_bits: float, chunk: float) -> list[str]:
+    """The MI355X grid's overrides for the terms at ``params``, the stack's KV bits and prefill chunk,
+    and the calibration's weights: DeepSeek-R1's dense + routed parameters, 670.465625 B at 1 byte."""
+    return [f"hardware.mi355x.kv_cache_bits={kv_bits}", f"hardware.mi355x.prefill_chunk_tokens={chunk}",
+            f"hardware.mi355x.prefill_busy_s={params['prefill_busy_s']}",
+            f"hardware.mi355x.prefill_stack_speed={params['prefill_stack_speed']}",
+            f"hardware.mi355x.pool_latency_share={params['pool_latency_share']}",
+            f"hardware.mi355x.memory_reserve_gb={params['memory_reserve_gb']}",
+            f"hardware.mi355x.decode_attention_efficiency={params['decode_attention_efficiency']}",
+            "models.deepseek_r1.weight_gb=670.465625", "models.deepseek_r1.total_params_b=670.465625"]
+
+
+def _assert_columns_equal(cfg, x, params: dict, admitted: int) -> tuple[dict, dict]:
+    """The optimizer's columns of ``cfg``'s one cell (a replica of 8 admitting ``admitted`` requests) equal
+    :func:`model.configurations.plan_columns` of ``x`` at ``params`` to 1e-9; returns both."""
+    grid = bucket_grid(cfg)
+    assert int(grid.systems.squeeze()) == 8 and int(grid.admitted_requests.squeeze()) == admitted
+    optimizer = {k: float(np.squeeze(v)) for k, v in disaggregated_cells(grid, column_options(cfg, grid)).items()}
+    ours = configurations.plan_columns(x, params, 0.8, transfer_bytes=x.kv_bytes_request)
+    for key in ("decode_interactivity", "decode_rate", "prefill_rate", "prefill_ttft"):
+        assert float(ours[key][0]) == pytest.approx(optimizer[key], rel=1e-9), key
+    return optimizer, ours
 
 
 @pytest.mark.parametrize("reserve", [14.0, 202.5])
@@ -81,24 +100,10 @@ def test_the_optimizer_columns_equal_the_calibration_with_the_terms_on(reserve):
     table = configurations.load_configurations(str(ROOT / "model/data/inferencex/inferencex-dsr1.csv"))
     x = configurations.configuration_inputs(table[table.id == 1241], c, 1.0)
     params = {**TERMS_ON, "memory_reserve_gb": reserve}
-    cfg = optimize.load_config(RUN_1241 + [
-        f"hardware.mi355x.kv_cache_bits={kv_bits}", f"hardware.mi355x.prefill_chunk_tokens={chunk}",
-        f"hardware.mi355x.prefill_busy_s={params['prefill_busy_s']}",
-        f"hardware.mi355x.prefill_stack_speed={params['prefill_stack_speed']}",
-        f"hardware.mi355x.pool_latency_share={params['pool_latency_share']}",
-        f"hardware.mi355x.memory_reserve_gb={reserve}",
-        f"hardware.mi355x.decode_attention_efficiency={params['decode_attention_efficiency']}",
-        "models.deepseek_r1.weight_gb=670.465625",
-        "models.deepseek_r1.total_params_b=670.465625"])
-    grid = bucket_grid(cfg)
-    admitted = 32 if reserve < 100 else 31
-    assert int(grid.systems.squeeze()) == 8 and int(grid.admitted_requests.squeeze()) == admitted
+    cfg = optimize.load_config(RUN_1241 + _terms_on_overrides(params, kv_bits, chunk))
     held = int(np.floor(configurations.kv_capacity(x, params)[0]))  # the calibration's cap, whole requests
     assert held == (31 if reserve > 100 else 3524)
-    optimizer = {k: float(np.squeeze(v)) for k, v in disaggregated_cells(grid, column_options(cfg, grid)).items()}
-    ours = configurations.plan_columns(x, params, 0.8, transfer_bytes=x.kv_bytes_request)
-    for key in ("decode_interactivity", "decode_rate", "prefill_rate", "prefill_ttft"):
-        assert float(ours[key][0]) == pytest.approx(optimizer[key], rel=1e-9), key
+    _, ours = _assert_columns_equal(cfg, x, params, admitted=32 if reserve < 100 else 31)
     # the terms moved the columns: the prefill pool is faster and waits less than with them off
     off = configurations.plan_columns(x, {**PARAMS}, 0.8, transfer_bytes=x.kv_bytes_request)
     assert float(ours["prefill_ttft"][0]) != pytest.approx(float(off["prefill_ttft"][0]), rel=1e-3)
@@ -127,3 +132,36 @@ def test_fleet_prefill_ttft_at_p99_by_hand():
     assert plan_fleet(hand_worked_cfg("fleet.max_ttft_s.gpt_oss_120b=1.2")).totals.cost_per_hour == \
         pytest.approx(174.05)
     assert limited.status != SolveStatus.optimal and limited.plan.empty
+
+
+def test_a_dp_attention_decode_worker_admits_what_the_calibration_holds():
+    """Run 1291: DeepSeek-R1 FP8 on MI355X (SGLang, EP 8, dp-attention on both pools, no MTP), two
+    prefill workers of 8 GPUs and one decode worker of 8, 2,048 users, 8k/1k, with the terms on and a
+    150 GB reserve.  The calibration's weights (dense + routed, 670.465625 GB at 1 byte) are the grid's.
+    Each decode GPU holds the attention weights whole, 11.4 GB, and an eighth of the rest,
+    (670.465625 - 11.4) / 8 = 82.383 GB: 288 - 150 - 93.783 = 44.217 GB for KV.  One request's FP8
+    latent KV at the mean context 8,704 is 8,704 x 61 x 576 B = 305.82 MB, split 8 ways under
+    dp-attention, 38.228 MB a GPU: 1,156.66, so 1,156 requests run, in the calibration's decode column
+    and in the kernel's admission alike (the attention split like the rest, 670.465625 / 8 = 83.808 GB,
+    would leave 54.192 GB: 1,417).  The columns then agree to 1e-9 (a kernel admitting 1,417 gave a
+    decode interactivity of 14.96 tok/s for the calibration's 16.82, a decode rate of 20.71 for 18.99)."""
+    c = configurations.serving_catalog(OmegaConf.to_container(load_config(config_name="calibrate"), resolve=True))
+    kv_bits, chunk = c["stacks"]["kv_bits"]["sglang"], c["stacks"]["prefill_chunk_tokens"]
+    table = configurations.load_configurations(str(ROOT / "model/data/inferencex/inferencex-dsr1.csv"))
+    run = table[table.id == 1291]
+    assert bool(run.decode_dp_attention.item()) and bool(run.prefill_dp_attention.item())
+    assert not bool(run.aggregated.item()) and run.spec_method.item() == "none"
+    x = configurations.configuration_inputs(run, c, 1.0)
+    assert (x.decode_gpus.item(), x.decode_workers.item(), x.prefill_gpus.item(), x.users.item(), x.ep.item()) == \
+        (8, 1, 8, 2048, 8)
+    assert x.kv_bytes_request.item() == 8704 * 61 * 576 and x.attention_bytes.item() == 11.4e9
+    params = {**TERMS_ON, "memory_reserve_gb": 150.0}
+    held = configurations.kv_capacity(x, params)[0]
+    assert held == pytest.approx((288 - 150 - (670.465625 - 11.4) / 8 - 11.4) / (8704 * 61 * 576 / 8e9), rel=1e-12)
+    assert int(np.floor(held)) == 1156
+    same = [o for o in RUN_1241 if not o.startswith(("workload.isl", "workload.osl", "grid.concurrency"))]
+    cfg = optimize.load_config(same + _terms_on_overrides(params, kv_bits, chunk) + [
+        "workload.isl=8192", "workload.osl=1024", "grid.concurrency_min=2048", "grid.concurrency_max=2048",
+        "hardware.mi355x.attention_data_parallel=true", "hardware.mi355x.ep=8",
+        f"hardware.mi355x.ep_latency_s={params['ep_latency_s']}"])
+    _assert_columns_equal(cfg, x, params, admitted=1156)
