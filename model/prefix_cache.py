@@ -338,9 +338,11 @@ def replica_cache_tokens(p: xr.Dataset, systems: xr.DataArray) -> xr.DataArray:
 
     ``p``: the cost model's parameters (:func:`model.parameters.parameters`). Three tiers:
     - device: memory left after the weights and the active KV of the cell's N requests,
-      ``S * memory_capacity - W - N * kv_per_request * copies``, where ``copies = S / min(S,
-      kv_shards)`` is how many systems hold each token's KV (MLA under tensor parallelism keeps
-      its latent KV on every GPU: a cached token takes ``copies`` times its bytes there);
+      ``S * memory_capacity - W - A (S - 1) - N * kv_per_request * copies``, where ``copies = S /
+      min(S, kv_shards)`` is how many systems hold each token's KV (MLA under tensor parallelism
+      keeps its latent KV on every GPU: a cached token takes ``copies`` times its bytes there) and
+      ``A`` the attention weights every GPU holds whole under attention data parallelism
+      (``attention_bytes``; 0 otherwise), as the kernel sizes the replica;
     - host: ``S * host_memory_gb`` (one copy of each token's KV per replica);
     - storage: ``S * storage_cache_gb``.
     Bytes become tokens at ``kv_bytes_per_context_token`` (full-attention layers; a sliding-window
@@ -356,7 +358,8 @@ def replica_cache_tokens(p: xr.Dataset, systems: xr.DataArray) -> xr.DataArray:
     copies = systems / shards
     per_token = p["kv_bytes_per_context_token"]
     active = p["concurrent_requests"] * p["kv_bytes_per_request"] * copies
-    free = np.maximum(systems * p["memory_capacity"] - p["weight_bytes"] - active, 0.0)
+    replicated = p["attention_bytes"] * (systems - 1)  # dp-attention: the attention weights on every GPU
+    free = np.maximum(systems * p["memory_capacity"] - p["weight_bytes"] - replicated - active, 0.0)
     below = (p["host_memory_gb"].fillna(0.0) + p["storage_cache_gb"].fillna(0.0)) * 1e9 * systems
     tokens = cast(xr.DataArray, free / (per_token * copies) + below / per_token)
     return tokens.assign_attrs(units="tokens", long_name="prefix-cache capacity per replica (device + host + storage)")

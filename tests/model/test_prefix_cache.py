@@ -187,6 +187,23 @@ def test_capacity_per_replica_worked_by_hand():
     assert more.item() == pytest.approx(4 * 250e9 / 70272, rel=1e-12)  # 720 - 671 - 4 * 3 * 6.77 < 0: none left
 
 
+def test_dp_attention_capacity_keeps_the_attention_weights_on_every_gpu():
+    """Under attention data parallelism each of the 4 B200s (192 GB here) holds the whole 11.4 GB of
+    attention weights and the latent KV splits (one copy): the device keeps 4 x 192 - 671 - 3 x 11.4
+    - 6.767 = 56.033 GB, 797,370 tokens at 70,272 bytes (the weights split alone would leave
+    90.233 GB), beside the host's 14,230,419."""
+    import model
+    from model.parameters import parameters
+    from model.prefix_cache import replica_cache_tokens
+
+    cfg = model.load_config(SMALL + ["hardware.b200.attention_data_parallel=true", "hardware.b200.memory_gb=192"])
+    p = parameters(cfg).sel(hardware="b200", model="deepseek_v3", isl=96300, concurrency=1)
+    device = (768e9 - 671e9 - 3 * 11.4e9 - 6.7671936e9) / 70272
+    assert round(device) == 797_370
+    tokens = replica_cache_tokens(p, p["weight_bytes"] * 0 + 4.0).item()  # kv_shards is inf here
+    assert tokens == pytest.approx(device + 4 * 250e9 / 70272, rel=1e-12)
+
+
 def test_a_trace_that_repeats_the_last_prefix_approaches_the_mix():
     """Every request repeats the previous one's 22 blocks of 512 tokens and adds 496 new tokens: its cached
     share is 11,264 / 11,760 = 0.957823, the mix's 0.953227 / (1 - 0.004817) = 0.957836 within 1.3e-5; over
