@@ -35,16 +35,18 @@ REPO_DIR = CONF_DIR.parent  # data/ and the calibration target are relative to i
 _OMEGACONF_KEY = re.compile(r"^\s*full_key: (\S+)$", re.M)
 
 
-def compose_config(config_name: str, overrides: Sequence[str] = ()) -> DictConfig:
+def compose_config(config_name: str, overrides: Sequence[str] = (), hydra_node: bool = False) -> DictConfig:
     """Compose a primary config of ``conf/`` with Hydra's compose API (not validated).
 
     The schema named in its defaults list must be registered first (:func:`register_schemas`
     here for ``model`` and ``calibrate``; each app's own ``register_schemas`` for its config).
+    ``hydra_node``: keep Hydra's own node (``hydra.*``) in the result, as Hydra's compose API
+    returns it with ``return_hydra_config``.
     """
     register_schemas()
     try:
         with _COMPOSE_LOCK, initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-            return compose(config_name=config_name, overrides=list(overrides))
+            return compose(config_name=config_name, overrides=list(overrides), return_hydra_config=hydra_node)
     except (HydraException, OmegaConfBaseException) as err:
         raise composition_error(err, overrides) from None
     except (AttributeError, TypeError, KeyError, ValueError) as err:

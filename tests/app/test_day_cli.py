@@ -1,11 +1,10 @@
 """``python -m optimize`` with a demand that moves (docs/model.md §11): the diurnal day, a trace replayed,
-and a power cap that binds (exit 1, the binding constraint and the shortfall named)."""
-import json
+and a power cap that binds (exit 1, the binding constraint and the shortfall named).  The diurnal day as
+the README prints it is tests/app/test_readme_day.py's (the same command: run once)."""
 import subprocess
 
 import pandas as pd
 import pytest
-import xarray as xr
 
 from tests.helpers import ROOT, python_cmd
 
@@ -16,23 +15,6 @@ TRACE = "/work/shared/reference/traces/azure-llm-2023-code.csv"
 def run(tmp_path, *overrides):
     return subprocess.run(python_cmd("-m", "optimize", f"hydra.run.dir={tmp_path}", *overrides), cwd=ROOT,
                           capture_output=True, text=True, timeout=600)
-
-
-def test_diurnal_day_writes_the_plan_by_period_and_tier(tmp_path):
-    result = run(tmp_path, "fleet.demand_profile=diurnal")
-    assert result.returncode == 0, result.stderr
-    head = result.stdout.splitlines()[:5]
-    assert head[0].startswith("Fleet over 24 periods (diurnal): $") and all(len(line) < 100 for line in head)
-    assert "reserved base" in head[1] and "peak" in head[2] and "saving vs" in head[3]
-    plan = pd.read_csv(tmp_path / "plan.csv")
-    assert set(plan.period) == set(range(24)) and set(plan.tier) <= {"reserved", "on_demand", "spot"}
-    summary = json.loads((tmp_path / "plan.json").read_text())
-    assert summary["totals"]["cost_per_day"] == pytest.approx((plan["cost_per_hour [$/h]"]).sum())
-    with xr.open_dataset(tmp_path / "periods.nc") as periods:
-        assert periods.sizes["period"] == 24
-        for name, v in {**periods.data_vars, **periods.coords}.items():
-            assert "units" in v.attrs and v.attrs.get("long_name"), name
-    assert (tmp_path / "demand_vs_capacity.png").stat().st_size > 0
 
 
 def test_trace_replay_writes_replay_csv(tmp_path):

@@ -63,8 +63,10 @@ def test_a_signal_during_the_netcdf_write_exits_130_and_leaves_no_file(tmp_path,
 
 
 def test_the_wheel_carries_the_data_and_calibrates_outside_the_repository(tmp_path):
-    """Built as a wheel and unpacked away from the source tree, the calibration finds its
-    benchmark points (package data) and leaves the installed catalog as it found it."""
+    """Built as a wheel and unpacked away from the source tree, the calibrate command finds its
+    benchmark points and configuration runs (package data), prints the answer first and writes
+    its run directory, and leaves the installed catalog as it found it.  This is also the
+    calibrate command's end-to-end test (the only run of it in the suite: ~45 s)."""
     wheels, source = tmp_path / "wheels", tmp_path / "source"
     # a copy of the source: setuptools leaves build/ where it builds, which must not be the repository
     shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
@@ -85,16 +87,33 @@ def test_the_wheel_carries_the_data_and_calibrates_outside_the_repository(tmp_pa
     code = ("import sys; sys.path.insert(0, sys.argv.pop(1)); sys.argv[0] = 'serving-calibrate'; "
             "import model; assert model.__file__.startswith(sys.path[0]), model.__file__; "
             "from model.app.calibrate import main; main()")
-    # the 36-point fit only: the configuration fit finds its file the same way (model.app.calibrate
-    # joins both to the installed package) and is the calibrate CLI test's; here it would add ~25 s
-    result = subprocess.run([sys.executable, "-I", "-c", code, str(site), "plots.enabled=false",
-                             "calibration.configurations=''", f"hydra.run.dir={tmp_path / 'run'}"],
-                            cwd=work, capture_output=True, text=True,
-                            timeout=600)
-    assert result.returncode == 0, result.stderr
-    assert "interactivity: median |error| 7.2%" in result.stdout
     installed = site / "conf/hardware/gpu_calibration.yaml"
-    assert (tmp_path / "run/gpu_calibration.yaml").read_text() == installed.read_text()
+    committed = (ROOT / "conf/hardware/gpu_calibration.yaml").read_text()
+    before, status_before = installed.read_text(), _git_status("conf")
+    run_dir = tmp_path / "run"
+    result = subprocess.run([sys.executable, "-I", "-c", code, str(site), "plots.enabled=true",
+                             f"hydra.run.dir={run_dir}"], cwd=work, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr
+    assert "interactivity: median |error| 7.2%" in result.stdout and "ttft: median |error|" in result.stdout
+    assert "throughput_per_gpu: median |error|" in result.stdout
+    assert "compute_efficiency: not identified by the data: catalog value kept" in result.stdout
+    # the answer first (issue 19): errors and fitted values; the 22 points' table waits for output.detail=true
+    lines = result.stdout.splitlines()
+    points = (run_dir / "calibration.csv").read_text().count("\n") - 1  # a header, then a row per point
+    assert points >= 22 and lines[0].startswith(f"GPU decode model fitted to {points} InferenceX points")
+    assert "deepseek_r1" not in result.stdout and all(len(line) <= 100 for line in lines[:-1])
+    # docs/model.md §10: the configuration runs found in the installed package, fitted and tabled per regime
+    assert "configuration runs (model/data/inferencex/inferencex-dsr1.csv)" in result.stdout
+    for name in ("calibration.csv", "calibration.json", "gpu_calibration.yaml", "predicted_vs_measured.png",
+                 "configurations.csv", "regimes.csv", "configurations.json", "configurations_vs_measured.png"):
+        assert (run_dir / name).stat().st_size > 0, name
+    assert (run_dir / "gpu_calibration.yaml").read_text() == before == committed  # the committed digits, reproduced
+    assert installed.read_text() == before and _git_status("conf") == status_before
+
+
+def _git_status(path: str) -> str:
+    return subprocess.run(["git", "status", "--porcelain", "--", path], cwd=ROOT, capture_output=True,
+                          text=True).stdout
 
 
 @pytest.mark.parametrize("delay_s, signum", [(0.3, signal.SIGINT), (0.8, signal.SIGINT), (1.5, signal.SIGTERM),

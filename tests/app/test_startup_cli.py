@@ -59,3 +59,32 @@ def test_refused_value_loads_no_solver_plot_or_fitting_library():
     assert seen["code"] == 2
     assert result.stderr.splitlines()[0] == "error: sla.min_interactivity=-1.0: must be a finite number >= 0"
     assert not set(seen["loaded"]) & {"pyomo", "matplotlib", "scipy", "SALib", "h5netcdf"}, seen
+
+
+# Run the model app's main() in a child, counting Hydra's config compositions (each about 0.6 s).
+COUNT = """
+import sys
+from hydra._internal.config_loader_impl import ConfigLoaderImpl
+count, compose = [], ConfigLoaderImpl.load_configuration
+ConfigLoaderImpl.load_configuration = lambda self, *a, **k: count.append(1) or compose(self, *a, **k)
+sys.argv = ["serving-model", *sys.argv[1:]]
+try:
+    from model.__main__ import main
+    main()
+finally:
+    print("compositions", len(count), file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize("extra, compositions", [([], 2), (["hydra.mode=RUN"], 3)], ids=["default", "hydra.mode"])
+def test_a_run_composes_its_config_once_after_the_check(tmp_path, extra, compositions):
+    """The check before Hydra starts composes the config; Hydra 1.3 then composed it twice more,
+    once only to read ``hydra.mode``.  The check's mode is used instead (one composition less per
+    run), unless a ``hydra.*`` override could change the mode: then Hydra looks it up itself."""
+    run_dir = tmp_path / "run"
+    result = subprocess.run(python_cmd("-c", COUNT, "grid.isl_points=2", "grid.concurrency_max=64",
+                                       "plots.enabled=false", *extra, f"hydra.run.dir={run_dir}"),
+                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == f"compositions {compositions}"
+    assert (run_dir / "grid.nc").stat().st_size > 0

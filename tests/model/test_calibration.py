@@ -64,7 +64,7 @@ def test_stack_kv_bits_let_the_b200_tp4_point_hold_its_users(cal_cfg, points):
 def test_committed_cache_read_ratios_are_those_of_the_data(cal_cfg, points):
     """The catalog's GPU cache_read_ratio values are the data's (calibration.cache_read_ratios).
     That a refit reproduces conf/hardware/gpu_calibration.yaml to the last character is checked
-    by the calibrate command's test and, from a built wheel, by tests/app/test_signals_cli.py."""
+    by the calibrate command's test, run from a built wheel (tests/app/test_signals_cli.py)."""
     c = cal_cfg.calibration
     ratios = calibration.cache_read_ratios(points, c.length_factor)
     for hw, ratio in ratios.cache_read_ratio.items():
