@@ -442,15 +442,9 @@ def _start_and_run(config_name: str, job: Job, validate: Callable[[DictConfig], 
             STARTING.append(starting_stage(f"serving-{config_name}: checking the config and starting"))
         modes: list[RunMode | None] = []
         problem = command_line_error(config_name, args, validate, modes)
-    except Exception:
-        if not io.STOP_REQUESTED.is_set():
+    except (KeyboardInterrupt, Exception) as err:
+        if not interrupted(err):
             raise
-        # the interrupt landed inside a library that raised its own error instead (OmegaConf
-        # annotates an error raised while it builds a node): still the interrupt
-        end_start()
-        print("error: interrupted before the run started; nothing was written", file=sys.stderr)
-        sys.exit(EXIT_INTERRUPTED)
-    except KeyboardInterrupt:
         end_start()
         print("error: interrupted before the run started; nothing was written", file=sys.stderr)
         sys.exit(EXIT_INTERRUPTED)
@@ -465,32 +459,20 @@ def _start_and_run(config_name: str, job: Job, validate: Callable[[DictConfig], 
 
     known, mode = known_mode(args, modes)
     try:
-        with mode_from_check(mode) if known else nullcontext(), errors_raised_by_hydra():
+        with mode_from_check(mode) if known else nullcontext():
             main()
-    except KeyboardInterrupt:  # while Hydra itself was busy, before or after the job
-        print("error: interrupted: the run stopped; files not yet complete were removed", file=sys.stderr)
-        sys.exit(EXIT_INTERRUPTED)
-    except Exception:
-        if not io.STOP_REQUESTED.is_set():
+    except (KeyboardInterrupt, Exception) as err:  # while Hydra itself was busy, before or after the job
+        if not interrupted(err):
             raise
-        # an interrupt a library turned into its own error while Hydra composed or cleaned up
         print("error: interrupted: the run stopped; files not yet complete were removed", file=sys.stderr)
         sys.exit(EXIT_INTERRUPTED)
     finally:
         end_start()
 
 
-@contextmanager
-def errors_raised_by_hydra() -> Iterator[None]:
-    """Inside: Hydra raises what escapes its start or the job instead of printing it and exiting 1
-    (``HYDRA_FULL_ERROR``), so that :func:`hydra_main` can tell an interrupt that a library
-    re-raised as its own error (one line, exit 130) from a bug (raised, with its whole traceback)."""
-    before = os.environ.get("HYDRA_FULL_ERROR")
-    os.environ["HYDRA_FULL_ERROR"] = "1"
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop("HYDRA_FULL_ERROR", None)
-        else:
-            os.environ["HYDRA_FULL_ERROR"] = before
+def interrupted(err: BaseException) -> bool:
+    """Whether ``err`` ends the start as an interrupt: a KeyboardInterrupt, or any error raised
+    after a signal set :data:`model.app.io.STOP_REQUESTED` (a library that caught the interrupt
+    and raised its own error instead: OmegaConf annotates an error raised while it builds a node)."""
+    return isinstance(err, KeyboardInterrupt) or io.STOP_REQUESTED.is_set()
+
