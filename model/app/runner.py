@@ -181,7 +181,12 @@ def run_job(job: Job, cfg: DictConfig, validate: Callable[[DictConfig], DictConf
     except KeyboardInterrupt:
         print(f"error: interrupted: the run stopped; files not yet complete were removed, and {marker} marks "
               "the directory as incomplete", file=sys.stderr)
-        sys.exit(EXIT_INTERRUPTED)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        # not sys.exit: the temporary files are gone (their finally blocks ran on the way here), and an
+        # interrupt h5py swallowed can surface again while the interpreter unwinds and finalizes,
+        # ending the process by SIGINT (-2) after this line (seen under load)
+        os._exit(EXIT_INTERRUPTED)
     except (ConfigError, io.OutputExistsError) as err:
         marker.unlink(missing_ok=True)
         if multirun:
