@@ -119,6 +119,7 @@ class ConfigurationInputs:
     scaleup_domain: np.ndarray
     scaleout_bytes_s: np.ndarray
     activation_bytes: np.ndarray   # per GPU type's stack: bytes per hidden value of the EP all-to-all
+    benchmark_excess: np.ndarray   # how much longer the benchmark runs (serving.benchmark_duration_excess)
     constants: dict           # per-model scalars: expert_share, flops_per_token, attention_flops, layers, ...
 
 
@@ -141,7 +142,7 @@ def serving_catalog(cfg: Mapping) -> dict:
     architecture = {k: model[k] for k in ARCHITECTURE_FIELDS}
     architecture.update(routed_bits=dict(c["routed_bits"]), other_bits=c["other_bits"])
     return {"devices": devices, "architecture": architecture, "stacks": c["stacks"],
-            "length_factor": c["length_factor"]}
+            "length_factor": c["length_factor"], "requests_per_user": c["requests_per_user"]}
 
 
 def configuration_inputs(table: pd.DataFrame, calibration: Mapping, length_factor: float) -> ConfigurationInputs:
@@ -203,6 +204,10 @@ def configuration_inputs(table: pd.DataFrame, calibration: Mapping, length_facto
         peak_flops=peak, bandwidth_bytes_s=dev["memory_bandwidth_tb_s"] * 1e12, memory_bytes=dev["memory_gb"] * 1e9,
         scaleup_bytes_s=dev["scaleup_gb_s"] * 1e9, scaleup_domain=dev["scaleup_domain"],
         scaleout_bytes_s=dev["interconnect_gb_s"] * 1e9, activation_bytes=dev["ep_activation_bytes"],
+        # lengths uniform on [low, 1] x nominal, so the mean length_factor is (1 + low) / 2
+        benchmark_excess=serving.benchmark_duration_excess(table.concurrency.to_numpy(float),
+                                                           float(calibration["requests_per_user"]),
+                                                           2.0 * length_factor - 1.0),
         constants=constants)
 
 
@@ -267,6 +272,12 @@ def predict_configurations(x: ConfigurationInputs, params: Mapping[str, np.ndarr
     the requests in decode per decode worker (``decode_batch``) of every run, aggregated or
     disaggregated, through :mod:`model.serving`.
 
+    ``output_tput_per_gpu`` is the figure the benchmark reports: its output tokens over its whole
+    run, which ends with the longest of the last requests in flight, so the steady state over
+    ``1 + x.benchmark_excess`` (:func:`model.serving.benchmark_duration_excess`).  The steady state
+    itself is ``requests_per_second`` (requests/s of the whole deployment) and
+    ``output_tput_per_gpu_all`` (output tok/s over every GPU, prefill included).
+
     ``params`` holds per-run arrays (or scalars) of the fitted keys (:data:`CONFIG_BOUNDS`).
     """
     accepted, step_of, busy, own = _step_and_busy(x, params)
@@ -287,8 +298,9 @@ def predict_configurations(x: ConfigurationInputs, params: Mapping[str, np.ndarr
     rps, ttft = np.where(agg, rps_a, rps_d), np.where(agg, ttft_a, ttft_d)
     queue = np.where(agg, queue_a, queue_d)
     out = {"interactivity": np.where(agg, inter_a, inter_d), "ttft": ttft,
-           "output_tput_per_gpu": rps * x.output_tokens / x.measured_gpus,
-           "output_tput_per_gpu_all": rps * x.output_tokens / x.total_gpus,
+           # as the benchmark reports it: its tokens over its whole run, the last requests' tail included
+           "output_tput_per_gpu": rps * x.output_tokens / x.measured_gpus / (1.0 + x.benchmark_excess),
+           "requests_per_second": rps, "output_tput_per_gpu_all": rps * x.output_tokens / x.total_gpus,
            "decode_batch": np.where(agg, np.minimum(x.users, np.maximum(capacity, 1.0)), batch_d)}
     for name, q in serving.PERCENTILES.items():
         out[f"ttft_{name}"] = serving.ttft_percentile(ttft, queue, q)

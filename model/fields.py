@@ -30,6 +30,8 @@ CHECKS = {
     # the sigma of a lognormal error factor: at 2 one standard deviation is already a factor of 7.4, and
     # beyond ~100 the drawn factors overflow to 0 or inf
     "[0, 2]": "must be in [0, 2] (sigma of ln factor; 2 is a factor of 7.4 at one standard deviation)",
+    # the mean of lengths drawn uniformly from [low, 1] x nominal, low >= 0
+    "[0.5, 1]": "must be in [0.5, 1] (the mean of lengths uniform on [2 x value - 1, 1] x nominal)",
 }
 
 

@@ -27,6 +27,7 @@ RANGE_TESTS: dict[str, Callable[[NDArray[np.float64]], NDArray[np.bool_]]] = {
     "[0, 1e6]": lambda v: (v >= 0) & (v <= 1e6),
     "[1, 1e9]": lambda v: _whole(v) & (v >= 1) & (v <= 1e9),
     "[0, 2]": lambda v: (v >= 0) & (v <= 2),
+    "[0.5, 1]": lambda v: (v >= 0.5) & (v <= 1),
 }
 
 

@@ -69,8 +69,13 @@ class CalibrationSpec:
 
     data: str = spec("model/data/inferencex/gpu-benchmarks-inferencex.csv",
                      doc="benchmark CSV, relative to the repository")
-    length_factor: float = spec(0.9, unit="1", check="(0, 1]",
-                                doc="mean length / nominal length of the benchmark requests")
+    length_factor: float = spec(0.9, unit="1", check="[0.5, 1]",
+                                doc="mean length / nominal length of the benchmark requests, drawn uniformly "
+                                "from [2 x length_factor - 1, 1] x nominal")
+    requests_per_user: float = spec(10.0, unit="1", check="> 0",
+                                    doc="requests each benchmark client sends in a run (its prompts / its "
+                                    "concurrency): the run's last requests trail its steady state, so the "
+                                    "output tok/s it reports is lower (docs/model.md §10)")
     weights_gb: Dict[str, Any] = spec(factory=dict, unit="GB",
                                       doc="checkpoint size per (model, precision) of the benchmark rows")
     per_hardware: List[str] = spec(factory=lambda: ["bandwidth_efficiency", "layer_overhead_s", "prefill_efficiency",
