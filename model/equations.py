@@ -47,7 +47,7 @@ Equations (units: bytes, seconds, tokens, $):
   prefill runs its attention on one rank, ``+ (1 - 1/S) F_attn / (peak eta_p)``
   (:func:`model.serving.prefill_own`); the busy time ``b`` is unchanged.
 - Attention-DP rank wait (docs/model.md §10, ``attention_data_parallel``, physical mode): the
-  ``S`` ranks of an aggregated replica prefill a round together, ``ttft += (S - 1) / (2 X)``,
+  ``S`` ranks of an aggregated replica prefill a round together, ``ttft += (min(S, N) - 1) / (2 X)``,
   ``X = N / T`` (:func:`model.serving.rank_balance_wait`), a queue the percentiles spread.
 - A disaggregated prefill pool's replica (docs/model.md §10, :func:`model.configurations.plan_columns`):
   its compute at ``prefill_stack_speed`` times the aggregated replica's, its fixed latency
@@ -472,10 +472,10 @@ def _physical_prefill(n: np.ndarray, step: np.ndarray, systems: np.ndarray, p: M
 def rank_wait(n: np.ndarray, request_time: np.ndarray, systems: np.ndarray | float,
               p: Mapping[str, np.ndarray]) -> np.ndarray:
     """The wait of a new request on an aggregated replica whose ``S`` data-parallel-attention ranks
-    prefill together, ``(S - 1) / (2 X)`` at its request rate ``X = N / T``
+    prefill together, ``(min(S, N) - 1) / (2 X)`` at its request rate ``X = N / T``
     (:func:`model.serving.rank_balance_wait`); 0 without dp-attention."""
     ranks = np.where(p["attention_data_parallel"], systems, 1.0)
-    return serving.rank_balance_wait(ranks, n / request_time)
+    return serving.rank_balance_wait(ranks, n / request_time, n)
 
 
 def _busy_and_own(systems: np.ndarray, p: Mapping[str, np.ndarray], speed: np.ndarray | float

@@ -300,7 +300,7 @@ def cell(cfg: ModelConfig, model: str, hardware: str, isl: int, concurrency: int
         ttft = hw.prefill_overhead_s + queued + (own - busy) + step / 2
         # docs/model.md §10: the DP-attention ranks prefill a round together
         rank_wait = float(serving.rank_balance_wait(systems if hw.attention_data_parallel else 1.0,
-                                                    n / request_time))
+                                                    n / request_time, n))
         ttft += rank_wait
         cache_read = L / prefill
         capacity = 1 / busy

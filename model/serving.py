@@ -55,7 +55,7 @@ Equations (why each is the simplest form the data support is in ``docs/accuracy.
   ``burst`` of the other requests' prefills that closed-loop arrivals, bunched, wait for),
   ``ttft = prefill_latency_s + b + queue + step / 2``, interactivity ``O / (T - b - b (N - 1) b / (2 T))``.
   A worker of ``g`` data-parallel-attention ranks that prefills on all ranks together
-  (:func:`rank_balance_wait`) adds ``(g - 1) / (2 X)`` to the queue, ``X = N / T`` its request rate.
+  (:func:`rank_balance_wait`) adds ``(min(g, N) - 1) / (2 X)`` to the queue, ``X = N / T`` its request rate.
 - **Disaggregated** (:func:`disaggregated`): the decode batch per worker ``n`` is solved for
   (bisection) so that the closed loop holds ``N`` users:
   ``X = w_d n / D`` (Little's law on the decode pool, ``D = O step(n) / a + t_kv``),
@@ -198,14 +198,16 @@ def kv_capacity(memory_bytes: Any, reserve_bytes: Any, weight_bytes_gpu: Any,
     return free / (kv_bytes_request / np.where(dp_attention, gpus, 1.0))
 
 
-def rank_balance_wait(ranks: Any, rate: Any) -> Any:
+def rank_balance_wait(ranks: Any, rate: Any, users: Any = np.inf) -> Any:
     """Mean wait of a new request on a data-parallel-attention worker of ``ranks`` ranks that
     schedules prefills on all its ranks together (one request per rank, every rank stepping in
     lock-step): requests arriving at ``rate`` fill a round of ``ranks`` in ``ranks / rate``, and an
     arrival at a uniform place in the round waits for the ``ranks - 1`` others on average half
-    of it, ``(ranks - 1) / (2 rate)``."""
+    of it, ``(ranks - 1) / (2 rate)``.  A round holds at most the ``users`` the worker serves (fewer
+    users than ranks leave ranks idle, not waiting): ``(min(ranks, users) - 1) / (2 rate)``, 0 for
+    one user."""
     with np.errstate(divide="ignore"):
-        return (ranks - 1.0) / (2.0 * rate)
+        return (np.minimum(ranks, users) - 1.0) / (2.0 * rate)
 
 
 def aggregated(n, output_tokens, step_of, accepted, busy, latency, burst=0.0, capacity=np.inf, own=None,
@@ -230,7 +232,7 @@ def aggregated(n, output_tokens, step_of, accepted, busy, latency, burst=0.0, ca
     request_time = decode + n * busy
     poisson = busy * (n - 1.0) * busy / (2.0 * request_time)
     rate = n / request_time
-    queue = poisson + burst * (n - 1.0) * busy + (users - n) / rate + rank_balance_wait(ranks, rate)
+    queue = poisson + burst * (n - 1.0) * busy + (users - n) / rate + rank_balance_wait(ranks, rate, users)
     ttft = latency + own + queue + 0.5 * step
     interactivity = output_tokens / (request_time - busy - poisson)
     return rate, ttft, interactivity, queue

@@ -285,7 +285,7 @@ def at_sla_percentile(grid: xr.Dataset, quantile: float, physical: np.ndarray | 
         request_time = n / cells(grid, "requests_per_second")
         if data_parallel is not None and data_parallel.any():  # the wait for a round of ranks is a queue too
             ranks = np.where(data_parallel[None, None, :, None], cells(grid, "systems"), 1.0)
-            queue = queue + serving.rank_balance_wait(ranks, n / request_time)
+            queue = queue + serving.rank_balance_wait(ranks, n / request_time, n)
         tpot = serving.tpot_percentile(1.0 / interactivity, busy, serving.interruptions(n, busy, request_time),
                                        cells(grid, "osl"), q)
         spread = physical[None, None, :, None]

@@ -188,6 +188,7 @@ def test_attention_dp_worker_waits_for_a_request_on_every_rank():
         return 0.02 + 0.0 * n
 
     assert float(serving.rank_balance_wait(8.0, 64 / 20.64)) == pytest.approx(1.12875, rel=1e-12)
+    assert float(serving.rank_balance_wait(8.0, 64 / 20.64, 64.0)) == pytest.approx(1.12875, rel=1e-12)
     dp = serving.aggregated(64.0, 1000.0, step_of, 1.0, 0.01, 0.05, ranks=8.0)
     tp = serving.aggregated(64.0, 1000.0, step_of, 1.0, 0.01, 0.05)
     assert float(dp[1] - tp[1]) == pytest.approx(1.12875, rel=1e-12)
@@ -293,3 +294,13 @@ def test_benchmark_duration_excess_explains_the_disaggregated_runs_shortfall(run
     four, many = (users == 4).to_numpy(), ((users >= 16) & (users <= 2048)).to_numpy()
     assert float(shortfall[four].median()) == pytest.approx(float(np.median(predicted[four])), abs=0.003)
     assert 0.0 <= float(np.median(predicted[many]) - shortfall[many].median()) <= 0.015
+
+
+def test_rank_wait_waits_for_no_more_users_than_there_are():
+    """A round of 4 attention-DP ranks holds at most the worker's users: one user (rate 1 / 5.3 s)
+    waits for nobody, 0 s (the uncapped form gave 3 x 5.3 / 2 = 7.95 s); two users at 2 / 5.3 req/s
+    wait for the other, 1 x 5.3 / 4 = 1.325 s; 8 users fill the round, 3 / (2 x 8 / 5.3) = 0.99375 s."""
+    rates = np.array([1.0, 2.0, 8.0]) / 5.3
+    waits = serving.rank_balance_wait(4.0, rates, np.array([1.0, 2.0, 8.0]))
+    assert waits.tolist() == pytest.approx([0.0, 1.325, 0.99375], rel=1e-12)
+    assert float(serving.rank_balance_wait(4.0, 1 / 5.3)) == pytest.approx(7.95, rel=1e-12)
