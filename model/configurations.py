@@ -109,7 +109,8 @@ class ConfigurationInputs:
     kv_bytes_request: np.ndarray   # at the mean decode context L + O / 2
     kv_bytes_input: np.ndarray     # the context a disaggregated request moves (L)
     decode_context: np.ndarray     # the mean context a decoded token attends to, L + O / 2 (tokens)
-    dense_bytes: np.ndarray
+    dense_bytes: np.ndarray        # read per step: active less the routed experts' share
+    resident_bytes: np.ndarray     # held in memory: every parameter (the catalog's total), at its bits
     attention_bytes: np.ndarray
     routed_bytes: np.ndarray
     peak_flops: np.ndarray
@@ -199,6 +200,10 @@ def configuration_inputs(table: pd.DataFrame, calibration: Mapping, length_facto
         kv_bytes_request=(input_tokens + output_tokens / 2) * kv_token, kv_bytes_input=input_tokens * kv_token,
         decode_context=input_tokens + output_tokens / 2,
         dense_bytes=np.full(len(table), dense_params * arch["other_bits"] / 8),
+        # the kernel's weight bytes: total_params_b (671 B: 17.1 B outside the routed experts, rather
+        # than the 16.6 B active - k/E routed that the step reads) at the checkpoint's bits
+        resident_bytes=((arch["total_params_b"] - arch["routed_expert_params_b"]) * 1e9 * arch["other_bits"] / 8
+                        + arch["routed_expert_params_b"] * 1e9 * routed_bits / 8),
         attention_bytes=np.full(len(table), arch["attention_params_b"] * 1e9 * arch["other_bits"] / 8),
         routed_bytes=arch["routed_expert_params_b"] * 1e9 * routed_bits / 8,
         peak_flops=peak, bandwidth_bytes_s=dev["memory_bandwidth_tb_s"] * 1e12, memory_bytes=dev["memory_gb"] * 1e9,
@@ -261,7 +266,7 @@ def _step_and_busy(x: ConfigurationInputs, params: Mapping[str, np.ndarray]):
 def kv_capacity(x: ConfigurationInputs, params: Mapping[str, np.ndarray]) -> np.ndarray:
     """Requests a decode worker's KV cache holds (:func:`model.serving.kv_capacity`), its weights
     all resident."""
-    weights_gpu = ((x.dense_bytes + x.routed_bytes - x.attention_bytes) / x.decode_gpus
+    weights_gpu = ((x.resident_bytes - x.attention_bytes) / x.decode_gpus
                    + x.attention_bytes * np.where(x.dp_attention, x.decode_gpus, 1.0) / x.decode_gpus)
     return serving.kv_capacity(x.memory_bytes, params["memory_reserve_gb"] * 1e9, weights_gpu, x.kv_bytes_request,
                                x.decode_gpus, x.dp_attention)

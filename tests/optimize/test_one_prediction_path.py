@@ -58,15 +58,14 @@ TERMS_ON = {**PARAMS, "prefill_busy_s": 0.012, "prefill_stack_speed": 1.6, "pool
 
 
 def _terms_on_overrides(params: dict, kv_bits: float, chunk: float) -> list[str]:
-    """The MI355X grid's overrides for the terms at ``params``, the stack's KV bits and prefill chunk,
-    and the calibration's weights: DeepSeek-R1's dense + routed parameters, 670.465625 B at 1 byte."""
+    """The MI355X grid's overrides for the terms at ``params``, the stack's KV bits and prefill chunk
+    (the weights are the catalog's on both sides: 671 B parameters at 1 byte)."""
     return [f"hardware.mi355x.kv_cache_bits={kv_bits}", f"hardware.mi355x.prefill_chunk_tokens={chunk}",
             f"hardware.mi355x.prefill_busy_s={params['prefill_busy_s']}",
             f"hardware.mi355x.prefill_stack_speed={params['prefill_stack_speed']}",
             f"hardware.mi355x.pool_latency_share={params['pool_latency_share']}",
             f"hardware.mi355x.memory_reserve_gb={params['memory_reserve_gb']}",
-            f"hardware.mi355x.decode_attention_efficiency={params['decode_attention_efficiency']}",
-            "models.deepseek_r1.weight_gb=670.465625", "models.deepseek_r1.total_params_b=670.465625"]
+            f"hardware.mi355x.decode_attention_efficiency={params['decode_attention_efficiency']}"]
 
 
 def _assert_columns_equal(cfg, x, params: dict, admitted: int) -> tuple[dict, dict]:
@@ -83,12 +82,12 @@ def _assert_columns_equal(cfg, x, params: dict, admitted: int) -> tuple[dict, di
 
 @pytest.mark.parametrize("reserve", [14.0, 202.5])
 def test_the_optimizer_columns_equal_the_calibration_with_the_terms_on(reserve):
-    """Run 1241 as above with the terms on.  The calibration counts the weights as DeepSeek-R1's
-    dense + routed parameters, 670.465625 B at 1 byte (the catalog's total is 671 B): the grid's
-    replica takes that weight.  With a 14 GB reserve a decode worker's KV holds 3,524 requests and
-    all 32 users fit; with 202.5 GB each MI355X keeps 288 - 670.465625 / 8 - 202.5 = 1.6918 GB for
-    KV; one request's FP8 latent KV at the mean context 1,536 is 1,536 x 61 x 576 B = 53.97 MB
-    (whole on every GPU under TP): 31.35, so 31 requests run, both in the calibration's decode
+    """Run 1241 as above with the terms on.  Both sides hold DeepSeek-R1's catalog weights, 671 B
+    parameters at 1 byte (``ConfigurationInputs.resident_bytes``, the kernel's ``weight_gb``).  With a
+    14 GB reserve a decode worker's KV holds 3,522 requests and all 32 users fit; with 202.5 GB each
+    MI355X keeps 288 - 671 / 8 - 202.5 = 1.625 GB for KV; one request's FP8 latent KV at the mean
+    context 1,536 is 1,536 x 61 x 576 B = 53.97 MB (whole on every GPU under TP): 30.11, so 30
+    requests run, both in the calibration's decode
     column and in the kernel's admission (one rule, :func:`model.serving.kv_capacity`).  The decode
     attention at 0.2 of the 5,000 TFLOP/s peak: 2 x 128 x 1,088 x 61 = 16,990,208 FLOPs per context
     token, 2.6097e10 at 1,536 tokens, 26.097 µs per verified token on one GPU; 32 users on 8 GPUs add
@@ -102,8 +101,8 @@ def test_the_optimizer_columns_equal_the_calibration_with_the_terms_on(reserve):
     params = {**TERMS_ON, "memory_reserve_gb": reserve}
     cfg = optimize.load_config(RUN_1241 + _terms_on_overrides(params, kv_bits, chunk))
     held = int(np.floor(configurations.kv_capacity(x, params)[0]))  # the calibration's cap, whole requests
-    assert held == (31 if reserve > 100 else 3524)
-    _, ours = _assert_columns_equal(cfg, x, params, admitted=32 if reserve < 100 else 31)
+    assert held == (30 if reserve > 100 else 3522)
+    _, ours = _assert_columns_equal(cfg, x, params, admitted=32 if reserve < 100 else 30)
     # the terms moved the columns: the prefill pool is faster and waits less than with them off
     off = configurations.plan_columns(x, {**PARAMS}, 0.8, transfer_bytes=x.kv_bytes_request)
     assert float(ours["prefill_ttft"][0]) != pytest.approx(float(off["prefill_ttft"][0]), rel=1e-3)
@@ -137,13 +136,13 @@ def test_fleet_prefill_ttft_at_p99_by_hand():
 def test_a_dp_attention_decode_worker_admits_what_the_calibration_holds():
     """Run 1291: DeepSeek-R1 FP8 on MI355X (SGLang, EP 8, dp-attention on both pools, no MTP), two
     prefill workers of 8 GPUs and one decode worker of 8, 2,048 users, 8k/1k, with the terms on and a
-    150 GB reserve.  The calibration's weights (dense + routed, 670.465625 GB at 1 byte) are the grid's.
+    150 GB reserve.  Both sides hold the catalog's 671 GB of weights (671 B parameters at 1 byte).
     Each decode GPU holds the attention weights whole, 11.4 GB, and an eighth of the rest,
-    (670.465625 - 11.4) / 8 = 82.383 GB: 288 - 150 - 93.783 = 44.217 GB for KV.  One request's FP8
+    (671 - 11.4) / 8 = 82.45 GB: 288 - 150 - 93.85 = 44.15 GB for KV.  One request's FP8
     latent KV at the mean context 8,704 is 8,704 x 61 x 576 B = 305.82 MB, split 8 ways under
-    dp-attention, 38.228 MB a GPU: 1,156.66, so 1,156 requests run, in the calibration's decode column
-    and in the kernel's admission alike (the attention split like the rest, 670.465625 / 8 = 83.808 GB,
-    would leave 54.192 GB: 1,417).  The columns then agree to 1e-9 (a kernel admitting 1,417 gave a
+    dp-attention, 38.228 MB a GPU: 1,154.91, so 1,154 requests run, in the calibration's decode column
+    and in the kernel's admission alike (the attention split like the rest, 671 / 8 = 83.875 GB,
+    would leave 54.125 GB: 1,415).  The columns then agree to 1e-9 (a kernel admitting 1,417 gave a
     decode interactivity of 14.96 tok/s for the calibration's 16.82, a decode rate of 20.71 for 18.99)."""
     c = configurations.serving_catalog(OmegaConf.to_container(load_config(config_name="calibrate"), resolve=True))
     kv_bits, chunk = c["stacks"]["kv_bits"]["sglang"], c["stacks"]["prefill_chunk_tokens"]
@@ -157,11 +156,11 @@ def test_a_dp_attention_decode_worker_admits_what_the_calibration_holds():
     assert x.kv_bytes_request.item() == 8704 * 61 * 576 and x.attention_bytes.item() == 11.4e9
     params = {**TERMS_ON, "memory_reserve_gb": 150.0}
     held = configurations.kv_capacity(x, params)[0]
-    assert held == pytest.approx((288 - 150 - (670.465625 - 11.4) / 8 - 11.4) / (8704 * 61 * 576 / 8e9), rel=1e-12)
-    assert int(np.floor(held)) == 1156
+    assert held == pytest.approx((288 - 150 - (671 - 11.4) / 8 - 11.4) / (8704 * 61 * 576 / 8e9), rel=1e-12)
+    assert int(np.floor(held)) == 1154
     same = [o for o in RUN_1241 if not o.startswith(("workload.isl", "workload.osl", "grid.concurrency"))]
     cfg = optimize.load_config(same + _terms_on_overrides(params, kv_bits, chunk) + [
         "workload.isl=8192", "workload.osl=1024", "grid.concurrency_min=2048", "grid.concurrency_max=2048",
         "hardware.mi355x.attention_data_parallel=true", "hardware.mi355x.ep=8",
         f"hardware.mi355x.ep_latency_s={params['ep_latency_s']}"])
-    _assert_columns_equal(cfg, x, params, admitted=1156)
+    _assert_columns_equal(cfg, x, params, admitted=1154)
