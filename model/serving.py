@@ -207,7 +207,8 @@ def rank_balance_wait(ranks: Any, rate: Any, users: Any = np.inf) -> Any:
     users than ranks leave ranks idle, not waiting): ``(min(ranks, users) - 1) / (2 rate)``, 0 for
     one user."""
     with np.errstate(divide="ignore"):
-        return (np.minimum(ranks, users) - 1.0) / (2.0 * rate)
+        # (no negative wait where a replica admits no user)
+        return (np.maximum(np.minimum(ranks, users), 1.0) - 1.0) / (2.0 * rate)
 
 
 def aggregated(n, output_tokens, step_of, accepted, busy, latency, burst=0.0, capacity=np.inf, own=None,
