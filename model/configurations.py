@@ -422,9 +422,11 @@ def fit_configurations(x: ConfigurationInputs, table: pd.DataFrame, start: np.nd
 
 def measured_running(x: ConfigurationInputs, table: pd.DataFrame) -> np.ndarray:
     """Requests in decode per decode worker on each measured run, by Little's law
-    (:func:`model.serving.requests_in_decode`): the run's request rate, output tok/s per GPU x the
-    GPUs it is divided by / O, times ``(O - 1)`` x its median TPOT, over its decode workers."""
-    rate = table.output_tput_per_gpu.to_numpy(float) * x.measured_gpus / x.output_tokens
+    (:func:`model.serving.requests_in_decode`): the run's steady-state request rate (output tok/s
+    per GPU x the GPUs it is divided by / O, times ``1 + x.benchmark_excess``: the reported rate
+    is over a run whose last requests trail), times ``(O - 1)`` x its median TPOT, over its decode
+    workers: the measured counterpart of the model's ``decode_batch``."""
+    rate = table.output_tput_per_gpu.to_numpy(float) * x.measured_gpus / x.output_tokens * (1.0 + x.benchmark_excess)
     return serving.requests_in_decode(rate, x.output_tokens, table.median_tpot.to_numpy(float)) / x.decode_workers
 
 
