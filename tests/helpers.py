@@ -1,4 +1,5 @@
 """Helpers shared by the tests (fixtures live in conftest.py)."""
+import functools
 import sys
 from pathlib import Path
 
@@ -77,3 +78,16 @@ def overridden(cfg, overrides, validate_with=None):
     assert all(o.type is OverrideType.CHANGE and not o.is_sweep_override() for o in parsed), overrides
     values = {o.key_or_group: o.value() for o in parsed}
     return with_values(cfg, values) if validate_with is None else with_values(cfg, values, validate_with)
+
+
+@functools.cache
+def _hand_worked_base():
+    import model
+
+    return model.load_config(HAND_WORKED_CELL)
+
+
+def hand_worked(overrides=()):
+    """``model.load_config(HAND_WORKED_CELL + overrides)``: the cell's config is composed once per
+    process and ``overrides`` set on it in memory (:func:`overridden`)."""
+    return overridden(_hand_worked_base(), overrides)

@@ -2,8 +2,6 @@
 EP all-to-all, dp-attention, MTP, the stack's KV bits, FP4 math, the prefill busy time, the memory
 reserve, the prefill pool's speed and latency, the prefill chunk and the decode attention."""
 
-import functools
-
 import numpy as np
 import pytest
 import xarray as xr
@@ -18,20 +16,11 @@ from model.parameters import parameters
 from model.pointwise import cell
 from model.results import CELL_OUTPUTS
 from tests.helpers import HAND_WORKED_CELL as CELL
-from tests.helpers import assert_matches_oracle, at, overridden
+from tests.helpers import assert_matches_oracle, at, hand_worked, overridden
 
-
-@functools.cache
-def _hand_worked():
-    """The hand-worked cell's config, composed once for the module: each test sets its own keys on
-    it in memory (:func:`tests.helpers.overridden`, the same config as composing ``CELL + overrides``:
-    :func:`test_the_in_memory_overrides_are_the_composed_config`)."""
-    return model.load_config(CELL)
-
-
-def _config(overrides=()):
-    """``model.load_config(CELL + overrides)``, from the module's one composed config."""
-    return overridden(_hand_worked(), overrides)
+# Each test sets its keys on the hand-worked cell's config, composed once (tests.helpers.hand_worked:
+# the same config as composing CELL + overrides, test_the_in_memory_overrides_are_the_composed_config).
+_config = hand_worked
 
 
 def _cell(*extra, isl=8000, n=16):
