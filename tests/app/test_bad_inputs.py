@@ -5,7 +5,13 @@ set, as the ``serving-*`` commands do) from an empty working directory, and must
 code 2 with exactly one line on stderr, ``error: <key>...``, no traceback, nothing on stdout and
 no file written: neither the run directory nor Hydra's default ``outputs/``.  The API cases must
 raise :class:`model.ConfigError` (a ``ValueError``) with a one-line message naming the key.
-``tests/app/test_errors_cli.py`` runs a sample of the same refusals as real subprocesses.
+``tests/app/test_errors_cli.py`` runs a sample of the same refusals as real subprocesses, one per app and
+kind of refusal (a value the check refuses, a key or value Hydra refuses while composing).
+
+``main()`` is what the console script ``serving-<app>`` and ``python -m <app>`` call, with the same
+``sys.argv``: the same composition, the same check and the same one line; ``SystemExit(2)`` is the
+exit code the process ends with (the subprocess sample shows that it does).  Only the interpreter's
+start is left out, ~1 s a case.
 """
 from __future__ import annotations
 
@@ -39,7 +45,7 @@ def closed_loopback_port() -> int:
 
 # (app, overrides, the key the one line must name)
 CASES = [
-    # the cost model's refusals of tests/model/test_errors.py, then more
+    # the cost model's refusals of tests/model/test_errors.py (the line also names the value: VALUES), then more
     *(("model", override, key) for override, key, _ in BAD_INPUTS),
     # the cost model: catalog values
     ("model", "hardware.b200.price_per_hour=nan", "hardware.b200.price_per_hour"),
@@ -115,6 +121,10 @@ CASES = [
 ]
 
 
+# the value each of tests/model/test_errors.py's refusals must also say, as the command prints it
+VALUES = {("model", override): value for override, _, value in BAD_INPUTS}
+
+
 @pytest.mark.parametrize("app,overrides,key", CASES, ids=[f"{a}:{o}" for a, o, _ in CASES])
 def test_an_app_refuses_bad_input_in_one_line_and_writes_nothing(app, overrides, key, tmp_path, monkeypatch,
                                                                    capsys):
@@ -130,6 +140,7 @@ def test_an_app_refuses_bad_input_in_one_line_and_writes_nothing(app, overrides,
     assert stop.value.code == 2, err
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"error: {key}"), err
+    assert VALUES.get((app, overrides), "") in lines[0], err
     assert "Traceback" not in err and out == ""
     assert list(tmp_path.iterdir()) == []  # no run directory, no outputs/
 

@@ -1,9 +1,14 @@
-"""Every catalog entry composes, evaluates and records its sources."""
+"""Every catalog entry composes, evaluates and records its sources.
+
+The whole catalog is composed once (the session's ``cfg``); each entry is selected on it in memory
+(tests.helpers.overridden: the config composing ``select.*=[name]`` gives, checked key for key in
+tests/model/test_serving_settings.py and, for every selection below, in a scratch run)."""
 import numpy as np
 import pytest
 
 import model
 from model.schema import HardwareSpec, ModelSpec
+from tests.helpers import overridden
 
 HARDWARE = ["cerebras_wse3", "h100_sxm", "h200", "b200", "gb200_nvl72", "mi300x", "mi355x", "b300", "gb300_nvl72",
             "mi325x", "trainium2"]
@@ -16,16 +21,16 @@ def test_catalog_holds_every_spec_entry(cfg):
 
 
 @pytest.mark.parametrize("name", HARDWARE)
-def test_hardware_entry_evaluates(name):
-    cfg = model.load_config([f"select.hardware=[{name}]"])
+def test_hardware_entry_evaluates(cfg, name):
+    cfg = overridden(cfg, [f"select.hardware=[{name}]"])
     ds = model.evaluate(cfg)
     assert ds.sizes["hardware"] == 1
     assert ds.feasible.any() and np.isfinite(ds.cost_per_mtok.where(ds.feasible)).any()
 
 
 @pytest.mark.parametrize("name", MODELS)
-def test_model_entry_evaluates(name):
-    cfg = model.load_config([f"select.models=[{name}]"])
+def test_model_entry_evaluates(cfg, name):
+    cfg = overridden(cfg, [f"select.models=[{name}]"])
     ds = model.evaluate(cfg)
     assert ds.sizes["model"] == 1 and ds.feasible.any()
 
@@ -50,9 +55,9 @@ def test_model_numbers_have_sources(cfg, name):
     assert set(entry.uncertain) <= fields and set(entry.source) <= fields
 
 
-def test_kimi_measured_rate_is_one_override():
+def test_kimi_measured_rate_is_one_override(cfg):
     """docs/model.md §3: the public calculator's later 981 tok/s for Kimi K2.6 is a one-key override."""
-    cfg = model.load_config(["models.kimi_k2_6.interactivity.cerebras_wse3.tok_s=981"])
+    cfg = overridden(cfg, ["models.kimi_k2_6.interactivity.cerebras_wse3.tok_s=981"])
     assert float(model.evaluate(cfg).base_interactivity.sel(model="kimi_k2_6", hardware="cerebras_wse3")) == 981
 
 

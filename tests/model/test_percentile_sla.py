@@ -1,5 +1,8 @@
 """sla.percentile (docs/model.md §10): both SLA kinds at p50, p90 or p99, in the kernel and the
-pointwise oracle; p50 is today's behaviour."""
+pointwise oracle; p50 is today's behaviour.
+
+Configs are composed once (the hand-worked cell's, the session's default) and the overrides set in
+memory (tests.helpers.overridden, checked equal to composing them in tests/model/test_serving_settings.py)."""
 import math
 
 import numpy as np
@@ -7,8 +10,7 @@ import pytest
 
 import model
 from model.pointwise import cell
-from tests.helpers import HAND_WORKED_CELL as CELL
-from tests.helpers import at
+from tests.helpers import at, hand_worked, overridden
 
 
 def test_hand_worked_cell_at_p99():
@@ -16,7 +18,7 @@ def test_hand_worked_cell_at_p99():
     TTFT p99 = 126.318 ms + 0.98 x queue = 126.386 ms.  Interruptions lam = 15 (1 - b / 2T) =
     14.9961; TPOT p50 = 1 / 58.35 s; p99 adds z_0.99 b sqrt(lam) / O = 2.3263 x 17.747 ms x 3.8725
     / 2,000 = 79.9 µs: interactivity p99 = 58.08 tok/s."""
-    ds = model.evaluate(model.load_config(CELL), **at(8000, 16)).squeeze()
+    ds = model.evaluate(hand_worked(), **at(8000, 16)).squeeze()
     busy = float(ds.prefill_time) - 0.1
     T = 16 / float(ds.requests_per_second)
     queue = busy * 15 * busy / (2 * T)
@@ -26,22 +28,21 @@ def test_hand_worked_cell_at_p99():
     assert round(ttft99 * 1e3, 3) == 126.386
     assert round(inter99, 2) == 58.08
     for percentile, meets in (("p50", True), ("p90", True), ("p99", False)):
-        cfg = model.load_config(CELL + [f"sla.percentile={percentile}", "sla.min_interactivity=58.1"])
+        cfg = hand_worked([f"sla.percentile={percentile}", "sla.min_interactivity=58.1"])
         assert bool(model.evaluate(cfg, **at(8000, 16)).meets_sla.squeeze()) is meets
         assert cell(cfg, "deepseek_v3", "b200", 8000, 16)["meets_sla"] is meets
     for percentile, meets in (("p50", True), ("p90", True), ("p99", False)):
         limit = (float(ds.ttft) + ttft99) / 2 if percentile != "p90" else ttft99
-        cfg = model.load_config(CELL + [f"sla.percentile={percentile}", "sla.min_interactivity=1",
-                                        f"sla.max_ttft_s={limit!r}"])
+        cfg = hand_worked([f"sla.percentile={percentile}", "sla.min_interactivity=1", f"sla.max_ttft_s={limit!r}"])
         assert bool(model.evaluate(cfg, **at(8000, 16)).meets_sla.squeeze()) is meets, percentile
         assert cell(cfg, "deepseek_v3", "b200", 8000, 16)["meets_sla"] is meets
 
 
-def test_later_percentiles_meet_the_sla_in_fewer_cells_and_p50_is_today():
-    base = model.load_config(["sla.min_interactivity=50", "sla.max_ttft_s=5"])
+def test_later_percentiles_meet_the_sla_in_fewer_cells_and_p50_is_today(cfg):
+    base = overridden(cfg, ["sla.min_interactivity=50", "sla.max_ttft_s=5"])
     today = model.evaluate(base).meets_sla.values
-    meets = {p: model.evaluate(model.load_config(["sla.min_interactivity=50", "sla.max_ttft_s=5",
-                                                  f"sla.percentile={p}"])).meets_sla.values
+    meets = {p: model.evaluate(overridden(cfg, ["sla.min_interactivity=50", "sla.max_ttft_s=5",
+                                                f"sla.percentile={p}"])).meets_sla.values
              for p in ("p50", "p90", "p99")}
     assert np.array_equal(meets["p50"], today)
     assert (meets["p99"] <= meets["p90"]).all() and (meets["p90"] <= meets["p50"]).all()
@@ -49,8 +50,8 @@ def test_later_percentiles_meet_the_sla_in_fewer_cells_and_p50_is_today():
 
 
 @pytest.mark.parametrize("isl,n", [(1000, 1), (8000, 64), (96300, 250)])
-def test_kernel_equals_the_oracle_at_p90(isl, n):
-    cfg = model.load_config(["sla.percentile=p90", "sla.min_interactivity=40", "sla.max_ttft_s=3"])
+def test_kernel_equals_the_oracle_at_p90(cfg, isl, n):
+    cfg = overridden(cfg, ["sla.percentile=p90", "sla.min_interactivity=40", "sla.max_ttft_s=3"])
     ds = model.evaluate(cfg, **at(isl, n))
     for m in ds.model.values:
         for h in ds.hardware.values:
@@ -58,10 +59,10 @@ def test_kernel_equals_the_oracle_at_p90(isl, n):
             assert bool(ds.meets_sla.sel(model=m, hardware=h).squeeze()) is bool(want), (m, h)
 
 
-def test_lazy_path_applies_the_percentile():
-    cfg = model.load_config(["sla.percentile=p99", "sla.min_interactivity=50", "sla.max_ttft_s=5"])
+def test_lazy_path_applies_the_percentile(cfg):
+    p50 = model.evaluate(overridden(cfg, ["sla.min_interactivity=50", "sla.max_ttft_s=5"]), variables=["meets_sla"])
+    cfg = overridden(cfg, ["sla.percentile=p99", "sla.min_interactivity=50", "sla.max_ttft_s=5"])
     eager = model.evaluate(cfg, variables=["meets_sla"])
     lazy = model.evaluate(cfg, variables=["meets_sla"], chunks={"isl": 4})
     assert np.array_equal(lazy.meets_sla.values, eager.meets_sla.values)
-    p50 = model.evaluate(model.load_config(["sla.min_interactivity=50", "sla.max_ttft_s=5"]), variables=["meets_sla"])
     assert lazy.meets_sla.values.sum() < p50.meets_sla.values.sum()

@@ -11,16 +11,36 @@ from omegaconf import OmegaConf
 
 import model
 from model import serving
-from model.app.schema import ModelAppConfig
+from model.app.config import with_values
 from model.parameters import parameters
 from model.pointwise import cell
 from model.results import CELL_OUTPUTS
 from tests.helpers import HAND_WORKED_CELL as CELL
-from tests.helpers import assert_matches_oracle, at
+from tests.helpers import assert_matches_oracle, at, hand_worked, overridden
+
+# Each test sets its keys on the hand-worked cell's config, composed once (tests.helpers.hand_worked:
+# the same config as composing CELL + overrides, test_the_in_memory_overrides_are_the_composed_config).
+_config = hand_worked
 
 
 def _cell(*extra, isl=8000, n=16):
-    return model.evaluate(model.load_config(CELL + list(extra)), **at(isl, n)).squeeze()
+    return model.evaluate(_config(list(extra)), **at(isl, n)).squeeze()
+
+
+@pytest.mark.parametrize("base", [CELL, []], ids=["hand-worked cell", "default"])
+def test_the_in_memory_overrides_are_the_composed_config(base):
+    """The tests of this module compose one config and set their keys on it in memory
+    (:func:`tests.helpers.overridden`); that is only a faster way to the config Hydra composes from
+    the same overrides: equal key for key, in value and type (YAML: 8 is not 8.0), for each kind
+    of value they set (int, float in exponent form, bool, null, enum, list)."""
+    overrides = ["hardware.b200.ep=8", "hardware.b200.layer_overhead_s=2e-4", "hardware.b200.prefill_busy_s=0.05",
+                 "hardware.b200.attention_data_parallel=true", "hardware.b200.kv_cache_bits=8",
+                 "hardware.b200.max_systems=null", "hardware.b200.min_systems=1", "hardware.b200.allowed_sizes=null",
+                 "hardware.b200.prefill_mode=ratio", "models.deepseek_v3.hidden_size=null",
+                 "workload.decode_context=mean", "sla.percentile=p90", "select.models=[gpt_oss_120b,deepseek_v3]"]
+    fast = overridden(model.load_config(base), overrides)
+    assert OmegaConf.to_yaml(fast) == OmegaConf.to_yaml(model.load_config(base + overrides))
+    assert OmegaConf.is_readonly(fast) and fast.hardware.b200.ep == 8 and fast.hardware.b200.min_systems == 1
 
 
 def test_hand_worked_ep_cell():
@@ -112,8 +132,8 @@ def test_memory_reserve_caps_the_kv_a_pinned_replica_holds():
     # a replica free to grow grows: 2 requests' KV, 14.0544 GB, is on every GPU, so without a reserve
     # ceil(671 / (180 - 14.0544)) = 5 GPUs, built as 8 (B200's allowed sizes); a 100 GB reserve leaves
     # 80 GB: ceil(671 / 65.9456) = 11, built as 16
-    free = model.load_config(CELL + ["hardware.b200.max_systems=null", "hardware.b200.min_systems=1"])
-    grown = model.load_config(CELL + ["hardware.b200.max_systems=null", "hardware.b200.min_systems=1",
+    free = _config(["hardware.b200.max_systems=null", "hardware.b200.min_systems=1"])
+    grown = _config(["hardware.b200.max_systems=null", "hardware.b200.min_systems=1",
                                       "hardware.b200.memory_reserve_gb=100"])
     sizes = [int(model.evaluate(c, **at(100_000, 2)).systems.squeeze()) for c in (free, grown)]
     assert sizes == [8, 16]
@@ -141,7 +161,7 @@ def test_dp_attention_holds_the_whole_attention_weights_on_every_gpu():
     free = ["hardware.b200.max_systems=null", "hardware.b200.min_systems=1", "hardware.b200.allowed_sizes=null"]
 
     def both(*extra, n):
-        cfg = model.load_config(CELL + [dp, *extra])
+        cfg = _config([dp, *extra])
         ds = model.evaluate(cfg, variables=list(CELL_OUTPUTS), **at(100_000, n)).squeeze()
         assert_matches_oracle(ds, cell(cfg, "deepseek_v3", "b200", 100_000, n))
         return ds
@@ -157,7 +177,7 @@ def test_dp_attention_holds_the_whole_attention_weights_on_every_gpu():
     full = both(*free, "hardware.b200.memory_reserve_gb=170", n=1)
     assert not bool(full.feasible)
     # without dp-attention nothing changes: the tensor-parallel replica keeps W / S (its own test above)
-    assert int(model.evaluate(model.load_config(CELL + free), **at(100_000, 1)).systems.squeeze()) == 4
+    assert int(model.evaluate(_config(free), **at(100_000, 1)).systems.squeeze()) == 4
 
 
 def test_prefill_pool_speed_and_latency_share():
@@ -170,7 +190,7 @@ def test_prefill_pool_speed_and_latency_share():
     names = ["prefill_time", "prefill_capacity", "pool_prefill_time", "pool_prefill_capacity", "ttft"]
 
     def pool(*extra):
-        return model.evaluate(model.load_config(CELL + list(extra)), variables=names, **at(8000, 16)).squeeze()
+        return model.evaluate(_config(list(extra)), variables=names, **at(8000, 16)).squeeze()
 
     off, on = pool(), pool("hardware.b200.prefill_stack_speed=2", "hardware.b200.pool_latency_share=0.4")
     assert float(off.prefill_time) == pytest.approx(0.11774688, rel=1e-12)
@@ -180,7 +200,7 @@ def test_prefill_pool_speed_and_latency_share():
     assert pytest.approx(0.00887344, rel=1e-12) == 1 / float(on.pool_prefill_capacity)
     for name in ("prefill_time", "prefill_capacity", "ttft"):
         assert float(on[name]) == float(off[name])
-    assert "pool_prefill_time" not in model.evaluate(model.load_config(CELL), **at(8000, 16))  # asked for by name
+    assert "pool_prefill_time" not in model.evaluate(_config(), **at(8000, 16))  # asked for by name
 
 
 def test_weight_pass_per_prefill_forward():
@@ -194,7 +214,7 @@ def test_weight_pass_per_prefill_forward():
     names = ["prefill_time", "prefill_capacity", "request_time", "step_time", "ttft"]
 
     def chunked(*extra):
-        return model.evaluate(model.load_config(CELL + list(extra)), variables=names, **at(8000, 16)).squeeze()
+        return model.evaluate(_config(list(extra)), variables=names, **at(8000, 16)).squeeze()
 
     w = 670.465625e9 / 32e12
     for chunk, shared, alone in ((2048, w, 2 * w), (8192, 3000 / 8192 * w, w)):
@@ -208,7 +228,7 @@ def test_weight_pass_per_prefill_forward():
     assert float(chunked().prefill_time) == pytest.approx(0.11774688, rel=1e-12)  # null: no weight pass
 
 
-def test_decode_attention_by_hand():
+def test_decode_attention_by_hand(cfg):
     """DeepSeek V3 (MLA: 128 heads, kv_lora_rank 512, rope 64, 61 layers) on the 8 B200, L = 8,000
     (the decode context, workload.decode_context = isl), N = 16.  Absorbed MLA scores and weights
     each cached latent: F_dec = 2 x 128 x (2 x 512 + 64) x 61 = 16,990,208 FLOPs per context token,
@@ -239,7 +259,7 @@ def test_decode_attention_by_hand():
     assert float(_cell(oss, on).step_time - _cell(oss).step_time) == pytest.approx(2 * 2_397_044_736 / 9e14,
                                                                                    rel=1e-9)
     wafer = ["select.hardware=[cerebras_wse3]", "hardware.cerebras_wse3.decode_attention_efficiency=0.2"]
-    steps = [float(model.evaluate(model.load_config(["select.models=[deepseek_v3]", *extra]), **at(8000, 16))
+    steps = [float(model.evaluate(overridden(cfg, ["select.models=[deepseek_v3]", *extra]), **at(8000, 16))
                    .step_time.squeeze()) for extra in (wafer[:1], wafer)]
     assert steps[0] == steps[1]
 
@@ -255,7 +275,7 @@ def test_dp_attention_prefill_runs_the_request_attention_on_one_rank():
     names = ["prefill_time", "prefill_capacity", "ttft", "step_time", "request_time"]
 
     def dp(flag, n=16):
-        return model.evaluate(model.load_config(CELL + [f"hardware.b200.attention_data_parallel={flag}"]),
+        return model.evaluate(_config([f"hardware.b200.attention_data_parallel={flag}"]),
                               variables=names, **at(8000, n)).squeeze()
 
     extra = 0.875 * 9.744384e13 / 2.25e15
@@ -276,7 +296,7 @@ def test_attention_dp_rank_wait_on_an_aggregated_replica():
     b^2 15 / (2 T) = 6.6828e-5 + step / 2 + 7.732064 = 7.896538 s.  At p90 the whole queue
     (Poisson + rank wait) spreads by 2 x 0.9 - 1 = 0.8 of itself."""
     names = ["prefill_time", "prefill_capacity", "ttft", "step_time", "request_time", "requests_per_second"]
-    on = model.evaluate(model.load_config(CELL + ["hardware.b200.attention_data_parallel=true"]),
+    on = model.evaluate(_config(["hardware.b200.attention_data_parallel=true"]),
                         variables=names, **at(8000, 16)).squeeze()
     t, b = float(on.request_time), 1 / float(on.prefill_capacity)
     assert t == pytest.approx(2000 * float(on.step_time) + 16 * 0.01774688, rel=1e-12)
@@ -288,37 +308,30 @@ def test_attention_dp_rank_wait_on_an_aggregated_replica():
     assert float(on.ttft) == pytest.approx(7.896538, rel=1e-6)
     # at p90 the SLA sees ttft + 0.8 (Poisson + rank wait): a limit between the two splits them
     limit = float(on.ttft) + 0.5 * 0.8 * (b * 15 * b / (2 * t) + wait)
-    meets = {q: bool(model.evaluate(model.load_config(CELL + [
+    meets = {q: bool(model.evaluate(_config([
         "hardware.b200.attention_data_parallel=true", f"sla.percentile={q}", f"sla.max_ttft_s={limit}",
         "sla.min_interactivity=1"]), variables=["meets_sla"], **at(8000, 16)).meets_sla.squeeze())
         for q in ("p50", "p90")}
     assert meets == {"p50": True, "p90": False}
 
 
-def test_percentiles_are_ordered_with_the_new_terms_on():
+def test_percentiles_are_ordered_with_the_new_terms_on(cfg):
     """p99 >= p90 >= p50 in TTFT and TPOT: the cells meeting an SLA at p99 are among those meeting
     it at p90, and those among p50's."""
     terms = ["hardware.b200.ep=8", "hardware.b200.mtp_draft_tokens=3", "hardware.b200.accepted_tokens_per_step=2.2",
              "hardware.b200.prefill_busy_s=0.02", "hardware.b200.attention_data_parallel=true",
              "hardware.b200.kv_cache_bits=8", "select.hardware=[b200]", "sla.min_interactivity=40",
              "sla.max_ttft_s=2"]
-    meets = {p: model.evaluate(model.load_config(terms + [f"sla.percentile={p}"]), variables=["meets_sla"])
+    meets = {p: model.evaluate(overridden(cfg, terms + [f"sla.percentile={p}"]), variables=["meets_sla"])
              .meets_sla.values for p in ("p50", "p90", "p99")}
     assert (meets["p99"] <= meets["p90"]).all() and (meets["p90"] <= meets["p50"]).all()
     assert meets["p99"].sum() < meets["p50"].sum()
 
 
-def _with(cfg, updates):
-    copy = OmegaConf.merge(OmegaConf.structured(ModelAppConfig), OmegaConf.create(OmegaConf.to_container(cfg)))
-    for key, value in updates.items():
-        OmegaConf.update(copy, key, value)
-    return model.validate(copy)
-
-
 GPUS = ["h100_sxm", "b200", "gb200_nvl72", "mi355x", "b300", "gb300_nvl72", "mi325x"]
 
 
-# 30 random cells: each evaluates the kernel and the oracle with every §10 setting drawn (~0.6 s a cell)
+# 30 random cells: each evaluates the kernel and the oracle with every §10 setting drawn (~0.15 s a cell)
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(model_name=st.sampled_from(["deepseek_v4", "kimi_k2_6", "gpt_oss_120b", "glm_4_7", "deepseek_v3"]),
        hw=st.sampled_from(GPUS), isl=st.integers(1, 300_000), n=st.integers(1, 2048),
@@ -347,12 +360,12 @@ def test_kernel_equals_the_oracle_with_the_new_terms_on(cfg, model_name, hw, isl
     if pinned is not None:
         updates.update({f"hardware.{hw}.min_systems": pinned, f"hardware.{hw}.max_systems": pinned,
                         f"hardware.{hw}.allowed_sizes": None})
-    cfg = _with(cfg, updates)
+    cfg = with_values(cfg, updates)  # a copy of the composed config, validated again
     ds = model.evaluate(cfg, variables=list(CELL_OUTPUTS), **at(isl, n)).sel(model=model_name, hardware=hw).squeeze()
     assert_matches_oracle(ds, cell(cfg, model_name, hw, isl, n))
 
 
-def test_lazy_equals_in_memory_with_the_new_terms_on():
+def test_lazy_equals_in_memory_with_the_new_terms_on(cfg):
     attention = ["hardware.b200.decode_attention_efficiency=0.3",
                  "hardware.gb200_nvl72.decode_attention_efficiency=0.05"]
     terms = [
@@ -364,15 +377,14 @@ def test_lazy_equals_in_memory_with_the_new_terms_on():
         "hardware.b200.prefill_chunk_tokens=4096", "hardware.gb200_nvl72.prefill_chunk_tokens=16384",
         "hardware.gb200_nvl72.mtp_draft_tokens=1", "sla.percentile=p90", "sla.max_ttft_s=3",
         "grid.isl_points=6", "grid.concurrency_max=300", "grid.concurrency_step=7"]
-    cfg = model.load_config(terms + attention)
-    eager = model.evaluate(cfg, variables=list(CELL_OUTPUTS))
-    lazy = model.evaluate(cfg, variables=list(CELL_OUTPUTS), chunks={"isl": 2, "concurrency": 11}).compute()
+    on = overridden(cfg, terms + attention)
+    eager = model.evaluate(on, variables=list(CELL_OUTPUTS))
+    lazy = model.evaluate(on, variables=list(CELL_OUTPUTS), chunks={"isl": 2, "concurrency": 11}).compute()
     xr.testing.assert_identical(lazy, eager)
-    off = model.evaluate(model.load_config(["grid.isl_points=6", "grid.concurrency_max=300",
-                                            "grid.concurrency_step=7"]))
+    off = model.evaluate(overridden(cfg, ["grid.isl_points=6", "grid.concurrency_max=300", "grid.concurrency_step=7"]))
     assert not np.array_equal(off.step_time.sel(hardware="b200").values, eager.step_time.sel(hardware="b200").values)
     # the decode attention is among the terms: every feasible GPU cell's step is longer with it
-    without = model.evaluate(model.load_config(terms), variables=["step_time"])
+    without = model.evaluate(overridden(cfg, terms), variables=["step_time"])
     for hw in ("b200", "gb200_nvl72"):
         longer, shorter = eager.step_time.sel(hardware=hw).values, without.step_time.sel(hardware=hw).values
         known = np.isfinite(shorter)
@@ -382,17 +394,17 @@ def test_lazy_equals_in_memory_with_the_new_terms_on():
 def test_decode_attention_needs_the_attention_shape():
     """The decode attention of a model without attention_heads is an unknown input: the cell is
     infeasible with the setting on (kernel and oracle), and served without it."""
-    shapeless = CELL + ["hardware.b200.prefill_mode=ratio", "models.deepseek_v3.attention_heads=null"]
+    shapeless = ["hardware.b200.prefill_mode=ratio", "models.deepseek_v3.attention_heads=null"]
     for extra, served in (([], True), (["hardware.b200.decode_attention_efficiency=0.2"], False)):
-        cfg = model.load_config(shapeless + extra)
+        cfg = _config(shapeless + extra)
         assert bool(model.evaluate(cfg, **at(8000, 16)).feasible.squeeze()) is served
         assert cell(cfg, "deepseek_v3", "b200", 8000, 16)["feasible"] is served
 
 
 def test_ep_needs_the_model_and_link_terms():
     """EP > 1 on a MoE model without hidden_size is an unknown input: the cell is infeasible."""
-    cfg = model.load_config(CELL + ["hardware.b200.ep=8", "models.deepseek_v3.hidden_size=null"])
+    cfg = _config(["hardware.b200.ep=8", "models.deepseek_v3.hidden_size=null"])
     assert not bool(model.evaluate(cfg, **at(8000, 16)).feasible.squeeze())
     assert not cell(cfg, "deepseek_v3", "b200", 8000, 16)["feasible"]
-    p = parameters(model.load_config(CELL + ["hardware.b200.ep=8"]))
+    p = parameters(_config(["hardware.b200.ep=8"]))
     assert float(p.ep_width.sel(model="deepseek_v3", hardware="b200")) == 8

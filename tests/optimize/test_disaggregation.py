@@ -1,5 +1,6 @@
 """Disaggregated serving in the fleet MILP (docs/model.md §9): a hand-worked instance, random instances
 against brute force over the three column kinds, the price and link limits, TTFT reports."""
+import functools
 import itertools
 
 import numpy as np
@@ -15,6 +16,7 @@ from optimize.inputs import bucket_grid, column_options
 from optimize.milp import build_model, solve_model
 from optimize.pruning import prune_dominated
 from optimize.ttft import ttft_filter
+from tests.helpers import overridden
 
 # One model, one bucket, the wafer decoding and a B200 (not on offer) prefilling, with round numbers.
 HAND_WORKED = [
@@ -29,11 +31,22 @@ HAND_WORKED = [
 ]
 
 
+@functools.cache
+def _hand_worked_base():
+    return optimize.load_config(HAND_WORKED)
+
+
+def configured(base, overrides):
+    """``optimize.load_config(<base's overrides> + overrides)``, set on the composed ``base`` in memory
+    (:func:`tests.helpers.overridden`; each config of this module was checked equal to composing it)."""
+    return overridden(base, overrides, optimize.validate)
+
+
 def hand_worked_cfg(*extra):
     """The hand-worked config, with the B200's peak FLOP/s set so that one GPU prefills one
     request in exactly 0.1 s (peak = F / 0.1 s, F the request's prefill FLOPs)."""
-    flops = float(bucket_grid(optimize.load_config(HAND_WORKED)).prefill_flops.sel(model="gpt_oss_120b").item())
-    return optimize.load_config([*HAND_WORKED, f"hardware.b200.peak_dense_tflops={flops / 0.1e12!r}", *extra])
+    flops = float(bucket_grid(_hand_worked_base()).prefill_flops.sel(model="gpt_oss_120b").item())
+    return configured(_hand_worked_base(), [f"hardware.b200.peak_dense_tflops={flops / 0.1e12!r}", *extra])
 
 
 def test_hand_worked_disaggregated_instance():
@@ -213,38 +226,38 @@ def phases(plan):
     return set(plan.plan.phase)
 
 
-def test_prefill_at_ten_times_its_price_is_not_bought():
+def test_prefill_at_ten_times_its_price_is_not_bought(ocfg):
     """The wafer decodes and a B200 pool (not on offer) may prefill.  With the wafer's
     cache_read_ratio at 150 (within the GPUs' derived 62-283) its own prefill is cheap enough that
     offloading is a close call: at catalog prices the plan offloads some prefill, at 10x none."""
     base = ["select.hardware=[cerebras_wse3]", "fleet.prefill_hardware=[b200]",
             "hardware.cerebras_wse3.cache_read_ratio=150"]
-    cheap = plan_fleet(optimize.load_config(base))
+    cheap = plan_fleet(configured(ocfg, base))
     assert "prefill" in phases(cheap)
-    dear = plan_fleet(optimize.load_config([*base, "hardware.b200.price_per_hour=20.7"]))
+    dear = plan_fleet(configured(ocfg, [*base, "hardware.b200.price_per_hour=20.7"]))
     assert dear.status == SolveStatus.optimal and phases(dear) == {"aggregated"}
     assert dear.totals.cost_per_hour == pytest.approx(
-        plan_fleet(optimize.load_config([*base, "fleet.disaggregation=false"])).totals.cost_per_hour)
+        plan_fleet(configured(ocfg, [*base, "fleet.disaggregation=false"])).totals.cost_per_hour)
 
 
 def test_decode_link_near_zero_buys_no_disaggregated_columns(ocfg):
     """The default plan decodes on wafers fed by B200 prefill (DeepSeek V4 stays aggregated); with
     the wafer's KV link at 1 MB/s no request can move to it, and the plan is the aggregated-only one."""
     assert phases(plan_fleet(ocfg)) == {"aggregated", "prefill", "decode"}
-    slow = plan_fleet(optimize.load_config(["hardware.cerebras_wse3.interconnect_gb_s=0.001"]))
+    slow = plan_fleet(configured(ocfg, ["hardware.cerebras_wse3.interconnect_gb_s=0.001"]))
     assert slow.status == SolveStatus.optimal and phases(slow) == {"aggregated"}
-    aggregated = plan_fleet(optimize.load_config(["fleet.disaggregation=false"]))
+    aggregated = plan_fleet(configured(ocfg, ["fleet.disaggregation=false"]))
     assert slow.totals.cost_per_hour == pytest.approx(aggregated.totals.cost_per_hour)
 
 
-def test_no_link_makes_no_disaggregated_columns():
-    plan = plan_fleet(optimize.load_config(["hardware.b200.interconnect_gb_s=null",
-                                            "hardware.cerebras_wse3.interconnect_gb_s=null"]))
+def test_no_link_makes_no_disaggregated_columns(ocfg):
+    plan = plan_fleet(configured(ocfg, ["hardware.b200.interconnect_gb_s=null",
+                                        "hardware.cerebras_wse3.interconnect_gb_s=null"]))
     assert plan.columns_by_phase["prefill"] == (0, 0) and plan.columns_by_phase["decode"] == (0, 0)
 
 
-def test_ttft_sla_below_every_column_is_reported():
-    plan = plan_fleet(optimize.load_config(["sla.max_ttft_s=0.05"]))
+def test_ttft_sla_below_every_column_is_reported(ocfg):
+    plan = plan_fleet(configured(ocfg, ["sla.max_ttft_s=0.05"]))
     assert plan.status == SolveStatus.infeasible and len(plan.plan) == 0
     report = plan.shortfalls.set_index("model")
     assert set(report.kind) == {"ttft_unreachable"} and len(report) == 5
@@ -255,21 +268,21 @@ def test_ttft_sla_below_every_column_is_reported():
     assert least > 0.05
 
 
-def test_per_model_ttft_limit_applies_to_every_kind():
+def test_per_model_ttft_limit_applies_to_every_kind(ocfg):
     """A per-model limit between the disaggregated TTFT (under 1 s) and the aggregated wafer's
     (about 5 s) leaves that model only disaggregated columns; the other models keep theirs."""
-    base = optimize.load_config(["fleet.disaggregation=false"])
-    limited = plan_fleet(optimize.load_config(["fleet.max_ttft_s.gpt_oss_120b=1.5", "fleet.disaggregation=false"]))
+    base = configured(ocfg, ["fleet.disaggregation=false"])
+    limited = plan_fleet(configured(ocfg, ["fleet.max_ttft_s.gpt_oss_120b=1.5", "fleet.disaggregation=false"]))
     assert plan_fleet(base).status == SolveStatus.optimal
     assert limited.status == SolveStatus.infeasible
     assert limited.shortfalls.model.tolist() == ["gpt_oss_120b"]
-    plan = plan_fleet(optimize.load_config(["fleet.max_ttft_s.gpt_oss_120b=1.5"]))
+    plan = plan_fleet(configured(ocfg, ["fleet.max_ttft_s.gpt_oss_120b=1.5"]))
     rows = plan.plan[plan.plan.model == "gpt_oss_120b"]
     assert set(rows.phase) == {"prefill", "decode"} and (rows.ttft_s <= 1.5).all()
 
 
-def test_prefill_hardware_off_offer_only_prefills():
-    cfg = optimize.load_config(["fleet.prefill_hardware=[b200,trainium2]"])
+def test_prefill_hardware_off_offer_only_prefills(ocfg):
+    cfg = configured(ocfg, ["fleet.prefill_hardware=[b200,trainium2]"])
     grid = bucket_grid(cfg)
     assert list(grid.hardware.values) == ["cerebras_wse3", "b200", "trainium2"]
     options = column_options(cfg, grid)
@@ -283,7 +296,7 @@ def test_prefill_hardware_off_offer_only_prefills():
 
 def test_decode_keeping_the_prefix_moves_less(ocfg):
     grid = bucket_grid(ocfg)
-    keep = optimize.load_config(["fleet.decode_keeps_prefix=true"])
+    keep = configured(ocfg, ["fleet.decode_keeps_prefix=true"])
     whole, rest = transfer_bytes(grid, column_options(ocfg, grid)), transfer_bytes(grid, column_options(keep, grid))
     assert (rest < whole).all() and rest == pytest.approx(whole - cells(grid, "prefix_kv_bytes"))
     assert plan_fleet(keep).totals.cost_per_hour <= plan_fleet(ocfg).totals.cost_per_hour + 1e-9

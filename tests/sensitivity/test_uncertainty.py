@@ -24,7 +24,7 @@ from sensitivity.uncertainty.scenarios import (
     unit_design,
 )
 from sensitivity.uncertainty.win import win_probability
-from tests.helpers import ROOT, point_overrides, python_cmd
+from tests.helpers import ROOT, overridden, point_overrides, python_cmd
 
 SMALL = ["uncertainty.n=16", "grid.concurrency_max=128", "uncertainty.isl=[32000]"]
 
@@ -34,10 +34,16 @@ def cfg():
     return U.load_config(SMALL)
 
 
+def configured(cfg, overrides):
+    """``U.load_config(SMALL + overrides)``, set on the module's composed ``cfg`` in memory
+    (tests.helpers.overridden; each config below was checked equal to composing it)."""
+    return overridden(cfg, overrides, U.validate)
+
+
 @pytest.fixture(scope="module")
-def low_sla():
+def low_sla(cfg):
     """An SLA both the wafer and the B200 can meet, so that win probabilities are not trivial."""
-    return U.load_config(SMALL + ["sla.min_interactivity=100"])
+    return configured(cfg, ["sla.min_interactivity=100"])
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +54,7 @@ def result(low_sla):
 def test_collapsed_distributions_give_the_point_estimate(cfg):
     """Every distribution a point and sigma 0: every band (each quantile) equals the catalog value
     to rtol 1e-12, and the win probabilities are 1 on the point estimate's cheapest hardware."""
-    point = U.load_config(SMALL + point_overrides(cfg) + ["sla.min_interactivity=100"])
+    point = configured(cfg, point_overrides(cfg) + ["sla.min_interactivity=100"])
     ds = U.analyze(point)
     for name in ("cost_per_mtok", "optimal_cost_per_mtok", "optimal_replica_capex", "price_to_beat"):
         band, at = ds[name], ds[f"{name}_point"].broadcast_like(ds[name])
@@ -60,7 +66,7 @@ def test_collapsed_distributions_give_the_point_estimate(cfg):
 
 
 def test_point_scenarios_are_exactly_the_catalog(cfg):
-    point = U.load_config(SMALL + point_overrides(cfg))
+    point = configured(cfg, point_overrides(cfg))
     params = scenario_params(point, draw(point))
     for key, value in params.items():
         if key.startswith("hardware.") and key.count(".") == 2:
@@ -117,7 +123,7 @@ def test_model_error_scales_decode_step_and_prefill_time_exactly(cfg):
     variables = ["step_time", "prefill_time", "prefill_capacity", "interactivity", "ttft"]
     at = {"isl": [32000], "concurrency": [1, 8, 64]}
     for mode in ("physical", "ratio"):
-        c = U.load_config(SMALL + [f"hardware.b200.prefill_mode={mode}"])
+        c = configured(cfg, [f"hardware.b200.prefill_mode={mode}"])
         base = evaluate(c, **at, variables=variables).sel(hardware="b200")
         for f_i, f_t in ((2.0, 3.0), (0.7, 0.5)):
             keys = model_error_overrides(c, {}, xr.DataArray(f_i), xr.DataArray(f_t), "b200")
