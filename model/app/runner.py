@@ -141,6 +141,31 @@ def use_file_backend() -> None:
     matplotlib.use("Agg")
 
 
+def _end_interrupted(marker: Path) -> None:
+    """End a job stopped by a signal: one line, exit 130, ``marker`` left in place."""
+    print(f"error: interrupted: the run stopped; files not yet complete were removed, and {marker} marks "
+          "the directory as incomplete", file=sys.stderr)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # not sys.exit: the temporary files are gone (their finally blocks ran on the way here), and an
+    # interrupt h5py swallowed can surface again while the interpreter unwinds and finalizes,
+    # ending the process by SIGINT (-2) after this line (seen under load)
+    os._exit(EXIT_INTERRUPTED)
+
+
+def _job_failed(err: Exception, multirun: bool, marker: Path, status: Path) -> None:
+    """A job's error: the interrupt's end where a signal came first (a library turned it into its own
+    error), raised whole in a single run (a bug), recorded in ``status`` in a multirun."""
+    if io.STOP_REQUESTED.is_set():
+        _end_interrupted(marker)
+    if not multirun:
+        raise err
+    marker.unlink(missing_ok=True)
+    line = f"{type(err).__name__}: {err}".splitlines()[0]
+    io.write_text(json.dumps({"status": "failed", "error": line, "traceback": traceback.format_exc()}), status)
+    print(f"error: {line}", file=sys.stderr)
+
+
 def run_job(job: Job, cfg: DictConfig, validate: Callable[[DictConfig], DictConfig]) -> None:
     """Validate ``cfg``, run ``job(cfg, output_dir)`` and exit with its code.
 
@@ -179,14 +204,7 @@ def run_job(job: Job, cfg: DictConfig, validate: Callable[[DictConfig], DictConf
         if io.STOP_REQUESTED.is_set():  # interrupted inside a library that swallowed it
             raise KeyboardInterrupt
     except KeyboardInterrupt:
-        print(f"error: interrupted: the run stopped; files not yet complete were removed, and {marker} marks "
-              "the directory as incomplete", file=sys.stderr)
-        sys.stdout.flush()
-        sys.stderr.flush()
-        # not sys.exit: the temporary files are gone (their finally blocks ran on the way here), and an
-        # interrupt h5py swallowed can surface again while the interpreter unwinds and finalizes,
-        # ending the process by SIGINT (-2) after this line (seen under load)
-        os._exit(EXIT_INTERRUPTED)
+        _end_interrupted(marker)
     except (ConfigError, io.OutputExistsError) as err:
         marker.unlink(missing_ok=True)
         if multirun:
@@ -202,13 +220,7 @@ def run_job(job: Job, cfg: DictConfig, validate: Callable[[DictConfig], DictConf
         sys.stdout.flush()
         os._exit(EXIT_INFEASIBLE)  # not sys.exit: h5py's finalizers on a full disk can crash the interpreter
     except Exception as err:  # noqa: BLE001 - a multirun job reports any failure and lets the others run
-        if not multirun:
-            raise
-        marker.unlink(missing_ok=True)
-        line = f"{type(err).__name__}: {err}".splitlines()[0]
-        io.write_text(json.dumps({"status": "failed", "error": line, "traceback": traceback.format_exc()}),
-                      out / STATUS)
-        print(f"error: {line}", file=sys.stderr)
+        _job_failed(err, multirun, marker, out / STATUS)
         return
     marker.unlink(missing_ok=True)
     if multirun:
@@ -455,6 +467,9 @@ def _start_and_run(config_name: str, job: Job, validate: Callable[[DictConfig], 
         sys.exit(EXIT_INTERRUPTED)
     if problem is not None:
         end_start()
+        if io.STOP_REQUESTED.is_set():  # the check's composition failed because a signal landed in it
+            print("error: interrupted before the run started; nothing was written", file=sys.stderr)
+            sys.exit(EXIT_INTERRUPTED)
         print(f"error: {problem}", file=sys.stderr)
         sys.exit(EXIT_BAD_INPUT)
 
@@ -464,7 +479,7 @@ def _start_and_run(config_name: str, job: Job, validate: Callable[[DictConfig], 
 
     known, mode = known_mode(args, modes)
     try:
-        with mode_from_check(mode) if known else nullcontext():
+        with mode_from_check(mode) if known else nullcontext(), errors_raised_by_hydra():
             main()
     except (KeyboardInterrupt, Exception) as err:  # while Hydra itself was busy, before or after the job
         if not interrupted(err):
@@ -473,6 +488,24 @@ def _start_and_run(config_name: str, job: Job, validate: Callable[[DictConfig], 
         sys.exit(EXIT_INTERRUPTED)
     finally:
         end_start()
+
+
+@contextmanager
+def errors_raised_by_hydra() -> Iterator[None]:
+    """Inside: Hydra raises what escapes its start or the job instead of printing it and exiting 1
+    (``HYDRA_FULL_ERROR``), so that :func:`hydra_main` can tell an interrupt that a library turned
+    into its own error while Hydra composed the config (one line, exit 130; seen under load: a
+    SIGTERM 1.1 s into ``serving-optimize`` gave exit 1 and OmegaConf's "full_key:
+    gb300_nvl72.uncertain", printed by Hydra) from a bug (raised, with its whole traceback)."""
+    before = os.environ.get("HYDRA_FULL_ERROR")
+    os.environ["HYDRA_FULL_ERROR"] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("HYDRA_FULL_ERROR", None)
+        else:
+            os.environ["HYDRA_FULL_ERROR"] = before
 
 
 def interrupted(err: BaseException) -> bool:
