@@ -38,7 +38,7 @@ CONFIG_PARAMETERS = {
     "prefill_busy_s": (0.0, 1.0, 0.01, 0.01),
     "compute_efficiency": (0.02, 1.0, 0.4, 0.3),
     "ep_latency_s": (0.0, 1e-3, 2e-5, 1e-5),
-    "accepted_tokens_per_step": (1.0, 4.0, 2.0, 0.5),
+    "mtp_acceptance": (0.01, 0.99, 0.6, 0.2),
     "prefill_burst": (0.0, 1.0, 0.1, 0.1),
     "prefill_burst_disaggregated": (0.0, 1.0, 0.1, 0.1),
     "prefill_busy_share": (0.0, 1.0, 0.2, 0.2),
@@ -62,7 +62,7 @@ FIT_STAGES = (("soft_l1", 0.1, 1e-8, "joint"), ("cauchy", 0.2, 1e-6, "joint"), (
 POOL_ONLY = ("pool_latency_factor", "dp_prefill_speed")
 POOL_STAGE = POOL_ONLY + ("prefill_stack_speed", "prefill_burst_disaggregated")
 STACKS = ("trt", "atom", "vllm", "sglang")
-PER_STACK = ("accepted_tokens_per_step", "prefill_stack_speed", "prefill_burst")
+PER_STACK = ("mtp_acceptance", "prefill_stack_speed", "prefill_burst")
 
 
 def stack_of(framework: str) -> str:
@@ -102,7 +102,8 @@ class ConfigurationInputs:
     ep: np.ndarray
     dp_attention: np.ndarray
     prefill_dp_attention: np.ndarray   # the prefill worker's (the decode fields' in aggregated runs)
-    mtp_draft: np.ndarray
+    mtp_draft: np.ndarray          # the most MTP drafts per step (0 without MTP)
+    draft_per_batch: np.ndarray    # the stack picks its draft count per batch (serving.fastest_draft)
     prefill_chunk_tokens: np.ndarray   # tokens per prefill forward (the stack's chunk)
     total_gpus: np.ndarray
     measured_gpus: np.ndarray      # the GPUs the benchmark divides output tok/s by (decode GPUs)
@@ -195,6 +196,7 @@ def configuration_inputs(table: pd.DataFrame, calibration: Mapping, length_facto
         prefill_dp_attention=np.where(agg, table.decode_dp_attention.astype(bool),
                                       table.prefill_dp_attention.astype(bool)),
         mtp_draft=np.where(mtp, float(stacks["mtp_draft_tokens"]), 0.0), total_gpus=total,
+        draft_per_batch=np.array([bool(stacks["mtp_draft_per_batch"][s]) for s in table["stack"]]),
         prefill_chunk_tokens=np.full(len(table), float(stacks["prefill_chunk_tokens"])),
         measured_gpus=np.where(agg, tp, table.num_decode_gpu.to_numpy(float)),
         kv_bytes_request=(input_tokens + output_tokens / 2) * kv_token, kv_bytes_input=input_tokens * kv_token,
@@ -225,16 +227,16 @@ def busy_seconds(params: Mapping[str, np.ndarray]) -> np.ndarray:
 
 
 def _step_and_busy(x: ConfigurationInputs, params: Mapping[str, np.ndarray]):
-    """The accepted tokens per step, the decode step as a function of the users a decode worker
-    holds, the prefill busy time per request and a request's own prefill time: the terms both the
+    """The decode step and the tokens it emits per request as a function of the users a decode
+    worker holds (``step_of(n) -> (step, accepted)``, at the draft count the stack runs there), the
+    prefill busy time per request and a request's own prefill time: the terms both the
     benchmark prediction and the optimizer's columns are built from (:mod:`model.serving`)."""
     c = x.constants
-    accepted = np.where(x.mtp_draft > 0, params["accepted_tokens_per_step"], 1.0)
 
-    def step_of(n):
+    def step_at(n, draft):
         return serving.decode_step(
-            n, gpus=x.decode_gpus, dp_attention=x.dp_attention, ep=x.ep, tokens_per_step=1.0 + x.mtp_draft,
-            mtp_draft=x.mtp_draft, kv_bytes_request=x.kv_bytes_request, dense_bytes=x.dense_bytes,
+            n, gpus=x.decode_gpus, dp_attention=x.dp_attention, ep=x.ep, tokens_per_step=1.0 + draft,
+            mtp_draft=draft, kv_bytes_request=x.kv_bytes_request, dense_bytes=x.dense_bytes,
             attention_bytes=x.attention_bytes, routed_bytes=x.routed_bytes, expert_share=c["expert_share"],
             flops_per_token=c["flops_per_token"], layers=c["layers"], moe_layers=c["moe_layers"],
             experts_per_token=c["experts_per_token"], hidden_size=c["hidden_size"],
@@ -244,6 +246,10 @@ def _step_and_busy(x: ConfigurationInputs, params: Mapping[str, np.ndarray]):
             scaleup_bytes_s=x.scaleup_bytes_s, scaleup_domain=x.scaleup_domain, scaleout_bytes_s=x.scaleout_bytes_s,
             attention_flops_token=c["decode_attention_flops"] * x.decode_context,
             attention_efficiency=params["decode_attention_efficiency"])
+
+    def step_of(n):
+        return serving.fastest_draft(lambda draft: step_at(n, draft), params["mtp_acceptance"], x.mtp_draft,
+                                     x.draft_per_batch)
 
     pool_speed = serving.pool_prefill_speed(params["prefill_stack_speed"], x.prefill_dp_attention,
                                             params["dp_prefill_speed"])
@@ -260,7 +266,7 @@ def _step_and_busy(x: ConfigurationInputs, params: Mapping[str, np.ndarray]):
                               attention_flops=c["attention_flops"], peak_flops=x.peak_flops,
                               prefill_efficiency=params["prefill_efficiency"]
                               * np.where(x.aggregated, 1.0, pool_speed))
-    return accepted, step_of, busy + shared, own
+    return step_of, busy + shared, own
 
 
 def kv_capacity(x: ConfigurationInputs, params: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -285,15 +291,15 @@ def predict_configurations(x: ConfigurationInputs, params: Mapping[str, np.ndarr
 
     ``params`` holds per-run arrays (or scalars) of the fitted keys (:data:`CONFIG_BOUNDS`).
     """
-    accepted, step_of, busy, own = _step_and_busy(x, params)
+    step_of, busy, own = _step_and_busy(x, params)
     latency = params["prefill_latency_s"]
     pool_latency = serving.pool_latency(latency, params["pool_latency_share"], params["pool_latency_factor"])
     capacity = kv_capacity(x, params)
-    rps_a, ttft_a, inter_a, queue_a = serving.aggregated(x.users, x.output_tokens, step_of, accepted,
+    rps_a, ttft_a, inter_a, queue_a = serving.aggregated(x.users, x.output_tokens, step_of,
                                                          busy, latency, params["prefill_burst"], capacity, own,
                                                          np.where(x.dp_attention, x.decode_gpus, 1.0))
     kv_seconds = x.kv_bytes_input / (x.decode_gpus * x.scaleout_bytes_s)
-    rps_d, ttft_d, inter_d, queue_d, batch_d = serving.disaggregated(x.users, x.output_tokens, step_of, accepted, busy,
+    rps_d, ttft_d, inter_d, queue_d, batch_d = serving.disaggregated(x.users, x.output_tokens, step_of, busy,
                                                                pool_latency, x.prefill_workers, x.decode_workers,
                                                                kv_seconds, params["prefill_burst_disaggregated"],
                                                                capacity, own)
@@ -322,7 +328,7 @@ def parameter_names(x: ConfigurationInputs) -> list[tuple[str, str | None]]:
     # a prefill pool's speed per stack relative to the same GPU's prefill in aggregated serving
     prefill_stacks = sorted(set(x.stack[~x.aggregated]))
     return ([(k, g) for g in gpus for k in CONFIG_PER_GPU] + shared
-            + [("accepted_tokens_per_step", s) for s in stacks]
+            + [("mtp_acceptance", s) for s in stacks]
             + [("prefill_stack_speed", s) for s in prefill_stacks]
             + [("prefill_burst", s) for s in sorted(set(x.stack[x.aggregated]))]
             # the pool's own latency per GPU type, and its speed where its workers run dp-attention
@@ -534,10 +540,10 @@ def plan_columns(x: ConfigurationInputs, params: Mapping[str, np.ndarray], utili
     ``transfer_bytes`` is the KV one request moves (default: its input context's).
     """
     params = {k: np.broadcast_to(v, x.users.shape) for k, v in params.items()}
-    accepted, step_of, busy, own = _step_and_busy(x, params)
+    step_of, busy, own = _step_and_busy(x, params)
     # a decode replica runs the whole requests its KV cache holds (kv_capacity: the kernel's admission)
     n = np.minimum(x.users / x.decode_workers, np.maximum(np.floor(kv_capacity(x, params)), 1.0))
-    step = step_of(n)
+    step, accepted = step_of(n)
     moved = x.kv_bytes_input if transfer_bytes is None else transfer_bytes
     link_time = moved / (x.decode_gpus * x.scaleout_bytes_s)
     prefill_time = own + serving.pool_latency(params["prefill_latency_s"], params["pool_latency_share"],

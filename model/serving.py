@@ -41,8 +41,12 @@ Equations (why each is the simplest form the data support is in ``docs/accuracy.
 
   The draft model (DeepSeek's MTP module: one layer) runs ``draft`` times per step, each about
   one layer's share of the step.
-- **MTP**: a step emits ``accepted`` tokens per request (``1 <= accepted <= draft + 1``), so
-  decode interactivity is ``accepted / step``.
+- **MTP** (:func:`accepted_tokens`, :func:`fastest_draft`): a step with a chain of ``d`` drafts,
+  each accepted with probability ``alpha`` once the ones before it are, emits
+  ``a = (1 - alpha^(d + 1)) / (1 - alpha)`` tokens per request, so decode interactivity is
+  ``a / step``.  A stack that picks its draft count per batch (TensorRT-LLM's recipes) runs the
+  ``d`` of ``1 .. draft`` that emits the most tokens per second at the batch: all ``draft`` while the
+  step reads weights, fewer once it computes (each draft adds a verified token's FLOPs).
 - **Prefill** (:func:`prefill_busy`): a worker of ``g`` GPUs is busy
   ``b = L (2 active + A L / 2) / (g peak eta_p) + prefill_busy_s + min(L / C, 1) W`` per request
   (:func:`prefill_weight_passes`: ``W`` the weights streamed once per forward of at most ``C``
@@ -116,6 +120,31 @@ def decode_attention_flops(heads: Any, kv_lora_rank: Any, rope_dim: Any, layers:
     = 16.99 M, about 1.5e11 FLOPs per token at 8,700 tokens of context, twice its
     ``2 x 37 B`` weight FLOPs)."""
     return 2.0 * heads * (2.0 * kv_lora_rank + rope_dim) * layers
+
+
+def accepted_tokens(acceptance: Any, draft: Any) -> Any:
+    """Tokens a decode step emits per request with a chain of ``draft`` MTP drafts, each accepted
+    with probability ``acceptance`` once the ones before it are (the verified prefix plus the
+    target's own token): ``(1 - a^(d + 1)) / (1 - a)`` (Leviathan, Kalman and Matias 2023, eq. 1);
+    1 without drafts.  At ``a`` = 0.68: 1.68 with one draft, 2.46 with three."""
+    a = np.asarray(acceptance, dtype=float)
+    return (1.0 - a ** (np.asarray(draft, dtype=float) + 1.0)) / (1.0 - a)
+
+
+def fastest_draft(step_at: Any, acceptance: Any, most: Any, per_batch: Any) -> tuple[Any, Any]:
+    """The decode step and the tokens it emits per request, ``(step, accepted)``, at the draft count
+    a stack runs: ``most`` drafts, or, where ``per_batch``, the count of ``1 .. most`` that emits the
+    most tokens per second (``accepted / step``) at the batch.  ``step_at(draft)`` is the step with
+    ``draft`` drafts per request.  TensorRT-LLM's DeepSeek-R1 recipes pick their count so: three
+    drafts at up to 32 requests per rank, one at 128-512 (InferenceX, docs/accuracy.md)."""
+    most = np.asarray(most, dtype=float)
+    step, accepted = step_at(most), accepted_tokens(acceptance, most)
+    for d in range(1, int(np.max(most, initial=0.0))):
+        draft = np.where(per_batch, np.minimum(d, most), most)
+        step_d, accepted_d = step_at(draft), accepted_tokens(acceptance, draft)
+        faster = accepted_d * step > accepted * step_d
+        step, accepted = np.where(faster, step_d, step), np.where(faster, accepted_d, accepted)
+    return step, accepted
 
 
 def decode_step(n, *, gpus, dp_attention, ep, tokens_per_step, mtp_draft, kv_bytes_request, dense_bytes,
@@ -211,11 +240,12 @@ def rank_balance_wait(ranks: Any, rate: Any, users: Any = np.inf) -> Any:
         return (np.maximum(np.minimum(ranks, users), 1.0) - 1.0) / (2.0 * rate)
 
 
-def aggregated(n, output_tokens, step_of, accepted, busy, latency, burst=0.0, capacity=np.inf, own=None,
+def aggregated(n, output_tokens, step_of, busy, latency, burst=0.0, capacity=np.inf, own=None,
                ranks=1.0):
     """One worker prefilling and decoding its own ``n`` users (docs/model.md §8, overhead split).
 
-    ``step_of(r)`` is the decode step at ``r`` running requests.  At most ``capacity`` requests
+    ``step_of(r)`` is the decode step at ``r`` running requests and the tokens it emits per request,
+    ``(step, accepted)`` (:func:`fastest_draft`).  At most ``capacity`` requests
     run (the KV cache, :func:`kv_capacity`); the other users wait for a place, ``(n - r) / X``
     more TTFT at the worker's request rate ``X``.  ``burst`` is the share of the other ``r - 1``
     requests' prefills an arrival waits for beyond the Poisson wait ``b (r - 1) b / (2 T)``:
@@ -228,7 +258,7 @@ def aggregated(n, output_tokens, step_of, accepted, busy, latency, burst=0.0, ca
     own = busy if own is None else own
     users = np.asarray(n, dtype=float)
     n = np.minimum(users, np.maximum(capacity, 1.0))
-    step = step_of(n)
+    step, accepted = step_of(n)
     decode = output_tokens * step / accepted
     request_time = decode + n * busy
     poisson = busy * (n - 1.0) * busy / (2.0 * request_time)
@@ -272,11 +302,12 @@ def md1_wait(rate, service):
         return np.where(rho < 1.0, rho * service / (2.0 * (1.0 - rho)), np.inf)
 
 
-def disaggregated(users, output_tokens, step_of, accepted, busy, latency, prefill_workers, decode_workers,
+def disaggregated(users, output_tokens, step_of, busy, latency, prefill_workers, decode_workers,
                   kv_seconds, burst=0.0, capacity=np.inf, own=None):
     """A prefill pool and a decode pool serving ``users`` in a closed loop.
 
-    ``step_of(n)`` gives the decode step at ``n`` requests per decode worker (elementwise), at
+    ``step_of(n)`` gives the decode step at ``n`` requests per decode worker (elementwise) and the
+    tokens it emits per request, ``(step, accepted)`` (:func:`fastest_draft`), at
     most ``capacity`` of them (a decode worker's KV cache).  Solves for the decode batch per worker
     by bisection (module docstring); the users the loop does not hold in decode wait before their
     first token.  ``own`` is a request's own prefill time (default ``busy``).  Returns
@@ -291,7 +322,7 @@ def disaggregated(users, output_tokens, step_of, accepted, busy, latency, prefil
     bunched = burst * np.maximum(users / prefill_workers - 1.0, 0.0) * busy
 
     def excess(batch):
-        step = step_of(batch)
+        step, accepted = step_of(batch)
         decode = output_tokens * step / accepted + kv_seconds
         rate = decode_workers * batch / decode
         wait = md1_wait(rate, service) + bunched
@@ -303,7 +334,7 @@ def disaggregated(users, output_tokens, step_of, accepted, busy, latency, prefil
         hi = np.where(over, mid, hi)
         lo = np.where(over, lo, mid)
     batch = 0.5 * (lo + hi)
-    step = step_of(batch)
+    step, accepted = step_of(batch)
     decode = output_tokens * step / accepted + kv_seconds
     rate = decode_workers * batch / decode
     # Little's law on the loop: the users not in decode wait before their first token (equal to the

@@ -99,8 +99,8 @@ class CalibrationSpec:
     routed_bits: Dict[str, float] = spec(factory=dict, unit="bits", doc="bits per routed-expert weight of the "
                                          "runs' checkpoint, by precision (fp8, fp4)")
     other_bits: float = spec(8.0, unit="bits", check="> 0", doc="bits per weight outside the routed experts")
-    stacks: Dict[str, Any] = spec(factory=dict, doc="per serving-stack family: kv_bits; mtp_draft_tokens; "
-                                  "prefill_chunk_tokens")
+    stacks: Dict[str, Any] = spec(factory=dict, doc="per serving-stack family: kv_bits; mtp_draft_tokens (the most); "
+                                  "mtp_draft_per_batch (the stack picks 1..most per batch); prefill_chunk_tokens")
     source: Dict[str, str] = spec(factory=dict, doc="where each value comes from, by field")
 
 

@@ -64,13 +64,40 @@ def test_dp_attention_divides_mla_kv_per_gpu_by_the_dp_width():
 @pytest.mark.parametrize("accepted", [1.0, 1.7, 2.5, 4.0])
 def test_mtp_accepted_tokens_scale_interactivity_exactly(accepted):
     step = _step(32.0, dense_bytes=20e9, layer_overhead_s=1e-4, tokens_per_step=4.0, mtp_draft=3.0)
-    _, _, inter, _ = serving.aggregated(32.0, 1000.0, lambda n: step, accepted, 0.0, 0.0)
-    _, _, base, _ = serving.aggregated(32.0, 1000.0, lambda n: step, 1.0, 0.0, 0.0)
+    _, _, inter, _ = serving.aggregated(32.0, 1000.0, lambda n: (step, accepted), 0.0, 0.0)
+    _, _, base, _ = serving.aggregated(32.0, 1000.0, lambda n: (step, 1.0), 0.0, 0.0)
     assert inter == pytest.approx(accepted * base, rel=1e-12)
     assert inter == pytest.approx(accepted / step, rel=1e-12)
     # the draft adds its layer's share: 3 drafts of one of 61 layers
     plain = _step(32.0, dense_bytes=20e9, layer_overhead_s=1e-4, tokens_per_step=4.0)
     assert step == pytest.approx(plain * (1 + 3 / 61), rel=1e-12)
+
+
+def test_mtp_drafts_emit_the_geometric_chain_of_accepted_tokens():
+    """Each of d drafts is accepted with probability a once the ones before it are, and the target
+    adds its own token: (1 - a^(d + 1)) / (1 - a).  a = 0.5: 1 + 0.5 = 1.5 tokens with one draft,
+    1 + 0.5 + 0.25 + 0.125 = 1.875 with three, 1 with none."""
+    got = serving.accepted_tokens(0.5, np.array([0.0, 1.0, 3.0]))
+    assert got.tolist() == pytest.approx([1.0, 1.5, 1.875], rel=1e-12)
+
+
+def test_a_stack_that_picks_its_draft_count_per_batch_runs_the_fastest():
+    """a = 0.5, at most 3 drafts.  A step that only reads weights (10 ms whatever the drafts) emits
+    the most per second with all three: 1.875 / 10 ms.  A step that computes, 10 ms per verified
+    token per request, takes 10 (d + 1) ms: one draft 1.5 / 20 ms = 75 tok/s, two 1.75 / 30 ms =
+    58.3, three 1.875 / 40 ms = 46.9, so one.  A stack with a fixed count runs three either way, and
+    a run without MTP none."""
+    most, per_batch = np.array([3.0, 3.0, 0.0]), np.array([True, False, True])
+    for step_at, picked in ((lambda d: 0.01 + 0.0 * d, 3.0), (lambda d: 0.01 * (1.0 + d), 1.0)):
+        step, accepted = serving.fastest_draft(step_at, 0.5, most, per_batch)
+        assert step.tolist() == pytest.approx([step_at(picked), step_at(3.0), step_at(0.0)], rel=1e-12)
+        assert accepted.tolist() == pytest.approx([serving.accepted_tokens(0.5, picked), 1.875, 1.0], rel=1e-12)
+    # brute force: on steps a + b (d + 1), the pick emits at least as much per second as every count
+    rng = np.random.default_rng(7)
+    a, b, alpha = rng.uniform(0.001, 0.05, 200), rng.uniform(0.0, 0.02, 200), rng.uniform(0.05, 0.95, 200)
+    step, accepted = serving.fastest_draft(lambda d: a + b * (d + 1.0), alpha, np.full(200, 3.0), True)
+    best = np.max([serving.accepted_tokens(alpha, d) / (a + b * (d + 1.0)) for d in (1.0, 2.0, 3.0)], axis=0)
+    assert accepted / step == pytest.approx(best, rel=1e-12)
 
 
 def test_p50_ttft_is_todays_ttft_where_the_new_terms_are_off():
@@ -88,7 +115,7 @@ def test_p50_ttft_is_todays_ttft_where_the_new_terms_are_off():
                  kv_bytes_request=8000 * 70272.0, layer_overhead_s=1e-4, flops_per_token=2 * 37e9)
     assert step == pytest.approx(float(ds.step_time), rel=1e-12)
     busy = float(ds.prefill_time) - 0.1
-    _, ttft, inter, queue = serving.aggregated(16.0, float(ds.osl), lambda n: step, 1.0, busy, 0.1)
+    _, ttft, inter, queue = serving.aggregated(16.0, float(ds.osl), lambda n: (step, 1.0), busy, 0.1)
     assert ttft == pytest.approx(float(ds.ttft), rel=1e-12)
     assert inter == pytest.approx(float(ds.interactivity), rel=1e-12)
     assert float(serving.ttft_percentile(ttft, queue, 0.5)) == ttft
@@ -142,17 +169,17 @@ def test_users_beyond_the_kv_capacity_wait_for_a_place():
     output tokens, 10 ms prefill busy: T = 20 + 1.84 = 21.84 s, X = 184 / 21.84 = 8.4249 req/s) and
     the other 116 wait 116 / X = 13.7687 s more for their first token."""
     def step_of(n):
-        return 0.02 + 0.0 * n
+        return 0.02 + 0.0 * n, 1.0
 
-    capped = serving.aggregated(300.0, 1000.0, step_of, 1.0, 0.01, 0.05, capacity=184.0)
-    free = serving.aggregated(184.0, 1000.0, step_of, 1.0, 0.01, 0.05)
+    capped = serving.aggregated(300.0, 1000.0, step_of, 0.01, 0.05, capacity=184.0)
+    free = serving.aggregated(184.0, 1000.0, step_of, 0.01, 0.05)
     assert float(capped[0]) == pytest.approx(184 / 21.84, rel=1e-12)
     assert float(capped[1] - free[1]) == pytest.approx(116 * 21.84 / 184, rel=1e-12)
     assert round(float(capped[1] - free[1]), 4) == 13.7687
     assert float(capped[2]) == float(free[2])
     # a decode pool holds at most its capacity per worker; the loop still holds every user
     rate, ttft, inter, queue, batch = serving.disaggregated(
-        np.array([1000.0]), 1000.0, step_of, 1.0, 0.01, 0.05, 2.0, 2.0, 0.0, capacity=184.0)
+        np.array([1000.0]), 1000.0, step_of, 0.01, 0.05, 2.0, 2.0, 0.0, capacity=184.0)
     assert float(batch[0]) == pytest.approx(184.0)
     assert float(rate[0] * (ttft[0] + 1000 * 0.02)) == pytest.approx(1000.0, rel=1e-9)
 
@@ -185,12 +212,12 @@ def test_attention_dp_worker_waits_for_a_request_on_every_rank():
     together an arrival waits for the 7 others, 7 / (2 X) = 7 x 20.64 / 128 = 1.12875 s more TTFT;
     the rate and the interactivity do not change."""
     def step_of(n):
-        return 0.02 + 0.0 * n
+        return 0.02 + 0.0 * n, 1.0
 
     assert float(serving.rank_balance_wait(8.0, 64 / 20.64)) == pytest.approx(1.12875, rel=1e-12)
     assert float(serving.rank_balance_wait(8.0, 64 / 20.64, 64.0)) == pytest.approx(1.12875, rel=1e-12)
-    dp = serving.aggregated(64.0, 1000.0, step_of, 1.0, 0.01, 0.05, ranks=8.0)
-    tp = serving.aggregated(64.0, 1000.0, step_of, 1.0, 0.01, 0.05)
+    dp = serving.aggregated(64.0, 1000.0, step_of, 0.01, 0.05, ranks=8.0)
+    tp = serving.aggregated(64.0, 1000.0, step_of, 0.01, 0.05)
     assert float(dp[1] - tp[1]) == pytest.approx(1.12875, rel=1e-12)
     assert float(dp[3] - tp[3]) == pytest.approx(1.12875, rel=1e-12)
     assert (float(dp[0]), float(dp[2])) == (float(tp[0]), float(tp[2]))
