@@ -103,7 +103,7 @@ class ConfigurationInputs:
     dp_attention: np.ndarray
     prefill_dp_attention: np.ndarray   # the prefill worker's (the decode fields' in aggregated runs)
     mtp_draft: np.ndarray          # the most MTP drafts per step (0 without MTP)
-    draft_per_batch: np.ndarray    # the stack picks its draft count per batch (serving.fastest_draft)
+    draft_per_batch: np.ndarray    # the worker picks its draft count per batch (serving.fastest_draft)
     prefill_chunk_tokens: np.ndarray   # tokens per prefill forward (the stack's chunk)
     total_gpus: np.ndarray
     measured_gpus: np.ndarray      # the GPUs the benchmark divides output tok/s by (decode GPUs)
@@ -196,7 +196,9 @@ def configuration_inputs(table: pd.DataFrame, calibration: Mapping, length_facto
         prefill_dp_attention=np.where(agg, table.decode_dp_attention.astype(bool),
                                       table.prefill_dp_attention.astype(bool)),
         mtp_draft=np.where(mtp, float(stacks["mtp_draft_tokens"]), 0.0), total_gpus=total,
-        draft_per_batch=np.array([bool(stacks["mtp_draft_per_batch"][s]) for s in table["stack"]]),
+        # its attention-DP decode workers pick their draft count per batch (TensorRT-LLM's recipes)
+        draft_per_batch=(np.array([bool(stacks["mtp_draft_per_batch"][s]) for s in table["stack"]])
+                         & table.decode_dp_attention.astype(bool).to_numpy()),
         prefill_chunk_tokens=np.full(len(table), float(stacks["prefill_chunk_tokens"])),
         measured_gpus=np.where(agg, tp, table.num_decode_gpu.to_numpy(float)),
         kv_bytes_request=(input_tokens + output_tokens / 2) * kv_token, kv_bytes_input=input_tokens * kv_token,

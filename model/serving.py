@@ -44,9 +44,10 @@ Equations (why each is the simplest form the data support is in ``docs/accuracy.
 - **MTP** (:func:`accepted_tokens`, :func:`fastest_draft`): a step with a chain of ``d`` drafts,
   each accepted with probability ``alpha`` once the ones before it are, emits
   ``a = (1 - alpha^(d + 1)) / (1 - alpha)`` tokens per request, so decode interactivity is
-  ``a / step``.  A stack that picks its draft count per batch (TensorRT-LLM's recipes) runs the
-  ``d`` of ``1 .. draft`` that emits the most tokens per second at the batch: all ``draft`` while the
-  step reads weights, fewer once it computes (each draft adds a verified token's FLOPs).
+  ``a / step``.  A worker that picks its draft count per batch (TensorRT-LLM's attention-DP
+  recipes) runs the ``d`` of ``1 .. draft`` that emits the most tokens per second at the batch: all
+  ``draft`` while the step reads weights, fewer once it computes (each draft adds a verified
+  token's FLOPs).
 - **Prefill** (:func:`prefill_busy`): a worker of ``g`` GPUs is busy
   ``b = L (2 active + A L / 2) / (g peak eta_p) + prefill_busy_s + min(L / C, 1) W`` per request
   (:func:`prefill_weight_passes`: ``W`` the weights streamed once per forward of at most ``C``
@@ -135,8 +136,9 @@ def fastest_draft(step_at: Any, acceptance: Any, most: Any, per_batch: Any) -> t
     """The decode step and the tokens it emits per request, ``(step, accepted)``, at the draft count
     a stack runs: ``most`` drafts, or, where ``per_batch``, the count of ``1 .. most`` that emits the
     most tokens per second (``accepted / step``) at the batch.  ``step_at(draft)`` is the step with
-    ``draft`` drafts per request.  TensorRT-LLM's DeepSeek-R1 recipes pick their count so: three
-    drafts at up to 32 requests per rank, one at 128-512 (InferenceX, docs/accuracy.md)."""
+    ``draft`` drafts per request.  TensorRT-LLM's DeepSeek-R1 recipes pick their count so under
+    attention-DP: three drafts at 16-32 requests per rank, two at 64, one at 128-512 (InferenceX,
+    docs/accuracy.md); their tensor-parallel-attention workers run three."""
     most = np.asarray(most, dtype=float)
     step, accepted = step_at(most), accepted_tokens(acceptance, most)
     for d in range(1, int(np.max(most, initial=0.0))):
