@@ -140,13 +140,15 @@ def fastest_draft(step_at: Any, acceptance: Any, most: Any, per_batch: Any) -> t
     attention-DP: three drafts at 16-32 requests per rank, two at 64, one at 128-512 (InferenceX,
     docs/accuracy.md); their tensor-parallel-attention workers run three."""
     most = np.asarray(most, dtype=float)
-    step, accepted = step_at(most), accepted_tokens(acceptance, most)
-    for d in range(1, int(np.max(most, initial=0.0))):
-        draft = np.where(per_batch, np.minimum(d, most), most)
-        step_d, accepted_d = step_at(draft), accepted_tokens(acceptance, draft)
-        faster = accepted_d * step > accepted * step_d
-        step, accepted = np.where(faster, step_d, step), np.where(faster, accepted_d, accepted)
-    return step, accepted
+    # every candidate in one evaluation, the count on a leading axis; a worker that does not choose
+    # (or drafts fewer) repeats its own count
+    choosing = int(np.max(np.where(per_batch, most, 0.0), initial=0.0))
+    counts = np.arange(1.0, max(choosing, 1) + 1.0).reshape((-1,) + (1,) * most.ndim)
+    drafts = np.where(per_batch, np.minimum(counts, most), most)
+    steps, accepted = step_at(drafts), accepted_tokens(acceptance, drafts)
+    steps, accepted = np.broadcast_arrays(steps, accepted)
+    best = np.argmax(accepted / steps, axis=0)[None]
+    return np.take_along_axis(steps, best, 0)[0], np.take_along_axis(accepted, best, 0)[0]
 
 
 def decode_step(n, *, gpus, dp_attention, ep, tokens_per_step, mtp_draft, kv_bytes_request, dense_bytes,
