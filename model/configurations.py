@@ -228,30 +228,46 @@ def busy_seconds(params: Mapping[str, np.ndarray]) -> np.ndarray:
     return params["prefill_busy_s"]
 
 
+def _decode_step(x: ConfigurationInputs, params: Mapping[str, np.ndarray], n: np.ndarray,
+                 draft: np.ndarray) -> np.ndarray:
+    """The decode step of the runs ``x`` at ``n`` requests per decode worker and ``draft`` MTP drafts
+    (:func:`model.serving.decode_step`)."""
+    c = x.constants
+    return serving.decode_step(
+        n, gpus=x.decode_gpus, dp_attention=x.dp_attention, ep=x.ep, tokens_per_step=1.0 + draft,
+        mtp_draft=draft, kv_bytes_request=x.kv_bytes_request, dense_bytes=x.dense_bytes,
+        attention_bytes=x.attention_bytes, routed_bytes=x.routed_bytes, expert_share=c["expert_share"],
+        flops_per_token=c["flops_per_token"], layers=c["layers"], moe_layers=c["moe_layers"],
+        experts_per_token=c["experts_per_token"], hidden_size=c["hidden_size"],
+        activation_bytes=x.activation_bytes, bandwidth_bytes_s=x.bandwidth_bytes_s, peak_flops=x.peak_flops,
+        bandwidth_efficiency=params["bandwidth_efficiency"], compute_efficiency=params["compute_efficiency"],
+        layer_overhead_s=params["layer_overhead_s"], ep_latency_s=params["ep_latency_s"],
+        scaleup_bytes_s=x.scaleup_bytes_s, scaleup_domain=x.scaleup_domain, scaleout_bytes_s=x.scaleout_bytes_s,
+        attention_flops_token=c["decode_attention_flops"] * x.decode_context,
+        attention_efficiency=params["decode_attention_efficiency"])
+
+
 def _step_and_busy(x: ConfigurationInputs, params: Mapping[str, np.ndarray]):
     """The decode step and the tokens it emits per request as a function of the users a decode
     worker holds (``step_of(n) -> (step, accepted)``, at the draft count the stack runs there), the
     prefill busy time per request and a request's own prefill time: the terms both the
     benchmark prediction and the optimizer's columns are built from (:mod:`model.serving`)."""
     c = x.constants
-
-    def step_at(n, draft):
-        return serving.decode_step(
-            n, gpus=x.decode_gpus, dp_attention=x.dp_attention, ep=x.ep, tokens_per_step=1.0 + draft,
-            mtp_draft=draft, kv_bytes_request=x.kv_bytes_request, dense_bytes=x.dense_bytes,
-            attention_bytes=x.attention_bytes, routed_bytes=x.routed_bytes, expert_share=c["expert_share"],
-            flops_per_token=c["flops_per_token"], layers=c["layers"], moe_layers=c["moe_layers"],
-            experts_per_token=c["experts_per_token"], hidden_size=c["hidden_size"],
-            activation_bytes=x.activation_bytes, bandwidth_bytes_s=x.bandwidth_bytes_s, peak_flops=x.peak_flops,
-            bandwidth_efficiency=params["bandwidth_efficiency"], compute_efficiency=params["compute_efficiency"],
-            layer_overhead_s=params["layer_overhead_s"], ep_latency_s=params["ep_latency_s"],
-            scaleup_bytes_s=x.scaleup_bytes_s, scaleup_domain=x.scaleup_domain, scaleout_bytes_s=x.scaleout_bytes_s,
-            attention_flops_token=c["decode_attention_flops"] * x.decode_context,
-            attention_efficiency=params["decode_attention_efficiency"])
+    drafts = serving.draft_counts(x.mtp_draft, x.draft_per_batch)
+    accepted = serving.accepted_tokens(params["mtp_acceptance"], drafts)
+    # every run at its own (last) count, and the other counts only where a worker chooses: one
+    # vectorized step over the runs and those few extra candidates
+    other_k, other_run = np.nonzero(drafts[:-1] != drafts[-1])
+    rows = np.concatenate([np.arange(len(x.users)), other_run])
+    candidates = subset(x, rows)
+    candidate_params = {k: np.broadcast_to(v, x.users.shape)[rows] for k, v in params.items()}
+    candidate_drafts = np.concatenate([drafts[-1], drafts[other_k, other_run]])
 
     def step_of(n):
-        return serving.fastest_draft(lambda draft: step_at(n, draft), params["mtp_acceptance"], x.mtp_draft,
-                                     x.draft_per_batch)
+        flat = _decode_step(candidates, candidate_params, np.broadcast_to(n, x.users.shape)[rows], candidate_drafts)
+        steps = np.repeat(flat[None, :len(x.users)], len(drafts), axis=0)
+        steps[other_k, other_run] = flat[len(x.users):]
+        return serving.fastest_draft(steps, accepted)
 
     pool_speed = serving.pool_prefill_speed(params["prefill_stack_speed"], x.prefill_dp_attention,
                                             params["dp_prefill_speed"])

@@ -41,7 +41,7 @@ Equations (why each is the simplest form the data support is in ``docs/accuracy.
 
   The draft model (DeepSeek's MTP module: one layer) runs ``draft`` times per step, each about
   one layer's share of the step.
-- **MTP** (:func:`accepted_tokens`, :func:`fastest_draft`): a step with a chain of ``d`` drafts,
+- **MTP** (:func:`accepted_tokens`, :func:`draft_counts`, :func:`fastest_draft`): a step with a chain of ``d`` drafts,
   each accepted with probability ``alpha`` once the ones before it are, emits
   ``a = (1 - alpha^(d + 1)) / (1 - alpha)`` tokens per request, so decode interactivity is
   ``a / step``.  A worker that picks its draft count per batch (TensorRT-LLM's attention-DP
@@ -132,23 +132,29 @@ def accepted_tokens(acceptance: Any, draft: Any) -> Any:
     return (1.0 - a ** (np.asarray(draft, dtype=float) + 1.0)) / (1.0 - a)
 
 
-def fastest_draft(step_at: Any, acceptance: Any, most: Any, per_batch: Any) -> tuple[Any, Any]:
-    """The decode step and the tokens it emits per request, ``(step, accepted)``, at the draft count
-    a stack runs: ``most`` drafts, or, where ``per_batch``, the count of ``1 .. most`` that emits the
-    most tokens per second (``accepted / step``) at the batch.  ``step_at(draft)`` is the step with
-    ``draft`` drafts per request.  TensorRT-LLM's DeepSeek-R1 recipes pick their count so under
-    attention-DP: three drafts at 16-32 requests per rank, two at 64, one at 128-512 (InferenceX,
-    docs/accuracy.md); their tensor-parallel-attention workers run three."""
+def draft_counts(most: Any, per_batch: Any) -> Any:
+    """The draft counts a worker may run, on a leading axis: ``1 .. max(most)`` where ``per_batch``
+    (at most the worker's ``most``), the worker's own ``most`` in every row elsewhere (one row when
+    no worker chooses).  TensorRT-LLM's DeepSeek-R1 recipes choose so under attention-DP: three
+    drafts at 16-32 requests per rank, two at 64, one at 128-512 (InferenceX, docs/accuracy.md);
+    their tensor-parallel-attention workers run three."""
     most = np.asarray(most, dtype=float)
-    # every candidate in one evaluation, the count on a leading axis; a worker that does not choose
-    # (or drafts fewer) repeats its own count
     choosing = int(np.max(np.where(per_batch, most, 0.0), initial=0.0))
     counts = np.arange(1.0, max(choosing, 1) + 1.0).reshape((-1,) + (1,) * most.ndim)
-    drafts = np.where(per_batch, np.minimum(counts, most), most)
-    steps, accepted = step_at(drafts), accepted_tokens(acceptance, drafts)
+    return np.where(per_batch, np.minimum(counts, most), most)
+
+
+def fastest_draft(steps: Any, accepted: Any) -> tuple[Any, Any]:
+    """The decode step and the tokens it emits per request, ``(step, accepted)``, at the candidate
+    (leading axis: :func:`draft_counts`, with :func:`accepted_tokens` of each) that emits the most
+    tokens per second, ``accepted / step``: all drafts while the step reads weights, fewer once it
+    computes (each draft adds a verified token's FLOPs)."""
     steps, accepted = np.broadcast_arrays(steps, accepted)
-    best = np.argmax(accepted / steps, axis=0)[None]
-    return np.take_along_axis(steps, best, 0)[0], np.take_along_axis(accepted, best, 0)[0]
+    step, emitted = steps[0], accepted[0]
+    for k in range(1, len(steps)):
+        faster = accepted[k] * step > emitted * steps[k]
+        step, emitted = np.where(faster, steps[k], step), np.where(faster, accepted[k], emitted)
+    return step, emitted
 
 
 def decode_step(n, *, gpus, dp_attention, ep, tokens_per_step, mtp_draft, kv_bytes_request, dense_bytes,

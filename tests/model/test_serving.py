@@ -85,19 +85,25 @@ def test_a_stack_that_picks_its_draft_count_per_batch_runs_the_fastest():
     """a = 0.5, at most 3 drafts.  A step that only reads weights (10 ms whatever the drafts) emits
     the most per second with all three: 1.875 / 10 ms.  A step that computes, 10 ms per verified
     token per request, takes 10 (d + 1) ms: one draft 1.5 / 20 ms = 75 tok/s, two 1.75 / 30 ms =
-    58.3, three 1.875 / 40 ms = 46.9, so one.  A stack with a fixed count runs three either way, and
-    a run without MTP none."""
+    58.3, three 1.875 / 40 ms = 46.9, so one.  A worker with a fixed count runs three either way,
+    and a run without MTP none."""
     most, per_batch = np.array([3.0, 3.0, 0.0]), np.array([True, False, True])
+    drafts = serving.draft_counts(most, per_batch)
+    assert drafts.tolist() == [[1.0, 3.0, 0.0], [2.0, 3.0, 0.0], [3.0, 3.0, 0.0]]
+    accepted = serving.accepted_tokens(0.5, drafts)
     for step_at, picked in ((lambda d: 0.01 + 0.0 * d, 3.0), (lambda d: 0.01 * (1.0 + d), 1.0)):
-        step, accepted = serving.fastest_draft(step_at, 0.5, most, per_batch)
+        step, emitted = serving.fastest_draft(step_at(drafts), accepted)
         assert step.tolist() == pytest.approx([step_at(picked), step_at(3.0), step_at(0.0)], rel=1e-12)
-        assert accepted.tolist() == pytest.approx([serving.accepted_tokens(0.5, picked), 1.875, 1.0], rel=1e-12)
+        assert emitted.tolist() == pytest.approx([serving.accepted_tokens(0.5, picked), 1.875, 1.0], rel=1e-12)
+    # no worker chooses: one candidate, its own count
+    assert serving.draft_counts(most, False).tolist() == [[3.0, 3.0, 0.0]]
     # brute force: on steps a + b (d + 1), the pick emits at least as much per second as every count
     rng = np.random.default_rng(7)
     a, b, alpha = rng.uniform(0.001, 0.05, 200), rng.uniform(0.0, 0.02, 200), rng.uniform(0.05, 0.95, 200)
-    step, accepted = serving.fastest_draft(lambda d: a + b * (d + 1.0), alpha, np.full(200, 3.0), True)
+    drafts = serving.draft_counts(np.full(200, 3.0), True)
+    step, emitted = serving.fastest_draft(a + b * (drafts + 1.0), serving.accepted_tokens(alpha, drafts))
     best = np.max([serving.accepted_tokens(alpha, d) / (a + b * (d + 1.0)) for d in (1.0, 2.0, 3.0)], axis=0)
-    assert accepted / step == pytest.approx(best, rel=1e-12)
+    assert emitted / step == pytest.approx(best, rel=1e-12)
 
 
 def test_p50_ttft_is_todays_ttft_where_the_new_terms_are_off():
