@@ -316,12 +316,8 @@ def predict_configurations(x: ConfigurationInputs, params: Mapping[str, np.ndarr
     rps_a, ttft_a, inter_a, queue_a = serving.aggregated(x.users, x.output_tokens, step_of,
                                                          busy, latency, params["prefill_burst"], capacity, own,
                                                          np.where(x.dp_attention, x.decode_gpus, 1.0))
-    kv_seconds = x.kv_bytes_input / (x.decode_gpus * x.scaleout_bytes_s)
-    rps_d, ttft_d, inter_d, queue_d, batch_d = serving.disaggregated(x.users, x.output_tokens, step_of, busy,
-                                                               pool_latency, x.prefill_workers, x.decode_workers,
-                                                               kv_seconds, params["prefill_burst_disaggregated"],
-                                                               capacity, own)
     agg = x.aggregated
+    rps_d, ttft_d, inter_d, queue_d, batch_d = _pools(x, params, pool_latency, capacity, ~agg)
     request_time = np.minimum(x.users, np.maximum(capacity, 1.0)) / rps_a
     interrupting = np.where(agg, serving.interruptions(x.users, busy, request_time), 0.0)
     rps, ttft = np.where(agg, rps_a, rps_d), np.where(agg, ttft_a, ttft_d)
@@ -335,6 +331,26 @@ def predict_configurations(x: ConfigurationInputs, params: Mapping[str, np.ndarr
         out[f"ttft_{name}"] = serving.ttft_percentile(ttft, queue, q)
         out[f"tpot_{name}"] = serving.tpot_percentile(1.0 / out["interactivity"], busy, interrupting,
                                                       x.output_tokens, q)
+    return out
+
+
+def _pools(x: ConfigurationInputs, params: Mapping[str, np.ndarray], pool_latency: np.ndarray,
+           capacity: np.ndarray, pools: np.ndarray) -> tuple[np.ndarray, ...]:
+    """:func:`model.serving.disaggregated` of the runs ``pools`` (NaN on the others): its bisection
+    steps only those runs, each run's values the same as over all of them."""
+    out = tuple(np.full(len(x.users), np.nan) for _ in range(5))
+    if not pools.any():
+        return out
+    xp = subset(x, pools)
+    pp = {k: np.broadcast_to(v, x.users.shape)[pools] for k, v in params.items()}
+    step_of, busy, own = _step_and_busy(xp, pp)
+    kv_seconds = xp.kv_bytes_input / (xp.decode_gpus * xp.scaleout_bytes_s)
+    latency = np.broadcast_to(pool_latency, x.users.shape)[pools]
+    solved = serving.disaggregated(xp.users, xp.output_tokens, step_of, busy, latency, xp.prefill_workers,
+                                   xp.decode_workers, kv_seconds, pp["prefill_burst_disaggregated"],
+                                   capacity[pools], own)
+    for full, part in zip(out, solved):
+        full[pools] = part
     return out
 
 
