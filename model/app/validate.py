@@ -9,11 +9,13 @@ the calibration command.  ``model.validate`` is :func:`validate`.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
 from model.app.schema import CalibrationSpec, DaskSpec
 from model.errors import ConfigError
+from model.fields import passes
 from model.schema import FIT_BOUNDS, HardwareSpec, ModelSpec
 from model.validate import check_config, check_fields, check_known, check_value, mark_valid
 
@@ -95,6 +97,34 @@ def _check_calibration(cfg: DictConfig) -> None:
         check_known("calibration.configurations_model", c.configurations_model, cfg.models, "model")
         for precision, bits in c.routed_bits.items():
             check_value(f"calibration.routed_bits.{precision}", bits, "> 0")
+    _check_stacks(c.stacks)
+
+
+def _check_stacks(stacks: Any) -> None:
+    """The serving stacks' facts (``calibration.stacks``): KV bits and the per-batch MTP draft choice
+    of every stack family, whole draft and chunk counts (a word where a number belongs was a
+    traceback)."""
+    from model.configurations import STACKS  # pandas: only for the calibrate app
+
+    facts = ("kv_bits", "mtp_draft_tokens", "mtp_draft_per_batch", "prefill_chunk_tokens")
+    for key in stacks:
+        if key not in facts:
+            raise ConfigError(f"calibration.stacks.{key}", stacks[key], f"unknown key; allowed: {', '.join(facts)}")
+    for fact, rule, allowed in (("kv_bits", "> 0", None), ("mtp_draft_per_batch", None, "must be true or false")):
+        by_stack = stacks.get(fact)
+        for stack in (*STACKS, *(k for k in (by_stack or {}) if k not in STACKS)):
+            key = f"calibration.stacks.{fact}.{stack}"
+            if stack not in STACKS:
+                raise ConfigError(key, by_stack[stack], f"unknown stack; allowed: {', '.join(STACKS)}")
+            value = (by_stack or {}).get(stack)
+            if rule is not None:
+                check_value(key, value, rule)
+            elif not isinstance(value, bool):
+                raise ConfigError(key, value, allowed)
+    draft = stacks.get("mtp_draft_tokens")
+    if not (passes(">= 0", draft) and float(draft).is_integer()):
+        raise ConfigError("calibration.stacks.mtp_draft_tokens", draft, "must be a whole number >= 0")
+    check_value("calibration.stacks.prefill_chunk_tokens", stacks.get("prefill_chunk_tokens"), "[1, 1e9]")
 
 
 def _check_fit_keys(cfg: DictConfig) -> None:

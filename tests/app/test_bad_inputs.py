@@ -118,6 +118,11 @@ CASES = [
     ("calibrate", "calibration.shared=[foo]", "calibration.shared"),
     ("calibrate", "calibration.weights_gb.deepseek_r1.fp8=-1", "calibration.weights_gb.deepseek_r1.fp8"),
     ("calibrate", "calibration.data=missing.csv", "calibration.data"),
+    # the serving stacks' facts: a word where a number or a flag belongs was a traceback or a silent true
+    ("calibrate", "calibration.stacks.kv_bits.trt=abc", "calibration.stacks.kv_bits.trt"),
+    ("calibrate", "calibration.stacks.mtp_draft_per_batch.trt=maybe", "calibration.stacks.mtp_draft_per_batch.trt"),
+    ("calibrate", "calibration.stacks.mtp_draft_tokens=2.5", "calibration.stacks.mtp_draft_tokens"),
+    ("calibrate", "+calibration.stacks.kv_bits.tgi=8", "calibration.stacks.kv_bits.tgi"),
 ]
 
 
