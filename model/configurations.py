@@ -258,7 +258,8 @@ def _step_and_busy(x: ConfigurationInputs, params: Mapping[str, np.ndarray]):
     # every run at its own (last) count, and the other counts only where a worker chooses: one
     # vectorized step over the runs and those few extra candidates
     other_k, other_run = np.nonzero(drafts[:-1] != drafts[-1])
-    rows, candidates, candidate_params = slice(None), x, params
+    rows: slice | np.ndarray = slice(None)
+    candidates, candidate_params = x, params
     if other_run.size:
         rows = np.concatenate([np.arange(len(x.users)), other_run])
         candidates = subset(x, rows)
