@@ -373,16 +373,21 @@ def parameter_names(x: ConfigurationInputs) -> list[tuple[str, str | None]]:
             + ([("dp_prefill_speed", None)] if (x.prefill_dp_attention & ~x.aggregated).any() else []))
 
 
-def expand_parameters(x: ConfigurationInputs, names: list, values: np.ndarray) -> dict[str, np.ndarray]:
-    """Per-run arrays of every fitted key from the parameter vector."""
+def parameter_rows(x: ConfigurationInputs, names: list) -> list[np.ndarray | slice]:
+    """The runs each fitted parameter ``(key, gpu or stack or None)`` applies to: every run for a
+    shared one, else the runs of its GPU type or stack (as indices)."""
+    return [slice(None) if g is None else np.flatnonzero((x.stack if k in PER_STACK else x.gpu) == g)
+            for k, g in names]
+
+
+def expand_parameters(x: ConfigurationInputs, names: list, values: np.ndarray,
+                      rows: list[np.ndarray | slice] | None = None) -> dict[str, np.ndarray]:
+    """Per-run arrays of every fitted key from the parameter vector (``rows``:
+    :func:`parameter_rows` of ``names``, computed once where a fit expands many vectors)."""
+    rows = parameter_rows(x, names) if rows is None else rows
     out = {k: np.full(len(x.gpu), CONFIG_START[k]) for k in CONFIG_BOUNDS}
-    for (k, g), v in zip(names, values):
-        if g is None:
-            out[k][:] = v
-        elif k in PER_STACK:
-            out[k][x.stack == g] = v
-        else:
-            out[k][x.gpu == g] = v
+    for (k, _), where, v in zip(names, rows, values):
+        out[k][where] = v
     return out
 
 
@@ -394,11 +399,12 @@ def _measured(table: pd.DataFrame) -> np.ndarray:
 def _residual_function(x: ConfigurationInputs, table: pd.DataFrame, names, free: np.ndarray, fixed: np.ndarray):
     measured = _measured(table)
     ok = np.isfinite(measured)
+    rows = parameter_rows(x, names)
 
     def residuals(v: np.ndarray) -> np.ndarray:
         values = fixed.copy()
         values[free] = v
-        pred = predict_configurations(x, expand_parameters(x, names, values))
+        pred = predict_configurations(x, expand_parameters(x, names, values, rows))
         both = np.log(np.concatenate([pred["interactivity"], pred["ttft"], pred["output_tput_per_gpu"]]))
         r = both - measured
         return np.where(ok, np.nan_to_num(r, nan=5.0, posinf=5.0, neginf=-5.0), 0.0)

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import xarray as xr
 
+from tests.app.test_outputs_netcdf import assert_labelled
 from tests.helpers import ROOT
 
 pytestmark = pytest.mark.cli
@@ -52,3 +53,19 @@ def test_readme_sweep_runs_as_typed_outside_the_repository(index, tmp_path):
     ds = xr.load_dataset(sweeps[0], engine="h5netcdf")
     # an infeasible fleet plan is a result, not a failure (the README's first sweep has three)
     assert ds.job_status.isin(["ok", "infeasible"]).all() and (ds.job_status == "ok").any()
+    assert_labelled(sweeps[0])
+    if app == "optimize":
+        # 3 wafer prices x 3 ISLs; 200,000 tokens is past gpt-oss-120b's 131k context: no plan at any price
+        cost = ds.fleet_cost_per_hour
+        assert cost.dims == ("hardware_cerebras_wse3_price_per_hour", "workload_isl")
+        beyond = ds.sel(workload_isl=200000)
+        assert list(beyond.plan_status.values) == ["infeasible"] * 3 and beyond.fleet_cost_per_hour.isnull().all()
+        assert list(beyond.job_status.values) == ["infeasible"] * 3
+        # a dearer wafer never makes the cheapest fleet cheaper (to HiGHS's relative MIP gap, 1e-4)
+        served = cost.sel(workload_isl=[32000, 96300])
+        assert served.notnull().all()
+        assert (served.diff("hardware_cerebras_wse3_price_per_hour") >= -1e-4 * served.isel(
+            hardware_cerebras_wse3_price_per_hour=slice(1, None))).all()
+    elif app == "sensitivity":
+        assert ds.ST.dims == ("sla_min_interactivity", "output", "model", "parameter")
+        assert ds.sla_min_interactivity.attrs["key"] == "sla.min_interactivity"

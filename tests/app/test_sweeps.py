@@ -97,27 +97,6 @@ def test_a_failed_job_is_reported_and_the_others_collected(tmp_path):
     assert ok.cost_per_mtok.notnull().any()
 
 
-def test_optimize_and_sensitivity_sweeps_are_collected(tmp_path):
-    result, sweep_dir = multirun("optimize", tmp_path, "hardware.cerebras_wse3.price_per_hour=30,60",
-                                 "workload.isl=96300,200000", "fleet.disaggregation=false", name="optimize")
-    assert result.returncode == 0, result.stderr  # an infeasible plan is a result, not a failure
-    ds = xr.load_dataset(sweep_dir / "sweep.nc", engine="h5netcdf")
-    assert ds.fleet_cost_per_hour.dims == ("hardware_cerebras_wse3_price_per_hour", "workload_isl")
-    assert_labelled(sweep_dir / "sweep.nc")
-    cost = ds.fleet_cost_per_hour.sel(workload_isl=96300).values
-    assert cost[1] == pytest.approx(2 * cost[0])  # an all-wafer plan: $/hour scales with the price
-    beyond = ds.sel(workload_isl=200000)  # past gpt-oss's 131k context
-    assert list(beyond.plan_status.values) == ["infeasible", "infeasible"]
-    assert list(beyond.job_status.values) == ["infeasible", "infeasible"] and beyond.fleet_cost_per_hour.isnull().all()
-    result, sweep_dir = multirun("sensitivity", tmp_path, "sensitivity.n=64,128", "plots.enabled=false",
-                                 name="sensitivity")
-    assert result.returncode == 0, result.stderr
-    ds = xr.load_dataset(sweep_dir / "sweep.nc", engine="h5netcdf")
-    assert ds.ST.dims == ("sensitivity_n", "output", "model", "parameter")
-    assert ds.sensitivity_n.attrs["key"] == "sensitivity.n"
-    assert_labelled(sweep_dir / "sweep.nc")
-
-
 def test_not_a_full_product_gives_a_job_dim(tmp_path, grid):
     """Three jobs over (a, b) = (1, x), (2, x), (2, y): not a product, so a job dim with a and b
     as coordinates."""
