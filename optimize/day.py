@@ -35,7 +35,7 @@ from optimize.constants import Phase, SolveStatus
 from optimize.coverage import CoverageMatrix
 from optimize.demand import demand_profile
 from optimize.inputs import DemandRows, bucket_grid, column_options, demand_by_model, inventory_by_hardware, isl_buckets
-from optimize.periods import DayProblem, DaySolution, solve_day, solve_day_by_block
+from optimize.periods import DayProblem, DaySolution, least_power, solve_day, solve_day_by_block
 from optimize.plan import PLAN_COLUMNS, assign_solution
 from optimize.pruning import prune_dominated
 from optimize.schema import DemandProfile, IslBucket
@@ -258,7 +258,11 @@ def plan_day(cfg: DictConfig, trace: Trace | None = None, baselines: bool = True
     result = solve(dp, o, flow_row)
     seconds = time.perf_counter() - start
     if result.solution.status == SolveStatus.infeasible:
-        elastic = solve_day(dp, elastic=True, **solver)
+        if np.isfinite(dp.inventory).any():  # inventory caps couple the rows: one joint elastic solve
+            elastic = solve_day(dp, elastic=True, **solver)
+        else:  # the power cap alone: each period's least power, block by block
+            block_of_row = np.concatenate([np.arange(len(rows)), flow_row, flow_row])
+            elastic = least_power(dp, o.cols.row, flow_row, block_of_row, **solver)
         return DayPlan(SolveStatus.infeasible, pd.DataFrame(), None, {},
                        cap_shortfalls(elastic, dp, hardware, profile), profile, seconds)
     if result.replicas is None:

@@ -14,7 +14,7 @@ from optimize.day import plan_day
 from optimize.demand import demand_profile, diurnal_factor, minute_burst, trace_buckets
 from optimize.inputs import demand_by_model, isl_buckets
 from optimize.milp import Coverage
-from optimize.periods import DayProblem, solve_day
+from optimize.periods import DayProblem, least_power, solve_day
 
 DAY_ONLY = ["period", "period_start_h", "tier", "prefill_time_s", "prefill_busy_s", "osl"]
 
@@ -98,6 +98,45 @@ def test_random_small_instances_match_brute_force(seed):
         assert s.solution.objective == pytest.approx(expected, rel=1e-6)
     else:
         assert s.solution.status == SolveStatus.infeasible or s.solution.objective > expected
+
+
+def _least_power(p: DayProblem):
+    one_block = np.zeros(len(p.cost), dtype=np.int64)
+    return least_power(p, one_block, np.zeros(0, dtype=np.int64), np.zeros(p.rhs.shape[0], dtype=np.int64))
+
+
+def test_least_power_is_each_periods_own_need_where_the_reserved_count_is_shared():
+    """One row, 1 request/s and 1 MW per replica, demand 2 then 5 requests/s, a 3 MW cap.  With a
+    reserved-only offer (the owned wafer) a day plan holds 5 replicas all day, so the joint elastic
+    solve puts 2 MW over the cap in both periods; yet the first period alone needs only 2 MW (within
+    the cap) and the second 5 MW: "needs at least" is [2, 5] MW, excess [0, 2] MW.  With an
+    on-demand offer of the same power beside it, the joint solve agrees: [0, 2]."""
+    reserved_only = one_row_problem([1.0], [1.0], [False], [2, 5], [12, 12], power_mw=[1.0], power_cap=3.0)
+    assert solve_day(reserved_only).solution.status == SolveStatus.infeasible
+    joint = solve_day(reserved_only, elastic=True)
+    assert joint.power_excess.tolist() == pytest.approx([2.0, 2.0])
+    least = _least_power(reserved_only)
+    assert least.power_excess.tolist() == pytest.approx([0.0, 2.0])
+    assert (reserved_only.power_mw @ least.replicas).tolist() == pytest.approx([2.0, 5.0])
+    both = one_row_problem([1.0, 1.0], [1.0, 1.5], [False, True], [2, 5], [12, 12], power_mw=[1.0, 1.0],
+                           power_cap=3.0)
+    assert solve_day(both, elastic=True).power_excess.tolist() == pytest.approx([0.0, 2.0])
+    assert _least_power(both).power_excess.tolist() == pytest.approx([0.0, 2.0])
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_least_power_matches_brute_force(seed):
+    """Each period's least power, by enumeration of every replica vector (0..12 per offer: a least
+    vector never holds more of one offer than covers the demand, <= 6 requests/s, alone, and a
+    replica serves >= 0.5): random capacities and powers, the offers bought per period."""
+    rng = np.random.default_rng(100 + seed)
+    n, n_t = int(rng.integers(2, 4)), int(rng.integers(2, 4))
+    capacity, power = rng.uniform(0.5, 3.0, n), rng.uniform(0.1, 1.0, n)
+    demand = rng.uniform(0.5, 6.0, n_t)
+    p = one_row_problem(capacity, rng.uniform(1.0, 4.0, n), rng.random(n) < 0.5, demand, np.ones(n_t), power, 0.5)
+    choices = np.array(list(itertools.product(range(13), repeat=n)))
+    expected = [float((choices @ power)[choices @ capacity >= d - 1e-9].min()) for d in demand]
+    assert _least_power(p).power_excess.tolist() == pytest.approx([max(e - 0.5, 0.0) for e in expected], rel=1e-6)
 
 
 # -- demand profiles ------------------------------------------------------------------------------
