@@ -228,13 +228,13 @@ def busy_seconds(params: Mapping[str, np.ndarray]) -> np.ndarray:
     return params["prefill_busy_s"]
 
 
-def _decode_step(x: ConfigurationInputs, params: Mapping[str, np.ndarray], n: np.ndarray,
-                 draft: np.ndarray) -> np.ndarray:
-    """The decode step of the runs ``x`` at ``n`` requests per decode worker and ``draft`` MTP drafts
-    (:func:`model.serving.decode_step`)."""
+def _decode_step_of(x: ConfigurationInputs, params: Mapping[str, np.ndarray], draft: np.ndarray):
+    """The decode step of the runs ``x`` as a function of the requests per decode worker, at
+    ``draft`` MTP drafts (:func:`model.serving.decode_step_of`; ``draft`` may carry a leading axis
+    of candidate counts)."""
     c = x.constants
-    return serving.decode_step(
-        n, gpus=x.decode_gpus, dp_attention=x.dp_attention, ep=x.ep, tokens_per_step=1.0 + draft,
+    return serving.decode_step_of(
+        gpus=x.decode_gpus, dp_attention=x.dp_attention, ep=x.ep, tokens_per_step=1.0 + draft,
         mtp_draft=draft, kv_bytes_request=x.kv_bytes_request, dense_bytes=x.dense_bytes,
         attention_bytes=x.attention_bytes, routed_bytes=x.routed_bytes, expert_share=c["expert_share"],
         flops_per_token=c["flops_per_token"], layers=c["layers"], moe_layers=c["moe_layers"],
@@ -256,21 +256,25 @@ def _step_and_busy(x: ConfigurationInputs, params: Mapping[str, np.ndarray]):
     drafts = serving.draft_counts(x.mtp_draft, x.draft_per_batch)
     accepted = serving.accepted_tokens(params["mtp_acceptance"], drafts)
     # every run at its own (last) count, and the other counts only where a worker chooses: one
-    # vectorized step over the runs and those few extra candidates
+    # vectorized step over the runs and those few extra candidates, its terms that do not depend
+    # on the batch computed once per prediction
     other_k, other_run = np.nonzero(drafts[:-1] != drafts[-1])
-    rows: slice | np.ndarray = slice(None)
-    candidates, candidate_params = x, params
-    if other_run.size:
-        rows = np.concatenate([np.arange(len(x.users)), other_run])
-        candidates = subset(x, rows)
-        candidate_params = {k: np.broadcast_to(v, x.users.shape)[rows] for k, v in params.items()}
-    candidate_drafts = np.concatenate([drafts[-1], drafts[other_k, other_run]])
+    if not other_run.size:
+        step_at = _decode_step_of(x, params, drafts[-1])
 
-    def step_of(n):
-        flat = _decode_step(candidates, candidate_params, np.broadcast_to(n, x.users.shape)[rows], candidate_drafts)
-        steps = np.repeat(flat[None, :len(x.users)], len(drafts), axis=0)
-        steps[other_k, other_run] = flat[len(x.users):]
-        return serving.fastest_draft(steps, accepted)
+        def step_of(n):
+            return step_at(np.broadcast_to(n, x.users.shape)), accepted[-1]
+    else:
+        rows = np.concatenate([np.arange(len(x.users)), other_run])
+        candidate_params = {k: np.broadcast_to(v, x.users.shape)[rows] for k, v in params.items()}
+        step_at = _decode_step_of(subset(x, rows), candidate_params,
+                                  np.concatenate([drafts[-1], drafts[other_k, other_run]]))
+
+        def step_of(n):
+            flat = step_at(np.broadcast_to(n, x.users.shape)[rows])
+            steps = np.repeat(flat[None, :len(x.users)], len(drafts), axis=0)
+            steps[other_k, other_run] = flat[len(x.users):]
+            return serving.fastest_draft(steps, accepted)
 
     pool_speed = serving.pool_prefill_speed(params["prefill_stack_speed"], x.prefill_dp_attention,
                                             params["dp_prefill_speed"])

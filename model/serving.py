@@ -81,6 +81,7 @@ Equations (why each is the simplest form the data support is in ``docs/accuracy.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -167,22 +168,71 @@ def decode_step(n, *, gpus, dp_attention, ep, tokens_per_step, mtp_draft, kv_byt
     ``tokens_per_step`` is ``m`` (tokens verified per request per step); ``mtp_draft`` the draft
     depth where MTP runs (0 otherwise); ``attention_flops_token`` a verified token's attention
     FLOPs over its whole context (``F_dec ctx``; 0: no attention term) at ``attention_efficiency``
-    of the peak.
+    of the peak.  :func:`decode_step_of` with these terms, at ``n``.
     """
-    tokens = n * tokens_per_step
-    weights = weight_bytes_read(tokens, dense_bytes, routed_bytes, expert_share)
+    return decode_step_of(
+        gpus=gpus, dp_attention=dp_attention, ep=ep, tokens_per_step=tokens_per_step, mtp_draft=mtp_draft,
+        kv_bytes_request=kv_bytes_request, dense_bytes=dense_bytes, attention_bytes=attention_bytes,
+        routed_bytes=routed_bytes, expert_share=expert_share, flops_per_token=flops_per_token, layers=layers,
+        moe_layers=moe_layers, experts_per_token=experts_per_token, hidden_size=hidden_size,
+        activation_bytes=activation_bytes, bandwidth_bytes_s=bandwidth_bytes_s, peak_flops=peak_flops,
+        bandwidth_efficiency=bandwidth_efficiency, compute_efficiency=compute_efficiency,
+        layer_overhead_s=layer_overhead_s, ep_latency_s=ep_latency_s, scaleup_bytes_s=scaleup_bytes_s,
+        scaleup_domain=scaleup_domain, scaleout_bytes_s=scaleout_bytes_s,
+        attention_flops_token=attention_flops_token, attention_efficiency=attention_efficiency)(n)
+
+
+def decode_step_of(*, gpus, dp_attention, ep, tokens_per_step, mtp_draft, kv_bytes_request, dense_bytes,
+                   attention_bytes, routed_bytes, expert_share, flops_per_token, layers, moe_layers,
+                   experts_per_token, hidden_size, activation_bytes, bandwidth_bytes_s, peak_flops,
+                   bandwidth_efficiency, compute_efficiency, layer_overhead_s, ep_latency_s, scaleup_bytes_s,
+                   scaleup_domain, scaleout_bytes_s, attention_flops_token=0.0,
+                   attention_efficiency=1.0) -> Callable[[Any], Any]:
+    """The decode step as a function of the requests ``n`` a worker holds, the terms that do not
+    depend on ``n`` computed once (a disaggregated loop evaluates it ~50 times per prediction,
+    :func:`disaggregated`).  With ``m`` tokens verified per request per step, ``g`` GPUs, ``dp``
+    the data-parallel-attention width (``g`` under DP attention, else 1) and ``q = 1 - k / E``::
+
+        memory(n)  = [(dense - attn) / g + attn dp / g + (1 - q^(n m)) routed / g + n kv / dp] / (BW eta_b)
+        step(n)    = (1 + draft / layers) x (layers t_layer + max(memory(n), n m F / (g peak eta_c))
+                     + n m F_dec ctx / (g peak eta_a) + EP all-to-all(n m / g))
+
+    the reads of the dense weights, the touched routed experts and the KV cache against the
+    step's FLOPs, plus the attention over the context and the all-to-all
+    (:func:`ep_alltoall_seconds`).  Arguments as :func:`decode_step`."""
+    # each term below is the same floating-point expression, in the same order, as the step written
+    # out in one piece (the fit's finite differences see the same numbers to the bit): only what
+    # does not involve n is computed here
+    ep = np.asarray(ep, dtype=float)
+    untouched_share = 1.0 - expert_share
     dp = np.where(dp_attention, gpus, 1.0)
-    kv_gpu = n * kv_bytes_request / dp
     # attention weights: sharded under TP, whole on every rank under DP attention
-    weights_gpu = (weights - attention_bytes) / gpus + attention_bytes * dp / gpus
-    memory = (weights_gpu + kv_gpu) / (bandwidth_bytes_s * bandwidth_efficiency)
-    compute = tokens * flops_per_token / (gpus * peak_flops * compute_efficiency)
-    a2a = ep_alltoall_seconds(tokens / gpus, experts_per_token, hidden_size, activation_bytes, ep, moe_layers,
-                              scaleup_bytes_s, scaleup_domain, scaleout_bytes_s, ep_latency_s)
-    # the attention of every verified token over its context: each GPU scores its heads (TP) or its
-    # own requests (DP attention), n m F_dec ctx / g either way
-    attention = tokens * attention_flops_token / (gpus * peak_flops * attention_efficiency)
-    return (layers * layer_overhead_s + np.maximum(memory, compute) + attention + a2a) * (1.0 + mtp_draft / layers)
+    attention_gpu = attention_bytes * dp / gpus
+    memory_rate = bandwidth_bytes_s * bandwidth_efficiency
+    compute_rate = gpus * peak_flops * compute_efficiency
+    attention_rate = gpus * peak_flops * attention_efficiency
+    fixed = layers * layer_overhead_s
+    draft_share = 1.0 + mtp_draft / layers
+    # the EP all-to-all (:func:`ep_alltoall_seconds`): its link, and 0 where ep == 1
+    link = np.where(ep <= scaleup_domain, scaleup_bytes_s, scaleout_bytes_s)
+    peers = ep - 1.0
+    peer_latency = peers * ep_latency_s
+    expert_parallel = ep > 1
+
+    def step(n):
+        tokens = n * tokens_per_step
+        weights = dense_bytes + (1.0 - untouched_share ** tokens) * routed_bytes   # weight_bytes_read
+        kv_gpu = n * kv_bytes_request / dp
+        weights_gpu = (weights - attention_bytes) / gpus + attention_gpu
+        memory = (weights_gpu + kv_gpu) / memory_rate
+        compute = tokens * flops_per_token / compute_rate
+        moved = 2.0 * (tokens / gpus) * experts_per_token * hidden_size * activation_bytes * peers / ep
+        a2a = np.where(expert_parallel, moe_layers * (moved / link + peer_latency), 0.0)
+        # the attention of every verified token over its context: each GPU scores its heads (TP) or
+        # its own requests (DP attention), n m F_dec ctx / g either way
+        attention = tokens * attention_flops_token / attention_rate
+        return (fixed + np.maximum(memory, compute) + attention + a2a) * draft_share
+    return step
 
 
 def prefill_busy(input_tokens, *, gpus, flops_per_token, attention_flops, peak_flops, prefill_efficiency,
@@ -330,13 +380,14 @@ def disaggregated(users, output_tokens, step_of, busy, latency, prefill_workers,
     service = busy / prefill_workers
     # closed-loop arrivals bunch: a share ``burst`` of the other users' prefills on this worker
     bunched = burst * np.maximum(users / prefill_workers - 1.0, 0.0) * busy
+    before_first = latency + own + kv_seconds  # a request's wait-free time to its first token
 
     def excess(batch):
         step, accepted = step_of(batch)
         decode = output_tokens * step / accepted + kv_seconds
         rate = decode_workers * batch / decode
         wait = md1_wait(rate, service) + bunched
-        return rate * (latency + own + kv_seconds + wait + decode) - users
+        return rate * (before_first + wait + decode) - users
 
     for _ in range(BISECTION_STEPS):
         mid = 0.5 * (lo + hi)
@@ -349,8 +400,8 @@ def disaggregated(users, output_tokens, step_of, busy, latency, prefill_workers,
     rate = decode_workers * batch / decode
     # Little's law on the loop: the users not in decode wait before their first token (equal to the
     # M/D/1 wait where the bisection balanced; the queue for the prefill pool or a KV place otherwise)
-    queue = np.maximum(users / rate - (latency + own + kv_seconds + decode), 0.0)
-    ttft = latency + own + kv_seconds + queue
+    queue = np.maximum(users / rate - (before_first + decode), 0.0)
+    ttft = before_first + queue
     return rate, ttft, accepted / step, queue, batch
 
 

@@ -68,7 +68,7 @@ def test_the_wheel_carries_the_data_and_calibrates_outside_the_repository(tmp_pa
     """Built as a wheel and unpacked away from the source tree, the calibrate command finds its
     benchmark points and configuration runs (package data), prints the answer first and writes
     its run directory, and leaves the installed catalog as it found it.  This is also the
-    calibrate command's end-to-end test (the only run of it in the suite: ~70 s), and the guard of the
+    calibrate command's end-to-end test (the only run of it in the suite: ~50 s), and the guard of the
     configuration fit's errors (:func:`_assert_configuration_fit_errors`)."""
     wheels, source = tmp_path / "wheels", tmp_path / "source"
     # a copy of the source: setuptools leaves build/ where it builds, which must not be the repository
