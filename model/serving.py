@@ -102,10 +102,23 @@ def ep_alltoall_seconds(tokens_per_gpu, experts_per_token, hidden_size, activati
     (a GPU exchanges a message with each of its ``ep - 1`` peers per layer; ``ep_latency_s`` per
     peer), the link being the scale-up one within ``scaleup_domain`` GPUs and the scale-out one
     beyond it; 0 where ``ep == 1``."""
+    return ep_alltoall_of(experts_per_token, hidden_size, activation_bytes, ep, moe_layers, scaleup_bytes_s,
+                          scaleup_domain, scaleout_bytes_s, ep_latency_s)(tokens_per_gpu)
+
+
+def ep_alltoall_of(experts_per_token, hidden_size, activation_bytes, ep, moe_layers, scaleup_bytes_s,
+                   scaleup_domain, scaleout_bytes_s, ep_latency_s) -> Callable[[Any], Any]:
+    """:func:`ep_alltoall_seconds` as a function of the tokens per GPU, its link and per-peer
+    latency chosen once."""
     ep = np.asarray(ep, dtype=float)
-    moved = ep_alltoall_bytes(tokens_per_gpu, experts_per_token, hidden_size, activation_bytes, ep)
     link = np.where(ep <= scaleup_domain, scaleup_bytes_s, scaleout_bytes_s)
-    return np.where(ep > 1, moe_layers * (moved / link + (ep - 1.0) * ep_latency_s), 0.0)
+    peer_latency = (ep - 1.0) * ep_latency_s
+    expert_parallel = ep > 1
+
+    def seconds(tokens_per_gpu):
+        moved = ep_alltoall_bytes(tokens_per_gpu, experts_per_token, hidden_size, activation_bytes, ep)
+        return np.where(expert_parallel, moe_layers * (moved / link + peer_latency), 0.0)
+    return seconds
 
 
 def weight_bytes_read(n_tokens, dense_bytes, routed_bytes, expert_share):
@@ -203,8 +216,6 @@ def decode_step_of(*, gpus, dp_attention, ep, tokens_per_step, mtp_draft, kv_byt
     # each term below is the same floating-point expression, in the same order, as the step written
     # out in one piece (the fit's finite differences see the same numbers to the bit): only what
     # does not involve n is computed here
-    ep = np.asarray(ep, dtype=float)
-    untouched_share = 1.0 - expert_share
     dp = np.where(dp_attention, gpus, 1.0)
     # attention weights: sharded under TP, whole on every rank under DP attention
     attention_gpu = attention_bytes * dp / gpus
@@ -213,21 +224,17 @@ def decode_step_of(*, gpus, dp_attention, ep, tokens_per_step, mtp_draft, kv_byt
     attention_rate = gpus * peak_flops * attention_efficiency
     fixed = layers * layer_overhead_s
     draft_share = 1.0 + mtp_draft / layers
-    # the EP all-to-all (:func:`ep_alltoall_seconds`): its link, and 0 where ep == 1
-    link = np.where(ep <= scaleup_domain, scaleup_bytes_s, scaleout_bytes_s)
-    peers = ep - 1.0
-    peer_latency = peers * ep_latency_s
-    expert_parallel = ep > 1
+    a2a_of = ep_alltoall_of(experts_per_token, hidden_size, activation_bytes, ep, moe_layers, scaleup_bytes_s,
+                            scaleup_domain, scaleout_bytes_s, ep_latency_s)
 
     def step(n):
         tokens = n * tokens_per_step
-        weights = dense_bytes + (1.0 - untouched_share ** tokens) * routed_bytes   # weight_bytes_read
+        weights = weight_bytes_read(tokens, dense_bytes, routed_bytes, expert_share)
         kv_gpu = n * kv_bytes_request / dp
         weights_gpu = (weights - attention_bytes) / gpus + attention_gpu
         memory = (weights_gpu + kv_gpu) / memory_rate
         compute = tokens * flops_per_token / compute_rate
-        moved = 2.0 * (tokens / gpus) * experts_per_token * hidden_size * activation_bytes * peers / ep
-        a2a = np.where(expert_parallel, moe_layers * (moved / link + peer_latency), 0.0)
+        a2a = a2a_of(tokens / gpus)
         # the attention of every verified token over its context: each GPU scores its heads (TP) or
         # its own requests (DP attention), n m F_dec ctx / g either way
         attention = tokens * attention_flops_token / attention_rate
