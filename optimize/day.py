@@ -417,12 +417,12 @@ def cap_shortfalls(elastic: DaySolution, dp: DayProblem, hardware: list[str], pr
                 records.append({"constraint": "power_cap", "period": t, "cap": dp.power_cap_mw,
                                 "shortfall": float(excess), "units": "MW",
                                 "detail": f"period {t} needs at least {dp.power_cap_mw + excess:,.3f} MW at the "
-                                          f"wall for its demand x burst; the cap is {dp.power_cap_mw:,.3f} MW"})
+                                          f"wall (cap {dp.power_cap_mw:,.3f} MW)"})
     if elastic.inventory_excess is not None:
         for h, t in zip(*np.nonzero(elastic.inventory_excess > tol)):
             e = float(elastic.inventory_excess[h, t])
             records.append({"constraint": f"inventory.{hardware[h]}", "period": int(t), "cap": float(dp.inventory[h]),
                             "shortfall": e, "units": "systems",
-                            "detail": f"period {t} needs {dp.inventory[h] + e:,.1f} {hardware[h]} systems; "
+                            "detail": f"period {t} needs {dp.inventory[h] + e:,.1f} systems, "
                                       f"{dp.inventory[h]:,.0f} available"})
     return pd.DataFrame(records, columns=["constraint", "period", "cap", "shortfall", "units", "detail"])

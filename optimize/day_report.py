@@ -51,13 +51,29 @@ def periods_text(day: DayPlan) -> str:
     return "\n".join(lines)
 
 
+def _number(x: float) -> str:
+    """``x`` to three decimals without trailing zeros: 24, 1.574, 12,345.5."""
+    return f"{x:,.3f}".rstrip("0").rstrip(".")
+
+
 def shortfalls_text(day: DayPlan) -> str:
-    """Why there is no day plan: the binding caps or the (model, bucket) rows no column serves."""
+    """Why there is no day plan, answer first: per binding cap, the periods it binds in and the
+    largest shortfall, then one line per period and cap (all under 100 columns; the same rows are
+    ``shortfalls`` in plan.json); or the (model, bucket) rows no column serves."""
     lines = [f"No plan over the day ({day.status.value}):"]
     s = day.shortfalls
     if "constraint" in s.columns:
-        for r in s.itertuples():
-            lines.append(f"  {r.constraint} binding: short {r.shortfall:,.3f} {r.units}: {r.detail}")
+        periods = day.profile.sizes["period"]
+        known = s[s.shortfall.notna()]
+        for constraint, rows in known.groupby("constraint", sort=False):
+            worst = rows.loc[rows.shortfall.idxmax()]
+            lines.append(f"  {constraint} binding in {len(rows)} of {periods} period{'s' if periods > 1 else ''}: "
+                         f"short up to {_number(worst.shortfall)} {worst.units} (cap {_number(worst.cap)}, "
+                         f"period {int(worst.period)})")
+        lines += [f"  {r.constraint}: {r.detail}" for r in s[s.shortfall.isna()].itertuples()]
+        if len(known):
+            lines.append("per period (plan.json: shortfalls):")
+            lines += [f"  {r.constraint}: short {r.shortfall:,.3f} {r.units}: {r.detail}" for r in known.itertuples()]
     else:
         for r in s.itertuples():
             lines.append(f"  {r.model} at ISL {r.bucket_isl:,}: {r.kind}, short {r.shortfall_rps:,.3g} of "
