@@ -263,8 +263,11 @@ def plan_day(cfg: DictConfig, trace: Trace | None = None, baselines: bool = True
         else:  # the power cap alone: each period's least power, block by block
             block_of_row = np.concatenate([np.arange(len(rows)), flow_row, flow_row])
             elastic = least_power(dp, o.cols.row, flow_row, block_of_row, **solver)
+        # a shortfall read off a plan the solver did not prove optimal may overstate what is needed
+        unproven = (f"shortfalls from a solve stopped at its time limit ({solver['time_limit']:g} s): "
+                    "they may overstate the need",) if elastic.solution.status == SolveStatus.time_limit else ()
         return DayPlan(SolveStatus.infeasible, pd.DataFrame(), None, {},
-                       cap_shortfalls(elastic, dp, hardware, profile), profile, seconds)
+                       cap_shortfalls(elastic, dp, hardware, profile), profile, seconds, notes=unproven)
     if result.replicas is None:
         return DayPlan(result.solution.status, pd.DataFrame(), None, {}, pd.DataFrame(), profile, seconds,
                        notes=("the solver stopped (time limit) before finding any plan",))

@@ -208,6 +208,30 @@ def test_power_cap_below_the_plans_draw_reports_power_cap_binding_with_the_short
     assert 0 < short <= draw - 0.5 * draw + 1e-9   # the least extra MW is at most the free plan's excess
 
 
+def test_a_floor_from_a_solve_stopped_at_its_time_limit_is_flagged(ocfg, monkeypatch):
+    """gpt-oss-120b alone draws ~0.06 MW at the wall: under a 0.03 MW cap there is no plan.  Its
+    floors come from a proven least-power solve (no note); read off a solve stopped at its time
+    limit they are not proven, and the report says so."""
+    from dataclasses import replace
+
+    import optimize.day as day_module
+    from model.app.config import with_values
+    cfg = with_values(ocfg, {"select.models": ["gpt_oss_120b"], "fleet.power_cap_mw": 0.03}, optimize.validate)
+    proven = plan_day(cfg, baselines=False)
+    assert proven.status == SolveStatus.infeasible and set(proven.shortfalls.constraint) == {"power_cap"}
+    assert proven.notes == ()
+    real = day_module.least_power
+
+    def stopped(*args, **kwargs):
+        solved = real(*args, **kwargs)
+        return replace(solved, solution=replace(solved.solution, status=SolveStatus.time_limit))
+
+    monkeypatch.setattr(day_module, "least_power", stopped)
+    unproven = plan_day(cfg, baselines=False)
+    pd.testing.assert_frame_equal(unproven.shortfalls, proven.shortfalls)
+    assert len(unproven.notes) == 1 and "time limit" in unproven.notes[0] and "overstate the need" in unproven.notes[0]
+
+
 def test_power_cap_changes_the_hardware_when_another_serves_within_it(ocfg):
     from model.app.config import with_values
     # ISL 8k, SLA 30 tok/s: one B200 serves 20 req/s of gpt-oss-120b cheapest (1.3 kW at the wall); an MI355X
