@@ -235,9 +235,12 @@ def plan_day(cfg: DictConfig, trace: Trace | None = None, baselines: bool = True
     utilization = float(f.target_utilization)
     max_ttft_of_row = options.max_ttft[rows.model]
 
+    def blocks(o: Offers, flow_row: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        # the demand row (block) of each offer, flow and covering row (demand, capacity and Hall rows)
+        return o.cols.row, flow_row, np.concatenate([np.arange(len(rows)), flow_row, flow_row])
+
     def solve(dp: DayProblem, o: Offers, flow_row: np.ndarray) -> DaySolution:
-        block_of_row = np.concatenate([np.arange(len(rows)), flow_row, flow_row])
-        return solve_day_by_block(dp, o.cols.row, flow_row, block_of_row, **solver)
+        return solve_day_by_block(dp, *blocks(o, flow_row), **solver)
 
     def problem(p: TierPrices, rhs: np.ndarray, period_hours: np.ndarray) -> tuple[DayProblem, Offers, np.ndarray]:
         o = offers(candidates, p, hardware, uncapped, bool(f.prune))
@@ -261,8 +264,7 @@ def plan_day(cfg: DictConfig, trace: Trace | None = None, baselines: bool = True
         if np.isfinite(dp.inventory).any():  # inventory caps couple the rows: one joint elastic solve
             elastic = solve_day(dp, elastic=True, **solver)
         else:  # the power cap alone: each period's least power, block by block
-            block_of_row = np.concatenate([np.arange(len(rows)), flow_row, flow_row])
-            elastic = least_power(dp, o.cols.row, flow_row, block_of_row, **solver)
+            elastic = least_power(dp, *blocks(o, flow_row), **solver)
         # a shortfall read off a plan the solver did not prove optimal may overstate what is needed
         unproven = (f"shortfalls from a solve stopped at its time limit ({solver['time_limit']:g} s): "
                     "they may overstate the need",) if elastic.solution.status == SolveStatus.time_limit else ()
