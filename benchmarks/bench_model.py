@@ -9,6 +9,7 @@ Reports, for the same grid:
   8-bit KV, prefill busy time): what the new kernel terms cost; and with the configuration fit's
   terms on too (memory reserve, prefill pool speed and latency share, weight pass per prefill
   forward, decode attention), every cell output computed (the pool's prefill time and capacity as well);
+  and the §10 terms with the MTP draft count chosen per batch (``mtp_draft_per_batch``, three steps a block);
 - the same with every hardware type in the ratio mode and pipeline-style KV (the docs/model.md §2 kernel
   path), and with only the variables that existed before docs/model.md §8: what the prefill phase costs;
 - ``evaluate`` in one block (full-size temporaries, the straightforward numpy way);
@@ -72,6 +73,12 @@ def main() -> None:
                                                     "decode_attention_efficiency=0.3")])
     fit_terms = timed(lambda: model.evaluate(fit_cfg, variables=list(CELL_OUTPUTS), workers=args.workers),
                       args.repeats)
+    # and the MTP draft count chosen per batch (1 to 3 drafts at acceptance 0.65: two more steps per block)
+    per_batch_cfg = model.load_config([f"grid.isl_points={args.isl_points}"] + [
+        f"hardware.{h}.{k}" for h in gpus for k in ("ep=8", "mtp_draft_tokens=3", "mtp_acceptance=0.65",
+                                                    "mtp_draft_per_batch=true", "attention_data_parallel=true",
+                                                    "fp4_compute=true", "kv_cache_bits=8", "prefill_busy_s=0.01")])
+    per_batch = timed(lambda: model.evaluate(per_batch_cfg, workers=args.workers), args.repeats)
     before = [v for v in CELL_OUTPUTS if v not in SPEC8_OUTPUTS]
     spec2_outputs = timed(lambda: model.evaluate(ratio_cfg, variables=before, workers=args.workers), args.repeats)
     one_block = timed(lambda: model.evaluate(cfg, block_cells=cells, workers=1), max(2, args.repeats // 2))
@@ -103,6 +110,7 @@ def main() -> None:
         ("evaluate, blocked (default)", blocked),
         ("evaluate, §10 terms on every GPU (EP, MTP, ...)", serving_terms),
         ("  and the fit terms, pool outputs too", fit_terms),
+        ("  §10 terms, MTP drafts chosen per batch", per_batch),
         ("evaluate, every hardware in ratio mode", ratio_mode),
         ("  and only the pre-§8 cell outputs", spec2_outputs),
         ("evaluate, one block (full-size temporaries)", one_block),

@@ -244,9 +244,40 @@ def decode_step(rep: Replica, systems: np.ndarray, p: Mapping[str, np.ndarray],
                 out: Mapping[str, np.ndarray]) -> np.ndarray:
     """The time per output token of a request (into ``out["step_time"]`` where it has it): hops, weights
     and KV read at the replica's bandwidth, the compute bound, the decode attention, the EP all-to-all,
-    MTP."""
+    MTP.  A cell whose hardware sets ``mtp_draft_per_batch`` runs the draft count of 1 to
+    ``mtp_draft_tokens`` that emits the most tokens per second at its batch, the least time per output
+    token (:func:`model.serving.fastest_draft`, as the calibration's workers do)."""
+    choosing = p["mtp_draft_per_batch"]
+    if not choosing.any():
+        return _step_at_draft(rep, systems, p, out.get("step_time"))
+    # each count's step adds into its own copy of the KV bytes (_step_at_draft works in place)
+    step = _step_at_draft(rep._replace(kv=rep.kv.copy()), systems, p, out.get("step_time"))
+    most = p["mtp_tokens"] - 1
+    for draft in range(1, int(np.max(np.where(choosing, most, 0)))):
+        fewer = choosing & (draft < most)
+        other = _step_at_draft(rep._replace(kv=rep.kv.copy()), systems, _at_draft(p, draft, fewer), None)
+        step = np.minimum(step, np.where(fewer, other, np.inf), out=step)
+    return step
+
+
+def _at_draft(p: Mapping[str, np.ndarray], draft: int, where: np.ndarray) -> dict[str, np.ndarray]:
+    """The inputs ``p`` with ``draft`` drafts per step where ``where`` (their own count elsewhere): the
+    tokens a step verifies, the step's FLOPs and weight reads, and the tokens it emits
+    (:func:`model.serving.accepted_tokens` of ``mtp_acceptance``)."""
+    tokens = 1.0 + draft
+    touched = 1 - p["expert_untouched"] ** (p["concurrent_requests"] * tokens)
+    factor = (1 + draft / p["layers"]) / serving.accepted_tokens(p["mtp_acceptance"], float(draft))
+    return {**p, "mtp_tokens": np.where(where, tokens, p["mtp_tokens"]),
+            "mtp_step_factor": np.where(where, factor, p["mtp_step_factor"]),
+            "compute_seconds": np.where(where, p["compute_seconds"] / p["mtp_tokens"] * tokens, p["compute_seconds"]),
+            "streamed_bytes": np.where(where, p["dense_bytes"] + touched * p["routed_bytes"], p["streamed_bytes"])}
+
+
+def _step_at_draft(rep: Replica, systems: np.ndarray, p: Mapping[str, np.ndarray],
+                   into: np.ndarray | None) -> np.ndarray:
+    """:func:`decode_step` at the draft count ``p`` gives (``mtp_tokens``); adds into ``rep.kv``."""
     n = rep.n
-    step = np.multiply(systems, p["hop_latency_s"], out=out.get("step_time"))
+    step = np.multiply(systems, p["hop_latency_s"], out=into)
     step = _inplace(np.add, step, p["step_constant"])  # t_base - hop * S0
     kv = rep.kv
     shards = p["kv_shards"]

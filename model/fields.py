@@ -19,6 +19,7 @@ CHECKS = {
     ">= 0": "must be a finite number >= 0",
     "(0, 1]": "must be in (0, 1]",
     "[0, 1)": "must be a fraction in [0, 1)",
+    "(0, 1)": "must be a probability in (0, 1)",
     ">= 1": "must be a whole number >= 1",
     "finite": "must be a finite number",
     # a rate of requests the fleet MILP can carry: beyond 1e6 requests/s (86 billion a day, far above any

@@ -112,6 +112,7 @@ def read_catalog(cfg: ModelConfig) -> xr.Dataset:
     data["weights_resident"] = ("hardware", [bool(hw[h].weights_resident) for h in hw_names])
     data["attention_data_parallel"] = ("hardware", [bool(hw[h].attention_data_parallel) for h in hw_names])
     data["fp4_compute"] = ("hardware", [bool(hw[h].fp4_compute) for h in hw_names])
+    data["mtp_draft_per_batch"] = ("hardware", [bool(hw[h].mtp_draft_per_batch) for h in hw_names])
     data["prefill_physical"] = ("hardware", [PrefillMode(hw[h].prefill_mode) == PrefillMode.physical
                                              for h in hw_names])
     data["tensor_parallel"] = ("hardware", [Parallelism(hw[h].parallelism) == Parallelism.tensor
@@ -377,14 +378,19 @@ def serving_terms(ds: xr.Dataset, weight_bytes: xr.DataArray, has_rate: xr.DataA
 
     ``mtp_step_factor = (1 + draft / layers) / accepted`` turns a step into the time per output
     token of a request (the draft model costs one layer's share per drafted token; a step emits
-    ``accepted`` tokens).  ``attention_bytes`` are the attention weights at the model's bytes per
-    parameter where dp-attention holds them whole on every GPU (0 elsewhere, or where
-    ``attention_params_b`` is null).  Links are in bytes/s.
+    ``accepted`` tokens: ``accepted_tokens_per_step``, or :func:`model.serving.accepted_tokens` of
+    ``mtp_acceptance`` where that is set).  ``mtp_draft_per_batch`` marks the hardware whose cells
+    choose their draft count per batch (:func:`model.equations.decode_step`).  ``attention_bytes``
+    are the attention weights at the model's bytes per parameter where dp-attention holds them whole
+    on every GPU (0 elsewhere, or where ``attention_params_b`` is null).  Links are in bytes/s.
     """
     bytes_per_param = weight_bytes / (ds.total_params_b * 1e9)
     dp = ds.attention_data_parallel & ds.attention_params_b.notnull() & ~has_rate
+    accepted = xr.where(ds.mtp_acceptance.notnull(), serving.accepted_tokens(ds.mtp_acceptance, ds.mtp_draft_tokens),
+                        ds.accepted_tokens_per_step)
     return {
-        "mtp_step_factor": (1 + ds.mtp_draft_tokens / ds.layers) / ds.accepted_tokens_per_step,
+        "mtp_step_factor": (1 + ds.mtp_draft_tokens / ds.layers) / accepted,
+        "mtp_draft_per_batch": ds.mtp_draft_per_batch & (ds.mtp_draft_tokens > 1) & ds.mtp_acceptance.notnull(),
         "mtp_tokens": 1 + ds.mtp_draft_tokens,
         "attention_bytes": xr.where(dp, ds.attention_params_b * 1e9 * bytes_per_param, 0.0),
         "ep_width": xr.where(has_rate | ds.routed_experts.isnull(), 1.0, ds.ep),

@@ -240,35 +240,45 @@ def cell(cfg: ModelConfig, model: str, hardware: str, isl: int, concurrency: int
     result = {"weight_bytes": W, "kv_cache_bytes": asked * per_request, "memory_bytes": W + asked * per_request,
               "osl": osl, "systems": systems, "systems_for_weights": s0, "layers_per_system": m.layers / systems,
               "feasible": feasible, "admitted_requests": n}
-    compute = 0.0
-    draft = hw.mtp_draft_tokens
     peak = math_peak_tflops(m, hw)
-    if rate is not None:
-        t_base, streamed = 1 / rate, 0.0
-    else:
-        t_base = hw.step_overhead_s + m.layers * hw.layer_overhead_s
-        if m.routed_experts is not None:
-            touched = 1 - (1 - m.experts_per_token / m.routed_experts) ** (n * (1 + draft))
-            dense = m.active_params_b - m.experts_per_token / m.routed_experts * m.routed_expert_params_b
-            params = dense + touched * m.routed_expert_params_b
-        else:
-            params = m.active_params_b
-        streamed = W * params / m.total_params_b
-        # dp-attention: every GPU reads the whole attention weights (the rest split over the S GPUs)
-        streamed += (systems - 1) * A
-        if hw.peak_dense_tflops is not None:
-            flops = n * (1 + draft) * 2 * m.active_params_b * 1e9
-            compute = flops / (systems * peak * 1e12 * hw.compute_efficiency)
     bandwidth = hw.memory_bandwidth_tb_s * 1e12 * hw.bandwidth_efficiency
     kv_read = K / min(systems, shards)  # KV bytes one system reads per step
-    step = t_base + hw.hop_latency_s * max(0.0, systems - s0) + streamed / (systems * bandwidth) + kv_read / bandwidth
-    step = max(step, compute)
-    # docs/model.md §10: the attention of the n (1 + draft) verified tokens, spread over the replica's GPUs
-    step += n * (1 + draft) * attention / systems
-    if ep > 1 and ep_known:
-        step += ep_alltoall_s(m, hw, n * (1 + draft), systems)
-    # MTP: the draft costs one layer's share per drafted token; a step emits accepted tokens per request
-    step *= (1 + draft / m.layers) / hw.accepted_tokens_per_step
+
+    def step_at(draft: int) -> float:
+        """The time per output token of a request with ``draft`` MTP drafts per step."""
+        compute = 0.0
+        if rate is not None:
+            t_base, streamed = 1 / rate, 0.0
+        else:
+            t_base = hw.step_overhead_s + m.layers * hw.layer_overhead_s
+            if m.routed_experts is not None:
+                touched = 1 - (1 - m.experts_per_token / m.routed_experts) ** (n * (1 + draft))
+                dense = m.active_params_b - m.experts_per_token / m.routed_experts * m.routed_expert_params_b
+                params = dense + touched * m.routed_expert_params_b
+            else:
+                params = m.active_params_b
+            streamed = W * params / m.total_params_b
+            # dp-attention: every GPU reads the whole attention weights (the rest split over the S GPUs)
+            streamed += (systems - 1) * A
+            if hw.peak_dense_tflops is not None:
+                flops = n * (1 + draft) * 2 * m.active_params_b * 1e9
+                compute = flops / (systems * peak * 1e12 * hw.compute_efficiency)
+        step = (t_base + hw.hop_latency_s * max(0.0, systems - s0) + streamed / (systems * bandwidth)
+                + kv_read / bandwidth)
+        step = max(step, compute)
+        # docs/model.md §10: the attention of the n (1 + draft) verified tokens, spread over the replica's GPUs
+        step += n * (1 + draft) * attention / systems
+        if ep > 1 and ep_known:
+            step += ep_alltoall_s(m, hw, n * (1 + draft), systems)
+        # MTP: the draft costs one layer's share per drafted token; a step emits accepted tokens per request
+        accepted = (hw.accepted_tokens_per_step if hw.mtp_acceptance is None
+                    else serving.accepted_tokens(hw.mtp_acceptance, float(draft)))
+        return step * (1 + draft / m.layers) / accepted
+
+    most = hw.mtp_draft_tokens
+    # a hardware marked mtp_draft_per_batch runs the count of 1..most that emits the most tokens/s here
+    choosing = hw.mtp_draft_per_batch and hw.mtp_acceptance is not None and most > 1
+    step = min(step_at(d) for d in (range(1, most + 1) if choosing else [most]))
     cached = L * w.mix.cache_read / (1 - w.mix.output)
     new = L - cached
     result.update(cached_tokens=cached, new_tokens=new, prefix_kv_bytes=kv_bytes_per_request(m, cached, kv_bits))

@@ -167,8 +167,11 @@ _INPUTS: tuple[Quantity, ...] = tuple(_in(q) for q in (
     # docs/model.md §10
     derived("sla_quantile", (), "1", "the quantile of sla.percentile (0.5, 0.9, 0.99)", _R),
     from_field("hardware", "prefill_busy_s"),
-    derived("mtp_step_factor", HM, "1", "(1 + mtp_draft_tokens / layers) / accepted_tokens_per_step: step "
-            "to time per output token", _S),
+    derived("mtp_step_factor", HM, "1", "(1 + mtp_draft_tokens / layers) / accepted tokens per step (from "
+            "mtp_acceptance where set): step to time per output token", _S),
+    derived("mtp_draft_per_batch", H, "bool", "the cell runs the draft count of 1 to mtp_draft_tokens that emits "
+            "the most tokens/s at its batch", _S),
+    from_field("hardware", "mtp_acceptance"),
     derived("mtp_tokens", H, "tokens", "tokens a decode step verifies per request, 1 + mtp_draft_tokens", _S),
     derived("attention_bytes", HM, "bytes", "attention weights held whole by each data-parallel-attention "
             "rank (0 elsewhere)", _S),

@@ -22,6 +22,7 @@ RANGE_TESTS: dict[str, Callable[[NDArray[np.float64]], NDArray[np.bool_]]] = {
     ">= 0": lambda v: np.isfinite(v) & (v >= 0),
     "(0, 1]": lambda v: (v > 0) & (v <= 1),
     "[0, 1)": lambda v: (v >= 0) & (v < 1),
+    "(0, 1)": lambda v: (v > 0) & (v < 1),
     ">= 1": lambda v: _whole(v) & (v >= 1),
     "finite": np.isfinite,
     "[0, 1e6]": lambda v: (v >= 0) & (v <= 1e6),

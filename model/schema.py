@@ -182,7 +182,15 @@ class HardwareSpec(Sourced):
                                  doc="MTP speculative tokens drafted per decode step (0: no MTP)")
     accepted_tokens_per_step: float = spec(1.0, unit="tokens", check="> 0", array=True,
                                            doc="output tokens a decode step emits per request (1 to "
-                                               "mtp_draft_tokens + 1)")
+                                               "mtp_draft_tokens + 1); mtp_acceptance, where set, replaces it")
+    mtp_acceptance: Optional[float] = spec(None, unit="1", check="(0, 1)", array=True,
+                                           doc="probability a drafted token is accepted once the drafts before it "
+                                               "are: d drafts emit (1 - a^(d+1)) / (1 - a) tokens per step "
+                                               "(null: accepted_tokens_per_step)")
+    mtp_draft_per_batch: bool = spec(False, unit="bool", array=True,
+                                     doc="each cell runs the draft count of 1 to mtp_draft_tokens that emits the "
+                                         "most tokens/s at its batch (TensorRT-LLM's attention-DP recipes); "
+                                         "needs mtp_acceptance")
     kv_cache_bits: Optional[float] = spec(None, unit="bits", check="> 0", array=True,
                                           doc="bits per KV value this hardware's stack stores (null: the "
                                               "model's kv_bits)")

@@ -166,6 +166,7 @@ def check_config(cfg: ModelConfig) -> None:
     _check_power_law_inputs(cfg)
     _check_physical_prefill_inputs(cfg)
     _check_replica_sizes(cfg)
+    _check_mtp_inputs(cfg)
 
 
 # Systems per replica are whole numbers held in int64: far below 2**63, and exact in float64
@@ -189,6 +190,16 @@ def _check_replica_sizes(cfg: ModelConfig) -> None:
                 raise ConfigError(f"hardware.{hw_name}.memory_gb", hw.memory_gb,
                                   f"{m_name}'s weights alone would need {weights / capacity:.3g} systems per replica; "
                                   f"must leave fewer than {MAX_SYSTEMS_PER_REPLICA:.3g}")
+
+
+def _check_mtp_inputs(cfg: ModelConfig) -> None:
+    """A draft count chosen per batch needs the acceptance per draft: one accepted count cannot
+    serve one draft and three at once (docs/model.md §10)."""
+    for hw_name in cfg.select.hardware:
+        hw = cfg.hardware[hw_name]
+        if hw.mtp_draft_per_batch and hw.mtp_acceptance is None:
+            raise ConfigError(f"hardware.{hw_name}.mtp_acceptance", None,
+                              "mtp_draft_per_batch=true needs it: a probability in (0, 1)")
 
 
 def _check_power_law_inputs(cfg: ModelConfig) -> None:

@@ -24,6 +24,8 @@ BAD_INPUTS = [
     ("grid.concurrency_max=0", "grid.concurrency_max", "0"),
     ("grid.isl_points=0 grid.isl_extra=[]", "grid.isl_points", "0"),
     ("sla.min_interactivity=-5", "sla.min_interactivity", "-5.0"),
+    ("hardware.b200.mtp_acceptance=1", "hardware.b200.mtp_acceptance", "1.0"),
+    ("hardware.b200.mtp_draft_per_batch=true", "hardware.b200.mtp_acceptance", "mtp_draft_per_batch"),
 ]
 
 

@@ -94,6 +94,40 @@ def test_mtp_tokens_per_step_scale_interactivity_exactly(accepted):
     assert float(four.step_time) == pytest.approx(float(plain.step_time) * 4 * (1 + 3 / 61), rel=1e-12)
 
 
+def test_mtp_acceptance_gives_the_chains_accepted_tokens():
+    """Three drafts each accepted with probability 0.65 once the ones before are: a step emits
+    1 + 0.65 + 0.4225 + 0.274625 = (1 - 0.65^4) / 0.35 = 2.347125 tokens per request, the same step as
+    ``accepted_tokens_per_step`` at that count."""
+    base = ["hardware.b200.mtp_draft_tokens=3", "hardware.b200.prefill_mode=ratio"]
+    assert float(serving.accepted_tokens(0.65, 3.0)) == pytest.approx(2.347125, rel=1e-12)
+    chain = _cell(*base, "hardware.b200.mtp_acceptance=0.65")
+    fixed = _cell(*base, "hardware.b200.accepted_tokens_per_step=2.347125")
+    assert float(chain.step_time) == pytest.approx(float(fixed.step_time), rel=1e-12)
+
+
+@pytest.mark.parametrize(("n", "drafts"), [(1, 3), (4, 2), (16, 3), (64, 1)])
+def test_mtp_drafts_per_batch_are_the_fastest_count_at_each_batch(n, drafts):
+    """``mtp_draft_per_batch``: each cell runs the draft count of 1 to 3 whose step emits the most
+    tokens per second, so its time per output token is the least of the three fixed counts' (the
+    hand-worked cell at 1% of the FLOP peak, 1k prompts, acceptance 0.65: 0.65^d more tokens for the
+    d-th draft, one more verified token's FLOPs and reads).  Alone, a request's step reads the
+    weights whatever it verifies: three drafts.  At 64 the FLOPs of four verified tokens bind: one
+    draft.  Between, the routed experts a batch touches and the FLOPs cross: two at 4, three at 16.
+    The kernel and the oracle agree."""
+    base = ["hardware.b200.mtp_acceptance=0.65", "hardware.b200.prefill_mode=ratio",
+            "hardware.b200.compute_efficiency=0.01"]
+    fixed = {d: float(model.evaluate(_config(base + [f"hardware.b200.mtp_draft_tokens={d}"]), **at(1000, n))
+                      .squeeze().step_time) for d in (1, 2, 3)}
+    chosen = _config(base + ["hardware.b200.mtp_draft_tokens=3", "hardware.b200.mtp_draft_per_batch=true"])
+    step = float(model.evaluate(chosen, **at(1000, n)).squeeze().step_time)
+    assert step == pytest.approx(min(fixed.values()), rel=1e-12)
+    assert min(fixed, key=fixed.get) == drafts
+    assert cell(chosen, "deepseek_v3", "b200", 1000, n)["step_time"] == pytest.approx(step, rel=1e-12)
+    # without the choice the worker runs three: slower wherever three is not the fastest
+    three = _config(base + ["hardware.b200.mtp_draft_tokens=3"])
+    assert (float(model.evaluate(three, **at(1000, n)).squeeze().step_time) > step * (1 + 1e-3)) == (drafts != 3)
+
+
 def test_fp4_math_and_kv_bits_and_prefill_busy_time():
     """FP4 math: gpt-oss-120b (MXFP4 experts) on B200 prefills at 9,000 rather than 4,500 TFLOP/s:
     its busy time halves exactly; DeepSeek V3 (FP8 checkpoint) is unchanged.  KV bits 8 halve the
@@ -336,7 +370,8 @@ GPUS = ["h100_sxm", "b200", "gb200_nvl72", "mi355x", "b300", "gb300_nvl72", "mi3
 @given(model_name=st.sampled_from(["deepseek_v4", "kimi_k2_6", "gpt_oss_120b", "glm_4_7", "deepseek_v3"]),
        hw=st.sampled_from(GPUS), isl=st.integers(1, 300_000), n=st.integers(1, 2048),
        ep=st.sampled_from([1, 2, 8, 16, 72]), dp=st.booleans(), draft=st.integers(0, 3),
-       accepted=st.floats(0, 1), kv_bits=st.sampled_from([None, 8, 16]), fp4=st.booleans(),
+       accepted=st.floats(0, 1), acceptance=st.sampled_from([None, 0.4, 0.9]), per_batch=st.booleans(),
+       kv_bits=st.sampled_from([None, 8, 16]), fp4=st.booleans(),
        busy=st.sampled_from([0.0, 0.003, 0.2]), mode=st.sampled_from(["ratio", "physical"]),
        pinned=st.sampled_from([None, 8, 16]), percentile=st.sampled_from(["p50", "p90", "p99"]),
        max_ttft=st.sampled_from([None, 0.5, 30.0]), reserve=st.sampled_from([0.0, 5.0, 40.0]),
@@ -344,11 +379,14 @@ GPUS = ["h100_sxm", "b200", "gb200_nvl72", "mi355x", "b300", "gb300_nvl72", "mi3
        chunk=st.sampled_from([None, 512, 8192]), attention=st.sampled_from([None, 0.03, 0.7]),
        context=st.sampled_from(["isl", "mean"]))
 def test_kernel_equals_the_oracle_with_the_new_terms_on(cfg, model_name, hw, isl, n, ep, dp, draft, accepted,
-                                                       kv_bits, fp4, busy, mode, pinned, percentile, max_ttft,
-                                                       reserve, speed, share, chunk, attention, context):
+                                                       acceptance, per_batch, kv_bits, fp4, busy, mode, pinned,
+                                                       percentile, max_ttft, reserve, speed, share, chunk, attention,
+                                                       context):
     updates = {f"hardware.{hw}.ep": ep, f"hardware.{hw}.attention_data_parallel": dp,
                f"hardware.{hw}.mtp_draft_tokens": draft,
                f"hardware.{hw}.accepted_tokens_per_step": 1 + accepted * draft,
+               f"hardware.{hw}.mtp_acceptance": acceptance,
+               f"hardware.{hw}.mtp_draft_per_batch": per_batch and acceptance is not None,
                f"hardware.{hw}.kv_cache_bits": kv_bits, f"hardware.{hw}.fp4_compute": fp4,
                f"hardware.{hw}.prefill_busy_s": busy, f"hardware.{hw}.prefill_mode": mode,
                f"hardware.{hw}.memory_reserve_gb": reserve, f"hardware.{hw}.prefill_stack_speed": speed,
@@ -369,7 +407,8 @@ def test_lazy_equals_in_memory_with_the_new_terms_on(cfg):
     attention = ["hardware.b200.decode_attention_efficiency=0.3",
                  "hardware.gb200_nvl72.decode_attention_efficiency=0.05"]
     terms = [
-        "hardware.b200.ep=8", "hardware.b200.mtp_draft_tokens=3", "hardware.b200.accepted_tokens_per_step=2.3",
+        "hardware.b200.ep=8", "hardware.b200.mtp_draft_tokens=3", "hardware.b200.mtp_acceptance=0.7",
+        "hardware.b200.mtp_draft_per_batch=true",
         "hardware.b200.attention_data_parallel=true", "hardware.b200.kv_cache_bits=8",
         "hardware.b200.fp4_compute=true", "hardware.b200.prefill_busy_s=0.01", "hardware.gb200_nvl72.ep=72",
         "hardware.b200.memory_reserve_gb=12", "hardware.gb200_nvl72.memory_reserve_gb=30",

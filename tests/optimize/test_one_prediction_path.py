@@ -164,3 +164,50 @@ def test_a_dp_attention_decode_worker_admits_what_the_calibration_holds():
         "hardware.mi355x.attention_data_parallel=true", "hardware.mi355x.ep=8",
         f"hardware.mi355x.ep_latency_s={params['ep_latency_s']}"])
     _assert_columns_equal(cfg, x, params, admitted=1154)
+
+
+@pytest.mark.parametrize(("run_id", "per_replica", "isl", "drafts"), [(1241, 32, 1024, 3), (1291, 2048, 8192, 1)])
+def test_a_worker_choosing_its_mtp_drafts_per_batch_runs_the_calibrations_count(run_id, per_replica, isl, drafts):
+    """A decode worker that picks its MTP draft count per batch (TensorRT-LLM's attention-DP workers
+    in the calibration, ``mtp_draft_per_batch``) runs the same count in the kernel: runs 1241 and 1291
+    above, given three drafts at most, acceptance 0.6 and the choice (the stack fact the calibration
+    reads from ``calibration.stacks``), equal the optimizer's columns of
+    ``hardware.mi355x.mtp_draft_per_batch=true`` to 1e-9.  At 32 requests a worker (1241) the step
+    reads weights: three drafts emit the most, (1 - 0.6^4) / 0.4 = 2.176 tokens a step.  At 1,154
+    (1291, 8k prompts) it computes, and the decode attention of every verified token dominates: one
+    draft, 1.6 tokens.  The kernel at three drafts there is slower by more than 1e-3, so the equality
+    fails if either side does not choose."""
+    import dataclasses
+
+    from model import serving
+
+    c = configurations.serving_catalog(OmegaConf.to_container(load_config(config_name="calibrate"), resolve=True))
+    kv_bits, chunk = c["stacks"]["kv_bits"]["sglang"], c["stacks"]["prefill_chunk_tokens"]
+    table = configurations.load_configurations(str(ROOT / "model/data/inferencex/inferencex-dsr1.csv"))
+    run = configurations.configuration_inputs(table[table.id == run_id], c, 1.0)
+    x = dataclasses.replace(run, mtp_draft=np.array([3.0]), draft_per_batch=np.array([True]))
+    params = {**TERMS_ON, "memory_reserve_gb": 150.0 if run_id == 1291 else 14.0, "mtp_acceptance": 0.6}
+    same = [o for o in RUN_1241 if not o.startswith(("workload.isl", "grid.concurrency"))]
+    if run_id == 1291:
+        same = [o for o in same if not o.startswith("workload.osl")] + [
+            "workload.osl=1024", "hardware.mi355x.attention_data_parallel=true", "hardware.mi355x.ep=8",
+            f"hardware.mi355x.ep_latency_s={params['ep_latency_s']}"]
+    mtp = ["hardware.mi355x.mtp_draft_tokens=3", "hardware.mi355x.mtp_acceptance=0.6"]
+    cfg = optimize.load_config(same + _terms_on_overrides(params, kv_bits, chunk) + mtp + [
+        f"workload.isl={isl}", f"grid.concurrency_min={per_replica}", f"grid.concurrency_max={per_replica}",
+        "hardware.mi355x.mtp_draft_per_batch=true"])
+    admitted = 1154 if run_id == 1291 else 32
+    optimizer, ours = _assert_columns_equal(cfg, x, params, admitted=admitted)
+    # the count both chose: the calibration's step emits the chain's tokens of that many drafts
+    step_of, _, _ = configurations._step_and_busy(x, {k: np.broadcast_to(v, x.users.shape) for k, v in params.items()})
+    assert float(step_of(np.array([float(admitted)]))[1][0]) == pytest.approx(
+        float(serving.accepted_tokens(0.6, float(drafts))), rel=1e-12)
+    # and the kernel at three drafts fixed gives other columns unless three is the choice
+    fixed = optimize.load_config(same + _terms_on_overrides(params, kv_bits, chunk) + mtp + [
+        f"workload.isl={isl}", f"grid.concurrency_min={per_replica}", f"grid.concurrency_max={per_replica}"])
+    grid = bucket_grid(fixed)
+    three = {k: float(np.squeeze(v)) for k, v in disaggregated_cells(grid, column_options(fixed, grid)).items()}
+    if drafts == 3:
+        assert three["decode_interactivity"] == pytest.approx(optimizer["decode_interactivity"], rel=1e-12)
+    else:
+        assert three["decode_interactivity"] < optimizer["decode_interactivity"] * (1 - 1e-3)
