@@ -121,6 +121,7 @@ class ConfigurationInputs:
     scaleup_domain: np.ndarray
     scaleout_bytes_s: np.ndarray
     activation_bytes: np.ndarray   # per GPU type's stack: bytes per hidden value of the EP all-to-all
+    decode_batch_cap: np.ndarray   # requests a decode worker's recipe runs at most (inf: its KV decides)
     benchmark_excess: np.ndarray   # how much longer the benchmark runs (serving.benchmark_duration_excess)
     constants: dict           # per-model scalars: expert_share, flops_per_token, attention_flops, layers, ...
 
@@ -145,6 +146,17 @@ def serving_catalog(cfg: Mapping) -> dict:
     architecture.update(routed_bits=dict(c["routed_bits"]), other_bits=c["other_bits"])
     return {"devices": devices, "architecture": architecture, "stacks": c["stacks"],
             "length_factor": c["length_factor"], "requests_per_user": c["requests_per_user"]}
+
+
+def recipe_batch_cap(table: pd.DataFrame, stacks: Mapping, gpus: np.ndarray, workers: np.ndarray) -> np.ndarray:
+    """Requests a disaggregated attention-DP decode worker of a stack marked in
+    ``stacks.recipe_batch_per_rank`` runs at most: its ranks (GPUs) times the recipe's batch per rank
+    at or below its users per rank (:func:`model.serving.recipe_batch`); inf elsewhere.  The users
+    beyond wait for a place before their first token."""
+    marked = np.array([bool(stacks["recipe_batch_per_rank"][s]) for s in table["stack"]])
+    which = marked & ~table.aggregated.to_numpy() & table.decode_dp_attention.astype(bool).to_numpy()
+    per_rank = table.concurrency.to_numpy(float) / (np.maximum(workers, 1.0) * gpus)
+    return np.where(which, gpus * serving.recipe_batch(per_rank), np.inf)
 
 
 def configuration_inputs(table: pd.DataFrame, calibration: Mapping, length_factor: float) -> ConfigurationInputs:
@@ -199,6 +211,7 @@ def configuration_inputs(table: pd.DataFrame, calibration: Mapping, length_facto
         # its attention-DP decode workers pick their draft count per batch (TensorRT-LLM's recipes)
         draft_per_batch=(np.array([bool(stacks["mtp_draft_per_batch"][s]) for s in table["stack"]])
                          & table.decode_dp_attention.astype(bool).to_numpy()),
+        decode_batch_cap=recipe_batch_cap(table, stacks, gpus_d, workers_d),
         prefill_chunk_tokens=np.full(len(table), float(stacks["prefill_chunk_tokens"])),
         measured_gpus=np.where(agg, tp, table.num_decode_gpu.to_numpy(float)),
         kv_bytes_request=(input_tokens + output_tokens / 2) * kv_token, kv_bytes_input=input_tokens * kv_token,
@@ -303,6 +316,12 @@ def kv_capacity(x: ConfigurationInputs, params: Mapping[str, np.ndarray]) -> np.
                                x.decode_gpus, x.dp_attention)
 
 
+def decode_capacity(x: ConfigurationInputs, params: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Requests a decode worker runs at most: what its KV cache holds (:func:`kv_capacity`), within its
+    recipe's batch limit (``x.decode_batch_cap``)."""
+    return np.minimum(kv_capacity(x, params), x.decode_batch_cap)
+
+
 def predict_configurations(x: ConfigurationInputs, params: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Median interactivity (tok/s per user), TTFT at p50/p90/p99 (s), output tok/s per GPU and
     the requests in decode per decode worker (``decode_batch``) of every run, aggregated or
@@ -319,7 +338,7 @@ def predict_configurations(x: ConfigurationInputs, params: Mapping[str, np.ndarr
     step_of, busy, own = _step_and_busy(x, params)
     latency = params["prefill_latency_s"]
     pool_latency = serving.pool_latency(latency, params["pool_latency_share"], params["pool_latency_factor"])
-    capacity = kv_capacity(x, params)
+    capacity = decode_capacity(x, params)
     rps_a, ttft_a, inter_a, queue_a = serving.aggregated(x.users, x.output_tokens, step_of,
                                                          busy, latency, params["prefill_burst"], capacity, own,
                                                          np.where(x.dp_attention, x.decode_gpus, 1.0))
@@ -588,8 +607,9 @@ def plan_columns(x: ConfigurationInputs, params: Mapping[str, np.ndarray], utili
     """
     params = {k: np.broadcast_to(v, x.users.shape) for k, v in params.items()}
     step_of, busy, own = _step_and_busy(x, params)
-    # a decode replica runs the whole requests its KV cache holds (kv_capacity: the kernel's admission)
-    n = np.minimum(x.users / x.decode_workers, np.maximum(np.floor(kv_capacity(x, params)), 1.0))
+    # a decode replica runs the whole requests its KV cache holds (kv_capacity: the kernel's admission),
+    # within its recipe's batch limit
+    n = np.minimum(x.users / x.decode_workers, np.maximum(np.floor(decode_capacity(x, params)), 1.0))
     step, accepted = step_of(n)
     moved = x.kv_bytes_input if transfer_bytes is None else transfer_bytes
     link_time = moved / (x.decode_gpus * x.scaleout_bytes_s)

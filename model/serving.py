@@ -66,7 +66,9 @@ Equations (why each is the simplest form the data support is in ``docs/accuracy.
   ``X = w_d n / D`` (Little's law on the decode pool, ``D = O step(n) / a + t_kv``),
   ``ttft = prefill_latency_s + b + t_kv + W_q`` with ``W_q = rho s / (2 (1 - rho))``, the M/D/1
   wait of the prefill pool (service ``s = b / w_p``, load ``rho = X s``; the optimizer's
-  formula, docs/model.md §9), and ``X (ttft + D) = N``.
+  formula, docs/model.md §9), and ``X (ttft + D) = N``.  ``n`` is at most the worker's KV
+  capacity (:func:`kv_capacity`) and, where the recipe caps it, ``ranks x`` :func:`recipe_batch`
+  of the users per rank; the users beyond wait for a place before their first token.
 - **Prefill pool** (:func:`pool_prefill_speed`, :func:`pool_latency`): a disaggregated prefill
   worker prefills at ``eta_p x stack_speed x (dp_speed where it runs DP attention, else 1)`` and a
   request waits ``share x factor[gpu] x prefill_latency_s`` there.
@@ -292,6 +294,19 @@ def kv_capacity(memory_bytes: Any, reserve_bytes: Any, weight_bytes_gpu: Any,
     DP attention); 0 where the weights do not fit."""
     free = np.maximum(memory_bytes - weight_bytes_gpu - reserve_bytes, 0.0)
     return free / (kv_bytes_request / np.where(dp_attention, gpus, 1.0))
+
+
+def recipe_batch(users_per_rank: Any) -> Any:
+    """The largest batch a recipe of this kind names at or below ``users_per_rank``: a power of two or
+    one and a half times one (1, 2, 3, 4, 6, 8, 12, ..., 128, 192, 256, 384, 512, 768, ...), at least 1.
+    TensorRT-LLM's disaggregated DeepSeek-R1 recipes give their attention-DP decode workers such a
+    ``max_batch_size`` per rank and serve a few more users than it (InferenceX: ``dep8_batch64`` at
+    1,214 users on two 8-rank workers, 75.9 a rank; ``dep4_batch512`` at 10,860 on five 4-rank
+    workers, 543; ``dep8_batch192``): 64, 512 and 192 here."""
+    x = np.maximum(np.asarray(users_per_rank, dtype=float), 1.0)
+    power = 2.0 ** np.floor(np.log2(x))
+    # (1.5 is no batch: the half-step starts at 3)
+    return np.where((power >= 2.0) & (1.5 * power <= x), 1.5 * power, power)
 
 
 def rank_balance_wait(ranks: Any, rate: Any, users: Any = np.inf) -> Any:

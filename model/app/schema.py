@@ -101,7 +101,8 @@ class CalibrationSpec:
     other_bits: float = spec(8.0, unit="bits", check="> 0", doc="bits per weight outside the routed experts")
     stacks: Dict[str, Any] = spec(factory=dict, doc="per serving-stack family: kv_bits; mtp_draft_tokens (the most); "
                                   "mtp_draft_per_batch (its attention-DP workers pick 1..most per batch); "
-                                  "prefill_chunk_tokens")
+                                  "recipe_batch_per_rank (its disaggregated attention-DP decode workers run at most "
+                                  "the recipe's batch per rank); prefill_chunk_tokens")
     source: Dict[str, str] = spec(factory=dict, doc="where each value comes from, by field")
 
 

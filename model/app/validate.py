@@ -106,11 +106,12 @@ def _check_stacks(stacks: Any) -> None:
     traceback)."""
     from model.configurations import STACKS  # pandas: only for the calibrate app
 
-    facts = ("kv_bits", "mtp_draft_tokens", "mtp_draft_per_batch", "prefill_chunk_tokens")
+    facts = ("kv_bits", "mtp_draft_tokens", "mtp_draft_per_batch", "recipe_batch_per_rank", "prefill_chunk_tokens")
     for key in stacks:
         if key not in facts:
             raise ConfigError(f"calibration.stacks.{key}", stacks[key], f"unknown key; allowed: {', '.join(facts)}")
-    for fact, rule, allowed in (("kv_bits", "> 0", None), ("mtp_draft_per_batch", None, "must be true or false")):
+    for fact, rule, allowed in (("kv_bits", "> 0", None), ("mtp_draft_per_batch", None, "must be true or false"),
+                                ("recipe_batch_per_rank", None, "must be true or false")):
         by_stack = stacks.get(fact)
         for stack in (*STACKS, *(k for k in (by_stack or {}) if k not in STACKS)):
             key = f"calibration.stacks.{fact}.{stack}"

@@ -121,6 +121,8 @@ CASES = [
     # the serving stacks' facts: a word where a number or a flag belongs was a traceback or a silent true
     ("calibrate", "calibration.stacks.kv_bits.trt=abc", "calibration.stacks.kv_bits.trt"),
     ("calibrate", "calibration.stacks.mtp_draft_per_batch.trt=maybe", "calibration.stacks.mtp_draft_per_batch.trt"),
+    ("calibrate", "calibration.stacks.recipe_batch_per_rank.sglang=7",
+     "calibration.stacks.recipe_batch_per_rank.sglang"),
     ("calibrate", "calibration.stacks.mtp_draft_tokens=2.5", "calibration.stacks.mtp_draft_tokens"),
     ("calibrate", "+calibration.stacks.kv_bits.tgi=8", "calibration.stacks.kv_bits.tgi"),
 ]

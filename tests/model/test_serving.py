@@ -1,4 +1,6 @@
 """docs/model.md §10 equations of model.serving, against hand-worked cells and the §8 kernel."""
+import dataclasses
+
 import numpy as np
 import pytest
 from omegaconf import OmegaConf
@@ -227,6 +229,43 @@ def test_attention_dp_worker_waits_for_a_request_on_every_rank():
     assert float(dp[1] - tp[1]) == pytest.approx(1.12875, rel=1e-12)
     assert float(dp[3] - tp[3]) == pytest.approx(1.12875, rel=1e-12)
     assert (float(dp[0]), float(dp[2])) == (float(tp[0]), float(tp[2]))
+
+
+def test_recipe_batch_is_the_largest_named_batch_at_or_below_the_users_per_rank():
+    """Powers of two and one and a half times them, whole batches only (1, 2, 3, 4, 6, 8, 12, ...):
+    75.9 users a rank -> 64 (``dep8_batch64`` at 1,214 users on two 8-rank workers), 543 -> 512
+    (``dep4_batch512``, 10,860 on five 4-rank workers), 200 -> 192 (``dep8_batch192``), 100 -> 96,
+    1.9 -> 1 (1.5 is no batch), fewer than one user -> 1."""
+    got = serving.recipe_batch(np.array([1214 / 16, 10860 / 20, 200.0, 100.0, 1.9, 0.4, 3.0, 5.9, 6.0, 768.0]))
+    assert got.tolist() == [64.0, 512.0, 192.0, 96.0, 1.0, 1.0, 3.0, 4.0, 6.0, 768.0]
+
+
+def test_tensorrt_llm_attention_dp_decode_workers_run_their_recipe_batch(runs):
+    """Run 343 (B200 TensorRT-LLM FP4 MTP, 1k/1k, 1,214 users on two attention-DP decode workers of 8
+    ranks): 64 a rank, 512 a worker, so 1,214 - 1,024 = 190 users wait for a place before their
+    first token.  Measured by Little's law it holds 508.1 per worker (0.8% under 512).  Run 344
+    (10,860 users, five 4-rank workers: 543 a rank) runs 2,048 a worker (measured 1,988).  No cap on
+    SGLang's workers (run 319), a tensor-parallel TensorRT-LLM decode worker (run 350) or an
+    aggregated run; the cap reaches the solved decode batch (all its users fit the KV)."""
+    table, x = runs
+    at = {i: int(np.flatnonzero((table.id == i).to_numpy())[0]) for i in (343, 344, 319, 350, 1)}
+    assert x.decode_batch_cap[at[343]] == 512.0 and x.decode_batch_cap[at[344]] == 2048.0
+    assert np.isinf(x.decode_batch_cap[[at[319], at[350], at[1]]]).all()
+    running = configurations.measured_running(x, table)
+    assert round(float(running[at[343]]), 1) == 508.1 and round(float(running[at[344]])) == 1988
+    # the starts, with a prefill pool fast enough that the decode side limits (efficiency 0.5, speed 3)
+    params = {k: np.full(len(table), v) for k, v in configurations.CONFIG_START.items()}
+    params["prefill_efficiency"][:], params["prefill_stack_speed"][:] = 0.5, 3.0
+    assert configurations.decode_capacity(x, params)[at[343]] == 512.0  # the KV holds more
+    pred = configurations.predict_configurations(x, params)
+    assert pred["decode_batch"][at[343]] == pytest.approx(512.0, rel=1e-9)
+    assert (pred["decode_batch"] <= x.decode_batch_cap * (1 + 1e-9)).all()
+    # the 190 users the two workers do not hold wait before their first token (Little: X TTFT >= 190)
+    assert 190 <= float(pred["requests_per_second"][at[343]] * pred["ttft"][at[343]]) < 200
+    # without the recipe's cap the batch grows past 512 (to 534: the pool limits) and the TTFT falls 0.73 s
+    free = dataclasses.replace(x, decode_batch_cap=np.full(len(table), np.inf))
+    loose = configurations.predict_configurations(free, params)
+    assert loose["decode_batch"][at[343]] > 512.0 and loose["ttft"][at[343]] < pred["ttft"][at[343]] - 0.5
 
 
 def test_requests_in_decode_by_littles_law():
