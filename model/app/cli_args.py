@@ -154,6 +154,30 @@ def directory_error(key: str, value: str, occupied_marker: str | None) -> str | 
     return None
 
 
+# the launchers a pyproject extra installs: its name, for the refusal's install line
+LAUNCHER_EXTRAS = {"joblib": "joblib", "submitit_local": "slurm", "submitit_slurm": "slurm"}
+
+
+def launcher_error(line: CommandLine) -> str | None:
+    """A refusal when ``hydra/launcher=NAME`` names a launcher that is not installed: Hydra would fail
+    with a traceback after the check (the launcher is no key of the app's config)."""
+    names = [item.partition("=")[2] for item in line.overrides
+             if item.lstrip("+~").partition("=")[0] == "hydra/launcher"]
+    if not names:
+        return None
+    from hydra.core.config_store import ConfigStore
+    from hydra.core.plugins import Plugins
+
+    Plugins.instance()  # imports the installed hydra_plugins, which register their launchers' configs
+    installed = sorted(n.removesuffix(".yaml") for n in ConfigStore.instance().list("hydra/launcher"))
+    for name in names:
+        if name not in installed:
+            extra = LAUNCHER_EXTRAS.get(name)
+            hint = f"; install it with pip install -e \".[{extra}]\"" if extra else ""
+            return f"hydra/launcher={name}: not installed; allowed: {', '.join(installed)}{hint}"
+    return None
+
+
 def run_directory_error(line: CommandLine) -> str | None:
     """The checks of :func:`directory_error` on the directories this command line names."""
     if line.multirun:

@@ -310,7 +310,8 @@ def command_line_error(config_name: str, args: list[str], validate: Callable[[Di
         return None
     if line.unknown:
         return f"{line.unknown[0]}: unknown flag; see --help"
-    problem = cli_args.config_name_error(line, config_name) or cli_args.run_directory_error(line)
+    problem = (cli_args.config_name_error(line, config_name) or cli_args.run_directory_error(line)
+               or cli_args.launcher_error(line))
     if problem is not None:
         return problem
     name = line.flags.get("config_name") or config_name

@@ -47,6 +47,7 @@ def validate(cfg: DictConfig) -> DictConfig:
         _check_plots(cfg)
     check_fields(cfg.dask, DaskSpec, "dask")
     _check_dask_chunks(cfg)
+    _check_dask_installed(cfg)
     if "calibration" in cfg:
         _check_calibration(cfg)
     OmegaConf.set_readonly(cfg, True)
@@ -175,6 +176,15 @@ def _check_benchmark_tables(cfg: DictConfig) -> None:
                                                               "p90_tpot", "p99_tpot")}}
     check_table(read_table(str(CONF_REPO / c.configurations), "calibration.configurations", c.configurations), runs,
                 "calibration.configurations", c.configurations)
+
+
+def _check_dask_installed(cfg: DictConfig) -> None:
+    """``dask.enabled=true`` needs dask and distributed, the ``dask`` extra (not in the base install):
+    without them each job of a sweep failed on an import."""
+    from importlib.util import find_spec
+
+    if cfg.dask.enabled and (find_spec("dask") is None or find_spec("distributed") is None):
+        raise ConfigError("dask.enabled", True, 'needs the dask extra: pip install -e ".[dask]", or dask.enabled=false')
 
 
 def _check_dask_chunks(cfg: DictConfig) -> None:

@@ -125,6 +125,8 @@ CASES = [
      "calibration.stacks.recipe_batch_per_rank.sglang"),
     ("calibrate", "calibration.stacks.mtp_draft_tokens=2.5", "calibration.stacks.mtp_draft_tokens"),
     ("calibrate", "+calibration.stacks.kv_bits.tgi=8", "calibration.stacks.kv_bits.tgi"),
+    # a launcher no plugin provides was Hydra's traceback after the check (it is no key of the app's config)
+    ("optimize", "--multirun hydra/launcher=nosuch workload.isl=32000,96300", "hydra/launcher=nosuch"),
 ]
 
 
@@ -165,6 +167,37 @@ def test_a_rerun_into_an_existing_run_directory_is_refused_and_leaves_it_untouch
     assert stop.value.code == 2 and len(err.strip().splitlines()) == 1 and "another run" in err
     assert recorded.read_text() == "the earlier run's config\n"
     assert sorted(p.name for p in run_dir.rglob("*")) == [".hydra", "config.yaml"]
+
+
+def test_a_sweep_on_a_launcher_or_dask_without_its_extra_is_refused_with_the_install_line(tmp_path, monkeypatch,
+                                                                                         capsys):
+    """The README's sweeps on the base install (``pip install -e .``, no extras): the joblib launcher
+    ended in Hydra's traceback, ``dask.enabled=true`` in a failed import per job.  Simulated here by
+    hiding the extras the test install has: one line, exit 2, nothing written, and the pip line."""
+    import importlib.util
+
+    from hydra.core.config_store import ConfigStore
+
+    store = ConfigStore.instance()
+    listed = store.list
+    monkeypatch.setattr(store, "list", lambda group: [n for n in listed(group) if n != "joblib.yaml"])
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "distributed" else
+                        find_spec(name, *a))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "stdout", sys.stdout)
+    for app, args, line in [
+            ("optimize", ["--multirun", "hydra/launcher=joblib", "workload.isl=32000,96300"],
+             'error: hydra/launcher=joblib: not installed; allowed: basic, submitit_local, submitit_slurm; '
+             'install it with pip install -e ".[joblib]"'),
+            ("model", ["--multirun", "dask.enabled=true", "hardware.cerebras_wse3.cache_read_ratio=5,20"],
+             'error: dask.enabled=True: needs the dask extra: pip install -e ".[dask]", or dask.enabled=false')]:
+        monkeypatch.setattr(sys, "argv", [f"serving-{app}", *args, f"hydra.sweep.dir={tmp_path / 'sweep'}"])
+        with pytest.raises(SystemExit) as stop:
+            APPS[app]()
+        out, err = capsys.readouterr()
+        assert stop.value.code == 2 and err.strip() == line and out == "", err
+        assert list(tmp_path.iterdir()) == []
 
 
 @pytest.fixture(scope="module")
