@@ -173,28 +173,10 @@ def fastest_draft(steps: Any, accepted: Any) -> tuple[Any, Any]:
     return step, emitted
 
 
-def decode_step(n, *, gpus, dp_attention, ep, tokens_per_step, mtp_draft, kv_bytes_request, dense_bytes,
-                attention_bytes, routed_bytes, expert_share, flops_per_token, layers, moe_layers, experts_per_token,
-                hidden_size, activation_bytes, bandwidth_bytes_s, peak_flops, bandwidth_efficiency,
-                compute_efficiency, layer_overhead_s, ep_latency_s, scaleup_bytes_s, scaleup_domain,
-                scaleout_bytes_s, attention_flops_token=0.0, attention_efficiency=1.0):
-    """Seconds of one decode step of a worker with ``n`` requests (module docstring).
-
-    ``tokens_per_step`` is ``m`` (tokens verified per request per step); ``mtp_draft`` the draft
-    depth where MTP runs (0 otherwise); ``attention_flops_token`` a verified token's attention
-    FLOPs over its whole context (``F_dec ctx``; 0: no attention term) at ``attention_efficiency``
-    of the peak.  :func:`decode_step_of` with these terms, at ``n``.
-    """
-    return decode_step_of(
-        gpus=gpus, dp_attention=dp_attention, ep=ep, tokens_per_step=tokens_per_step, mtp_draft=mtp_draft,
-        kv_bytes_request=kv_bytes_request, dense_bytes=dense_bytes, attention_bytes=attention_bytes,
-        routed_bytes=routed_bytes, expert_share=expert_share, flops_per_token=flops_per_token, layers=layers,
-        moe_layers=moe_layers, experts_per_token=experts_per_token, hidden_size=hidden_size,
-        activation_bytes=activation_bytes, bandwidth_bytes_s=bandwidth_bytes_s, peak_flops=peak_flops,
-        bandwidth_efficiency=bandwidth_efficiency, compute_efficiency=compute_efficiency,
-        layer_overhead_s=layer_overhead_s, ep_latency_s=ep_latency_s, scaleup_bytes_s=scaleup_bytes_s,
-        scaleup_domain=scaleup_domain, scaleout_bytes_s=scaleout_bytes_s,
-        attention_flops_token=attention_flops_token, attention_efficiency=attention_efficiency)(n)
+def decode_step(n: Any, **terms: Any) -> Any:
+    """Seconds of one decode step of a worker with ``n`` requests: :func:`decode_step_of` with these
+    ``terms``, at ``n``."""
+    return decode_step_of(**terms)(n)
 
 
 def decode_step_of(*, gpus, dp_attention, ep, tokens_per_step, mtp_draft, kv_bytes_request, dense_bytes,
@@ -214,7 +196,9 @@ def decode_step_of(*, gpus, dp_attention, ep, tokens_per_step, mtp_draft, kv_byt
 
     the reads of the dense weights, the touched routed experts and the KV cache against the
     step's FLOPs, plus the attention over the context and the all-to-all
-    (:func:`ep_alltoall_seconds`).  Arguments as :func:`decode_step`."""
+    (:func:`ep_alltoall_seconds`).  ``tokens_per_step`` is ``m``; ``mtp_draft`` the draft depth
+    where MTP runs (0 otherwise); ``attention_flops_token`` a verified token's attention FLOPs over
+    its whole context (``F_dec ctx``; 0: no attention term) at ``attention_efficiency`` of the peak."""
     # each term below is the same floating-point expression, in the same order, as the step written
     # out in one piece (the fit's finite differences see the same numbers to the bit): only what
     # does not involve n is computed here
