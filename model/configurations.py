@@ -263,8 +263,9 @@ def _decode_step_of(x: ConfigurationInputs, params: Mapping[str, np.ndarray], dr
 def _step_and_busy(x: ConfigurationInputs, params: Mapping[str, np.ndarray]):
     """The decode step and the tokens it emits per request as a function of the users a decode
     worker holds (``step_of(n) -> (step, accepted)``, at the draft count the stack runs there), the
-    prefill busy time per request and a request's own prefill time: the terms both the
-    benchmark prediction and the optimizer's columns are built from (:mod:`model.serving`)."""
+    prefill busy time per request (in a disaggregated pool at the pool's speed, its throughput) and a
+    request's own prefill time (at the GPU's aggregated efficiency wherever it runs): the terms both
+    the benchmark prediction and the optimizer's columns are built from (:mod:`model.serving`)."""
     c = x.constants
     drafts = serving.draft_counts(x.mtp_draft, x.draft_per_batch)
     accepted = serving.accepted_tokens(params["mtp_acceptance"], drafts)
@@ -291,19 +292,24 @@ def _step_and_busy(x: ConfigurationInputs, params: Mapping[str, np.ndarray]):
 
     pool_speed = serving.pool_prefill_speed(params["prefill_stack_speed"], x.prefill_dp_attention,
                                             params["dp_prefill_speed"])
-    busy = serving.prefill_busy(x.input_tokens, gpus=x.prefill_gpus, flops_per_token=c["flops_per_token"],
-                                attention_flops=c["attention_flops"], peak_flops=x.peak_flops,
-                                prefill_efficiency=params["prefill_efficiency"]
-                                * np.where(x.aggregated, 1.0, pool_speed),
-                                prefill_busy_s=busy_seconds(params))
+
+    def busy_at(speed):
+        return serving.prefill_busy(x.input_tokens, gpus=x.prefill_gpus, flops_per_token=c["flops_per_token"],
+                                    attention_flops=c["attention_flops"], peak_flops=x.peak_flops,
+                                    prefill_efficiency=params["prefill_efficiency"] * speed,
+                                    prefill_busy_s=busy_seconds(params))
+
+    # a pool's speed is its throughput (prompts batched together); a request's own prefill is one
+    # prompt's forward at the GPU's own efficiency, the aggregated one (docs/accuracy.md)
+    alone_busy = busy_at(1.0)
+    busy = np.where(x.aggregated, alone_busy, busy_at(pool_speed))
     # every prefill forward streams the weights once (all experts: a prompt touches them all)
     weight_seconds = (x.dense_bytes + x.routed_bytes) / (x.prefill_gpus * x.bandwidth_bytes_s
                                                           * params["bandwidth_efficiency"])
     shared, alone = serving.prefill_weight_passes(x.input_tokens, weight_seconds, x.prefill_chunk_tokens)
-    own = serving.prefill_own(busy + alone, x.input_tokens, gpus=x.prefill_gpus, dp_attention=x.prefill_dp_attention,
-                              attention_flops=c["attention_flops"], peak_flops=x.peak_flops,
-                              prefill_efficiency=params["prefill_efficiency"]
-                              * np.where(x.aggregated, 1.0, pool_speed))
+    own = serving.prefill_own(alone_busy + alone, x.input_tokens, gpus=x.prefill_gpus,
+                              dp_attention=x.prefill_dp_attention, attention_flops=c["attention_flops"],
+                              peak_flops=x.peak_flops, prefill_efficiency=params["prefill_efficiency"])
     return step_of, busy + shared, own
 
 

@@ -50,8 +50,10 @@ Equations (units: bytes, seconds, tokens, $):
   ``S`` ranks of an aggregated replica prefill a round together, ``ttft += (min(S, N) - 1) / (2 X)``,
   ``X = N / T`` (:func:`model.serving.rank_balance_wait`), a queue the percentiles spread.
 - A disaggregated prefill pool's replica (docs/model.md §10, :func:`model.configurations.plan_columns`):
-  its compute at ``prefill_stack_speed`` times the aggregated replica's, its fixed latency
-  ``pool_latency_share * prefill_overhead_s``: ``pool_prefill_time`` and ``pool_prefill_capacity``
+  its busy time per request (its throughput) at ``prefill_stack_speed`` times the aggregated
+  replica's compute, a request's own prefill at the aggregated replica's (one prompt's forward gets
+  none of the batching), its fixed latency ``pool_latency_share * prefill_overhead_s``:
+  ``pool_prefill_time`` and ``pool_prefill_capacity``
   (the aggregated ``prefill_time`` and ``prefill_capacity`` in the ratio mode, or where both are 1).
 - ``requests_per_second = N / T`` (N admitted); a waiting request's ``ttft`` adds
   ``(N_asked - N) / requests_per_second``
@@ -494,8 +496,9 @@ def _physical_prefill(n: np.ndarray, step: np.ndarray, systems: np.ndarray, p: M
     pool_busy, pool_time = busy, prefill
     speed, share = p["prefill_stack_speed"], p["pool_latency_share"]
     if (speed != 1).any() or (share != 1).any():  # docs/model.md §10: a disaggregated prefill pool's replica
-        pool_busy, pool_own = _busy_and_own(systems, p, speed)
-        pool_time = pool_own + p["prefill_overhead_s"] * share
+        # the speed is the pool's throughput; a request's own prefill stays the replica's
+        pool_busy = _busy_and_own(systems, p, speed)[0]
+        pool_time = np.add(own, p["prefill_overhead_s"] * share)
     return {"interactivity": interactivity, "request_time": request_time, "prefill_time": prefill, "ttft": ttft,
             "prefill_busy": busy, "pool_prefill_busy": pool_busy, "pool_prefill_time": pool_time}
 

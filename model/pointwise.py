@@ -134,8 +134,7 @@ def attention_flops(m: ModelSpec, cached: float, new: float) -> float:
     return new * (per_pair * (m.layers - sliding) * seen + per_pair * sliding * window)
 
 
-def dp_own(m: ModelSpec, hw: HardwareSpec, own: float, cached: float, new: float, systems: float,
-           speed: float) -> float:
+def dp_own(m: ModelSpec, hw: HardwareSpec, own: float, cached: float, new: float, systems: float) -> float:
     """docs/model.md §10: a request's own prefill under dp-attention, its attention on one rank
     (:func:`model.serving.prefill_own` with the new tokens' attention FLOPs as ``A L_n^2 / 2``)."""
     if not hw.attention_data_parallel:
@@ -143,7 +142,7 @@ def dp_own(m: ModelSpec, hw: HardwareSpec, own: float, cached: float, new: float
     coefficient = 2 * attention_flops(m, cached, new) / new ** 2 if new > 0 else 0.0
     return float(serving.prefill_own(own, new, gpus=systems, dp_attention=True, attention_flops=coefficient,
                                      peak_flops=math_peak_tflops(m, hw) * 1e12 * hw.prefill_efficiency,
-                                     prefill_efficiency=speed))
+                                     prefill_efficiency=1.0))
 
 
 def decode_attention_s(m: ModelSpec, hw: HardwareSpec, context: float, rate: float | None) -> float:
@@ -297,11 +296,11 @@ def cell(cfg: ModelConfig, model: str, hardware: str, isl: int, concurrency: int
         pass_s = streamed_all(m, W, rate) / (systems * bandwidth)
         shared, alone = (float(v) for v in serving.prefill_weight_passes(new, pass_s, chunk))
         busy = prefill_busy(m, hw, w, L, cached, systems, kv_bits)
-        own, busy = dp_own(m, hw, busy + alone, cached, new, systems, 1.0), busy + shared
-        # docs/model.md §10: the same replica in a disaggregated prefill pool
+        own, busy = dp_own(m, hw, busy + alone, cached, new, systems), busy + shared
+        # docs/model.md §10: the same replica in a disaggregated prefill pool, its throughput at the
+        # pool's speed, a request's own prefill the replica's
         pool_busy = prefill_busy(m, hw, w, L, cached, systems, kv_bits, hw.prefill_stack_speed)
-        pool_own = dp_own(m, hw, pool_busy + alone, cached, new, systems, hw.prefill_stack_speed)
-        result.update(pool_prefill_time=pool_own + hw.pool_latency_share * hw.prefill_overhead_s,
+        result.update(pool_prefill_time=own + hw.pool_latency_share * hw.prefill_overhead_s,
                       pool_prefill_capacity=1 / (pool_busy + shared))
         request_time = osl * step + n * busy
         queued = busy * (1 + (n - 1) * busy / (2 * request_time))

@@ -234,8 +234,9 @@ _OUTPUTS: tuple[Quantity, ...] = (
     _cell("implied_cache_read_ratio", "1", "(L / prefill_time) / interactivity: the seed's ratio this cell implies"),
     _cell("prefill_capacity", "1/s", "requests/s a replica prefills when it does nothing else: 1 / busy prefill "
           "time (physical), N / t_pf (ratio)"),
-    _cell("pool_prefill_time", "s", "prefill time t_pf of this replica in a disaggregated prefill pool: compute at "
-          "prefill_stack_speed, latency pool_latency_share * prefill_overhead_s (docs/model.md §10)", on_request=True),
+    _cell("pool_prefill_time", "s", "prefill time t_pf of this replica in a disaggregated prefill pool: its "
+          "own prefill (the replica's), latency pool_latency_share * prefill_overhead_s (docs/model.md §10)",
+          on_request=True),
     _cell("pool_prefill_capacity", "1/s", "requests/s this replica prefills in a disaggregated prefill pool: "
           "1 / its busy time there (physical), prefill_capacity (ratio)", on_request=True),
     _cell("admitted_requests", "requests", "requests a replica serves at once (< N where a pinned replica is full)",

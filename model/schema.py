@@ -200,8 +200,9 @@ class HardwareSpec(Sourced):
     prefill_busy_s: float = seconds(0.0, doc="fixed time per prefill the replica is busy (physical mode); "
                                              "prefill_overhead_s is latency the replica spends on others")
     prefill_stack_speed: float = spec(1.0, unit="1", check="> 0", array=True,
-                                      doc="prefill compute of this hardware's replica in a disaggregated prefill "
-                                          "pool, relative to the same replica prefilling in aggregated serving")
+                                      doc="prefill throughput (busy time per request) of this hardware's replica "
+                                          "in a disaggregated prefill pool, relative to the same replica in "
+                                          "aggregated serving; a request's own prefill time stays the replica's")
     pool_latency_share: float = spec(1.0, unit="1", check=">= 0", array=True,
                                      doc="a disaggregated prefill pool's fixed latency / prefill_overhead_s")
     prefill_chunk_tokens: Optional[float] = spec(

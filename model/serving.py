@@ -70,8 +70,10 @@ Equations (why each is the simplest form the data support is in ``docs/accuracy.
   capacity (:func:`kv_capacity`) and, where the recipe caps it, ``ranks x`` :func:`recipe_batch`
   of the users per rank; the users beyond wait for a place before their first token.
 - **Prefill pool** (:func:`pool_prefill_speed`, :func:`pool_latency`): a disaggregated prefill
-  worker prefills at ``eta_p x stack_speed x (dp_speed where it runs DP attention, else 1)`` and a
-  request waits ``share x factor[gpu] x prefill_latency_s`` there.
+  worker's busy time per request (its throughput, prompts batched together) is at
+  ``eta_p x stack_speed x (dp_speed where it runs DP attention, else 1)``; a request's own prefill,
+  one prompt's forward, at the GPU's ``eta_p`` as in aggregated serving; it waits
+  ``share x factor[gpu] x prefill_latency_s`` there.
 - **Requests in decode** (:func:`requests_in_decode`, Little's law): ``running = X (O - 1) tpot``
   on a measured run (``X`` its request rate); the users beyond it wait for a first token.  The
   calibration compares it with the decode batch the model solves for (docs/accuracy.md).
@@ -344,10 +346,11 @@ def pool_latency(latency, share, factor):
 
 
 def pool_prefill_speed(stack_speed, dp_attention, dp_speed):
-    """A disaggregated prefill worker's prefill efficiency relative to the same GPUs prefilling
-    beside decode: the stack's ``stack_speed``, times ``dp_speed`` where the worker runs
-    data-parallel attention (each rank prefills its own requests' attention with no tensor-parallel
-    all-reduce between the ranks)."""
+    """A disaggregated prefill worker's prefill throughput (its busy time per request) relative to
+    the same GPUs prefilling beside decode: the stack's ``stack_speed``, times ``dp_speed`` where
+    the worker runs data-parallel attention (each rank prefills its own requests' attention with no
+    tensor-parallel all-reduce between the ranks).  A request's own prefill is not at this speed
+    (:func:`model.configurations`: one prompt's forward gets none of the batching)."""
     return stack_speed * np.where(dp_attention, dp_speed, 1.0)
 
 

@@ -317,7 +317,9 @@ def test_the_pool_terms_reach_the_disaggregated_prediction(runs):
     """Through model.configurations: halving a GPU type's pool latency factor takes
     0.09 x 2 x 0.5 = 0.09 s off the plan's prefill TTFT of its runs (latency 0.09 s, share 2);
     doubling the dp-attention prefill speed shortens the busy time of the runs whose prefill
-    workers run dp-attention only."""
+    workers run dp-attention only; the stack's speed likewise shortens its pools' busy time.  Both
+    are the pool's throughput: a request's own prefill (the prefill TTFT without its M/D/1 wait,
+    0.5 / (2 x 0.5) = 0.5 services at utilization 0.5) does not move."""
     table, x = runs
     base = {k: np.full(len(table), v) for k, v in configurations.CONFIG_START.items()}
     base.update(prefill_latency_s=np.full(len(table), 0.09), pool_latency_share=np.full(len(table), 2.0))
@@ -329,6 +331,15 @@ def test_the_pool_terms_reach_the_disaggregated_prediction(runs):
     dp_pool = x.prefill_dp_attention & ~x.aggregated
     assert (c["prefill_rate"][dp_pool] > a["prefill_rate"][dp_pool]).all()
     assert np.array_equal(c["prefill_rate"][~dp_pool], a["prefill_rate"][~dp_pool])
+    stack = dict(base, prefill_stack_speed=np.full(len(table), 2.0))
+    d = configurations.plan_columns(x, stack, 0.5)
+    pools = ~x.aggregated
+    assert (d["prefill_rate"][pools] > a["prefill_rate"][pools]).all()
+    def own_prefill(columns):
+        return columns["prefill_ttft"] - 0.5 / columns["prefill_rate"]
+
+    for faster in (c, d):
+        assert own_prefill(faster) == pytest.approx(own_prefill(a), rel=1e-12)
 
 
 def test_benchmark_duration_excess_by_hand():

@@ -219,8 +219,9 @@ def test_prefill_pool_speed_and_latency_share():
     3,000 x (2 x 37e9 + 4,997,120 x 6,500) = 3.1944384e14 (A = 2 x 128 x (192 + 128) x 61), busy
     3.1944384e14 / (8 x 4,500e12 x 0.5) = 17.74688 ms, t_pf = 0.1 + 0.01774688 s.  The same replica
     in a disaggregated prefill pool at prefill_stack_speed 2 is busy 8.87344 ms (capacity
-    112.6959 req/s) and its fixed latency is 0.4 x 0.1 s: pool t_pf = 0.04887344 s.  The aggregated
-    replica's outputs do not move; both pool outputs are the aggregated ones at 1 and 1."""
+    112.6959 req/s: the speed is the pool's throughput) while a request's own prefill stays the
+    replica's 17.74688 ms, and its fixed latency is 0.4 x 0.1 s: pool t_pf = 0.05774688 s.  The
+    aggregated replica's outputs do not move; both pool outputs are the aggregated ones at 1 and 1."""
     names = ["prefill_time", "prefill_capacity", "pool_prefill_time", "pool_prefill_capacity", "ttft"]
 
     def pool(*extra):
@@ -230,7 +231,7 @@ def test_prefill_pool_speed_and_latency_share():
     assert float(off.prefill_time) == pytest.approx(0.11774688, rel=1e-12)
     assert (float(off.pool_prefill_time), float(off.pool_prefill_capacity)) == \
         (float(off.prefill_time), float(off.prefill_capacity))
-    assert float(on.pool_prefill_time) == pytest.approx(0.04887344, rel=1e-12)
+    assert float(on.pool_prefill_time) == pytest.approx(0.05774688, rel=1e-12)
     assert pytest.approx(0.00887344, rel=1e-12) == 1 / float(on.pool_prefill_capacity)
     for name in ("prefill_time", "prefill_capacity", "ttft"):
         assert float(on[name]) == float(off[name])
