@@ -335,6 +335,7 @@ def test_the_pool_terms_reach_the_disaggregated_prediction(runs):
     d = configurations.plan_columns(x, stack, 0.5)
     pools = ~x.aggregated
     assert (d["prefill_rate"][pools] > a["prefill_rate"][pools]).all()
+
     def own_prefill(columns):
         return columns["prefill_ttft"] - 0.5 / columns["prefill_rate"]
 
