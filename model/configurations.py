@@ -46,6 +46,7 @@ CONFIG_PARAMETERS = {
     "pool_latency_share": (0.02, 3.0, 1.0, 0.3),
     "prefill_stack_speed": (0.2, 5.0, 1.0, 0.3),
     "pool_latency_factor": (0.1, 10.0, 1.0, 0.3),
+    "dp_pool_latency": (0.1, 10.0, 1.0, 0.3),
     "dp_prefill_speed": (0.2, 5.0, 1.0, 0.3),
 }
 CONFIG_BOUNDS = {k: (lo, hi) for k, (lo, hi, _, _) in CONFIG_PARAMETERS.items()}
@@ -59,7 +60,7 @@ CONFIG_SCALE = {k: scale for k, (_, _, _, scale) in CONFIG_PARAMETERS.items()}
 # stages see) until then, so the disaggregated runs' per-recipe scatter (docs/accuracy.md) does not
 # pull the physics the aggregated runs share through them.
 FIT_STAGES = (("soft_l1", 0.1, 1e-8, "joint"), ("cauchy", 0.2, 1e-6, "joint"), ("cauchy", 0.2, 1e-6, "pool"))
-POOL_ONLY = ("pool_latency_factor", "dp_prefill_speed")
+POOL_ONLY = ("pool_latency_factor", "dp_prefill_speed", "dp_pool_latency")
 POOL_STAGE = POOL_ONLY + ("prefill_stack_speed", "prefill_burst_disaggregated")
 STACKS = ("trt", "atom", "vllm", "sglang")
 PER_STACK = ("mtp_acceptance", "prefill_stack_speed", "prefill_burst")
@@ -343,7 +344,7 @@ def predict_configurations(x: ConfigurationInputs, params: Mapping[str, np.ndarr
     """
     step_of, busy, own = _step_and_busy(x, params)
     latency = params["prefill_latency_s"]
-    pool_latency = serving.pool_latency(latency, params["pool_latency_share"], params["pool_latency_factor"])
+    pool_latency = _pool_latency(x, params)
     capacity = decode_capacity(x, params)
     rps_a, ttft_a, inter_a, queue_a = serving.aggregated(x.users, x.output_tokens, step_of,
                                                          busy, latency, params["prefill_burst"], capacity, own,
@@ -364,6 +365,12 @@ def predict_configurations(x: ConfigurationInputs, params: Mapping[str, np.ndarr
         out[f"tpot_{name}"] = serving.tpot_percentile(1.0 / out["interactivity"], busy, interrupting,
                                                       x.output_tokens, q)
     return out
+
+
+def _pool_latency(x: ConfigurationInputs, params: Mapping[str, np.ndarray]) -> np.ndarray:
+    """The fixed latency of each run's prefill pool (:func:`model.serving.pool_latency`)."""
+    return serving.pool_latency(params["prefill_latency_s"], params["pool_latency_share"],
+                                params["pool_latency_factor"], x.prefill_dp_attention, params["dp_pool_latency"])
 
 
 def _pools(x: ConfigurationInputs, params: Mapping[str, np.ndarray], pool_latency: np.ndarray,
@@ -397,9 +404,10 @@ def parameter_names(x: ConfigurationInputs) -> list[tuple[str, str | None]]:
             + [("mtp_acceptance", s) for s in stacks]
             + [("prefill_stack_speed", s) for s in prefill_stacks]
             + [("prefill_burst", s) for s in sorted(set(x.stack[x.aggregated]))]
-            # the pool's own latency per GPU type, and its speed where its workers run dp-attention
+            # the pool's own latency per GPU type, and its speed and latency where its workers run dp-attention
             + [("pool_latency_factor", g) for g in sorted(set(x.gpu[~x.aggregated]))]
-            + ([("dp_prefill_speed", None)] if (x.prefill_dp_attention & ~x.aggregated).any() else []))
+            + ([("dp_prefill_speed", None), ("dp_pool_latency", None)]
+               if (x.prefill_dp_attention & ~x.aggregated).any() else []))
 
 
 def parameter_rows(x: ConfigurationInputs, names: list) -> list[np.ndarray | slice]:
@@ -619,7 +627,6 @@ def plan_columns(x: ConfigurationInputs, params: Mapping[str, np.ndarray], utili
     step, accepted = step_of(n)
     moved = x.kv_bytes_input if transfer_bytes is None else transfer_bytes
     link_time = moved / (x.decode_gpus * x.scaleout_bytes_s)
-    prefill_time = own + serving.pool_latency(params["prefill_latency_s"], params["pool_latency_share"],
-                                              params["pool_latency_factor"])
+    prefill_time = own + _pool_latency(x, params)
     return serving.plan_columns(step / accepted, prefill_time, 1.0 / busy, link_time,
                                 x.output_tokens, n, utilization)

@@ -73,7 +73,8 @@ Equations (why each is the simplest form the data support is in ``docs/accuracy.
   worker's busy time per request (its throughput, prompts batched together) is at
   ``eta_p x stack_speed x (dp_speed where it runs DP attention, else 1)``; a request's own prefill,
   one prompt's forward, at the GPU's ``eta_p`` as in aggregated serving; it waits
-  ``share x factor[gpu] x prefill_latency_s`` there.
+  ``share x factor[gpu] x (dp_latency where the workers run DP attention, else 1) x prefill_latency_s``
+  there.
 - **Requests in decode** (:func:`requests_in_decode`, Little's law): ``running = X (O - 1) tpot``
   on a measured run (``X`` its request rate); the users beyond it wait for a first token.  The
   calibration compares it with the decode batch the model solves for (docs/accuracy.md).
@@ -337,12 +338,14 @@ def aggregated(n, output_tokens, step_of, busy, latency, burst=0.0, capacity=np.
     return rate, ttft, interactivity, queue
 
 
-def pool_latency(latency, share, factor):
+def pool_latency(latency, share, factor, dp_attention=False, dp_factor=1.0):
     """Fixed latency a request sees in a disaggregated prefill pool: ``share x factor x latency``,
     the GPU type's aggregated prefill latency scaled by the pools' shared ``share`` and the GPU
     type's own ``factor`` (the router, the KV hand-off and the pool's scheduling differ per system:
-    fitted 0.53 on B200 to 1.06 on B300, docs/accuracy.md)."""
-    return latency * share * factor
+    fitted 0.42 on B200 to 1.10 on H200, docs/accuracy.md), times ``dp_factor`` where the pool's
+    workers run data-parallel attention (their ranks step together, every forward a collective of
+    all of them: fitted 1.8, the same sign on every stack, docs/accuracy.md)."""
+    return latency * share * factor * np.where(dp_attention, dp_factor, 1.0)
 
 
 def pool_prefill_speed(stack_speed, dp_attention, dp_speed):

@@ -117,11 +117,12 @@ def test_the_wheel_carries_the_data_and_calibrates_outside_the_repository(tmp_pa
 
 def _assert_configuration_fit_errors(run_dir) -> None:
     """The configuration fit's regression guard, at the figures it reaches (docs/accuracy.md: 8.8 /
-    18.9 / 9.6% and 11.4 / 31.5 / 13.3%): aggregated runs median |error| <= 9.3% interactivity,
+    18.9 / 9.6% and 10.8 / 29.8 / 13.0%): aggregated runs median |error| <= 9.3% interactivity,
     <= 20% TTFT and <= 10.2% output tok/s per GPU (issue 18's targets 10, 20, 12%); disaggregated
-    runs <= 12%, <= 32.5% and <= 14% (targets 12, 25, 15%): a margin of 0.5-1.1 points for the
+    runs <= 11.5%, <= 31% and <= 14% (targets 12, 25, 15%): a margin of 0.5-1.2 points for the
     fit's noise; no fitted parameter at a bound.  Each kept form fails it when taken out (each
-    figure the fit before the next form was added): with the prefill pool's speed on a request's
+    figure the fit before the next form was added): without the dp-attention pools' latency
+    factor 8.81 / 18.93 / 9.61% and 11.37 / 31.49 / 13.29%; with the prefill pool's speed on a request's
     own prefill too, not only on the pool's busy time, 8.66 / 19.20 / 9.55% and 10.88 / 35.42 /
     13.22%; without the recipes' batch per rank on
     TensorRT-LLM's attention-DP decode workers 8.57 / 19.16 / 9.53% and 11.52 / 37.24 / 13.87%;
@@ -134,7 +135,7 @@ def _assert_configuration_fit_errors(run_dir) -> None:
     regimes = pd.read_csv(run_dir / "regimes.csv", index_col="regime")
     agg, disagg = regimes.loc["all agg"], regimes.loc["all disagg"]
     assert agg.intvty_errmed <= 9.3 and agg.ttft_errmed <= 20.0 and agg.tput_gpu_errmed <= 10.2, agg
-    assert disagg.intvty_errmed <= 12.0 and disagg.ttft_errmed <= 32.5 and disagg.tput_gpu_errmed <= 14.0, disagg
+    assert disagg.intvty_errmed <= 11.5 and disagg.ttft_errmed <= 31.0 and disagg.tput_gpu_errmed <= 14.0, disagg
     assert json.loads((run_dir / "configurations.json").read_text())["at_bound"] == []
 
 

@@ -305,17 +305,22 @@ def test_the_run_table_carries_measured_and_predicted_requests_in_decode(runs):
 
 def test_prefill_pool_latency_and_speed_by_hand():
     """A pool on a GPU type whose aggregated prefill latency is 0.1 s, pools' share 2.4, the GPU
-    type's factor 0.5: a request waits 0.1 x 2.4 x 0.5 = 0.12 s there.  A stack speed 0.72 with
+    type's factor 0.5: a request waits 0.1 x 2.4 x 0.5 = 0.12 s there, and 0.12 x 1.8 = 0.216 s where
+    the pool's workers run dp-attention at a dp latency factor 1.8.  A stack speed 0.72 with
     dp-attention speed 1.19: 0.72 on a tensor-parallel prefill worker, 0.72 x 1.19 = 0.8568 on a
     dp-attention one."""
     assert float(serving.pool_latency(0.1, 2.4, 0.5)) == pytest.approx(0.12, rel=1e-12)
+    dp = serving.pool_latency(0.1, 2.4, 0.5, np.array([False, True]), 1.8)
+    assert dp.tolist() == pytest.approx([0.12, 0.216], rel=1e-12)
     speed = serving.pool_prefill_speed(0.72, np.array([False, True]), 1.19)
     assert speed.tolist() == pytest.approx([0.72, 0.8568], rel=1e-12)
 
 
 def test_the_pool_terms_reach_the_disaggregated_prediction(runs):
     """Through model.configurations: halving a GPU type's pool latency factor takes
-    0.09 x 2 x 0.5 = 0.09 s off the plan's prefill TTFT of its runs (latency 0.09 s, share 2);
+    0.09 x 2 x 0.5 = 0.09 s off the plan's prefill TTFT of its runs (latency 0.09 s, share 2); a
+    dp-attention latency factor of 2 adds 0.09 x 2 x (2 - 1) = 0.18 s to the runs whose prefill
+    workers run dp-attention and nothing to the others;
     doubling the dp-attention prefill speed shortens the busy time of the runs whose prefill
     workers run dp-attention only; the stack's speed likewise shortens its pools' busy time.  Both
     are the pool's throughput: a request's own prefill (the prefill TTFT without its M/D/1 wait,
@@ -326,6 +331,9 @@ def test_the_pool_terms_reach_the_disaggregated_prediction(runs):
     half = dict(base, pool_latency_factor=np.full(len(table), 0.5))
     a, b = configurations.plan_columns(x, base, 0.5), configurations.plan_columns(x, half, 0.5)
     assert (a["prefill_ttft"] - b["prefill_ttft"]) == pytest.approx(np.full(len(table), 0.09), rel=1e-9)
+    slow = configurations.plan_columns(x, dict(base, dp_pool_latency=np.full(len(table), 2.0)), 0.5)
+    assert (slow["prefill_ttft"] - a["prefill_ttft"]) == pytest.approx(np.where(x.prefill_dp_attention, 0.18, 0.0),
+                                                                        abs=1e-12)
     fast = dict(base, dp_prefill_speed=np.full(len(table), 2.0))
     c = configurations.plan_columns(x, fast, 0.5)
     dp_pool = x.prefill_dp_attention & ~x.aggregated
