@@ -303,7 +303,7 @@ def _step_and_busy(x: ConfigurationInputs, params: Mapping[str, np.ndarray]):
     # a pool's speed is its throughput (prompts batched together); a request's own prefill is one
     # prompt's forward at the GPU's own efficiency, the aggregated one (docs/accuracy.md)
     alone_busy = busy_at(1.0)
-    busy = np.where(x.aggregated, alone_busy, busy_at(pool_speed))
+    busy = busy_at(np.where(x.aggregated, 1.0, pool_speed))
     # every prefill forward streams the weights once (all experts: a prompt touches them all)
     weight_seconds = (x.dense_bytes + x.routed_bytes) / (x.prefill_gpus * x.bandwidth_bytes_s
                                                           * params["bandwidth_efficiency"])

@@ -477,7 +477,7 @@ def _physical_prefill(n: np.ndarray, step: np.ndarray, systems: np.ndarray, p: M
     ``t_pf = overhead + b``, ``T = O * step + N * b``, ``ttft = overhead + b (1 + (N - 1) b / (2 T))``,
     ``I = O / (T - ttft + overhead)``.
     """
-    busy, own = _busy_and_own(systems, p, 1.0)
+    busy, own = _busy_and_own(systems, p)
     request_time = np.multiply(n, busy, out=out.get("request_time"))
     request_time = _inplace(np.add, request_time, p["output_tokens"] * step)
     # an arriving request waits, on average, for half the other requests' prefills in progress
@@ -497,7 +497,8 @@ def _physical_prefill(n: np.ndarray, step: np.ndarray, systems: np.ndarray, p: M
     speed, share = p["prefill_stack_speed"], p["pool_latency_share"]
     if (speed != 1).any() or (share != 1).any():  # docs/model.md §10: a disaggregated prefill pool's replica
         # the speed is the pool's throughput; a request's own prefill stays the replica's
-        pool_busy = _busy_and_own(systems, p, speed)[0]
+        if (speed != 1).any():
+            pool_busy = _pool_busy(systems, p, speed)
         pool_time = np.add(own, p["prefill_overhead_s"] * share)
     return {"interactivity": interactivity, "request_time": request_time, "prefill_time": prefill, "ttft": ttft,
             "prefill_busy": busy, "pool_prefill_busy": pool_busy, "pool_prefill_time": pool_time}
@@ -512,25 +513,40 @@ def rank_wait(n: np.ndarray, request_time: np.ndarray, systems: np.ndarray | flo
     return serving.rank_balance_wait(ranks, n / request_time, n)
 
 
-def _busy_and_own(systems: np.ndarray, p: Mapping[str, np.ndarray], speed: np.ndarray | float
-                  ) -> tuple[np.ndarray, np.ndarray]:
+def _busy_and_own(systems: np.ndarray, p: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """The replica's busy seconds per prefill and one request's own prefill seconds (under
-    dp-attention its attention on one rank), its compute ``speed`` times the aggregated replica's.
-    With a finite ``prefill_chunk_tokens`` C every forward of at most C new tokens streams the
-    weights once (:func:`model.serving.prefill_weight_passes`): the busy time carries
-    ``min(L_n / C, 1)`` of a pass, the request's own ``ceil(L_n / C)``."""
-    busy = _prefill_busy(systems, p, speed)
+    dp-attention its attention on one rank).  With a finite ``prefill_chunk_tokens`` C every forward
+    of at most C new tokens streams the weights once (:func:`model.serving.prefill_weight_passes`):
+    the busy time carries ``min(L_n / C, 1)`` of a pass, the request's own ``ceil(L_n / C)``."""
+    busy = _prefill_busy(systems, p, 1.0)
     own = busy
-    if np.isfinite(p["prefill_chunk_tokens"]).any():
-        weights = (p["dense_bytes"] + p["routed_bytes"]) / (systems * p["effective_bandwidth"])
-        shared, alone = serving.prefill_weight_passes(p["new_tokens"], weights, p["prefill_chunk_tokens"])
+    passes = _weight_passes(systems, p)
+    if passes is not None:
+        shared, alone = passes
         own, busy = busy + alone, busy + shared
     dp = p["attention_data_parallel"]
     if dp.any():  # the request's attention on its one rank (the worker's throughput still sees b)
         own = serving.prefill_own(own, p["new_tokens"], gpus=systems, dp_attention=dp,
                                   attention_flops=p["prefill_attention_coefficient"],
-                                  peak_flops=p["prefill_flops_per_s"], prefill_efficiency=speed)
+                                  peak_flops=p["prefill_flops_per_s"], prefill_efficiency=1.0)
     return busy, own
+
+
+def _pool_busy(systems: np.ndarray, p: Mapping[str, np.ndarray], speed: np.ndarray) -> np.ndarray:
+    """The replica's busy seconds per prefill in a disaggregated prefill pool, its compute ``speed``
+    times the aggregated replica's (the pool's throughput), with its share of the weight pass."""
+    busy = _prefill_busy(systems, p, speed)
+    passes = _weight_passes(systems, p)
+    return busy if passes is None else busy + passes[0]
+
+
+def _weight_passes(systems: np.ndarray, p: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray] | None:
+    """The weight pass per prefill forward, ``(shared, alone)`` (:func:`model.serving.prefill_weight_passes`);
+    None where no hardware sets ``prefill_chunk_tokens``."""
+    if not np.isfinite(p["prefill_chunk_tokens"]).any():
+        return None
+    weights = (p["dense_bytes"] + p["routed_bytes"]) / (systems * p["effective_bandwidth"])
+    return serving.prefill_weight_passes(p["new_tokens"], weights, p["prefill_chunk_tokens"])
 
 
 def _prefill_busy(systems: np.ndarray, p: Mapping[str, np.ndarray], speed) -> np.ndarray:
