@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from tests.helpers import ROOT, python_cmd
 
@@ -110,14 +111,35 @@ def test_the_wheel_carries_the_data_and_calibrates_outside_the_repository(tmp_pa
     for name in ("calibration.csv", "calibration.json", "gpu_calibration.yaml", "predicted_vs_measured.png",
                  "configurations.csv", "regimes.csv", "configurations.json", "configurations_vs_measured.png"):
         assert (run_dir / name).stat().st_size > 0, name
-    assert (run_dir / "gpu_calibration.yaml").read_text() == before == committed  # the committed digits, reproduced
+    assert before == committed
+    # the committed digits, reproduced: the catalog's text and keys exactly, its fitted numbers to 1e-4
+    # (they are written to 6 digits; least squares on another CPU, whose numpy differs in the last bit,
+    # lands up to a unit of the sixth apart: 0.122637 against 0.122638 on an AVX2 machine)
+    _assert_same_catalog(yaml.safe_load((run_dir / "gpu_calibration.yaml").read_text()), yaml.safe_load(committed))
     assert installed.read_text() == before and _git_status("conf") == status_before
     _assert_configuration_fit_errors(run_dir)
 
 
+def _assert_same_catalog(written, committed, where: str = "gpu_calibration.yaml") -> None:
+    """``written`` equals ``committed`` key by key and string by string, every number to 1e-4."""
+    if isinstance(committed, dict):
+        assert isinstance(written, dict) and written.keys() == committed.keys(), where
+        for key in committed:
+            _assert_same_catalog(written[key], committed[key], f"{where}.{key}")
+    elif isinstance(committed, list):
+        assert isinstance(written, list) and len(written) == len(committed), where
+        for i, (w, c) in enumerate(zip(written, committed)):
+            _assert_same_catalog(w, c, f"{where}[{i}]")
+    elif isinstance(committed, (int, float)) and not isinstance(committed, bool):
+        assert written == pytest.approx(committed, rel=1e-4), where
+    else:
+        assert written == committed, where
+
+
 def _assert_configuration_fit_errors(run_dir) -> None:
     """The configuration fit's regression guard, at the figures it reaches (docs/accuracy.md: 8.8 /
-    18.9 / 9.6% and 10.8 / 29.8 / 13.0%): aggregated runs median |error| <= 9.3% interactivity,
+    18.8 / 9.7% and 10.8 / 29.7 / 13.2% on an AVX2 machine, 8.8 / 18.9 / 9.6% and 10.8 / 29.8 / 13.0%
+    on an earlier one): aggregated runs median |error| <= 9.3% interactivity,
     <= 20% TTFT and <= 10.2% output tok/s per GPU (issue 18's targets 10, 20, 12%); disaggregated
     runs <= 11.5%, <= 31% and <= 14% (targets 12, 25, 15%): a margin of 0.5-1.2 points for the
     fit's noise; no fitted parameter at a bound.  Each kept form fails it when taken out (each
