@@ -112,7 +112,7 @@ def test_the_wheel_carries_the_data_and_calibrates_outside_the_repository(tmp_pa
                  "configurations.csv", "regimes.csv", "configurations.json", "configurations_vs_measured.png"):
         assert (run_dir / name).stat().st_size > 0, name
     assert before == committed
-    # the committed digits, reproduced: the catalog's text and keys exactly, its fitted numbers to 1e-4
+    # the committed catalog, reproduced: its keys and strings exactly, its fitted numbers to 1e-4
     # (they are written to 6 digits; least squares on another CPU, whose numpy differs in the last bit,
     # lands up to a unit of the sixth apart: 0.122637 against 0.122638 on an AVX2 machine)
     _assert_same_catalog(yaml.safe_load((run_dir / "gpu_calibration.yaml").read_text()), yaml.safe_load(committed))
