@@ -12,6 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from model import __version__
 from model.app import io
+from model.app.progress import progress_bar
 from model.app.runner import EXIT_INFEASIBLE, JobResult
 from model.app.traces import read_trace
 from optimize.concurrency import sla_by_model, ttft_by_model
@@ -117,35 +118,43 @@ def run_day(cfg: DictConfig, out: Path) -> JobResult:
     trace = None
     if DemandProfile(cfg.fleet.demand_profile) == DemandProfile.trace:
         trace = read_trace(cfg.fleet.trace, "fleet.trace")
-    day = plan_day(cfg, trace)
-    periods = day.profile if day.periods is None else xr.merge([day.profile, day.periods.drop_vars(
-        ["period_start_h", "period_hours"])], combine_attrs="drop_conflicts")
-    periods.attrs["config"] = OmegaConf.to_yaml(cfg, resolve=True)
-    io.write_netcdf(periods, out / "periods.nc")
-    io.write_text(day_plan_csv(day.plan), out / "plan.csv")
-    record = {"toolkit_version": __version__, "status": day.status.value, "totals": day.totals,
-              "solve_seconds": day.build_solve_seconds,
-              "shortfalls": day.shortfalls.astype(object).where(day.shortfalls.notna(), None).to_dict("records"),
-              "notes": list(day.notes),
-              "units": {"totals": {"cost_per_day": "$/d", "horizon_hours": "h", "reserved_cost_per_hour": "$/h",
-                                   "reserved_systems": "systems", "peak_cost_per_hour": "$/h",
-                                   "peak_systems": "systems", "peak_power_mw": "MW", "cost_per_mtok": "$/Mtok",
-                                   "peak_on_demand_cost_per_day": "$/d", "all_on_demand_cost_per_day": "$/d",
-                                   "saving_vs_peak_on_demand": "$/d", "saving_vs_all_on_demand": "$/d",
-                                   "saving_vs_peak_on_demand_share": "1", "saving_vs_all_on_demand_share": "1"},
-                        "plan": {k: u for k, (u, _) in DAY_PLAN_COLUMNS.items() if u}, "solve_seconds": "s",
-                        "shortfalls": {"cap": "the row's units", "shortfall": "the row's units", "period": "",
-                                       "bucket_isl": "tokens", "demand_rps": "1/s", "shortfall_rps": "1/s"}},
-              "config": OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)}
-    io.write_text(json.dumps(record, indent=2, default=str), out / "plan.json")
-    if cfg.plots.enabled and day.solved:
-        io.save_figure(demand_vs_capacity(day, float(cfg.fleet.target_utilization)), out / "demand_vs_capacity.png")
-    report = [day_text(day, describe(cfg))]
-    if cfg.fleet.replay and day.solved:
-        table = replay_day(cfg, day, trace)
-        header = [f"{c} [{REPLAY_UNITS[c]}]" if c in REPLAY_UNITS else c for c in table.columns]
-        io.write_text(table.to_csv(index=False, header=header, float_format="%.6g"), out / "replay.csv")
-        report.append(replay_text(table))
+    # the periods' MILP, then the files, the figure and the replay: seconds each on a 2-core machine
+    steps = 3 + bool(cfg.fleet.replay)
+    with progress_bar("planning the day", unit="step") as progress:
+        progress(0, steps)
+        day = plan_day(cfg, trace)
+        progress(1, steps)
+        periods = day.profile if day.periods is None else xr.merge([day.profile, day.periods.drop_vars(
+            ["period_start_h", "period_hours"])], combine_attrs="drop_conflicts")
+        periods.attrs["config"] = OmegaConf.to_yaml(cfg, resolve=True)
+        io.write_netcdf(periods, out / "periods.nc")
+        io.write_text(day_plan_csv(day.plan), out / "plan.csv")
+        record = {"toolkit_version": __version__, "status": day.status.value, "totals": day.totals,
+                  "solve_seconds": day.build_solve_seconds,
+                  "shortfalls": day.shortfalls.astype(object).where(day.shortfalls.notna(), None).to_dict("records"),
+                  "notes": list(day.notes),
+                  "units": {"totals": {"cost_per_day": "$/d", "horizon_hours": "h", "reserved_cost_per_hour": "$/h",
+                                       "reserved_systems": "systems", "peak_cost_per_hour": "$/h",
+                                       "peak_systems": "systems", "peak_power_mw": "MW", "cost_per_mtok": "$/Mtok",
+                                       "peak_on_demand_cost_per_day": "$/d", "all_on_demand_cost_per_day": "$/d",
+                                       "saving_vs_peak_on_demand": "$/d", "saving_vs_all_on_demand": "$/d",
+                                       "saving_vs_peak_on_demand_share": "1", "saving_vs_all_on_demand_share": "1"},
+                            "plan": {k: u for k, (u, _) in DAY_PLAN_COLUMNS.items() if u}, "solve_seconds": "s",
+                            "shortfalls": {"cap": "the row's units", "shortfall": "the row's units", "period": "",
+                                           "bucket_isl": "tokens", "demand_rps": "1/s", "shortfall_rps": "1/s"}},
+                  "config": OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)}
+        io.write_text(json.dumps(record, indent=2, default=str), out / "plan.json")
+        progress(2, steps)
+        if cfg.plots.enabled and day.solved:
+            io.save_figure(demand_vs_capacity(day, float(cfg.fleet.target_utilization)), out / "demand_vs_capacity.png")
+            progress(3, steps)
+        report = [day_text(day, describe(cfg))]
+        if cfg.fleet.replay and day.solved:
+            table = replay_day(cfg, day, trace)
+            header = [f"{c} [{REPLAY_UNITS[c]}]" if c in REPLAY_UNITS else c for c in table.columns]
+            io.write_text(table.to_csv(index=False, header=header, float_format="%.6g"), out / "replay.csv")
+            report.append(replay_text(table))
+        progress(steps, steps)
     print("\n\n".join(report))
     print(f"\nwrote {', '.join(str(out / n) for n in DAY_OUTPUTS if (out / n).exists())}")
     return JobResult(0 if day.solved else EXIT_INFEASIBLE, headline(day), "ok" if day.solved else "infeasible")

@@ -14,6 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 from model import __version__
 from model.app import io
 from model.app.config import with_values
+from model.app.progress import progress_bar
 from model.app.report import resident_hardware
 from model.app.runner import EXIT_INFEASIBLE, JobResult
 from model.app.tables import fit_lines, summary_width
@@ -109,60 +110,79 @@ def run(cfg: DictConfig, out: Path) -> JobResult:
     if DemandProfile(cfg.fleet.demand_profile) != DemandProfile.constant:
         return run_day(cfg, out)  # docs/model.md §11: a demand that moves (optimize.day_job)
     io.check_fresh(out, OUTPUTS)
-    tried: list[int] = []
-    if caching.trace_mode(cfg):
-        # docs/model.md §12: plan -> replica count -> h -> plan, until the count repeats
-        cfg, _, tried = caching.settle(cfg, plan_fleet, validate)
-    best = label_coords(best_concurrency(cfg))
-    isl = int(cfg.workload.isl)
-    report = []
-    if isl in best.isl.values:
-        report.append(best_table(best, isl))
-    grid = bucket_grid(cfg)
-    plan = plan_fleet(cfg, grid=grid)
-    report.append(plan_text(plan))
-    routing_record, cache_report = None, []
-    if caching.trace_mode(cfg) and plan.plan is not None and not plan.plan.empty:
-        cache_report.append(caching.hit_rate_text(cfg, plan.plan, tried))
-        routing = caching.routing_of(cfg)
-        other = "random" if routing == "prefix_aware" else "prefix_aware"
-        other_plan = plan_fleet(caching.with_replicas(cfg, int(cfg.workload.replicas), validate, other))
-        cache_report.append(caching.routing_text(routing, plan.totals.cost_per_hour, other,
-                                                 other_plan.totals.cost_per_hour))
-        routing_record = {"routing": routing, "replicas": int(cfg.workload.replicas), "replicas_tried": tried,
-                          "cost_per_hour": plan.totals.cost_per_hour,
-                          "other_routing": other, "other_cost_per_hour": other_plan.totals.cost_per_hour}
-    aggregated_only = plan
-    if cfg.fleet.disaggregation:
-        # docs/model.md §9: the saving against the best plan that keeps every request on one replica
-        aggregated_only = plan_fleet(with_values(cfg, {"fleet.disaggregation": False}, validate), grid=grid)
-        report.append(saving_text(plan, aggregated_only))
-    alternatives, alternative_plans = {}, {}
-    for hardware in resident_hardware(cfg):
-        # the wafer's prefill is an assumption (docs/model.md §8): show the answer under the other mode too
-        mode = cfg.hardware[hardware].prefill_mode.value
-        other = "physical" if mode == "ratio" else "ratio"
-        alt_cfg = with_values(cfg, {f"hardware.{hardware}.prefill_mode": other}, validate)
-        alt_best, alt_plan = best_concurrency(alt_cfg), plan_fleet(alt_cfg)
-        alternatives[f"{hardware}.prefill_mode={other}"] = alt_plan.summary()
-        alternative_plans[f"{hardware} prefill_mode={other} instead of {mode} (docs/model.md §8)"] = alt_plan
+    # each step takes a second or more on a 2-core machine (a cost grid, a MILP): one stage counts them
+    steps = (2 * caching.trace_mode(cfg) + 2 + bool(cfg.fleet.disaggregation) + len(resident_hardware(cfg))
+             + 1)  # the files
+    with progress_bar("planning the fleet", unit="step") as progress:
+        progress(0, steps)
+        tried: list[int] = []
+        step = 0
+        if caching.trace_mode(cfg):
+            # docs/model.md §12: plan -> replica count -> h -> plan, until the count repeats
+            cfg, _, tried = caching.settle(cfg, plan_fleet, validate)
+            step += 1
+            progress(step, steps)
+        best = label_coords(best_concurrency(cfg))
+        step += 1
+        progress(step, steps)
+        isl = int(cfg.workload.isl)
+        report = []
         if isl in best.isl.values:
-            report.append(prefill_modes_text(hardware, (mode, other), (best, alt_best), (plan, alt_plan), isl))
+            report.append(best_table(best, isl))
+        grid = bucket_grid(cfg)
+        plan = plan_fleet(cfg, grid=grid)
+        step += 1
+        progress(step, steps)
+        report.append(plan_text(plan))
+        routing_record, cache_report = None, []
+        if caching.trace_mode(cfg) and plan.plan is not None and not plan.plan.empty:
+            cache_report.append(caching.hit_rate_text(cfg, plan.plan, tried))
+            routing = caching.routing_of(cfg)
+            other = "random" if routing == "prefix_aware" else "prefix_aware"
+            other_plan = plan_fleet(caching.with_replicas(cfg, int(cfg.workload.replicas), validate, other))
+            step += 1
+            progress(step, steps)
+            cache_report.append(caching.routing_text(routing, plan.totals.cost_per_hour, other,
+                                                     other_plan.totals.cost_per_hour))
+            routing_record = {"routing": routing, "replicas": int(cfg.workload.replicas), "replicas_tried": tried,
+                              "cost_per_hour": plan.totals.cost_per_hour,
+                              "other_routing": other, "other_cost_per_hour": other_plan.totals.cost_per_hour}
+        aggregated_only = plan
+        if cfg.fleet.disaggregation:
+            # docs/model.md §9: the saving against the best plan that keeps every request on one replica
+            aggregated_only = plan_fleet(with_values(cfg, {"fleet.disaggregation": False}, validate), grid=grid)
+            step += 1
+            progress(step, steps)
+            report.append(saving_text(plan, aggregated_only))
+        alternatives, alternative_plans = {}, {}
+        for hardware in resident_hardware(cfg):
+            # the wafer's prefill is an assumption (docs/model.md §8): show the answer under the other mode too
+            mode = cfg.hardware[hardware].prefill_mode.value
+            other = "physical" if mode == "ratio" else "ratio"
+            alt_cfg = with_values(cfg, {f"hardware.{hardware}.prefill_mode": other}, validate)
+            alt_best, alt_plan = best_concurrency(alt_cfg), plan_fleet(alt_cfg)
+            step += 1
+            progress(step, steps)
+            alternatives[f"{hardware}.prefill_mode={other}"] = alt_plan.summary()
+            alternative_plans[f"{hardware} prefill_mode={other} instead of {mode} (docs/model.md §8)"] = alt_plan
+            if isl in best.isl.values:
+                report.append(prefill_modes_text(hardware, (mode, other), (best, alt_best), (plan, alt_plan), isl))
 
-    best.attrs["config"] = OmegaConf.to_yaml(cfg, resolve=True)
-    io.write_netcdf(best, out / "best_concurrency.nc")
-    io.write_text(plan_csv(plan.plan), out / "plan.csv")
-    record = dict(toolkit_version=__version__, **plan.summary(), plan=records(plan.plan),
-                  aggregated_only=dict(aggregated_only.summary(), plan=records(aggregated_only.plan)),
-                  saving_per_hour=saving(plan, aggregated_only), alternative_prefill_modes=alternatives)
-    if routing_record is not None:
-        record["prefix_cache"] = routing_record
-    record["units"] = json_units(alternatives)
-    record["config"] = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
-    io.write_text(json.dumps(record, indent=2, default=str), out / "plan.json")
-    if cfg.plots.enabled:
-        io.save_figure(frontier(grid, plan, sla_by_model(cfg), aggregated_only=aggregated_only, cfg=cfg),
-                       out / "frontier.png")
+        best.attrs["config"] = OmegaConf.to_yaml(cfg, resolve=True)
+        io.write_netcdf(best, out / "best_concurrency.nc")
+        io.write_text(plan_csv(plan.plan), out / "plan.csv")
+        record = dict(toolkit_version=__version__, **plan.summary(), plan=records(plan.plan),
+                      aggregated_only=dict(aggregated_only.summary(), plan=records(aggregated_only.plan)),
+                      saving_per_hour=saving(plan, aggregated_only), alternative_prefill_modes=alternatives)
+        if routing_record is not None:
+            record["prefix_cache"] = routing_record
+        record["units"] = json_units(alternatives)
+        record["config"] = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+        io.write_text(json.dumps(record, indent=2, default=str), out / "plan.json")
+        if cfg.plots.enabled:
+            io.save_figure(frontier(grid, plan, sla_by_model(cfg), aggregated_only=aggregated_only, cfg=cfg),
+                           out / "frontier.png")
+        progress(steps, steps)
     print(summary_text(plan, aggregated_only if cfg.fleet.disaggregation else None, sla_by_model(cfg),
                        ttft_by_model(cfg), workload_text(cfg), alternative_plans))
     if cache_report:  # docs/model.md §12: the cached share the plan was made with, and what routing is worth

@@ -65,22 +65,29 @@ def run(cfg: DictConfig, out: Path) -> JobResult:
     report = [format_point_table(at_workload, isl, n, sla)]
     report += [format_prefill_modes(cfg, hardware, isl, n, levels) for hardware in resident_hardware(cfg)]
     if grid is None:
-        grid, where = _write_on_dask(cfg, out / "grid.nc")
+        # the chunks are evaluated and written on the workers, which report no count back: the
+        # stage shows how long it has run
+        with progress_bar("evaluating and writing the grid on dask", unit="") as progress:
+            progress(0, 0)
+            grid, where = _write_on_dask(cfg, out / "grid.nc")
         report.insert(0, where)
     else:
         grid.attrs["config"] = OmegaConf.to_yaml(cfg, resolve=True)
         io.write_netcdf(grid, out / "grid.nc", cfg.output.compression, cfg.output.float32)
     written = [out / "grid.nc"]
     if cfg.plots.enabled:
-        written.append(io.save_figure(plots.cost_vs_concurrency(at_workload, isl, sla),
-                                      out / "cost_vs_concurrency.png"))
-        written.append(io.save_figure(plots.interactivity_vs_concurrency(at_workload, isl, sla),
-                                      out / "interactivity_vs_concurrency.png"))
-        written.append(io.save_figure(plots.feasibility_diagram(cfg, plots.catalog_at_max_context(cfg)),
-                                      out / "feasibility.png"))
+        figures = [("cost_vs_concurrency.png", lambda: plots.cost_vs_concurrency(at_workload, isl, sla)),
+                   ("interactivity_vs_concurrency.png",
+                    lambda: plots.interactivity_vs_concurrency(at_workload, isl, sla)),
+                   ("feasibility.png", lambda: plots.feasibility_diagram(cfg, plots.catalog_at_max_context(cfg)))]
         if cfg.workload.price_sheet is not None:
-            written.append(io.save_figure(plots.spend_by_type(workload_spend(cfg)),
-                                          out / "token_spend.png"))
+            figures.append(("token_spend.png", lambda: plots.spend_by_type(workload_spend(cfg))))
+        # drawing takes seconds (about 2 s a figure of five log-scale panels): shown as a stage
+        with progress_bar("drawing the figures", unit="figure") as progress:
+            for done, (name, draw) in enumerate(figures):
+                progress(done, len(figures))
+                written.append(io.save_figure(draw(), out / name))
+            progress(len(figures), len(figures))
     cells = grid.sizes["model"] * grid.sizes["hardware"] * grid.sizes["isl"] * grid.sizes["concurrency"]
     print(summary_text(at_workload, isl, n, sla))
     if cfg.output.detail:

@@ -52,8 +52,11 @@ class Stage:
         self.tick()
 
     def where(self) -> str:
-        """``12/40 block`` or ``12 evaluations``."""
-        return f"{self.done:,}/{self.total:,} {self.unit}" if self.total else f"{self.done:,} {self.unit}"
+        """``12/40 block`` or ``12 evaluations``; empty for a stage that counts nothing (``unit`` "":
+        work that reports no steps, shown by its elapsed time only)."""
+        if self.total:
+            return f"{self.done:,}/{self.total:,} {self.unit}"
+        return f"{self.done:,} {self.unit}" if self.unit else ""
 
     def tick(self) -> None:
         """Draw (terminal) or log (pipe) if it is time to."""
@@ -74,7 +77,9 @@ class Stage:
             elif self.log and elapsed >= LOG_AFTER_S and (self.logged_at is None
                                                          or elapsed - self.logged_at >= LOG_EVERY_S):
                 self.logged_at = elapsed
-                print(f"{self.description}: {self.where()} after {elapsed:.0f} s", file=self.stream, flush=True)
+                where = self.where()
+                print(f"{self.description}: {where + ' ' if where else ''}after {elapsed:.0f} s",
+                      file=self.stream, flush=True)
 
     def run_ticker(self) -> None:
         """Redraw or log from a thread while the stage runs, so a step longer than the delays shows too."""
@@ -96,7 +101,9 @@ class Stage:
             if self.bar is not None:
                 self.bar.close()
             if finished and self.log and not self.terminal and elapsed >= LOG_AFTER_S:
-                print(f"{self.description}: done, {self.where()} in {elapsed:.1f} s", file=self.stream, flush=True)
+                where = self.where()
+                print(f"{self.description}: done{', ' + where if where else ''} in {elapsed:.1f} s",
+                      file=self.stream, flush=True)
 
 
 @contextmanager

@@ -94,3 +94,67 @@ def test_calibrate_on_a_terminal_shows_its_stages_long_before_it_ends(tmp_path):
     assert "serving-calibrate: checking the config and starting" in seen
     assert "fitting the GPU model" in seen and "model runs" in seen
     assert not (tmp_path / "run" / "calibration.csv").exists()  # shown while the fit ran, before its end
+
+
+def test_a_stage_that_counts_nothing_logs_its_elapsed_time():
+    """Work that reports no steps (the grid evaluated and written on dask workers) logs how long it
+    has run: no count, no unit."""
+    out = io.StringIO()
+    with progress_bar("evaluating and writing the grid on dask", unit="", stream=out) as progress:
+        progress(0, 0)
+        time.sleep(LOG_AFTER_S + 0.8)
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "evaluating and writing the grid on dask: after 2 s"
+    assert lines[1].startswith("evaluating and writing the grid on dask: done in ") and lines[1].endswith(" s")
+    assert len(lines) == 2
+
+
+def test_the_model_app_draws_its_figures_as_a_stage(tmp_path, monkeypatch, capsys):
+    """serving-model spent 6 s of its 12 s drawing its four figures with nothing on stderr
+    (2026-12-07, a 2-core AVX2 machine); they are a stage counted in figures now.  ``LOG_AFTER_S``
+    is set to 0 so that a machine that draws them in under 2 s logs the stage too."""
+    import model
+    from model.app import grid, progress
+
+    monkeypatch.setattr(progress, "LOG_AFTER_S", 0.0)
+    grid.run(model.load_config(["grid.isl_points=4", "grid.concurrency_max=64"]), tmp_path)
+    err = capsys.readouterr().err.splitlines()
+    drawing = [line for line in err if line.startswith("drawing the figures: ")]
+    assert drawing[0] == "drawing the figures: 0/4 figure after 0 s"
+    assert drawing[-1].startswith("drawing the figures: done, 4/4 figure in ")
+    for name in ("cost_vs_concurrency.png", "interactivity_vs_concurrency.png", "feasibility.png", "token_spend.png"):
+        assert (tmp_path / name).stat().st_size > 0, name
+
+
+def test_the_optimizer_counts_its_planning_steps(tmp_path, monkeypatch, capsys):
+    """serving-optimize planned for 5 s with nothing on stderr (2026-12-07): the cheapest concurrency,
+    the plan, the aggregated-only plan, the wafer's other prefill mode and the files are the five
+    steps of one stage now, logged before the answer.  ``LOG_AFTER_S`` 0 as above."""
+    from model.app import progress
+    from optimize import load_config
+    from optimize.job import run
+
+    monkeypatch.setattr(progress, "LOG_AFTER_S", 0.0)
+    run(load_config(), tmp_path)
+    out = capsys.readouterr()
+    planning = [line for line in out.err.splitlines() if line.startswith("planning the fleet: ")]
+    assert planning[0] == "planning the fleet: 0/5 step after 0 s"
+    assert planning[-1].startswith("planning the fleet: done, 5/5 step in ")
+    assert out.out.startswith("Fleet plan: $3,547.63/h for 153 b200 + 77 cerebras_wse3 (optimal)")
+
+
+
+def test_the_day_plan_counts_its_steps(tmp_path, monkeypatch, capsys):
+    """The diurnal plan was silent for its 4 s of work (2026-12-07): the periods' plan, the files and
+    the figure are three steps of one stage now, logged before the answer.  ``LOG_AFTER_S`` 0 as above."""
+    from model.app import progress
+    from optimize import load_config
+    from optimize.day_job import run_day
+
+    monkeypatch.setattr(progress, "LOG_AFTER_S", 0.0)
+    run_day(load_config(["fleet.demand_profile=diurnal"]), tmp_path)
+    out = capsys.readouterr()
+    planning = [line for line in out.err.splitlines() if line.startswith("planning the day: ")]
+    assert planning[0] == "planning the day: 0/3 step after 0 s"
+    assert planning[-1].startswith("planning the day: done, 3/3 step in ")
+    assert out.out.startswith("Fleet over 24 periods (diurnal): $85,963/day")
