@@ -10,7 +10,7 @@ stacks' facts (``calibration.stacks``) through :func:`stack_of`.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -433,12 +433,15 @@ def _measured(table: pd.DataFrame) -> np.ndarray:
                            np.log(table.output_tput_per_gpu.to_numpy(float))])
 
 
-def _residual_function(x: ConfigurationInputs, table: pd.DataFrame, names, free: np.ndarray, fixed: np.ndarray):
+def _residual_function(x: ConfigurationInputs, table: pd.DataFrame, names, free: np.ndarray, fixed: np.ndarray,
+                       evaluated: Callable[[], None] | None = None):
     measured = _measured(table)
     ok = np.isfinite(measured)
     rows = parameter_rows(x, names)
 
     def residuals(v: np.ndarray) -> np.ndarray:
+        if evaluated is not None:
+            evaluated()
         values = fixed.copy()
         values[free] = v
         pred = predict_configurations(x, expand_parameters(x, names, values, rows))
@@ -470,9 +473,11 @@ def subset(x: ConfigurationInputs, keep: np.ndarray) -> ConfigurationInputs:
 
 
 def fit_configurations(x: ConfigurationInputs, table: pd.DataFrame, start: np.ndarray | None = None,
-                       free: np.ndarray | None = None, names: list | None = None) -> tuple[list, np.ndarray, dict]:
+                       free: np.ndarray | None = None, names: list | None = None,
+                       progress: Callable[[int, int], None] | None = None) -> tuple[list, np.ndarray, dict]:
     """Least squares on log interactivity, log TTFT and log output tok/s per GPU of every run,
-    one vectorized prediction per residual evaluation.
+    one vectorized prediction per residual evaluation.  ``progress(done, 0)`` is called with the
+    predictions made so far (the Jacobian's included; their total is not known in advance).
 
     Returns ``(names, values, info)``: the parameter names ``(key, gpu or stack or None)``, their
     values and, per name, whether it ended at a bound (``info["at_bound"]``).
@@ -485,13 +490,21 @@ def fit_configurations(x: ConfigurationInputs, table: pd.DataFrame, start: np.nd
     scale = np.array([CONFIG_SCALE[k] for k, _ in names])
     values = values.copy()
     evaluations = 0
+    predictions = 0
+
+    def evaluated() -> None:
+        nonlocal predictions
+        predictions += 1
+        if progress is not None:
+            progress(predictions, 0)
+
     held = np.array([k in POOL_ONLY for k, _ in names])
     pool = np.array([k in POOL_STAGE for k, _ in names])
     for loss, f_scale, tol, part in (FIT_STAGES[1:] if start is not None else FIT_STAGES):
         stage = free & (pool if part == "pool" else ~held)
         if not stage.any():
             continue
-        residuals = _residual_function(x, table, names, stage, values)
+        residuals = _residual_function(x, table, names, stage, values, evaluated)
         solution = least_squares(residuals, np.clip(values[stage], lower[stage], upper[stage]),
                                  bounds=(lower[stage], upper[stage]), x_scale=scale[stage],
                                  # one free parameter: a dense Jacobian (scipy's sparse trust-region
@@ -532,16 +545,20 @@ def configuration_errors(table: pd.DataFrame, pred: Mapping[str, np.ndarray], pr
 
 
 def grouped_leave_one_out(x: ConfigurationInputs, table: pd.DataFrame, names: list,
-                          values: np.ndarray) -> pd.DataFrame:
+                          values: np.ndarray, progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
     """% errors of every run predicted by a fit without its configuration (all its concurrencies
     and dates held out together).
 
     Cheap by construction: the fit restarts from the full fit (warm start) and refits only the
     parameters of the held-out configuration's GPU type, on that type's other runs; the shared
     parameters keep their full-fit values (a configuration moves them by little).
+    ``progress(done, total)`` is called after each held-out configuration.
     """
     rows = []
-    for _, group in table.groupby("config"):
+    groups = table.groupby("config")
+    for done, (_, group) in enumerate(groups):
+        if progress is not None:
+            progress(done, groups.ngroups)
         gpu = group.gpu.iloc[0]
         held = table.index.isin(group.index)
         train = (table.gpu == gpu).to_numpy() & ~held
@@ -553,6 +570,8 @@ def grouped_leave_one_out(x: ConfigurationInputs, table: pd.DataFrame, names: li
             refit = values
         pred = predict_configurations(subset(x, held), expand_parameters(subset(x, held), names, refit))
         rows.append(configuration_errors(table[held], pred, prefix="loo_"))
+    if progress is not None:
+        progress(groups.ngroups, groups.ngroups)
     return pd.concat(rows).sort_index()
 
 
@@ -584,17 +603,22 @@ class ConfigurationResult:
     info: dict
 
 
-def calibrate_configurations(calibration: Mapping, path: str, cross_validate: bool) -> ConfigurationResult:
+def calibrate_configurations(calibration: Mapping, path: str, cross_validate: bool,
+                             progress: Callable[[str, int, int], None] | None = None) -> ConfigurationResult:
     """Fit :mod:`model.serving` to the runs at ``path`` and score it per regime (with the grouped
     leave-one-configuration-out errors when ``cross_validate``); ``calibration`` is
-    :func:`serving_catalog`'s."""
+    :func:`serving_catalog`'s.  ``progress(stage, done, total)`` reports the fit (``"fit"``: the
+    predictions made, total 0) and the held-out configurations (``"folds"``)."""
+    def stage(name: str) -> Callable[[int, int], None] | None:
+        return None if progress is None else (lambda done, total: progress(name, done, total))
+
     table = load_configurations(path)
     x = configuration_inputs(table, calibration, float(calibration["length_factor"]))
-    names, values, info = fit_configurations(x, table)
+    names, values, info = fit_configurations(x, table, progress=stage("fit"))
     pred = predict_configurations(x, expand_parameters(x, names, values))
     errors = configuration_errors(table, pred)
     if cross_validate:
-        errors = errors.join(grouped_leave_one_out(x, table, names, values))
+        errors = errors.join(grouped_leave_one_out(x, table, names, values, progress=stage("folds")))
     out = table[["id", "config", "regime", "gpu", "framework", "concurrency", "median_intvty", "median_ttft",
                  "output_tput_per_gpu"]].copy()
     out["intvty_pred"] = pred["interactivity"]

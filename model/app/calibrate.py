@@ -108,7 +108,10 @@ def print_configurations(cfg: DictConfig, out: Path) -> None:
 
     c = cfg.calibration
     known = configurations.serving_catalog(OmegaConf.to_container(cfg, resolve=True))
-    result = configurations.calibrate_configurations(known, str(REPO_DIR / c.configurations), bool(c.cross_validate))
+    with progress_stages({"fit": ("fitting the configuration runs", "model runs"),
+                          "folds": ("leave-one-out fits of the configurations", "folds")}) as progress:
+        result = configurations.calibrate_configurations(known, str(REPO_DIR / c.configurations),
+                                                         bool(c.cross_validate), progress)
     io.write_text(result.table.to_csv(index=False), out / "configurations.csv")
     io.write_text(result.regimes.to_csv(), out / "regimes.csv")
     if cfg.plots.enabled:
