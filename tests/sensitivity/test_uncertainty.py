@@ -286,3 +286,20 @@ def test_cli_writes_the_four_files(tmp_path):
                          timeout=300)
     assert bad.returncode == 2 and bad.stderr.strip().splitlines() == [
         "error: uncertainty.robust.q=1.0: must be in (0, 1)"]
+
+
+def test_the_files_and_figures_are_a_stage(cfg, tmp_path, monkeypatch, capsys):
+    """The uncertainty app wrote its files and drew its two figures for 3 s with nothing on stderr
+    (2026-12-07): one stage now, counted in files (3 data files without the robust plan, then the two
+    figures).  ``LOG_AFTER_S`` 0 so that a fast machine logs it too."""
+    from model.app import progress
+    from sensitivity.uncertainty.job import run
+
+    monkeypatch.setattr(progress, "LOG_AFTER_S", 0.0)
+    run(configured(cfg, ["uncertainty.robust.enabled=false"]), tmp_path)
+    err = capsys.readouterr().err.splitlines()
+    writing = [line for line in err if line.startswith("writing the files and figures: ")]
+    assert writing[0] == "writing the files and figures: 0/5 file after 0 s"
+    assert writing[-1].startswith("writing the files and figures: done, 5/5 file in ")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bands.nc", "bands.png", "price_to_beat.nc",
+                                                          "price_to_beat.png", "win_probability.csv"]
