@@ -552,7 +552,7 @@ def grouped_leave_one_out(x: ConfigurationInputs, table: pd.DataFrame, names: li
     Cheap by construction: the fit restarts from the full fit (warm start) and refits only the
     parameters of the held-out configuration's GPU type, on that type's other runs; the shared
     parameters keep their full-fit values (a configuration moves them by little).
-    ``progress(done, total)`` is called after each held-out configuration.
+    ``progress(done, total)`` is called with the held-out configurations done so far.
     """
     rows = []
     groups = table.groupby("config")
