@@ -114,25 +114,28 @@ def run(cfg: DictConfig, out: Path) -> JobResult:
     steps = (2 * caching.trace_mode(cfg) + 2 + bool(cfg.fleet.disaggregation) + len(resident_hardware(cfg))
              + 1)  # the files
     with progress_bar("planning the fleet", unit="step") as progress:
+        done = 0
+
+        def advance() -> None:
+            nonlocal done
+            done += 1
+            progress(done, steps)
+
         progress(0, steps)
         tried: list[int] = []
-        step = 0
         if caching.trace_mode(cfg):
             # docs/model.md §12: plan -> replica count -> h -> plan, until the count repeats
             cfg, _, tried = caching.settle(cfg, plan_fleet, validate)
-            step += 1
-            progress(step, steps)
+            advance()
         best = label_coords(best_concurrency(cfg))
-        step += 1
-        progress(step, steps)
+        advance()
         isl = int(cfg.workload.isl)
         report = []
         if isl in best.isl.values:
             report.append(best_table(best, isl))
         grid = bucket_grid(cfg)
         plan = plan_fleet(cfg, grid=grid)
-        step += 1
-        progress(step, steps)
+        advance()
         report.append(plan_text(plan))
         routing_record, cache_report = None, []
         if caching.trace_mode(cfg) and plan.plan is not None and not plan.plan.empty:
@@ -140,8 +143,7 @@ def run(cfg: DictConfig, out: Path) -> JobResult:
             routing = caching.routing_of(cfg)
             other = "random" if routing == "prefix_aware" else "prefix_aware"
             other_plan = plan_fleet(caching.with_replicas(cfg, int(cfg.workload.replicas), validate, other))
-            step += 1
-            progress(step, steps)
+            advance()
             cache_report.append(caching.routing_text(routing, plan.totals.cost_per_hour, other,
                                                      other_plan.totals.cost_per_hour))
             routing_record = {"routing": routing, "replicas": int(cfg.workload.replicas), "replicas_tried": tried,
@@ -151,8 +153,7 @@ def run(cfg: DictConfig, out: Path) -> JobResult:
         if cfg.fleet.disaggregation:
             # docs/model.md §9: the saving against the best plan that keeps every request on one replica
             aggregated_only = plan_fleet(with_values(cfg, {"fleet.disaggregation": False}, validate), grid=grid)
-            step += 1
-            progress(step, steps)
+            advance()
             report.append(saving_text(plan, aggregated_only))
         alternatives, alternative_plans = {}, {}
         for hardware in resident_hardware(cfg):
@@ -161,8 +162,7 @@ def run(cfg: DictConfig, out: Path) -> JobResult:
             other = "physical" if mode == "ratio" else "ratio"
             alt_cfg = with_values(cfg, {f"hardware.{hardware}.prefill_mode": other}, validate)
             alt_best, alt_plan = best_concurrency(alt_cfg), plan_fleet(alt_cfg)
-            step += 1
-            progress(step, steps)
+            advance()
             alternatives[f"{hardware}.prefill_mode={other}"] = alt_plan.summary()
             alternative_plans[f"{hardware} prefill_mode={other} instead of {mode} (docs/model.md §8)"] = alt_plan
             if isl in best.isl.values:
