@@ -71,10 +71,23 @@ def stack_of(framework: str) -> str:
     return next((s for s in STACKS[:-1] if s in framework), "sglang")
 
 
-def load_configurations(path: str) -> pd.DataFrame:
+# a run's recipe: the columns that name its configuration in the recipes' table (the GPUs per worker
+# as the benchmark config file gives them: a worker's tp)
+RECIPE_KEY = ("framework", "gpu", "precision", "spec_method", "isl", "osl", "prefill_num_workers",
+              "prefill_gpus_per_worker", "decode_num_workers", "decode_gpus_per_worker", "decode_dp_attention",
+              "concurrency")
+
+
+def load_configurations(path: str, recipes: str | None = None) -> pd.DataFrame:
     """The docs/model.md §10 runs, one row each, with ``config`` (the configuration each belongs to: all
-    columns but concurrency and date) and ``regime`` (kind x EP x dp-attn x MTP x precision)."""
+    columns but concurrency and date) and ``regime`` (kind x EP x dp-attn x MTP x precision).
+
+    ``recipes``: a table of the benchmark's serving recipes (``inferencex-dsr1-recipes.csv``: each
+    disaggregated configuration and concurrency of the benchmark's config file with its decode
+    workers' ``decode_max_batch``); each run of a configuration and concurrency it lists gets that
+    batch as ``decode_max_batch`` (NaN elsewhere, and everywhere without ``recipes``)."""
     table = pd.read_csv(path)
+    table["decode_max_batch"] = recipe_max_batch(table, None if recipes is None else pd.read_csv(recipes))
     table["config"] = table.groupby(list(CONFIG_COLUMNS), dropna=False).ngroup()
     table["aggregated"] = ~table.disagg.astype(bool) | (table.prefill_num_workers == 0)
     kind = np.where(table.aggregated, "agg", "disagg")
@@ -149,15 +162,42 @@ def serving_catalog(cfg: Mapping) -> dict:
             "length_factor": c["length_factor"], "requests_per_user": c["requests_per_user"]}
 
 
+def recipe_max_batch(table: pd.DataFrame, recipes: pd.DataFrame | None) -> np.ndarray:
+    """Each run's ``decode_max_batch`` from the ``recipes`` table: the run's configuration and
+    concurrency (:data:`RECIPE_KEY`) looked up there; NaN where the table lists neither (every
+    aggregated run, and every run without ``recipes``)."""
+    batch = np.full(len(table), np.nan)
+    if recipes is None or table.empty:
+        return batch
+    runs = table.assign(
+        prefill_gpus_per_worker=table.num_prefill_gpu / table.prefill_num_workers.where(table.prefill_num_workers > 0),
+        decode_gpus_per_worker=table.num_decode_gpu / table.decode_num_workers.where(table.decode_num_workers > 0),
+        decode_dp_attention=table.decode_dp_attention.astype(bool))
+    listed = recipes.assign(decode_dp_attention=recipes.decode_dp_attention.astype(bool))
+    key = list(RECIPE_KEY)
+    for column in ("prefill_gpus_per_worker", "decode_gpus_per_worker"):
+        runs[column] = runs[column].astype(float)
+        listed[column] = listed[column].astype(float)
+    found = runs[key].merge(listed[key + ["decode_max_batch"]].drop_duplicates(key), on=key, how="left")
+    return found["decode_max_batch"].to_numpy(float)
+
+
 def recipe_batch_cap(table: pd.DataFrame, stacks: Mapping, gpus: np.ndarray, workers: np.ndarray) -> np.ndarray:
-    """Requests a disaggregated attention-DP decode worker of a stack marked in
-    ``stacks.recipe_batch_per_rank`` runs at most: its ranks (GPUs) times the recipe's batch per rank
-    at or below its users per rank (:func:`model.serving.recipe_batch`); inf elsewhere.  The users
-    beyond wait for a place before their first token."""
+    """Requests a disaggregated decode worker runs at most, inf where nothing caps it below its KV:
+    - of a stack marked in ``stacks.recipe_batch_per_rank``, with attention-DP: its ranks (GPUs) times
+      the recipes' batch per rank at or below its users per rank (:func:`model.serving.recipe_batch`);
+    - where the run's recipe is known (``table.decode_max_batch``, :func:`load_configurations`): its
+      ``max_batch_size``, per rank under attention-DP (ranks x batch), per worker otherwise.
+    The smaller of the two where both apply.  The users beyond wait for a place before their first
+    token."""
     marked = np.array([bool(stacks["recipe_batch_per_rank"][s]) for s in table["stack"]])
-    which = marked & ~table.aggregated.to_numpy() & table.decode_dp_attention.astype(bool).to_numpy()
+    disaggregated = ~table.aggregated.to_numpy()
+    dp = table.decode_dp_attention.astype(bool).to_numpy()
     per_rank = table.concurrency.to_numpy(float) / (np.maximum(workers, 1.0) * gpus)
-    return np.where(which, gpus * serving.recipe_batch(per_rank), np.inf)
+    rule = np.where(marked & disaggregated & dp, gpus * serving.recipe_batch(per_rank), np.inf)
+    known = table["decode_max_batch"].to_numpy(float) if "decode_max_batch" in table else np.full(len(table), np.nan)
+    listed = np.where(disaggregated & np.isfinite(known), np.where(dp, gpus, 1.0) * known, np.inf)
+    return np.minimum(rule, listed)
 
 
 def configuration_inputs(table: pd.DataFrame, calibration: Mapping, length_factor: float) -> ConfigurationInputs:
@@ -604,15 +644,17 @@ class ConfigurationResult:
 
 
 def calibrate_configurations(calibration: Mapping, path: str, cross_validate: bool,
-                             progress: Callable[[str, int, int], None] | None = None) -> ConfigurationResult:
+                             progress: Callable[[str, int, int], None] | None = None,
+                             recipes: str | None = None) -> ConfigurationResult:
     """Fit :mod:`model.serving` to the runs at ``path`` and score it per regime (with the grouped
     leave-one-configuration-out errors when ``cross_validate``); ``calibration`` is
-    :func:`serving_catalog`'s.  ``progress(stage, done, total)`` reports the fit (``"fit"``: the
-    predictions made, total 0) and the held-out configurations (``"folds"``)."""
+    :func:`serving_catalog`'s, ``recipes`` the runs' recipes (:func:`load_configurations`).
+    ``progress(stage, done, total)`` reports the fit (``"fit"``: the predictions made, total 0) and
+    the held-out configurations (``"folds"``)."""
     def stage(name: str) -> Callable[[int, int], None] | None:
         return None if progress is None else (lambda done, total: progress(name, done, total))
 
-    table = load_configurations(path)
+    table = load_configurations(path, recipes)
     x = configuration_inputs(table, calibration, float(calibration["length_factor"]))
     names, values, info = fit_configurations(x, table, progress=stage("fit"))
     pred = predict_configurations(x, expand_parameters(x, names, values))

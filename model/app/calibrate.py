@@ -110,8 +110,9 @@ def print_configurations(cfg: DictConfig, out: Path) -> None:
     known = configurations.serving_catalog(OmegaConf.to_container(cfg, resolve=True))
     with progress_stages({"fit": ("fitting the configuration runs", "model runs"),
                           "folds": ("leave-one-out fits of the configurations", "folds")}) as progress:
+        recipes = str(REPO_DIR / c.configuration_recipes) if c.configuration_recipes else None
         result = configurations.calibrate_configurations(known, str(REPO_DIR / c.configurations),
-                                                         bool(c.cross_validate), progress)
+                                                         bool(c.cross_validate), progress, recipes)
     io.write_text(result.table.to_csv(index=False), out / "configurations.csv")
     io.write_text(result.regimes.to_csv(), out / "regimes.csv")
     if cfg.plots.enabled:

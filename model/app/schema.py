@@ -93,6 +93,10 @@ class CalibrationSpec:
                                  "spread the uncertainty app draws GPU error factors from), relative to the repository")
     configurations: str = spec("", doc="docs/model.md §10 benchmark CSV of serving configurations (aggregated and "
                                "disaggregated DeepSeek-R1 runs), relative to the repository (empty: none)")
+    configuration_recipes: str = spec("", doc="the configuration runs' serving recipes (each disaggregated "
+                                      "configuration and concurrency of the benchmark's config file with its decode "
+                                      "workers' max_batch_size: a worker runs at most that many requests, per rank "
+                                      "under attention-DP), relative to the repository (empty: none)")
     configurations_model: str = spec("deepseek_r1", doc="the configuration runs' model (its architecture is read "
                                      "from models.<name>; each GPU type's memory, links and peaks from "
                                      "hardware.<gpu>)")

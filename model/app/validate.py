@@ -95,6 +95,9 @@ def _check_calibration(cfg: DictConfig) -> None:
     if c.configurations:
         if not (CONF_REPO / c.configurations).is_file():
             raise ConfigError("calibration.configurations", c.configurations, f"no such file under {CONF_REPO}")
+        if c.configuration_recipes and not (CONF_REPO / c.configuration_recipes).is_file():
+            raise ConfigError("calibration.configuration_recipes", c.configuration_recipes,
+                              f"no such file under {CONF_REPO}")
         check_known("calibration.configurations_model", c.configurations_model, cfg.models, "model")
         for precision, bits in c.routed_bits.items():
             check_value(f"calibration.routed_bits.{precision}", bits, "> 0")
@@ -176,6 +179,17 @@ def _check_benchmark_tables(cfg: DictConfig) -> None:
                                                               "p90_tpot", "p99_tpot")}}
     check_table(read_table(str(CONF_REPO / c.configurations), "calibration.configurations", c.configurations), runs,
                 "calibration.configurations", c.configurations)
+    if not c.get("configuration_recipes"):
+        return
+    recipes = {"gpu": Column("text", allowed=tuple(cfg.hardware.keys())),
+               **{k: Column("text") for k in ("framework", "precision", "spec_method")},
+               "decode_dp_attention": Column("flag"),
+               **{k: Column("count") for k in ("isl", "osl", "prefill_num_workers", "prefill_gpus_per_worker",
+                                               "decode_num_workers", "decode_gpus_per_worker", "concurrency",
+                                               "decode_max_batch")}}
+    check_table(read_table(str(CONF_REPO / c.configuration_recipes), "calibration.configuration_recipes",
+                           c.configuration_recipes), recipes, "calibration.configuration_recipes",
+                c.configuration_recipes)
 
 
 def _check_dask_installed(cfg: DictConfig) -> None:

@@ -118,6 +118,10 @@ CASES = [
     ("calibrate", "calibration.shared=[foo]", "calibration.shared"),
     ("calibrate", "calibration.weights_gb.deepseek_r1.fp8=-1", "calibration.weights_gb.deepseek_r1.fp8"),
     ("calibrate", "calibration.data=missing.csv", "calibration.data"),
+    ("calibrate", "calibration.configuration_recipes=missing.csv", "calibration.configuration_recipes"),
+    # the runs' table given as their recipes: no decode_max_batch column (a KeyError in the join)
+    ("calibrate", "calibration.configuration_recipes=model/data/inferencex/inferencex-dsr1.csv",
+     "calibration.configuration_recipes"),
     # the serving stacks' facts: a word where a number or a flag belongs was a traceback or a silent true
     ("calibrate", "calibration.stacks.kv_bits.trt=abc", "calibration.stacks.kv_bits.trt"),
     ("calibrate", "calibration.stacks.mtp_draft_per_batch.trt=maybe", "calibration.stacks.mtp_draft_per_batch.trt"),

@@ -137,13 +137,15 @@ def _assert_same_catalog(written, committed, where: str = "gpu_calibration.yaml"
 
 
 def _assert_configuration_fit_errors(run_dir) -> None:
-    """The configuration fit's regression guard, at the figures it reaches (docs/accuracy.md: 8.8 /
-    18.8 / 9.7% and 10.8 / 29.7 / 13.2% on an AVX2 machine, 8.8 / 18.9 / 9.6% and 10.8 / 29.8 / 13.0%
-    on an earlier one): aggregated runs median |error| <= 9.3% interactivity,
-    <= 20% TTFT and <= 10.2% output tok/s per GPU (issue 18's targets 10, 20, 12%); disaggregated
-    runs <= 11.5%, <= 31% and <= 14% (targets 12, 25, 15%): a margin of 0.5-1.2 points for the
-    fit's noise; no fitted parameter at a bound.  Each kept form fails it when taken out (each
-    figure the fit before the next form was added): without the dp-attention pools' latency
+    """The configuration fit's regression guard, at the figures it reaches (docs/accuracy.md: 8.9 /
+    19.7 / 9.7% and 11.0 / 26.6 / 12.8% on an AVX2 machine): aggregated runs median |error| <= 9.4%
+    interactivity, <= 20% TTFT and <= 10.2% output tok/s per GPU (issue 18's targets 10, 20, 12%);
+    disaggregated runs <= 11.5%, <= 28% and <= 13.5% (targets 12, 25, 15%): a margin of 0.3-1.4
+    points for the fit's noise (0.28 on aggregated TTFT, which is the target's own bound); no fitted
+    parameter at a bound.  Each kept form fails it when taken out (each figure the fit before the
+    next form was added): without the runs' recipes (``calibration.configuration_recipes``: each
+    TensorRT-LLM run's decode max_batch_size) 8.77 / 18.79 / 9.71% and 10.84 / 29.69 / 13.20%
+    (8.8 / 18.9 / 9.6% and 10.8 / 29.8 / 13.0% on an earlier machine); without the dp-attention pools' latency
     factor 8.81 / 18.93 / 9.61% and 11.37 / 31.49 / 13.29%; with the prefill pool's speed on a request's
     own prefill too, not only on the pool's busy time, 8.66 / 19.20 / 9.55% and 10.88 / 35.42 /
     13.22%; without the recipes' batch per rank on
@@ -156,8 +158,8 @@ def _assert_configuration_fit_errors(run_dir) -> None:
     12.4 / 40.6 / 14.1%."""
     regimes = pd.read_csv(run_dir / "regimes.csv", index_col="regime")
     agg, disagg = regimes.loc["all agg"], regimes.loc["all disagg"]
-    assert agg.intvty_errmed <= 9.3 and agg.ttft_errmed <= 20.0 and agg.tput_gpu_errmed <= 10.2, agg
-    assert disagg.intvty_errmed <= 11.5 and disagg.ttft_errmed <= 31.0 and disagg.tput_gpu_errmed <= 14.0, disagg
+    assert agg.intvty_errmed <= 9.4 and agg.ttft_errmed <= 20.0 and agg.tput_gpu_errmed <= 10.2, agg
+    assert disagg.intvty_errmed <= 11.5 and disagg.ttft_errmed <= 28.0 and disagg.tput_gpu_errmed <= 13.5, disagg
     assert json.loads((run_dir / "configurations.json").read_text())["at_bound"] == []
 
 

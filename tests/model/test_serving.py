@@ -268,6 +268,61 @@ def test_tensorrt_llm_attention_dp_decode_workers_run_their_recipe_batch(runs):
     assert loose["decode_batch"][at[343]] > 512.0 and loose["ttft"][at[343]] < pred["ttft"][at[343]] - 0.5
 
 
+RECIPES = ROOT / "model/data/inferencex/inferencex-dsr1-recipes.csv"
+
+
+def test_every_recipe_row_agrees_with_its_recipe_name():
+    """The recipes' table (``inferencex-dsr1-recipes.csv``, from the benchmark's config file) names
+    each recipe ``ctx<prefill workers>_gen<decode workers>_<tep|dep|tp><GPUs per decode worker>_batch<B>``:
+    every row's columns say the same as its name."""
+    import re
+
+    import pandas as pd
+
+    recipes = pd.read_csv(RECIPES)
+    assert len(recipes) == 382 and set(recipes.framework) == {"dynamo-trt"}
+    for row in recipes.itertuples():
+        ctx, gen, gpus, batch = map(int, re.search(r"ctx(\d+)_gen(\d+)_(?:tep|dep|tp|dp)(\d+)_batch(\d+)_",
+                                                  row.recipe).groups())
+        assert (ctx, gen, gpus, batch) == (row.prefill_num_workers, row.decode_num_workers,
+                                           row.decode_gpus_per_worker, row.decode_max_batch), row.recipe
+
+
+def test_a_decode_worker_runs_at_most_its_recipes_max_batch():
+    """The runs' recipes cap their decode workers (docs/accuracy.md, tenth round):
+    - run 641 (GB200 TensorRT-LLM FP8, 8k/1k, one TP8 prefill worker, three tensor-parallel decode
+      workers of 8 GPUs, ``ctx1_gen3_tep8_batch1``, 6 users): 1 request a worker, so 3 of the 6
+      users wait for a place before their first token; Little's law on the run gives 0.96 in
+      decode a worker (its TTFT is 7.1 s);
+    - run 454 (B300 FP8, 1k/1k, 16,384 users on one attention-DP worker of 8 ranks,
+      ``ctx1_gen1_dep8_batch1024``): 8 x 1,024 = 8,192, below the rule's 8 x 2,048 (the largest
+      named batch under 2,048 users a rank); measured 8,403;
+    - run 343 (``dep8_batch64`` at 1,214 users on two 8-rank workers): 8 x 64 = 512, the rule's too;
+    - run 350 (B200 FP8 1k/1k, ``ctx1_gen3_tep8_batch1024``, 4 users): no cap below its users;
+    - SGLang's runs (319) and aggregated runs (1) have no recipe in the table: no cap.
+    Without the table (``recipes=None``) only the rule caps (run 641 free, run 454 at 16,384)."""
+    c = configurations.serving_catalog(OmegaConf.to_container(load_config(config_name="calibrate"), resolve=True))
+    path = str(ROOT / "model/data/inferencex/inferencex-dsr1.csv")
+    table = configurations.load_configurations(path, str(RECIPES))
+    x = configurations.configuration_inputs(table, c, 0.9)
+    at = {i: int(np.flatnonzero((table.id == i).to_numpy())[0]) for i in (641, 454, 343, 350, 319, 1)}
+    assert table.decode_max_batch.iloc[[at[641], at[454], at[343], at[350]]].tolist() == [1, 1024, 64, 1024]
+    assert table.decode_max_batch.iloc[[at[319], at[1]]].isna().all()
+    assert x.decode_batch_cap[[at[641], at[454], at[343], at[350]]].tolist() == [1.0, 8192.0, 512.0, 1024.0]
+    assert np.isinf(x.decode_batch_cap[[at[319], at[1]]]).all()
+    running = configurations.measured_running(x, table)
+    assert round(float(running[at[641]]), 2) == 0.96 and round(float(running[at[454]])) == 8403
+    assert int(np.isfinite(table.decode_max_batch).sum()) == 140  # of the 208 TensorRT-LLM disaggregated runs
+    plain = configurations.load_configurations(path)
+    rule = configurations.configuration_inputs(plain, c, 0.9).decode_batch_cap
+    assert np.isinf(rule[at[641]]) and rule[at[454]] == 16384.0 and plain.decode_max_batch.isna().all()
+    # the starts: run 641's workers hold one request each, the other three users wait for a place
+    params = {k: np.full(len(table), v) for k, v in configurations.CONFIG_START.items()}
+    pred = configurations.predict_configurations(x, params)
+    assert pred["decode_batch"][at[641]] == pytest.approx(1.0, rel=1e-9)
+    assert 3 <= float(pred["requests_per_second"][at[641]] * pred["ttft"][at[641]]) < 3.1
+
+
 def test_requests_in_decode_by_littles_law():
     """Id 319 (B200 SGLang, 1 prefill TP8 + 5 dp-attention decode workers of 8, 1k/1k at 0.9 x
     1,024 = 921.6 output tokens, 4,096 users): 678.231902 output tok/s per decode GPU x 40 GPUs
