@@ -195,7 +195,7 @@ def recipe_batch_cap(table: pd.DataFrame, stacks: Mapping, gpus: np.ndarray, wor
     dp = table.decode_dp_attention.astype(bool).to_numpy()
     per_rank = table.concurrency.to_numpy(float) / (np.maximum(workers, 1.0) * gpus)
     rule = np.where(marked & disaggregated & dp, gpus * serving.recipe_batch(per_rank), np.inf)
-    known = table["decode_max_batch"].to_numpy(float) if "decode_max_batch" in table else np.full(len(table), np.nan)
+    known = table["decode_max_batch"].to_numpy(float)  # NaN where no recipe is known (load_configurations)
     listed = np.where(disaggregated & np.isfinite(known), np.where(dp, gpus, 1.0) * known, np.inf)
     return np.minimum(rule, listed)
 
