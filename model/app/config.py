@@ -20,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 import conf as _conf_package
+from model.app import libyaml
 from model.app.schema import register_schemas
 from model.app.validate import validate
 from model.errors import ConfigError
@@ -27,6 +28,7 @@ from model.errors import ConfigError
 # Hydra's compose works through one global instance: threads take turns (else "GlobalHydra is
 # already initialized" in all but one of them)
 _COMPOSE_LOCK = threading.Lock()
+libyaml.install()  # OmegaConf's YAML parsing on libyaml where PyYAML has it: the same configs, faster
 CONF_DIR = Path(_conf_package.__file__).resolve().parent
 REPO_DIR = CONF_DIR.parent  # data/ and the calibration target are relative to it
 
