@@ -48,6 +48,7 @@ CONFIG_PARAMETERS = {
     "pool_latency_factor": (0.1, 10.0, 1.0, 0.3),
     "dp_pool_latency": (0.1, 10.0, 1.0, 0.3),
     "dp_prefill_speed": (0.2, 5.0, 1.0, 0.3),
+    "fp4_prefill_speed": (0.1, 5.0, 1.0, 0.3),
 }
 CONFIG_BOUNDS = {k: (lo, hi) for k, (lo, hi, _, _) in CONFIG_PARAMETERS.items()}
 CONFIG_START = {k: start for k, (_, _, start, _) in CONFIG_PARAMETERS.items()}
@@ -63,7 +64,7 @@ FIT_STAGES = (("soft_l1", 0.1, 1e-8, "joint"), ("cauchy", 0.2, 1e-6, "joint"), (
 POOL_ONLY = ("pool_latency_factor", "dp_prefill_speed", "dp_pool_latency")
 POOL_STAGE = POOL_ONLY + ("prefill_stack_speed", "prefill_burst_disaggregated")
 STACKS = ("trt", "atom", "vllm", "sglang")
-PER_STACK = ("mtp_acceptance", "prefill_stack_speed", "prefill_burst")
+PER_STACK = ("mtp_acceptance", "prefill_stack_speed", "prefill_burst", "fp4_prefill_speed")
 
 
 def stack_of(framework: str) -> str:
@@ -129,6 +130,7 @@ class ConfigurationInputs:
     attention_bytes: np.ndarray
     routed_bytes: np.ndarray
     peak_flops: np.ndarray
+    fp4: np.ndarray                # the math runs at the FP4 peak (an FP4 run on a GPU with FP4 units)
     bandwidth_bytes_s: np.ndarray
     memory_bytes: np.ndarray       # HBM per GPU
     scaleup_bytes_s: np.ndarray
@@ -264,7 +266,8 @@ def configuration_inputs(table: pd.DataFrame, calibration: Mapping, length_facto
                         + arch["routed_expert_params_b"] * 1e9 * routed_bits / 8),
         attention_bytes=np.full(len(table), arch["attention_params_b"] * 1e9 * arch["other_bits"] / 8),
         routed_bytes=arch["routed_expert_params_b"] * 1e9 * routed_bits / 8,
-        peak_flops=peak, bandwidth_bytes_s=dev["memory_bandwidth_tb_s"] * 1e12, memory_bytes=dev["memory_gb"] * 1e9,
+        peak_flops=peak, fp4=fp4 & np.isfinite(dev["peak_fp4_tflops"]),
+        bandwidth_bytes_s=dev["memory_bandwidth_tb_s"] * 1e12, memory_bytes=dev["memory_gb"] * 1e9,
         scaleup_bytes_s=dev["scaleup_gb_s"] * 1e9, scaleup_domain=dev["scaleup_domain"],
         scaleout_bytes_s=dev["interconnect_gb_s"] * 1e9, activation_bytes=dev["ep_activation_bytes"],
         # lengths uniform on [low, 1] x nominal, so the mean length_factor is (1 + low) / 2
@@ -333,11 +336,14 @@ def _step_and_busy(x: ConfigurationInputs, params: Mapping[str, np.ndarray]):
 
     pool_speed = serving.pool_prefill_speed(params["prefill_stack_speed"], x.prefill_dp_attention,
                                             params["dp_prefill_speed"])
+    # an FP4 run prefills at its stack's factor on the GPU's efficiency (at the FP4 peak): what its
+    # FP4 kernels and FP4 recipes realize against the GPU's FP8 runs (fitted, docs/accuracy.md)
+    efficiency = params["prefill_efficiency"] * np.where(x.fp4, params["fp4_prefill_speed"], 1.0)
 
     def busy_at(speed):
         return serving.prefill_busy(x.input_tokens, gpus=x.prefill_gpus, flops_per_token=c["flops_per_token"],
                                     attention_flops=c["attention_flops"], peak_flops=x.peak_flops,
-                                    prefill_efficiency=params["prefill_efficiency"] * speed,
+                                    prefill_efficiency=efficiency * speed,
                                     prefill_busy_s=busy_seconds(params))
 
     # a pool's speed is its throughput (prompts batched together); a request's own prefill is one
@@ -350,7 +356,7 @@ def _step_and_busy(x: ConfigurationInputs, params: Mapping[str, np.ndarray]):
     shared, alone = serving.prefill_weight_passes(x.input_tokens, weight_seconds, x.prefill_chunk_tokens)
     own = serving.prefill_own(alone_busy + alone, x.input_tokens, gpus=x.prefill_gpus,
                               dp_attention=x.prefill_dp_attention, attention_flops=c["attention_flops"],
-                              peak_flops=x.peak_flops, prefill_efficiency=params["prefill_efficiency"])
+                              peak_flops=x.peak_flops, prefill_efficiency=efficiency)
     return step_of, busy + shared, own
 
 
@@ -444,6 +450,8 @@ def parameter_names(x: ConfigurationInputs) -> list[tuple[str, str | None]]:
             + [("mtp_acceptance", s) for s in stacks]
             + [("prefill_stack_speed", s) for s in prefill_stacks]
             + [("prefill_burst", s) for s in sorted(set(x.stack[x.aggregated]))]
+            # the prefill efficiency of each stack's FP4 runs relative to the GPU's (fitted on its FP8 runs too)
+            + [("fp4_prefill_speed", s) for s in sorted(set(x.stack[x.fp4]))]
             # the pool's own latency per GPU type, and its speed and latency where its workers run dp-attention
             + [("pool_latency_factor", g) for g in sorted(set(x.gpu[~x.aggregated]))]
             + ([("dp_prefill_speed", None), ("dp_pool_latency", None)]

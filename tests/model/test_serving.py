@@ -478,3 +478,29 @@ def test_the_configuration_fit_counts_its_predictions_and_is_the_same_without(ru
     assert not np.array_equal(counted, start)  # the fit moved
     assert seen == [(done, 0) for done in range(1, len(seen) + 1)]
     assert len(seen) > info["evaluations"]  # least_squares' count leaves out the Jacobian's predictions
+
+
+def test_an_fp4_run_prefills_at_its_stacks_fp4_speed(runs):
+    """``fp4_prefill_speed`` multiplies the prefill efficiency of the FP4 runs (at the FP4 peak)
+    and of no other.  Run 1 (DeepSeek-R1 FP4 on 8 B200 under SGLang, 1,024-token prompts at the
+    length factor 0.9: L = 921.6) prefills F = L (2 x 37e9 + 4,997,120 L / 2) = 7.0321e13 FLOPs,
+    3.2556 ms at 8 x 9 PFLOP/s x 0.3; at a speed of 2 its own prefill is 1.6278 ms shorter, and
+    the pool's rate higher.  An FP8 run's prefill does not move.  The fit gives each stack with
+    FP4 runs its own factor."""
+    table, x = runs
+    base = {k: np.full(len(table), v) for k, v in configurations.CONFIG_START.items()}
+    fast = dict(base, fp4_prefill_speed=np.full(len(table), 2.0))
+    a, b = configurations.plan_columns(x, base, 0.5), configurations.plan_columns(x, fast, 0.5)
+
+    def own_prefill(columns):
+        return columns["prefill_ttft"] - 0.5 / columns["prefill_rate"]
+
+    first = int(np.flatnonzero(table.id.to_numpy() == 1)[0])
+    assert table.precision.iloc[first] == "fp4" and x.fp4[first] and not x.prefill_dp_attention[first]
+    assert round(float(own_prefill(a)[first] - own_prefill(b)[first]) * 1e3, 4) == 1.6278
+    assert (b["prefill_rate"][x.fp4] > a["prefill_rate"][x.fp4]).all()
+    assert x.fp4.sum() == (table.precision == "fp4").sum() == 495
+    assert np.array_equal(own_prefill(a)[~x.fp4], own_prefill(b)[~x.fp4])
+    assert np.array_equal(a["prefill_rate"][~x.fp4], b["prefill_rate"][~x.fp4])
+    names = configurations.parameter_names(x)
+    assert [s for k, s in names if k == "fp4_prefill_speed"] == ["atom", "sglang", "trt"]

@@ -17,6 +17,7 @@ PARAMS = {"bandwidth_efficiency": 0.62, "layer_overhead_s": 1.3e-4, "prefill_eff
           "prefill_latency_s": 0.09, "prefill_busy_s": 0.0, "compute_efficiency": 0.5, "ep_latency_s": 0.0,
           "prefill_burst": 0.0, "mtp_acceptance": 0.6, "prefill_stack_speed": 1.0,
           "pool_latency_share": 1.0, "pool_latency_factor": 1.0, "dp_prefill_speed": 1.0, "dp_pool_latency": 1.0,
+          "fp4_prefill_speed": 1.0,
           "memory_reserve_gb": 0.0,
           "decode_attention_efficiency": np.inf}  # inf: no decode attention term
 
