@@ -340,6 +340,18 @@ def math_peak_tflops(ds: xr.Dataset) -> xr.DataArray:
     return peak
 
 
+def prefill_efficiency_at_math(ds: xr.Dataset) -> xr.DataArray:
+    """The prefill efficiency at the precision the math runs at (docs/model.md §10):
+    ``prefill_efficiency`` times ``fp4_prefill_speed`` where the math runs at FP4
+    (:func:`math_peak_tflops`), ``prefill_efficiency`` elsewhere."""
+    fp4 = ds.fp4_compute & ds.fp4_checkpoint & ds.peak_fp4_tflops.notnull()
+    efficiency: xr.DataArray = ds.prefill_efficiency
+    if not bool(fp4.any()):
+        return efficiency
+    scaled: xr.DataArray = efficiency * xr.where(fp4, ds.fp4_prefill_speed, 1.0)
+    return scaled
+
+
 def decode_attention_seconds(ds: Any, context: Any, window: Any, has_rate: Any) -> Any:
     """docs/model.md §10: the seconds one verified decode token's attention over its context costs one
     GPU, ``F_dec ctx / (peak eta_a)``.  The kernel adds ``n m`` of them over the replica's ``S`` GPUs to
@@ -443,14 +455,14 @@ def prefill_terms(ds: xr.Dataset, isl: xr.DataArray, per_token: xr.DataArray, wi
                     prefix_kv / (ds.kv_load_bandwidth_gb_s * 1e9), 0.0)
     return {
         "cached_tokens": cached, "new_tokens": new, "prefill_flops": flops, "prefix_kv_bytes": prefix_kv,
-        "prefill_compute_seconds": flops / (math_peak_tflops(ds) * 1e12 * ds.prefill_efficiency),
+        "prefill_compute_seconds": flops / (math_peak_tflops(ds) * 1e12 * prefill_efficiency_at_math(ds)),
         "prefix_load_seconds": load,
         # docs/model.md §10 dp-attention prefill (model.serving.prefill_own): the new tokens' attention FLOPs
         # as A L_n^2 / 2, and the FLOP/s one GPU prefills at
         "prefill_attention_coefficient": xr.where(new > 0, 2 * attention / new ** 2, 0.0),
-        "prefill_flops_per_s": math_peak_tflops(ds) * 1e12 * ds.prefill_efficiency,
+        "prefill_flops_per_s": math_peak_tflops(ds) * 1e12 * prefill_efficiency_at_math(ds),
         "prefix_compute_seconds": xr.where(cached > 0, (whole - flops) / (math_peak_tflops(ds) * 1e12
-                                                                          * ds.prefill_efficiency), 0.0),
+                                                                          * prefill_efficiency_at_math(ds)), 0.0),
         "kv_shards": kv_shards(ds),
         "pinned_systems": xr.where(ds.min_systems == ds.max_systems, ds.min_systems, np.nan),
         "ratio_prefill_steps": isl / ds.cache_read_ratio,

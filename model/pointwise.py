@@ -111,6 +111,14 @@ def math_peak_tflops(m: ModelSpec, hw: HardwareSpec) -> float | None:
     return hw.peak_dense_tflops
 
 
+def prefill_efficiency_at_math(m: ModelSpec, hw: HardwareSpec) -> float:
+    """The prefill efficiency at the precision the math runs at: ``prefill_efficiency`` times
+    ``fp4_prefill_speed`` where it runs at FP4 (:func:`math_peak_tflops`)."""
+    if hw.fp4_compute and m.fp4_checkpoint and hw.peak_fp4_tflops is not None:
+        return hw.prefill_efficiency * hw.fp4_prefill_speed
+    return hw.prefill_efficiency
+
+
 def ep_alltoall_s(m: ModelSpec, hw: HardwareSpec, tokens: float, systems: float) -> float:
     """docs/model.md §10 EP all-to-all of one decode step: ``tokens`` spread over ``systems`` GPUs at
     width ``e = min(ep, systems)``; per GPU and MoE layer ``2 t k hidden bytes (e - 1) / e`` over the
@@ -141,7 +149,7 @@ def dp_own(m: ModelSpec, hw: HardwareSpec, own: float, cached: float, new: float
         return own
     coefficient = 2 * attention_flops(m, cached, new) / new ** 2 if new > 0 else 0.0
     return float(serving.prefill_own(own, new, gpus=systems, dp_attention=True, attention_flops=coefficient,
-                                     peak_flops=math_peak_tflops(m, hw) * 1e12 * hw.prefill_efficiency,
+                                     peak_flops=math_peak_tflops(m, hw) * 1e12 * prefill_efficiency_at_math(m, hw),
                                      prefill_efficiency=1.0))
 
 
@@ -188,12 +196,13 @@ def prefill_busy(m: ModelSpec, hw: HardwareSpec, w: WorkloadSpec, L: float, cach
     ``speed`` times the aggregated replica's (``prefill_stack_speed`` in a disaggregated pool)."""
     peak = math_peak_tflops(m, hw)
     flops = prefill_flops(m, cached, L - cached)
-    busy = flops / (systems * peak * 1e12 * hw.prefill_efficiency * speed)
+    busy = flops / (systems * peak * 1e12 * prefill_efficiency_at_math(m, hw) * speed)
     if w.kv_tier.value == "host" and hw.kv_load_bandwidth_gb_s is not None and cached > 0:
         load = kv_bytes_per_request(m, cached, kv_bits) / (min(systems, kv_shards(m, hw)) * hw.kv_load_bandwidth_gb_s
                                                            * 1e9)
         # a stack loads the cached prefix back only where that beats recomputing it
-        recompute = (prefill_flops(m, 0.0, L) - flops) / (systems * peak * 1e12 * hw.prefill_efficiency * speed)
+        recompute = (prefill_flops(m, 0.0, L) - flops) / (systems * peak * 1e12 * prefill_efficiency_at_math(m, hw)
+                                                          * speed)
         busy += min(load, recompute)
     return busy + hw.prefill_busy_s  # docs/model.md §10: fixed prefill work on the replica (overhead: latency)
 

@@ -205,6 +205,10 @@ class HardwareSpec(Sourced):
                                           "aggregated serving; a request's own prefill time stays the replica's")
     pool_latency_share: float = spec(1.0, unit="1", check=">= 0", array=True,
                                      doc="a disaggregated prefill pool's fixed latency / prefill_overhead_s")
+    fp4_prefill_speed: float = spec(1.0, unit="1", check="> 0", array=True,
+                                    doc="prefill_efficiency times this where the math runs at FP4 (fp4_compute): "
+                                        "what this hardware's stack realizes of the FP4 peak in prefill, "
+                                        "relative to its FP8 prefill (the calibration fits one per stack)")
     prefill_chunk_tokens: Optional[float] = spec(
         None, unit="tokens", check="> 0", array=True,
         doc="new tokens per prefill forward (the stack's chunk), each streaming all the weights (null: none counted)")

@@ -378,11 +378,11 @@ GPUS = ["h100_sxm", "b200", "gb200_nvl72", "mi355x", "b300", "gb300_nvl72", "mi3
        max_ttft=st.sampled_from([None, 0.5, 30.0]), reserve=st.sampled_from([0.0, 5.0, 40.0]),
        speed=st.sampled_from([1.0, 0.4, 2.5]), share=st.sampled_from([1.0, 0.0, 0.3]),
        chunk=st.sampled_from([None, 512, 8192]), attention=st.sampled_from([None, 0.03, 0.7]),
-       context=st.sampled_from(["isl", "mean"]))
+       context=st.sampled_from(["isl", "mean"]), fp4_speed=st.sampled_from([1.0, 0.6, 2.1]))
 def test_kernel_equals_the_oracle_with_the_new_terms_on(cfg, model_name, hw, isl, n, ep, dp, draft, accepted,
                                                        acceptance, per_batch, kv_bits, fp4, busy, mode, pinned,
                                                        percentile, max_ttft, reserve, speed, share, chunk, attention,
-                                                       context):
+                                                       context, fp4_speed):
     updates = {f"hardware.{hw}.ep": ep, f"hardware.{hw}.attention_data_parallel": dp,
                f"hardware.{hw}.mtp_draft_tokens": draft,
                f"hardware.{hw}.accepted_tokens_per_step": 1 + accepted * draft,
@@ -393,6 +393,7 @@ def test_kernel_equals_the_oracle_with_the_new_terms_on(cfg, model_name, hw, isl
                f"hardware.{hw}.memory_reserve_gb": reserve, f"hardware.{hw}.prefill_stack_speed": speed,
                f"hardware.{hw}.pool_latency_share": share, f"hardware.{hw}.prefill_chunk_tokens": chunk,
                f"hardware.{hw}.decode_attention_efficiency": attention, "workload.decode_context": context,
+               f"hardware.{hw}.fp4_prefill_speed": fp4_speed,
                "sla.percentile": percentile,
                "sla.max_ttft_s": max_ttft, "sla.min_interactivity": 20.0,
                "select.models": [model_name], "select.hardware": [hw]}
@@ -411,7 +412,8 @@ def test_lazy_equals_in_memory_with_the_new_terms_on(cfg):
         "hardware.b200.ep=8", "hardware.b200.mtp_draft_tokens=3", "hardware.b200.mtp_acceptance=0.7",
         "hardware.b200.mtp_draft_per_batch=true",
         "hardware.b200.attention_data_parallel=true", "hardware.b200.kv_cache_bits=8",
-        "hardware.b200.fp4_compute=true", "hardware.b200.prefill_busy_s=0.01", "hardware.gb200_nvl72.ep=72",
+        "hardware.b200.fp4_compute=true", "hardware.b200.fp4_prefill_speed=2.08",
+        "hardware.b200.prefill_busy_s=0.01", "hardware.gb200_nvl72.ep=72",
         "hardware.b200.memory_reserve_gb=12", "hardware.gb200_nvl72.memory_reserve_gb=30",
         "hardware.b200.prefill_stack_speed=1.7", "hardware.b200.pool_latency_share=0.3",
         "hardware.b200.prefill_chunk_tokens=4096", "hardware.gb200_nvl72.prefill_chunk_tokens=16384",
@@ -448,3 +450,29 @@ def test_ep_needs_the_model_and_link_terms():
     assert not cell(cfg, "deepseek_v3", "b200", 8000, 16)["feasible"]
     p = parameters(_config(["hardware.b200.ep=8"]))
     assert float(p.ep_width.sel(model="deepseek_v3", hardware="b200")) == 8
+
+
+def test_fp4_prefill_speed_scales_the_prefill_efficiency_of_fp4_math_only():
+    """``hardware.<gpu>.fp4_prefill_speed`` multiplies ``prefill_efficiency`` where the math runs at
+    FP4 (DeepSeek-V4's FP4 checkpoint on B200 with ``fp4_compute``): one B200 then prefills at
+    9,000 TFLOP/s x eta_p x 2 instead of x 1, and its prefill compute takes half as long.  Without
+    FP4 math (the FP8 peak, 4,500 TFLOP/s) the factor changes nothing, and neither does it on
+    DeepSeek-V3's FP8 checkpoint with FP4 math asked for."""
+    base = ["select.models=[deepseek_v4,deepseek_v3]"]
+
+    def at_speed(extra):
+        p = parameters(_config(base + extra))
+        return p.prefill_flops_per_s.sel(hardware="b200"), p.prefill_compute_seconds.sel(hardware="b200")
+
+    eta = float(_config(base).hardware.b200.prefill_efficiency)
+    fp4_1, seconds_1 = at_speed(["hardware.b200.fp4_compute=true"])
+    fp4_2, seconds_2 = at_speed(["hardware.b200.fp4_compute=true", "hardware.b200.fp4_prefill_speed=2"])
+    assert float(fp4_1.sel(model="deepseek_v4")) == pytest.approx(9000e12 * eta, rel=1e-12)
+    assert float(fp4_2.sel(model="deepseek_v4")) == pytest.approx(2 * 9000e12 * eta, rel=1e-12)
+    assert np.allclose(2 * seconds_2.sel(model="deepseek_v4").values, seconds_1.sel(model="deepseek_v4").values,
+                       rtol=1e-12, atol=0)
+    # DeepSeek-V3 (FP8 checkpoint) under fp4_compute, and both models without it: the FP8 peak, unscaled
+    assert float(fp4_2.sel(model="deepseek_v3")) == float(fp4_1.sel(model="deepseek_v3")) == 4500e12 * eta
+    fp8_1, _ = at_speed([])
+    fp8_2, _ = at_speed(["hardware.b200.fp4_prefill_speed=2"])
+    assert np.array_equal(fp8_1.values, fp8_2.values) and (fp8_2.values == 4500e12 * eta).all()
