@@ -328,11 +328,17 @@ class VariableView:
         return self._variables[name]
 
 
+def fp4_math(ds: xr.Dataset) -> xr.DataArray:
+    """Where the math runs at FP4 (docs/model.md §10): the hardware runs FP4 math (``fp4_compute``),
+    the model's checkpoint is FP4 and the GPU has FP4 units."""
+    fp4: xr.DataArray = ds.fp4_compute & ds.fp4_checkpoint & ds.peak_fp4_tflops.notnull()
+    return fp4
+
+
 def math_peak_tflops(ds: xr.Dataset) -> xr.DataArray:
     """Dense TFLOP/s of the precision the math runs at (docs/model.md §10): ``peak_fp4_tflops`` where
-    the hardware runs FP4 math (``fp4_compute``), the model's checkpoint is FP4 and the GPU has FP4
-    units; ``peak_dense_tflops`` (FP8) elsewhere."""
-    fp4 = ds.fp4_compute & ds.fp4_checkpoint & ds.peak_fp4_tflops.notnull()
+    it runs at FP4 (:func:`fp4_math`), ``peak_dense_tflops`` (FP8) elsewhere."""
+    fp4 = fp4_math(ds)
     dense: xr.DataArray = ds.peak_dense_tflops
     if not bool(fp4.any()):
         return dense
@@ -343,8 +349,8 @@ def math_peak_tflops(ds: xr.Dataset) -> xr.DataArray:
 def prefill_efficiency_at_math(ds: xr.Dataset) -> xr.DataArray:
     """The prefill efficiency at the precision the math runs at (docs/model.md §10):
     ``prefill_efficiency`` times ``fp4_prefill_speed`` where the math runs at FP4
-    (:func:`math_peak_tflops`), ``prefill_efficiency`` elsewhere."""
-    fp4 = ds.fp4_compute & ds.fp4_checkpoint & ds.peak_fp4_tflops.notnull()
+    (:func:`fp4_math`), ``prefill_efficiency`` elsewhere."""
+    fp4 = fp4_math(ds)
     efficiency: xr.DataArray = ds.prefill_efficiency
     if not bool(fp4.any()):
         return efficiency
@@ -453,16 +459,16 @@ def prefill_terms(ds: xr.Dataset, isl: xr.DataArray, per_token: xr.DataArray, wi
     prefix_kv = cached * per_token + window_bytes * np.minimum(window, cached)
     load = xr.where(ds.kv_tier_host & ds.kv_load_bandwidth_gb_s.notnull(),
                     prefix_kv / (ds.kv_load_bandwidth_gb_s * 1e9), 0.0)
+    flops_per_s = math_peak_tflops(ds) * 1e12 * prefill_efficiency_at_math(ds)  # one system's prefill FLOP/s
     return {
         "cached_tokens": cached, "new_tokens": new, "prefill_flops": flops, "prefix_kv_bytes": prefix_kv,
-        "prefill_compute_seconds": flops / (math_peak_tflops(ds) * 1e12 * prefill_efficiency_at_math(ds)),
+        "prefill_compute_seconds": flops / flops_per_s,
         "prefix_load_seconds": load,
         # docs/model.md §10 dp-attention prefill (model.serving.prefill_own): the new tokens' attention FLOPs
         # as A L_n^2 / 2, and the FLOP/s one GPU prefills at
         "prefill_attention_coefficient": xr.where(new > 0, 2 * attention / new ** 2, 0.0),
-        "prefill_flops_per_s": math_peak_tflops(ds) * 1e12 * prefill_efficiency_at_math(ds),
-        "prefix_compute_seconds": xr.where(cached > 0, (whole - flops) / (math_peak_tflops(ds) * 1e12
-                                                                          * prefill_efficiency_at_math(ds)), 0.0),
+        "prefill_flops_per_s": flops_per_s,
+        "prefix_compute_seconds": xr.where(cached > 0, (whole - flops) / flops_per_s, 0.0),
         "kv_shards": kv_shards(ds),
         "pinned_systems": xr.where(ds.min_systems == ds.max_systems, ds.min_systems, np.nan),
         "ratio_prefill_steps": isl / ds.cache_read_ratio,

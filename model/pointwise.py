@@ -103,18 +103,24 @@ def prefill_flops(m: ModelSpec, cached: float, new: float) -> float:
                   + per_pair * sliding * window)
 
 
+def fp4_math(m: ModelSpec, hw: HardwareSpec) -> bool:
+    """Whether the math runs at FP4 (docs/model.md §10): the hardware runs FP4 math, the checkpoint
+    is FP4 and the GPU has FP4 units."""
+    return bool(hw.fp4_compute and m.fp4_checkpoint and hw.peak_fp4_tflops is not None)
+
+
 def math_peak_tflops(m: ModelSpec, hw: HardwareSpec) -> float | None:
-    """TFLOP/s of the precision the math runs at (docs/model.md §10): the FP4 peak where the hardware
-    runs FP4 math, the checkpoint is FP4 and the GPU has FP4 units; the dense FP8 peak otherwise."""
-    if hw.fp4_compute and m.fp4_checkpoint and hw.peak_fp4_tflops is not None:
+    """TFLOP/s of the precision the math runs at (docs/model.md §10): the FP4 peak where it runs at
+    FP4 (:func:`fp4_math`), the dense FP8 peak otherwise."""
+    if fp4_math(m, hw):
         return hw.peak_fp4_tflops
     return hw.peak_dense_tflops
 
 
 def prefill_efficiency_at_math(m: ModelSpec, hw: HardwareSpec) -> float:
     """The prefill efficiency at the precision the math runs at: ``prefill_efficiency`` times
-    ``fp4_prefill_speed`` where it runs at FP4 (:func:`math_peak_tflops`)."""
-    if hw.fp4_compute and m.fp4_checkpoint and hw.peak_fp4_tflops is not None:
+    ``fp4_prefill_speed`` where it runs at FP4 (:func:`fp4_math`)."""
+    if fp4_math(m, hw):
         return hw.prefill_efficiency * hw.fp4_prefill_speed
     return hw.prefill_efficiency
 
